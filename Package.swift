@@ -1,0 +1,66 @@
+// swift-tools-version:6.0
+// mmtrain: data-parallel LSTM training over MPI on HDF5 multimodal sequences.
+//
+// Targets follow the data: HDF5 file -> Data (shards, resampling, normalisation) -> Model (LSTM fwd/bwd over
+// one parameter arena) -> Distributed (gradient all-reduce) -> Optim -> Checkpoint -> Training (the loop,
+// config) -> mmtrain (CLI only).
+import PackageDescription
+
+let package = Package(
+  name: "mmtrain",
+  products: [
+    // MARK: - Public products
+    .executable(name: "mmtrain", targets: ["mmtrain"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    .package(url: "https://github.com/apple/swift-log", from: "1.5.0"),
+  ],
+  targets: [
+    // MARK: - System libraries (pkg-config; shim.h exposes the C macros Swift cannot import)
+    .systemLibrary(
+      name: "CMPI", path: "Sources/CMPI", pkgConfig: "ompi-c",
+      providers: [.apt(["libopenmpi-dev", "openmpi-bin"])]),
+    .systemLibrary(
+      name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
+      providers: [.apt(["libhdf5-dev"])]),
+    .systemLibrary(
+      name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
+      providers: [.apt(["libopenblas-dev"])]),
+
+    // MARK: - Implementation (one module per room the data passes through)
+    .target(name: "MMTensor", dependencies: ["COpenBLAS"]),
+    .target(name: "MMHDF5", dependencies: ["CHDF5"]),
+    .target(name: "MMDistributed", dependencies: ["CMPI"]),
+    .target(name: "MMData", dependencies: ["MMHDF5", "MMTensor", "MMDistributed", "MMConfig"]),
+    .target(name: "MMModel", dependencies: ["MMTensor"]),
+    .target(name: "MMOptim", dependencies: ["MMModel"]),
+    .target(name: "MMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+    .target(name: "MMCheckpoint", dependencies: ["MMHDF5", "MMModel", "MMOptim"]),
+    .target(
+      name: "MMTraining",
+      dependencies: [
+        "MMConfig", "MMData", "MMModel", "MMOptim", "MMDistributed", "MMCheckpoint", "MMTensor",
+        .product(name: "Logging", package: "swift-log"),
+      ]),
+    .executableTarget(
+      name: "mmtrain",
+      dependencies: [
+        "MMTraining", "MMData", "MMDistributed",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+      ]),
+
+    // MARK: - Tests (one target per room; MultiRankTests launch the built binary under mpirun)
+    .target(name: "TestSupport", dependencies: ["MMTensor"], path: "Tests/TestSupport"),
+    .testTarget(name: "TensorTests", dependencies: ["MMTensor", "TestSupport"]),
+    .testTarget(name: "HDF5Tests", dependencies: ["MMHDF5", "TestSupport"]),
+    .testTarget(name: "DataTests", dependencies: ["MMData", "MMHDF5", "MMDistributed", "TestSupport"]),
+    .testTarget(name: "ModelTests", dependencies: ["MMModel", "MMTensor", "TestSupport"]),
+    .testTarget(name: "ConfigTests", dependencies: ["MMConfig", "TestSupport"]),
+    .testTarget(name: "TrainingTests", dependencies: ["MMTraining", "MMCheckpoint", "MMHDF5", "TestSupport"]),
+    .testTarget(name: "MultiRankTests", dependencies: ["MMHDF5", "TestSupport"]),
+  ],
+  swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,157 @@
+import Foundation
+import MMHDF5
+import MMModel
+import MMOptim
+
+/// An mmtrain checkpoint: one HDF5 file, written atomically (temp file, fsync, rename, fsync of the
+/// directory), so a crash never leaves a half-written checkpoint under a checkpoint's name.
+///
+///     /params/<key>            one dataset per parameter, named and shaped like the PyTorch state_dict
+///     /optimizer/<buffer>      optimiser state, flat over the arena (momentum_buffer | exp_avg, exp_avg_sq)
+///     /normalization/mean,std  per-feature z-score statistics in model input order
+///     attributes on /          format, format_version, epoch, step, step_in_epoch, seed, rng_state,
+///                              optimizer, optimizer_step, config (resolved YAML), created
+public enum Checkpoint {
+  public static let format = "mmtrain-checkpoint"
+  public static let formatVersion: Int64 = 1
+
+  /// Where training stands; enough to continue exactly.
+  public struct State: Equatable {
+    public var epoch: Int          // epochs completed
+    public var step: Int           // optimiser steps taken in total
+    public var stepInEpoch: Int    // sampler position inside the next epoch (0 at an epoch boundary)
+    public var seed: UInt64        // sampler/initialisation seed
+    public var rngState: [UInt64]  // the sampler's RNG state for the epoch in progress
+    public init(epoch: Int, step: Int, stepInEpoch: Int, seed: UInt64, rngState: [UInt64]) {
+      self.epoch = epoch; self.step = step; self.stepInEpoch = stepInEpoch; self.seed = seed; self.rngState = rngState
+    }
+  }
+
+  /// Everything read back from a checkpoint file.
+  public struct Contents {
+    public var path: String
+    public var params: [(name: String, shape: [Int], values: [Float])]
+    public var optimizer: String
+    public var optimizerStep: Int
+    public var optimizerState: [String: [Float]]
+    public var normalization: (mean: [Float], std: [Float])?
+    public var state: State
+    public var configYAML: String
+  }
+
+  public static func write(
+    to path: String, arena: ParameterArena, optimizer: Optimizer, normalization: (mean: [Float], std: [Float])?,
+    state: State, configYAML: String
+  ) throws {
+    let url = URL(fileURLWithPath: path)
+    let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
+    do {
+      let file = try HDF5File(path: tmp, mode: .truncate)
+      for t in arena.tensors {
+        try file.writeFloats("/params/\(t.name)", arena.values(of: t), shape: t.shape)
+      }
+      try file.createGroup("/optimizer")
+      for (name, buffer) in optimizer.state {
+        try file.writeFloats("/optimizer/\(name)", buffer.array, shape: [buffer.count])
+      }
+      if let n = normalization {
+        try file.writeFloats("/normalization/mean", n.mean, shape: [n.mean.count])
+        try file.writeFloats("/normalization/std", n.std, shape: [n.std.count])
+      }
+      try file.setAttribute("format", on: "/", string: format)
+      try file.setAttribute("format_version", on: "/", int: formatVersion)
+      try file.setAttribute("epoch", on: "/", int: Int64(state.epoch))
+      try file.setAttribute("step", on: "/", int: Int64(state.step))
+      try file.setAttribute("step_in_epoch", on: "/", int: Int64(state.stepInEpoch))
+      try file.setAttribute("seed", on: "/", uint64s: [state.seed])
+      try file.setAttribute("rng_state", on: "/", uint64s: state.rngState)
+      try file.setAttribute("optimizer", on: "/", string: optimizer.name)
+      try file.setAttribute("optimizer_step", on: "/", int: Int64(optimizer.stepCount))
+      try file.setAttribute("config", on: "/", string: configYAML)
+      try file.setAttribute("created", on: "/", string: ISO8601DateFormatter().string(from: Date()))
+      try file.flush()
+      file.close()
+      try fsync(path: tmp)
+      guard rename(tmp, path) == 0 else { throw CheckpointError("\(path): cannot rename the checkpoint into place: \(String(cString: strerror(errno)))") }
+      try fsync(path: url.deletingLastPathComponent().path)
+    } catch {
+      unlink(tmp)
+      throw error
+    }
+  }
+
+  public static func read(path: String) throws -> Contents {
+    let file = try HDF5File(path: path, mode: .readOnly)
+    defer { file.close() }
+    guard file.hasAttribute("format", on: "/"), try file.stringAttribute("format", on: "/") == format else {
+      throw CheckpointError("\(path): not an mmtrain checkpoint (no 'format' attribute; are you passing a data file?)")
+    }
+    let version = try file.intAttribute("format_version", on: "/")
+    guard version <= formatVersion else {
+      throw CheckpointError("\(path): checkpoint format version \(version) is newer than this mmtrain reads (\(formatVersion)); update mmtrain")
+    }
+    var params: [(name: String, shape: [Int], values: [Float])] = []
+    for name in try file.members(ofGroup: "/params") {
+      let info = try file.datasetInfo("/params/\(name)")
+      params.append((name, info.shape, try file.readFloats("/params/\(name)")))
+    }
+    var optState: [String: [Float]] = [:]
+    for name in try file.members(ofGroup: "/optimizer") { optState[name] = try file.readFloats("/optimizer/\(name)") }
+    var normalization: (mean: [Float], std: [Float])? = nil
+    if file.isGroup("/normalization") {
+      normalization = (try file.readFloats("/normalization/mean"), try file.readFloats("/normalization/std"))
+    }
+    let state = State(
+      epoch: Int(try file.intAttribute("epoch", on: "/")), step: Int(try file.intAttribute("step", on: "/")),
+      stepInEpoch: Int(try file.intAttribute("step_in_epoch", on: "/")),
+      seed: try file.uint64sAttribute("seed", on: "/").first ?? 0, rngState: try file.uint64sAttribute("rng_state", on: "/"))
+    return Contents(
+      path: path, params: params, optimizer: try file.stringAttribute("optimizer", on: "/"),
+      optimizerStep: Int(try file.intAttribute("optimizer_step", on: "/")), optimizerState: optState,
+      normalization: normalization, state: state, configYAML: try file.stringAttribute("config", on: "/"))
+  }
+
+  /// Copies /params into the arena, checking that every tensor is present with the right shape.
+  public static func loadParams(_ c: Contents, into arena: ParameterArena) throws {
+    let byName = Dictionary(c.params.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    for t in arena.tensors {
+      guard let p = byName[t.name] else {
+        throw CheckpointError("\(c.path): /params/\(t.name) is missing (the checkpoint is of a different model; check model.* and data.modalities)")
+      }
+      guard p.shape == t.shape else {
+        throw CheckpointError("\(c.path): /params/\(t.name) has shape \(p.shape), the model needs \(t.shape) (check model.hidden, model.layers, data.modalities, task.classes)")
+      }
+      arena.setValues(p.values, of: t)
+    }
+    if let extra = c.params.first(where: { name, _, _ in !arena.tensors.contains { $0.name == name } }) {
+      throw CheckpointError("\(c.path): /params/\(extra.name) has no place in this model (check model.layers)")
+    }
+  }
+
+  /// Restores the optimiser's buffers and step count (same optimiser kind required).
+  public static func loadOptimizer(_ c: Contents, into optimizer: Optimizer) throws {
+    guard c.optimizer == optimizer.name else {
+      throw CheckpointError("\(c.path): saved with optimizer '\(c.optimizer)', the run uses '\(optimizer.name)' (resume with the same train.optimizer, or use --init to load only the weights)")
+    }
+    for (name, buffer) in optimizer.state {
+      guard let v = c.optimizerState[name], v.count == buffer.count else {
+        throw CheckpointError("\(c.path): /optimizer/\(name) is missing or has the wrong size")
+      }
+      v.withUnsafeBufferPointer { buffer.pointer.update(from: $0.baseAddress!, count: v.count) }
+    }
+    optimizer.stepCount = c.optimizerStep
+  }
+
+  static func fsync(path: String) throws {
+    let fd = open(path, O_RDONLY)
+    guard fd >= 0 else { throw CheckpointError("\(path): cannot open for fsync: \(String(cString: strerror(errno)))") }
+    defer { close(fd) }
+    guard Foundation.fsync(fd) == 0 else { throw CheckpointError("\(path): fsync failed: \(String(cString: strerror(errno)))") }
+  }
+}
+
+public struct CheckpointError: Error, CustomStringConvertible {
+  public let message: String
+  public init(_ message: String) { self.message = message }
+  public var description: String { message }
+}

@@ -1,0 +1,75 @@
+import Foundation
+
+/// The run directory (`checkpoint.dir`): checkpoints `checkpoint-eNNNN.h5`, the `latest` link to the
+/// newest, `metrics.jsonl`. Only rank 0 touches it.
+public struct RunDirectory {
+  public let path: String
+  public init(path: String) { self.path = path }
+
+  public var latestLink: String { path + "/latest" }
+  public var metricsPath: String { path + "/metrics.jsonl" }
+  public func checkpointPath(epoch: Int) -> String { path + String(format: "/checkpoint-e%04d.h5", epoch) }
+
+  /// Creates the directory and proves it is writable, before any training time is spent.
+  public func prepare() throws {
+    do {
+      try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    } catch {
+      throw CheckpointError("checkpoint.dir '\(path)' cannot be created: \(error.localizedDescription) (choose a writable directory)")
+    }
+    let probe = path + "/.write-test-\(getpid())"
+    guard FileManager.default.createFile(atPath: probe, contents: Data("ok".utf8)) else {
+      throw CheckpointError("checkpoint.dir '\(path)' is not writable (choose a writable directory with checkpoint.dir or --set checkpoint.dir=...)")
+    }
+    unlink(probe)
+  }
+
+  /// Points `latest` at `file` (a relative symlink, replaced atomically) and keeps the newest `keep` checkpoints.
+  public func publish(_ file: String, keep: Int) throws {
+    let name = URL(fileURLWithPath: file).lastPathComponent
+    let tmp = path + "/.latest.tmp-\(getpid())"
+    unlink(tmp)
+    guard symlink(name, tmp) == 0, rename(tmp, latestLink) == 0 else {
+      throw CheckpointError("\(latestLink): cannot update: \(String(cString: strerror(errno)))")
+    }
+    let all = checkpoints()
+    for old in all.dropLast(max(keep, 1)) { unlink(path + "/" + old) }
+  }
+
+  /// Checkpoint file names in this directory, oldest first.
+  public func checkpoints() -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
+      .filter { $0.hasPrefix("checkpoint-e") && $0.hasSuffix(".h5") }.sorted()
+  }
+
+  /// `--resume RUN_DIR_OR_FILE`: a checkpoint file as is, or a run directory's `latest`.
+  public static func resolveCheckpoint(_ target: String) throws -> String {
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: target, isDirectory: &isDir) else {
+      throw CheckpointError("\(target): no such checkpoint file or run directory")
+    }
+    if !isDir.boolValue { return target }
+    let run = RunDirectory(path: target)
+    if FileManager.default.fileExists(atPath: run.latestLink) {
+      return URL(fileURLWithPath: run.latestLink).resolvingSymlinksInPath().path
+    }
+    guard let last = run.checkpoints().last else {
+      throw CheckpointError("\(target): run directory holds no checkpoint (nothing to resume; train without --resume)")
+    }
+    return target + "/" + last
+  }
+
+  /// Appends one JSON object as a line to metrics.jsonl.
+  public func appendMetrics(_ object: [String: Any]) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    if !FileManager.default.fileExists(atPath: metricsPath) {
+      FileManager.default.createFile(atPath: metricsPath, contents: nil)
+    }
+    guard let h = FileHandle(forWritingAtPath: metricsPath) else {
+      throw CheckpointError("\(metricsPath): cannot open for appending")
+    }
+    defer { try? h.close() }
+    h.seekToEndOfFile()
+    h.write(data + Data("\n".utf8))
+  }
+}

@@ -1,0 +1,115 @@
+// One configuration key: where it sits in the YAML tree, how it is documented, and how its value is read,
+// range-checked, stored into a TrainConfig and written back out. ConfigSchema.keys lists every key once;
+// the parser, TrainConfig.defaults, yaml() and the reference docs all walk that list, so they cannot drift.
+import Yams
+
+struct ConfigKey {
+  let section: String
+  let name: String
+  /// Type and allowed values as the docs show them: "int ≥ 1", "sgd | adam".
+  let type: String
+  let help: String
+  /// Names other tools use for this key (PyTorch, Keras, Hugging Face). They only feed the did-you-mean hint.
+  let aliases: [String]
+  /// Whether an explicit null is a value (task.classes: null = infer) rather than a forgotten value.
+  let nullable: Bool
+  /// For a key with no default: what it names, for the "is required" error ("the HDF5 data file").
+  let requiredWhat: String?
+  let applyDefault: (inout TrainConfig) -> Void
+  /// Reads the node (nil = null, only passed when `nullable`), checks it, and stores it.
+  let assign: (inout TrainConfig, Node?, ValueReader) throws -> Void
+  /// The value as YAML flow text: `64`, `0.001`, `[text, audio]`, `null`.
+  let render: (TrainConfig) -> String
+
+  var path: String { "\(section).\(name)" }
+  var defaultText: String { requiredWhat == nil ? render(.defaults) : "required" }
+
+  private init<T>(
+    _ path: String, _ field: WritableKeyPath<TrainConfig, T>, default value: T, type: String, help: String,
+    aliases: [String], nullable: Bool = false, requiredWhat: String? = nil,
+    read: @escaping (ValueReader, Node?) throws -> T, render: @escaping (T) -> String
+  ) {
+    let parts = path.split(separator: ".", maxSplits: 1).map(String.init)
+    precondition(parts.count == 2, "schema key paths are section.key, got '\(path)'")
+    (section, name) = (parts[0], parts[1])
+    (self.type, self.help, self.aliases, self.nullable, self.requiredWhat) =
+      (type, help, aliases, nullable, requiredWhat)
+    applyDefault = { $0[keyPath: field] = value }
+    assign = { config, node, reader in config[keyPath: field] = try read(reader, node) }
+    self.render = { render($0[keyPath: field]) }
+  }
+}
+
+// MARK: - One constructor per value type
+
+extension ConfigKey {
+  static func int(
+    _ path: String, _ field: WritableKeyPath<TrainConfig, Int>, default value: Int, min: Int, help: String,
+    aliases: [String] = []
+  ) -> ConfigKey {
+    ConfigKey(
+      path, field, default: value, type: "int ≥ \(min)", help: help, aliases: aliases,
+      read: { try $0.int($1!, min: min) }, render: { String($0) })
+  }
+
+  /// An integer that may be null, meaning "infer it".
+  static func optionalInt(
+    _ path: String, _ field: WritableKeyPath<TrainConfig, Int?>, min: Int, help: String, aliases: [String] = []
+  ) -> ConfigKey {
+    ConfigKey(
+      path, field, default: nil, type: "int ≥ \(min) or null", help: help, aliases: aliases, nullable: true,
+      read: { reader, node in try node.map { try reader.int($0, min: min) } },
+      render: { $0.map(String.init) ?? "null" })
+  }
+
+  static func seed(
+    _ path: String, _ field: WritableKeyPath<TrainConfig, UInt64>, default value: UInt64, help: String,
+    aliases: [String] = []
+  ) -> ConfigKey {
+    ConfigKey(
+      path, field, default: value, type: "int ≥ 0", help: help, aliases: aliases,
+      read: { try $0.uint64($1!) }, render: { String($0) })
+  }
+
+  static func float(
+    _ path: String, _ field: WritableKeyPath<TrainConfig, Double>, default value: Double, _ range: FloatRange,
+    help: String, aliases: [String] = []
+  ) -> ConfigKey {
+    ConfigKey(
+      path, field, default: value, type: range.typeText, help: help, aliases: aliases,
+      read: { try $0.double($1!, range) }, render: YAMLText.float)
+  }
+
+  static func choice<E: RawRepresentable & CaseIterable>(
+    _ path: String, _ field: WritableKeyPath<TrainConfig, E>, default value: E, help: String,
+    aliases: [String] = []
+  ) -> ConfigKey where E.RawValue == String {
+    ConfigKey(
+      path, field, default: value, type: E.allCases.map(\.rawValue).joined(separator: " | "), help: help,
+      aliases: aliases, read: { try $0.choice($1!, E.self) }, render: { $0.rawValue })
+  }
+
+  /// A non-empty string; with `requiredWhat` it has no default and must be given.
+  static func string(
+    _ path: String, _ field: WritableKeyPath<TrainConfig, String>, default value: String = "",
+    requiredWhat: String? = nil, help: String, aliases: [String] = []
+  ) -> ConfigKey {
+    ConfigKey(
+      path, field, default: value, type: "string", help: help, aliases: aliases, requiredWhat: requiredWhat,
+      read: { reader, node in
+        let text = try reader.string(node!)
+        if text.isEmpty { throw requiredWhat.map(reader.required) ?? reader.invalid("must not be empty") }
+        return text
+      },
+      render: YAMLText.string)
+  }
+
+  static func stringList(
+    _ path: String, _ field: WritableKeyPath<TrainConfig, [String]>, default value: [String], help: String,
+    aliases: [String] = []
+  ) -> ConfigKey {
+    ConfigKey(
+      path, field, default: value, type: "list of strings", help: help, aliases: aliases,
+      read: { try $0.stringList($1!) }, render: { "[" + $0.map(YAMLText.string).joined(separator: ", ") + "]" })
+  }
+}

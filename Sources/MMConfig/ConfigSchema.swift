@@ -1,0 +1,135 @@
+// Every configuration key, in one table: YAML path, field, default, allowed values, and help text.
+// The parser, TrainConfig.defaults, TrainConfig.yaml() and the reference docs are all generated from it.
+enum ConfigSchema {
+  /// Top-level sections in file order, with the sentence that introduces each in the docs.
+  static let sections: [(name: String, help: String)] = [
+    ("data", "Which HDF5 file and modalities to read, and how sequences are shaped before the model sees them."),
+    ("model", "The recurrent network."),
+    ("task", "What is predicted; picks the output head and the loss."),
+    ("train", "Optimisation."),
+    ("checkpoint", "Where and how often checkpoints are written."),
+  ]
+
+  static let keys: [ConfigKey] = [
+    // MARK: data
+    .string(
+      "data.path", \.data.path, requiredWhat: "the HDF5 data file",
+      help: "HDF5 file holding the modalities and labels.",
+      aliases: ["file", "h5", "hdf5", "data_path", "dataset", "filename"]),
+    .stringList(
+      "data.modalities", \.data.modalities, default: [],
+      help: "Modalities to use, e.g. `[text, audio]`. `[]` = every modality in the file, sorted by name.",
+      aliases: ["modality", "inputs", "features", "streams"]),
+    .int(
+      "data.steps", \.data.steps, default: 20, min: 1,
+      help: "Time steps per sequence fed to the LSTM (see `align`).",
+      aliases: ["seq_len", "sequence_length", "timesteps", "length", "max_len"]),
+    .choice(
+      "data.align", \.data.align, default: Align.interpolate,
+      help: "How each sequence is brought to `steps` time steps: resample by interpolation, truncate, or pad.",
+      aliases: ["alignment", "resample", "resampling"]),
+    .choice(
+      "data.normalize", \.data.normalize, default: Normalize.zscore,
+      help: "Per-feature z-score standardisation; `none` feeds the raw values.",
+      aliases: ["normalise", "normalization", "normalisation", "norm", "scale"]),
+    .choice(
+      "data.missing", \.data.missing, default: MissingPolicy.error,
+      help: "Missing (NaN) feature values: stop with an error, replace with 0, or replace with the feature mean.",
+      aliases: ["nan", "nans", "missing_values", "impute", "fill", "fillna"]),
+    .float(
+      "data.validation_fraction", \.data.validationFraction, default: 0.2, .unitInterval,
+      help: "Share of the samples held out for validation (0 = train on everything).",
+      aliases: ["val_fraction", "validation_split", "val_split", "valid_fraction", "holdout"]),
+
+    // MARK: model
+    .choice(
+      "model.fusion", \.model.fusion, default: Fusion.early,
+      help: "How modalities are combined: `early` concatenates their features at every step.",
+      aliases: ["fuse", "fusion_type"]),
+    .int(
+      "model.hidden", \.model.hidden, default: 64, min: 1,
+      help: "LSTM hidden units per layer.",
+      aliases: ["hidden_size", "hidden_dim", "units", "hidden_units"]),
+    .int(
+      "model.layers", \.model.layers, default: 1, min: 1,
+      help: "Stacked LSTM layers.",
+      aliases: ["num_layers", "n_layers", "depth", "layer"]),
+
+    // MARK: task
+    .choice(
+      "task.kind", \.task.kind, default: TaskKind.multiclass,
+      help: "Kind of prediction: one label of two, one of many, or real values.",
+      aliases: ["type", "task", "objective", "problem"]),
+    .optionalInt(
+      "task.classes", \.task.classes, min: 1,
+      help: "Output count. Omit (or null) to infer it from the labels; multiclass needs ≥ 2, binary "
+        + "must be 2 or omitted, regression means label columns.",
+      aliases: ["num_classes", "n_classes", "nclasses", "outputs", "num_outputs"]),
+
+    // MARK: train
+    .int(
+      "train.epochs", \.train.epochs, default: 10, min: 1,
+      help: "Passes over the training split.",
+      aliases: ["num_epochs", "n_epochs", "max_epochs", "epoch"]),
+    .int(
+      "train.batch_size", \.train.batchSize, default: 64, min: 1,
+      help: "Sequences per batch.",
+      aliases: ["batch", "batchsize", "bs", "per_device_batch_size"]),
+    .choice(
+      "train.optimizer", \.train.optimizer, default: OptimizerKind.adam,
+      help: "Optimizer.",
+      aliases: ["optim", "opt", "solver"]),
+    .float(
+      "train.lr", \.train.lr, default: 0.001, .positive,
+      help: "Learning rate.",
+      aliases: ["learning_rate", "learningrate", "lrate", "step_size", "eta"]),
+    .float(
+      "train.momentum", \.train.momentum, default: 0.9, .unitInterval,
+      help: "SGD momentum (ignored by Adam).",
+      aliases: ["mom", "sgd_momentum"]),
+    .float(
+      "train.weight_decay", \.train.weightDecay, default: 0, .nonNegative,
+      help: "L2 weight decay.",
+      aliases: ["wd", "l2", "decay", "l2_penalty"]),
+    .float(
+      "train.beta1", \.train.beta1, default: 0.9, .unitInterval,
+      help: "Adam first-moment decay (ignored by SGD).",
+      aliases: ["b1", "adam_beta1", "beta_1"]),
+    .float(
+      "train.beta2", \.train.beta2, default: 0.999, .unitInterval,
+      help: "Adam second-moment decay (ignored by SGD).",
+      aliases: ["b2", "adam_beta2", "beta_2"]),
+    .float(
+      "train.eps", \.train.eps, default: 1e-8, .positive,
+      help: "Adam denominator epsilon (ignored by SGD).",
+      aliases: ["epsilon", "adam_eps", "adam_epsilon"]),
+    .seed(
+      "train.seed", \.train.seed, default: 42,
+      help: "Random seed (initialisation, shuffling, validation split).",
+      aliases: ["random_seed", "rng_seed", "random_state"]),
+    .int(
+      "train.blas_threads", \.train.blasThreads, default: 1, min: 1,
+      help: "OpenBLAS threads per rank. Keep ranks × blas_threads ≤ cores.",
+      aliases: ["threads", "num_threads", "omp_num_threads", "openblas_threads", "blas"]),
+
+    // MARK: checkpoint
+    .string(
+      "checkpoint.dir", \.checkpoint.dir, default: "runs/default",
+      help: "Folder the checkpoints are written to.",
+      aliases: ["path", "directory", "output_dir", "out_dir", "folder", "save_dir"]),
+    .int(
+      "checkpoint.every_epochs", \.checkpoint.everyEpochs, default: 1, min: 1,
+      help: "Write a checkpoint every N epochs.",
+      aliases: ["every", "interval", "frequency", "save_every", "period", "every_n_epochs"]),
+    .int(
+      "checkpoint.keep", \.checkpoint.keep, default: 3, min: 1,
+      help: "How many of the most recent checkpoints to keep.",
+      aliases: ["keep_last", "max_to_keep", "save_total_limit", "max_keep"]),
+  ]
+
+  static let sectionNames: [String] = sections.map(\.name)
+
+  static func key(_ path: String) -> ConfigKey? { keys.first { $0.path == path } }
+
+  static func keys(in section: String) -> [ConfigKey] { keys.filter { $0.section == section } }
+}

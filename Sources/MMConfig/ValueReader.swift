@@ -1,0 +1,116 @@
+// Turns one YAML node into a typed value for one key, or into a one-line error that names the source
+// (file or "--set"), the full key path, what was expected and what was found.
+import Yams
+
+/// Allowed ranges for float keys.
+enum FloatRange {
+  case positive  // > 0
+  case nonNegative  // ≥ 0
+  case unitInterval  // [0, 1)
+
+  var typeText: String {
+    switch self {
+    case .positive: return "float > 0"
+    case .nonNegative: return "float ≥ 0"
+    case .unitInterval: return "float in [0, 1)"
+    }
+  }
+
+  func contains(_ x: Double) -> Bool {
+    switch self {
+    case .positive: return x > 0
+    case .nonNegative: return x >= 0
+    case .unitInterval: return x >= 0 && x < 1
+    }
+  }
+
+  /// Completes "train.lr must be ...".
+  var requirement: String {
+    switch self {
+    case .positive: return "greater than 0"
+    case .nonNegative: return "at least 0"
+    case .unitInterval: return "in [0, 1), i.e. at least 0 and below 1"
+    }
+  }
+}
+
+struct ValueReader {
+  /// Full key path, e.g. "train.lr".
+  let path: String
+  /// The config file's name, or "--set" for an override.
+  let source: String
+
+  func invalid(_ problem: String) -> ConfigError { ConfigError("\(source): \(path) \(problem)") }
+
+  func required(_ what: String) -> ConfigError { ConfigError("\(source): \(path) is required (\(what))") }
+
+  func int(_ node: Node, min: Int) throws -> Int {
+    let text = try scalarText(node, expected: "an integer")
+    guard let value = Int(text) ?? Double(text).flatMap(Int.init(exactly:)) else {
+      throw invalid("must be an integer, got '\(text)'")
+    }
+    guard value >= min else { throw invalid("must be at least \(min), got \(value)") }
+    return value
+  }
+
+  func uint64(_ node: Node) throws -> UInt64 {
+    let text = try scalarText(node, expected: "a non-negative integer")
+    guard let value = UInt64(text) ?? Double(text).flatMap(UInt64.init(exactly:)) else {
+      throw invalid("must be a non-negative integer, got '\(text)'")
+    }
+    return value
+  }
+
+  func double(_ node: Node, _ range: FloatRange) throws -> Double {
+    let text = try scalarText(node, expected: "a number")
+    guard let value = Double(text), value.isFinite else { throw invalid("must be a number, got '\(text)'") }
+    guard range.contains(value) else { throw invalid("must be \(range.requirement), got \(text)") }
+    return value
+  }
+
+  /// Enum values are matched case-insensitively ("Adam" is adam); the error lists every allowed value.
+  func choice<E: RawRepresentable & CaseIterable>(_ node: Node, _: E.Type) throws -> E where E.RawValue == String {
+    let allowed = E.allCases.map(\.rawValue).joined(separator: ", ")
+    let text = try scalarText(node, expected: "one of \(allowed)")
+    guard let value = E.allCases.first(where: { $0.rawValue == text.lowercased() }) else {
+      throw invalid("must be one of \(allowed); got '\(text)'")
+    }
+    return value
+  }
+
+  func string(_ node: Node) throws -> String { try scalarText(node, expected: "a string") }
+
+  /// A list of distinct, non-empty strings, e.g. `[text, audio]`.
+  func stringList(_ node: Node) throws -> [String] {
+    guard let sequence = node.sequence else {
+      throw invalid("must be a list of strings such as [text, audio], got \(Self.describe(node))")
+    }
+    var items: [String] = []
+    for (index, item) in sequence.enumerated() {
+      guard let text = item.scalar?.string else {
+        throw invalid("must be a list of strings, but item \(index + 1) is \(Self.describe(item))")
+      }
+      guard !text.isEmpty else { throw invalid("must be a list of strings, but item \(index + 1) is empty") }
+      guard !items.contains(text) else { throw invalid("lists '\(text)' twice; name each modality once") }
+      items.append(text)
+    }
+    return items
+  }
+
+  private func scalarText(_ node: Node, expected: String) throws -> String {
+    guard let scalar = node.scalar else { throw invalid("must be \(expected), got \(Self.describe(node))") }
+    return scalar.string
+  }
+
+  /// How a node reads in an error: 'ten', a list, a mapping.
+  static func describe(_ node: Node) -> String {
+    if let scalar = node.scalar { return "'\(scalar.string)'" }
+    return node.sequence != nil ? "a list" : "a mapping"
+  }
+
+  /// YAML's spellings of null, when written unquoted (an empty value `key:` included).
+  static func isNull(_ node: Node) -> Bool {
+    guard let scalar = node.scalar, scalar.style == .plain || scalar.style == .any else { return false }
+    return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+  }
+}

@@ -1,0 +1,136 @@
+import MMHDF5
+
+/// The data file contract, read from metadata only (no feature values are read):
+///
+///     /modalities/<name>  float16|32|64 [N, T_name, D_name]   one per modality, at least one
+///     /labels             integer [N] class ids, or float [N] / [N, K] regression targets
+///     /lengths            optional: integer [N] for all modalities, or group /lengths/<name> [N] each
+///     /groups             optional: integer [N] subject/speaker/session id
+///     /labels@class_names optional: strings
+public struct DataSchema: Equatable {
+  public struct Modality: Equatable {
+    public let name: String
+    public let steps: Int      // T_name
+    public let features: Int   // D_name
+    public let dtype: HDF5DType
+    public var dataset: String { "/modalities/\(name)" }
+  }
+  public enum Lengths: Equatable {
+    case none                      // every step valid
+    case shared                    // /lengths [N]
+    case perModality([String])     // /lengths/<name> [N] for these names
+  }
+
+  public let path: String
+  public let count: Int                // N
+  public let modalities: [Modality]    // sorted by name
+  public let labelShape: [Int]         // [N] or [N, K]
+  public let labelDType: HDF5DType
+  public let lengths: Lengths
+  public let hasGroups: Bool
+  public let classNames: [String]?
+
+  public var labelsAreIntegers: Bool { if case .integer = labelDType { return true } else { return false } }
+  public var labelWidth: Int { labelShape.count == 2 ? labelShape[1] : 1 }
+
+  public func modality(_ name: String) -> Modality? { modalities.first { $0.name == name } }
+
+  /// Dataset holding the lengths of `modality`, or nil when all its steps are valid.
+  public func lengthsDataset(for modality: String) -> String? {
+    switch lengths {
+    case .none: return nil
+    case .shared: return "/lengths"
+    case .perModality(let names): return names.contains(modality) ? "/lengths/\(modality)" : nil
+    }
+  }
+
+  /// Opens and validates `path` against the contract.
+  public static func read(path: String) throws -> DataSchema {
+    let file = try HDF5File(path: path, mode: .readOnly)
+    defer { file.close() }
+    return try read(file)
+  }
+
+  public static func read(_ file: HDF5File) throws -> DataSchema {
+    let path = file.path
+    guard file.isGroup("/modalities") else {
+      throw DataError("\(path): group '/modalities' not found (put each modality in /modalities/<name> as [N, T, D])")
+    }
+    let names = try file.members(ofGroup: "/modalities")
+    guard !names.isEmpty else { throw DataError("\(path): '/modalities' is empty (at least one modality [N, T, D] is needed)") }
+    var modalities: [Modality] = []
+    var n: Int? = nil
+    func checkN(_ dataset: String, _ rows: Int) throws {
+      if let n, n != rows {
+        throw DataError("\(path): '\(dataset)' has \(rows) rows but '\(modalities.first?.dataset ?? "/labels")' has \(n) (every dataset needs the same N)")
+      }
+      n = rows
+    }
+    for name in names.sorted() {
+      let ds = "/modalities/\(name)"
+      guard file.isDataset(ds) else { throw DataError("\(path): '\(ds)' is not a dataset (expected float [N, T, D])") }
+      let info = try file.datasetInfo(ds)
+      guard info.shape.count == 3 else {
+        throw DataError("\(path): '\(ds)' has rank \(info.shape.count) \(info.shape) (expected [N, T, D])")
+      }
+      guard case .float = info.dtype else {
+        throw DataError("\(path): '\(ds)' has dtype \(info.dtype) (expected float32, float64 or float16)")
+      }
+      guard info.shape[1] > 0, info.shape[2] > 0 else { throw DataError("\(path): '\(ds)' has an empty dimension \(info.shape)") }
+      try checkN(ds, info.shape[0])
+      modalities.append(Modality(name: name, steps: info.shape[1], features: info.shape[2], dtype: info.dtype))
+    }
+    guard file.isDataset("/labels") else {
+      throw DataError("\(path): dataset '/labels' not found (every data file needs /labels [N] or [N, K])")
+    }
+    let labels = try file.datasetInfo("/labels")
+    guard labels.shape.count == 1 || labels.shape.count == 2 else {
+      throw DataError("\(path): '/labels' has rank \(labels.shape.count) \(labels.shape) (expected [N] or [N, K])")
+    }
+    switch labels.dtype {
+    case .integer, .float: break
+    default: throw DataError("\(path): '/labels' has dtype \(labels.dtype) (expected integer class ids or float targets)")
+    }
+    try checkN("/labels", labels.shape[0])
+    var lengths = Lengths.none
+    if file.isDataset("/lengths") {
+      try checkIntegerVector(file, "/lengths", n!)
+      lengths = .shared
+    } else if file.isGroup("/lengths") {
+      let members = try file.members(ofGroup: "/lengths")
+      for m in members {
+        guard modalities.contains(where: { $0.name == m }) else {
+          throw DataError("\(path): '/lengths/\(m)' names no modality (have: \(modalities.map(\.name).joined(separator: ", ")))")
+        }
+        try checkIntegerVector(file, "/lengths/\(m)", n!)
+      }
+      lengths = .perModality(members)
+    }
+    let hasGroups = file.isDataset("/groups")
+    if hasGroups { try checkIntegerVector(file, "/groups", n!) }
+    let classNames = file.hasAttribute("class_names", on: "/labels") ? try file.stringsAttribute("class_names", on: "/labels") : nil
+    return DataSchema(
+      path: path, count: n!, modalities: modalities, labelShape: labels.shape, labelDType: labels.dtype,
+      lengths: lengths, hasGroups: hasGroups, classNames: classNames)
+  }
+
+  private static func checkIntegerVector(_ file: HDF5File, _ ds: String, _ n: Int) throws {
+    let info = try file.datasetInfo(ds)
+    guard info.shape.count == 1 else { throw DataError("\(file.path): '\(ds)' has rank \(info.shape.count) \(info.shape) (expected [N] = [\(n)])") }
+    guard case .integer = info.dtype else { throw DataError("\(file.path): '\(ds)' has dtype \(info.dtype) (expected integers)") }
+    guard info.shape[0] == n else { throw DataError("\(file.path): '\(ds)' has \(info.shape[0]) rows but '/labels' has \(n) (every dataset needs the same N)") }
+  }
+
+  /// The model's modality order: `requested` (config order) if given, else every modality sorted by name.
+  public func resolveModalities(_ requested: [String]) throws -> [Modality] {
+    if requested.isEmpty { return modalities }
+    var seen = Set<String>()
+    return try requested.map { name in
+      guard seen.insert(name).inserted else { throw DataError("data.modalities lists '\(name)' twice") }
+      guard let m = modality(name) else {
+        throw DataError("data.modalities names '\(name)', which \(path) does not have (has: \(modalities.map(\.name).joined(separator: ", ")))")
+      }
+      return m
+    }
+  }
+}

@@ -1,0 +1,88 @@
+import Foundation
+import MMHDF5
+import MMTensor
+
+/// `mmtrain inspect FILE`: validates a file against the contract and summarises it. Reads everything
+/// (single process), chunk by chunk.
+public struct Inspection {
+  public let schema: DataSchema
+  public let lines: [String]
+  public let problems: [String]   // non-empty: the file is not usable as it is
+  public var isValid: Bool { problems.isEmpty }
+
+  public static func run(path: String) throws -> Inspection {
+    let file = try HDF5File(path: path, mode: .readOnly)
+    defer { file.close() }
+    let schema = try DataSchema.read(file)
+    var lines: [String] = [], problems: [String] = []
+    let n = schema.count
+    lines.append("file        \(path)")
+    lines.append("samples     \(n)")
+    lines.append("modalities  \(schema.modalities.count) (model order by default: \(schema.modalities.map(\.name).joined(separator: ", ")))")
+    for m in schema.modalities {
+      var lengths = [Int](repeating: m.steps, count: n)
+      if let ds = schema.lengthsDataset(for: m.name) {
+        lengths = try file.readInt64s(ds).map(Int.init)
+        if let i = lengths.firstIndex(where: { $0 < 0 || $0 > m.steps }) {
+          problems.append("\(ds)[\(i)] = \(lengths[i]) is outside 0...\(m.steps)")
+          lengths = lengths.map { min(max($0, 0), m.steps) }
+        }
+      }
+      let nonFinite = try countNonFinite(file, m, lengths)
+      let absent = lengths.filter { $0 == 0 }.count
+      let mean = lengths.isEmpty ? 0 : Double(lengths.reduce(0, +)) / Double(lengths.count)
+      lines.append(String(
+        format: "  %-10@ [%d, %d, %d] %@  lengths min %d mean %.1f max %d, absent %d, NaN/Inf %d",
+        m.name as NSString, n, m.steps, m.features, m.dtype.description as NSString,
+        lengths.min() ?? 0, mean, lengths.max() ?? 0, absent, nonFinite))
+      if nonFinite > 0 {
+        problems.append("\(m.dataset) has \(nonFinite) NaN/Inf values in valid steps (training needs data.missing: zero or mean)")
+      }
+    }
+    lines.append("lengths     " + {
+      switch schema.lengths {
+      case .none: return "none (every step valid)"
+      case .shared: return "/lengths (shared by all modalities)"
+      case .perModality(let names): return "/lengths/<name> for \(names.joined(separator: ", "))"
+      }
+    }())
+    lines.append("labels      \(schema.labelDType) \(schema.labelShape)")
+    if schema.labelsAreIntegers && schema.labelShape.count == 1 {
+      let ids = try file.readInt64s("/labels")
+      var counts: [Int64: Int] = [:]
+      for id in ids { counts[id, default: 0] += 1 }
+      for (id, c) in counts.sorted(by: { $0.key < $1.key }) {
+        let name = schema.classNames.flatMap { id >= 0 && Int(id) < $0.count ? " (\($0[Int(id)]))" : nil } ?? ""
+        lines.append(String(format: "  class %lld%@: %d (%.1f%%)", id, name as NSString, c, 100 * Double(c) / Double(max(n, 1))))
+      }
+      if let bad = ids.first(where: { $0 < 0 }) { problems.append("/labels has a negative class id \(bad)") }
+    } else {
+      let v = try file.readDoubles("/labels")
+      let finite = v.filter(\.isFinite)
+      let mean = finite.reduce(0, +) / Double(max(finite.count, 1))
+      lines.append(String(format: "  targets min %.4g mean %.4g max %.4g", finite.min() ?? 0, mean, finite.max() ?? 0))
+      if finite.count != v.count { problems.append("/labels has \(v.count - finite.count) NaN/Inf targets") }
+    }
+    if schema.hasGroups {
+      let g = try file.readInt64s("/groups")
+      lines.append("groups      \(Set(g).count) distinct ids")
+    }
+    return Inspection(schema: schema, lines: lines, problems: problems)
+  }
+
+  static func countNonFinite(_ file: HDF5File, _ m: DataSchema.Modality, _ lengths: [Int]) throws -> Int {
+    let chunk = 256, T = m.steps, D = m.features, n = lengths.count
+    let raw = Buffer(count: min(chunk, max(n, 1)) * T * D)
+    var count = 0, start = 0
+    while start < n {
+      let k = min(chunk, n - start)
+      try file.readFloats(m.dataset, rows: start..<(start + k), into: UnsafeMutableBufferPointer(start: raw.pointer, count: k * T * D))
+      for r in 0..<k {
+        let src = raw.pointer + r * T * D
+        for i in 0..<(lengths[start + r] * D) where !src[i].isFinite { count += 1 }
+      }
+      start += k
+    }
+    return count
+  }
+}

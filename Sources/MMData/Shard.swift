@@ -1,0 +1,72 @@
+import MMConfig
+import MMTensor
+
+/// Per-feature z-score statistics in fused feature order (the model's input columns), computed over the
+/// valid, finite steps of the training rows of all ranks.
+public struct FeatureStatistics: Equatable {
+  public var mean: [Float]
+  public var std: [Float]
+  public init(mean: [Float], std: [Float]) { self.mean = mean; self.std = std }
+  public static func identity(_ d: Int) -> FeatureStatistics { .init(mean: .init(repeating: 0, count: d), std: .init(repeating: 1, count: d)) }
+}
+
+/// What a rank needs to load its rows.
+public struct LoadOptions {
+  public var modalities: [DataSchema.Modality]  // model order
+  public var steps: Int                          // S
+  public var align: Align
+  public var normalize: Normalize
+  public var missing: MissingPolicy
+  public var task: TaskKind
+  public var classes: Int?                       // nil: inferred from the labels (max + 1)
+  public var validationMask: [Bool]              // [N]
+  public var statistics: FeatureStatistics?      // given (resume/--init): used instead of recomputing
+
+  public init(
+    modalities: [DataSchema.Modality], steps: Int, align: Align, normalize: Normalize, missing: MissingPolicy,
+    task: TaskKind, classes: Int?, validationMask: [Bool], statistics: FeatureStatistics? = nil
+  ) {
+    self.modalities = modalities; self.steps = steps; self.align = align; self.normalize = normalize
+    self.missing = missing; self.task = task; self.classes = classes; self.validationMask = validationMask
+    self.statistics = statistics
+  }
+
+  public var features: Int { modalities.reduce(0) { $0 + $1.features } }
+}
+
+/// The rows one rank owns, aligned to S steps, fused, normalised: ready to be gathered into batches.
+public final class Shard {
+  public let rows: Range<Int>         // global row ids owned by this rank
+  public let steps: Int               // S
+  public let features: Int            // D (fused)
+  public let x: Buffer                // (n, S, D)
+  public let lengths: [Int32]         // (n) model length in 1...S
+  public let targets: [Float]         // (n * targetWidth): class ids as Float, or regression targets
+  public let targetWidth: Int         // 1, or K for [N, K] regression labels
+  public let classes: Int             // classification: C; regression: K
+  public let statistics: FeatureStatistics
+
+  init(rows: Range<Int>, steps: Int, features: Int, x: Buffer, lengths: [Int32], targets: [Float], targetWidth: Int,
+       classes: Int, statistics: FeatureStatistics) {
+    self.rows = rows; self.steps = steps; self.features = features; self.x = x; self.lengths = lengths
+    self.targets = targets; self.targetWidth = targetWidth; self.classes = classes; self.statistics = statistics
+  }
+
+  public var count: Int { rows.count }
+  @inline(__always) public func owns(_ row: Int) -> Bool { rows.contains(row) }
+
+  /// Copies the samples at local indices `local` into a time-major batch:
+  /// xOut (S, B, D), lengthsOut (B), targetsOut (B, targetWidth).
+  public func gather(
+    _ local: UnsafeBufferPointer<Int>, x xOut: UnsafeMutablePointer<Float>, lengths lengthsOut: UnsafeMutablePointer<Int32>,
+    targets targetsOut: UnsafeMutablePointer<Float>
+  ) {
+    let B = local.count, S = steps, D = features, W = targetWidth
+    for (b, i) in local.enumerated() {
+      let src = x.pointer + i * S * D
+      for s in 0..<S { (xOut + (s * B + b) * D).update(from: src + s * D, count: D) }
+      lengthsOut[b] = lengths[i]
+      for k in 0..<W { targetsOut[b * W + k] = targets[i * W + k] }
+    }
+  }
+}

@@ -1,0 +1,167 @@
+import Foundation
+import MMConfig
+import MMDistributed
+import MMHDF5
+import MMTensor
+
+/// Loads the rows a rank owns (hyperslab reads only: memory grows with N / world, not N), checks them,
+/// and turns them into a `Shard`. Collective: every rank calls it; a bad row is reported by the rank that
+/// owns it, with its rank number, and every rank then fails together.
+///
+///  1. labels: class ids in range (classes inferred as global max + 1 when not configured), or finite targets
+///  2. lengths: 0 <= L <= T per modality
+///  3. statistics: per-feature mean/std over valid, finite steps of training rows (all-reduced)
+///  4. features: NaN/Inf handled by `data.missing`, z-scored, aligned to S steps, fused in model order
+public enum ShardLoader {
+  static let chunkRows = 256
+
+  public static func load(file: HDF5File, schema: DataSchema, options o: LoadOptions, comm: Communicator) throws -> Shard {
+    let rows = Sharding.rows(rank: comm.rank, world: comm.size, count: schema.count)
+    let path = file.path
+    let (targets, width, classes) = try readLabels(file, schema, o, rows, comm)
+    let lengths: [[Int]] = try comm.agree {
+      try o.modalities.map { m in
+        guard let ds = schema.lengthsDataset(for: m.name) else { return [Int](repeating: m.steps, count: rows.count) }
+        let ls = try file.readInt64s(ds, rows: rows)
+        for (i, l) in ls.enumerated() where l < 0 || l > Int64(m.steps) {
+          throw DataError("\(path): \(ds)[\(rows.lowerBound + i)] = \(l) is outside 0...\(m.steps) (the steps of /modalities/\(m.name))")
+        }
+        if o.align == .pad, let i = ls.firstIndex(where: { $0 > Int64(o.steps) }) {
+          throw DataError("\(path): sample \(rows.lowerBound + i) has \(ls[i]) steps of '\(m.name)', more than data.steps = \(o.steps) (data.align: pad never cuts; use truncate or interpolate, or raise data.steps)")
+        }
+        return ls.map(Int.init)
+      }
+    }
+    let stats = try o.statistics ?? computeStatistics(file, o, rows, lengths, comm)
+
+    // Features: impute, normalise, align, fuse.
+    let S = o.steps, D = o.features
+    let x = Buffer(count: rows.count * S * D)
+    var modelLengths = [Int32](repeating: 1, count: rows.count)
+    var column = 0
+    for (mi, m) in o.modalities.enumerated() {
+      let T = m.steps, Dm = m.features, ds = m.dataset
+      let mean = Array(stats.mean[column..<(column + Dm)]), std = Array(stats.std[column..<(column + Dm)])
+      let zscore = o.normalize == .zscore
+      try comm.agree {
+        let raw = Buffer(count: min(chunkRows, max(rows.count, 1)) * T * Dm)
+        var start = 0
+        while start < rows.count {
+          let n = min(chunkRows, rows.count - start)
+          let global = (rows.lowerBound + start)..<(rows.lowerBound + start + n)
+          try file.readFloats(ds, rows: global, into: UnsafeMutableBufferPointer(start: raw.pointer, count: n * T * Dm))
+          for r in 0..<n {
+            let i = start + r, L = lengths[mi][i]
+            let src = raw.pointer + r * T * Dm
+            for s in 0..<L {
+              let v = src + s * Dm
+              for j in 0..<Dm {
+                var value = v[j]
+                if !value.isFinite {
+                  switch o.missing {
+                  case .error:
+                    throw DataError("\(path): \(ds) has \(value) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+                  case .zero: value = 0
+                  case .mean: value = mean[j]
+                  }
+                }
+                v[j] = zscore ? (value - mean[j]) / std[j] : value
+              }
+            }
+            let aligned = Resample.align(
+              o.align, src: src, validSteps: L, features: Dm, dst: x.pointer + i * S * D + column, steps: S, dstStride: D)
+            modelLengths[i] = max(modelLengths[i], Int32(aligned))
+          }
+          start += n
+        }
+      }
+      column += Dm
+    }
+    return Shard(rows: rows, steps: S, features: D, x: x, lengths: modelLengths, targets: targets, targetWidth: width,
+                 classes: classes, statistics: stats)
+  }
+
+  /// Labels of the owned rows as Float; classes for classification (configured or global max + 1).
+  static func readLabels(_ file: HDF5File, _ schema: DataSchema, _ o: LoadOptions, _ rows: Range<Int>, _ comm: Communicator)
+    throws -> ([Float], Int, Int)
+  {
+    let path = file.path
+    if o.task == .regression {
+      let values = try comm.agree { () -> [Double] in
+        let v = try file.readDoubles("/labels", rows: rows)
+        if let i = v.firstIndex(where: { !$0.isFinite }) {
+          throw DataError("\(path): /labels has \(v[i]) at sample \(rows.lowerBound + i / schema.labelWidth) (regression targets must be finite)")
+        }
+        return v
+      }
+      return (values.map(Float.init), schema.labelWidth, schema.labelWidth)
+    }
+    let ids = try comm.agree { () -> [Int64] in
+      guard schema.labelsAreIntegers, schema.labelShape.count == 1 else {
+        throw DataError("\(path): /labels is \(schema.labelDType) \(schema.labelShape); task.kind \(o.task.rawValue) needs integer class ids [N] (or set task.kind: regression)")
+      }
+      let v = try file.readInt64s("/labels", rows: rows)
+      if let i = v.firstIndex(where: { $0 < 0 }) {
+        throw DataError("\(path): /labels[\(rows.lowerBound + i)] = \(v[i]) is negative (class ids are 0..C-1)")
+      }
+      return v
+    }
+    let classes: Int
+    switch (o.task, o.classes) {
+    case (.binary, _): classes = 2
+    case (_, let c?): classes = c
+    default: classes = max(2, comm.allreduceMax(Int(ids.max() ?? 0)) + 1)
+    }
+    try comm.agree {
+      if let i = ids.firstIndex(where: { $0 >= Int64(classes) }) {
+        let key = o.task == .binary ? "task.kind binary (labels must be 0 or 1)" : "task.classes = \(classes) (labels must be 0..\(classes - 1))"
+        throw DataError("\(path): /labels[\(rows.lowerBound + i)] = \(ids[i]) is out of range for \(key)")
+      }
+    }
+    return (ids.map(Float.init), 1, classes)
+  }
+
+  /// Per-feature mean and std over valid, finite steps of the training rows of every rank.
+  static func computeStatistics(_ file: HDF5File, _ o: LoadOptions, _ rows: Range<Int>, _ lengths: [[Int]], _ comm: Communicator)
+    throws -> FeatureStatistics
+  {
+    guard o.normalize == .zscore || o.missing == .mean else { return .identity(o.features) }
+    var mean: [Float] = [], std: [Float] = []
+    for (mi, m) in o.modalities.enumerated() {
+      let T = m.steps, Dm = m.features
+      var acc = [Double](repeating: 0, count: 3 * Dm)  // sum, sum of squares, count
+      try comm.agree {
+        let raw = Buffer(count: min(chunkRows, max(rows.count, 1)) * T * Dm)
+        var start = 0
+        while start < rows.count {
+          let n = min(chunkRows, rows.count - start)
+          let global = (rows.lowerBound + start)..<(rows.lowerBound + start + n)
+          try file.readFloats(m.dataset, rows: global, into: UnsafeMutableBufferPointer(start: raw.pointer, count: n * T * Dm))
+          for r in 0..<n where !o.validationMask[global.lowerBound + r] {
+            let src = raw.pointer + r * T * Dm
+            for s in 0..<lengths[mi][start + r] {
+              for j in 0..<Dm {
+                let v = src[s * Dm + j]
+                if v.isFinite {
+                  let d = Double(v)
+                  acc[j] += d; acc[Dm + j] += d * d; acc[2 * Dm + j] += 1
+                }
+              }
+            }
+          }
+          start += n
+        }
+      }
+      comm.allreduceSum(&acc)
+      for j in 0..<Dm {
+        let c = acc[2 * Dm + j]
+        let mu = c > 0 ? acc[j] / c : 0
+        let variance = c > 0 ? max(acc[Dm + j] / c - mu * mu, 0) : 1
+        let sd = variance.squareRoot()
+        mean.append(Float(mu))
+        std.append(o.normalize == .zscore && sd > 1e-6 ? Float(sd) : 1)
+      }
+    }
+    return FeatureStatistics(mean: mean, std: std)
+  }
+}

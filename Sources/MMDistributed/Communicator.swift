@@ -1,0 +1,77 @@
+/// What the training loop needs from the other ranks, and nothing more. The data and model layers know
+/// nothing of MPI; the loop talks to a `Communicator`, which is MPI under mpirun/srun and a
+/// single-process stand-in otherwise (so `mmtrain train` also runs without a launcher).
+///
+/// Every collective must be called by all ranks in the same order. Failures inside a collective are fatal
+/// (the error string is printed with the rank and every rank is brought down), never a hang.
+public protocol Communicator: AnyObject {
+  var rank: Int { get }
+  var size: Int { get }
+  /// In place: buffer[i] = Σ over ranks of buffer[i].
+  func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int)
+  func allreduceSum(_ values: inout [Double])
+  func allreduceMax(_ value: Int) -> Int
+  func allreduceMin(_ value: Int) -> Int
+  /// Copies root's buffer into every rank's.
+  func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int)
+  func broadcast(_ bytes: inout [UInt8], root: Int)
+  func barrier()
+  /// Brings every rank down at once (MPI_Abort); for errors that only one rank can see mid-collective.
+  func abort(code: Int32) -> Never
+  /// Clean shutdown (MPI_Finalize). Safe to call twice.
+  func finalize()
+}
+
+extension Communicator {
+  public var isRoot: Bool { rank == 0 }
+
+  /// Collective agreement on failure: every rank passes whether it failed; all get the lowest failing
+  /// rank, or nil when none failed. The failing rank with that number is the one that reports.
+  public func firstFailingRank(_ failed: Bool) -> Int? {
+    let r = allreduceMin(failed ? rank : Int(Int32.max))
+    return r == Int(Int32.max) ? nil : r
+  }
+}
+
+/// One process, no MPI: collectives are identities.
+public final class SingleProcessCommunicator: Communicator {
+  public init() {}
+  public var rank: Int { 0 }
+  public var size: Int { 1 }
+  public func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
+  public func allreduceSum(_ values: inout [Double]) {}
+  public func allreduceMax(_ value: Int) -> Int { value }
+  public func allreduceMin(_ value: Int) -> Int { value }
+  public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {}
+  public func broadcast(_ bytes: inout [UInt8], root: Int) {}
+  public func barrier() {}
+  public func abort(code: Int32) -> Never { exit(code) }
+  public func finalize() {}
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A failure agreed on by all ranks. `message` is set only on the rank that reports it (the lowest
+/// failing rank), so the error is printed once; the others stay quiet and exit with the same code.
+public struct RankFailure: Error, CustomStringConvertible {
+  public let rank: Int
+  public let message: String?
+  public var description: String { message ?? "rank \(rank) failed" }
+}
+
+extension Communicator {
+  /// Runs a local step that may throw, then agrees across ranks: if any rank threw, every rank throws
+  /// a `RankFailure` (collective; all ranks must call it in the same order).
+  public func agree<T>(_ body: () throws -> T) throws -> T {
+    var result: T?
+    var error: Error?
+    do { result = try body() } catch let e { error = e }
+    if let failing = firstFailingRank(error != nil) {
+      let message = failing == rank ? (size > 1 ? "rank \(rank): " : "") + "\(error!)" : nil
+      throw RankFailure(rank: failing, message: message)
+    }
+    return result!
+  }
+}

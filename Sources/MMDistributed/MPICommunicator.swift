@@ -1,0 +1,106 @@
+import CMPI
+import Foundation
+
+/// MPI_COMM_WORLD, with errors returned (MPI_ERRORS_RETURN) and turned into one line naming the call,
+/// the rank and MPI's own error string, followed by MPI_Abort so no rank is left waiting.
+public final class MPICommunicator: Communicator {
+  public let rank: Int
+  public let size: Int
+  private var finalized = false
+
+  /// True when this process was started by an MPI launcher (mpirun/orterun, srun with PMIx).
+  public static var launchedByMPI: Bool {
+    let env = ProcessInfo.processInfo.environment
+    return env["OMPI_COMM_WORLD_SIZE"] != nil || env["PMIX_RANK"] != nil || env["PMI_RANK"] != nil
+  }
+
+  /// The rank the launcher gave this process, read from the environment before MPI_Init (nil without a
+  /// launcher). Lets argument and config errors print once, from rank 0, without starting MPI.
+  public static var launcherRank: Int? {
+    let env = ProcessInfo.processInfo.environment
+    for key in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"] {
+      if let v = env[key], let r = Int(v) { return r }
+    }
+    return nil
+  }
+
+  /// Initialises MPI (once per process).
+  public init() {
+    var argc: Int32 = 0
+    var argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>? = nil
+    let rc = MPI_Init(&argc, &argv)
+    if rc != mm_success() {
+      FileHandle.standardError.write("mmtrain: MPI_Init failed (\(rc)); is this process started by mpirun or srun --mpi=pmix?\n".data(using: .utf8)!)
+      exit(1)
+    }
+    MPI_Comm_set_errhandler(mm_comm_world(), mm_errors_return())
+    var r: Int32 = 0, s: Int32 = 0
+    MPI_Comm_rank(mm_comm_world(), &r)
+    MPI_Comm_size(mm_comm_world(), &s)
+    rank = Int(r); size = Int(s)
+  }
+
+  private func check(_ rc: Int32, _ call: String) {
+    if rc == mm_success() { return }
+    var buf = [CChar](repeating: 0, count: Int(mm_max_error_string()) + 1)
+    var len: Int32 = 0
+    MPI_Error_string(rc, &buf, &len)
+    let msg = String(cString: buf)
+    FileHandle.standardError.write("mmtrain: rank \(rank): \(call) failed: \(msg)\n".data(using: .utf8)!)
+    abort(code: 1)
+  }
+
+  public func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
+    if size == 1 || count == 0 { return }
+    check(MPI_Allreduce(mm_in_place(), buffer, Int32(count), mm_float(), mm_op_sum(), mm_comm_world()), "MPI_Allreduce")
+  }
+
+  public func allreduceSum(_ values: inout [Double]) {
+    if size == 1 || values.isEmpty { return }
+    let n = Int32(values.count)
+    values.withUnsafeMutableBufferPointer {
+      check(MPI_Allreduce(mm_in_place(), $0.baseAddress, n, mm_double(), mm_op_sum(), mm_comm_world()), "MPI_Allreduce")
+    }
+  }
+
+  private func allreduceInt(_ value: Int, _ op: MPI_Op) -> Int {
+    var v = Int64(value)
+    check(MPI_Allreduce(mm_in_place(), &v, 1, mm_int64(), op, mm_comm_world()), "MPI_Allreduce")
+    return Int(v)
+  }
+
+  public func allreduceMax(_ value: Int) -> Int { size == 1 ? value : allreduceInt(value, mm_op_max()) }
+  public func allreduceMin(_ value: Int) -> Int { size == 1 ? value : allreduceInt(value, mm_op_min()) }
+
+  public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {
+    if size == 1 || count == 0 { return }
+    check(MPI_Bcast(buffer, Int32(count), mm_float(), Int32(root), mm_comm_world()), "MPI_Bcast")
+  }
+
+  public func broadcast(_ bytes: inout [UInt8], root: Int) {
+    if size == 1 { return }
+    var n = Int64(bytes.count)
+    check(MPI_Bcast(&n, 1, mm_int64(), Int32(root), mm_comm_world()), "MPI_Bcast")
+    if rank != root { bytes = [UInt8](repeating: 0, count: Int(n)) }
+    if n == 0 { return }
+    bytes.withUnsafeMutableBufferPointer {
+      check(MPI_Bcast($0.baseAddress, Int32(n), mm_byte(), Int32(root), mm_comm_world()), "MPI_Bcast")
+    }
+  }
+
+  public func barrier() {
+    if size > 1 { check(MPI_Barrier(mm_comm_world()), "MPI_Barrier") }
+  }
+
+  public func abort(code: Int32) -> Never {
+    fflush(stdout); fflush(stderr)
+    MPI_Abort(mm_comm_world(), code)
+    exit(code)
+  }
+
+  public func finalize() {
+    if finalized { return }
+    finalized = true
+    MPI_Finalize()
+  }
+}

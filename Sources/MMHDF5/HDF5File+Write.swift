@@ -1,0 +1,92 @@
+import CHDF5
+
+/// Creating groups and writing numeric datasets. Files are written little-endian (float32, float64, int64),
+/// the layout numpy and h5py use, so h5py reads them back as np.float32 etc.
+extension HDF5File {
+  /// Creates the group and any missing parents. An existing group is fine.
+  public func createGroup(_ path: String) throws {
+    let name = absolute(path)
+    let file = try writableFileID("group '\(name)'")
+    if exists(name) {
+      guard isGroup(name) else { throw error("cannot create group '\(name)': a dataset of that name exists") }
+      return
+    }
+    let linkCreation = try intermediateGroupsLinkCreation(for: "group '\(name)'")
+    defer { _ = H5Pclose(linkCreation) }
+    let group = H5Gcreate2(file, name, linkCreation, mm_h5p_default(), mm_h5p_default())
+    guard group >= 0 else { throw failure("cannot create group '\(name)' (is a parent a dataset?)") }
+    _ = H5Gclose(group)
+  }
+
+  /// Writes `values` (row-major) as a dataset of `shape`, creating parent groups; shape [] is a scalar.
+  /// An existing dataset at `path` is replaced (HDF5 does not reuse the old space: to rewrite many datasets,
+  /// write a fresh file with mode .truncate instead).
+  public func writeFloats(_ path: String, _ values: [Float], shape: [Int]) throws {
+    try writeArray(path, values, shape: shape, fileType: mm_h5t_ieee_f32le(), memoryType: mm_h5t_native_float())
+  }
+
+  public func writeDoubles(_ path: String, _ values: [Double], shape: [Int]) throws {
+    try writeArray(path, values, shape: shape, fileType: mm_h5t_ieee_f64le(), memoryType: mm_h5t_native_double())
+  }
+
+  public func writeInt64s(_ path: String, _ values: [Int64], shape: [Int]) throws {
+    try writeArray(path, values, shape: shape, fileType: mm_h5t_std_i64le(), memoryType: mm_h5t_native_int64())
+  }
+
+  // MARK: - Shared with attributes
+
+  /// A dataspace for `shape`: scalar for [], simple otherwise. Close with H5Sclose.
+  func makeSpace(_ shape: [Int], for what: String) throws -> hid_t {
+    guard shape.allSatisfy({ $0 >= 0 }) else { throw error("cannot write \(what): negative size in shape \(shape)") }
+    if shape.isEmpty {
+      let space = H5Screate(H5S_SCALAR)
+      guard space >= 0 else { throw failure("cannot create a scalar dataspace for \(what)") }
+      return space
+    }
+    let dims = shape.map { hsize_t($0) }
+    let space = H5Screate_simple(Int32(dims.count), dims, nil)
+    guard space >= 0 else { throw failure("cannot create a dataspace of shape \(shape) for \(what)") }
+    return space
+  }
+
+  // MARK: - Private
+
+  private func writeArray<Element>(
+    _ path: String, _ values: [Element], shape: [Int], fileType: hid_t, memoryType: hid_t
+  ) throws {
+    let name = absolute(path), what = "dataset '\(name)'"
+    let file = try writableFileID(what)
+    let expected = shape.reduce(1, *)
+    guard values.count == expected else {
+      throw error("cannot write \(what): \(values.count) values do not fill shape \(shape) (\(expected) values)")
+    }
+    if exists(name) {
+      guard isDataset(name) else { throw error("cannot write \(what): a group of that name exists") }
+      guard H5Ldelete(file, name, mm_h5p_default()) >= 0 else { throw failure("cannot replace \(what)") }
+    }
+    let space = try makeSpace(shape, for: what)
+    defer { _ = H5Sclose(space) }
+    let linkCreation = try intermediateGroupsLinkCreation(for: what)
+    defer { _ = H5Pclose(linkCreation) }
+    let dataset = H5Dcreate2(file, name, fileType, space, linkCreation, mm_h5p_default(), mm_h5p_default())
+    guard dataset >= 0 else { throw failure("cannot create \(what) (is a parent a dataset?)") }
+    defer { _ = H5Dclose(dataset) }
+    guard !values.isEmpty else { return }
+    let status = values.withUnsafeBytes { bytes in
+      H5Dwrite(dataset, memoryType, mm_h5s_all(), mm_h5s_all(), mm_h5p_default(), bytes.baseAddress)
+    }
+    guard status >= 0 else { throw failure("cannot write \(what) (is the disk full?)") }
+  }
+
+  /// A link-creation property list that makes missing parent groups. Close with H5Pclose.
+  private func intermediateGroupsLinkCreation(for what: String) throws -> hid_t {
+    let list = H5Pcreate(mm_h5p_link_create())
+    guard list >= 0 else { throw failure("cannot create a property list for \(what)") }
+    guard H5Pset_create_intermediate_group(list, 1) >= 0 else {
+      let failed = failure("cannot set up parent-group creation for \(what)")
+      _ = H5Pclose(list)
+      throw failed
+    }
+    return list
+  }
+}

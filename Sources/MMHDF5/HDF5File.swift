@@ -1,0 +1,104 @@
+import CHDF5
+import Foundation
+
+/// An open HDF5 file. Owns the file handle and closes it in `deinit` (or earlier with `close()`).
+///
+/// Paths inside the file are absolute ("/modalities/text"); a path without the leading "/" is taken from the root.
+/// Every failure is an `HDF5Error` naming this file's `path` and the object. Not thread-safe: use one file
+/// from one thread at a time (different files on different threads are fine; libhdf5 serialises them).
+public final class HDF5File {
+  public enum Mode {
+    case readOnly
+    case readWrite
+    /// Create the file, or overwrite it if it exists.
+    case truncate
+  }
+
+  public let path: String
+  public let mode: Mode
+  /// The HDF5 file id; -1 once closed.
+  private var fileHandle: hid_t
+
+  public init(path: String, mode: Mode = .readOnly) throws {
+    HDF5.silenceErrorStackOnThisThread()
+    self.path = path
+    self.mode = mode
+    switch mode {
+    case .readOnly: fileHandle = H5Fopen(path, mm_h5f_acc_rdonly(), mm_h5p_default())
+    case .readWrite: fileHandle = H5Fopen(path, mm_h5f_acc_rdwr(), mm_h5p_default())
+    case .truncate: fileHandle = H5Fcreate(path, mm_h5f_acc_trunc(), mm_h5p_default(), mm_h5p_default())
+    }
+    guard fileHandle >= 0 else { throw Self.openFailure(path: path, mode: mode) }
+  }
+
+  deinit { close() }
+
+  /// Closes the file. Safe to call twice. Call `flush()` first if you need to know that writes reached the disk:
+  /// this cannot report a failure.
+  public func close() {
+    guard fileHandle >= 0 else { return }
+    HDF5.silenceErrorStackOnThisThread()
+    _ = H5Fclose(fileHandle)
+    fileHandle = -1
+  }
+
+  /// Writes buffered data to disk. A read-only file has nothing to flush.
+  public func flush() throws {
+    let file = try fileID()
+    guard mode != .readOnly else { return }
+    guard H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("cannot flush to disk (is the disk full?)") }
+  }
+
+  // MARK: - Internal helpers shared by the extensions
+
+  /// The open file id, after making sure HDF5 stays quiet on the calling thread.
+  func fileID() throws -> hid_t {
+    guard fileHandle >= 0 else { throw HDF5Error("\(path): file was used after close()") }
+    HDF5.silenceErrorStackOnThisThread()
+    return fileHandle
+  }
+
+  /// The file id for a write; a read-only file is an error naming what was being written.
+  func writableFileID(_ what: String) throws -> hid_t {
+    let file = try fileID()
+    guard mode != .readOnly else {
+      throw error("cannot write \(what): the file is open read-only (open it with mode: .readWrite)")
+    }
+    return file
+  }
+
+  /// "/a/b" for "a/b", "/a/b/", or "/a/b"; "/" for the root.
+  func absolute(_ objectPath: String) -> String {
+    "/" + objectPath.split(separator: "/").joined(separator: "/")
+  }
+
+  /// An error about this file: "<file>: <what>", plus HDF5's own message when there is one.
+  func error(_ what: String, cause: String? = nil) -> HDF5Error {
+    HDF5Error("\(path): \(what)" + (cause.map { " (HDF5: \($0))" } ?? ""))
+  }
+
+  /// An error for an HDF5 call that failed for a reason we did not check beforehand; adds HDF5's innermost
+  /// message. Build it right after the failing call, before any other HDF5 call clears the error stack.
+  func failure(_ what: String) -> HDF5Error {
+    error(what, cause: HDF5.innermostErrorMessage())
+  }
+
+  /// Why H5Fopen/H5Fcreate failed, checked in the order a user would look.
+  private static func openFailure(path: String, mode: Mode) -> HDF5Error {
+    let cause = HDF5.innermostErrorMessage().map { " (HDF5: \($0))" } ?? ""
+    var isDirectory: ObjCBool = false
+    let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
+    if mode == .truncate {
+      if isDirectory.boolValue { return HDF5Error("\(path): is a directory; cannot create an HDF5 file there") }
+      return HDF5Error("\(path): cannot create file (does the folder exist and is it writable?)\(cause)")
+    }
+    if !exists { return HDF5Error("\(path): no such file") }
+    if isDirectory.boolValue { return HDF5Error("\(path): is a directory, not an HDF5 file") }
+    if !FileManager.default.isReadableFile(atPath: path) { return HDF5Error("\(path): permission denied") }
+    if H5Fis_hdf5(path) == 0 { return HDF5Error("\(path): not an HDF5 file (are you passing the right file?)") }
+    let access = mode == .readOnly ? "reading" : "writing"
+    return HDF5Error(
+      "\(path): cannot open for \(access)\(cause); if another process has it open for writing, wait for it to "
+        + "finish, or set HDF5_USE_FILE_LOCKING=FALSE on a filesystem without file locks")
+  }
+}

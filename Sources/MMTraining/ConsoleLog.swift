@@ -1,0 +1,28 @@
+import Foundation
+import Logging
+
+/// swift-log handler for a command-line tool run on many ranks: info and below go to stdout as plain
+/// lines, warnings and errors to stderr as `mmtrain: error: ...`. Only the rank allowed to speak prints.
+public struct ConsoleLogHandler: LogHandler {
+  public var logLevel: Logger.Level = .info
+  public var metadata: Logger.Metadata = [:]
+  let speaks: Bool
+
+  public init(speaks: Bool) { self.speaks = speaks }
+
+  public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    get { metadata[key] }
+    set { metadata[key] = newValue }
+  }
+
+  public func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+    guard speaks || level >= .error else { return }
+    if level >= .warning {
+      let tag = level == .warning ? "warning" : "error"
+      FileHandle.standardError.write(Data("mmtrain: \(tag): \(message)\n".utf8))
+    } else {
+      print(message)
+      fflush(stdout)
+    }
+  }
+}

@@ -1,0 +1,225 @@
+import Foundation
+import MMCheckpoint
+import MMConfig
+import MMData
+import MMDistributed
+import MMHDF5
+import MMModel
+import MMOptim
+import MMTensor
+
+/// The loop that ties the rooms together. Every rank runs it; rank 0 alone writes and prints.
+///
+/// Per step: the global batch is the sampler's slice of the epoch order; each rank gathers the rows of it
+/// that it owns, runs forward/backward with the loss scaled by 1 / global batch count, all-reduces the flat
+/// gradient buffer (sum), and every rank takes the same optimiser step, so replicas stay identical.
+public final class Trainer {
+  public struct Options {
+    public var resume: Checkpoint.Contents? = nil   // continue exactly (params, optimiser, position)
+    public var initFrom: Checkpoint.Contents? = nil // start from these weights only
+    public var progress: ConsoleProgress.Mode = .auto
+    public init() {}
+  }
+
+  public struct EpochResult {
+    public var epoch: Int
+    public var trainLoss: Double, trainAccuracy: Double?
+    public var valLoss: Double?, valAccuracy: Double?
+    public var samplesPerSecond: Double, elapsed: Double
+  }
+
+  /// The run's config; `task.classes` is filled in once inferred from the labels, so checkpoints hold it.
+  public private(set) var config: TrainConfig
+  let comm: Communicator
+  let options: Options
+  let progress: ConsoleProgress
+  let run: RunDirectory
+
+  public private(set) var model: SequenceModel!
+  public private(set) var optimizer: Optimizer!
+  public private(set) var shard: Shard!
+  public private(set) var history: [EpochResult] = []
+  var lossKind: LossKind = .multiclass
+  var sampler: EpochSampler!
+  var validationRows: [Int] = []
+
+  public init(config: TrainConfig, comm: Communicator, options: Options = Options()) {
+    self.config = config; self.comm = comm; self.options = options
+    progress = ConsoleProgress(mode: options.progress, isRoot: comm.isRoot)
+    run = RunDirectory(path: config.checkpoint.dir)
+  }
+
+  // MARK: - Setup
+
+  /// Opens and checks the data, loads this rank's shard, builds and initialises the model.
+  public func prepare() throws {
+    let c = config
+    BLAS.setThreads(c.train.blasThreads)
+    try comm.agree {
+      if c.train.batchSize < comm.size {
+        throw TrainingError("train.batch_size = \(c.train.batchSize) is smaller than the world size \(comm.size) (the global batch is split over the ranks; raise train.batch_size or start fewer ranks)")
+      }
+      if comm.isRoot { try run.prepare() }
+    }
+    let file = try comm.agree { try HDF5File(path: c.data.path, mode: .readOnly) }
+    defer { file.close() }
+    let schema = try comm.agree { try DataSchema.read(file) }
+    let modalities = try comm.agree { try schema.resolveModalities(c.data.modalities) }
+    let mask = Split.validationMask(count: schema.count, fraction: c.data.validationFraction, seed: c.train.seed)
+    let saved = options.resume ?? options.initFrom
+    let stats = saved?.normalization.map { FeatureStatistics(mean: $0.mean, std: $0.std) }
+    var load = LoadOptions(
+      modalities: modalities, steps: c.data.steps, align: c.data.align, normalize: c.data.normalize,
+      missing: c.data.missing, task: c.task.kind, classes: c.task.classes, validationMask: mask, statistics: stats)
+    if let stats, stats.mean.count != load.features {
+      throw TrainingError("\(saved!.path): normalisation statistics cover \(stats.mean.count) features, the data gives \(load.features) (same data.modalities needed)")
+    }
+    shard = try ShardLoader.load(file: file, schema: schema, options: load, comm: comm)
+    if c.task.kind == .multiclass { config.task.classes = shard.classes }
+
+    let trainRows = (0..<schema.count).filter { !mask[$0] }
+    validationRows = (0..<schema.count).filter { mask[$0] }
+    guard !trainRows.isEmpty else { throw TrainingError("\(c.data.path): no training rows (lower data.validation_fraction)") }
+    sampler = EpochSampler(trainRows: trainRows, batchSize: c.train.batchSize, seed: c.train.seed)
+    lossKind = LossKind(rawValue: c.task.kind.rawValue)!
+    let outputs = c.task.kind == .binary ? 1 : shard.classes
+    let maxBatch = max(1, min(c.train.batchSize, shard.count))
+    model = SequenceModel(
+      .init(inputSize: load.features, hidden: c.model.hidden, layers: c.model.layers, outputs: outputs),
+      maxSteps: c.data.steps, maxBatch: maxBatch)
+    optimizer = c.train.optimizer == .sgd
+      ? SGD(parameterCount: model.arena.count, lr: c.train.lr, momentum: c.train.momentum, weightDecay: c.train.weightDecay)
+      : Adam(parameterCount: model.arena.count, lr: c.train.lr, beta1: c.train.beta1, beta2: c.train.beta2, eps: c.train.eps, weightDecay: c.train.weightDecay)
+    if let saved {
+      try comm.agree { try Checkpoint.loadParams(saved, into: model.arena) }
+      if let resume = options.resume { try comm.agree { try Checkpoint.loadOptimizer(resume, into: optimizer) } }
+    } else if comm.isRoot {
+      model.initialize(seed: c.train.seed)
+    }
+    // Rank 0's parameters are the truth; one broadcast makes every replica identical.
+    comm.broadcast(model.arena.values.pointer, count: model.arena.count, root: 0)
+
+    let names = modalities.map { "\($0.name) \($0.features)" }.joined(separator: ", ")
+    progress.line("data: \(schema.count) samples (\(trainRows.count) train, \(validationRows.count) validation) from \(c.data.path); modalities \(names); \(c.data.steps) steps, \(load.features) features")
+    progress.line("model: early fusion, \(c.model.layers)x LSTM(\(load.features) -> \(c.model.hidden)), head \(outputs) (\(c.task.kind.rawValue)), \(model.arena.count) parameters; \(comm.size) rank(s), global batch \(c.train.batchSize), \(sampler.stepsPerEpoch) steps/epoch; \(c.train.optimizer.rawValue) lr \(c.train.lr)")
+  }
+
+  // MARK: - Training
+
+  /// Trains from the resumed epoch (or 0) to `train.epochs`, checkpointing as configured.
+  @discardableResult
+  public func train() throws -> [EpochResult] {
+    if model == nil { try prepare() }
+    let c = config
+    let S = c.data.steps, D = shard.features, W = shard.targetWidth, maxB = model.maxBatch
+    let xBatch = Buffer(count: S * maxB * D)
+    let lengths = UnsafeMutablePointer<Int32>.allocate(capacity: maxB)
+    let targets = Buffer(count: maxB * W)
+    var local = [Int](); local.reserveCapacity(maxB)
+    defer { lengths.deallocate() }
+    var globalStep = options.resume?.state.step ?? 0
+    let firstEpoch = options.resume?.state.epoch ?? 0
+    let start = Date()
+    if firstEpoch >= c.train.epochs {
+      progress.line("nothing to do: the checkpoint has \(firstEpoch) epochs, train.epochs = \(c.train.epochs) (raise it with --set train.epochs=N)")
+    }
+    for epoch in firstEpoch..<max(firstEpoch, c.train.epochs) {
+      let t0 = Date()
+      let order = sampler.order(epoch: epoch)
+      var sums = [0.0, 0.0, 0.0]  // loss sum, samples, correct
+      for step in 0..<sampler.stepsPerEpoch {
+        let batch = sampler.batch(step, of: order)
+        local.removeAll(keepingCapacity: true)
+        for row in batch where shard.owns(row) { local.append(row - shard.rows.lowerBound) }
+        model.arena.zeroGrads()
+        if !local.isEmpty {
+          local.withUnsafeBufferPointer { shard.gather($0, x: xBatch.pointer, lengths: lengths, targets: targets.pointer) }
+          let logits = model.forward(xBatch.pointer, lengths: lengths, steps: S, batch: local.count)
+          let r = Loss.evaluate(lossKind, logits: logits, targets: targets.pointer, batch: local.count, outputs: model.shape.outputs,
+                                globalCount: batch.count, dlogits: model.dlogits.pointer)
+          model.backward()
+          sums[0] += r.lossSum; sums[1] += Double(local.count); sums[2] += Double(r.correct)
+        }
+        comm.allreduceSum(model.arena.grads.pointer, count: model.arena.count)
+        optimizer.step(model.arena)
+        globalStep += 1
+        progress.step(epoch: epoch + 1, epochs: c.train.epochs, step: step + 1, steps: sampler.stepsPerEpoch,
+                      loss: sums[1] > 0 ? sums[0] / sums[1] : 0)
+      }
+      comm.allreduceSum(&sums)
+      let elapsedEpoch = Date().timeIntervalSince(t0)
+      let trainLoss = sums[0] / max(sums[1], 1)
+      if !trainLoss.isFinite {
+        throw TrainingError("training diverged: the train loss is \(trainLoss) in epoch \(epoch + 1) (lower train.lr, or check the data with mmtrain inspect)")
+      }
+      let val = try evaluate(validationRows)
+      let result = EpochResult(
+        epoch: epoch + 1, trainLoss: trainLoss, trainAccuracy: lossKind == .regression ? nil : sums[2] / max(sums[1], 1),
+        valLoss: val?.loss, valAccuracy: val?.accuracy, samplesPerSecond: sums[1] / max(elapsedEpoch, 1e-9),
+        elapsed: Date().timeIntervalSince(start))
+      history.append(result)
+      report(result)
+      let isLast = epoch + 1 == c.train.epochs
+      if (epoch + 1) % c.checkpoint.everyEpochs == 0 || isLast {
+        try saveCheckpoint(epoch: epoch + 1, step: globalStep)
+      }
+    }
+    return history
+  }
+
+  /// Exact evaluation of `rows` (global ids): every row once, sums and counts all-reduced.
+  public func evaluate(_ rows: [Int]) throws -> (loss: Double, accuracy: Double?)? {
+    if rows.isEmpty { return nil }
+    let S = config.data.steps, D = shard.features, W = shard.targetWidth, maxB = model.maxBatch
+    let owned = rows.filter { shard.owns($0) }.map { $0 - shard.rows.lowerBound }
+    let xBatch = Buffer(count: S * maxB * D), targets = Buffer(count: maxB * W)
+    let lengths = UnsafeMutablePointer<Int32>.allocate(capacity: maxB)
+    defer { lengths.deallocate() }
+    var sums = [0.0, 0.0, 0.0]
+    var i = 0
+    while i < owned.count {
+      let chunk = owned[i..<min(i + maxB, owned.count)]
+      chunk.withUnsafeBufferPointer { shard.gather($0, x: xBatch.pointer, lengths: lengths, targets: targets.pointer) }
+      let logits = model.forward(xBatch.pointer, lengths: lengths, steps: S, batch: chunk.count)
+      let r = Loss.evaluate(lossKind, logits: logits, targets: targets.pointer, batch: chunk.count, outputs: model.shape.outputs,
+                            globalCount: 1, dlogits: nil)
+      sums[0] += r.lossSum; sums[1] += Double(chunk.count); sums[2] += Double(r.correct)
+      i += chunk.count
+    }
+    comm.allreduceSum(&sums)
+    return (sums[0] / max(sums[1], 1), lossKind == .regression ? nil : sums[2] / max(sums[1], 1))
+  }
+
+  // MARK: - Output
+
+  func report(_ r: EpochResult) {
+    var line = String(format: "epoch %d/%d  train loss %.4f", r.epoch, config.train.epochs, r.trainLoss)
+    if let a = r.trainAccuracy { line += String(format: " acc %.3f", a) }
+    if let v = r.valLoss { line += String(format: "  val loss %.4f", v) }
+    if let a = r.valAccuracy { line += String(format: " acc %.3f", a) }
+    line += String(format: "  %.0f samples/s  %.1fs", r.samplesPerSecond, r.elapsed)
+    progress.line(line)
+    guard comm.isRoot else { return }
+    var json: [String: Any] = [
+      "epoch": r.epoch, "train_loss": r.trainLoss, "samples_per_s": r.samplesPerSecond, "elapsed_s": r.elapsed,
+      "world_size": comm.size,
+    ]
+    if let a = r.trainAccuracy { json["train_accuracy"] = a }
+    if let v = r.valLoss { json["val_loss"] = v }
+    if let a = r.valAccuracy { json["val_accuracy"] = a }
+    do { try run.appendMetrics(json) } catch { progress.line("warning: \(error)") }
+  }
+
+  func saveCheckpoint(epoch: Int, step: Int) throws {
+    try comm.agree {
+      guard comm.isRoot else { return }
+      let path = run.checkpointPath(epoch: epoch)
+      let state = Checkpoint.State(
+        epoch: epoch, step: step, stepInEpoch: 0, seed: config.train.seed, rngState: sampler.rng(epoch: epoch).stateArray)
+      try Checkpoint.write(
+        to: path, arena: model.arena, optimizer: optimizer, normalization: (shard.statistics.mean, shard.statistics.std),
+        state: state, configYAML: config.yaml())
+      try run.publish(path, keep: config.checkpoint.keep)
+    }
+  }
+}

@@ -1,0 +1,167 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MMCheckpoint
+import MMConfig
+import MMData
+import MMDistributed
+import MMHDF5
+import MMTraining
+
+/// The command line only: parse, validate, hand over to MMTraining / MMData. No training logic here.
+@main
+struct MMTrain: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "mmtrain",
+    abstract: "Data-parallel LSTM training over MPI on HDF5 multimodal sequences.",
+    discussion: "Run under a launcher for several ranks: mpirun -n 8 mmtrain train --config configs/demo.yaml",
+    subcommands: [Train.self, Inspect.self, Synth.self])
+}
+
+/// Exit codes: 0 done, 1 data/runtime error, 2 usage/config error, 75 stopped by a signal (resumable).
+enum ExitStatus {
+  static let failure: Int32 = 1
+  static let usage: Int32 = 2
+}
+
+/// Prints an error once: from rank 0 when a launcher started several processes.
+func reportEarly(_ message: String) {
+  if (MPICommunicator.launcherRank ?? 0) == 0 {
+    FileHandle.standardError.write(Data("mmtrain: error: \(message)\n".utf8))
+  }
+}
+
+struct Train: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Train an early-fusion LSTM on every rank, all-reducing gradients each step.")
+
+  @Option(name: .long, help: "YAML config (see configs/demo.yaml). Optional with --resume, which reuses the checkpoint's config.")
+  var config: String?
+
+  @Option(name: .customLong("set"), help: "Override a config key, e.g. --set train.lr=0.01 (repeatable).")
+  var overrides: [String] = []
+
+  @Option(name: .long, help: "Continue a run exactly: a run directory (its 'latest' checkpoint) or a checkpoint file.")
+  var resume: String?
+
+  @Option(name: .customLong("init"), help: "Start from the weights (/params) of this checkpoint; optimiser and epoch start fresh.")
+  var initFrom: String?
+
+  @Option(name: .long, help: "Console output on rank 0: auto (bar on a terminal), bar, lines.")
+  var progress: ConsoleProgress.Mode = .auto
+
+  func validate() throws {
+    if config == nil && resume == nil { throw ValidationError("give --config FILE (or --resume RUN_DIR to continue a run)") }
+    if resume != nil && initFrom != nil { throw ValidationError("--resume and --init exclude each other (--resume continues a run, --init only loads weights)") }
+  }
+
+  func run() throws {
+    HDF5.silenceErrorStack()
+    // Everything that a typo can break is checked before MPI starts: a mistake costs a second, not a queue slot.
+    var options = Trainer.Options()
+    options.progress = progress
+    let cfg: TrainConfig
+    do {
+      if let resume {
+        let contents = try Checkpoint.read(path: try RunDirectory.resolveCheckpoint(resume))
+        options.resume = contents
+        cfg = try config.map { try TrainConfig.load(path: $0, overrides: overrides) }
+          ?? TrainConfig.parse(yaml: contents.configYAML, source: contents.path, overrides: overrides)
+      } else {
+        cfg = try TrainConfig.load(path: config!, overrides: overrides)
+        if let initFrom { options.initFrom = try Checkpoint.read(path: initFrom) }
+      }
+    } catch {
+      reportEarly("\(error)")
+      throw ExitCode(error is ConfigError ? ExitStatus.usage : ExitStatus.failure)
+    }
+
+    let comm: Communicator = MPICommunicator.launchedByMPI ? MPICommunicator() : SingleProcessCommunicator()
+    LoggingSystem.bootstrap { _ in ConsoleLogHandler(speaks: comm.isRoot) }
+    let log = Logger(label: "mmtrain")
+    let trainer = Trainer(config: cfg, comm: comm, options: options)
+    do {
+      let history = try trainer.train()
+      if let last = history.last {
+        log.info("done: \(last.epoch) epochs in \(String(format: "%.1f", last.elapsed))s; checkpoints and metrics.jsonl in \(cfg.checkpoint.dir)")
+      }
+      comm.finalize()
+    } catch let failure as RankFailure {
+      // Agreed by every rank: the rank that saw it reports, all exit together.
+      if let message = failure.message { FileHandle.standardError.write(Data("mmtrain: error: \(message)\n".utf8)) }
+      comm.finalize()
+      throw ExitCode(ExitStatus.failure)
+    } catch {
+      // Seen by this rank alone: report and bring every rank down rather than leave them waiting.
+      let prefix = comm.size > 1 ? "rank \(comm.rank): " : ""
+      FileHandle.standardError.write(Data("mmtrain: error: \(prefix)\(error)\n".utf8))
+      if comm.size > 1 { comm.abort(code: ExitStatus.failure) }
+      throw ExitCode(ExitStatus.failure)
+    }
+  }
+}
+
+extension ConsoleProgress.Mode: ExpressibleByArgument {}
+
+struct Inspect: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Validate an HDF5 data file against the data contract and summarise it.")
+
+  @Argument(help: "The HDF5 data file.")
+  var file: String
+
+  func run() throws {
+    HDF5.silenceErrorStack()
+    do {
+      let report = try Inspection.run(path: file)
+      report.lines.forEach { print($0) }
+      if !report.isValid {
+        for p in report.problems { FileHandle.standardError.write(Data("mmtrain: error: \(file): \(p)\n".utf8)) }
+        throw ExitCode(ExitStatus.failure)
+      }
+      print("valid: yes")
+    } catch let e as ExitCode {
+      throw e
+    } catch {
+      FileHandle.standardError.write(Data("mmtrain: error: \(error)\n".utf8))
+      throw ExitCode(ExitStatus.failure)
+    }
+  }
+}
+
+struct Synth: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Write a deterministic synthetic data set (the demo's): text, audio (2x rate), vision; label = an interaction of text and audio.")
+
+  @Option(help: "Output HDF5 file.") var out: String
+  @Option(help: "Number of samples N.") var samples: Int = SynthSpec().samples
+  @Option(help: "Steps T of text and vision (audio has 2T).") var steps: Int = SynthSpec().steps
+  @Option(help: "Seed.") var seed: UInt64 = SynthSpec().seed
+  @Option(help: "Text features.") var textFeatures: Int = SynthSpec().textFeatures
+  @Option(help: "Audio features.") var audioFeatures: Int = SynthSpec().audioFeatures
+  @Option(help: "Vision features.") var visionFeatures: Int = SynthSpec().visionFeatures
+
+  func validate() throws {
+    guard samples >= 2 else { throw ValidationError("--samples must be at least 2") }
+    guard steps >= 2 else { throw ValidationError("--steps must be at least 2") }
+    guard textFeatures >= 8, audioFeatures >= 8, visionFeatures >= 1 else {
+      throw ValidationError("text and audio need at least 8 features (they carry the signal), vision at least 1")
+    }
+  }
+
+  func run() throws {
+    HDF5.silenceErrorStack()
+    var spec = SynthSpec()
+    spec.samples = samples; spec.steps = steps; spec.seed = seed
+    spec.textFeatures = textFeatures; spec.audioFeatures = audioFeatures; spec.visionFeatures = visionFeatures
+    do {
+      let dir = URL(fileURLWithPath: out).deletingLastPathComponent().path
+      try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+      try MMData.Synth.write(spec, to: out)
+      print("wrote \(out): \(samples) samples; text [\(steps), \(textFeatures)], audio [\(2 * steps), \(audioFeatures)], vision [\(steps), \(visionFeatures)]; 2 classes")
+    } catch {
+      FileHandle.standardError.write(Data("mmtrain: error: \(error)\n".utf8))
+      throw ExitCode(ExitStatus.failure)
+    }
+  }
+}
