@@ -60,7 +60,7 @@ let package = Package(
     .testTarget(name: "ModelTests", dependencies: ["MMModel", "MMTensor", "TestSupport"]),
     .testTarget(name: "ConfigTests", dependencies: ["MMConfig", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["MMTraining", "MMCheckpoint", "MMHDF5", "TestSupport"]),
-    .testTarget(name: "MultiRankTests", dependencies: ["MMHDF5", "TestSupport"]),
+    .testTarget(name: "MultiRankTests", dependencies: ["MMHDF5", "MMData", "TestSupport"]),
   ],
   swiftLanguageModes: [.v5]
 )

@@ -32,3 +32,6 @@ static inline hid_t mm_h5t_std_u64le(void) { return H5T_STD_U64LE; }
 // Strings.
 static inline hid_t mm_h5t_c_s1(void) { return H5T_C_S1; }
 static inline size_t mm_h5t_variable(void) { return H5T_VARIABLE; }
+
+// Counting open objects (HandleLeakTests): H5F_OBJ_ALL as a file id means "in every file".
+static inline unsigned mm_h5f_obj_all(void) { return H5F_OBJ_ALL; }

@@ -36,12 +36,19 @@ extension TrainConfig {
     for key in ConfigSchema.keys {
       let entry = raw.entries[key.path]
       let reader = ValueReader(path: key.path, source: entry?.source ?? raw.source)
-      guard let entry, !ValueReader.isNull(entry.node) || key.nullable else {
+      guard let entry else {  // not written: the default stays, unless there is none
         if let what = key.requiredWhat { throw reader.required(what) }
-        if entry == nil { continue }
+        continue
+      }
+      if ValueReader.isNull(entry.node) {  // `key:`, `key: null`, `key: ~`, `--set key=`
+        if key.nullable {
+          try key.assign(&config, nil, reader)
+          continue
+        }
+        if let what = key.requiredWhat { throw reader.required(what) }
         throw reader.invalid("has no value; give one (default \(key.defaultText)) or leave the key out")
       }
-      try key.assign(&config, ValueReader.isNull(entry.node) ? nil : entry.node, reader)
+      try key.assign(&config, entry.node, reader)
     }
     try checkClasses(config, source: raw.entries["task.classes"]?.source ?? raw.source)
     return config

@@ -20,7 +20,9 @@ extension TrainConfig {
       text += "### `\(section)`\n\n\(help)\n\n| key | type | default | meaning |\n|---|---|---|---|\n"
       for key in ConfigSchema.keys(in: section) {
         let defaultCell = key.requiredWhat == nil ? "`\(key.defaultText)`" : "required"
-        let cells = ["`\(key.path)`", key.type, defaultCell, key.help].map { $0.replacingOccurrences(of: "|", with: "\\|") }
+        let cells = ["`\(key.path)`", key.type, defaultCell, key.help].map {
+          $0.replacingOccurrences(of: "|", with: "\\|")
+        }
         text += "| " + cells.joined(separator: " | ") + " |\n"
       }
       text += "\n"

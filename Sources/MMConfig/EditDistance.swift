@@ -3,7 +3,8 @@
 /// Optimal-string-alignment distance: insertions, deletions, substitutions and swaps of two adjacent
 /// characters each cost 1, so the common typo "trian" is 1 away from "train" (plain Levenshtein says 2).
 func editDistance(_ a: String, _ b: String) -> Int {
-  let a = Array(a), b = Array(b)
+  let a = Array(a)
+  let b = Array(b)
   if a.isEmpty { return b.count }
   if b.isEmpty { return a.count }
   // d[i][j] = distance between a[..<i] and b[..<j]; rows kept: two back (for swaps), one back, current.

@@ -133,8 +133,8 @@ struct RawConfig {
   static func summary(of error: Error, withPosition: Bool = true) -> String {
     guard let yamlError = error as? YamlError else { return "\(error)" }
     switch yamlError {
-    case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _),
-      let .composer(context, problem, mark, _):
+    case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+      .composer(let context, let problem, let mark, _):
       guard withPosition else { return problem }
       let during = context.map { " (\($0.text) at line \($0.mark.line), column \($0.mark.column))" } ?? ""
       return "line \(mark.line), column \(mark.column): \(problem)\(during)"

@@ -48,8 +48,10 @@ extension HDF5File {
 
   // MARK: - Private
 
-  private enum Accepted {
+  private enum Accepted: CustomStringConvertible {
     case numbers, integers
+
+    var description: String { self == .numbers ? "numeric" : "integer" }
 
     func allows(_ dtype: HDF5DType) -> Bool {
       switch (self, dtype) {
@@ -94,8 +96,7 @@ extension HDF5File {
     let dtype = HDF5DType(typeID: type)
     guard accepted.allows(dtype) else {
       let hint = accepted == .integers && dtype.isNumeric ? " (use readFloats or readDoubles)" : ""
-      throw error("dataset '\(absolute(path))' is \(dtype); \(caller) reads \(accepted == .integers ? "integer" : "numeric") "
-        + "datasets only\(hint)")
+      throw error("dataset '\(absolute(path))' is \(dtype); \(caller) reads \(accepted) datasets only\(hint)")
     }
     let space = try datasetSpace(dataset, path)
     defer { _ = H5Sclose(space) }
@@ -105,7 +106,10 @@ extension HDF5File {
       return try body(dataset, mm_h5s_all(), mm_h5s_all(), Int(count))
     }
     let rank = Int(H5Sget_simple_extent_ndims(space))
-    guard rank >= 1 else { throw error("dataset '\(absolute(path))' is a scalar; it has no rows to select (pass rows: nil)") }
+    guard rank >= 0 else { throw failure("cannot read the shape of dataset '\(absolute(path))'") }
+    guard rank >= 1 else {
+      throw error("dataset '\(absolute(path))' is a scalar; it has no rows to select (pass rows: nil)")
+    }
     // dims, start and count of the hyperslab, on the stack: this runs once per batch.
     return try withUnsafeTemporaryAllocation(of: hsize_t.self, capacity: 3 * rank) { scratch in
       let dims = scratch.baseAddress!, start = dims + rank, count = start + rank

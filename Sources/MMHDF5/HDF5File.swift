@@ -90,7 +90,11 @@ public final class HDF5File {
     let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
     if mode == .truncate {
       if isDirectory.boolValue { return HDF5Error("\(path): is a directory; cannot create an HDF5 file there") }
-      return HDF5Error("\(path): cannot create file (does the folder exist and is it writable?)\(cause)")
+      let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+      if !FileManager.default.fileExists(atPath: folder) {
+        return HDF5Error("\(path): cannot create file: folder \(folder) does not exist")
+      }
+      return HDF5Error("\(path): cannot create file (is the folder writable, and the file not open elsewhere?)\(cause)")
     }
     if !exists { return HDF5Error("\(path): no such file") }
     if isDirectory.boolValue { return HDF5Error("\(path): is a directory, not an HDF5 file") }

@@ -1,0 +1,80 @@
+import MMConfig
+import TestSupport
+import XCTest
+
+final class ConfigRoundTripTests: XCTestCase {
+  func testYAMLRoundTripOfDefaults() throws {
+    var config = TrainConfig.defaults
+    config.data.path = "runs/demo/demo.h5"
+    XCTAssertEqual(try TrainConfig.parse(yaml: config.yaml(), source: "resolved.yaml"), config)
+  }
+
+  func testYAMLRoundTripOfEveryFieldChanged() throws {
+    var c = TrainConfig.defaults
+    c.data.path = "data: #1.h5"  // needs quoting
+    c.data.modalities = ["text", "null", "a,b", "3"]  // each would read back as something else unquoted
+    c.data.steps = 7
+    c.data.align = .truncate
+    c.data.normalize = .none
+    c.data.missing = .zero
+    c.data.validationFraction = 0.1 + 0.2  // 0.30000000000000004: shortest text must still be exact
+    c.model.hidden = 3
+    c.model.layers = 4
+    c.task.kind = .binary
+    c.task.classes = 2
+    c.train.epochs = 1
+    c.train.batchSize = 2
+    c.train.optimizer = .sgd
+    c.train.lr = 1e-20
+    c.train.momentum = 0
+    c.train.weightDecay = 5e-4
+    c.train.beta1 = 0.5
+    c.train.beta2 = 0.25
+    c.train.eps = 1e-12
+    c.train.seed = UInt64.max
+    c.train.blasThreads = 8
+    c.checkpoint.dir = "yes"
+    c.checkpoint.everyEpochs = 2
+    c.checkpoint.keep = 9
+    XCTAssertEqual(try TrainConfig.parse(yaml: c.yaml(), source: "resolved.yaml"), c, c.yaml())
+  }
+
+  func testYAMLListsEveryKeyInSectionOrder() {
+    let yaml = TrainConfig.defaults.yaml()
+    let sections = yaml.split(separator: "\n").filter { !$0.hasPrefix(" ") }
+    XCTAssertEqual(sections, ["data:", "model:", "task:", "train:", "checkpoint:"])
+    XCTAssertTrue(yaml.contains("  eps: 1.0e-08\n"), yaml)  // YAML 1.1 readers need the '.0' to see a float
+    XCTAssertTrue(yaml.contains("  classes: null\n"), yaml)
+    XCTAssertEqual(yaml.split(separator: "\n").count, 5 + 26)
+  }
+
+  func testDemoConfigParses() throws {
+    let path = packageRoot().appendingPathComponent("configs/demo.yaml").path
+    let demo = try TrainConfig.load(path: path)
+    var expected = TrainConfig.defaults
+    expected.data.path = "runs/demo/demo.h5"
+    expected.model.hidden = 32
+    expected.task.classes = 2
+    expected.train.epochs = 8
+    expected.train.lr = 0.003
+    expected.checkpoint.dir = "runs/demo"
+    XCTAssertEqual(demo, expected)
+  }
+
+  func testDemoConfigWritesEveryKey() throws {
+    let path = packageRoot().appendingPathComponent("configs/demo.yaml").path
+    let text = try String(contentsOfFile: path, encoding: .utf8)
+    for line in TrainConfig.defaults.yaml().split(separator: "\n") {
+      let key = line.split(separator: ":")[0]
+      XCTAssertTrue(text.contains("\n\(key):"), "configs/demo.yaml lacks '\(key)'")
+    }
+  }
+
+  func testReferenceDocsListEveryKeyWithItsDefault() {
+    let docs = TrainConfig.referenceMarkdown()
+    XCTAssertTrue(docs.contains("| `data.path` | string | required |"), docs)
+    XCTAssertTrue(docs.contains("| `train.lr` | float > 0 | `0.001` |"), docs)
+    XCTAssertTrue(docs.contains("| `data.align` | interpolate \\| truncate \\| pad | `interpolate` |"), docs)
+    XCTAssertEqual(docs.components(separatedBy: "\n| `").count - 1, 26)
+  }
+}
