@@ -1,0 +1,161 @@
+// Launching the built `mmtrain` under `mpirun`, the way a user does, and collecting what it printed.
+// A run that does not finish within its timeout is killed (with every process it started) and is a
+// test failure: a hang is the worst way a multi-rank program can fail.
+import Foundation
+import TestSupport
+import XCTest
+
+/// What one `mpirun` invocation left behind.
+struct MPIRun {
+  let command: String
+  let status: Int32
+  let stdout: String
+  let stderr: String
+  let seconds: Double
+
+  /// Lines of stdout that start with `prefix` (rank 0's epoch lines start with "epoch ").
+  func stdoutLines(startingWith prefix: String) -> [Substring] {
+    stdout.split(separator: "\n").filter { $0.hasPrefix(prefix) }
+  }
+
+  /// The lines mmtrain itself reported as errors (mpirun adds its own banners around them).
+  var errorLines: [Substring] {
+    stderr.split(separator: "\n").filter { $0.hasPrefix("mmtrain: error:") }
+  }
+
+  /// For failure messages: the command and everything it printed.
+  var transcript: String {
+    "\(command)\n  exit status \(status) after \(String(format: "%.1f", seconds)) s\n--- stdout ---\n\(stdout)--- stderr ---\n\(stderr)"
+  }
+}
+
+enum Harness {
+  /// The `mmtrain` executable under test, or nil after recording a failure that says how to build it.
+  ///
+  /// Order: $MMTRAIN_BIN; `mmtrain` beside the running test bundle (on Linux arguments[0] is
+  /// `<scratch>/debug/<package>PackageTests.xctest`, an executable in the same folder as `mmtrain`;
+  /// on macOS it sits a few folders deeper inside the bundle); `<package>/.build/debug/mmtrain`.
+  static func mmtrainBinary(file: StaticString = #filePath, line: UInt = #line) -> String? {
+    if let explicit = ProcessInfo.processInfo.environment["MMTRAIN_BIN"], !explicit.isEmpty {
+      if isExecutableFile(explicit) { return explicit }
+      XCTFail("MMTRAIN_BIN=\(explicit) is not an executable file; build the binary first: swift build", file: file, line: line)
+      return nil
+    }
+    var candidates: [String] = []
+    var folder = URL(fileURLWithPath: ProcessInfo.processInfo.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<4 where folder.path != "/" {
+      candidates.append(folder.appendingPathComponent("mmtrain").path)
+      folder.deleteLastPathComponent()
+    }
+    candidates.append(packageRoot().appendingPathComponent(".build/debug/mmtrain").path)
+    if let found = candidates.first(where: isExecutableFile) { return found }
+    XCTFail(
+      "mmtrain binary not found (looked at \(candidates.joined(separator: ", ")), and MMTRAIN_BIN is unset); "
+        + "build the binary first: swift build", file: file, line: line)
+    return nil
+  }
+
+  private static func isExecutableFile(_ path: String) -> Bool {
+    var isDirectory: ObjCBool = false
+    return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+      && FileManager.default.isExecutableFile(atPath: path)
+  }
+
+  /// `mpirun` from PATH.
+  static func mpirun() -> String? {
+    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+    return path.split(separator: ":").map { "\($0)/mpirun" }.first(where: isExecutableFile)
+  }
+
+  /// Runs `mpirun -n <ranks> --oversubscribe <mmtrain> <args...>` in `directory`, killing it after `timeout`.
+  /// Returns nil (after recording a failure) only when mmtrain or mpirun cannot be found or started.
+  static func runMPI(
+    ranks: Int, args: [String], in directory: URL? = nil, timeout: Double = 90,
+    file: StaticString = #filePath, line: UInt = #line
+  ) -> MPIRun? {
+    guard let binary = mmtrainBinary(file: file, line: line) else { return nil }
+    guard let mpirun = mpirun() else {
+      XCTFail("mpirun not found in PATH (install openmpi-bin)", file: file, line: line)
+      return nil
+    }
+    let arguments = ["-n", "\(ranks)", "--oversubscribe", binary] + args
+    let command = (["mpirun"] + arguments).joined(separator: " ")
+
+    // Output goes to files, not pipes: a chatty rank can never block on a full pipe nobody reads.
+    let outputs = makeTemporaryDirectory("mmtrain-mpirun-output")
+    defer { try? FileManager.default.removeItem(at: outputs) }
+    let stdoutURL = outputs.appendingPathComponent("stdout"), stderrURL = outputs.appendingPathComponent("stderr")
+    FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
+    FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: mpirun)
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment  // OPENBLAS_* and the rest stay as inherited
+    environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
+    environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+    process.environment = environment
+    if let directory { process.currentDirectoryURL = directory }
+    process.standardInput = FileHandle.nullDevice  // mpirun forwards stdin to rank 0; give it nothing to wait on
+    do {
+      process.standardOutput = try FileHandle(forWritingTo: stdoutURL)
+      process.standardError = try FileHandle(forWritingTo: stderrURL)
+    } catch {
+      XCTFail("cannot open output files in \(outputs.path): \(error)", file: file, line: line)
+      return nil
+    }
+
+    let start = Date()
+    do { try process.run() } catch {
+      XCTFail("cannot start \(command): \(error)", file: file, line: line)
+      return nil
+    }
+    var timedOut = false
+    while process.isRunning {
+      if Date().timeIntervalSince(start) > timeout {
+        timedOut = true
+        killTree(process.processIdentifier)
+        break
+      }
+      usleep(20_000)
+    }
+    process.waitUntilExit()
+    let seconds = Date().timeIntervalSince(start)
+    let run = MPIRun(
+      command: command, status: process.terminationStatus,
+      stdout: (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "",
+      stderr: (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "", seconds: seconds)
+    if timedOut {
+      XCTFail("hang: killed after \(Int(timeout)) s: \(run.transcript)", file: file, line: line)
+    }
+    return run
+  }
+
+  /// SIGKILLs `root` and every process below it (the ranks mpirun forked). The tree is collected first,
+  /// so ranks orphaned by mpirun's death are still found.
+  static func killTree(_ root: pid_t) {
+    var tree = [root], index = 0
+    let parents = parentByPID()
+    while index < tree.count {
+      let pid = tree[index]
+      tree += parents.filter { $0.value == pid }.map(\.key)
+      index += 1
+    }
+    for pid in tree.reversed() { kill(pid, SIGKILL) }
+  }
+
+  /// pid -> parent pid for every process in /proc.
+  private static func parentByPID() -> [pid_t: pid_t] {
+    var parents: [pid_t: pid_t] = [:]
+    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+      guard let pid = pid_t(entry),
+        let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+      else { continue }
+      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last ')'.
+      let fields = stat[stat.index(after: close)...].split(separator: " ")
+      if fields.count > 1, let ppid = pid_t(fields[1]) { parents[pid] = ppid }
+    }
+    return parents
+  }
+}
