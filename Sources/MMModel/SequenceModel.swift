@@ -36,6 +36,7 @@ public final class SequenceModel {
   public let maxSteps: Int, maxBatch: Int
   public let arena: ParameterArena
   public let layers: [RecurrentLayer]
+  let headW, headB, headGW, headGB: UnsafeMutablePointer<Float>  // (C, H) (C) and their gradients
 
   // Forward caches and backward scratch, allocated once.
   var inputs: [UnsafePointer<Float>] = []
@@ -58,6 +59,8 @@ public final class SequenceModel {
         hidden: shape.hidden, maxSteps: maxSteps, maxBatch: maxBatch))
     }
     self.layers = layers
+    headW = arena.value("head.weight"); headB = arena.value("head.bias")
+    headGW = arena.grad("head.weight"); headGB = arena.grad("head.bias")
     let H = shape.hidden, C = shape.outputs
     last = Buffer(count: maxBatch * H)
     logits = Buffer(count: maxBatch * C)
@@ -94,9 +97,8 @@ public final class SequenceModel {
       (last.pointer + b * H).update(from: h + (t * B + b) * H, count: H)
     }
     // logits (B, C) = last (B, H) · head.weightᵀ (H, C) + head.bias
-    let w = arena.value("head.weight"), bias = arena.value("head.bias")
-    BLAS.gemm(transB: true, m: B, n: C, k: H, a: last.pointer, lda: H, b: w, ldb: H, beta: 0, c: logits.pointer, ldc: C)
-    for b in 0..<B { for k in 0..<C { logits[b * C + k] += bias[k] } }
+    BLAS.gemm(transB: true, m: B, n: C, k: H, a: last.pointer, lda: H, b: headW, ldb: H, beta: 0, c: logits.pointer, ldc: C)
+    for b in 0..<B { for k in 0..<C { logits[b * C + k] += headB[k] } }
     return UnsafePointer(logits.pointer)
   }
 
@@ -104,13 +106,11 @@ public final class SequenceModel {
   public func backward() {
     let T = steps, B = batch, H = shape.hidden, C = shape.outputs
     guard B > 0, let lengths else { return }
-    let w = arena.value("head.weight")
     // head.weight (C, H) += dlogitsᵀ (C, B) · last (B, H);  head.bias (C) += Σ_b dlogits
-    BLAS.gemm(transA: true, m: C, n: H, k: B, a: dlogits.pointer, lda: C, b: last.pointer, ldb: H, beta: 1, c: arena.grad("head.weight"), ldc: H)
-    let gb = arena.grad("head.bias")
-    for b in 0..<B { for k in 0..<C { gb[k] += dlogits[b * C + k] } }
+    BLAS.gemm(transA: true, m: C, n: H, k: B, a: dlogits.pointer, lda: C, b: last.pointer, ldb: H, beta: 1, c: headGW, ldc: H)
+    for b in 0..<B { for k in 0..<C { headGB[k] += dlogits[b * C + k] } }
     // dLast (B, H) = dlogits (B, C) · head.weight (C, H)
-    BLAS.gemm(m: B, n: H, k: C, a: dlogits.pointer, lda: C, b: w, ldb: H, beta: 0, c: dLast.pointer, ldc: H)
+    BLAS.gemm(m: B, n: H, k: C, a: dlogits.pointer, lda: C, b: headW, ldb: H, beta: 0, c: dLast.pointer, ldc: H)
     // The top layer's output gradient is non-zero only at each sample's last valid step.
     var dOut = dSeqA.pointer, dIn = dSeqB.pointer
     dOut.update(repeating: 0, count: T * B * H)

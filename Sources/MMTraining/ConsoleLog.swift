@@ -15,13 +15,13 @@ public struct ConsoleLogHandler: LogHandler {
     set { metadata[key] = newValue }
   }
 
-  public func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-    guard speaks || level >= .error else { return }
-    if level >= .warning {
-      let tag = level == .warning ? "warning" : "error"
-      FileHandle.standardError.write(Data("mmtrain: \(tag): \(message)\n".utf8))
+  public func log(event: LogEvent) {
+    guard speaks || event.level >= .error else { return }
+    if event.level >= .warning {
+      let tag = event.level == .warning ? "warning" : "error"
+      FileHandle.standardError.write(Data("mmtrain: \(tag): \(event.message)\n".utf8))
     } else {
-      print(message)
+      print(event.message)
       fflush(stdout)
     }
   }

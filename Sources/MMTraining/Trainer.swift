@@ -41,6 +41,7 @@ public final class Trainer {
   public private(set) var history: [EpochResult] = []
   var lossKind: LossKind = .multiclass
   var sampler: EpochSampler!
+  var batch: BatchBuffers!
   var validationRows: [Int] = []
 
   public init(config: TrainConfig, comm: Communicator, options: Options = Options()) {
@@ -68,7 +69,7 @@ public final class Trainer {
     let mask = Split.validationMask(count: schema.count, fraction: c.data.validationFraction, seed: c.train.seed)
     let saved = options.resume ?? options.initFrom
     let stats = saved?.normalization.map { FeatureStatistics(mean: $0.mean, std: $0.std) }
-    var load = LoadOptions(
+    let load = LoadOptions(
       modalities: modalities, steps: c.data.steps, align: c.data.align, normalize: c.data.normalize,
       missing: c.data.missing, task: c.task.kind, classes: c.task.classes, validationMask: mask, statistics: stats)
     if let stats, stats.mean.count != load.features {
@@ -84,6 +85,7 @@ public final class Trainer {
     lossKind = LossKind(rawValue: c.task.kind.rawValue)!
     let outputs = c.task.kind == .binary ? 1 : shard.classes
     let maxBatch = max(1, min(c.train.batchSize, shard.count))
+    batch = BatchBuffers(steps: c.data.steps, maxBatch: maxBatch, features: load.features, targetWidth: shard.targetWidth)
     model = SequenceModel(
       .init(inputSize: load.features, hidden: c.model.hidden, layers: c.model.layers, outputs: outputs),
       maxSteps: c.data.steps, maxBatch: maxBatch)
@@ -111,12 +113,9 @@ public final class Trainer {
   public func train() throws -> [EpochResult] {
     if model == nil { try prepare() }
     let c = config
-    let S = c.data.steps, D = shard.features, W = shard.targetWidth, maxB = model.maxBatch
-    let xBatch = Buffer(count: S * maxB * D)
-    let lengths = UnsafeMutablePointer<Int32>.allocate(capacity: maxB)
-    let targets = Buffer(count: maxB * W)
-    var local = [Int](); local.reserveCapacity(maxB)
-    defer { lengths.deallocate() }
+    let S = c.data.steps
+    let (xBatch, lengths, targets) = (batch.x, batch.lengths, batch.targets)
+    var local = [Int](); local.reserveCapacity(model.maxBatch)
     var globalStep = options.resume?.state.step ?? 0
     let firstEpoch = options.resume?.state.epoch ?? 0
     let start = Date()
@@ -128,15 +127,15 @@ public final class Trainer {
       let order = sampler.order(epoch: epoch)
       var sums = [0.0, 0.0, 0.0]  // loss sum, samples, correct
       for step in 0..<sampler.stepsPerEpoch {
-        let batch = sampler.batch(step, of: order)
+        let rows = sampler.batch(step, of: order)
         local.removeAll(keepingCapacity: true)
-        for row in batch where shard.owns(row) { local.append(row - shard.rows.lowerBound) }
+        for row in rows where shard.owns(row) { local.append(row - shard.rows.lowerBound) }
         model.arena.zeroGrads()
         if !local.isEmpty {
           local.withUnsafeBufferPointer { shard.gather($0, x: xBatch.pointer, lengths: lengths, targets: targets.pointer) }
           let logits = model.forward(xBatch.pointer, lengths: lengths, steps: S, batch: local.count)
           let r = Loss.evaluate(lossKind, logits: logits, targets: targets.pointer, batch: local.count, outputs: model.shape.outputs,
-                                globalCount: batch.count, dlogits: model.dlogits.pointer)
+                                globalCount: rows.count, dlogits: model.dlogits.pointer)
           model.backward()
           sums[0] += r.lossSum; sums[1] += Double(local.count); sums[2] += Double(r.correct)
         }
@@ -170,11 +169,9 @@ public final class Trainer {
   /// Exact evaluation of `rows` (global ids): every row once, sums and counts all-reduced.
   public func evaluate(_ rows: [Int]) throws -> (loss: Double, accuracy: Double?)? {
     if rows.isEmpty { return nil }
-    let S = config.data.steps, D = shard.features, W = shard.targetWidth, maxB = model.maxBatch
+    let S = config.data.steps, maxB = model.maxBatch
     let owned = rows.filter { shard.owns($0) }.map { $0 - shard.rows.lowerBound }
-    let xBatch = Buffer(count: S * maxB * D), targets = Buffer(count: maxB * W)
-    let lengths = UnsafeMutablePointer<Int32>.allocate(capacity: maxB)
-    defer { lengths.deallocate() }
+    let (xBatch, lengths, targets) = (batch.x, batch.lengths, batch.targets)
     var sums = [0.0, 0.0, 0.0]
     var i = 0
     while i < owned.count {
@@ -222,4 +219,20 @@ public final class Trainer {
       try run.publish(path, keep: config.checkpoint.keep)
     }
   }
+}
+
+/// One batch gathered from a shard, time-major, allocated once at the largest local batch.
+final class BatchBuffers {
+  let x: Buffer                             // (S, maxBatch, D)
+  let lengths: UnsafeMutablePointer<Int32>  // (maxBatch)
+  let targets: Buffer                       // (maxBatch, targetWidth)
+
+  init(steps: Int, maxBatch: Int, features: Int, targetWidth: Int) {
+    x = Buffer(count: steps * maxBatch * features)
+    lengths = .allocate(capacity: maxBatch)
+    lengths.initialize(repeating: 1, count: maxBatch)
+    targets = Buffer(count: maxBatch * targetWidth)
+  }
+
+  deinit { lengths.deallocate() }
 }

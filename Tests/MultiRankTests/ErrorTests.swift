@@ -1,0 +1,169 @@
+import Foundation
+import MMHDF5
+import TestSupport
+import XCTest
+
+/// Everything a user can get wrong, run on several ranks: each must stop every rank with a non-zero exit,
+/// one clear error line (not one per rank), no raw HDF5 error stack, and quickly (no rank left waiting).
+final class ErrorTests: MultiRankTestCase {
+  /// A failing run must be over long before the harness's 90 s hang limit.
+  let limit = 60.0
+
+  /// Runs `mmtrain train` on `ranks` ranks and checks the failure contract; returns the run for more checks.
+  @discardableResult
+  func expectFailure(
+    ranks: Int, _ args: [String], saying needle: String, status: Int32? = nil,
+    file: StaticString = #filePath, line: UInt = #line
+  ) throws -> MPIRun {
+    let run = try mmtrain(ranks: ranks, ["train"] + args, timeout: 90, file: file, line: line)
+    if let status {
+      XCTAssertEqual(run.status, status, "exit status\n\(run.transcript)", file: file, line: line)
+    } else {
+      XCTAssertNotEqual(run.status, 0, "should fail\n\(run.transcript)", file: file, line: line)
+    }
+    XCTAssertEqual(occurrences(of: needle, in: run.stderr), 1, "'\(needle)' once in stderr\n\(run.transcript)", file: file, line: line)
+    XCTAssertEqual(run.errorLines.count, 1, "one 'mmtrain: error:' line\n\(run.transcript)", file: file, line: line)
+    XCTAssertTrue(run.errorLines.first?.contains(needle) ?? false, "the error line says '\(needle)'\n\(run.transcript)", file: file, line: line)
+    XCTAssertFalse(run.stderr.contains("HDF5-DIAG") || run.stdout.contains("HDF5-DIAG"), "raw HDF5 error stack\n\(run.transcript)", file: file, line: line)
+    XCTAssertLessThan(run.seconds, limit, "took too long\n\(run.transcript)", file: file, line: line)
+    return run
+  }
+
+  /// The one error line (empty when there is none; expectFailure has then failed already).
+  func errorLine(_ run: MPIRun) -> String { run.errorLines.first.map(String.init) ?? "" }
+
+  /// A valid 40-sample synth set, optionally changed by `edit`.
+  func dataFile(_ name: String = "data.h5", edit: ((HDF5File) throws -> Void)? = nil) throws -> String {
+    let data = try TestData.synth(samples: 40, to: path(name))
+    if let edit { try TestData.edit(data, edit) }
+    return data
+  }
+
+  /// A small config for `data` with `changes` laid over it; returns the config file's path.
+  func config(data: String, _ changes: [String: String] = [:], name: String = "config.yaml") throws -> String {
+    var config = RunConfig.small(data: data, runDir: path("run"))
+    config["train.epochs"] = "1"
+    for (key, value) in changes { config[key] = value }
+    return try config.write(to: path(name))
+  }
+
+  /// A hand-made file: text [n, T, 8] float (unless `text` writes it), labels 0/1 of `labels` rows.
+  func handMadeFile(rows n: Int = 40, labels: Int? = nil, text: ((HDF5File) throws -> Void)? = nil) throws -> String {
+    try TestData.write(path("hand.h5")) { f in
+      let T = TestData.steps
+      if let text {
+        try text(f)
+      } else {
+        try f.writeFloats("/modalities/text", (0..<(n * T * 8)).map { Float($0 % 13) / 13 }, shape: [n, T, 8])
+      }
+      let rows = labels ?? n
+      try f.writeInt64s("/labels", (0..<rows).map { Int64($0 % 2) }, shape: [rows])
+    }
+  }
+
+  // MARK: - The data file
+
+  func testMissingDataFileIsNamed() throws {
+    let missing = path("no-such-data.h5")
+    try expectFailure(ranks: 4, ["--config", try config(data: missing)], saying: "\(missing): no such file")
+  }
+
+  func testFileWithoutLabels() throws {
+    let data = try TestData.write(path("nolabels.h5")) { f in
+      try f.writeFloats("/modalities/text", [Float](repeating: 0.5, count: 40 * TestData.steps * 8), shape: [40, TestData.steps, 8])
+    }
+    let run = try expectFailure(ranks: 3, ["--config", try config(data: data)], saying: "'/labels' not found")
+    XCTAssertTrue(errorLine(run).contains(data), "names the file: \(errorLine(run))")
+  }
+
+  func testRowCountMismatch() throws {
+    let data = try handMadeFile(rows: 40, labels: 41)
+    let run = try expectFailure(ranks: 4, ["--config", try config(data: data)], saying: "rows")
+    XCTAssertTrue(errorLine(run).contains("41") && errorLine(run).contains("40"), errorLine(run))
+    XCTAssertTrue(errorLine(run).contains("/labels") && errorLine(run).contains("/modalities/text"), errorLine(run))
+  }
+
+  func testTwoDimensionalFeatures() throws {
+    let data = try handMadeFile { f in
+      try f.writeFloats("/modalities/text", [Float](repeating: 0.5, count: 40 * TestData.steps), shape: [40, TestData.steps])
+    }
+    let run = try expectFailure(ranks: 3, ["--config", try config(data: data)], saying: "has rank 2")
+    XCTAssertTrue(errorLine(run).contains("/modalities/text"), errorLine(run))
+  }
+
+  func testIntegerFeatures() throws {
+    let data = try handMadeFile { f in
+      try f.writeInt64s("/modalities/text", [Int64](repeating: 1, count: 40 * TestData.steps * 8), shape: [40, TestData.steps, 8])
+    }
+    let run = try expectFailure(ranks: 4, ["--config", try config(data: data)], saying: "dtype int64")
+    XCTAssertTrue(errorLine(run).contains("/modalities/text"), errorLine(run))
+  }
+
+  /// Rows 30..<40 belong to rank 3 of 4: the rank that sees the bad label reports it, once.
+  func testLabelOutOfRangeOnRankThree() throws {
+    let data = try dataFile { f in
+      var labels = try f.readInt64s("/labels")
+      labels[35] = 7
+      try f.writeInt64s("/labels", labels, shape: [labels.count])
+    }
+    let run = try expectFailure(ranks: 4, ["--config", try config(data: data, ["task.classes": "2"])], saying: "/labels[35] = 7")
+    XCTAssertTrue(errorLine(run).contains("rank 3:"), "reported by the owning rank: \(errorLine(run))")
+  }
+
+  /// Rows 20..<30 belong to rank 2 of 4. With data.missing: zero the same file trains.
+  func testNaNFeaturesOnRankTwoThenImputed() throws {
+    let T = TestData.steps, D = 8
+    let data = try dataFile { f in
+      var text = try f.readFloats("/modalities/text")
+      text[(25 * T + 0) * D + 3] = .nan  // sample 25, step 0 (always within its length), feature 3
+      try f.writeFloats("/modalities/text", text, shape: [40, T, D])
+    }
+    let cfg = try config(data: data)
+    let run = try expectFailure(ranks: 4, ["--config", cfg], saying: "data.missing")
+    let message = errorLine(run)
+    XCTAssertTrue(message.contains("rank 2:"), "reported by the owning rank: \(message)")
+    XCTAssertTrue(message.lowercased().contains("nan"), message)
+    XCTAssertTrue(message.contains("/modalities/text") && message.contains("sample 25"), message)
+
+    let imputed = try mmtrain(ranks: 4, ["train", "--config", cfg, "--set", "data.missing=zero"])
+    XCTAssertEqual(imputed.status, 0, imputed.transcript)
+    XCTAssertEqual(imputed.stdoutLines(startingWith: "epoch ").count, 1, imputed.transcript)
+  }
+
+  func testModalityTheFileLacksListsTheAvailableOnes() throws {
+    let data = try dataFile()
+    let run = try expectFailure(ranks: 3, ["--config", try config(data: data), "--set", "data.modalities=[text,audo]"],
+                                saying: "'audo'")
+    XCTAssertTrue(errorLine(run).contains("audio, text, vision"), "lists the modalities the file has: \(errorLine(run))")
+  }
+
+  // MARK: - The config and the run
+
+  func testConfigTypoSuggestsTheKey() throws {
+    let data = try dataFile()
+    let typo = try config(data: data, ["train.learning_rate": "0.1"], name: "typo.yaml")
+    let run = try expectFailure(ranks: 4, ["--config", typo], saying: "did you mean 'train.lr'", status: 2)
+    XCTAssertTrue(errorLine(run).contains("train.learning_rate") && errorLine(run).contains(typo), errorLine(run))
+
+    let override = try expectFailure(ranks: 4, ["--config", try config(data: data), "--set", "train.epoch=3"],
+                                     saying: "did you mean 'train.epochs'", status: 2)
+    XCTAssertTrue(errorLine(override).contains("--set"), errorLine(override))
+  }
+
+  func testBatchSmallerThanTheWorld() throws {
+    let data = try dataFile()
+    let run = try expectFailure(ranks: 4, ["--config", try config(data: data, ["train.batch_size": "2"])],
+                                saying: "smaller than the world size")
+    XCTAssertTrue(errorLine(run).contains("train.batch_size"), errorLine(run))
+  }
+
+  func testUnwritableRunDirectory() throws {
+    let data = try dataFile()
+    FileManager.default.createFile(atPath: path("afile"), contents: Data("not a folder".utf8))
+    let runDir = path("afile/run")
+    let run = try expectFailure(
+      ranks: 3, ["--config", try config(data: data, ["checkpoint.dir": RunConfig.quoted(runDir)])], saying: "checkpoint.dir")
+    XCTAssertTrue(errorLine(run).contains(runDir), "names the directory: \(errorLine(run))")
+    XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")), "no run directory elsewhere")
+  }
+}
