@@ -8,7 +8,10 @@ public struct RunDirectory {
 
   public var latestLink: String { path + "/latest" }
   public var metricsPath: String { path + "/metrics.jsonl" }
-  public func checkpointPath(epoch: Int) -> String { path + String(format: "/checkpoint-e%04d.h5", epoch) }
+  /// `checkpoint-e0003.h5` after 3 epochs; `checkpoint-e0003-s00017.h5` when stopped 17 steps into the 4th.
+  public func checkpointPath(epoch: Int, stepInEpoch: Int = 0) -> String {
+    path + String(format: "/checkpoint-e%04d", epoch) + (stepInEpoch > 0 ? String(format: "-s%05d", stepInEpoch) : "") + ".h5"
+  }
 
   /// Creates the directory and proves it is writable, before any training time is spent.
   public func prepare() throws {
@@ -39,7 +42,13 @@ public struct RunDirectory {
   /// Checkpoint file names in this directory, oldest first.
   public func checkpoints() -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [])
-      .filter { $0.hasPrefix("checkpoint-e") && $0.hasSuffix(".h5") }.sorted()
+      .filter { $0.hasPrefix("checkpoint-e") && $0.hasSuffix(".h5") }
+      .sorted { order($0) < order($1) }
+  }
+
+  /// "checkpoint-e0003.h5" sorts as e0003-s00000, before a mid-epoch "checkpoint-e0003-s00017.h5".
+  private func order(_ name: String) -> String {
+    name.contains("-s") ? name : name.replacingOccurrences(of: ".h5", with: "-s00000.h5")
   }
 
   /// `--resume RUN_DIR_OR_FILE`: a checkpoint file as is, or a run directory's `latest`.
@@ -63,7 +72,7 @@ public struct RunDirectory {
   public func appendMetrics(_ object: [String: Any]) throws {
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     if !FileManager.default.fileExists(atPath: metricsPath) {
-      FileManager.default.createFile(atPath: metricsPath, contents: nil)
+      _ = FileManager.default.createFile(atPath: metricsPath, contents: nil)
     }
     guard let h = FileHandle(forWritingAtPath: metricsPath) else {
       throw CheckpointError("\(metricsPath): cannot open for appending")

@@ -122,11 +122,13 @@ public final class Trainer {
     if firstEpoch >= c.train.epochs {
       progress.line("nothing to do: the checkpoint has \(firstEpoch) epochs, train.epochs = \(c.train.epochs) (raise it with --set train.epochs=N)")
     }
+    var firstStep = options.resume?.state.stepInEpoch ?? 0  // > 0: resuming inside an epoch
     for epoch in firstEpoch..<max(firstEpoch, c.train.epochs) {
       let t0 = Date()
       let order = sampler.order(epoch: epoch)
       var sums = [0.0, 0.0, 0.0]  // loss sum, samples, correct
-      for step in 0..<sampler.stepsPerEpoch {
+      defer { firstStep = 0 }
+      for step in firstStep..<sampler.stepsPerEpoch {
         let rows = sampler.batch(step, of: order)
         local.removeAll(keepingCapacity: true)
         for row in rows where shard.owns(row) { local.append(row - shard.rows.lowerBound) }
@@ -144,6 +146,11 @@ public final class Trainer {
         globalStep += 1
         progress.step(epoch: epoch + 1, epochs: c.train.epochs, step: step + 1, steps: sampler.stepsPerEpoch,
                       loss: sums[1] > 0 ? sums[0] / sums[1] : 0)
+        // A signal on any rank stops every rank at this same step.
+        if comm.allreduceMax(StopSignal.requested ? 1 : 0) > 0, step + 1 < sampler.stepsPerEpoch {
+          let path = try saveCheckpoint(epoch: epoch, stepInEpoch: step + 1, step: globalStep)
+          throw TrainingStopped(epoch: epoch, stepInEpoch: step + 1, checkpoint: path)
+        }
       }
       comm.allreduceSum(&sums)
       let elapsedEpoch = Date().timeIntervalSince(t0)
@@ -159,8 +166,10 @@ public final class Trainer {
       history.append(result)
       report(result)
       let isLast = epoch + 1 == c.train.epochs
-      if (epoch + 1) % c.checkpoint.everyEpochs == 0 || isLast {
-        try saveCheckpoint(epoch: epoch + 1, step: globalStep)
+      let stop = comm.allreduceMax(StopSignal.requested ? 1 : 0) > 0
+      if (epoch + 1) % c.checkpoint.everyEpochs == 0 || isLast || stop {
+        let path = try saveCheckpoint(epoch: epoch + 1, stepInEpoch: 0, step: globalStep)
+        if stop && !isLast { throw TrainingStopped(epoch: epoch + 1, stepInEpoch: 0, checkpoint: path) }
       }
     }
     return history
@@ -207,17 +216,21 @@ public final class Trainer {
     do { try run.appendMetrics(json) } catch { progress.line("warning: \(error)") }
   }
 
-  func saveCheckpoint(epoch: Int, step: Int) throws {
+  /// Rank 0 writes; every rank learns whether it worked. `epoch` = epochs completed, `stepInEpoch` = steps
+  /// done in the epoch after those (0 at a boundary). Returns the checkpoint's path.
+  @discardableResult
+  func saveCheckpoint(epoch: Int, stepInEpoch: Int, step: Int) throws -> String {
+    let path = run.checkpointPath(epoch: epoch, stepInEpoch: stepInEpoch)
     try comm.agree {
       guard comm.isRoot else { return }
-      let path = run.checkpointPath(epoch: epoch)
       let state = Checkpoint.State(
-        epoch: epoch, step: step, stepInEpoch: 0, seed: config.train.seed, rngState: sampler.rng(epoch: epoch).stateArray)
+        epoch: epoch, step: step, stepInEpoch: stepInEpoch, seed: config.train.seed, rngState: sampler.rng(epoch: epoch).stateArray)
       try Checkpoint.write(
         to: path, arena: model.arena, optimizer: optimizer, normalization: (shard.statistics.mean, shard.statistics.std),
         state: state, configYAML: config.yaml())
       try run.publish(path, keep: config.checkpoint.keep)
     }
+    return path
   }
 }
 

@@ -80,12 +80,17 @@ struct Train: ParsableCommand {
     LoggingSystem.bootstrap { _ in ConsoleLogHandler(speaks: comm.isRoot) }
     let log = Logger(label: "mmtrain")
     let trainer = Trainer(config: cfg, comm: comm, options: options)
+    StopSignal.install()
     do {
       let history = try trainer.train()
       if let last = history.last {
         log.info("done: \(last.epoch) epochs in \(String(format: "%.1f", last.elapsed))s; checkpoints and metrics.jsonl in \(cfg.checkpoint.dir)")
       }
       comm.finalize()
+    } catch let stopped as TrainingStopped {
+      log.warning("\(stopped)")
+      comm.finalize()
+      throw ExitCode(StopSignal.exitCode)
     } catch let failure as RankFailure {
       // Agreed by every rank: the rank that saw it reports, all exit together.
       if let message = failure.message { FileHandle.standardError.write(Data("mmtrain: error: \(message)\n".utf8)) }

@@ -131,31 +131,52 @@ enum Harness {
     return run
   }
 
-  /// SIGKILLs `root` and every process below it (the ranks mpirun forked). The tree is collected first,
-  /// so ranks orphaned by mpirun's death are still found.
-  static func killTree(_ root: pid_t) {
+  /// Stops `root` and every process below it (the ranks mpirun forked): SIGTERM to mpirun first, which
+  /// takes its ranks down and reaps them, then SIGKILL to whatever of the tree is left after a grace period.
+  /// The tree is recorded before anything is signalled (ranks orphaned by mpirun's death are still found),
+  /// each process with its start time, so a pid reused meanwhile by another process is never signalled.
+  static func killTree(_ root: pid_t, grace: Double = 5) {
+    let table = processTable()
     var tree = [root], index = 0
-    let parents = parentByPID()
     while index < tree.count {
       let pid = tree[index]
-      tree += parents.filter { $0.value == pid }.map(\.key)
+      tree += table.filter { $0.value.parent == pid }.map(\.key)
       index += 1
     }
-    for pid in tree.reversed() { kill(pid, SIGKILL) }
+    let started = tree.compactMap { pid in table[pid].map { (pid, $0.started) } }
+    kill(root, SIGTERM)
+    let deadline = Date().addingTimeInterval(grace)
+    while Date() < deadline, started.contains(where: { isAlive($0.0, started: $0.1) }) { usleep(50_000) }
+    for (pid, start) in started.reversed() where isAlive(pid, started: start) { kill(pid, SIGKILL) }
   }
 
-  /// pid -> parent pid for every process in /proc.
-  private static func parentByPID() -> [pid_t: pid_t] {
-    var parents: [pid_t: pid_t] = [:]
-    for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+  /// Whether `pid` is still the process that started at `started` and has not exited (zombies have).
+  private static func isAlive(_ pid: pid_t, started: UInt64) -> Bool {
+    guard let entry = processTable(only: pid)[pid] else { return false }
+    return entry.started == started && entry.state != "Z"
+  }
+
+  private struct ProcessEntry {
+    let parent: pid_t
+    let state: Character
+    let started: UInt64  // clock ticks after boot: with the pid, names one process for good
+  }
+
+  /// Every process in /proc (or just `only`), from /proc/<pid>/stat.
+  private static func processTable(only: pid_t? = nil) -> [pid_t: ProcessEntry] {
+    let pids = only.map { ["\($0)"] } ?? ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [])
+    var table: [pid_t: ProcessEntry] = [:]
+    for entry in pids {
       guard let pid = pid_t(entry),
         let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
         let close = stat.lastIndex(of: ")")
       else { continue }
-      // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so parse after the last ')'.
+      // "pid (comm) state ppid ... starttime(22nd)": comm may hold spaces and ')', so split after the last ')'.
       let fields = stat[stat.index(after: close)...].split(separator: " ")
-      if fields.count > 1, let ppid = pid_t(fields[1]) { parents[pid] = ppid }
+      guard fields.count > 19, let state = fields[0].first, let parent = pid_t(fields[1]), let started = UInt64(fields[19])
+      else { continue }
+      table[pid] = ProcessEntry(parent: parent, state: state, started: started)
     }
-    return parents
+    return table
   }
 }
