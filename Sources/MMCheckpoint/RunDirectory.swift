@@ -15,10 +15,18 @@ public struct RunDirectory {
 
   /// Creates the directory and proves it is writable, before any training time is spent.
   public func prepare() throws {
-    do {
-      try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    } catch {
-      throw CheckpointError("checkpoint.dir '\(path)' cannot be created: \(error.localizedDescription) (choose a writable directory)")
+    // mkdir -p by hand: Foundation's error on Linux hides the POSIX reason ("Not a directory", ...).
+    var prefix = path.hasPrefix("/") ? "" : "."
+    for part in path.split(separator: "/") {
+      prefix += "/" + part
+      var isDir: ObjCBool = false
+      if FileManager.default.fileExists(atPath: prefix, isDirectory: &isDir) {
+        if !isDir.boolValue { throw CheckpointError("checkpoint.dir '\(path)' cannot be created: '\(prefix)' is a file, not a directory (choose another directory)") }
+        continue
+      }
+      if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+        throw CheckpointError("checkpoint.dir '\(path)' cannot be created: \(prefix): \(String(cString: strerror(errno))) (choose a writable directory)")
+      }
     }
     let probe = path + "/.write-test-\(getpid())"
     guard FileManager.default.createFile(atPath: probe, contents: Data("ok".utf8)) else {
@@ -70,7 +78,12 @@ public struct RunDirectory {
 
   /// Appends one JSON object as a line to metrics.jsonl.
   public func appendMetrics(_ object: [String: Any]) throws {
-    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    // JSON has no NaN/Infinity: such values are written as null.
+    let clean = object.mapValues { v -> Any in
+      if let d = v as? Double, !d.isFinite { return NSNull() }
+      return v
+    }
+    let data = try JSONSerialization.data(withJSONObject: clean, options: [.sortedKeys])
     if !FileManager.default.fileExists(atPath: metricsPath) {
       _ = FileManager.default.createFile(atPath: metricsPath, contents: nil)
     }

@@ -72,7 +72,8 @@ public final class Trainer {
     let load = LoadOptions(
       modalities: modalities, steps: c.data.steps, align: c.data.align, normalize: c.data.normalize,
       missing: c.data.missing, task: c.task.kind, classes: c.task.classes, validationMask: mask, statistics: stats)
-    if let stats, stats.mean.count != load.features {
+    try comm.agree {
+      guard let stats, stats.mean.count != load.features else { return }
       throw TrainingError("\(saved!.path): normalisation statistics cover \(stats.mean.count) features, the data gives \(load.features) (same data.modalities needed)")
     }
     shard = try ShardLoader.load(file: file, schema: schema, options: load, comm: comm)
@@ -155,10 +156,13 @@ public final class Trainer {
       comm.allreduceSum(&sums)
       let elapsedEpoch = Date().timeIntervalSince(t0)
       let trainLoss = sums[0] / max(sums[1], 1)
-      if !trainLoss.isFinite {
-        throw TrainingError("training diverged: the train loss is \(trainLoss) in epoch \(epoch + 1) (lower train.lr, or check the data with mmtrain inspect)")
-      }
       let val = try evaluate(validationRows)
+      // Every rank holds the same all-reduced losses; agree so that one rank reports.
+      try comm.agree {
+        for (name, loss) in [("train", trainLoss), ("validation", val?.loss ?? 0)] where !loss.isFinite {
+          throw TrainingError("training diverged: the \(name) loss is \(loss) in epoch \(epoch + 1) (lower train.lr, or check the data with mmtrain inspect)")
+        }
+      }
       let result = EpochResult(
         epoch: epoch + 1, trainLoss: trainLoss, trainAccuracy: lossKind == .regression ? nil : sums[2] / max(sums[1], 1),
         valLoss: val?.loss, valAccuracy: val?.accuracy, samplesPerSecond: sums[1] / max(elapsedEpoch, 1e-9),

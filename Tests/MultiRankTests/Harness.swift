@@ -33,7 +33,7 @@ enum Harness {
   /// The `mmtrain` executable under test, or nil after recording a failure that says how to build it.
   ///
   /// Order: $MMTRAIN_BIN; `mmtrain` beside the running test bundle (on Linux arguments[0] is
-  /// `<scratch>/debug/<package>PackageTests.xctest`, an executable in the same folder as `mmtrain`;
+  /// `<scratch>/<triple>/debug/mmtrainPackageTests.xctest`, an executable in the same folder as `mmtrain`;
   /// on macOS it sits a few folders deeper inside the bundle); `<package>/.build/debug/mmtrain`.
   static func mmtrainBinary(file: StaticString = #filePath, line: UInt = #line) -> String? {
     if let explicit = ProcessInfo.processInfo.environment["MMTRAIN_BIN"], !explicit.isEmpty {
