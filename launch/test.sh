@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash launch/setup.sh debug
 . launch/mpi-env.sh
-swift test 2>&1
+swift test --disable-swift-testing

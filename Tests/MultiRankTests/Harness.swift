@@ -71,6 +71,7 @@ enum Harness {
   /// Returns nil (after recording a failure) only when mmtrain or mpirun cannot be found or started.
   static func runMPI(
     ranks: Int, args: [String], in directory: URL? = nil, timeout: Double = 90,
+    signal: (number: Int32, whenStdoutContains: String)? = nil,
     file: StaticString = #filePath, line: UInt = #line
   ) -> MPIRun? {
     guard let binary = mmtrainBinary(file: file, line: line) else { return nil }
@@ -111,7 +112,14 @@ enum Harness {
       return nil
     }
     var timedOut = false
+    var signalPending = signal
     while process.isRunning {
+      // Signal mpirun once its output shows the trigger (mpirun forwards SIGUSR1 to every rank).
+      if let pending = signalPending,
+         let out = try? String(contentsOf: stdoutURL, encoding: .utf8), out.contains(pending.whenStdoutContains) {
+        kill(process.processIdentifier, pending.number)
+        signalPending = nil
+      }
       if Date().timeIntervalSince(start) > timeout {
         timedOut = true
         killTree(process.processIdentifier)

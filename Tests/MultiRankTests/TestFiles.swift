@@ -24,9 +24,10 @@ class MultiRankTestCase: XCTestCase {
 
   /// `mpirun -n ranks mmtrain <args>` in this test's folder; fails the test (and throws) if it cannot start.
   func mmtrain(
-    ranks: Int, _ args: [String], timeout: Double = 90, file: StaticString = #filePath, line: UInt = #line
+    ranks: Int, _ args: [String], timeout: Double = 90, signal: (number: Int32, whenStdoutContains: String)? = nil,
+    file: StaticString = #filePath, line: UInt = #line
   ) throws -> MPIRun {
-    try XCTUnwrap(Harness.runMPI(ranks: ranks, args: args, in: dir, timeout: timeout, file: file, line: line),
+    try XCTUnwrap(Harness.runMPI(ranks: ranks, args: args, in: dir, timeout: timeout, signal: signal, file: file, line: line),
                   file: file, line: line)
   }
 }
