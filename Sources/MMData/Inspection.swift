@@ -71,17 +71,13 @@ public struct Inspection {
   }
 
   static func countNonFinite(_ file: HDF5File, _ m: DataSchema.Modality, _ lengths: [Int]) throws -> Int {
-    let chunk = 256, T = m.steps, D = m.features, n = lengths.count
-    let raw = Buffer(count: min(chunk, max(n, 1)) * T * D)
-    var count = 0, start = 0
-    while start < n {
-      let k = min(chunk, n - start)
-      try file.readFloats(m.dataset, rows: start..<(start + k), into: UnsafeMutableBufferPointer(start: raw.pointer, count: k * T * D))
-      for r in 0..<k {
-        let src = raw.pointer + r * T * D
-        for i in 0..<(lengths[start + r] * D) where !src[i].isFinite { count += 1 }
+    let rowSize = m.steps * m.features
+    var count = 0
+    try ChunkedRows.forEach(file, m.dataset, rows: 0..<lengths.count, rowSize: rowSize) { start, n, raw in
+      for r in 0..<n {
+        let src = raw + r * rowSize
+        for i in 0..<(lengths[start + r] * m.features) where !src[i].isFinite { count += 1 }
       }
-      start += k
     }
     return count
   }

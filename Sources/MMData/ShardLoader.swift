@@ -4,7 +4,7 @@ import MMDistributed
 import MMHDF5
 import MMTensor
 
-/// Loads the rows a rank owns (hyperslab reads only: memory grows with N / world, not N), checks them,
+/// Loads the rows a rank owns (hyperslab reads in chunks: memory grows with N / world, not N), checks them,
 /// and turns them into a `Shard`. Collective: every rank calls it; a bad row is reported by the rank that
 /// owns it, with its rank number, and every rank then fails together.
 ///
@@ -13,8 +13,6 @@ import MMTensor
 ///  3. statistics: per-feature mean/std over valid, finite steps of training rows (all-reduced)
 ///  4. features: NaN/Inf handled by `data.missing`, z-scored, aligned to S steps, fused in model order
 public enum ShardLoader {
-  static let chunkRows = 256
-
   public static func load(file: HDF5File, schema: DataSchema, options o: LoadOptions, comm: Communicator) throws -> Shard {
     let rows = Sharding.rows(rank: comm.rank, world: comm.size, count: schema.count)
     let path = file.path
@@ -44,15 +42,10 @@ public enum ShardLoader {
       let mean = Array(stats.mean[column..<(column + Dm)]), std = Array(stats.std[column..<(column + Dm)])
       let zscore = o.normalize == .zscore
       try comm.agree {
-        let raw = Buffer(count: min(chunkRows, max(rows.count, 1)) * T * Dm)
-        var start = 0
-        while start < rows.count {
-          let n = min(chunkRows, rows.count - start)
-          let global = (rows.lowerBound + start)..<(rows.lowerBound + start + n)
-          try file.readFloats(ds, rows: global, into: UnsafeMutableBufferPointer(start: raw.pointer, count: n * T * Dm))
+        try ChunkedRows.forEach(file, ds, rows: rows, rowSize: T * Dm) { start, n, raw in
           for r in 0..<n {
             let i = start + r, L = lengths[mi][i]
-            let src = raw.pointer + r * T * Dm
+            let src = raw + r * T * Dm
             for s in 0..<L {
               let v = src + s * Dm
               for j in 0..<Dm {
@@ -72,7 +65,6 @@ public enum ShardLoader {
               o.align, src: src, validSteps: L, features: Dm, dst: x.pointer + i * S * D + column, steps: S, dstStride: D)
             modelLengths[i] = max(modelLengths[i], Int32(aligned))
           }
-          start += n
         }
       }
       column += Dm
@@ -131,14 +123,9 @@ public enum ShardLoader {
       let T = m.steps, Dm = m.features
       var acc = [Double](repeating: 0, count: 3 * Dm)  // sum, sum of squares, count
       try comm.agree {
-        let raw = Buffer(count: min(chunkRows, max(rows.count, 1)) * T * Dm)
-        var start = 0
-        while start < rows.count {
-          let n = min(chunkRows, rows.count - start)
-          let global = (rows.lowerBound + start)..<(rows.lowerBound + start + n)
-          try file.readFloats(m.dataset, rows: global, into: UnsafeMutableBufferPointer(start: raw.pointer, count: n * T * Dm))
-          for r in 0..<n where !o.validationMask[global.lowerBound + r] {
-            let src = raw.pointer + r * T * Dm
+        try ChunkedRows.forEach(file, m.dataset, rows: rows, rowSize: T * Dm) { start, n, raw in
+          for r in 0..<n where !o.validationMask[rows.lowerBound + start + r] {
+            let src = raw + r * T * Dm
             for s in 0..<lengths[mi][start + r] {
               for j in 0..<Dm {
                 let v = src[s * Dm + j]
@@ -149,7 +136,6 @@ public enum ShardLoader {
               }
             }
           }
-          start += n
         }
       }
       comm.allreduceSum(&acc)
