@@ -24,13 +24,6 @@ enum ExitStatus {
   static let usage: Int32 = 2
 }
 
-/// Prints an error once: from rank 0 when a launcher started several processes.
-func reportEarly(_ message: String) {
-  if (MPICommunicator.launcherRank ?? 0) == 0 {
-    FileHandle.standardError.write(Data("mmtrain: error: \(message)\n".utf8))
-  }
-}
-
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Train an early-fusion LSTM on every rank, all-reducing gradients each step.")
@@ -57,10 +50,12 @@ struct Train: ParsableCommand {
 
   func run() throws {
     HDF5.silenceErrorStack()
-    // Everything that a typo can break is checked before MPI starts: a mistake costs a second, not a queue slot.
+    // Everything that a typo can break is checked before any data is read, and before the run directory
+    // is touched: a mistake costs a second, not a queue slot.
     var options = Trainer.Options()
     options.progress = progress
-    let cfg: TrainConfig
+    var cfg: TrainConfig? = nil
+    var early: Error? = nil
     do {
       if let resume {
         let contents = try Checkpoint.read(path: try RunDirectory.resolveCheckpoint(resume))
@@ -72,11 +67,17 @@ struct Train: ParsableCommand {
         if let initFrom { options.initFrom = try Checkpoint.read(path: initFrom) }
       }
     } catch {
-      reportEarly("\(error)")
-      throw ExitCode(error is ConfigError ? ExitStatus.usage : ExitStatus.failure)
+      early = error
     }
 
     let comm: Communicator = MPICommunicator.launchedByMPI ? MPICommunicator() : SingleProcessCommunicator()
+    // The ranks agree before anyone exits: if a rank left first, mpirun would kill rank 0 before it reported.
+    if let failing = comm.firstFailingRank(early != nil) {
+      if failing == comm.rank { FileHandle.standardError.write(Data("mmtrain: error: \(early!)\n".utf8)) }
+      comm.finalize()
+      throw ExitCode(early is ConfigError || early == nil ? ExitStatus.usage : ExitStatus.failure)
+    }
+    guard let cfg else { preconditionFailure("config resolved") }
     LoggingSystem.bootstrap { _ in ConsoleLogHandler(speaks: comm.isRoot) }
     let log = Logger(label: "mmtrain")
     let trainer = Trainer(config: cfg, comm: comm, options: options)
