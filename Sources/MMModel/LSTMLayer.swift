@@ -77,10 +77,10 @@ public final class LSTMLayer: RecurrentLayer {
         for j in 0..<H {
           let c = f[j] * cp0[j] + i[j] * gg[j]   // c_t = f ⊙ c_{t-1} + i ⊙ g
           cn[j] = c
-          let th = tanhf(c)
-          tc[j] = th
-          hn[j] = o[j] * th                      // h_t = o ⊙ tanh(c_t)
+          tc[j] = c
         }
+        Activations.tanh(tc, H)
+        for j in 0..<H { hn[j] = o[j] * tc[j] }  // h_t = o ⊙ tanh(c_t)
       }
     }
     return UnsafePointer(hp + B * H)
