@@ -35,6 +35,22 @@ public struct RunDirectory {
     unlink(probe)
   }
 
+  /// A fresh run must not overwrite another run's checkpoints: nothing is lost silently.
+  public func ensureNoPreviousRun() throws {
+    guard let last = checkpoints().last else { return }
+    throw CheckpointError("checkpoint.dir '\(path)' already holds a run (\(last)): continue it with --resume \(path), or choose another checkpoint.dir")
+  }
+
+  /// On resume: drops metrics.jsonl lines of epochs after the checkpoint (written before a crash, then redone).
+  public func truncateMetrics(afterEpoch epoch: Int) throws {
+    guard let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) else { return }
+    let kept = text.split(separator: "\n").filter { line in
+      let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+      return (object?["epoch"] as? Int).map { $0 <= epoch } ?? true
+    }
+    try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(toFile: metricsPath, atomically: true, encoding: .utf8)
+  }
+
   /// Points `latest` at `file` (a relative symlink, replaced atomically) and keeps the newest `keep` checkpoints.
   public func publish(_ file: String, keep: Int) throws {
     let name = URL(fileURLWithPath: file).lastPathComponent

@@ -4,7 +4,7 @@
 public enum Activations {
   @inline(__always)
   public static func exp(_ v: Float) -> Float {
-    let x0 = min(max(v, -87.3), 88.3)
+    let x0 = v.isNaN ? 0 : min(max(v, -87.3), 88.3)   // NaN is carried through below, not converted to Int32
     let n = (x0 * 1.442_695_040_888_963_4).rounded(.toNearestOrEven)   // x = n·ln2 + r
     var x = x0 - n * 0.693_359_375
     x = x - n * -2.121_944_4e-4
@@ -15,7 +15,8 @@ public enum Activations {
     y = y * x + 1.666_666_545_9e-1
     y = y * x + 5.000_000_120_1e-1
     y = y * x * x + x + 1
-    return y * Float(bitPattern: UInt32(truncatingIfNeeded: Int32(n) &+ 127) &<< 23)  // · 2^n
+    let r = y * Float(bitPattern: UInt32(truncatingIfNeeded: Int32(n) &+ 127) &<< 23)  // · 2^n
+    return v.isNaN ? v : r
   }
 
   @inline(__always) public static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }

@@ -60,7 +60,10 @@ public final class Trainer {
       if c.train.batchSize < comm.size {
         throw TrainingError("train.batch_size = \(c.train.batchSize) is smaller than the world size \(comm.size) (the global batch is split over the ranks; raise train.batch_size or start fewer ranks)")
       }
-      if comm.isRoot { try run.prepare() }
+      if comm.isRoot {
+        try run.prepare()
+        if let resume = options.resume { try run.truncateMetrics(afterEpoch: resume.state.epoch) } else { try run.ensureNoPreviousRun() }
+      }
     }
     let file = try comm.agree { try HDF5File(path: c.data.path, mode: .readOnly) }
     defer { file.close() }

@@ -15,5 +15,10 @@ final class ActivationTests: XCTestCase {
         XCTAssertEqual(t[k], Float(Foundation.tanh(Double(x))), accuracy: 4e-7, "tanh(\(x))")
       }
     }
+    var bad: [Float] = [.nan, .infinity, -.infinity]
+    bad.withUnsafeMutableBufferPointer { Activations.sigmoid($0.baseAddress!, $0.count) }
+    XCTAssertTrue(bad[0].isNaN, "NaN propagates (so divergence is detected), never traps")
+    XCTAssertEqual(bad[1], 1)
+    XCTAssertEqual(bad[2], 0, accuracy: 1e-37)
   }
 }

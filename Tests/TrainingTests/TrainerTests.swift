@@ -48,6 +48,31 @@ final class TrainerTests: XCTestCase {
     XCTAssertEqual(resumed.history.last!.trainLoss, straight.history.last!.trainLoss)
   }
 
+  func testFreshRunRefusesToOverwriteAnotherRun() throws {
+    let data = try writeSynthetic(dir)
+    let run = dir.appendingPathComponent("a")
+    _ = try trainQuietly(try makeConfig(data: data, run: run, ["train.epochs=1"]))
+    XCTAssertThrowsError(try trainQuietly(try makeConfig(data: data, run: run, ["train.epochs=1"]))) { e in
+      XCTAssertTrue("\(e)".contains("already holds a run (checkpoint-e0001.h5): continue it with --resume"), "\(e)")
+    }
+  }
+
+  func testResumeDropsMetricsOfEpochsAfterTheCheckpoint() throws {
+    let data = try writeSynthetic(dir)
+    let run = dir.appendingPathComponent("a")
+    _ = try trainQuietly(try makeConfig(data: data, run: run, ["train.epochs=2"]))
+    // As if the run had logged epoch 3 and crashed before its checkpoint landed.
+    let metrics = RunDirectory(path: run.path).metricsPath
+    try (try String(contentsOfFile: metrics, encoding: .utf8) + "{\"epoch\":3,\"train_loss\":9}\n").write(toFile: metrics, atomically: true, encoding: .utf8)
+    var options = Trainer.Options()
+    options.resume = try Checkpoint.read(path: try RunDirectory.resolveCheckpoint(run.path))
+    _ = try trainQuietly(try makeConfig(data: data, run: run, ["train.epochs=3"]), options: options)
+    let epochs = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n").map {
+      (try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["epoch"] as! Int
+    }
+    XCTAssertEqual(epochs, [1, 2, 3])
+  }
+
   func testInitLoadsWeightsOnly() throws {
     let data = try writeSynthetic(dir)
     let first = try trainQuietly(try makeConfig(data: data, run: dir.appendingPathComponent("a"), ["train.epochs=2"]))
