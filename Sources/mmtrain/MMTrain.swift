@@ -16,12 +16,39 @@ struct MMTrain: ParsableCommand {
     abstract: "Data-parallel LSTM training over MPI on HDF5 multimodal sequences.",
     discussion: "Run under a launcher for several ranks: mpirun -n 8 mmtrain train --config configs/demo.yaml",
     subcommands: [Train.self, Inspect.self, Synth.self])
+
+  /// Like ParsableCommand's main, but an argument error under mpirun/srun is printed once, by rank 0:
+  /// the ranks start MPI and agree before exiting (a rank leaving first would make mpirun kill rank 0
+  /// before it printed).
+  static func main() {
+    var command: ParsableCommand
+    do {
+      command = try parseAsRoot()
+    } catch {
+      exitOnce(withError: error)
+    }
+    do {
+      try command.run()
+    } catch {
+      exit(withError: error)  // errors from run() were reported (and agreed on) already, or are ExitCodes
+    }
+  }
+
+  static func exitOnce(withError error: Error) -> Never {
+    guard MPICommunicator.launchedByMPI else { exit(withError: error) }
+    let comm = MPICommunicator()
+    if comm.isRoot { fputs(fullMessage(for: error) + "\n", stderr); fflush(stderr) }
+    comm.barrier()
+    comm.finalize()
+    Foundation.exit(exitCode(for: error).rawValue)
+  }
 }
 
-/// Exit codes: 0 done, 1 data/runtime error, 2 usage/config error, 75 stopped by a signal (resumable).
+/// Exit codes: 0 done, 1 data/runtime error, 64 usage/config error (EX_USAGE, as swift-argument-parser),
+/// 75 stopped by a signal (EX_TEMPFAIL: resumable).
 enum ExitStatus {
   static let failure: Int32 = 1
-  static let usage: Int32 = 2
+  static let usage: Int32 = 64
 }
 
 struct Train: ParsableCommand {

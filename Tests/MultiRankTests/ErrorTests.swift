@@ -139,14 +139,20 @@ final class ErrorTests: MultiRankTestCase {
 
   // MARK: - The config and the run
 
+  func testArgumentErrorIsPrintedOnceUnderMPI() throws {
+    let run = try mmtrain(ranks: 4, ["train", "--resume", "a", "--init", "b"], timeout: 60)
+    XCTAssertEqual(run.status, 64, run.transcript)
+    XCTAssertEqual(occurrences(of: "--resume and --init exclude each other", in: run.stderr), 1, run.transcript)
+  }
+
   func testConfigTypoSuggestsTheKey() throws {
     let data = try dataFile()
     let typo = try config(data: data, ["train.learning_rate": "0.1"], name: "typo.yaml")
-    let run = try expectFailure(ranks: 4, ["--config", typo], saying: "did you mean 'train.lr'", status: 2)
+    let run = try expectFailure(ranks: 4, ["--config", typo], saying: "did you mean 'train.lr'", status: 64)
     XCTAssertTrue(errorLine(run).contains("train.learning_rate") && errorLine(run).contains(typo), errorLine(run))
 
     let override = try expectFailure(ranks: 4, ["--config", try config(data: data), "--set", "train.epoch=3"],
-                                     saying: "did you mean 'train.epochs'", status: 2)
+                                     saying: "did you mean 'train.epochs'", status: 64)
     XCTAssertTrue(errorLine(override).contains("--set"), errorLine(override))
   }
 
