@@ -220,7 +220,7 @@ public final class Trainer {
     if let a = r.trainAccuracy { json["train_accuracy"] = a }
     if let v = r.valLoss { json["val_loss"] = v }
     if let a = r.valAccuracy { json["val_accuracy"] = a }
-    do { try run.appendMetrics(json) } catch { progress.line("warning: \(error)") }
+    do { try run.appendMetrics(json) } catch { FileHandle.standardError.write(Data("mmtrain: warning: \(error)\n".utf8)) }
   }
 
   /// Rank 0 writes; every rank learns whether it worked. `epoch` = epochs completed, `stepInEpoch` = steps
