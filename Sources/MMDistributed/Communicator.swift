@@ -69,7 +69,8 @@ extension Communicator {
     var error: Error?
     do { result = try body() } catch let e { error = e }
     if let failing = firstFailingRank(error != nil) {
-      let message = failing == rank ? (size > 1 ? "rank \(rank): " : "") + "\(error!)" : nil
+      // Rank 0 speaks for the job; any other rank names itself (it owns the rows in question).
+      let message = failing == rank ? (rank > 0 ? "rank \(rank): " : "") + "\(error!)" : nil
       throw RankFailure(rank: failing, message: message)
     }
     return result!

@@ -42,7 +42,8 @@ public final class Trainer {
   var lossKind: LossKind = .multiclass
   var sampler: EpochSampler!
   var batch: BatchBuffers!
-  var validationRows: [Int] = []
+  var validationCount = 0
+  var ownedValidation: [Int] = []   // local indices of the validation rows this rank owns
 
   public init(config: TrainConfig, comm: Communicator, options: Options = Options()) {
     self.config = config; self.comm = comm; self.options = options
@@ -83,8 +84,11 @@ public final class Trainer {
     if c.task.kind == .multiclass { config.task.classes = shard.classes }
 
     let trainRows = (0..<schema.count).filter { !mask[$0] }
-    validationRows = (0..<schema.count).filter { mask[$0] }
-    guard !trainRows.isEmpty else { throw TrainingError("\(c.data.path): no training rows (lower data.validation_fraction)") }
+    validationCount = schema.count - trainRows.count
+    ownedValidation = shard.rows.filter { mask[$0] }.map { $0 - shard.rows.lowerBound }
+    try comm.agree {
+      if trainRows.isEmpty { throw TrainingError("\(c.data.path): no training rows (the file has \(schema.count) samples; lower data.validation_fraction)") }
+    }
     sampler = EpochSampler(trainRows: trainRows, batchSize: c.train.batchSize, seed: c.train.seed)
     lossKind = LossKind(rawValue: c.task.kind.rawValue)!
     let outputs = c.task.kind == .binary ? 1 : shard.classes
@@ -106,7 +110,7 @@ public final class Trainer {
     comm.broadcast(model.arena.values.pointer, count: model.arena.count, root: 0)
 
     let names = modalities.map { "\($0.name) \($0.features)" }.joined(separator: ", ")
-    progress.line("data: \(schema.count) samples (\(trainRows.count) train, \(validationRows.count) validation) from \(c.data.path); modalities \(names); \(c.data.steps) steps, \(load.features) features")
+    progress.line("data: \(schema.count) samples (\(trainRows.count) train, \(validationCount) validation) from \(c.data.path); modalities \(names); \(c.data.steps) steps, \(load.features) features")
     progress.line("model: early fusion, \(c.model.layers)x LSTM(\(load.features) -> \(c.model.hidden)), head \(outputs) (\(c.task.kind.rawValue)), \(model.arena.count) parameters; \(comm.size) rank(s), global batch \(c.train.batchSize), \(sampler.stepsPerEpoch) steps/epoch; \(c.train.optimizer.rawValue) lr \(c.train.lr)")
   }
 
@@ -127,6 +131,7 @@ public final class Trainer {
       progress.line("nothing to do: the checkpoint has \(firstEpoch) epochs, train.epochs = \(c.train.epochs) (raise it with --set train.epochs=N)")
     }
     var firstStep = options.resume?.state.stepInEpoch ?? 0  // > 0: resuming inside an epoch
+    var stop = false  // agreed by all ranks after every step: a signal on any rank stops them all there
     for epoch in firstEpoch..<max(firstEpoch, c.train.epochs) {
       let t0 = Date()
       let order = sampler.order(epoch: epoch)
@@ -150,8 +155,8 @@ public final class Trainer {
         globalStep += 1
         progress.step(epoch: epoch + 1, epochs: c.train.epochs, step: step + 1, steps: sampler.stepsPerEpoch,
                       loss: sums[1] > 0 ? sums[0] / sums[1] : 0)
-        // A signal on any rank stops every rank at this same step.
-        if comm.allreduceMax(StopSignal.requested ? 1 : 0) > 0, step + 1 < sampler.stepsPerEpoch {
+        stop = comm.allreduceMax(StopSignal.requested ? 1 : 0) > 0
+        if stop, step + 1 < sampler.stepsPerEpoch {
           let path = try saveCheckpoint(epoch: epoch, stepInEpoch: step + 1, step: globalStep)
           throw TrainingStopped(epoch: epoch, stepInEpoch: step + 1, checkpoint: path)
         }
@@ -159,7 +164,7 @@ public final class Trainer {
       comm.allreduceSum(&sums)
       let elapsedEpoch = Date().timeIntervalSince(t0)
       let trainLoss = sums[0] / max(sums[1], 1)
-      let val = try evaluate(validationRows)
+      let val = evaluate()
       // Every rank holds the same all-reduced losses; agree so that one rank reports.
       try comm.agree {
         for (name, loss) in [("train", trainLoss), ("validation", val?.loss ?? 0)] where !loss.isFinite {
@@ -173,7 +178,6 @@ public final class Trainer {
       history.append(result)
       report(result)
       let isLast = epoch + 1 == c.train.epochs
-      let stop = comm.allreduceMax(StopSignal.requested ? 1 : 0) > 0
       if (epoch + 1) % c.checkpoint.everyEpochs == 0 || isLast || stop {
         let path = try saveCheckpoint(epoch: epoch + 1, stepInEpoch: 0, step: globalStep)
         if stop && !isLast { throw TrainingStopped(epoch: epoch + 1, stepInEpoch: 0, checkpoint: path) }
@@ -182,11 +186,10 @@ public final class Trainer {
     return history
   }
 
-  /// Exact evaluation of `rows` (global ids): every row once, sums and counts all-reduced.
-  public func evaluate(_ rows: [Int]) throws -> (loss: Double, accuracy: Double?)? {
-    if rows.isEmpty { return nil }
-    let S = config.data.steps, maxB = model.maxBatch
-    let owned = rows.filter { shard.owns($0) }.map { $0 - shard.rows.lowerBound }
+  /// Exact evaluation of the validation split: every row once, by its owner; sums and counts all-reduced.
+  public func evaluate() -> (loss: Double, accuracy: Double?)? {
+    if validationCount == 0 { return nil }
+    let S = config.data.steps, maxB = model.maxBatch, owned = ownedValidation
     let (xBatch, lengths, targets) = (batch.x, batch.lengths, batch.targets)
     var sums = [0.0, 0.0, 0.0]
     var i = 0

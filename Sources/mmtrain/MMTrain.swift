@@ -51,6 +51,11 @@ enum ExitStatus {
   static let usage: Int32 = 64
 }
 
+/// The one way mmtrain reports an error: one line on stderr.
+func reportError(_ message: String) {
+  FileHandle.standardError.write(Data("mmtrain: error: \(message)\n".utf8))
+}
+
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Train an early-fusion LSTM on every rank, all-reducing gradients each step.")
@@ -98,19 +103,15 @@ struct Train: ParsableCommand {
     }
 
     let comm: Communicator = MPICommunicator.launchedByMPI ? MPICommunicator() : SingleProcessCommunicator()
-    // The ranks agree before anyone exits: if a rank left first, mpirun would kill rank 0 before it reported.
-    if let failing = comm.firstFailingRank(early != nil) {
-      if failing == comm.rank { FileHandle.standardError.write(Data("mmtrain: error: \(early!)\n".utf8)) }
-      comm.finalize()
-      throw ExitCode(early is ConfigError || early == nil ? ExitStatus.usage : ExitStatus.failure)
-    }
-    guard let cfg else { preconditionFailure("config resolved") }
     LoggingSystem.bootstrap { _ in ConsoleLogHandler(speaks: comm.isRoot) }
     let log = Logger(label: "mmtrain")
-    let trainer = Trainer(config: cfg, comm: comm, options: options)
     StopSignal.install()
     do {
-      let history = try trainer.train()
+      // The ranks agree on an early error before anyone exits: a rank leaving first would make mpirun
+      // kill rank 0 before it reported.
+      try comm.agree { if let early { throw early } }
+      guard let cfg else { preconditionFailure("config resolved") }
+      let history = try Trainer(config: cfg, comm: comm, options: options).train()
       if let last = history.last {
         log.info("done: \(last.epoch) epochs in \(String(format: "%.1f", last.elapsed))s; checkpoints and metrics.jsonl in \(cfg.checkpoint.dir)")
       }
@@ -121,13 +122,13 @@ struct Train: ParsableCommand {
       throw ExitCode(StopSignal.exitCode)
     } catch let failure as RankFailure {
       // Agreed by every rank: the rank that saw it reports, all exit together.
-      if let message = failure.message { FileHandle.standardError.write(Data("mmtrain: error: \(message)\n".utf8)) }
+      if let message = failure.message { reportError(message) }
       comm.finalize()
-      throw ExitCode(ExitStatus.failure)
+      throw ExitCode(early is ConfigError ? ExitStatus.usage : ExitStatus.failure)
     } catch {
       // Seen by this rank alone: report and bring every rank down rather than leave them waiting.
       let prefix = comm.size > 1 ? "rank \(comm.rank): " : ""
-      FileHandle.standardError.write(Data("mmtrain: error: \(prefix)\(error)\n".utf8))
+      reportError("\(prefix)\(error)")
       if comm.size > 1 { comm.abort(code: ExitStatus.failure) }
       throw ExitCode(ExitStatus.failure)
     }
@@ -149,14 +150,14 @@ struct Inspect: ParsableCommand {
       let report = try Inspection.run(path: file)
       report.lines.forEach { print($0) }
       if !report.isValid {
-        for p in report.problems { FileHandle.standardError.write(Data("mmtrain: error: \(file): \(p)\n".utf8)) }
+        for p in report.problems { reportError("\(file): \(p)") }
         throw ExitCode(ExitStatus.failure)
       }
       print("valid: yes")
     } catch let e as ExitCode {
       throw e
     } catch {
-      FileHandle.standardError.write(Data("mmtrain: error: \(error)\n".utf8))
+      reportError("\(error)")
       throw ExitCode(ExitStatus.failure)
     }
   }
@@ -193,7 +194,7 @@ struct Synth: ParsableCommand {
       try MMData.Synth.write(spec, to: out)
       print("wrote \(out): \(samples) samples; text [\(steps), \(textFeatures)], audio [\(2 * steps), \(audioFeatures)], vision [\(steps), \(visionFeatures)]; 2 classes")
     } catch {
-      FileHandle.standardError.write(Data("mmtrain: error: \(error)\n".utf8))
+      reportError("\(error)")
       throw ExitCode(ExitStatus.failure)
     }
   }
