@@ -33,10 +33,10 @@ let package = Package(
     .target(name: "MMTensor", dependencies: ["COpenBLAS"]),
     .target(name: "MMHDF5", dependencies: ["CHDF5"]),
     .target(name: "MMDistributed", dependencies: ["CMPI"]),
-    .target(name: "MMData", dependencies: ["MMHDF5", "MMTensor", "MMDistributed", "MMConfig"]),
+    .target(name: "MMData", dependencies: ["MMHDF5", "MMTensor", "MMDistributed", "MMModel"]),
     .target(name: "MMModel", dependencies: ["MMTensor"]),
     .target(name: "MMOptim", dependencies: ["MMModel"]),
-    .target(name: "MMConfig", dependencies: [.product(name: "Yams", package: "Yams")]),
+    .target(name: "MMConfig", dependencies: ["MMData", "MMModel", "MMOptim", .product(name: "Yams", package: "Yams")]),
     .target(name: "MMCheckpoint", dependencies: ["MMHDF5", "MMModel", "MMOptim"]),
     .target(
       name: "MMTraining",

@@ -2,24 +2,20 @@
 // ConfigSchema.swift; this file only declares the shapes the rest of mmtrain codes against.
 import Foundation
 
-/// How sequences of different lengths are brought to `data.steps` time steps.
-public enum Align: String, CaseIterable, Sendable { case interpolate, truncate, pad }
-/// Per-feature normalisation of the inputs.
-public enum Normalize: String, CaseIterable, Sendable { case zscore, none }
-/// What to do with NaN feature values.
-public enum MissingPolicy: String, CaseIterable, Sendable { case error, zero, mean }
-/// How modalities are combined before the recurrent stack (early = concatenate features per step).
-public enum Fusion: String, CaseIterable, Sendable { case early }
-/// The prediction task, which picks the head and the loss.
-public enum TaskKind: String, CaseIterable, Sendable { case binary, multiclass, regression }
-public enum OptimizerKind: String, CaseIterable, Sendable { case sgd, adam }
+// The enums a key can take are owned by the module that acts on them (MMData: Align, Normalize,
+// MissingPolicy; MMModel: TaskKind, CellKind, PoolingKind, FusionKind; MMOptim: OptimizerKind) and
+// re-exported here, so code that reads a config needs only `import MMConfig`.
+@_exported import MMData
+@_exported import MMModel
+@_exported import MMOptim
 
 /// `data:` section: which file, which modalities, and how sequences are shaped before the model sees them.
 public struct DataConfig: Equatable, Sendable {
   public var path: String
   /// Empty means every modality in the file, sorted by name.
   public var modalities: [String]
-  public var steps: Int
+  /// Steps per sequence: one value, or one per modality (late/attention/tensor fusion only).
+  public var steps: PerModality
   public var align: Align
   public var normalize: Normalize
   public var missing: MissingPolicy
@@ -28,9 +24,20 @@ public struct DataConfig: Equatable, Sendable {
 
 /// `model:` section.
 public struct ModelConfig: Equatable, Sendable {
-  public var fusion: Fusion
-  public var hidden: Int
+  public var fusion: FusionKind
+  public var cell: CellKind
+  /// Hidden units per direction: one value, or one per modality (late/attention/tensor fusion only).
+  public var hidden: PerModality
   public var layers: Int
+  public var bidirectional: Bool
+  public var pooling: PoolingKind
+  /// nil = the encoder's output size.
+  public var attentionSize: Int?
+  /// nil = the fusion's default: the encoder output size for attention, 8 for tensor.
+  public var fusionSize: Int?
+  /// nil = the fusion's default: 0 (a Linear head) for early, 64 for the others.
+  public var headHidden: Int?
+  public var dropout: Double
 }
 
 /// `task:` section.
@@ -48,6 +55,7 @@ public struct TrainSettings: Equatable, Sendable {
   public var lr: Double
   public var momentum: Double
   public var weightDecay: Double
+  public var modalityDropout: Double
   public var beta1: Double
   public var beta2: Double
   public var eps: Double
@@ -80,12 +88,14 @@ public struct TrainConfig: Equatable, Sendable {
   /// they exist only because Swift needs a value to start from. Never read elsewhere.
   private static let unfilled = TrainConfig(
     data: DataConfig(
-      path: "", modalities: [], steps: 0, align: .interpolate, normalize: .zscore, missing: .error,
+      path: "", modalities: [], steps: .all(0), align: .interpolate, normalize: .zscore, missing: .error,
       validationFraction: 0),
-    model: ModelConfig(fusion: .early, hidden: 0, layers: 0),
+    model: ModelConfig(
+      fusion: .early, cell: .lstm, hidden: .all(0), layers: 0, bidirectional: false, pooling: .last, attentionSize: nil,
+      fusionSize: nil, headHidden: nil, dropout: 0),
     task: TaskConfig(kind: .multiclass, classes: nil),
     train: TrainSettings(
-      epochs: 0, batchSize: 0, optimizer: .adam, lr: 0, momentum: 0, weightDecay: 0, beta1: 0, beta2: 0,
+      epochs: 0, batchSize: 0, optimizer: .adam, lr: 0, momentum: 0, weightDecay: 0, modalityDropout: 0, beta1: 0, beta2: 0,
       eps: 0, seed: 0, blasThreads: 0),
     checkpoint: CheckpointConfig(dir: "", everyEpochs: 0, keep: 0))
 }

@@ -104,6 +104,25 @@ extension ConfigKey {
       render: YAMLText.string)
   }
 
+  static func bool(
+    _ path: String, _ field: WritableKeyPath<TrainConfig, Bool>, default value: Bool, help: String,
+    aliases: [String] = []
+  ) -> ConfigKey {
+    ConfigKey(
+      path, field, default: value, type: "true | false", help: help, aliases: aliases,
+      read: { try $0.bool($1!) }, render: { $0 ? "true" : "false" })
+  }
+
+  /// An integer for every modality, or a map of one per modality.
+  static func perModality(
+    _ path: String, _ field: WritableKeyPath<TrainConfig, PerModality>, default value: Int, min: Int, help: String,
+    aliases: [String] = []
+  ) -> ConfigKey {
+    ConfigKey(
+      path, field, default: .all(value), type: "int ≥ \(min), or {modality: int}", help: help, aliases: aliases,
+      read: { try $0.perModality($1!, min: min) }, render: { $0.yaml })
+  }
+
   static func stringList(
     _ path: String, _ field: WritableKeyPath<TrainConfig, [String]>, default value: [String], help: String,
     aliases: [String] = []

@@ -51,6 +51,14 @@ extension TrainConfig {
       try key.assign(&config, entry.node, reader)
     }
     try checkClasses(config, source: raw.entries["task.classes"]?.source ?? raw.source)
+    for (path, value) in [("data.steps", config.data.steps), ("model.hidden", config.model.hidden)]
+    where value.isMap && config.model.fusion == .early {
+      let reader = ValueReader(path: path, source: raw.entries[path]?.source ?? raw.source)
+      throw reader.invalid(
+        "is a per-modality map, but model.fusion is early: early fusion concatenates the modalities step by step "
+          + "into one sequence, so they share one \(path == "data.steps" ? "time axis" : "encoder"); give one integer, "
+          + "or use model.fusion: late, attention or tensor")
+    }
     return config
   }
 

@@ -20,9 +20,10 @@ enum ConfigSchema {
       "data.modalities", \.data.modalities, default: [],
       help: "Modalities to use, e.g. `[text, audio]`. `[]` = every modality in the file, sorted by name.",
       aliases: ["modality", "inputs", "features", "streams"]),
-    .int(
+    .perModality(
       "data.steps", \.data.steps, default: 20, min: 1,
-      help: "Time steps per sequence fed to the LSTM (see `align`).",
+      help: "Time steps per sequence fed to the encoder (see `align`). A map such as `{text: 50, audio: 100}` gives each "
+        + "modality its own time axis (late, attention and tensor fusion only).",
       aliases: ["seq_len", "sequence_length", "timesteps", "length", "max_len"]),
     .choice(
       "data.align", \.data.align, default: Align.interpolate,
@@ -43,17 +44,50 @@ enum ConfigSchema {
 
     // MARK: model
     .choice(
-      "model.fusion", \.model.fusion, default: Fusion.early,
-      help: "How modalities are combined: `early` concatenates their features at every step.",
+      "model.fusion", \.model.fusion, default: FusionKind.early,
+      help: "How modalities are combined: `early` concatenates their features at every step (one encoder); `late` "
+        + "concatenates per-modality encoders' pooled vectors; `attention` runs self-attention over per-modality "
+        + "tokens; `tensor` takes the outer product of per-modality vectors (Tensor Fusion Network).",
       aliases: ["fuse", "fusion_type"]),
-    .int(
+    .choice(
+      "model.cell", \.model.cell, default: CellKind.lstm,
+      help: "Recurrent cell: `lstm` (nn.LSTM), `lstm_peephole` (diagonal peepholes), `gru` (nn.GRU).",
+      aliases: ["rnn", "rnn_type", "cell_type", "recurrent"]),
+    .perModality(
       "model.hidden", \.model.hidden, default: 64, min: 1,
-      help: "LSTM hidden units per layer.",
+      help: "Hidden units per layer and direction; a map such as `{text: 64, audio: 32}` sizes each modality's "
+        + "encoder (late, attention and tensor fusion only).",
       aliases: ["hidden_size", "hidden_dim", "units", "hidden_units"]),
     .int(
       "model.layers", \.model.layers, default: 1, min: 1,
-      help: "Stacked LSTM layers.",
+      help: "Stacked recurrent layers per encoder.",
       aliases: ["num_layers", "n_layers", "depth", "layer"]),
+    .bool(
+      "model.bidirectional", \.model.bidirectional, default: false,
+      help: "Run every recurrent layer in both directions (the reverse one over each sample's valid steps only).",
+      aliases: ["bidir", "bi", "birnn"]),
+    .choice(
+      "model.pooling", \.model.pooling, default: PoolingKind.last,
+      help: "From an encoder's output sequence to one vector: the last valid step, the mean or max over valid steps, "
+        + "or temporal attention.",
+      aliases: ["pool", "readout", "aggregation"]),
+    .optionalInt(
+      "model.attention_size", \.model.attentionSize, min: 1,
+      help: "Width of attention pooling's scoring layer; null = the encoder output size.",
+      aliases: ["attn_size", "attention_dim", "attention_hidden"]),
+    .optionalInt(
+      "model.fusion_size", \.model.fusionSize, min: 1,
+      help: "Width each modality's pooled vector is projected to (attention and tensor fusion); null = the "
+        + "encoder output size for attention, 8 for tensor.",
+      aliases: ["fusion_dim", "proj_size", "projection_size"]),
+    .optionalInt(
+      "model.head_hidden", \.model.headHidden, min: 0,
+      help: "Hidden width of the MLP head (one ReLU layer); 0 = a Linear head; null = 0 for early fusion, 64 otherwise.",
+      aliases: ["head_size", "mlp_hidden", "classifier_hidden"]),
+    .float(
+      "model.dropout", \.model.dropout, default: 0, .unitInterval,
+      help: "Dropout between stacked recurrent layers (as nn.LSTM's `dropout`) and on the fused vector before the head.",
+      aliases: ["dropout_rate", "drop", "p_dropout"]),
 
     // MARK: task
     .choice(
@@ -91,6 +125,11 @@ enum ConfigSchema {
       "train.weight_decay", \.train.weightDecay, default: 0, .nonNegative,
       help: "L2 weight decay.",
       aliases: ["wd", "l2", "decay", "l2_penalty"]),
+    .float(
+      "train.modality_dropout", \.train.modalityDropout, default: 0, .unitInterval,
+      help: "Probability of dropping each modality of each training sample (never all at once); seeded by seed, "
+        + "epoch and sample, so every world size drops the same.",
+      aliases: ["modality_drop", "mod_dropout", "drop_modality"]),
     .float(
       "train.beta1", \.train.beta1, default: 0.9, .unitInterval,
       help: "Adam first-moment decay (ignored by SGD).",

@@ -80,6 +80,31 @@ struct ValueReader {
 
   func string(_ node: Node) throws -> String { try scalarText(node, expected: "a string") }
 
+  func bool(_ node: Node) throws -> Bool {
+    let text = try scalarText(node, expected: "true or false")
+    switch text.lowercased() {
+    case "true", "yes", "on": return true
+    case "false", "no", "off": return false
+    default: throw invalid("must be true or false, got '\(text)'")
+    }
+  }
+
+  /// An integer for every modality, or a mapping of modality name to integer, e.g. `{text: 64, audio: 32}`.
+  func perModality(_ node: Node, min: Int) throws -> PerModality {
+    if node.scalar != nil { return .all(try int(node, min: min)) }
+    guard let mapping = node.mapping else {
+      throw invalid("must be an integer or a mapping of modality to integer such as {text: 64, audio: 32}, got \(Self.describe(node))")
+    }
+    var map: [String: Int] = [:]
+    for (keyNode, value) in mapping {
+      guard let name = keyNode.scalar?.string, !name.isEmpty else { throw invalid("has a key that is not a modality name") }
+      guard map[name] == nil else { throw invalid("names '\(name)' twice") }
+      map[name] = try ValueReader(path: "\(path).\(name)", source: source).int(value, min: min)
+    }
+    guard !map.isEmpty else { throw invalid("is an empty mapping; give an integer or one entry per modality") }
+    return .each(map)
+  }
+
   /// A list of distinct, non-empty strings, e.g. `[text, audio]`.
   func stringList(_ node: Node) throws -> [String] {
     guard let sequence = node.sequence else {

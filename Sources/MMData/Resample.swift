@@ -1,4 +1,3 @@
-import MMConfig
 
 /// Puts one modality of one sample on the model's S steps (`data.align`):
 ///

@@ -1,4 +1,4 @@
-import MMConfig
+import MMModel
 import MMTensor
 
 /// Per-feature z-score statistics in fused feature order (the model's input columns), computed over the
@@ -13,7 +13,7 @@ public struct FeatureStatistics: Equatable {
 /// What a rank needs to load its rows.
 public struct LoadOptions {
   public var modalities: [DataSchema.Modality]  // model order
-  public var steps: Int                          // S
+  public var steps: [Int]                        // S_m per modality, model order
   public var align: Align
   public var normalize: Normalize
   public var missing: MissingPolicy
@@ -23,7 +23,7 @@ public struct LoadOptions {
   public var statistics: FeatureStatistics?      // given (resume/--init): used instead of recomputing
 
   public init(
-    modalities: [DataSchema.Modality], steps: Int, align: Align, normalize: Normalize, missing: MissingPolicy,
+    modalities: [DataSchema.Modality], steps: [Int], align: Align, normalize: Normalize, missing: MissingPolicy,
     task: TaskKind, classes: Int?, validationMask: [Bool], statistics: FeatureStatistics? = nil
   ) {
     self.modalities = modalities; self.steps = steps; self.align = align; self.normalize = normalize
@@ -32,40 +32,50 @@ public struct LoadOptions {
   }
 
   public var features: Int { modalities.reduce(0) { $0 + $1.features } }
+  /// The fused rows' steps: the longest modality's.
+  public var maxSteps: Int { steps.max() ?? 1 }
 }
 
-/// The rows one rank owns, aligned to S steps, fused, normalised: ready to be gathered into batches.
+/// The rows one rank owns, aligned, fused, normalised: ready to be gathered into batches.
+///
+/// Modality m occupies columns `columns[m]` of each fused row and its first `modalitySteps[m]` steps (its own
+/// time axis; later steps are zero), so one modality's encoder reads its columns in place.
 public final class Shard {
   public let rows: Range<Int>         // global row ids owned by this rank
-  public let steps: Int               // S
+  public let steps: Int               // S = max over modalities of S_m
   public let features: Int            // D (fused)
+  public let columns: [Range<Int>]    // per modality: its columns of the fused row
+  public let modalitySteps: [Int]     // per modality: S_m
   public let x: Buffer                // (n, S, D)
-  public let lengths: [Int32]         // (n) model length in 1...S
+  public let lengths: [Int32]         // (n) fused length: the longest modality's, in 1...S
+  public let modalityLengths: [Int32] // (n, M) valid steps of each modality on its own grid, 0...S_m
   public let targets: [Float]         // (n * targetWidth): class ids as Float, or regression targets
   public let targetWidth: Int         // 1, or K for [N, K] regression labels
   public let classes: Int             // classification: C; regression: K
   public let statistics: FeatureStatistics
 
-  init(rows: Range<Int>, steps: Int, features: Int, x: Buffer, lengths: [Int32], targets: [Float], targetWidth: Int,
-       classes: Int, statistics: FeatureStatistics) {
-    self.rows = rows; self.steps = steps; self.features = features; self.x = x; self.lengths = lengths
+  init(rows: Range<Int>, steps: Int, features: Int, columns: [Range<Int>], modalitySteps: [Int], x: Buffer, lengths: [Int32],
+       modalityLengths: [Int32], targets: [Float], targetWidth: Int, classes: Int, statistics: FeatureStatistics) {
+    self.rows = rows; self.steps = steps; self.features = features; self.columns = columns; self.modalitySteps = modalitySteps
+    self.x = x; self.lengths = lengths; self.modalityLengths = modalityLengths
     self.targets = targets; self.targetWidth = targetWidth; self.classes = classes; self.statistics = statistics
   }
 
   public var count: Int { rows.count }
   @inline(__always) public func owns(_ row: Int) -> Bool { rows.contains(row) }
 
-  /// Copies the samples at local indices `local` into a time-major batch:
-  /// xOut (S, B, D), lengthsOut (B), targetsOut (B, targetWidth).
+  /// Copies the samples at local indices `local` into a time-major batch: xOut (S, B, D), lengthsOut (B)
+  /// fused, modalityLengthsOut (M, B), targetsOut (B, targetWidth).
   public func gather(
     _ local: UnsafeBufferPointer<Int>, x xOut: UnsafeMutablePointer<Float>, lengths lengthsOut: UnsafeMutablePointer<Int32>,
-    targets targetsOut: UnsafeMutablePointer<Float>
+    modalityLengths modalityLengthsOut: UnsafeMutablePointer<Int32>, targets targetsOut: UnsafeMutablePointer<Float>
   ) {
-    let B = local.count, S = steps, D = features, W = targetWidth
+    let B = local.count, S = steps, D = features, W = targetWidth, M = columns.count
     for (b, i) in local.enumerated() {
       let src = x.pointer + i * S * D
       for s in 0..<S { (xOut + (s * B + b) * D).update(from: src + s * D, count: D) }
       lengthsOut[b] = lengths[i]
+      for m in 0..<M { modalityLengthsOut[m * B + b] = modalityLengths[i * M + m] }
       for k in 0..<W { targetsOut[b * W + k] = targets[i * W + k] }
     }
   }

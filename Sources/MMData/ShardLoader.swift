@@ -1,5 +1,5 @@
 import Foundation
-import MMConfig
+import MMModel
 import MMDistributed
 import MMHDF5
 import MMTensor
@@ -24,8 +24,9 @@ public enum ShardLoader {
         for (i, l) in ls.enumerated() where l < 0 || l > Int64(m.steps) {
           throw DataError("\(path): \(ds)[\(rows.lowerBound + i)] = \(l) is outside 0...\(m.steps) (the steps of /modalities/\(m.name))")
         }
-        if o.align == .pad, let i = ls.firstIndex(where: { $0 > Int64(o.steps) }) {
-          throw DataError("\(path): sample \(rows.lowerBound + i) has \(ls[i]) steps of '\(m.name)', more than data.steps = \(o.steps) (data.align: pad never cuts; use truncate or interpolate, or raise data.steps)")
+        let S = o.steps[o.modalities.firstIndex(of: m)!]
+        if o.align == .pad, let i = ls.firstIndex(where: { $0 > Int64(S) }) {
+          throw DataError("\(path): sample \(rows.lowerBound + i) has \(ls[i]) steps of '\(m.name)', more than data.steps = \(S) (data.align: pad never cuts; use truncate or interpolate, or raise data.steps)")
         }
         return ls.map(Int.init)
       }
@@ -33,9 +34,11 @@ public enum ShardLoader {
     let stats = try o.statistics ?? computeStatistics(file, o, rows, lengths, comm)
 
     // Features: impute, normalise, align, fuse.
-    let S = o.steps, D = o.features
+    let S = o.maxSteps, D = o.features, M = o.modalities.count
     let x = Buffer(count: rows.count * S * D)
     var modelLengths = [Int32](repeating: 1, count: rows.count)
+    var modalityLengths = [Int32](repeating: 0, count: rows.count * M)
+    var columns: [Range<Int>] = []
     var column = 0
     for (mi, m) in o.modalities.enumerated() {
       let T = m.steps, Dm = m.features, ds = m.dataset
@@ -62,15 +65,17 @@ public enum ShardLoader {
               }
             }
             let aligned = Resample.align(
-              o.align, src: src, validSteps: L, features: Dm, dst: x.pointer + i * S * D + column, steps: S, dstStride: D)
+              o.align, src: src, validSteps: L, features: Dm, dst: x.pointer + i * S * D + column, steps: o.steps[mi], dstStride: D)
             modelLengths[i] = max(modelLengths[i], Int32(aligned))
+            modalityLengths[i * M + mi] = Int32(aligned)
           }
         }
       }
+      columns.append(column..<(column + Dm))
       column += Dm
     }
-    return Shard(rows: rows, steps: S, features: D, x: x, lengths: modelLengths, targets: targets, targetWidth: width,
-                 classes: classes, statistics: stats)
+    return Shard(rows: rows, steps: S, features: D, columns: columns, modalitySteps: o.steps, x: x, lengths: modelLengths,
+                 modalityLengths: modalityLengths, targets: targets, targetWidth: width, classes: classes, statistics: stats)
   }
 
   /// Labels of the owned rows as Float; classes for classification (configured or global max + 1).

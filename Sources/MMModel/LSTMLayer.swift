@@ -48,12 +48,12 @@ public final class LSTMLayer: RecurrentLayer {
     dc = Buffer(count: B * H)
   }
 
-  public func forward(_ x: UnsafePointer<Float>, steps T: Int, batch B: Int) -> UnsafePointer<Float> {
+  public func forward(_ x: UnsafePointer<Float>, ldx: Int, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int) -> UnsafePointer<Float> {
     precondition(T <= maxSteps && B <= maxBatch, "LSTM workspace is (\(maxSteps), \(maxBatch)); got (\(T), \(B))")
     let H = hidden, G = 4 * H, D = inputSize
     let gp = gates.pointer, cp = cells.pointer, tp = tanhC.pointer, hp = hs.pointer
     // Input projection of all steps at once: gates (T*B, G) = x (T*B, D) · W_ihᵀ, then + b_ih + b_hh.
-    BLAS.gemm(transB: true, m: T * B, n: G, k: D, a: x, lda: D, b: wIh, ldb: D, beta: 0, c: gp, ldc: G)
+    BLAS.gemm(transB: true, m: T * B, n: G, k: D, a: x, lda: ldx, b: wIh, ldb: D, beta: 0, c: gp, ldc: G)
     for row in 0..<(T * B) {
       let g = gp + row * G
       for j in 0..<G { g[j] += bIh[j] + bHh[j] }
@@ -87,8 +87,8 @@ public final class LSTMLayer: RecurrentLayer {
   }
 
   public func backward(
-    _ dOut: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
-    steps T: Int, batch B: Int
+    _ dOut: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, ldx: Int, lengths: UnsafePointer<Int32>,
+    dx: UnsafeMutablePointer<Float>?, steps T: Int, batch B: Int
   ) {
     let H = hidden, G = 4 * H, D = inputSize
     let gp = gates.pointer, cp = cells.pointer, tp = tanhC.pointer, dgp = dGates.pointer
@@ -118,7 +118,7 @@ public final class LSTMLayer: RecurrentLayer {
     }
     // Weight gradients over all steps at once.
     // dW_ih (G, D) += dgatesᵀ (G, T*B) · x (T*B, D)
-    BLAS.gemm(transA: true, m: G, n: D, k: T * B, a: dgp, lda: G, b: x, ldb: D, beta: 1, c: gWIh, ldc: D)
+    BLAS.gemm(transA: true, m: G, n: D, k: T * B, a: dgp, lda: G, b: x, ldb: ldx, beta: 1, c: gWIh, ldc: D)
     // dW_hh (G, H) += dgatesᵀ (G, T*B) · h_{t-1} (T*B, H)
     BLAS.gemm(transA: true, m: G, n: H, k: T * B, a: dgp, lda: G, b: hs.pointer, ldb: H, beta: 1, c: gWHh, ldc: H)
     // db_ih (G) and db_hh (G) += column sums of dgates: both biases enter every pre-activation.

@@ -9,8 +9,9 @@ import Foundation
 /// Ranks see only their part of a global batch, so `forwardBackward` returns the SUM of per-sample losses
 /// (regression: per-sample mean over K) and scales dlogits by 1 / globalCount; the all-reduced gradient sum
 /// is then exactly the gradient of the global mean.
-public enum LossKind: String, Sendable {
-  case multiclass, binary, regression
+/// `task.kind`: what is predicted. It picks the head's width and the loss, so it lives with the loss.
+public enum TaskKind: String, CaseIterable, Sendable {
+  case binary, multiclass, regression
 }
 
 public struct LossResult {
@@ -23,7 +24,7 @@ public enum Loss {
   /// logits (B, C); targets (B) class ids as Float for classification, (B, K) for regression.
   /// Writes dlogits (B, C) when non-nil, scaled by 1 / globalCount.
   public static func evaluate(
-    _ kind: LossKind, logits: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch B: Int, outputs C: Int,
+    _ kind: TaskKind, logits: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch B: Int, outputs C: Int,
     globalCount: Int, dlogits: UnsafeMutablePointer<Float>?
   ) -> LossResult {
     var r = LossResult()

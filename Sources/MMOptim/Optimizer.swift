@@ -73,3 +73,6 @@ public final class Adam: Optimizer {
     }
   }
 }
+
+/// `train.optimizer`: which update rule the run uses.
+public enum OptimizerKind: String, CaseIterable, Sendable { case sgd, adam }

@@ -35,11 +35,10 @@ public final class Trainer {
   let progress: ConsoleProgress
   let run: RunDirectory
 
-  public private(set) var model: SequenceModel!
+  public private(set) var model: MultimodalModel!
   public private(set) var optimizer: Optimizer!
   public private(set) var shard: Shard!
   public private(set) var history: [EpochResult] = []
-  var lossKind: LossKind = .multiclass
   var sampler: EpochSampler!
   var batch: BatchBuffers!
   var validationCount = 0
@@ -70,11 +69,16 @@ public final class Trainer {
     defer { file.close() }
     let schema = try comm.agree { try DataSchema.read(file) }
     let modalities = try comm.agree { try schema.resolveModalities(c.data.modalities) }
+    let names = modalities.map(\.name)
+    try comm.agree {
+      try c.data.steps.check(key: "data.steps", modalities: names)
+      try c.model.hidden.check(key: "model.hidden", modalities: names)
+    }
     let mask = Split.validationMask(count: schema.count, fraction: c.data.validationFraction, seed: c.train.seed)
     let saved = options.resume ?? options.initFrom
     let stats = saved?.normalization.map { FeatureStatistics(mean: $0.mean, std: $0.std) }
     let load = LoadOptions(
-      modalities: modalities, steps: c.data.steps, align: c.data.align, normalize: c.data.normalize,
+      modalities: modalities, steps: names.map { c.data.steps.value(for: $0)! }, align: c.data.align, normalize: c.data.normalize,
       missing: c.data.missing, task: c.task.kind, classes: c.task.classes, validationMask: mask, statistics: stats)
     try comm.agree {
       guard let stats, stats.mean.count != load.features else { return }
@@ -90,13 +94,12 @@ public final class Trainer {
       if trainRows.isEmpty { throw TrainingError("\(c.data.path): no training rows (the file has \(schema.count) samples; lower data.validation_fraction)") }
     }
     sampler = EpochSampler(trainRows: trainRows, batchSize: c.train.batchSize, seed: c.train.seed)
-    lossKind = LossKind(rawValue: c.task.kind.rawValue)!
     let outputs = c.task.kind == .binary ? 1 : shard.classes
     let maxBatch = max(1, min(c.train.batchSize, shard.count))
-    batch = BatchBuffers(steps: c.data.steps, maxBatch: maxBatch, features: load.features, targetWidth: shard.targetWidth)
-    model = SequenceModel(
-      .init(inputSize: load.features, hidden: c.model.hidden, layers: c.model.layers, outputs: outputs),
-      maxSteps: c.data.steps, maxBatch: maxBatch)
+    let spec = try ModelSpec.make(c, modalities: modalities, outputs: outputs)
+    batch = BatchBuffers(steps: shard.steps, maxBatch: maxBatch, features: load.features, modalities: modalities.count,
+                         targetWidth: shard.targetWidth)
+    model = spec.make(maxBatch: maxBatch)
     optimizer = c.train.optimizer == .sgd
       ? SGD(parameterCount: model.arena.count, lr: c.train.lr, momentum: c.train.momentum, weightDecay: c.train.weightDecay)
       : Adam(parameterCount: model.arena.count, lr: c.train.lr, beta1: c.train.beta1, beta2: c.train.beta2, eps: c.train.eps, weightDecay: c.train.weightDecay)
@@ -109,9 +112,10 @@ public final class Trainer {
     // Rank 0's parameters are the truth; one broadcast makes every replica identical.
     comm.broadcast(model.arena.values.pointer, count: model.arena.count, root: 0)
 
-    let names = modalities.map { "\($0.name) \($0.features)" }.joined(separator: ", ")
-    progress.line("data: \(schema.count) samples (\(trainRows.count) train, \(validationCount) validation) from \(c.data.path); modalities \(names); \(c.data.steps) steps, \(load.features) features")
-    progress.line("model: early fusion, \(c.model.layers)x LSTM(\(load.features) -> \(c.model.hidden)), head \(outputs) (\(c.task.kind.rawValue)), \(model.arena.count) parameters; \(comm.size) rank(s), global batch \(c.train.batchSize), \(sampler.stepsPerEpoch) steps/epoch; \(c.train.optimizer.rawValue) lr \(c.train.lr)")
+    let listing = modalities.map { "\($0.name) \($0.features)" }.joined(separator: ", ")
+    let stepsText = c.data.steps.uniform.map { "\($0) steps" } ?? "steps " + spec.inputs.map { "\($0.name) \($0.steps)" }.joined(separator: ", ")
+    progress.line("data: \(schema.count) samples (\(trainRows.count) train, \(validationCount) validation) from \(c.data.path); modalities \(listing); \(stepsText), \(load.features) features")
+    progress.line("model: \(spec.summary), \(model.arena.count) parameters; \(comm.size) rank(s), global batch \(c.train.batchSize), \(sampler.stepsPerEpoch) steps/epoch; \(c.train.optimizer.rawValue) lr \(c.train.lr)")
   }
 
   // MARK: - Training
@@ -121,8 +125,7 @@ public final class Trainer {
   public func train() throws -> [EpochResult] {
     if model == nil { try prepare() }
     let c = config
-    let S = c.data.steps
-    let (xBatch, lengths, targets) = (batch.x, batch.lengths, batch.targets)
+    let lossKind = c.task.kind
     var local = [Int](); local.reserveCapacity(model.maxBatch)
     var globalStep = options.resume?.state.step ?? 0
     let firstEpoch = options.resume?.state.epoch ?? 0
@@ -143,9 +146,10 @@ public final class Trainer {
         for row in rows where shard.owns(row) { local.append(row - shard.rows.lowerBound) }
         model.arena.zeroGrads()
         if !local.isEmpty {
-          local.withUnsafeBufferPointer { shard.gather($0, x: xBatch.pointer, lengths: lengths, targets: targets.pointer) }
-          let logits = model.forward(xBatch.pointer, lengths: lengths, steps: S, batch: local.count)
-          let r = Loss.evaluate(lossKind, logits: logits, targets: targets.pointer, batch: local.count, outputs: model.shape.outputs,
+          let mb = batch.gather(local, from: shard)
+          let ctx = TrainingContext(seed: c.train.seed, epoch: epoch, modalityDropout: c.train.modalityDropout)
+          let logits = model.forward(mb, training: ctx)
+          let r = Loss.evaluate(lossKind, logits: logits, targets: batch.targets.pointer, batch: local.count, outputs: model.outputs,
                                 globalCount: rows.count, dlogits: model.dlogits.pointer)
           model.backward()
           sums[0] += r.lossSum; sums[1] += Double(local.count); sums[2] += Double(r.correct)
@@ -189,15 +193,13 @@ public final class Trainer {
   /// Exact evaluation of the validation split: every row once, by its owner; sums and counts all-reduced.
   public func evaluate() -> (loss: Double, accuracy: Double?)? {
     if validationCount == 0 { return nil }
-    let S = config.data.steps, maxB = model.maxBatch, owned = ownedValidation
-    let (xBatch, lengths, targets) = (batch.x, batch.lengths, batch.targets)
+    let maxB = model.maxBatch, owned = ownedValidation, lossKind = config.task.kind
     var sums = [0.0, 0.0, 0.0]
     var i = 0
     while i < owned.count {
       let chunk = owned[i..<min(i + maxB, owned.count)]
-      chunk.withUnsafeBufferPointer { shard.gather($0, x: xBatch.pointer, lengths: lengths, targets: targets.pointer) }
-      let logits = model.forward(xBatch.pointer, lengths: lengths, steps: S, batch: chunk.count)
-      let r = Loss.evaluate(lossKind, logits: logits, targets: targets.pointer, batch: chunk.count, outputs: model.shape.outputs,
+      let logits = model.forward(batch.gather(chunk, from: shard))
+      let r = Loss.evaluate(lossKind, logits: logits, targets: batch.targets.pointer, batch: chunk.count, outputs: model.outputs,
                             globalCount: 1, dlogits: nil)
       sums[0] += r.lossSum; sums[1] += Double(chunk.count); sums[2] += Double(r.correct)
       i += chunk.count
@@ -246,16 +248,32 @@ public final class Trainer {
 
 /// One batch gathered from a shard, time-major, allocated once at the largest local batch.
 final class BatchBuffers {
-  let x: Buffer                             // (S, maxBatch, D)
-  let lengths: UnsafeMutablePointer<Int32>  // (maxBatch)
-  let targets: Buffer                       // (maxBatch, targetWidth)
+  let x: Buffer                                    // (S, maxBatch, D)
+  let lengths: UnsafeMutablePointer<Int32>         // (maxBatch) fused
+  let modalityLengths: UnsafeMutablePointer<Int32> // (M, maxBatch)
+  let samples: UnsafeMutablePointer<Int>           // (maxBatch) global row ids
+  let targets: Buffer                              // (maxBatch, targetWidth)
 
-  init(steps: Int, maxBatch: Int, features: Int, targetWidth: Int) {
+  init(steps: Int, maxBatch: Int, features: Int, modalities: Int, targetWidth: Int) {
     x = Buffer(count: steps * maxBatch * features)
     lengths = .allocate(capacity: maxBatch)
     lengths.initialize(repeating: 1, count: maxBatch)
+    modalityLengths = .allocate(capacity: modalities * maxBatch)
+    modalityLengths.initialize(repeating: 0, count: modalities * maxBatch)
+    samples = .allocate(capacity: maxBatch)
+    samples.initialize(repeating: 0, count: maxBatch)
     targets = Buffer(count: maxBatch * targetWidth)
   }
 
-  deinit { lengths.deallocate() }
+  /// Gathers the shard's rows at local indices `local` and describes them for the model.
+  func gather<C: Collection>(_ local: C, from shard: Shard) -> ModelBatch where C.Element == Int {
+    var count = 0
+    for i in local { samples[count] = shard.rows.lowerBound + i; count += 1 }
+    local.withContiguousStorageIfAvailable {
+      shard.gather($0, x: x.pointer, lengths: lengths, modalityLengths: modalityLengths, targets: targets.pointer)
+    }!
+    return ModelBatch(x: x.pointer, lengths: modalityLengths, fusedLengths: lengths, samples: samples, count: count)
+  }
+
+  deinit { lengths.deallocate(); modalityLengths.deallocate(); samples.deallocate() }
 }

@@ -55,7 +55,7 @@ final class ConfigDefaultsTests: XCTestCase {
     for value in MissingPolicy.allCases {
       XCTAssertEqual(parseOK(minimalYAML + "  missing: \(value.rawValue)\n")?.data.missing, value)
     }
-    for value in Fusion.allCases {
+    for value in FusionKind.allCases {
       XCTAssertEqual(parseOK(minimalYAML + "model:\n  fusion: \(value.rawValue)\n")?.model.fusion, value)
     }
     for value in TaskKind.allCases {

@@ -1,4 +1,4 @@
-import MMConfig
+@testable import MMConfig
 import XCTest
 
 /// Every mistake gives one line naming the file and the full key path, plus the fix.
@@ -40,8 +40,9 @@ final class ConfigErrorTests: XCTestCase {
 
   func testUnknownKeyWithNothingCloseListsValidKeys() {
     XCTAssertEqual(
-      configErrorMessage(minimalYAML + "model:\n  attention_heads: 4\n"),
-      "configs/x.yaml: unknown key 'model.attention_heads'; the keys in 'model' are fusion, hidden, layers")
+      configErrorMessage(minimalYAML + "model:\n  xqzzkw: 4\n"),
+      "configs/x.yaml: unknown key 'model.xqzzkw'; the keys in 'model' are "
+        + ConfigSchema.keys(in: "model").map(\.name).joined(separator: ", "))
     XCTAssertEqual(
       configErrorMessage(minimalYAML + "scheduler:\n  warmup: 4\n"),
       "configs/x.yaml: unknown section 'scheduler'; the sections are data, model, task, train, checkpoint")
@@ -67,7 +68,7 @@ final class ConfigErrorTests: XCTestCase {
       "configs/x.yaml: train.seed must be a non-negative integer, got '-1'")
     XCTAssertEqual(
       configErrorMessage(minimalYAML + "model:\n  hidden: [64, 64]\n"),
-      "configs/x.yaml: model.hidden must be an integer, got a list")
+      "configs/x.yaml: model.hidden must be an integer or a mapping of modality to integer such as {text: 64, audio: 32}, got a list")
     XCTAssertEqual(
       configErrorMessage("data:\n  path: {file: x.h5}\n"), "configs/x.yaml: data.path must be a string, got a mapping")
     XCTAssertEqual(

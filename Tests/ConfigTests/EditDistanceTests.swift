@@ -18,7 +18,8 @@ final class EditDistanceTests: XCTestCase {
     XCTAssertEqual(KeySuggestion.closest(to: "Batch-Size", inSection: "train"), "train.batch_size")
     XCTAssertEqual(KeySuggestion.closest(to: "path", inSection: "checkpoint"), "checkpoint.dir")  // alias, same section
     XCTAssertEqual(KeySuggestion.closest(to: "path", inSection: nil), "data.path")
-    XCTAssertNil(KeySuggestion.closest(to: "attention_heads", inSection: "model"))
+    XCTAssertNil(KeySuggestion.closest(to: "xqzzkw", inSection: "model"))
+    XCTAssertEqual(KeySuggestion.closest(to: "attention_heads", inSection: "model"), "model.attention_size")
     XCTAssertNil(KeySuggestion.closest(to: "zzz", inSection: nil))
   }
 }

@@ -28,7 +28,8 @@ final class ShardLoaderTests: XCTestCase {
 
   func options(_ schema: DataSchema, names: [String] = [], normalize: Normalize = .none, missing: MissingPolicy = .error,
                task: TaskKind = .multiclass, classes: Int? = nil, steps: Int = 3, validation: [Bool] = [false, false, false, true]) throws -> LoadOptions {
-    LoadOptions(modalities: try schema.resolveModalities(names), steps: steps, align: .truncate, normalize: normalize,
+    let modalities = try schema.resolveModalities(names)
+    return LoadOptions(modalities: modalities, steps: modalities.map { _ in steps }, align: .truncate, normalize: normalize,
                 missing: missing, task: task, classes: classes, validationMask: validation)
   }
 

@@ -6,9 +6,9 @@ import XCTest
 /// Central finite differences of the whole model (LSTM stack + head + loss) against backward, for
 /// entries of every parameter tensor. Float32 forward, eps = 1e-2: tolerance 2e-3 absolute + 2% relative.
 final class GradientCheckTests: XCTestCase {
-  func gradientCheck(kind: LossKind, outputs C: Int, layers: Int) {
+  func gradientCheck(kind: TaskKind, outputs C: Int, layers: Int) {
     let T = 5, B = 3, D = 4, H = 4
-    let model = SequenceModel(.init(inputSize: D, hidden: H, layers: layers, outputs: C), maxSteps: T, maxBatch: B)
+    let model = ModelSpec.earlyLSTM(input: D, hidden: H, layers: layers, outputs: C, steps: T, task: kind).make(maxBatch: B)
     model.initialize(seed: 11)
     var rng = RNG(seed: 5)
     for i in 0..<model.arena.count { model.arena.values[i] *= 2 }  // larger weights: exercise saturation a little
@@ -17,16 +17,13 @@ final class GradientCheckTests: XCTestCase {
     let targets: [Float] = kind == .regression ? (0..<(B * C)).map { _ in Float(rng.normal()) } : (kind == .binary ? [1, 0, 1] : [0, 2, 1])
 
     func loss(withGradient: Bool) -> Double {
-      x.withUnsafeBufferPointer { xp in
-        lengths.withUnsafeBufferPointer { lp in
-          targets.withUnsafeBufferPointer { tp in
-            let logits = model.forward(xp.baseAddress!, lengths: lp.baseAddress!, steps: T, batch: B)
+      let batch = TestBatch(x: x, modalityLengths: lengths, batch: B)
+      return targets.withUnsafeBufferPointer { tp in
+            let logits = model.forward(batch.model)
             let r = Loss.evaluate(kind, logits: logits, targets: tp.baseAddress!, batch: B, outputs: C, globalCount: B,
                                   dlogits: withGradient ? model.dlogits.pointer : nil)
             if withGradient { model.backward() }
             return r.lossSum / Double(B)
-          }
-        }
       }
     }
     model.arena.zeroGrads()

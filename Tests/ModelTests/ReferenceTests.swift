@@ -21,7 +21,8 @@ final class ReferenceTests: XCTestCase {
   func check(_ name: String) throws {
     let url = fixturesDirectory().appendingPathComponent("reference_\(name).json")
     let f = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
-    let model = SequenceModel(.init(inputSize: f.D, hidden: f.H, layers: f.layers, outputs: f.C), maxSteps: f.T, maxBatch: f.B)
+    let kind = TaskKind(rawValue: f.kind)!
+    let model = ModelSpec.earlyLSTM(input: f.D, hidden: f.H, layers: f.layers, outputs: f.C, steps: f.T, task: kind).make(maxBatch: f.B)
     XCTAssertEqual(model.arena.tensors.map(\.name), f.state_dict_keys, "parameter names/order = PyTorch state_dict")
     for t in model.arena.tensors {
       XCTAssertEqual(t.shape, f.params[t.name]!.shape, t.name)
@@ -32,12 +33,8 @@ final class ReferenceTests: XCTestCase {
     for b in 0..<f.B { for t in 0..<f.T { for d in 0..<f.D { x[(t * f.B + b) * f.D + d] = Float(f.x.data[(b * f.T + t) * f.D + d]) } } }
     let lengths = f.lengths.map(Int32.init)
     let targets = f.labels.data.map(Float.init)
-    let kind = LossKind(rawValue: f.kind)!
-    let logits = x.withUnsafeBufferPointer { xp in
-      lengths.withUnsafeBufferPointer { lp in
-        Array(UnsafeBufferPointer(start: model.forward(xp.baseAddress!, lengths: lp.baseAddress!, steps: f.T, batch: f.B), count: f.B * f.C))
-      }
-    }
+    let batch = TestBatch(x: x, modalityLengths: lengths, batch: f.B)
+    let logits = Array(UnsafeBufferPointer(start: model.forward(batch.model), count: f.B * f.C))
     XCTAssertLessThan(maxRelativeDifference(logits, f.logits.data), 1e-5, "\(name) logits")
     let r = targets.withUnsafeBufferPointer { tp in
       logits.withUnsafeBufferPointer { lp in

@@ -14,7 +14,7 @@ final class CheckpointTests: XCTestCase {
   override func tearDown() { try? FileManager.default.removeItem(at: dir) }
 
   func testRoundTripKeepsParamsOptimizerStateAndPosition() throws {
-    let model = SequenceModel(.init(inputSize: 5, hidden: 3, layers: 2, outputs: 4), maxSteps: 2, maxBatch: 2)
+    let model = ModelSpec.earlyLSTM(input: 5, hidden: 3, layers: 2, outputs: 4, steps: 2).make(maxBatch: 2)
     model.initialize(seed: 1)
     let adam = Adam(parameterCount: model.arena.count, lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0)
     for i in 0..<model.arena.count { model.arena.grads[i] = Float(i % 7) - 3 }
@@ -29,7 +29,7 @@ final class CheckpointTests: XCTestCase {
     XCTAssertEqual(c.configYAML, "a: 1\n")
     XCTAssertEqual(c.optimizer, "adam"); XCTAssertEqual(c.optimizerStep, 2)
     XCTAssertEqual(c.normalization?.mean, [1, 2]); XCTAssertEqual(c.normalization?.std, [3, 4])
-    let other = SequenceModel(model.shape, maxSteps: 2, maxBatch: 2)
+    let other = model.spec.make(maxBatch: 2)
     let adam2 = Adam(parameterCount: other.arena.count, lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0)
     try Checkpoint.loadParams(c, into: other.arena)
     try Checkpoint.loadOptimizer(c, into: adam2)
@@ -48,13 +48,13 @@ final class CheckpointTests: XCTestCase {
   }
 
   func testWrongModelShapeAndWrongOptimizerAreNamed() throws {
-    let model = SequenceModel(.init(inputSize: 5, hidden: 3, layers: 1, outputs: 2), maxSteps: 2, maxBatch: 2)
+    let model = ModelSpec.earlyLSTM(input: 5, hidden: 3, layers: 1, outputs: 2, steps: 2).make(maxBatch: 2)
     let sgd = SGD(parameterCount: model.arena.count, lr: 0.1, momentum: 0.9, weightDecay: 0)
     let path = dir.appendingPathComponent("c.h5").path
     try Checkpoint.write(to: path, arena: model.arena, optimizer: sgd, normalization: nil,
                          state: .init(epoch: 1, step: 1, stepInEpoch: 0, seed: 1, rngState: [0, 0, 0, 0]), configYAML: "")
     let c = try Checkpoint.read(path: path)
-    let bigger = SequenceModel(.init(inputSize: 5, hidden: 4, layers: 1, outputs: 2), maxSteps: 2, maxBatch: 2)
+    let bigger = ModelSpec.earlyLSTM(input: 5, hidden: 4, layers: 1, outputs: 2, steps: 2).make(maxBatch: 2)
     XCTAssertThrowsError(try Checkpoint.loadParams(c, into: bigger.arena)) { e in
       XCTAssertTrue("\(e)".contains("/params/fusion.lstm.weight_ih_l0 has shape [12, 5], the model needs [16, 5]"), "\(e)")
     }

@@ -1,0 +1,103 @@
+import MMTensor
+
+/// One encoder: a column range of the fused batch (one modality, or all of them for early fusion), a stack
+/// of recurrent layers over its own steps and lengths, dropout between the layers, and a pooling.
+///
+///     x[:, :, column ..< column+D]  (T, B, D)  -> layer 0 -> (T, B, Hs) -> dropout -> layer 1 ... -> pool -> (B, Hs)
+///
+/// The first layer reads the columns in place (ldx = the fused width), so nothing is copied.
+/// Legend: T = this encoder's steps, B = batch, D = its features, Hs = output size (H, or 2H bidirectional).
+final class Encoder {
+  let spec: EncoderSpec
+  let index: Int                  // position among the model's encoders (tells dropout sites apart)
+  let layers: [RecurrentLayer]
+  let pooling: Pooling
+  let dropout: Double
+  var outputSize: Int { layers.last!.outputSize }
+
+  let masks: [Buffer]     // (T, B, Hs) per layer boundary: 0 or 1/(1-p)
+  let dropped: [Buffer]   // (T, B, Hs) per layer boundary: the previous layer's output times its mask
+  let dSeqA, dSeqB: Buffer  // (T, B, Hs) backward scratch
+  let pooled: Buffer      // (B, Hs)
+  let dPooled: Buffer     // (B, Hs) set by the fusion before backward
+  let lengths: UnsafeMutablePointer<Int32>  // (B) copy of this encoder's lengths for the last forward
+
+  // The last forward.
+  var x: UnsafePointer<Float>? = nil
+  var ldx = 0, batch = 0, training = false
+  var inputs: [UnsafePointer<Float>] = []
+  var top: UnsafePointer<Float>? = nil
+
+  init(_ spec: EncoderSpec, index: Int, model m: ModelSpec, arena: ParameterArena, maxBatch B: Int) {
+    self.spec = spec; self.index = index; dropout = m.dropout
+    let T = spec.steps, H = spec.hidden
+    var layers: [RecurrentLayer] = []
+    for k in 0..<m.layers {
+      layers.append(RecurrentStack.makeLayer(
+        cell: m.cell, bidirectional: m.bidirectional, arena: arena, prefix: spec.recurrentPrefix(m.cell), layer: k,
+        input: k == 0 ? spec.features : layers[k - 1].outputSize, hidden: H, maxSteps: T, maxBatch: B))
+    }
+    self.layers = layers
+    let Hs = layers.last!.outputSize
+    pooling = Pooling(m.pooling, arena: arena, prefix: spec.prefix, size: Hs, bidirectional: m.bidirectional,
+                      attention: m.attentionSize ?? Hs, maxSteps: T, maxBatch: B)
+    let boundaries = m.dropout > 0 ? m.layers - 1 : 0
+    masks = (0..<boundaries).map { _ in Buffer(count: T * B * Hs) }
+    dropped = (0..<boundaries).map { _ in Buffer(count: T * B * Hs) }
+    dSeqA = Buffer(count: T * B * Hs); dSeqB = Buffer(count: T * B * Hs)
+    pooled = Buffer(count: B * Hs); dPooled = Buffer(count: B * Hs)
+    lengths = .allocate(capacity: B); lengths.initialize(repeating: 0, count: B)
+    inputs.reserveCapacity(m.layers)
+  }
+
+  deinit { lengths.deallocate() }
+
+  /// x (T, B, ldx) at this encoder's first column; lengths (B) in 0...T. Returns pooled (B, Hs).
+  func forward(_ x: UnsafePointer<Float>, ldx: Int, lengths l: UnsafePointer<Int32>, batch B: Int,
+               samples: UnsafePointer<Int>, training ctx: TrainingContext?) -> UnsafePointer<Float> {
+    let T = spec.steps
+    self.x = x; self.ldx = ldx; batch = B; training = ctx != nil
+    lengths.update(from: l, count: B)
+    inputs.removeAll(keepingCapacity: true)
+    var h = layers[0].forward(x, ldx: ldx, lengths: lengths, steps: T, batch: B)
+    for k in 1..<max(layers.count, 1) {
+      if let ctx, dropout > 0 {  // between layers, as nn.LSTM(dropout=p): on every output of layer k-1
+        let Hs = layers[k - 1].outputSize, mask = masks[k - 1].pointer, out = dropped[k - 1].pointer
+        for t in 0..<T {
+          for b in 0..<B {
+            let row = (t * B + b) * Hs
+            DropoutMask.fill(mask + row, count: Hs, p: dropout, seed: ctx.seed, epoch: ctx.epoch, sample: samples[b],
+                             site: DropoutSite.encoderLayer(index, k), offset: t * Hs)
+            for j in 0..<Hs { out[row + j] = h[row + j] * mask[row + j] }
+          }
+        }
+        h = UnsafePointer(out)
+      }
+      inputs.append(h)
+      h = layers[k].forward(h, ldx: layers[k].inputSize, lengths: lengths, steps: T, batch: B)
+    }
+    top = h
+    pooling.forward(h, lengths: lengths, steps: T, batch: B, out: pooled.pointer)
+    return UnsafePointer(pooled.pointer)
+  }
+
+  /// Back-propagates `dPooled` through the last forward; accumulates parameter gradients.
+  func backward() {
+    guard let x, let top else { return }
+    let T = spec.steps, B = batch
+    var dOut = dSeqA.pointer, dIn = dSeqB.pointer
+    pooling.backward(dPooled.pointer, seq: top, lengths: lengths, steps: T, batch: B, dSeq: dOut)
+    for k in stride(from: layers.count - 1, through: 0, by: -1) {
+      if k == 0 {
+        layers[0].backward(dOut, input: x, ldx: ldx, lengths: lengths, dx: nil, steps: T, batch: B)
+      } else {
+        layers[k].backward(dOut, input: inputs[k - 1], ldx: layers[k].inputSize, lengths: lengths, dx: dIn, steps: T, batch: B)
+        if training && dropout > 0 {
+          let mask = masks[k - 1].pointer
+          for i in 0..<(T * B * layers[k - 1].outputSize) { dIn[i] *= mask[i] }
+        }
+        swap(&dOut, &dIn)
+      }
+    }
+  }
+}

@@ -1,0 +1,132 @@
+import MMTensor
+
+/// One batch as the model reads it; the trainer owns the memory.
+public struct ModelBatch {
+  public var x: UnsafeMutablePointer<Float>            // (S, B, D) fused, S = spec.maxSteps, D = spec.width
+  public var lengths: UnsafeMutablePointer<Int32>      // (M, B) valid steps per modality on its own step grid
+  public var fusedLengths: UnsafeMutablePointer<Int32> // (B) early fusion: the longest modality's, in 1...S
+  public var samples: UnsafePointer<Int>               // (B) global sample indices (they seed dropout)
+  public var count: Int                                // B
+  public init(x: UnsafeMutablePointer<Float>, lengths: UnsafeMutablePointer<Int32>, fusedLengths: UnsafeMutablePointer<Int32>,
+              samples: UnsafePointer<Int>, count: Int) {
+    self.x = x; self.lengths = lengths; self.fusedLengths = fusedLengths; self.samples = samples; self.count = count
+  }
+}
+
+/// The composite model: encoders -> fusion -> (dropout) -> head, over one parameter arena whose tensor names
+/// and order are the equivalent PyTorch module's state_dict (README shows each module).
+///
+/// A training forward (context non-nil) draws modality dropout and dropout masks from (seed, epoch, sample);
+/// an evaluation forward draws nothing. Backward reads `dlogits` and accumulates into `arena.grads`.
+public final class MultimodalModel {
+  public let spec: ModelSpec
+  public let maxBatch: Int
+  public let arena: ParameterArena
+  let bounds: [Double]                 // per arena tensor: U(-bound, bound) at initialisation
+  let encoders: [Encoder]
+  let fusion: FusionLayer
+  let head: Head
+  let headMask: Buffer    // (B, F) dropout mask on the fused vector
+  let headInput: Buffer   // (B, F) fused vector after dropout
+  let dFused: Buffer      // (B, F)
+  public let dlogits: Buffer  // (B, C) set by the loss before backward
+  var pooled: [UnsafePointer<Float>] = []
+  var dPooled: [UnsafeMutablePointer<Float>] = []
+  var fusedInput: UnsafePointer<Float>? = nil
+  var batch = 0, training = false
+
+  public var outputs: Int { spec.outputs }
+
+  init(_ spec: ModelSpec, maxBatch B: Int) {
+    self.spec = spec; maxBatch = B
+    let specs = spec.parameterSpecs
+    let arena = ParameterArena(specs.map { ($0.name, $0.shape) })
+    self.arena = arena
+    bounds = specs.map(\.bound)
+    encoders = spec.encoders.enumerated().map { Encoder($1, index: $0, model: spec, arena: arena, maxBatch: B) }
+    fusion = FusionLayer(spec.fusion, names: spec.inputs.map(\.name), pooled: spec.pooledSizes, size: spec.resolvedFusionSize,
+                         arena: arena, maxBatch: B)
+    head = Head(arena: arena, input: spec.fusedSize, hidden: spec.resolvedHeadHidden, outputs: spec.outputs, maxBatch: B)
+    let F = spec.fusedSize
+    headMask = Buffer(count: spec.dropout > 0 ? B * F : 0)
+    headInput = Buffer(count: spec.dropout > 0 ? B * F : 0)
+    dFused = Buffer(count: B * F)
+    dlogits = Buffer(count: B * spec.outputs)
+    dPooled = encoders.map(\.dPooled.pointer)
+    pooled.reserveCapacity(encoders.count)
+  }
+
+  /// PyTorch's default initialisation, module by module: U(-bound, bound) per tensor. Deterministic for a seed.
+  public func initialize(seed: UInt64) {
+    var rng = RNG(seed: seed, stream: 1)
+    for (t, bound) in zip(arena.tensors, bounds) {
+      let p = arena.values.pointer + t.offset
+      for i in 0..<t.count { p[i] = Float(rng.uniform(-bound, bound)) }
+    }
+  }
+
+  /// Returns logits (B, C). `training` non-nil: modality dropout and dropout are drawn (the batch's x and
+  /// lengths may be changed in place by modality dropout).
+  @discardableResult
+  public func forward(_ b: ModelBatch, training ctx: TrainingContext? = nil) -> UnsafePointer<Float> {
+    let B = b.count, D = spec.width
+    precondition(B <= maxBatch, "batch \(B) > maxBatch \(maxBatch)")
+    batch = B; training = ctx != nil
+    if let ctx, ctx.modalityDropout > 0 { dropModalities(b, ctx) }
+    pooled.removeAll(keepingCapacity: true)
+    for e in encoders {
+      let lengths = e.spec.modality.map { b.lengths + $0 * B } ?? b.fusedLengths
+      pooled.append(e.forward(b.x + e.spec.column, ldx: D, lengths: lengths, batch: B, samples: b.samples, training: ctx))
+    }
+    var fused = fusion.forward(pooled, lengths: spec.fusion == .early ? nil : UnsafePointer(b.lengths), batch: B)
+    if let ctx, spec.dropout > 0 {  // dropout on the fused vector before the head
+      let F = spec.fusedSize, mask = headMask.pointer, out = headInput.pointer
+      for s in 0..<B {
+        DropoutMask.fill(mask + s * F, count: F, p: spec.dropout, seed: ctx.seed, epoch: ctx.epoch, sample: b.samples[s],
+                         site: DropoutSite.headInput, offset: 0)
+      }
+      for i in 0..<(B * F) { out[i] = fused[i] * mask[i] }
+      fused = UnsafePointer(out)
+    }
+    fusedInput = fused
+    return head.forward(fused, batch: B)
+  }
+
+  /// Back-propagates `dlogits` (B, C) through the last forward; accumulates into `arena.grads`.
+  public func backward() {
+    guard batch > 0, let fusedInput else { return }
+    let B = batch, d = dFused.pointer
+    head.backward(dlogits.pointer, input: fusedInput, batch: B, dx: d)
+    if training && spec.dropout > 0 {
+      let mask = headMask.pointer
+      for i in 0..<(B * spec.fusedSize) { d[i] *= mask[i] }
+    }
+    fusion.backward(d, dPooled: dPooled)
+    for e in encoders { e.backward() }
+  }
+
+  /// `train.modality_dropout`: each present modality of each sample is dropped with probability p, drawn from
+  /// (seed, epoch, sample, modality); if that would drop every present one, the one with the highest draw
+  /// stays. Early fusion zeroes the dropped modality's columns; the other fusions give it length 0.
+  func dropModalities(_ b: ModelBatch, _ ctx: TrainingContext) {
+    let B = b.count, M = spec.inputs.count, S = spec.maxSteps, D = spec.width
+    for s in 0..<B {
+      var keep = -1, best = -1.0, kept = 0
+      var drop: UInt64 = 0  // bit m: drop modality m (M ≤ 64 modalities)
+      for m in 0..<min(M, 64) where b.lengths[m * B + s] > 0 {
+        let u = DropoutMask.uniform(seed: ctx.seed, epoch: ctx.epoch, sample: b.samples[s], site: DropoutSite.modality, index: m)
+        if u < ctx.modalityDropout { drop |= 1 << UInt64(m) } else { kept += 1 }
+        if u > best { best = u; keep = m }
+      }
+      if kept == 0 && keep >= 0 { drop &= ~(1 << UInt64(keep)) }
+      guard drop != 0 else { continue }
+      for m in 0..<min(M, 64) where drop & (1 << UInt64(m)) != 0 {
+        b.lengths[m * B + s] = 0
+        if spec.fusion == .early {
+          let input = spec.inputs[m]
+          for t in 0..<S { (b.x + (t * B + s) * D + input.column).update(repeating: 0, count: input.features) }
+        }
+      }
+    }
+  }
+}
