@@ -94,7 +94,8 @@ final class FusionLayer {
       project(p, B: B, stride: F)
       let t = tok.pointer, q = qkv.pointer, k = q + B * M * F, v = k + B * M * F, a = att.pointer
       // q, k, v (B*M, F) = tok (B*M, F) · Wᵀ + b
-      for (i, dst) in [q, k, v].enumerated() {
+      for i in 0..<3 {  // q, k, v are consecutive blocks of qkv
+        let dst = q + i * B * M * F
         BLAS.gemm(transB: true, m: B * M, n: F, k: F, a: t, lda: F, b: qkvW[i], ldb: F, beta: 0, c: dst, ldc: F)
         for r in 0..<(B * M) { for j in 0..<F { dst[r * F + j] += qkvB[i][j] } }
       }
@@ -196,7 +197,8 @@ final class FusionLayer {
         }
       }
       // W (F, F) += dXᵀ (F, B*M) · tok (B*M, F);  b += Σ dX;  dTok (B*M, F) = Σ dX (B*M, F) · W (F, F)
-      for (i, d) in [dq, dk, dv].enumerated() {
+      for i in 0..<3 {  // dq, dk, dv are consecutive blocks of dQKV
+        let d = dq + i * B * M * F
         BLAS.gemm(transA: true, m: F, n: F, k: B * M, a: d, lda: F, b: t, ldb: F, beta: 1, c: qkvGW[i], ldc: F)
         for r in 0..<(B * M) { for j in 0..<F { qkvGB[i][j] += d[r * F + j] } }
         BLAS.gemm(m: B * M, n: F, k: F, a: d, lda: F, b: qkvW[i], ldb: F, beta: i == 0 ? 0 : 1, c: dt, ldc: F)
