@@ -15,7 +15,7 @@ struct MMTrain: ParsableCommand {
     commandName: "mmtrain",
     abstract: "Data-parallel LSTM training over MPI on HDF5 multimodal sequences.",
     discussion: "Run under a launcher for several ranks: mpirun -n 8 mmtrain train --config configs/demo.yaml",
-    subcommands: [Train.self, Inspect.self, Synth.self])
+    subcommands: [Train.self, Inspect.self, Synth.self, ConfigCommand.self])
 
   /// Like ParsableCommand's main, but an argument error under mpirun/srun is printed once, by rank 0:
   /// the ranks start MPI and agree before exiting (a rank leaving first would make mpirun kill rank 0
@@ -197,5 +197,16 @@ struct Synth: ParsableCommand {
       reportError("\(error)")
       throw ExitCode(ExitStatus.failure)
     }
+  }
+}
+
+struct ConfigCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "config", abstract: "Print the configuration reference (Markdown) or every key at its default (YAML).")
+
+  @Flag(help: "The Markdown reference of every key, as in README's configuration reference.") var reference = false
+
+  func run() throws {
+    print(reference ? TrainConfig.referenceMarkdown() : TrainConfig.defaults.yaml(), terminator: "")
   }
 }

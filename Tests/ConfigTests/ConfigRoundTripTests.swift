@@ -78,3 +78,24 @@ final class ConfigRoundTripTests: XCTestCase {
     XCTAssertEqual(docs.components(separatedBy: "\n| `").count - 1, ConfigSchema.keys.count)
   }
 }
+
+final class ReadmeReferenceTests: XCTestCase {
+  /// README's configuration reference is generated from the schema; a new key without docs fails here.
+  func testReadmeHoldsTheGeneratedReference() throws {
+    let readme = try String(contentsOf: packageRoot().appendingPathComponent("README.md"), encoding: .utf8)
+    XCTAssertTrue(readme.contains(TrainConfig.referenceMarkdown()),
+                  "README.md's configuration reference is out of date: replace its tables (from '### `data`' to the next '## ' heading) with the output of `mmtrain config --reference`")
+  }
+}
+
+final class ExampleConfigTests: XCTestCase {
+  /// Every config under configs/ is valid as shipped.
+  func testEveryExampleConfigParses() throws {
+    let folder = packageRoot().appendingPathComponent("configs")
+    let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".yaml") }
+    XCTAssertGreaterThanOrEqual(files.count, 4, "demo plus one per fusion")
+    for file in files {
+      XCTAssertNoThrow(try TrainConfig.load(path: folder.appendingPathComponent(file).path), file)
+    }
+  }
+}
