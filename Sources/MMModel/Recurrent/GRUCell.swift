@@ -1,0 +1,56 @@
+import MMTensor
+
+// The GRU cell's point-wise step (PyTorch nn.GRU). Legend: B = batch rows of one step, H = hidden.
+// The hidden projection stays apart from the input one because r gates only its n slice:
+//     xg = x·W_ihᵀ + b_ih (B, 3H)        hg = h_{t-1}·W_hhᵀ + b_hh (B, 3H)
+//     r = σ(xg_r + hg_r)    z = σ(xg_z + hg_z)    n = tanh(xg_n + r ⊙ hg_n)    h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
+
+/// The three H-wide slices of one gate row (3H), in PyTorch's order r, z, n: the one place it is written.
+@usableFromInline struct GRUGates {
+  @usableFromInline let r, z, n: UnsafeMutablePointer<Float>
+  @inline(__always) init(_ row: UnsafeMutablePointer<Float>, _ H: Int) { r = row; z = row + H; n = row + 2 * H }
+}
+
+/// Forward of one step.
+///   in:  gates (B, 3H) = xg;  hg (B, 3H) (cached: backward needs hg_n);  hPrev (B, H)
+///   out: gates (B, 3H) activated r, z, n in place (cached);  h (B, H)
+func gruCellForward(
+  h: UnsafeMutablePointer<Float>, gates: UnsafeMutablePointer<Float>,
+  hg: UnsafeMutablePointer<Float>, hPrev: UnsafePointer<Float>, _ B: Int, _ H: Int
+) {
+  for b in 0..<B {
+    let gt = GRUGates(gates + b * 3 * H, H), hgb = GRUGates(hg + b * 3 * H, H)
+    let hp = hPrev + b * H, hb = h + b * H
+    for j in 0..<2 * H { gt.r[j] += hgb.r[j] }        // r, z pre-activations: xg + hg
+    Activations.sigmoid(gt.r, 2 * H)                   // r, z
+    for j in 0..<H { gt.n[j] += gt.r[j] * hgb.n[j] }   // xg_n + r ⊙ hg_n
+    Activations.tanh(gt.n, H)                          // n
+    for j in 0..<H { hb[j] = (1 - gt.z[j]) * gt.n[j] + gt.z[j] * hp[j] }   // h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
+  }
+}
+
+/// Backward of one step.
+///   in:  dOut (B, H);  dh (B, H) = dL/dh_t through step t+1;  gates, hg, hPrev as cached by forward
+///   out: dXg (B, 3H) gradient of xg (the input projection);  dHg (B, 3H) gradient of hg (the hidden one);
+///        dh (B, H) overwritten with the direct part of dL/dh_{t-1}, z ⊙ dh_t (the layer adds dHg · W_hh)
+func gruCellBackward(
+  dXg: UnsafeMutablePointer<Float>, dHg: UnsafeMutablePointer<Float>, dh: UnsafeMutablePointer<Float>,
+  dOut: UnsafePointer<Float>, gates: UnsafeMutablePointer<Float>, hg: UnsafeMutablePointer<Float>,
+  hPrev: UnsafePointer<Float>, _ B: Int, _ H: Int
+) {
+  for b in 0..<B {
+    let gt = GRUGates(gates + b * 3 * H, H), hgb = GRUGates(hg + b * 3 * H, H)
+    let dx = GRUGates(dXg + b * 3 * H, H), dhg = GRUGates(dHg + b * 3 * H, H)
+    let dhb = dh + b * H, dOutB = dOut + b * H, hp = hPrev + b * H
+    for j in 0..<H {
+      let r = gt.r[j], z = gt.z[j], n = gt.n[j]
+      let dht = dhb[j] + dOutB[j]                     // h_t feeds the output and step t+1
+      let dPreN = dht * (1 - z) * (1 - n * n)         // h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}, n = tanh(.)
+      let dPreZ = dht * (hp[j] - n) * z * (1 - z)     // z = σ(.)
+      let dPreR = dPreN * hgb.n[j] * r * (1 - r)      // n = tanh(xg_n + r ⊙ hg_n), r = σ(.)
+      dx.r[j] = dPreR; dx.z[j] = dPreZ; dx.n[j] = dPreN
+      dhg.r[j] = dPreR; dhg.z[j] = dPreZ; dhg.n[j] = dPreN * r
+      dhb[j] = dht * z                                // to h_{t-1} directly
+    }
+  }
+}

@@ -1,0 +1,85 @@
+import MMTensor
+
+// The peephole LSTM cell's point-wise step (Gers & Schmidhuber, diagonal peepholes): i and f see c_{t-1},
+// o sees c_t. PyTorch has no such module; Tests/Fixtures/make_cells_reference.py holds the reference.
+// Legend: B = batch rows of one step, H = hidden; w_ci, w_cf, w_co (H) are weight_ci/cf/co_l{k}.
+
+/// Forward of one step.
+///   in:  gates (B, 4H) pre-activations x·W_ihᵀ + b_ih + b_hh + h_{t-1}·W_hhᵀ (no peepholes yet);
+///        cPrev (B, H) = c_{t-1};  wci, wcf, wco (H)
+///   out: gates (B, 4H) activated in place (cached);  c (B, H) (cached);  tanhC (B, H) (cached);  h (B, H)
+///     i = σ(. + w_ci ⊙ c_{t-1})   f = σ(. + w_cf ⊙ c_{t-1})   g = tanh(.)   c_t = f ⊙ c_{t-1} + i ⊙ g
+///     o = σ(. + w_co ⊙ c_t)       h_t = o ⊙ tanh(c_t)
+func peepholeCellForward(
+  h: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, tanhC: UnsafeMutablePointer<Float>,
+  gates: UnsafeMutablePointer<Float>, cPrev: UnsafePointer<Float>,
+  wci: UnsafePointer<Float>, wcf: UnsafePointer<Float>, wco: UnsafePointer<Float>, _ B: Int, _ H: Int
+) {
+  for b in 0..<B {
+    let gt = LSTMGates(gates + b * 4 * H, H)
+    let cp = cPrev + b * H, cb = c + b * H, tc = tanhC + b * H, hb = h + b * H
+    for j in 0..<H {
+      gt.i[j] += wci[j] * cp[j]
+      gt.f[j] += wcf[j] * cp[j]
+    }
+    Activations.sigmoid(gt.i, 2 * H)     // i, f
+    Activations.tanh(gt.g, H)            // g
+    for j in 0..<H {
+      let cj = gt.f[j] * cp[j] + gt.i[j] * gt.g[j]   // c_t = f ⊙ c_{t-1} + i ⊙ g
+      cb[j] = cj
+      tc[j] = cj
+      gt.o[j] += wco[j] * cj
+    }
+    Activations.sigmoid(gt.o, H)         // o = σ(. + w_co ⊙ c_t)
+    Activations.tanh(tc, H)
+    for j in 0..<H { hb[j] = gt.o[j] * tc[j] }        // h_t = o ⊙ tanh(c_t)
+  }
+}
+
+/// Backward of one step.
+///   in:  dOut (B, H);  dhNext (B, H) = dL/dh_t through step t+1;  dc (B, H) = dL/dc_t through step t+1;
+///        gates, cPrev, tanhC as cached by forward;  wci, wcf, wco (H)
+///   out: dGates (B, 4H) gradient of the pre-activations;  dc (B, H) overwritten with dL/dc_{t-1}
+///   (the peephole weights' gradients are `peepholeWeightGradients`, after the time loop)
+func peepholeCellBackward(
+  dGates: UnsafeMutablePointer<Float>, dc: UnsafeMutablePointer<Float>,
+  dOut: UnsafePointer<Float>, dhNext: UnsafePointer<Float>,
+  gates: UnsafeMutablePointer<Float>, cPrev: UnsafePointer<Float>, tanhC: UnsafePointer<Float>,
+  wci: UnsafePointer<Float>, wcf: UnsafePointer<Float>, wco: UnsafePointer<Float>, _ B: Int, _ H: Int
+) {
+  for b in 0..<B {
+    let gt = LSTMGates(gates + b * 4 * H, H), dg = LSTMGates(dGates + b * 4 * H, H)
+    let dhb = dhNext + b * H, dOutB = dOut + b * H, dcb = dc + b * H, cp = cPrev + b * H, tc = tanhC + b * H
+    for j in 0..<H {
+      let i = gt.i[j], f = gt.f[j], g = gt.g[j], o = gt.o[j]
+      let dh = dhb[j] + dOutB[j]                                    // h_t feeds the output and step t+1
+      let dPreO = dh * tc[j] * o * (1 - o)                          // h_t = o ⊙ tanh(c_t), o = σ(.)
+      let dcj = dcb[j] + dh * o * (1 - tc[j] * tc[j]) + dPreO * wco[j]   // ... and o sees c_t
+      let dPreI = dcj * g * i * (1 - i)                             // c_t = f ⊙ c_{t-1} + i ⊙ g
+      let dPreF = dcj * cp[j] * f * (1 - f)
+      dg.i[j] = dPreI
+      dg.f[j] = dPreF
+      dg.g[j] = dcj * i * (1 - g * g)                               // g = tanh(.)
+      dg.o[j] = dPreO
+      dcb[j] = dcj * f + dPreI * wci[j] + dPreF * wcf[j]            // to c_{t-1}, directly and through i, f
+    }
+  }
+}
+
+/// The peephole weights' gradients over all steps at once (after the time loop).
+///   in:  dGates (N, 4H) pre-activation gradients of N = T·B rows;  cells (N + B, H): c_{-1}, c_0, ..., so row r
+///        is c_{t-1} of dGates row r and row r + B its c_t
+///   out: dwci, dwcf, dwco (H) +=  Σ_r dI ⊙ c_{t-1},  Σ_r dF ⊙ c_{t-1},  Σ_r dO ⊙ c_t
+func peepholeWeightGradients(
+  dwci: UnsafeMutablePointer<Float>, dwcf: UnsafeMutablePointer<Float>, dwco: UnsafeMutablePointer<Float>,
+  dGates: UnsafeMutablePointer<Float>, cells: UnsafePointer<Float>, _ N: Int, _ B: Int, _ H: Int
+) {
+  for r in 0..<N {
+    let dg = LSTMGates(dGates + r * 4 * H, H), cp = cells + r * H, cn = cells + (r + B) * H
+    for j in 0..<H {
+      dwci[j] += dg.i[j] * cp[j]
+      dwcf[j] += dg.f[j] * cp[j]
+      dwco[j] += dg.o[j] * cn[j]
+    }
+  }
+}
