@@ -57,7 +57,7 @@ let package = Package(
     .testTarget(name: "TensorTests", dependencies: ["MMTensor", "TestSupport"]),
     .testTarget(name: "HDF5Tests", dependencies: ["MMHDF5", "TestSupport"]),
     .testTarget(name: "DataTests", dependencies: ["MMData", "MMHDF5", "MMDistributed", "TestSupport"]),
-    .testTarget(name: "ModelTests", dependencies: ["MMModel", "MMTensor", "TestSupport"]),
+    .testTarget(name: "ModelTests", dependencies: ["MMModel", "MMOptim", "MMTensor", "TestSupport"]),
     .testTarget(name: "ConfigTests", dependencies: ["MMConfig", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["MMTraining", "MMCheckpoint", "MMConfig", "MMData", "MMDistributed", "MMModel", "MMOptim", "MMHDF5", "TestSupport"]),
     .testTarget(name: "MultiRankTests", dependencies: ["MMHDF5", "MMData", "TestSupport"]),

@@ -2,7 +2,7 @@
 /// exp is Cephes' single-precision polynomial (relative error ~1e-7), written as straight-line scalar code
 /// that LLVM vectorises across the loop; sigmoid and tanh are built on it and agree with libm to ~3e-7.
 public enum Activations {
-  @inline(__always)
+  @inlinable @inline(__always)
   public static func exp(_ v: Float) -> Float {
     let x0 = v.isNaN ? 0 : min(max(v, -87.3), 88.3)   // NaN is carried through below, not converted to Int32
     let n = (x0 * 1.442_695_040_888_963_4).rounded(.toNearestOrEven)   // x = n·ln2 + r
@@ -19,8 +19,8 @@ public enum Activations {
     return v.isNaN ? v : r
   }
 
-  @inline(__always) public static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
-  @inline(__always) public static func tanh(_ x: Float) -> Float { 2 / (1 + exp(-2 * x)) - 1 }
+  @inlinable @inline(__always) public static func sigmoid(_ x: Float) -> Float { 1 / (1 + exp(-x)) }
+  @inlinable @inline(__always) public static func tanh(_ x: Float) -> Float { 2 / (1 + exp(-2 * x)) - 1 }
 
   /// In place: x[i] = 1 / (1 + e^-x[i]) for i in 0..<n.
   @inlinable @inline(__always)
