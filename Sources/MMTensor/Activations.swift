@@ -4,8 +4,13 @@
 public enum Activations {
   @inlinable @inline(__always)
   public static func exp(_ v: Float) -> Float {
-    let x0 = v.isNaN ? 0 : min(max(v, -87.3), 88.3)   // NaN is carried through below, not converted to Int32
-    let n = (x0 * 1.442_695_040_888_963_4).rounded(.toNearestOrEven)   // x = n·ln2 + r
+    let x0 = v.isNaN ? 0 : min(max(v, -87.3), 88.3)   // NaN is carried through (returned as is)
+    // x = n·ln2 + r with n = round-to-nearest-even(x0·log2e), taken by adding and removing 1.5·2^23 (exact for
+    // |x0·log2e| < 2^22): no rintf call, and n sits in the sum's low mantissa bits, so 2^n below needs no trapping
+    // float-to-int conversion. Both keep the loop branch-free, so LLVM vectorises it (bit-identical to
+    // `rounded(.toNearestOrEven)` and `Int32(n)`, checked over every 7th float bit pattern).
+    let shifted = x0 * 1.442_695_040_888_963_4 + 12_582_912
+    let n = shifted - 12_582_912
     var x = x0 - n * 0.693_359_375
     x = x - n * -2.121_944_4e-4
     var y: Float = 1.987_569_15e-4
@@ -15,7 +20,7 @@ public enum Activations {
     y = y * x + 1.666_666_545_9e-1
     y = y * x + 5.000_000_120_1e-1
     y = y * x * x + x + 1
-    let r = y * Float(bitPattern: UInt32(truncatingIfNeeded: Int32(n) &+ 127) &<< 23)  // · 2^n
+    let r = y * Float(bitPattern: (shifted.bitPattern &- 0x4B40_0000 &+ 127) &<< 23)  // · 2^n
     return v.isNaN ? v : r
   }
 

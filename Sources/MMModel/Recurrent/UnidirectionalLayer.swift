@@ -86,18 +86,18 @@ public final class UnidirectionalLayer: RecurrentLayer {
       switch cell {
       case .lstm, .lstm_peephole:
         let cPrev = cells.pointer + t * B * H, cNext = cells.pointer + (t + 1) * B * H, tct = tanhC.pointer + t * B * H
-        // gates_t (B, G) += h_{t-1} (B, H) · W_hhᵀ
-        BLAS.gemm(transB: true, m: B, n: G, k: H, a: hPrev, lda: H, b: wHh, ldb: H, beta: 1, c: gt, ldc: G)
+        // gates_t (B, G) += h_{t-1} (B, H) · W_hhᵀ   (h_{-1} = 0: nothing to add at t = 0)
+        if t > 0 { BLAS.gemm(transB: true, m: B, n: G, k: H, a: hPrev, lda: H, b: wHh, ldb: H, beta: 1, c: gt, ldc: G) }
         if cell == .lstm {
           lstmCellForward(h: hNext, c: cNext, tanhC: tct, gates: gt, cPrev: cPrev, B, H)
         } else {
           peepholeCellForward(h: hNext, c: cNext, tanhC: tct, gates: gt, cPrev: cPrev, wci: extras[0], wcf: extras[1], wco: extras[2], B, H)
         }
       case .gru:
-        // hg_t (B, G) = h_{t-1} (B, H) · W_hhᵀ + b_hh
+        // hg_t (B, G) = h_{t-1} (B, H) · W_hhᵀ + b_hh   (h_{-1} = 0: b_hh alone at t = 0)
         let hgt = hg.pointer + t * B * G
         for b in 0..<B { (hgt + b * G).update(from: bHh, count: G) }
-        BLAS.gemm(transB: true, m: B, n: G, k: H, a: hPrev, lda: H, b: wHh, ldb: H, beta: 1, c: hgt, ldc: G)
+        if t > 0 { BLAS.gemm(transB: true, m: B, n: G, k: H, a: hPrev, lda: H, b: wHh, ldb: H, beta: 1, c: hgt, ldc: G) }
         gruCellForward(h: hNext, gates: gt, hg: hgt, hPrev: hPrev, B, H)
       }
     }
@@ -131,13 +131,13 @@ public final class UnidirectionalLayer: RecurrentLayer {
           peepholeCellBackward(dGates: dgt, dc: dc.pointer, dOut: dOutT, dhNext: dhp, gates: gt, cPrev: cPrev, tanhC: tct,
                                wci: extras[0], wcf: extras[1], wco: extras[2], B, H)
         }
-        // dh_{t-1} (B, H) = dgates_t (B, G) · W_hh (G, H)
-        BLAS.gemm(m: B, n: H, k: G, a: dgt, lda: G, b: wHh, ldb: H, beta: 0, c: dhp, ldc: H)
+        // dh_{t-1} (B, H) = dgates_t (B, G) · W_hh (G, H)   (dh_{-1} is not needed)
+        if t > 0 { BLAS.gemm(m: B, n: H, k: G, a: dgt, lda: G, b: wHh, ldb: H, beta: 0, c: dhp, ldc: H) }
       case .gru:
         let dhgt = dHg.pointer + t * B * G
         gruCellBackward(dXg: dgt, dHg: dhgt, dh: dhp, dOut: dOutT, gates: gt, hg: hg.pointer + t * B * G, hPrev: hPrev, B, H)
-        // dh_{t-1} (B, H) = z ⊙ dh_t (the cell wrote it) + dhg_t (B, G) · W_hh (G, H)
-        BLAS.gemm(m: B, n: H, k: G, a: dhgt, lda: G, b: wHh, ldb: H, beta: 1, c: dhp, ldc: H)
+        // dh_{t-1} (B, H) = z ⊙ dh_t (the cell wrote it) + dhg_t (B, G) · W_hh (G, H)   (dh_{-1} is not needed)
+        if t > 0 { BLAS.gemm(m: B, n: H, k: G, a: dhgt, lda: G, b: wHh, ldb: H, beta: 1, c: dhp, ldc: H) }
       }
     }
     // Weight gradients over all steps at once. First those paired with the direction's own time:
