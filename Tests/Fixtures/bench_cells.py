@@ -8,7 +8,7 @@ bidirectional layers too). PyTorch has no peephole LSTM: its row is nn.LSTM, the
 Each round runs every case in Swift then in PyTorch, alternating, so machine load hits both alike;
 the table gives the median over rounds in samples/s.
 
-    swift build -c release --build-tests
+    swift build -c release --build-tests -Xswiftc -enable-testing   # other test targets use @testable
     python3 Tests/Fixtures/bench_cells.py [--rounds 3] [--seconds 2] [--bi]
 """
 
@@ -33,7 +33,7 @@ def swift_case(cell, H, bi, seconds):
     out = subprocess.run([xctest, "ModelTests.RecurrentBenchmarkTests"], env=env, capture_output=True, text=True, cwd=ROOT)
     m = re.search(r"samples_per_s=([0-9.]+)", out.stdout + out.stderr)
     if not m:
-        raise SystemExit(f"no benchmark line from {xctest} (run `swift build -c release --build-tests` first):\n{out.stdout}{out.stderr}")
+        raise SystemExit(f"no benchmark line from {xctest} (run `swift build -c release --build-tests -Xswiftc -enable-testing` first):\n{out.stdout}{out.stderr}")
     return float(m.group(1))
 
 

@@ -7,8 +7,8 @@ import XCTest
 /// layer), on the demo shape T = 20, D = 409, B = 64, one BLAS thread. Runs only with MMTRAIN_BENCH=1 and prints
 /// one line per case; it never asserts a time. Tests/Fixtures/bench_cells.py runs it interleaved with PyTorch:
 ///
-///     swift build -c release --build-tests
-///     MMTRAIN_BENCH=1 MMTRAIN_BENCH_CASES=lstm:32,gru:128:bi swift test -c release --skip-build --filter RecurrentBenchmarkTests
+///     swift build -c release --build-tests -Xswiftc -enable-testing    (other test targets use @testable)
+///     MMTRAIN_BENCH=1 MMTRAIN_BENCH_CASES=lstm:32,gru:128:bi .build/release/mmtrainPackageTests.xctest ModelTests.RecurrentBenchmarkTests
 ///
 /// MMTRAIN_BENCH_CASES: comma-separated cell:H[:bi] (default: every cell at H = 32 and 128, unidirectional);
 /// MMTRAIN_BENCH_SECONDS: time per case (default 2).
