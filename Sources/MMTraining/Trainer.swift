@@ -140,9 +140,17 @@ public final class Trainer {
 
   // MARK: - Training
 
-  /// Trains from the resumed epoch (or 0) to `train.epochs`, checkpointing as configured.
+  /// Trains from the resumed epoch (or 0) to `train.epochs`, checkpointing as configured. A run that fails
+  /// before its first checkpoint leaves no run directory behind that it created.
   @discardableResult
   public func train() throws -> [EpochResult] {
+    do { return try trainEpochs() } catch let error where !(error is TrainingStopped) {
+      if comm.isRoot { run.removeIfUnused(created: createdFolders) }
+      throw error
+    }
+  }
+
+  func trainEpochs() throws -> [EpochResult] {
     if model == nil { try prepare() }
     let c = config
     let lossKind = c.task.kind

@@ -27,7 +27,7 @@ final class LabelHintTests: XCTestCase {
       let file = try HDF5File(path: path)
       defer { file.close() }
       let schema = try DataSchema.read(file)
-      let o = LoadOptions(modalities: schema.modalities, steps: 2, align: .truncate, normalize: .none, missing: .error,
+      let o = LoadOptions(modalities: schema.modalities, steps: [2], align: .truncate, normalize: .none, missing: .error,
                           task: task, classes: nil, validationMask: [Bool](repeating: false, count: 6))
       _ = try ShardLoader.load(file: file, schema: schema, options: o, comm: SingleProcessCommunicator())
       XCTFail("\(path) loaded for \(task)")

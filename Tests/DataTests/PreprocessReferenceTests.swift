@@ -11,7 +11,7 @@ import XCTest
 /// input, lengths and statistics, and README must still print exactly that function.
 final class PreprocessReferenceTests: XCTestCase {
   struct Case: Decodable {
-    let file: String, modalities: [String], steps: Int, align: String, normalize: String, missing: String
+    let file: String, modalities: [String], steps: [Int], align: String, normalize: String, missing: String
     let validation_rows: [Int]
     let x: [Double], lengths: [Int], mean: [Double], std: [Double]
   }
@@ -20,7 +20,7 @@ final class PreprocessReferenceTests: XCTestCase {
     let url = fixturesDirectory().appendingPathComponent("preprocess_reference.json")
     struct Reference: Decodable { let cases: [Case] }
     let cases = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: url)).cases
-    XCTAssertGreaterThanOrEqual(cases.count, 7)
+    XCTAssertGreaterThanOrEqual(cases.count, 9)
     for c in cases {
       let label = "\(c.file) \(c.modalities) steps \(c.steps) \(c.align) \(c.normalize) missing \(c.missing)"
       let file = try HDF5File(path: fixturesDirectory().appendingPathComponent(c.file).path)
@@ -37,7 +37,7 @@ final class PreprocessReferenceTests: XCTestCase {
       XCTAssertEqual(shard.x.array.count, c.x.count, label)
       guard shard.x.array.count == c.x.count else { continue }
       // float32 arithmetic on both sides; statistics summed in float64 in a different order.
-      let close = { (a: [Float], b: [Double]) in zip(a, b).allSatisfy { isClose(Double($0), $1, rtol: 1e-5, atol: 1e-5) } }
+      let close = { (a: [Float], b: [Double]) -> Bool in zip(a, b).allSatisfy { isClose(Double($0), $1, rtol: 1e-5, atol: 1e-5) } }
       XCTAssertTrue(close(shard.statistics.mean, c.mean), "mean, \(label)")
       XCTAssertTrue(close(shard.statistics.std, c.std), "std, \(label)")
       XCTAssertTrue(close(shard.x.array, c.x), "x, \(label): max relative difference \(maxRelativeDifference(shard.x.array, c.x))")

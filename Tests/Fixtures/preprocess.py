@@ -16,7 +16,8 @@ import numpy as np
 # --- begin preprocess (quoted in README.md) ---
 def preprocess(f, modalities, steps, align="interpolate", normalize="zscore", missing="error",
                train_rows=None, stats=None):
-    """Model input of every sample in h5py.File f: x (N, steps, D) float32, lengths (N,), (mean, std).
+    """Model input of every sample in h5py.File f: x (N, S, D) float32, lengths (N,), (mean, std).
+    steps: data.steps, one int or {modality: steps} (each modality fills its first steps; S = the most).
     Statistics come from the training rows (train_rows: indices; default all) unless given, as a
     checkpoint's (/normalization/mean, /normalization/std)."""
     n = len(f["labels"])
@@ -26,6 +27,7 @@ def preprocess(f, modalities, steps, align="interpolate", normalize="zscore", mi
     for name in modalities:
         x = f["modalities"][name][()].astype(np.float32)                       # (N, T, D)
         N, T, D = x.shape
+        S = steps[name] if isinstance(steps, dict) else steps
         L = np.full(n, T)                                                      # valid steps per sample
         if "lengths" in f:  # /lengths [N] for all modalities, or /lengths/<name> [N] per modality
             L = f["lengths"][()] if hasattr(f["lengths"], "shape") else f["lengths"].get(name, L)[()]
@@ -49,29 +51,31 @@ def preprocess(f, modalities, steps, align="interpolate", normalize="zscore", mi
         if normalize == "zscore":
             x = (x - mean) / std
         x = np.where(valid, x, np.float32(0))                                  # steps past L are zero
-        out = np.zeros((n, steps, D), np.float32)                             # absent (L = 0): all zero
+        out = np.zeros((n, S, D), np.float32)                                 # absent (L = 0): all zero
         for i in range(n):
             l = int(L[i])
             if l == 0:
                 continue
-            if align == "interpolate":  # step s sits at s (l-1)/(steps-1): first and last valid steps line up
-                if l == 1 or steps == 1:
-                    out[i] = x[i, (l - 1) // 2 if steps == 1 else 0]
+            if align == "interpolate":  # step s sits at s (l-1)/(S-1): first and last valid steps line up
+                if l == 1 or S == 1:
+                    out[i] = x[i, (l - 1) // 2 if S == 1 else 0]
                 else:
-                    pos = np.arange(steps) * (l - 1) / (steps - 1)
+                    pos = np.arange(S) * (l - 1) / (S - 1)
                     lo = np.minimum(pos.astype(int), l - 2)
                     w = (pos - lo).astype(np.float32)[:, None]
                     out[i] = x[i, lo] + w * (x[i, lo + 1] - x[i, lo])
-                lengths[i] = max(lengths[i], steps)
-            else:  # truncate keeps the first steps; pad too, but refuses to cut
-                if align == "pad" and l > steps:
-                    raise ValueError(f"sample {i} has {l} steps of {name}, more than {steps}")
-                out[i, :min(l, steps)] = x[i, :min(l, steps)]
-                lengths[i] = max(lengths[i], min(l, steps))
+                lengths[i] = max(lengths[i], S)
+            else:  # truncate keeps the first S steps; pad too, but refuses to cut
+                if align == "pad" and l > S:
+                    raise ValueError(f"sample {i} has {l} steps of {name}, more than {S}")
+                out[i, :min(l, S)] = x[i, :min(l, S)]
+                lengths[i] = max(lengths[i], min(l, S))
         xs.append(out)
         means.append(mean)
         stds.append(std)
-    return np.concatenate(xs, axis=2), lengths, (np.concatenate(means), np.concatenate(stds))
+    S = max(m.shape[1] for m in xs)
+    x = np.concatenate([np.pad(m, ((0, 0), (0, S - m.shape[1]), (0, 0))) for m in xs], axis=2)
+    return x, lengths, (np.concatenate(means), np.concatenate(stds))
 # --- end preprocess ---
 
 
@@ -86,6 +90,8 @@ CASES = [
     ("preprocess_input.h5", ["b", "a"], 4, "interpolate", "zscore", "mean", [3]),
     ("preprocess_input.h5", ["a", "b"], 3, "truncate", "zscore", "zero", [0, 5]),
     ("preprocess_input.h5", ["a"], 5, "pad", "none", "mean", [1]),
+    ("h5py_contract.h5", ["audio", "text"], {"audio": 8, "text": 3}, "interpolate", "zscore", "error", [5]),
+    ("preprocess_input.h5", ["a", "b"], {"a": 2, "b": 4}, "truncate", "zscore", "mean", [2]),
 ]
 
 
@@ -112,7 +118,9 @@ def main():
             train = [i for i in range(n) if i not in validation]
             x, lengths, (mean, std) = preprocess(f, modalities, steps, align, normalize, missing, train)
         cases.append({
-            "file": name, "modalities": modalities, "steps": steps, "align": align, "normalize": normalize,
+            "file": name, "modalities": modalities,
+            "steps": [steps[m] if isinstance(steps, dict) else steps for m in modalities],
+            "align": align, "normalize": normalize,
             "missing": missing, "validation_rows": validation,
             "x": [float(v) for v in x.ravel()], "lengths": [int(v) for v in lengths],
             "mean": [float(v) for v in mean], "std": [float(v) for v in std],

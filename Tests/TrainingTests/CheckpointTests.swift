@@ -64,7 +64,7 @@ final class CheckpointTests: XCTestCase {
   }
 
   func testProvenanceAndElapsedRoundTrip() throws {
-    let model = SequenceModel(.init(inputSize: 5, hidden: 3, layers: 1, outputs: 2), maxSteps: 2, maxBatch: 2)
+    let model = ModelSpec.earlyLSTM(input: 5, hidden: 3, layers: 1, outputs: 2, steps: 2).make(maxBatch: 2)
     let sgd = SGD(parameterCount: model.arena.count, lr: 0.1, momentum: 0.9, weightDecay: 0)
     let input = InputRecord(
       modalities: [(name: "text", features: 3, steps: 2), (name: "audio", features: 2, steps: 2)], align: "interpolate",
