@@ -186,7 +186,8 @@ struct Inspect: ParsableCommand {
     } catch let e as ExitCode {
       throw e
     } catch {
-      reportError("\(error)")
+      reportError("\(error)")  // the file breaks the contract before it can be summarised
+      print("usable: no (1 problem)")
       throw ExitCode(ExitStatus.failure)
     }
   }
