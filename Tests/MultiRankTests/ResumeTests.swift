@@ -75,6 +75,10 @@ final class ResumeTests: MultiRankTestCase {
     XCTAssertEqual(try RunOutputs.metrics(runDir: runDir).compactMap { $0["epoch"] as? Int }, [1, 2, 3],
                    "every resume continued in project/runs/a")
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: elsewhere.path), [], "nothing written where it was started")
+    let redirected = try mmtrain(ranks: ranks, ["train", "--resume", "../project/runs/a", "--set", "train.epochs=4",
+                                                "--set", "checkpoint.dir=runs/b"], in: elsewhere)
+    XCTAssertEqual(redirected.status, 64, "a resume continues in its run directory: \(redirected.transcript)")
+    XCTAssertTrue(redirected.errorLines.first?.contains("--resume continues in its run directory \(runDir)") ?? false, redirected.transcript)
   }
 
   /// The checkpoint's seed fixes the validation split and the batch order: changing it on resume is refused.
