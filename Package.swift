@@ -37,7 +37,7 @@ let package = Package(
     .target(name: "MMModel", dependencies: ["MMTensor"]),
     .target(name: "MMOptim", dependencies: ["MMModel"]),
     .target(name: "MMConfig", dependencies: ["MMData", "MMModel", "MMOptim", .product(name: "Yams", package: "Yams")]),
-    .target(name: "MMCheckpoint", dependencies: ["MMHDF5", "MMModel", "MMOptim"]),
+    .target(name: "MMCheckpoint", dependencies: ["MMHDF5", "MMModel", "MMOptim", "MMData"]),
     .target(
       name: "MMTraining",
       dependencies: [

@@ -3,6 +3,6 @@
 # then swift test (unit tests + multi-rank tests). .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash launch/setup.sh debug
+INSTALL=0 bash launch/setup.sh debug
 . launch/mpi-env.sh
 swift test --disable-swift-testing

@@ -9,11 +9,12 @@ import MMOptim
 ///     /params/<key>            one dataset per parameter, named and shaped like the PyTorch state_dict
 ///     /optimizer/<buffer>      optimiser state, flat over the arena (momentum_buffer | exp_avg, exp_avg_sq)
 ///     /normalization/mean,std  per-feature z-score statistics in model input order
-///     attributes on /          format, format_version, epoch, step, step_in_epoch, seed, rng_state,
+///     attributes on /          format, format_version, epoch, step, step_in_epoch, seed, rng_state, elapsed_s,
 ///                              optimizer, optimizer_step, config (resolved YAML), created
+///     + Provenance             mmtrain_version, the input record, the data fingerprint, the validation split
 public enum Checkpoint {
   public static let format = "mmtrain-checkpoint"
-  public static let formatVersion: Int64 = 1
+  public static let formatVersion: Int64 = 2  // 2: provenance, elapsed_s
 
   /// Where training stands; enough to continue exactly.
   public struct State: Equatable {
@@ -22,8 +23,10 @@ public enum Checkpoint {
     public var stepInEpoch: Int    // sampler position inside the next epoch (0 at an epoch boundary)
     public var seed: UInt64        // sampler/initialisation seed
     public var rngState: [UInt64]  // the sampler's RNG state for the epoch in progress
-    public init(epoch: Int, step: Int, stepInEpoch: Int, seed: UInt64, rngState: [UInt64]) {
+    public var elapsed: Double     // seconds of training so far, over every resume
+    public init(epoch: Int, step: Int, stepInEpoch: Int, seed: UInt64, rngState: [UInt64], elapsed: Double = 0) {
       self.epoch = epoch; self.step = step; self.stepInEpoch = stepInEpoch; self.seed = seed; self.rngState = rngState
+      self.elapsed = elapsed
     }
   }
 
@@ -37,11 +40,12 @@ public enum Checkpoint {
     public var normalization: (mean: [Float], std: [Float])?
     public var state: State
     public var configYAML: String
+    public var provenance: Provenance?  // nil in checkpoints of format version 1
   }
 
   public static func write(
     to path: String, arena: ParameterArena, optimizer: Optimizer, normalization: (mean: [Float], std: [Float])?,
-    state: State, configYAML: String
+    state: State, configYAML: String, provenance: Provenance? = nil
   ) throws {
     let url = URL(fileURLWithPath: path)
     let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
@@ -65,10 +69,12 @@ public enum Checkpoint {
       try file.setAttribute("step_in_epoch", on: "/", int: Int64(state.stepInEpoch))
       try file.setAttribute("seed", on: "/", uint64s: [state.seed])
       try file.setAttribute("rng_state", on: "/", uint64s: state.rngState)
+      try file.setAttribute("elapsed_s", on: "/", double: state.elapsed)
       try file.setAttribute("optimizer", on: "/", string: optimizer.name)
       try file.setAttribute("optimizer_step", on: "/", int: Int64(optimizer.stepCount))
       try file.setAttribute("config", on: "/", string: configYAML)
       try file.setAttribute("created", on: "/", string: ISO8601DateFormatter().string(from: Date()))
+      try provenance?.write(to: file)
       try file.flush()
       file.close()
       try fsync(path: tmp)
@@ -104,11 +110,13 @@ public enum Checkpoint {
     let state = State(
       epoch: Int(try file.intAttribute("epoch", on: "/")), step: Int(try file.intAttribute("step", on: "/")),
       stepInEpoch: Int(try file.intAttribute("step_in_epoch", on: "/")),
-      seed: try file.uint64sAttribute("seed", on: "/").first ?? 0, rngState: try file.uint64sAttribute("rng_state", on: "/"))
+      seed: try file.uint64sAttribute("seed", on: "/").first ?? 0, rngState: try file.uint64sAttribute("rng_state", on: "/"),
+      elapsed: file.hasAttribute("elapsed_s", on: "/") ? try file.doubleAttribute("elapsed_s", on: "/") : 0)
     return Contents(
       path: path, params: params, optimizer: try file.stringAttribute("optimizer", on: "/"),
       optimizerStep: Int(try file.intAttribute("optimizer_step", on: "/")), optimizerState: optState,
-      normalization: normalization, state: state, configYAML: try file.stringAttribute("config", on: "/"))
+      normalization: normalization, state: state, configYAML: try file.stringAttribute("config", on: "/"),
+      provenance: try Provenance.read(from: file, path: path))
   }
 
   /// Copies /params into the arena, checking that every tensor is present with the right shape.

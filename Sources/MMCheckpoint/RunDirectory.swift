@@ -1,20 +1,26 @@
 import Foundation
 
 /// The run directory (`checkpoint.dir`): checkpoints `checkpoint-eNNNN.h5`, the `latest` link to the
-/// newest, `metrics.jsonl`. Only rank 0 touches it.
+/// newest, `metrics.jsonl`, `split.json` (the validation rows), and `STOPPED` while a run stopped by a
+/// signal waits to be resumed. Only rank 0 touches it.
 public struct RunDirectory {
   public let path: String
   public init(path: String) { self.path = path }
 
   public var latestLink: String { path + "/latest" }
   public var metricsPath: String { path + "/metrics.jsonl" }
+  public var splitPath: String { path + "/split.json" }
+  public var stopMarkerPath: String { path + "/STOPPED" }
   /// `checkpoint-e0003.h5` after 3 epochs; `checkpoint-e0003-s00017.h5` when stopped 17 steps into the 4th.
   public func checkpointPath(epoch: Int, stepInEpoch: Int = 0) -> String {
     path + String(format: "/checkpoint-e%04d", epoch) + (stepInEpoch > 0 ? String(format: "-s%05d", stepInEpoch) : "") + ".h5"
   }
 
-  /// Creates the directory and proves it is writable, before any training time is spent.
-  public func prepare() throws {
+  /// Creates the directory and proves it is writable, before any training time is spent. Returns the
+  /// folders it created (outermost first), for `removeIfUnused`.
+  @discardableResult
+  public func prepare() throws -> [String] {
+    var created: [String] = []
     // mkdir -p by hand: Foundation's error on Linux hides the POSIX reason ("Not a directory", ...).
     var prefix = path.hasPrefix("/") ? "" : "."
     for part in path.split(separator: "/") {
@@ -27,12 +33,53 @@ public struct RunDirectory {
       if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
         throw CheckpointError("checkpoint.dir '\(path)' cannot be created: \(prefix): \(String(cString: strerror(errno))) (choose a writable directory)")
       }
+      created.append(prefix)
     }
     let probe = path + "/.write-test-\(getpid())"
     guard FileManager.default.createFile(atPath: probe, contents: Data("ok".utf8)) else {
       throw CheckpointError("checkpoint.dir '\(path)' is not writable (choose a writable directory with checkpoint.dir or --set checkpoint.dir=...)")
     }
     unlink(probe)
+    return created
+  }
+
+  /// After a run that failed before its first checkpoint: removes the folders `prepare` created, as long
+  /// as nothing but the files this run wrote (split.json) is in them, so no empty run directory is left.
+  public func removeIfUnused(created: [String]) {
+    guard checkpoints().isEmpty else { return }
+    unlink(splitPath)
+    for folder in created.reversed() { rmdir(folder) }  // rmdir never removes a folder that holds anything
+  }
+
+  /// Rank 0, when a signal stopped the run: `STOPPED` names the checkpoint and the reason, so a launcher
+  /// can tell a clean stop from a crash whatever exit status mpirun reports.
+  public func writeStopMarker(checkpoint: String, reason: String, epoch: Int, stepInEpoch: Int) throws {
+    let text = """
+      checkpoint: \(URL(fileURLWithPath: checkpoint).lastPathComponent)
+      reason: \(reason)
+      epoch: \(epoch)
+      step_in_epoch: \(stepInEpoch)
+      stopped: \(ISO8601DateFormatter().string(from: Date()))
+      resume: mmtrain train --resume \(path)
+
+      """
+    do { try text.write(toFile: stopMarkerPath, atomically: true, encoding: .utf8) } catch {
+      throw CheckpointError("\(stopMarkerPath): cannot write the stop marker: \(error.localizedDescription)")
+    }
+  }
+
+  /// `--resume` takes the run up again: the marker goes.
+  public func removeStopMarker() { unlink(stopMarkerPath) }
+
+  /// `split.json`: the validation rows (global sample indices) and the seed and fraction that chose them.
+  public func writeSplit(seed: UInt64, fraction: Double, samples: Int, validationRows: [Int]) throws {
+    let object: [String: Any] = [
+      "seed": seed, "validation_fraction": fraction, "samples": samples, "validation_rows": validationRows,
+    ]
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+    guard FileManager.default.createFile(atPath: splitPath, contents: data + Data("\n".utf8)) else {
+      throw CheckpointError("\(splitPath): cannot write the validation split")
+    }
   }
 
   /// A fresh run must not overwrite another run's checkpoints: nothing is lost silently.
@@ -73,6 +120,15 @@ public struct RunDirectory {
   /// "checkpoint-e0003.h5" sorts as e0003-s00000, before a mid-epoch "checkpoint-e0003-s00017.h5".
   private func order(_ name: String) -> String {
     name.contains("-s") ? name : name.replacingOccurrences(of: ".h5", with: "-s00000.h5")
+  }
+
+  /// The run directory `--resume TARGET` continues in: TARGET itself, or the folder of a checkpoint file;
+  /// absolute, so the run continues there whatever the working directory.
+  public static func runDirectory(ofResumeTarget target: String) -> String {
+    var isDir: ObjCBool = false
+    let url = URL(fileURLWithPath: target).standardizedFileURL
+    _ = FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir)
+    return isDir.boolValue ? url.path : url.deletingLastPathComponent().path
   }
 
   /// `--resume RUN_DIR_OR_FILE`: a checkpoint file as is, or a run directory's `latest`.

@@ -24,6 +24,9 @@ extension TrainConfig {
     guard let data = FileManager.default.contents(atPath: path) else {
       throw ConfigError("\(path): config file cannot be read; check its permissions")
     }
+    if data.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) {  // "\x89HDF\r\n\x1a\n"
+      throw ConfigError("\(path): is an HDF5 file, not a YAML config; --config takes the YAML file, whose data.path names the data (see configs/demo.yaml; check the data with mmtrain inspect \(path))")
+    }
     guard let text = String(data: data, encoding: .utf8) else {
       throw ConfigError("\(path): config file is not UTF-8 text; save it as UTF-8 YAML")
     }

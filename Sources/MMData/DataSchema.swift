@@ -60,6 +60,7 @@ public struct DataSchema: Equatable {
     guard !names.isEmpty else { throw DataError("\(path): '/modalities' is empty (at least one modality [N, T, D] is needed)") }
     var modalities: [Modality] = []
     var n: Int? = nil
+    let labelRows = file.isDataset("/labels") ? (try? file.datasetInfo("/labels"))?.shape.first : nil
     func checkN(_ dataset: String, _ rows: Int) throws {
       if let n, n != rows {
         throw DataError("\(path): '\(dataset)' has \(rows) rows but '\(modalities.first?.dataset ?? "/labels")' has \(n) (every dataset needs the same N)")
@@ -77,6 +78,9 @@ public struct DataSchema: Equatable {
         throw DataError("\(path): '\(ds)' has dtype \(info.dtype) (expected float32, float64 or float16)")
       }
       guard info.shape[1] > 0, info.shape[2] > 0 else { throw DataError("\(path): '\(ds)' has an empty dimension \(info.shape)") }
+      if let expected = labelRows ?? n, info.shape[0] != expected, info.shape[1] == expected {
+        throw DataError("\(path): '\(ds)' has shape \(info.shape), which looks like [T, N, D] with N = \(expected) samples; the contract is [N, T, D] (write it as x.transpose(1, 0, 2))")
+      }
       try checkN(ds, info.shape[0])
       modalities.append(Modality(name: name, steps: info.shape[1], features: info.shape[2], dtype: info.dtype))
     }

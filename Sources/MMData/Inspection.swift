@@ -8,13 +8,21 @@ public struct Inspection {
   public let schema: DataSchema
   public let lines: [String]
   public let problems: [String]   // non-empty: the file is not usable as it is
+  public let warnings: [String]   // usable, but probably not as meant (labels a classification run refuses)
   public var isValid: Bool { problems.isEmpty }
+
+  /// The last line of the report: "usable: yes", "usable: yes (1 warning)", "usable: no (2 problems)".
+  public var verdict: String {
+    func count(_ n: Int, _ what: String) -> String { "\(n) \(what)\(n == 1 ? "" : "s")" }
+    if !isValid { return "usable: no (\(count(problems.count, "problem")))" }
+    return warnings.isEmpty ? "usable: yes" : "usable: yes (\(count(warnings.count, "warning")))"
+  }
 
   public static func run(path: String) throws -> Inspection {
     let file = try HDF5File(path: path, mode: .readOnly)
     defer { file.close() }
     let schema = try DataSchema.read(file)
-    var lines: [String] = [], problems: [String] = []
+    var lines: [String] = [], problems: [String] = [], warnings: [String] = []
     let n = schema.count
     lines.append("file        \(path)")
     lines.append("samples     \(n)")
@@ -62,12 +70,13 @@ public struct Inspection {
       let mean = finite.reduce(0, +) / Double(max(finite.count, 1))
       lines.append(String(format: "  targets min %.4g mean %.4g max %.4g", finite.min() ?? 0, mean, finite.max() ?? 0))
       if finite.count != v.count { problems.append("/labels has \(v.count - finite.count) NaN/Inf targets") }
+      warnings += LabelHints.warnings(schema, v)
     }
     if schema.hasGroups {
       let g = try file.readInt64s("/groups")
       lines.append("groups      \(Set(g).count) distinct ids")
     }
-    return Inspection(schema: schema, lines: lines, problems: problems)
+    return Inspection(schema: schema, lines: lines, problems: problems, warnings: warnings)
   }
 
   static func countNonFinite(_ file: HDF5File, _ m: DataSchema.Modality, _ lengths: [Int]) throws -> Int {

@@ -95,7 +95,8 @@ public enum ShardLoader {
     }
     let ids = try comm.agree { () -> [Int64] in
       guard schema.labelsAreIntegers, schema.labelShape.count == 1 else {
-        throw DataError("\(path): /labels is \(schema.labelDType) \(schema.labelShape); task.kind \(o.task.rawValue) needs integer class ids [N] (or set task.kind: regression)")
+        let fix = LabelHints.classificationFix(schema, (try? file.readDoubles("/labels", rows: rows)) ?? [])
+        throw DataError("\(path): /labels is \(schema.labelDType) \(schema.labelShape); task.kind \(o.task.rawValue) needs integer class ids [N] \(fix)")
       }
       let v = try file.readInt64s("/labels", rows: rows)
       if let i = v.firstIndex(where: { $0 < 0 }) {

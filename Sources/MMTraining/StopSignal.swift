@@ -3,26 +3,40 @@ import Synchronization
 
 /// SIGTERM, SIGINT and SIGUSR1 ask the run to stop cleanly: the ranks agree on it at the next step,
 /// rank 0 writes a checkpoint at that exact position (mid-epoch included), and mmtrain exits 75
-/// (EX_TEMPFAIL, "resumable"); `--resume RUN_DIR` continues bit for bit. Under mpirun send SIGUSR1
-/// (mpirun forwards it to every rank; SIGTERM to mpirun kills the ranks instead).
+/// (EX_TEMPFAIL, "resumable"), leaving RUN_DIR/STOPPED; `--resume RUN_DIR` continues bit for bit.
+/// Under mpirun, SIGUSR1 is forwarded to every rank at once (mpirun then exits 75); SIGTERM and SIGINT
+/// make mpirun send the ranks SIGTERM after `odls_base_sigkill_timeout` seconds and SIGKILL as long again
+/// later (mpirun then exits 1; STOPPED tells the clean stop from a crash).
 public enum StopSignal {
-  static let flag = Atomic<Int32>(0)
+  static let flag = Atomic<Int32>(0)  // the signal number received, 0 = none
   public static let exitCode: Int32 = 75
 
-  public static var requested: Bool { flag.load(ordering: .relaxed) != 0 }
-  public static func request() { flag.store(1, ordering: .relaxed) }
+  public static var requested: Bool { received != 0 }
+  /// The signal that asked for the stop (0 = none); the ranks agree on the largest one.
+  public static var received: Int32 { flag.load(ordering: .relaxed) }
+  public static func request(_ signal: Int32 = SIGUSR1) { flag.store(signal, ordering: .relaxed) }
 
   public static func install() {
     for s in [SIGTERM, SIGINT, SIGUSR1] {
-      signal(s) { _ in StopSignal.flag.store(1, ordering: .relaxed) }
+      signal(s) { StopSignal.flag.store($0, ordering: .relaxed) }
+    }
+  }
+
+  /// "SIGTERM" for 15; what STOPPED and the stop line call the signal.
+  public static func name(_ signal: Int32) -> String {
+    switch signal {
+    case SIGTERM: return "SIGTERM"
+    case SIGINT: return "SIGINT"
+    case SIGUSR1: return "SIGUSR1"
+    default: return "signal \(signal)"
     }
   }
 }
 
 /// Thrown on every rank once the ranks agreed to stop; the checkpoint is already written.
 public struct TrainingStopped: Error, CustomStringConvertible {
-  public let epoch: Int, stepInEpoch: Int, checkpoint: String
+  public let epoch: Int, stepInEpoch: Int, checkpoint: String, signal: Int32
   public var description: String {
-    "stopped by a signal in epoch \(epoch + 1) after step \(stepInEpoch); checkpoint \(checkpoint) (continue with --resume)"
+    "stopped by a signal (\(StopSignal.name(signal))) in epoch \(epoch + 1) after step \(stepInEpoch); checkpoint \(checkpoint) (continue with --resume)"
   }
 }

@@ -28,7 +28,8 @@ public final class Trainer {
     public var samplesPerSecond: Double, elapsed: Double
   }
 
-  /// The run's config; `task.classes` is filled in once inferred from the labels, so checkpoints hold it.
+  /// The run's config; `task.classes` and `data.modalities` are filled in once inferred from the data, so
+  /// checkpoints hold them.
   public private(set) var config: TrainConfig
   let comm: Communicator
   let options: Options
@@ -43,6 +44,9 @@ public final class Trainer {
   var batch: BatchBuffers!
   var validationCount = 0
   var ownedValidation: [Int] = []   // local indices of the validation rows this rank owns
+  var provenance: Provenance?       // rank 0: what every checkpoint records about the input and the split
+  var createdFolders: [String] = [] // rank 0: folders of the run directory this run created
+  var start = Date()                // when training started, less the time of the runs it resumes
 
   public init(config: TrainConfig, comm: Communicator, options: Options = Options()) {
     self.config = config; self.comm = comm; self.options = options
@@ -57,12 +61,15 @@ public final class Trainer {
     let c = config
     BLAS.setThreads(c.train.blasThreads)
     try comm.agree {
-      if c.train.batchSize < comm.size {
-        throw TrainingError("train.batch_size = \(c.train.batchSize) is smaller than the world size \(comm.size) (the global batch is split over the ranks; raise train.batch_size or start fewer ranks)")
-      }
+      try c.check(worldSize: comm.size)
       if comm.isRoot {
-        try run.prepare()
-        if let resume = options.resume { try run.truncateMetrics(afterEpoch: resume.state.epoch) } else { try run.ensureNoPreviousRun() }
+        createdFolders = try run.prepare()
+        if let resume = options.resume {
+          try run.truncateMetrics(afterEpoch: resume.state.epoch)
+        } else {
+          try run.ensureNoPreviousRun()
+          try run.truncateMetrics(afterEpoch: 0)  // lines of an earlier attempt that never wrote a checkpoint
+        }
       }
     }
     let file = try comm.agree { try HDF5File(path: c.data.path, mode: .readOnly) }
@@ -74,18 +81,20 @@ public final class Trainer {
       try c.data.steps.check(key: "data.steps", modalities: names)
       try c.model.hidden.check(key: "model.hidden", modalities: names)
     }
-    let mask = Split.validationMask(count: schema.count, fraction: c.data.validationFraction, seed: c.train.seed)
+    config.data.modalities = names  // checkpoints record the order the model was trained on
+    let mask = try comm.agree { try ResumeChecks.validationMask(count: schema.count, c, resume: options.resume) }
     let saved = options.resume ?? options.initFrom
+    let how = options.resume != nil ? "--resume" : "--init"
+    var input = ResumeChecks.inputRecord(modalities, c, classes: c.task.kind == .binary ? 2 : c.task.classes)
+    try comm.agree { try ResumeChecks.checkInput(input, against: saved, how: how) }
     let stats = saved?.normalization.map { FeatureStatistics(mean: $0.mean, std: $0.std) }
     let load = LoadOptions(
       modalities: modalities, steps: names.map { c.data.steps.value(for: $0)! }, align: c.data.align, normalize: c.data.normalize,
       missing: c.data.missing, task: c.task.kind, classes: c.task.classes, validationMask: mask, statistics: stats)
-    try comm.agree {
-      guard let stats, stats.mean.count != load.features else { return }
-      throw TrainingError("\(saved!.path): normalisation statistics cover \(stats.mean.count) features, the data gives \(load.features) (same data.modalities needed)")
-    }
     shard = try ShardLoader.load(file: file, schema: schema, options: load, comm: comm)
     if c.task.kind == .multiclass { config.task.classes = shard.classes }
+    input.classes = shard.classes
+    try comm.agree { try ResumeChecks.checkInput(input, against: saved, how: how) }
 
     let trainRows = (0..<schema.count).filter { !mask[$0] }
     validationCount = schema.count - trainRows.count
@@ -93,7 +102,16 @@ public final class Trainer {
     try comm.agree {
       if trainRows.isEmpty { throw TrainingError("\(c.data.path): no training rows (the file has \(schema.count) samples; lower data.validation_fraction)") }
     }
-    sampler = EpochSampler(trainRows: trainRows, batchSize: c.train.batchSize, seed: c.train.seed)
+    sampler = EpochSampler(trainRows: trainRows, batchSize: c.train.batchSize, seed: options.resume?.state.seed ?? c.train.seed)
+    if let resume = options.resume { try comm.agree { try ResumeChecks.checkSampler(sampler, resume) } }
+    try comm.agree {
+      guard comm.isRoot else { return }
+      let validationRows = mask.indices.filter { mask[$0] }
+      provenance = Provenance(
+        input: input, dataPath: c.data.path, data: try DataFingerprint.of(path: c.data.path), validationRows: validationRows,
+        validationSeed: c.train.seed, validationFraction: c.data.validationFraction)
+      try run.writeSplit(seed: c.train.seed, fraction: c.data.validationFraction, samples: schema.count, validationRows: validationRows)
+    }
     let outputs = c.task.kind == .binary ? 1 : shard.classes
     let maxBatch = max(1, min(c.train.batchSize, shard.count))
     let spec = try ModelSpec.make(c, modalities: modalities, outputs: outputs)
@@ -114,27 +132,38 @@ public final class Trainer {
 
     let listing = modalities.map { "\($0.name) \($0.features)" }.joined(separator: ", ")
     let stepsText = c.data.steps.uniform.map { "\($0) steps" } ?? "steps " + spec.inputs.map { "\($0.name) \($0.steps)" }.joined(separator: ", ")
-    progress.line("data: \(schema.count) samples (\(trainRows.count) train, \(validationCount) validation) from \(c.data.path); modalities \(listing); \(stepsText), \(load.features) features")
+    progress.line("data: \(schema.count) samples (\(trainRows.count) train, \(validationCount) validation) from \(TrainConfig.display(c.data.path)); modalities \(listing); \(stepsText), \(load.features) features")
     progress.line("model: \(spec.summary), \(model.arena.count) parameters; \(comm.size) rank(s), global batch \(c.train.batchSize), \(sampler.stepsPerEpoch) steps/epoch; \(c.train.optimizer.rawValue) lr \(c.train.lr)")
+    if let loaded = ResumeChecks.loadedLine(resume: options.resume, initFrom: options.initFrom, runDir: run.path) { progress.line(loaded) }
+    if options.resume != nil && comm.isRoot { run.removeStopMarker() }  // the run is taken up again
   }
 
   // MARK: - Training
 
-  /// Trains from the resumed epoch (or 0) to `train.epochs`, checkpointing as configured.
+  /// Trains from the resumed epoch (or 0) to `train.epochs`, checkpointing as configured. A run that fails
+  /// before its first checkpoint leaves no run directory behind that it created.
   @discardableResult
   public func train() throws -> [EpochResult] {
+    do { return try trainEpochs() } catch let error where !(error is TrainingStopped) {
+      if comm.isRoot { run.removeIfUnused(created: createdFolders) }
+      throw error
+    }
+  }
+
+  func trainEpochs() throws -> [EpochResult] {
     if model == nil { try prepare() }
     let c = config
     let lossKind = c.task.kind
     var local = [Int](); local.reserveCapacity(model.maxBatch)
     var globalStep = options.resume?.state.step ?? 0
     let firstEpoch = options.resume?.state.epoch ?? 0
-    let start = Date()
+    start = Date(timeIntervalSinceNow: -(options.resume?.state.elapsed ?? 0))  // elapsed_s runs on over resumes
     if firstEpoch >= c.train.epochs {
       progress.line("nothing to do: the checkpoint has \(firstEpoch) epochs, train.epochs = \(c.train.epochs) (raise it with --set train.epochs=N)")
     }
     var firstStep = options.resume?.state.stepInEpoch ?? 0  // > 0: resuming inside an epoch
     var stop = false  // agreed by all ranks after every step: a signal on any rank stops them all there
+    var signal: Int32 = 0
     for epoch in firstEpoch..<max(firstEpoch, c.train.epochs) {
       let t0 = Date()
       let order = sampler.order(epoch: epoch)
@@ -159,10 +188,11 @@ public final class Trainer {
         globalStep += 1
         progress.step(epoch: epoch + 1, epochs: c.train.epochs, step: step + 1, steps: sampler.stepsPerEpoch,
                       loss: sums[1] > 0 ? sums[0] / sums[1] : 0)
-        stop = comm.allreduceMax(StopSignal.requested ? 1 : 0) > 0
+        signal = Int32(comm.allreduceMax(Int(StopSignal.received)))
+        stop = signal != 0
         if stop, step + 1 < sampler.stepsPerEpoch {
           let path = try saveCheckpoint(epoch: epoch, stepInEpoch: step + 1, step: globalStep)
-          throw TrainingStopped(epoch: epoch, stepInEpoch: step + 1, checkpoint: path)
+          throw try stopped(epoch: epoch, stepInEpoch: step + 1, checkpoint: path, signal: signal)
         }
       }
       comm.allreduceSum(&sums)
@@ -184,7 +214,7 @@ public final class Trainer {
       let isLast = epoch + 1 == c.train.epochs
       if (epoch + 1) % c.checkpoint.everyEpochs == 0 || isLast || stop {
         let path = try saveCheckpoint(epoch: epoch + 1, stepInEpoch: 0, step: globalStep)
-        if stop && !isLast { throw TrainingStopped(epoch: epoch + 1, stepInEpoch: 0, checkpoint: path) }
+        if stop && !isLast { throw try stopped(epoch: epoch + 1, stepInEpoch: 0, checkpoint: path, signal: signal) }
       }
     }
     return history
@@ -236,13 +266,23 @@ public final class Trainer {
     try comm.agree {
       guard comm.isRoot else { return }
       let state = Checkpoint.State(
-        epoch: epoch, step: step, stepInEpoch: stepInEpoch, seed: config.train.seed, rngState: sampler.rng(epoch: epoch).stateArray)
+        epoch: epoch, step: step, stepInEpoch: stepInEpoch, seed: sampler.seed, rngState: sampler.rng(epoch: epoch).stateArray,
+        elapsed: Date().timeIntervalSince(start))
       try Checkpoint.write(
         to: path, arena: model.arena, optimizer: optimizer, normalization: (shard.statistics.mean, shard.statistics.std),
-        state: state, configYAML: config.yaml())
+        state: state, configYAML: config.yaml(), provenance: provenance)
       try run.publish(path, keep: config.checkpoint.keep)
     }
     return path
+  }
+
+  /// After the stop checkpoint: rank 0 leaves RUN_DIR/STOPPED (checkpoint and signal) for launchers.
+  func stopped(epoch: Int, stepInEpoch: Int, checkpoint: String, signal: Int32) throws -> TrainingStopped {
+    try comm.agree {
+      guard comm.isRoot else { return }
+      try run.writeStopMarker(checkpoint: checkpoint, reason: StopSignal.name(signal), epoch: epoch, stepInEpoch: stepInEpoch)
+    }
+    return TrainingStopped(epoch: epoch, stepInEpoch: stepInEpoch, checkpoint: checkpoint, signal: signal)
   }
 }
 

@@ -15,6 +15,7 @@ struct MMTrain: ParsableCommand {
     commandName: "mmtrain",
     abstract: "Data-parallel LSTM training over MPI on HDF5 multimodal sequences.",
     discussion: "Run under a launcher for several ranks: mpirun -n 8 mmtrain train --config configs/demo.yaml",
+    version: MMTrainVersion.string,
     subcommands: [Train.self, Inspect.self, Synth.self, ConfigCommand.self])
 
   /// Like ParsableCommand's main, but an argument error under mpirun/srun is printed once, by rank 0:
@@ -35,12 +36,17 @@ struct MMTrain: ParsableCommand {
   }
 
   static func exitOnce(withError error: Error) -> Never {
-    guard MPICommunicator.launchedByMPI else { exit(withError: error) }
+    let code = exitCode(for: error)
+    // --help and --version print as usual; an argument mistake is one line like every other error.
+    let speak = {
+      if code == .success { print(fullMessage(for: error)); fflush(stdout) } else { reportError(message(for: error)) }
+    }
+    guard MPICommunicator.launchedByMPI else { speak(); Foundation.exit(code.rawValue) }
     let comm = MPICommunicator()
-    if comm.isRoot { fputs(fullMessage(for: error) + "\n", stderr); fflush(stderr) }
+    if comm.isRoot { speak() }
     comm.barrier()
     comm.finalize()
-    Foundation.exit(exitCode(for: error).rawValue)
+    Foundation.exit(code.rawValue)
   }
 }
 
@@ -75,7 +81,16 @@ struct Train: ParsableCommand {
   @Option(name: .long, help: "Console output on rank 0: auto (bar on a terminal), bar, lines.")
   var progress: ConsoleProgress.Mode = .auto
 
+  /// Not an option: caught so that `mmtrain train my.yaml` gets a hint instead of "unexpected argument".
+  @Argument(help: .hidden)
+  var stray: [String] = []
+
   func validate() throws {
+    if let first = stray.first {
+      let looksLikeConfig = first.hasSuffix(".yaml") || first.hasSuffix(".yml")
+      if looksLikeConfig && config == nil { throw ValidationError("the config is given with --config: mmtrain train --config \(first)") }
+      throw ValidationError("unexpected argument '\(first)' (train takes options only: --config FILE, --set key=value, --resume RUN_DIR, --init CKPT; see mmtrain help train)")
+    }
     if config == nil && resume == nil { throw ValidationError("give --config FILE (or --resume RUN_DIR to continue a run)") }
     if resume != nil && initFrom != nil { throw ValidationError("--resume and --init exclude each other (--resume continues a run, --init only loads weights)") }
   }
@@ -92,10 +107,9 @@ struct Train: ParsableCommand {
       if let resume {
         let contents = try Checkpoint.read(path: try RunDirectory.resolveCheckpoint(resume))
         options.resume = contents
-        cfg = try config.map { try TrainConfig.load(path: $0, overrides: overrides) }
-          ?? TrainConfig.parse(yaml: contents.configYAML, source: contents.path, overrides: overrides)
+        cfg = try resumedConfig(contents, runDir: RunDirectory.runDirectory(ofResumeTarget: resume))
       } else {
-        cfg = try TrainConfig.load(path: config!, overrides: overrides)
+        cfg = try TrainConfig.load(path: config!, overrides: overrides).resolvingPaths()
         if let initFrom { options.initFrom = try Checkpoint.read(path: initFrom) }
       }
     } catch {
@@ -103,6 +117,7 @@ struct Train: ParsableCommand {
     }
 
     let comm: Communicator = MPICommunicator.launchedByMPI ? MPICommunicator() : SingleProcessCommunicator()
+    if early == nil { do { try cfg?.check(worldSize: comm.size) } catch { early = error } }
     LoggingSystem.bootstrap { _ in ConsoleLogHandler(speaks: comm.isRoot) }
     let log = Logger(label: "mmtrain")
     StopSignal.install()
@@ -113,7 +128,7 @@ struct Train: ParsableCommand {
       guard let cfg else { preconditionFailure("config resolved") }
       let history = try Trainer(config: cfg, comm: comm, options: options).train()
       if let last = history.last {
-        log.info("done: \(last.epoch) epochs in \(String(format: "%.1f", last.elapsed))s; checkpoints and metrics.jsonl in \(cfg.checkpoint.dir)")
+        log.info("done: \(last.epoch) epochs in \(String(format: "%.1f", last.elapsed))s; checkpoints and metrics.jsonl in \(TrainConfig.display(cfg.checkpoint.dir))")
       }
       comm.finalize()
     } catch let stopped as TrainingStopped {
@@ -133,6 +148,21 @@ struct Train: ParsableCommand {
       throw ExitCode(ExitStatus.failure)
     }
   }
+
+  /// The config a resumed run trains with: the checkpoint's (or --config's), with --set on top, refused
+  /// when it changes a key that shaped what was already trained; it always continues in RUN_DIR.
+  func resumedConfig(_ checkpoint: Checkpoint.Contents, runDir: String) throws -> TrainConfig {
+    let saved = try TrainConfig.parse(yaml: checkpoint.configYAML, source: checkpoint.path).resolvingPaths()
+    let given = try config.map { try TrainConfig.load(path: $0, overrides: overrides) }
+      ?? TrainConfig.parse(yaml: checkpoint.configYAML, source: checkpoint.path, overrides: overrides)
+    var resumed = try ResumeRules.check(checkpoint: saved, run: given.resolvingPaths(), checkpointPath: checkpoint.path)
+    let setsDir = overrides.contains { $0.split(separator: "=").first?.trimmingCharacters(in: .whitespaces) == "checkpoint.dir" }
+    if setsDir && resumed.checkpoint.dir != runDir {
+      throw ConfigError("--set checkpoint.dir: --resume continues in its run directory \(runDir); to start a new run from this checkpoint, give the new checkpoint.dir with --config FILE --init \(checkpoint.path)")
+    }
+    resumed.checkpoint.dir = runDir
+    return resumed
+  }
 }
 
 extension ConsoleProgress.Mode: ExpressibleByArgument {}
@@ -149,15 +179,15 @@ struct Inspect: ParsableCommand {
     do {
       let report = try Inspection.run(path: file)
       report.lines.forEach { print($0) }
-      if !report.isValid {
-        for p in report.problems { reportError("\(file): \(p)") }
-        throw ExitCode(ExitStatus.failure)
-      }
-      print("valid: yes")
+      for w in report.warnings { FileHandle.standardError.write(Data("mmtrain: warning: \(file): \(w)\n".utf8)) }
+      for p in report.problems { reportError("\(file): \(p)") }
+      print(report.verdict)
+      if !report.isValid { throw ExitCode(ExitStatus.failure) }
     } catch let e as ExitCode {
       throw e
     } catch {
-      reportError("\(error)")
+      reportError("\(error)")  // the file breaks the contract before it can be summarised
+      print("usable: no (1 problem)")
       throw ExitCode(ExitStatus.failure)
     }
   }

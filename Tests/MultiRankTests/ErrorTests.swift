@@ -104,6 +104,22 @@ final class ErrorTests: MultiRankTestCase {
     XCTAssertEqual(occurrences(of: "--resume and --init exclude each other", in: run.stderr), 1, run.transcript)
   }
 
+  func testConfigGivenWithoutItsOptionGetsTheHint() throws {
+    let config = try config(data: try dataFile())
+    try expectFailure(ranks: 2, [config], saying: "the config is given with --config: mmtrain train --config \(config)", status: 64)
+  }
+
+  func testDataFileGivenAsConfigIsNamed() throws {
+    let data = try dataFile()
+    try expectFailure(ranks: 2, ["--config", data], saying: "\(data): is an HDF5 file, not a YAML config", status: 64)
+  }
+
+  func testVersion() throws {
+    let run = try mmtrain(ranks: 1, ["--version"], timeout: 60)
+    XCTAssertEqual(run.status, 0, run.transcript)
+    XCTAssertEqual(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "0.2.0", run.transcript)
+  }
+
   func testConfigTypoSuggestsTheKey() throws {
     let data = try dataFile()
     let typo = try config(data: data, ["train.learning_rate": "0.1"], name: "typo.yaml")
@@ -118,7 +134,7 @@ final class ErrorTests: MultiRankTestCase {
   func testBatchSmallerThanTheWorld() throws {
     let data = try dataFile()
     let run = try expectFailure(ranks: 4, ["--config", try config(data: data, ["train.batch_size": "2"])],
-                                saying: "smaller than the world size")
+                                saying: "smaller than the world size", status: 64)
     XCTAssertTrue(errorLine(run).contains("train.batch_size"), errorLine(run))
   }
 

@@ -68,10 +68,11 @@ enum Harness {
   }
 
   /// Runs `mpirun -n <ranks> --oversubscribe <mmtrain> <args...>` in `directory`, killing it after `timeout`.
+  /// `environment` is laid over the inherited one (e.g. MCA settings for mpirun).
   /// Returns nil (after recording a failure) only when mmtrain or mpirun cannot be found or started.
   static func runMPI(
     ranks: Int, args: [String], in directory: URL? = nil, timeout: Double = 90,
-    signal: (number: Int32, whenStdoutContains: String)? = nil,
+    signal: (number: Int32, whenStdoutContains: String)? = nil, environment extra: [String: String] = [:],
     file: StaticString = #filePath, line: UInt = #line
   ) -> MPIRun? {
     guard let binary = mmtrainBinary(file: file, line: line) else { return nil }
@@ -95,6 +96,7 @@ enum Harness {
     var environment = ProcessInfo.processInfo.environment  // OPENBLAS_* and the rest stay as inherited
     environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
     environment["OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"] = "1"
+    environment.merge(extra) { _, new in new }
     process.environment = environment
     if let directory { process.currentDirectoryURL = directory }
     process.standardInput = FileHandle.nullDevice  // mpirun forwards stdin to rank 0; give it nothing to wait on

@@ -22,12 +22,15 @@ class MultiRankTestCase: XCTestCase {
 
   func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
 
-  /// `mpirun -n ranks mmtrain <args>` in this test's folder; fails the test (and throws) if it cannot start.
+  /// `mpirun -n ranks mmtrain <args>` in this test's folder (or `directory`); fails the test (and throws) if
+  /// it cannot start.
   func mmtrain(
-    ranks: Int, _ args: [String], timeout: Double = 90, signal: (number: Int32, whenStdoutContains: String)? = nil,
+    ranks: Int, _ args: [String], in directory: URL? = nil, timeout: Double = 90,
+    signal: (number: Int32, whenStdoutContains: String)? = nil, environment: [String: String] = [:],
     file: StaticString = #filePath, line: UInt = #line
   ) throws -> MPIRun {
-    try XCTUnwrap(Harness.runMPI(ranks: ranks, args: args, in: dir, timeout: timeout, signal: signal, file: file, line: line),
+    try XCTUnwrap(Harness.runMPI(ranks: ranks, args: args, in: directory ?? dir, timeout: timeout, signal: signal,
+                                 environment: environment, file: file, line: line),
                   file: file, line: line)
   }
 }
@@ -127,6 +130,17 @@ enum RunOutputs {
     var tensors: [String: [Float]] = [:]
     for name in try file.members(ofGroup: group) { tensors[name] = try file.readFloats("\(group)/\(name)") }
     return tensors
+  }
+
+  /// RUN_DIR/STOPPED as key -> value ("checkpoint", "reason", ...), or nil when there is none.
+  static func stopMarker(runDir: String) -> [String: String]? {
+    guard let text = try? String(contentsOfFile: runDir + "/STOPPED", encoding: .utf8) else { return nil }
+    var fields: [String: String] = [:]
+    for line in text.split(separator: "\n") {
+      guard let colon = line.firstIndex(of: ":") else { continue }
+      fields[String(line[..<colon])] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
+    return fields
   }
 
   /// metrics.jsonl of a run directory, one dictionary per epoch line.

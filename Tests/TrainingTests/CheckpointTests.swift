@@ -1,6 +1,7 @@
 import Foundation
 import MMCheckpoint
 import MMConfig
+import MMData
 import MMHDF5
 import MMModel
 import MMOptim
@@ -60,6 +61,30 @@ final class CheckpointTests: XCTestCase {
     }
     let adam = Adam(parameterCount: model.arena.count, lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0)
     XCTAssertThrowsError(try Checkpoint.loadOptimizer(c, into: adam)) { e in XCTAssertTrue("\(e)".contains("optimizer 'sgd'"), "\(e)") }
+  }
+
+  func testProvenanceAndElapsedRoundTrip() throws {
+    let model = ModelSpec.earlyLSTM(input: 5, hidden: 3, layers: 1, outputs: 2, steps: 2).make(maxBatch: 2)
+    let sgd = SGD(parameterCount: model.arena.count, lr: 0.1, momentum: 0.9, weightDecay: 0)
+    let input = InputRecord(
+      modalities: [(name: "text", features: 3, steps: 2), (name: "audio", features: 2, steps: 2)], align: "interpolate",
+      normalize: "zscore", task: "multiclass", classes: 2)
+    XCTAssertEqual(input.modalities.map(\.column), [0, 3])
+    let provenance = Provenance(
+      input: input, dataPath: "/data/d.h5", data: DataFingerprint(size: 1234, mtime: 1.5e9 + 0.25, schemaHash: "00ff00ff00ff00ff"),
+      validationRows: [1, 4, 7], validationSeed: 9, validationFraction: 0.25)
+    let state = Checkpoint.State(epoch: 2, step: 9, stepInEpoch: 3, seed: 9, rngState: [1, 2, 3, 4], elapsed: 12.5)
+    let path = dir.appendingPathComponent("p.h5").path
+    try Checkpoint.write(to: path, arena: model.arena, optimizer: sgd, normalization: nil, state: state, configYAML: "",
+                         provenance: provenance)
+    let c = try Checkpoint.read(path: path)
+    XCTAssertEqual(c.provenance, provenance)
+    XCTAssertEqual(c.provenance?.version, MMTrainVersion.string)
+    XCTAssertEqual(c.state, state)
+    let f = try HDF5File(path: path)
+    defer { f.close() }
+    XCTAssertEqual(try f.stringAttribute("mmtrain_version", on: "/"), MMTrainVersion.string)
+    XCTAssertEqual(try f.readInt64s("/split/validation"), [1, 4, 7])
   }
 
   func testDataFileIsNotACheckpoint() throws {

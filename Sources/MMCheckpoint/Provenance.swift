@@ -1,0 +1,56 @@
+import Foundation
+import MMData
+import MMHDF5
+
+/// What a checkpoint knows about how it came to be, beyond the weights and the position:
+///
+///     attributes on /     mmtrain_version, input (InputRecord as JSON), data_path, data_size, data_mtime,
+///                         data_schema_hash (DataFingerprint), validation_seed, validation_fraction
+///     /split/validation   int64 [V] the validation rows (global sample indices, ascending)
+///
+/// so a user can evaluate on exactly the split the run held out, and a new run can tell whether it
+/// continues on the same input.
+public struct Provenance: Equatable {
+  public var version: String
+  public var input: InputRecord
+  public var dataPath: String
+  public var data: DataFingerprint
+  public var validationRows: [Int]
+  public var validationSeed: UInt64
+  public var validationFraction: Double
+
+  public init(
+    version: String = MMTrainVersion.string, input: InputRecord, dataPath: String, data: DataFingerprint,
+    validationRows: [Int], validationSeed: UInt64, validationFraction: Double
+  ) {
+    self.version = version; self.input = input; self.dataPath = dataPath; self.data = data
+    self.validationRows = validationRows; self.validationSeed = validationSeed; self.validationFraction = validationFraction
+  }
+
+  func write(to file: HDF5File) throws {
+    try file.setAttribute("mmtrain_version", on: "/", string: version)
+    try file.setAttribute("input", on: "/", string: input.json())
+    try file.setAttribute("data_path", on: "/", string: dataPath)
+    try file.setAttribute("data_size", on: "/", int: data.size)
+    try file.setAttribute("data_mtime", on: "/", double: data.mtime)
+    try file.setAttribute("data_schema_hash", on: "/", string: data.schemaHash)
+    try file.setAttribute("validation_seed", on: "/", uint64s: [validationSeed])
+    try file.setAttribute("validation_fraction", on: "/", double: validationFraction)
+    try file.writeInt64s("/split/validation", validationRows.map(Int64.init), shape: [validationRows.count])
+  }
+
+  /// nil for checkpoints written before mmtrain recorded it (format version 1).
+  static func read(from file: HDF5File, path: String) throws -> Provenance? {
+    guard file.hasAttribute("input", on: "/") else { return nil }
+    return Provenance(
+      version: try file.stringAttribute("mmtrain_version", on: "/"),
+      input: try InputRecord.parse(json: try file.stringAttribute("input", on: "/"), source: path),
+      dataPath: try file.stringAttribute("data_path", on: "/"),
+      data: DataFingerprint(
+        size: try file.intAttribute("data_size", on: "/"), mtime: try file.doubleAttribute("data_mtime", on: "/"),
+        schemaHash: try file.stringAttribute("data_schema_hash", on: "/")),
+      validationRows: try file.readInt64s("/split/validation").map(Int.init),
+      validationSeed: try file.uint64sAttribute("validation_seed", on: "/").first ?? 0,
+      validationFraction: try file.doubleAttribute("validation_fraction", on: "/"))
+  }
+}

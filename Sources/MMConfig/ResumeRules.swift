@@ -1,0 +1,48 @@
+// Which keys a resumed run may change. A checkpoint is the product of everything it was trained on: the
+// data and how it was prepared, the model, the task, the split and batch order (train.seed), the folds.
+// Changing one of those under --resume would silently continue a different experiment, so it is refused,
+// naming the key. Keys that only shape the future (train.epochs, train.lr, checkpoint.keep, ...) stay free.
+
+public enum ResumeRules {
+  /// A key is frozen on resume when its path starts with one of these. Prefixes, so keys added later under
+  /// these sections (cv.folds, model.cell, ...) are covered without editing this list.
+  public static let frozenPrefixes = ["train.seed", "data.", "model.", "task.", "cv."]
+
+  /// Frozen keys that may still change: `data.path` may point at the same file in another place (a moved
+  /// run, another mount); whether it holds the same data is the data fingerprint's question, and whether it
+  /// gives the same input layout the input record's.
+  public static let movable: Set<String> = ["data.path"]
+
+  public static func isFrozen(_ key: String) -> Bool {
+    !movable.contains(key) && frozenPrefixes.contains { key == $0 || ($0.hasSuffix(".") && key.hasPrefix($0)) }
+  }
+
+  /// Frozen keys whose resolved values differ between the checkpoint's config and the new run's, with both
+  /// values as YAML. Comparing resolved values means a --set that repeats the checkpoint's value is fine.
+  /// An inferred value left unset in the new config (task.classes: null, data.modalities: []) takes the
+  /// checkpoint's, which holds what was inferred.
+  public static func changedKeys(checkpoint saved: TrainConfig, run new: TrainConfig) -> [(key: String, checkpoint: String, run: String)] {
+    var new = new
+    if new.task.classes == nil { new.task.classes = saved.task.classes }
+    if new.data.modalities.isEmpty { new.data.modalities = saved.data.modalities }
+    return ConfigSchema.keys.filter { isFrozen($0.path) }.compactMap { key in
+      let (a, b) = (key.render(saved), key.render(new))
+      return a == b ? nil : (key.path, a, b)
+    }
+  }
+
+  /// Throws a ConfigError naming the first frozen key the new config changes; returns the config to resume
+  /// with (an unset task.classes filled in from the checkpoint).
+  public static func check(checkpoint saved: TrainConfig, run new: TrainConfig, checkpointPath: String) throws -> TrainConfig {
+    if let change = changedKeys(checkpoint: saved, run: new).first {
+      throw ConfigError(
+        "--resume \(checkpointPath): \(change.key) = \(change.run) differs from the checkpoint's \(change.checkpoint); "
+          + "it would change what has already been trained (keep \(change.key): \(change.checkpoint) to continue, "
+          + "or start a new run from these weights with --config ... --init \(checkpointPath))")
+    }
+    var resumed = new
+    if resumed.task.classes == nil { resumed.task.classes = saved.task.classes }
+    if resumed.data.modalities.isEmpty { resumed.data.modalities = saved.data.modalities }
+    return resumed
+  }
+}

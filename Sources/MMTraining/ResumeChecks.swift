@@ -1,0 +1,66 @@
+import Foundation
+import MMCheckpoint
+import MMConfig
+import MMData
+
+/// Comparing a checkpoint with the run that loads it (`--resume` continues it, `--init` takes its weights):
+/// the input must be laid out exactly as it was trained on, and a resumed run keeps the checkpoint's split
+/// and batch order. Each mismatch is one line naming the difference.
+enum ResumeChecks {
+  /// This run's input as a checkpoint records it. `classes` is nil until inferred from the labels.
+  static func inputRecord(_ modalities: [DataSchema.Modality], _ c: TrainConfig, classes: Int?) -> InputRecord {
+    InputRecord(
+      modalities: modalities.map { (name: $0.name, features: $0.features, steps: c.data.steps.value(for: $0.name) ?? 0) },
+      align: c.data.align.rawValue, normalize: c.data.normalize.rawValue, task: c.task.kind.rawValue, classes: classes)
+  }
+
+  /// Stops when `input` differs from what `saved` was trained on. A checkpoint without an input record
+  /// (format version 1) can only be held to its normalisation statistics' feature count.
+  static func checkInput(_ input: InputRecord, against saved: Checkpoint.Contents?, how: String) throws {
+    guard let saved else { return }
+    if let record = saved.provenance?.input {
+      if let difference = input.difference(from: record) {
+        throw TrainingError("\(how) \(saved.path): the checkpoint does not fit this run: \(difference)")
+      }
+    } else if let stats = saved.normalization, stats.mean.count != input.features {
+      throw TrainingError("\(how) \(saved.path): normalisation statistics cover \(stats.mean.count) features, the data gives \(input.features) (same data.modalities needed)")
+    }
+  }
+
+  /// The validation rows: on resume the checkpoint's own (the rule that freezes train.seed and data.* keeps
+  /// them equal to a recomputation), otherwise the seeded choice.
+  static func validationMask(count n: Int, _ c: TrainConfig, resume: Checkpoint.Contents?) throws -> [Bool] {
+    guard let rows = resume?.provenance?.validationRows else {
+      return Split.validationMask(count: n, fraction: c.data.validationFraction, seed: c.train.seed)
+    }
+    var mask = [Bool](repeating: false, count: n)
+    for row in rows {
+      guard row >= 0 && row < n else {
+        throw TrainingError("--resume \(resume!.path): its validation split names sample \(row), but \(c.data.path) has \(n) samples (is it the file the run was trained on?)")
+      }
+      mask[row] = true
+    }
+    return mask
+  }
+
+  /// The sampler continues from the checkpoint's seed and RNG state; a state this sampler would not produce
+  /// means the checkpoint comes from an mmtrain whose batch order differs.
+  static func checkSampler(_ sampler: EpochSampler, _ resume: Checkpoint.Contents) throws {
+    guard sampler.rng(epoch: resume.state.epoch).stateArray == resume.state.rngState else {
+      let version = resume.provenance?.version ?? "before 0.2.0"
+      throw TrainingError("--resume \(resume.path): the sampler state (rng_state) does not match seed \(resume.state.seed) and epoch \(resume.state.epoch + 1) in this mmtrain \(MMTrainVersion.string) (written by mmtrain \(version)); the batch order cannot be continued exactly (use --init to start a new run from these weights)")
+    }
+  }
+
+  /// The line printed when a checkpoint is loaded: which file, where it stands, who wrote it.
+  static func loadedLine(resume: Checkpoint.Contents?, initFrom: Checkpoint.Contents?, runDir: String) -> String? {
+    func describe(_ c: Checkpoint.Contents) -> String {
+      let position = c.state.stepInEpoch > 0
+        ? "epoch \(c.state.epoch) + \(c.state.stepInEpoch) steps" : "epoch \(c.state.epoch)"
+      return "\(TrainConfig.display(c.path)) (\(position), step \(c.state.step); mmtrain \(c.provenance?.version ?? "< 0.2.0"))"
+    }
+    if let resume { return "resumed: \(describe(resume)); continuing in \(TrainConfig.display(runDir))" }
+    if let initFrom { return "init: weights from \(describe(initFrom)); optimiser and epochs start afresh" }
+    return nil
+  }
+}
