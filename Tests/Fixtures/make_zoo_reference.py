@@ -24,7 +24,8 @@ everywhere, padding included (padding must never matter, except inside early fus
 where both sides read it). Lengths: one modality of one sample is 0, some lengths equal T_m.
 
 The matrix: every fusion x every pooling with a unidirectional LSTM; every cell (lstm, lstm_peephole,
-gru) x {uni, bidirectional} for late and early fusion with last pooling; 1 or 2 layers; head_hidden 0
+gru) x {uni, bidirectional} for late and early fusion with last pooling; bidirectional with mean, max and
+attention pooling (one per fusion); 1 or 2 layers; head_hidden 0
 and > 0; multiclass, binary and regression spread over the cases. One attention-fusion case has a sample
 with no modality present. After writing, every file is reloaded, the module rebuilt from "params" with
 load_state_dict(strict=True), and everything recomputed and compared.
@@ -93,6 +94,18 @@ def cases():
                     bidirectional=bidirectional, pooling="last", layers=2 if n % 2 == 0 else 1, attention_size=None,
                     fusion_size=None, head_hidden=[0, 4][n % 2], task=task, outputs=C, modalities=mods, lengths=lengths))
                 n += 1
+    # Bidirectional with the other poolings, one per fusion (reverse-direction padding must not leak into them).
+    for fusion, cell, pooling, layers in [("attention", "gru", "mean", 2), ("tensor", "lstm_peephole", "max", 1),
+                                          ("early", "lstm", "attention", 1)]:
+        task, C = TASKS[n % 3]
+        mods = EARLY if fusion == "early" else SEPARATE[:2]
+        lengths = {m["name"]: list((EARLY_LENGTHS if fusion == "early" else SEPARATE_LENGTHS)[m["name"]]) for m in mods}
+        out.append(dict(
+            name=f"{fusion}_{cell}_bi_{pooling}", seed=2000 + n, fusion=fusion, cell=cell, bidirectional=True,
+            pooling=pooling, layers=layers, attention_size=3 if pooling == "attention" else None,
+            fusion_size=3 if fusion == "tensor" else None, head_hidden=5, task=task, outputs=C, modalities=mods,
+            lengths=lengths))
+        n += 1
     return out
 
 

@@ -124,6 +124,7 @@ final class ZooReferenceTests: XCTestCase {
     "tensor_lstm_last", "tensor_lstm_mean", "tensor_lstm_max", "tensor_lstm_attention",
     "late_lstm_bi_last", "late_lstm_peephole_uni_last", "late_lstm_peephole_bi_last", "late_gru_uni_last", "late_gru_bi_last",
     "early_lstm_bi_last", "early_lstm_peephole_uni_last", "early_lstm_peephole_bi_last", "early_gru_uni_last", "early_gru_bi_last",
+    "attention_gru_bi_mean", "tensor_lstm_peephole_bi_max", "early_lstm_bi_attention",
   ]
 
   /// Every committed zoo fixture has a test below, and every test its fixture.
@@ -163,4 +164,9 @@ final class ZooReferenceTests: XCTestCase {
   func testEarlyPeepholeBidirectional() throws { try check("early_lstm_peephole_bi_last") }
   func testEarlyGRU() throws { try check("early_gru_uni_last") }
   func testEarlyGRUBidirectional() throws { try check("early_gru_bi_last") }
+
+  // Bidirectional with the other poolings, one per fusion.
+  func testAttentionFusionGRUBidirectionalMean() throws { try check("attention_gru_bi_mean") }
+  func testTensorPeepholeBidirectionalMax() throws { try check("tensor_lstm_peephole_bi_max") }
+  func testEarlyLSTMBidirectionalAttentionPooling() throws { try check("early_lstm_bi_attention") }
 }
