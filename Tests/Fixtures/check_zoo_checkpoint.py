@@ -38,7 +38,7 @@ def check(path):
     want = tensor(j["logits"])
     err = (logits - want).abs().max().item() / max(want.abs().max().item(), 1e-30)
     ok = err < 1e-4
-    print(f"{spec['fusion']} fusion ({spec['cell']}, {spec['pooling']} pooling): load_state_dict(strict=True) of "
+    print(f"{spec['fusion']} fusion ({'bidirectional ' if spec['bidirectional'] else ''}{spec['cell']} x{spec['layers']}, {spec['pooling']} pooling): load_state_dict(strict=True) of "
           f"{len(state)} tensors OK; logits vs Swift max rel diff {err:.2g} -> {'OK' if ok else 'FAIL'}")
     return ok
 

@@ -28,9 +28,6 @@ final class ZooReferenceTests: XCTestCase {
     let targets: Tensor, logits: Tensor, loss: Double
   }
 
-  /// The (cell, direction) pairs RecurrentStack builds today; the others are skipped, naming the cell.
-  static func isBuilt(_ cell: CellKind, bidirectional: Bool) -> Bool { cell == .lstm && !bidirectional }
-
   static func load(_ name: String) throws -> Fixture {
     let url = fixturesDirectory().appendingPathComponent("zoo_\(name).json")
     return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
@@ -51,10 +48,6 @@ final class ZooReferenceTests: XCTestCase {
 
   func check(_ name: String) throws {
     let f = try Self.load(name)
-    let cell = CellKind(rawValue: f.spec.cell)!
-    guard Self.isBuilt(cell, bidirectional: f.spec.bidirectional) else {
-      throw XCTSkip("\(name): cell \(f.spec.bidirectional ? "bidirectional " : "")\(cell.rawValue) is not built in RecurrentStack yet")
-    }
     let spec = Self.modelSpec(f.spec)
     let B = f.fused_lengths.count, M = spec.inputs.count, S = spec.maxSteps, D = spec.width, C = spec.outputs
     let model = spec.make(maxBatch: B, inputGradient: true)

@@ -17,13 +17,16 @@ import XCTest
 /// (strict) and must reproduce those logits. Without torch and h5py for python3 the PyTorch half is skipped,
 /// saying so.
 final class CheckpointPyTorchTests: MultiRankTestCase {
-  /// Architectures trained here (model.* keys); per-modality steps and hidden sizes for some.
+  /// Architectures trained here (model.* keys): every fusion, every cell, both directions; per-modality
+  /// steps and hidden sizes for some.
   static let architectures: [[String: String]] = [
-    ["model.fusion": "early", "model.pooling": "last", "model.layers": "2"],
-    ["model.fusion": "late", "model.pooling": "mean", "data.steps": "{text: 6, audio: 12, vision: 4}",
+    ["model.fusion": "early", "model.pooling": "last", "model.layers": "2", "model.bidirectional": "true"],
+    ["model.fusion": "late", "model.pooling": "mean", "model.cell": "gru", "data.steps": "{text: 6, audio: 12, vision: 4}",
      "model.hidden": "{text: 8, audio: 6, vision: 4}"],
-    ["model.fusion": "attention", "model.pooling": "attention", "model.head_hidden": "0", "data.steps": "{text: 6, audio: 12, vision: 6}"],
-    ["model.fusion": "tensor", "model.pooling": "max", "model.fusion_size": "3", "model.hidden": "{text: 5, audio: 4, vision: 3}"],
+    ["model.fusion": "attention", "model.pooling": "attention", "model.cell": "gru", "model.bidirectional": "true",
+     "model.layers": "2", "model.head_hidden": "0", "data.steps": "{text: 6, audio: 12, vision: 6}"],
+    ["model.fusion": "tensor", "model.pooling": "max", "model.cell": "lstm_peephole", "model.bidirectional": "true",
+     "model.fusion_size": "3", "model.hidden": "{text: 5, audio: 4, vision: 3}"],
   ]
 
   func testCheckpointLoadsIntoPyTorchStrict() throws {
