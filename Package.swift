@@ -60,7 +60,7 @@ let package = Package(
     .testTarget(name: "ModelTests", dependencies: ["MMModel", "MMOptim", "MMTensor", "TestSupport"]),
     .testTarget(name: "ConfigTests", dependencies: ["MMConfig", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["MMTraining", "MMCheckpoint", "MMConfig", "MMData", "MMDistributed", "MMModel", "MMOptim", "MMHDF5", "TestSupport"]),
-    .testTarget(name: "MultiRankTests", dependencies: ["MMHDF5", "MMData", "TestSupport"]),
+    .testTarget(name: "MultiRankTests", dependencies: ["MMHDF5", "MMData", "MMCheckpoint", "MMConfig", "MMModel", "MMTensor", "MMTraining", "TestSupport"]),
   ],
   swiftLanguageModes: [.v5]
 )

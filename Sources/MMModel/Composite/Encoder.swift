@@ -21,6 +21,7 @@ final class Encoder {
   let pooled: Buffer      // (B, Hs)
   let dPooled: Buffer     // (B, Hs) set by the fusion before backward
   let lengths: UnsafeMutablePointer<Int32>  // (B) copy of this encoder's lengths for the last forward
+  let dx: Buffer?         // (T, B, D) d loss / d this encoder's input columns; only when the model was made with inputGradient
 
   // The last forward.
   var x: UnsafePointer<Float>? = nil
@@ -28,7 +29,7 @@ final class Encoder {
   var inputs: [UnsafePointer<Float>] = []
   var top: UnsafePointer<Float>? = nil
 
-  init(_ spec: EncoderSpec, index: Int, model m: ModelSpec, arena: ParameterArena, maxBatch B: Int) {
+  init(_ spec: EncoderSpec, index: Int, model m: ModelSpec, arena: ParameterArena, maxBatch B: Int, inputGradient: Bool) {
     self.spec = spec; self.index = index; dropout = m.dropout
     let T = spec.steps, H = spec.hidden
     var layers: [RecurrentLayer] = []
@@ -46,6 +47,7 @@ final class Encoder {
     dropped = (0..<boundaries).map { _ in Buffer(count: T * B * Hs) }
     dSeqA = Buffer(count: T * B * Hs); dSeqB = Buffer(count: T * B * Hs)
     pooled = Buffer(count: B * Hs); dPooled = Buffer(count: B * Hs)
+    dx = inputGradient ? Buffer(count: T * B * spec.features) : nil
     lengths = .allocate(capacity: B); lengths.initialize(repeating: 0, count: B)
     inputs.reserveCapacity(m.layers)
   }
@@ -89,7 +91,7 @@ final class Encoder {
     pooling.backward(dPooled.pointer, seq: top, lengths: lengths, steps: T, batch: B, dSeq: dOut)
     for k in stride(from: layers.count - 1, through: 0, by: -1) {
       if k == 0 {
-        layers[0].backward(dOut, input: x, ldx: ldx, lengths: lengths, dx: nil, steps: T, batch: B)
+        layers[0].backward(dOut, input: x, ldx: ldx, lengths: lengths, dx: dx?.pointer, steps: T, batch: B)
       } else {
         layers[k].backward(dOut, input: inputs[k - 1], ldx: layers[k].inputSize, lengths: lengths, dx: dIn, steps: T, batch: B)
         if training && dropout > 0 {

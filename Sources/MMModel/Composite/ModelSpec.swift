@@ -94,7 +94,10 @@ public struct ModelSpec: Equatable, Sendable {
     return specs
   }
 
-  public func make(maxBatch: Int) -> MultimodalModel { MultimodalModel(self, maxBatch: maxBatch) }
+  /// `inputGradient`: backward also writes d loss / d batch.x into `model.inputGradient` (tests only).
+  public func make(maxBatch: Int, inputGradient: Bool = false) -> MultimodalModel {
+    MultimodalModel(self, maxBatch: maxBatch, inputGradient: inputGradient)
+  }
 
   /// One line for the console: "early fusion, 1x LSTM(409 -> 32), head 2 (multiclass)".
   public var summary: String {

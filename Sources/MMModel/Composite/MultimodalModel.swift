@@ -30,6 +30,9 @@ public final class MultimodalModel {
   let headInput: Buffer   // (B, F) fused vector after dropout
   let dFused: Buffer      // (B, F)
   public let dlogits: Buffer  // (B, C) set by the loss before backward
+  /// (S, B, D) d loss / d batch.x in the batch's fused layout, written by backward; nil unless the model was
+  /// made with `inputGradient: true` (reference tests). Zero outside each encoder's columns and steps.
+  public let inputGradient: Buffer?
   var pooled: [UnsafePointer<Float>] = []
   var dPooled: [UnsafeMutablePointer<Float>] = []
   var fusedInput: UnsafePointer<Float>? = nil
@@ -37,13 +40,13 @@ public final class MultimodalModel {
 
   public var outputs: Int { spec.outputs }
 
-  init(_ spec: ModelSpec, maxBatch B: Int) {
+  init(_ spec: ModelSpec, maxBatch B: Int, inputGradient: Bool = false) {
     self.spec = spec; maxBatch = B
     let specs = spec.parameterSpecs
     let arena = ParameterArena(specs.map { ($0.name, $0.shape) })
     self.arena = arena
     bounds = specs.map(\.bound)
-    encoders = spec.encoders.enumerated().map { Encoder($1, index: $0, model: spec, arena: arena, maxBatch: B) }
+    encoders = spec.encoders.enumerated().map { Encoder($1, index: $0, model: spec, arena: arena, maxBatch: B, inputGradient: inputGradient) }
     fusion = FusionLayer(spec.fusion, names: spec.inputs.map(\.name), pooled: spec.pooledSizes, size: spec.resolvedFusionSize,
                          arena: arena, maxBatch: B)
     head = Head(arena: arena, input: spec.fusedSize, hidden: spec.resolvedHeadHidden, outputs: spec.outputs, maxBatch: B)
@@ -52,6 +55,7 @@ public final class MultimodalModel {
     headInput = Buffer(count: spec.dropout > 0 ? B * F : 0)
     dFused = Buffer(count: B * F)
     dlogits = Buffer(count: B * spec.outputs)
+    self.inputGradient = inputGradient ? Buffer(count: spec.maxSteps * B * spec.width) : nil
     dPooled = encoders.map(\.dPooled.pointer)
     pooled.reserveCapacity(encoders.count)
   }
@@ -103,6 +107,14 @@ public final class MultimodalModel {
     }
     fusion.backward(d, dPooled: dPooled)
     for e in encoders { e.backward() }
+    if let g = inputGradient?.pointer {  // scatter each encoder's dx (T_e, B, D_e) into (S, B, D) at its columns
+      let D = spec.width
+      g.update(repeating: 0, count: spec.maxSteps * B * D)
+      for e in encoders {
+        let De = e.spec.features, dx = e.dx!.pointer
+        for r in 0..<(e.spec.steps * B) { (g + r * D + e.spec.column).update(from: dx + r * De, count: De) }
+      }
+    }
   }
 
   /// `train.modality_dropout`: each present modality of each sample is dropped with probability p, drawn from

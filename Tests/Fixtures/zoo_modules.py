@@ -1,0 +1,278 @@
+"""The PyTorch module equivalent to every mmtrain architecture (Sources/MMModel/Composite).
+
+`MultimodalModel(spec)` has exactly the state_dict (names, order, shapes) of the Swift model's parameter
+arena, which is what a checkpoint's /params holds, so
+
+    model = MultimodalModel(spec)
+    model.load_state_dict({k: torch.from_numpy(f["params"][k][()]) for k in f["params"]}, strict=True)
+
+loads any mmtrain checkpoint. `spec` is a dict (the reference fixtures' "spec"):
+
+    {"fusion": "early|late|attention|tensor", "cell": "lstm|lstm_peephole|gru", "layers": int,
+     "bidirectional": bool, "pooling": "last|mean|max|attention", "attention_size": int|None,
+     "fusion_size": int|None, "head_hidden": int|None, "dropout": float, "outputs": int, "task": str,
+     "modalities": [{"name": str, "features": int, "steps": int, "hidden": int}, ...]}   # model order
+
+Layout (the state_dict follows the order the modules are registered):
+
+    early      fusion.{lstm|gru}.*  [fusion.pool.proj, fusion.pool.score]  head
+    late       encoders.<m>.{lstm|gru}.*  [encoders.<m>.pool.*]  (per modality, model order)            head
+    attention  encoders.<m>.*  fusion.proj.<m> (per modality)  fusion.query  fusion.key  fusion.value  head
+    tensor     encoders.<m>.*  fusion.proj.<m> (per modality)                                          head
+    head       nn.Linear(F, C) when head_hidden == 0, else nn.Sequential(Linear(F, Hh), ReLU(), Linear(Hh, C))
+
+Inputs of `forward(xs, lengths)`: xs[m] (B, T_m, D_m) batch-first; lengths[m] (B,) int64 in 0..T_m, 0 = the
+modality is absent for that sample. Early fusion concatenates the modalities along features on one time
+axis (all T_m equal) and runs one encoder over the fused lengths max_m lengths[m] (at least 1).
+Cells run over each sample's valid steps only (pack_padded_sequence), so padding never enters the reverse
+direction; an absent modality pools to zeros.
+"""
+
+import math
+
+import torch
+import torch.nn as nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+
+class PeepholeLSTM(nn.Module):
+    """nn.LSTM with diagonal peepholes (Gers & Schmidhuber 2000); gate order i, f, g, o as nn.LSTM:
+
+        i = σ(W_ii x + b_ii + W_hi h + b_hi + w_ci ⊙ c_{t-1})     f = σ(... + w_cf ⊙ c_{t-1})
+        g = tanh(W_ig x + b_ig + W_hg h + b_hg)                   c_t = f ⊙ c_{t-1} + i ⊙ g
+        o = σ(W_io x + b_io + W_ho h + b_ho + w_co ⊙ c_t)         h_t = o ⊙ tanh(c_t)
+
+    Per layer k and direction: weight_ih_l{k} (4H, D), weight_hh_l{k} (4H, H), bias_ih_l{k} (4H),
+    bias_hh_l{k} (4H), weight_ci_l{k}, weight_cf_l{k}, weight_co_l{k} (H), then the same with `_reverse`.
+    All drawn from U(-1/√H, 1/√H) as nn.LSTM. forward(x (B, T, D), lengths (B,) >= 1) -> (B, T, dirs*H),
+    zero past each sample's length (as pad_packed_sequence).
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bidirectional=False, dropout=0.0):
+        super().__init__()
+        self.hidden_size, self.num_layers, self.bidirectional, self.dropout = hidden_size, num_layers, bidirectional, dropout
+        H, dirs = hidden_size, 2 if bidirectional else 1
+        for k in range(num_layers):
+            D = input_size if k == 0 else H * dirs
+            for sfx in [""] + (["_reverse"] if bidirectional else []):
+                s = f"_l{k}{sfx}"
+                for name, shape in [("weight_ih", (4 * H, D)), ("weight_hh", (4 * H, H)), ("bias_ih", (4 * H,)),
+                                    ("bias_hh", (4 * H,)), ("weight_ci", (H,)), ("weight_cf", (H,)), ("weight_co", (H,))]:
+                    self.register_parameter(name + s, nn.Parameter(torch.empty(shape)))
+        bound = 1 / math.sqrt(H)
+        for p in self.parameters():
+            nn.init.uniform_(p, -bound, bound)
+
+    def _run(self, x, s):
+        """One direction over all T steps of x (B, T, D) from zero state -> (B, T, H)."""
+        p = lambda n: getattr(self, n + s)
+        B, T, _ = x.shape
+        H = self.hidden_size
+        h = x.new_zeros(B, H)
+        c = x.new_zeros(B, H)
+        pre = x @ p("weight_ih").T + p("bias_ih") + p("bias_hh")        # (B, T, 4H)
+        out = []
+        for t in range(T):
+            z = pre[:, t] + h @ p("weight_hh").T
+            zi, zf, zg, zo = z.chunk(4, dim=1)
+            i = torch.sigmoid(zi + p("weight_ci") * c)
+            f = torch.sigmoid(zf + p("weight_cf") * c)
+            c = f * c + i * torch.tanh(zg)
+            o = torch.sigmoid(zo + p("weight_co") * c)
+            h = o * torch.tanh(c)
+            out.append(h)
+        return torch.stack(out, dim=1)
+
+    def forward(self, x, lengths):
+        B, T, _ = x.shape
+        t = torch.arange(T).expand(B, T)
+        L = lengths.view(B, 1)
+        valid = (t < L).unsqueeze(-1).to(x.dtype)                      # (B, T, 1)
+        rev = torch.where(t < L, L - 1 - t, t)                         # reverses each sample's valid steps
+        for k in range(self.num_layers):
+            if k > 0 and self.dropout > 0 and self.training:
+                x = nn.functional.dropout(x, self.dropout, True)
+            outs = [self._run(x, f"_l{k}") * valid]
+            if self.bidirectional:
+                gather = lambda a: a.gather(1, rev.unsqueeze(-1).expand(-1, -1, a.shape[2]))
+                outs.append(gather(self._run(gather(x), f"_l{k}_reverse")) * valid)
+            x = torch.cat(outs, dim=2)
+        return x
+
+
+class Pool(nn.Module):
+    """(B, T, Hs) -> (B, Hs) over valid steps t < L only; L = 0 pools to zeros.
+
+        last       h_{L-1}; bidirectional: forward half at L-1, reverse half at 0 (as h_n)
+        mean       (1/L) Σ_{t<L} h_t
+        max        max_{t<L} h_t per feature
+        attention  e_t = vᵀ tanh(W h_t + b); α = softmax_{t<L}(e); Σ α_t h_t
+                   proj = nn.Linear(Hs, A), score = nn.Linear(A, 1, bias=False)
+    """
+
+    def __init__(self, kind, size, attention_size, bidirectional):
+        super().__init__()
+        self.kind, self.bidirectional = kind, bidirectional
+        if kind == "attention":
+            self.proj = nn.Linear(size, attention_size)
+            self.score = nn.Linear(attention_size, 1, bias=False)
+
+    def forward(self, h, lengths):
+        B, T, Hs = h.shape
+        present = lengths > 0
+        # Samples with L = 0 attend over every step (keeps softmax/max finite); their result is zeroed below.
+        valid = (torch.arange(T).expand(B, T) < lengths.view(B, 1)) | ~present.view(B, 1)
+        if self.kind == "last":
+            last = h[torch.arange(B), (lengths - 1).clamp(min=0)]
+            if self.bidirectional:
+                last = torch.cat([last[:, : Hs // 2], h[:, 0, Hs // 2:]], dim=1)
+            out = last
+        elif self.kind == "mean":
+            out = (h * valid.unsqueeze(-1)).sum(1) / valid.sum(1, keepdim=True)
+        elif self.kind == "max":
+            out = h.masked_fill(~valid.unsqueeze(-1), float("-inf")).max(dim=1).values
+        else:
+            e = self.score(torch.tanh(self.proj(h))).squeeze(-1).masked_fill(~valid, float("-inf"))
+            out = (torch.softmax(e, dim=1).unsqueeze(-1) * h).sum(1)
+        return torch.where(present.view(B, 1), out, torch.zeros_like(out))
+
+
+class Encoder(nn.Module):
+    """A recurrent stack over one modality's (or early fusion's) steps, then a pooling.
+
+    `lstm` = nn.LSTM, `gru` = nn.GRU (gate order r, z, n), or PeepholeLSTM (also named `lstm`), with the
+    stack's `dropout` between layers as nn.LSTM's; `pool` holds attention pooling's parameters.
+    """
+
+    def __init__(self, cell, features, hidden, layers, bidirectional, pooling, attention_size, dropout=0.0):
+        super().__init__()
+        self.cell = cell
+        args = dict(num_layers=layers, bidirectional=bidirectional, dropout=dropout if layers > 1 else 0.0)
+        if cell == "lstm":
+            self.lstm = nn.LSTM(features, hidden, batch_first=True, **args)
+        elif cell == "gru":
+            self.gru = nn.GRU(features, hidden, batch_first=True, **args)
+        elif cell == "lstm_peephole":
+            self.lstm = PeepholeLSTM(features, hidden, **args)
+        else:
+            raise ValueError(f"unknown cell {cell!r}")
+        size = hidden * (2 if bidirectional else 1)
+        self.pool = Pool(pooling, size, attention_size or size, bidirectional)
+
+    def forward(self, x, lengths):                      # x (B, T, D), lengths (B,) in 0..T -> (B, Hs)
+        run = lengths.clamp(min=1)                      # pack_padded_sequence needs >= 1; L = 0 pools to zeros
+        if self.cell == "lstm_peephole":
+            h = self.lstm(x, run)
+        else:
+            rnn = self.gru if self.cell == "gru" else self.lstm
+            packed = pack_padded_sequence(x, run.cpu(), batch_first=True, enforce_sorted=False)
+            h, _ = pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=x.shape[1])
+        return self.pool(h, lengths)
+
+
+class AttentionFusion(nn.Module):
+    """tok_m = proj_m(p_m) (F); q, k, v = query/key/value(tok); o_i = Σ_j softmax_j(q_i·k_j/√F) v_j over
+    present j; fused = mean of o_i over present i (zeros when none is present). present = length > 0."""
+
+    def __init__(self, names, pooled, size):
+        super().__init__()
+        self.proj = nn.ModuleDict({n: nn.Linear(p, size) for n, p in zip(names, pooled)})
+        self.query, self.key, self.value = nn.Linear(size, size), nn.Linear(size, size), nn.Linear(size, size)
+        self.size = size
+
+    def forward(self, pooled, present):                 # pooled [(B, P_m)], present (B, M) bool -> (B, F)
+        tok = torch.stack([proj(p) for proj, p in zip(self.proj.values(), pooled)], dim=1)   # (B, M, F)
+        q, k, v = self.query(tok), self.key(tok), self.value(tok)
+        any_present = present.any(dim=1, keepdim=True)
+        keys = present | ~any_present                   # no present token: keep softmax finite, zeroed below
+        s = (q @ k.transpose(1, 2) / math.sqrt(self.size)).masked_fill(~keys.unsqueeze(1), float("-inf"))
+        o = torch.softmax(s, dim=2) @ v                 # (B, M, F)
+        w = present.to(o.dtype).unsqueeze(-1)
+        return (o * w).sum(1) / w.sum(1).clamp(min=1)
+
+
+class TensorFusion(nn.Module):
+    """Tensor Fusion Network: z_m = [proj_m(p_m), 1] (F+1); z_0 ⊗ z_1 ⊗ ... flattened, z_0 the slowest index."""
+
+    def __init__(self, names, pooled, size):
+        super().__init__()
+        self.proj = nn.ModuleDict({n: nn.Linear(p, size) for n, p in zip(names, pooled)})
+
+    def forward(self, pooled):
+        out = None
+        for proj, p in zip(self.proj.values(), pooled):
+            z = torch.cat([proj(p), p.new_ones(p.shape[0], 1)], dim=1)
+            out = z if out is None else (out.unsqueeze(2) * z.unsqueeze(1)).reshape(p.shape[0], -1)
+        return out
+
+
+def resolved(spec):
+    """The spec with mmtrain's defaults filled in (ModelSpec.resolvedFusionSize / resolvedHeadHidden)."""
+    s = dict(spec)
+    dirs = 2 if s.get("bidirectional") else 1
+    pooled = [m["hidden"] * dirs for m in s["modalities"]]
+    if s["fusion"] == "early":
+        pooled = [s["modalities"][0]["hidden"] * dirs]
+    s.setdefault("dropout", 0.0)
+    if s.get("fusion_size") is None:
+        s["fusion_size"] = 8 if s["fusion"] == "tensor" else max(pooled)
+    if s.get("head_hidden") is None:
+        s["head_hidden"] = 0 if s["fusion"] == "early" else 64
+    s["pooled"] = pooled
+    return s
+
+
+class MultimodalModel(nn.Module):
+    """encoders -> fusion -> dropout -> head, as mmtrain's MultimodalModel (see the module docstring)."""
+
+    def __init__(self, spec):
+        super().__init__()
+        s = resolved(spec)
+        self.spec = s
+        mods, names = s["modalities"], [m["name"] for m in s["modalities"]]
+        enc = lambda features, hidden: Encoder(s["cell"], features, hidden, s["layers"], s["bidirectional"],
+                                               s["pooling"], s.get("attention_size"), s["dropout"])
+        Fs = s["fusion_size"]
+        if s["fusion"] == "early":
+            self.fusion = enc(sum(m["features"] for m in mods), mods[0]["hidden"])
+            fused = s["pooled"][0]
+        else:
+            self.encoders = nn.ModuleDict({m["name"]: enc(m["features"], m["hidden"]) for m in mods})
+            if s["fusion"] == "late":
+                fused = sum(s["pooled"])
+            elif s["fusion"] == "attention":
+                self.fusion = AttentionFusion(names, s["pooled"], Fs)
+                fused = Fs
+            elif s["fusion"] == "tensor":
+                self.fusion = TensorFusion(names, s["pooled"], Fs)
+                fused = (Fs + 1) ** len(mods)
+            else:
+                raise ValueError(f"unknown fusion {s['fusion']!r}")
+        self.drop = nn.Dropout(s["dropout"])
+        Hh, C = s["head_hidden"], s["outputs"]
+        self.head = nn.Linear(fused, C) if Hh == 0 else nn.Sequential(nn.Linear(fused, Hh), nn.ReLU(), nn.Linear(Hh, C))
+
+    def forward(self, xs, lengths):
+        """xs [(B, T_m, D_m)], lengths [(B,) int64] in model order -> logits (B, C)."""
+        kind = self.spec["fusion"]
+        if kind == "early":
+            fused_lengths = torch.stack(lengths).max(dim=0).values.clamp(min=1)
+            fused = self.fusion(torch.cat(xs, dim=2), fused_lengths)
+        else:
+            pooled = [e(x, L) for e, x, L in zip(self.encoders.values(), xs, lengths)]
+            if kind == "late":
+                fused = torch.cat(pooled, dim=1)
+            elif kind == "attention":
+                fused = self.fusion(pooled, torch.stack(lengths, dim=1) > 0)
+            else:
+                fused = self.fusion(pooled)
+        return self.head(self.drop(fused))
+
+
+def loss_fn(task, logits, targets):
+    """mmtrain's losses (mean over the batch): cross-entropy, BCE with logits on column 0, MSE."""
+    if task == "multiclass":
+        return nn.functional.cross_entropy(logits, targets.long())
+    if task == "binary":
+        return nn.functional.binary_cross_entropy_with_logits(logits[:, 0], targets)
+    return nn.functional.mse_loss(logits, targets)

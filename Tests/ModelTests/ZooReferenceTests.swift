@@ -1,0 +1,165 @@
+import Foundation
+import MMModel
+import MMTensor
+import TestSupport
+import XCTest
+
+/// Every architecture of the zoo against PyTorch: Tests/Fixtures/make_zoo_reference.py runs
+/// zoo_modules.MultimodalModel in float64 and writes parameters, per-modality inputs and lengths (one
+/// modality of one sample has length 0), logits, loss, every parameter gradient and dx per modality.
+/// The Swift model must have the same tensor names, order and shapes, and reproduce everything.
+/// Tolerance: 1e-5 (logits, loss) and 1e-4 (gradients, dx) relative to the largest reference magnitude.
+final class ZooReferenceTests: XCTestCase {
+  struct Tensor: Decodable { let shape: [Int]; let data: [Double] }
+  struct Modality: Decodable { let name: String; let features: Int; let steps: Int; let hidden: Int }
+  struct Spec: Decodable {
+    let fusion: String, cell: String, layers: Int, bidirectional: Bool, pooling: String
+    let attention_size: Int?, fusion_size: Int?, head_hidden: Int?
+    let dropout: Double, outputs: Int, task: String
+    let modalities: [Modality]
+  }
+  struct Fixture: Decodable {
+    let name: String
+    let spec: Spec
+    let state_dict_keys: [String]
+    let params: [String: Tensor], grads: [String: Tensor]
+    let inputs: [String: Tensor], dx: [String: Tensor]
+    let lengths: [String: [Int]], fused_lengths: [Int]
+    let targets: Tensor, logits: Tensor, loss: Double
+  }
+
+  static func load(_ name: String) throws -> Fixture {
+    let url = fixturesDirectory().appendingPathComponent("zoo_\(name).json")
+    return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
+  }
+
+  /// The fixture's spec as mmtrain's ModelSpec: modalities' columns laid side by side in model order.
+  static func modelSpec(_ s: Spec) -> ModelSpec {
+    var column = 0
+    let inputs = s.modalities.map { m in
+      defer { column += m.features }
+      return ModelSpec.Input(name: m.name, column: column, features: m.features, steps: m.steps, hidden: m.hidden)
+    }
+    return ModelSpec(inputs: inputs, fusion: FusionKind(rawValue: s.fusion)!, cell: CellKind(rawValue: s.cell)!, layers: s.layers,
+                     bidirectional: s.bidirectional, pooling: PoolingKind(rawValue: s.pooling)!, attentionSize: s.attention_size,
+                     fusionSize: s.fusion_size, headHidden: s.head_hidden, dropout: s.dropout, task: TaskKind(rawValue: s.task)!,
+                     outputs: s.outputs)
+  }
+
+  func check(_ name: String) throws {
+    let f = try Self.load(name)
+    let spec = Self.modelSpec(f.spec)
+    let B = f.fused_lengths.count, M = spec.inputs.count, S = spec.maxSteps, D = spec.width, C = spec.outputs
+    let model = spec.make(maxBatch: B, inputGradient: true)
+
+    // Names, order and shapes = the PyTorch state_dict (and ModelSpec.parameterSpecs says the same).
+    XCTAssertEqual(model.arena.tensors.map(\.name), f.state_dict_keys, "\(name): arena names/order vs PyTorch state_dict")
+    XCTAssertEqual(spec.parameterSpecs.map(\.name), f.state_dict_keys, "\(name): parameterSpecs vs PyTorch state_dict")
+    for t in model.arena.tensors {
+      guard let p = f.params[t.name] else { XCTFail("\(name): no \(t.name) in the fixture"); continue }
+      XCTAssertEqual(t.shape, p.shape, "\(name): shape of \(t.name)")
+      if t.shape == p.shape { model.arena.setValues(p.data.map(Float.init), of: t) }
+    }
+
+    // Fused batch x (S, B, D): modality m in its columns and its first T_m steps; inputs are (B, T_m, D_m).
+    var x = [Float](repeating: 0, count: S * B * D)
+    var lengths = [Int32](repeating: 0, count: M * B)
+    for (m, input) in spec.inputs.enumerated() {
+      let xm = f.inputs[input.name]!.data, T = input.steps, Dm = input.features
+      for b in 0..<B {
+        lengths[m * B + b] = Int32(f.lengths[input.name]![b])
+        for t in 0..<T { for d in 0..<Dm { x[(t * B + b) * D + input.column + d] = Float(xm[(b * T + t) * Dm + d]) } }
+      }
+    }
+    let batch = TestBatch(x: x, modalityLengths: lengths, batch: B, fusedLengths: f.fused_lengths.map(Int32.init))
+    let logits = Array(UnsafeBufferPointer(start: model.forward(batch.model), count: B * C))
+    XCTAssertLessThan(maxRelativeDifference(logits, f.logits.data), 1e-5, "\(name): logits \(logits) vs \(f.logits.data)")
+
+    let targets = f.targets.data.map(Float.init)
+    let r = targets.withUnsafeBufferPointer { tp in
+      logits.withUnsafeBufferPointer { lp in
+        Loss.evaluate(spec.task, logits: lp.baseAddress!, targets: tp.baseAddress!, batch: B, outputs: C, globalCount: B,
+                      dlogits: model.dlogits.pointer)
+      }
+    }
+    XCTAssertTrue(isClose(r.lossSum / Double(B), f.loss, rtol: 1e-5), "\(name): loss \(r.lossSum / Double(B)) vs \(f.loss)")
+
+    model.arena.zeroGrads()
+    model.backward()
+    // A tensor whose exact gradient is 0 (fusion.key.bias: softmax_j(q_i·(k_j + b)) does not depend on b,
+    // since q_i·b shifts a whole row) holds rounding noise on both sides: it must be tiny next to the
+    // largest gradient of the model instead.
+    let scale = f.grads.values.map { $0.data.map(abs).max() ?? 0 }.max() ?? 0
+    for t in model.arena.tensors {
+      guard let g = f.grads[t.name] else { continue }
+      let mine = model.arena.grads(of: t)
+      if (g.data.map(abs).max() ?? 0) <= 1e-12 * scale {
+        let largest = Double(mine.map(abs).max() ?? 0)
+        XCTAssertLessThanOrEqual(largest, 1e-5 * scale, "\(name): gradient of \(t.name) is 0 in PyTorch, \(largest) here")
+      } else {
+        XCTAssertLessThan(maxRelativeDifference(mine, g.data), 1e-4, "\(name): gradient of \(t.name)")
+      }
+    }
+    // dx per modality, read back from the fused-layout input gradient.
+    let g = model.inputGradient!.pointer
+    for input in spec.inputs {
+      let T = input.steps, Dm = input.features
+      var dx = [Float](repeating: 0, count: B * T * Dm)
+      for b in 0..<B { for t in 0..<T { for d in 0..<Dm { dx[(b * T + t) * Dm + d] = g[(t * B + b) * D + input.column + d] } } }
+      XCTAssertLessThan(maxRelativeDifference(dx, f.dx[input.name]!.data), 1e-4, "\(name): dx of \(input.name)")
+    }
+  }
+
+  static let cases = [
+    "early_lstm_last", "early_lstm_mean", "early_lstm_max", "early_lstm_attention",
+    "late_lstm_last", "late_lstm_mean", "late_lstm_max", "late_lstm_attention",
+    "attention_lstm_last", "attention_lstm_mean", "attention_lstm_max", "attention_lstm_attention",
+    "tensor_lstm_last", "tensor_lstm_mean", "tensor_lstm_max", "tensor_lstm_attention",
+    "late_lstm_bi_last", "late_lstm_peephole_uni_last", "late_lstm_peephole_bi_last", "late_gru_uni_last", "late_gru_bi_last",
+    "early_lstm_bi_last", "early_lstm_peephole_uni_last", "early_lstm_peephole_bi_last", "early_gru_uni_last", "early_gru_bi_last",
+    "attention_gru_bi_mean", "tensor_lstm_peephole_bi_max", "early_lstm_bi_attention",
+  ]
+
+  /// Every committed zoo fixture has a test below, and every test its fixture.
+  func testEveryFixtureIsChecked() throws {
+    let files = try FileManager.default.contentsOfDirectory(atPath: fixturesDirectory().path)
+      .filter { $0.hasPrefix("zoo_") && $0.hasSuffix(".json") }
+      .map { String($0.dropFirst(4).dropLast(5)) }
+    XCTAssertEqual(Set(files), Set(Self.cases))
+  }
+
+  // Every fusion x every pooling, unidirectional LSTM.
+  func testEarlyLast() throws { try check("early_lstm_last") }
+  func testEarlyMean() throws { try check("early_lstm_mean") }
+  func testEarlyMax() throws { try check("early_lstm_max") }
+  func testEarlyAttentionPooling() throws { try check("early_lstm_attention") }
+  func testLateLast() throws { try check("late_lstm_last") }
+  func testLateMean() throws { try check("late_lstm_mean") }
+  func testLateMax() throws { try check("late_lstm_max") }
+  func testLateAttentionPooling() throws { try check("late_lstm_attention") }
+  func testAttentionFusionLast() throws { try check("attention_lstm_last") }
+  func testAttentionFusionMeanNoModalityPresent() throws { try check("attention_lstm_mean") }
+  func testAttentionFusionMax() throws { try check("attention_lstm_max") }
+  func testAttentionFusionAttentionPooling() throws { try check("attention_lstm_attention") }
+  func testTensorLast() throws { try check("tensor_lstm_last") }
+  func testTensorMean() throws { try check("tensor_lstm_mean") }
+  func testTensorMax() throws { try check("tensor_lstm_max") }
+  func testTensorAttentionPooling() throws { try check("tensor_lstm_attention") }
+
+  // Every cell x direction, late and early fusion, last pooling.
+  func testLateLSTMBidirectional() throws { try check("late_lstm_bi_last") }
+  func testLatePeephole() throws { try check("late_lstm_peephole_uni_last") }
+  func testLatePeepholeBidirectional() throws { try check("late_lstm_peephole_bi_last") }
+  func testLateGRU() throws { try check("late_gru_uni_last") }
+  func testLateGRUBidirectional() throws { try check("late_gru_bi_last") }
+  func testEarlyLSTMBidirectional() throws { try check("early_lstm_bi_last") }
+  func testEarlyPeephole() throws { try check("early_lstm_peephole_uni_last") }
+  func testEarlyPeepholeBidirectional() throws { try check("early_lstm_peephole_bi_last") }
+  func testEarlyGRU() throws { try check("early_gru_uni_last") }
+  func testEarlyGRUBidirectional() throws { try check("early_gru_bi_last") }
+
+  // Bidirectional with the other poolings, one per fusion.
+  func testAttentionFusionGRUBidirectionalMean() throws { try check("attention_gru_bi_mean") }
+  func testTensorPeepholeBidirectionalMax() throws { try check("tensor_lstm_peephole_bi_max") }
+  func testEarlyLSTMBidirectionalAttentionPooling() throws { try check("early_lstm_bi_attention") }
+}
