@@ -40,9 +40,13 @@ final class ZooTests: MultiRankTestCase {
       let four = try RunOutputs.tensors("/params", of: dirs[4]! + "/latest")
       XCTAssertTrue(one.keys.contains("encoders.audio.gru.weight_hh_l1_reverse"), "\(fusion): \(one.keys.sorted())")
       XCTAssertEqual(Set(one.keys), Set(four.keys))
+      var largest = 0.0
       for (name, expected) in one {
-        XCTAssertLessThan(maxRelativeDifference(four[name] ?? [], expected), 1e-4, "\(fusion) /params/\(name): 1 vs 4 ranks")
+        let difference = maxRelativeDifference(four[name] ?? [], expected)
+        largest = max(largest, difference)
+        XCTAssertLessThan(difference, 1e-4, "\(fusion) /params/\(name): 1 vs 4 ranks")
       }
+      print("zoo equivalence: \(fusion) fusion, bidirectional GRU, dropout + modality dropout: max relative difference 1 vs 4 ranks \(largest)")
     }
   }
 
