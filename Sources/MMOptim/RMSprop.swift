@@ -17,11 +17,11 @@ public final class RMSprop: Optimizer {
   }
 
   public func step(_ arena: ParameterArena) {
-    let lr = Float(self.lr), a = Float(alpha), e = Float(eps), wd = Float(weightDecay)
+    let lr = Float(self.lr), a = Float(alpha), c = Float(1 - alpha), e = Float(eps), wd = Float(weightDecay)
     let p = arena.values.pointer, g = arena.grads.pointer, s = sq.pointer
     for i in 0..<arena.count {
       let gi = g[i] + wd * p[i]
-      s[i] = a * s[i] + (1 - a) * gi * gi
+      s[i] = a * s[i] + c * gi * gi
       p[i] -= lr * gi / (s[i].squareRoot() + e)
     }
     stepCount += 1
