@@ -100,7 +100,7 @@ extension TrainConfig {
         throw reader("task.class_weights").invalid("are all 0; give at least one class a positive weight")
       }
     }
-    if raw.entries["task.loss"] != nil, kind != .regression {
+    if config.task.loss != .mse, kind != .regression {
       throw reader("task.loss").invalid("chooses a regression loss, but task.kind is \(kind.rawValue) (its loss is cross-entropy); drop task.loss")
     }
     if config.train.labelSmoothing > 0, kind != .multiclass {

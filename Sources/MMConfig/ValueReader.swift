@@ -81,7 +81,9 @@ struct ValueReader {
   /// " (did you mean 'adamw'?)" for the closest of `names` within max(2, half the length) edits, else "".
   static func hint(_ typed: String, among names: [String]) -> String {
     let typed = typed.lowercased()
-    guard let best = names.min(by: { editDistance(typed, $0) < editDistance(typed, $1) }),
+    // Ties go to the spelling of the same length ('adamv' is 'adamw' mistyped, not 'adam' with a letter added).
+    func rank(_ name: String) -> (Int, Int) { (editDistance(typed, name), abs(name.count - typed.count)) }
+    guard let best = names.min(by: { rank($0) < rank($1) }),
       editDistance(typed, best) <= max(2, typed.count / 2)
     else { return "" }
     return " (did you mean '\(best)'?)"
