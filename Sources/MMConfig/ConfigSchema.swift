@@ -156,11 +156,11 @@ enum ConfigSchema {
       aliases: ["modality_drop", "mod_dropout", "drop_modality"]),
     .float(
       "train.beta1", \.train.beta1, default: 0.9, .unitInterval,
-      help: "Adam first-moment decay (ignored by SGD).",
+      help: "Adam/AdamW first-moment decay (ignored by SGD and RMSprop).",
       aliases: ["b1", "adam_beta1", "beta_1"]),
     .float(
       "train.beta2", \.train.beta2, default: 0.999, .unitInterval,
-      help: "Adam second-moment decay (ignored by SGD).",
+      help: "Adam/AdamW second-moment decay (ignored by SGD and RMSprop).",
       aliases: ["b2", "adam_beta2", "beta_2"]),
     .float(
       "train.eps", \.train.eps, default: 1e-8, .positive,
