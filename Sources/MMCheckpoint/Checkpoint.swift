@@ -10,7 +10,8 @@ import MMOptim
 ///     /optimizer/<buffer>      optimiser state, flat over the arena (momentum_buffer | exp_avg, exp_avg_sq)
 ///     /normalization/mean,std  per-feature z-score statistics in model input order
 ///     attributes on /          format, format_version, epoch, step, step_in_epoch, seed, rng_state, elapsed_s,
-///                              optimizer, optimizer_step, config (resolved YAML), created
+///                              optimizer, optimizer_step, config (resolved YAML), created; with early
+///                              stopping on: early_stopping_best, early_stopping_best_epoch, early_stopping_wait
 ///     + Provenance             mmtrain_version, the input record, the data fingerprint, the validation split
 public enum Checkpoint {
   public static let format = "mmtrain-checkpoint"
@@ -24,10 +25,20 @@ public enum Checkpoint {
     public var seed: UInt64        // sampler/initialisation seed
     public var rngState: [UInt64]  // the sampler's RNG state for the epoch in progress
     public var elapsed: Double     // seconds of training so far, over every resume
-    public init(epoch: Int, step: Int, stepInEpoch: Int, seed: UInt64, rngState: [UInt64], elapsed: Double = 0) {
+    public var earlyStopping: EarlyStoppingState?  // nil when early stopping is off
+    public init(epoch: Int, step: Int, stepInEpoch: Int, seed: UInt64, rngState: [UInt64], elapsed: Double = 0,
+                earlyStopping: EarlyStoppingState? = nil) {
       self.epoch = epoch; self.step = step; self.stepInEpoch = stepInEpoch; self.seed = seed; self.rngState = rngState
-      self.elapsed = elapsed
+      self.elapsed = elapsed; self.earlyStopping = earlyStopping
     }
+  }
+
+  /// Early stopping's memory: the best metric so far, its epoch (1-based; 0 = none yet), and the epochs since.
+  public struct EarlyStoppingState: Equatable {
+    public var best: Double
+    public var bestEpoch: Int
+    public var wait: Int
+    public init(best: Double, bestEpoch: Int, wait: Int) { self.best = best; self.bestEpoch = bestEpoch; self.wait = wait }
   }
 
   /// Everything read back from a checkpoint file.
@@ -73,6 +84,11 @@ public enum Checkpoint {
       try file.setAttribute("optimizer", on: "/", string: optimizer.name)
       try file.setAttribute("optimizer_step", on: "/", int: Int64(optimizer.stepCount))
       try file.setAttribute("config", on: "/", string: configYAML)
+      if let e = state.earlyStopping {
+        try file.setAttribute("early_stopping_best", on: "/", double: e.best)
+        try file.setAttribute("early_stopping_best_epoch", on: "/", int: Int64(e.bestEpoch))
+        try file.setAttribute("early_stopping_wait", on: "/", int: Int64(e.wait))
+      }
       try file.setAttribute("created", on: "/", string: ISO8601DateFormatter().string(from: Date()))
       try provenance?.write(to: file)
       try file.flush()
@@ -107,11 +123,17 @@ public enum Checkpoint {
     if file.isGroup("/normalization") {
       normalization = (try file.readFloats("/normalization/mean"), try file.readFloats("/normalization/std"))
     }
-    let state = State(
+    var state = State(
       epoch: Int(try file.intAttribute("epoch", on: "/")), step: Int(try file.intAttribute("step", on: "/")),
       stepInEpoch: Int(try file.intAttribute("step_in_epoch", on: "/")),
       seed: try file.uint64sAttribute("seed", on: "/").first ?? 0, rngState: try file.uint64sAttribute("rng_state", on: "/"),
       elapsed: file.hasAttribute("elapsed_s", on: "/") ? try file.doubleAttribute("elapsed_s", on: "/") : 0)
+    if file.hasAttribute("early_stopping_best", on: "/") {
+      state.earlyStopping = EarlyStoppingState(
+        best: try file.doubleAttribute("early_stopping_best", on: "/"),
+        bestEpoch: Int(try file.intAttribute("early_stopping_best_epoch", on: "/")),
+        wait: Int(try file.intAttribute("early_stopping_wait", on: "/")))
+    }
     return Contents(
       path: path, params: params, optimizer: try file.stringAttribute("optimizer", on: "/"),
       optimizerStep: Int(try file.intAttribute("optimizer_step", on: "/")), optimizerState: optState,

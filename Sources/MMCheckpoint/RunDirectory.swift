@@ -16,6 +16,10 @@ public struct RunDirectory {
     path + String(format: "/checkpoint-e%04d", epoch) + (stepInEpoch > 0 ? String(format: "-s%05d", stepInEpoch) : "") + ".h5"
   }
 
+  /// The best epoch's checkpoint under early stopping; not a rolling checkpoint, so `checkpoint.keep` never
+  /// deletes it.
+  public var bestCheckpointPath: String { path + "/checkpoint-best.h5" }
+
   /// Creates the directory and proves it is writable, before any training time is spent. Returns the
   /// folders it created (outermost first), for `removeIfUnused`.
   @discardableResult
@@ -100,14 +104,19 @@ public struct RunDirectory {
 
   /// Points `latest` at `file` (a relative symlink, replaced atomically) and keeps the newest `keep` checkpoints.
   public func publish(_ file: String, keep: Int) throws {
+    try pointLatest(at: file)
+    let all = checkpoints()
+    for old in all.dropLast(max(keep, 1)) { unlink(path + "/" + old) }
+  }
+
+  /// Points `latest` at `file` in this directory (a relative symlink, replaced atomically).
+  public func pointLatest(at file: String) throws {
     let name = URL(fileURLWithPath: file).lastPathComponent
     let tmp = path + "/.latest.tmp-\(getpid())"
     unlink(tmp)
     guard symlink(name, tmp) == 0, rename(tmp, latestLink) == 0 else {
       throw CheckpointError("\(latestLink): cannot update: \(String(cString: strerror(errno)))")
     }
-    let all = checkpoints()
-    for old in all.dropLast(max(keep, 1)) { unlink(path + "/" + old) }
   }
 
   /// Checkpoint file names in this directory, oldest first.

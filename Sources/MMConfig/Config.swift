@@ -3,7 +3,8 @@
 import Foundation
 
 // The enums a key can take are owned by the module that acts on them (MMData: Align, Normalize,
-// MissingPolicy; MMModel: TaskKind, CellKind, PoolingKind, FusionKind; MMOptim: OptimizerKind) and
+// MissingPolicy; MMModel: TaskKind, CellKind, PoolingKind, FusionKind, RegressionLoss, ClassWeights; MMOptim:
+// OptimizerKind, ScheduleKind) and
 // re-exported here, so code that reads a config needs only `import MMConfig`.
 @_exported import MMData
 @_exported import MMModel
@@ -45,23 +46,69 @@ public struct TaskConfig: Equatable, Sendable {
   public var kind: TaskKind
   /// nil = inferred from the labels (multiclass: distinct values; regression: label columns; binary: 2).
   public var classes: Int?
+  /// Per-class loss weights (multiclass and binary; binary maps them to pos_weight = w1 / w0).
+  public var classWeights: ClassWeights
+  /// Regression loss.
+  public var loss: RegressionLoss
+  /// F.huber_loss's delta (task.loss: huber).
+  public var huberDelta: Double
 }
 
-/// `train:` section. Momentum applies to SGD only; beta1, beta2 and eps to Adam only.
+/// `train:` section. Momentum and nesterov apply to SGD only; beta1, beta2 to Adam/AdamW; alpha to RMSprop.
 public struct TrainSettings: Equatable, Sendable {
   public var epochs: Int
   public var batchSize: Int
   public var optimizer: OptimizerKind
   public var lr: Double
   public var momentum: Double
+  public var nesterov: Bool
   public var weightDecay: Double
+  public var l1: Double
   public var modalityDropout: Double
   public var beta1: Double
   public var beta2: Double
   public var eps: Double
+  public var alpha: Double
+  public var schedule: ScheduleKind
+  public var warmupSteps: Int
+  public var gamma: Double
+  public var stepEpochs: Int
+  public var lrMin: Double
+  public var clipNorm: Double
+  public var labelSmoothing: Double
+  /// nil = off.
+  public var earlyStopping: EarlyStopping?
   public var seed: UInt64
   /// OpenBLAS threads per rank.
   public var blasThreads: Int
+}
+
+/// `train.early_stopping.metric`: what early stopping watches, on the validation split.
+public enum EarlyStoppingMetric: String, CaseIterable, Sendable {
+  case valLoss = "val_loss", valAccuracy = "val_accuracy", valF1 = "val_f1", valMAE = "val_mae"
+
+  /// Accuracy and F1 improve upwards, losses and errors downwards.
+  public var higherIsBetter: Bool { self == .valAccuracy || self == .valF1 }
+
+  /// Whether the metric exists for the task (accuracy and F1 for classification, MAE for regression).
+  public func applies(to kind: TaskKind) -> Bool {
+    switch self {
+    case .valLoss: return true
+    case .valAccuracy, .valF1: return kind != .regression
+    case .valMAE: return kind == .regression
+    }
+  }
+}
+
+/// `train.early_stopping: {metric, patience, min_delta}`: stop when `metric` has not improved by more than
+/// `minDelta` for `patience` epochs in a row.
+public struct EarlyStopping: Equatable, Sendable {
+  public var metric: EarlyStoppingMetric
+  public var patience: Int
+  public var minDelta: Double
+  public init(metric: EarlyStoppingMetric = .valLoss, patience: Int = 5, minDelta: Double = 0) {
+    self.metric = metric; self.patience = patience; self.minDelta = minDelta
+  }
 }
 
 /// `checkpoint:` section.
@@ -93,10 +140,11 @@ public struct TrainConfig: Equatable, Sendable {
     model: ModelConfig(
       fusion: .early, cell: .lstm, hidden: .all(0), layers: 0, bidirectional: false, pooling: .last, attentionSize: nil,
       fusionSize: nil, headHidden: nil, dropout: 0),
-    task: TaskConfig(kind: .multiclass, classes: nil),
+    task: TaskConfig(kind: .multiclass, classes: nil, classWeights: .none, loss: .mse, huberDelta: 0),
     train: TrainSettings(
-      epochs: 0, batchSize: 0, optimizer: .adam, lr: 0, momentum: 0, weightDecay: 0, modalityDropout: 0, beta1: 0, beta2: 0,
-      eps: 0, seed: 0, blasThreads: 0),
+      epochs: 0, batchSize: 0, optimizer: .adam, lr: 0, momentum: 0, nesterov: false, weightDecay: 0, l1: 0,
+      modalityDropout: 0, beta1: 0, beta2: 0, eps: 0, alpha: 0, schedule: .constant, warmupSteps: 0, gamma: 0, stepEpochs: 0,
+      lrMin: 0, clipNorm: 0, labelSmoothing: 0, earlyStopping: nil, seed: 0, blasThreads: 0),
     checkpoint: CheckpointConfig(dir: "", everyEpochs: 0, keep: 0))
 }
 

@@ -123,6 +123,34 @@ extension ConfigKey {
       read: { try $0.perModality($1!, min: min) }, render: { $0.yaml })
   }
 
+  /// `none | balanced | [w0, w1, ...]`.
+  static func classWeights(
+    _ path: String, _ field: WritableKeyPath<TrainConfig, ClassWeights>, help: String, aliases: [String] = []
+  ) -> ConfigKey {
+    ConfigKey(
+      path, field, default: .none, type: "none | balanced | [w0, w1, ...]", help: help, aliases: aliases,
+      read: { try $0.classWeights($1!) },
+      render: { weights in
+        switch weights {
+        case .none: return "none"
+        case .balanced: return "balanced"
+        case .list(let w): return "[" + w.map(YAMLText.float).joined(separator: ", ") + "]"
+        }
+      })
+  }
+
+  /// A mapping `{metric, patience, min_delta}`, or null (absent) for off.
+  static func earlyStopping(
+    _ path: String, _ field: WritableKeyPath<TrainConfig, EarlyStopping?>, help: String, aliases: [String] = []
+  ) -> ConfigKey {
+    ConfigKey(
+      path, field, default: nil, type: "{metric, patience, min_delta} or null", help: help, aliases: aliases, nullable: true,
+      read: { reader, node in try node.map { try reader.earlyStopping($0) } },
+      render: { e in
+        e.map { "{metric: \($0.metric.rawValue), patience: \($0.patience), min_delta: \(YAMLText.float($0.minDelta))}" } ?? "null"
+      })
+  }
+
   static func stringList(
     _ path: String, _ field: WritableKeyPath<TrainConfig, [String]>, default value: [String], help: String,
     aliases: [String] = []

@@ -54,6 +54,7 @@ extension TrainConfig {
       try key.assign(&config, entry.node, reader)
     }
     try checkClasses(config, source: raw.entries["task.classes"]?.source ?? raw.source)
+    try checkTrainingControls(config, raw: raw)
     for (path, value) in [("data.steps", config.data.steps), ("model.hidden", config.model.hidden)]
     where value.isMap && config.model.fusion == .early {
       let reader = ValueReader(path: path, source: raw.entries[path]?.source ?? raw.source)
@@ -63,6 +64,51 @@ extension TrainConfig {
           + "or use model.fusion: late, attention or tensor")
     }
     return config
+  }
+
+  /// The training controls that must fit the task, the optimiser or the data split (issue 15).
+  private static func checkTrainingControls(_ config: TrainConfig, raw: RawConfig) throws {
+    func reader(_ path: String) -> ValueReader { ValueReader(path: path, source: raw.entries[path]?.source ?? raw.source) }
+    let kind = config.task.kind
+    if let early = config.train.earlyStopping {
+      if !early.metric.applies(to: kind) {
+        let valid = EarlyStoppingMetric.allCases.filter { $0.applies(to: kind) }.map(\.rawValue).joined(separator: ", ")
+        throw reader("train.early_stopping").invalid(
+          "watches \(early.metric.rawValue), which a \(kind.rawValue) task does not have; use one of \(valid)")
+      }
+      if config.data.validationFraction == 0 {
+        throw reader("train.early_stopping").invalid(
+          "needs validation rows, but data.validation_fraction is 0; set data.validation_fraction (e.g. 0.2) or drop "
+            + "train.early_stopping")
+      }
+    }
+    if kind == .regression, config.task.classWeights != .none {
+      throw reader("task.class_weights").invalid("applies to binary and multiclass tasks; task.kind is regression (drop it)")
+    }
+    if case .list(let w) = config.task.classWeights {
+      if let classes = config.task.classes, w.count != classes {
+        throw reader("task.class_weights").invalid(
+          "has \(w.count) weights, but task.classes is \(classes); give one weight per class")
+      }
+      if kind == .binary, w.count != 2 {
+        throw reader("task.class_weights").invalid("has \(w.count) weights; a binary task needs 2, [w0, w1] (pos_weight = w1 / w0)")
+      }
+      if kind == .binary, w[0] == 0 {
+        throw reader("task.class_weights").invalid("gives class 0 the weight 0; binary weights become pos_weight = w1 / w0, so w0 must be above 0")
+      }
+      if w.allSatisfy({ $0 == 0 }) {
+        throw reader("task.class_weights").invalid("are all 0; give at least one class a positive weight")
+      }
+    }
+    if config.task.loss != .mse, kind != .regression {
+      throw reader("task.loss").invalid("chooses a regression loss, but task.kind is \(kind.rawValue) (its loss is cross-entropy); drop task.loss")
+    }
+    if config.train.labelSmoothing > 0, kind != .multiclass {
+      throw reader("train.label_smoothing").invalid("applies to multiclass only; task.kind is \(kind.rawValue) (set it to 0)")
+    }
+    if config.train.nesterov, config.train.optimizer == .sgd, config.train.momentum == 0 {
+      throw reader("train.nesterov").invalid("needs SGD momentum above 0 (train.momentum is 0), as torch.optim.SGD")
+    }
   }
 
   /// task.classes must fit task.kind; its own range check (≥ 1) already ran.

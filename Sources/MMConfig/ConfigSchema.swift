@@ -99,6 +99,20 @@ enum ConfigSchema {
       help: "Output count. Omit (or null) to infer it from the labels; multiclass needs ≥ 2, binary "
         + "must be 2 or omitted, regression means label columns.",
       aliases: ["num_classes", "n_classes", "nclasses", "outputs", "num_outputs"]),
+    .classWeights(
+      "task.class_weights", \.task.classWeights,
+      help: "Per-class loss weights (multiclass and binary), as CrossEntropyLoss(weight=w): the loss of a global batch is "
+        + "Σ w_y·l / Σ w_y. `balanced` = n / (C · count_c) over the training rows (sklearn); a list gives one weight ≥ 0 per "
+        + "class. Binary uses them as pos_weight = w1 / w0.",
+      aliases: ["class_weight", "weights", "weight", "loss_weights", "pos_weight"]),
+    .choice(
+      "task.loss", \.task.loss, default: RegressionLoss.mse,
+      help: "Regression loss: mean squared error, mean absolute error (F.l1_loss), or F.huber_loss with `huber_delta`.",
+      aliases: ["loss_fn", "criterion", "loss_function", "regression_loss"]),
+    .float(
+      "task.huber_delta", \.task.huberDelta, default: 1.0, .positive,
+      help: "Huber loss threshold δ: quadratic below it, linear above (task.loss: huber).",
+      aliases: ["delta", "huber", "smooth_l1_beta"]),
 
     // MARK: train
     .int(
@@ -111,7 +125,8 @@ enum ConfigSchema {
       aliases: ["batch", "batchsize", "bs", "per_device_batch_size"]),
     .choice(
       "train.optimizer", \.train.optimizer, default: OptimizerKind.adam,
-      help: "Optimizer.",
+      help: "Optimizer, as in torch.optim: SGD (momentum, nesterov), Adam (L2 weight decay), AdamW (decoupled weight decay: "
+        + "p -= lr·wd·p before the Adam update), RMSprop (alpha, eps; momentum 0, not centered).",
       aliases: ["optim", "opt", "solver"]),
     .float(
       "train.lr", \.train.lr, default: 0.001, .positive,
@@ -119,12 +134,21 @@ enum ConfigSchema {
       aliases: ["learning_rate", "learningrate", "lrate", "step_size", "eta"]),
     .float(
       "train.momentum", \.train.momentum, default: 0.9, .unitInterval,
-      help: "SGD momentum (ignored by Adam).",
+      help: "SGD momentum (ignored by the others).",
       aliases: ["mom", "sgd_momentum"]),
+    .bool(
+      "train.nesterov", \.train.nesterov, default: false,
+      help: "Nesterov momentum for SGD (needs momentum > 0).",
+      aliases: ["nesterov_momentum", "use_nesterov"]),
     .float(
       "train.weight_decay", \.train.weightDecay, default: 0, .nonNegative,
-      help: "L2 weight decay.",
+      help: "Weight decay, the optimiser's own: L2 added to the gradient (sgd, adam, rmsprop), decoupled for adamw.",
       aliases: ["wd", "l2", "decay", "l2_penalty"]),
+    .float(
+      "train.l1", \.train.l1, default: 0, .nonNegative,
+      help: "L1 penalty λ: adds λ·Σ|p| over the weight matrices (not biases) to the loss; its gradient λ·sign(p) is added "
+        + "once, after the all-reduce and before clipping.",
+      aliases: ["l1_penalty", "l1_lambda", "lasso", "l1_reg"]),
     .float(
       "train.modality_dropout", \.train.modalityDropout, default: 0, .unitInterval,
       help: "Probability of dropping each modality of each training sample (never all at once); seeded by seed, "
@@ -132,16 +156,56 @@ enum ConfigSchema {
       aliases: ["modality_drop", "mod_dropout", "drop_modality"]),
     .float(
       "train.beta1", \.train.beta1, default: 0.9, .unitInterval,
-      help: "Adam first-moment decay (ignored by SGD).",
+      help: "Adam/AdamW first-moment decay (ignored by SGD and RMSprop).",
       aliases: ["b1", "adam_beta1", "beta_1"]),
     .float(
       "train.beta2", \.train.beta2, default: 0.999, .unitInterval,
-      help: "Adam second-moment decay (ignored by SGD).",
+      help: "Adam/AdamW second-moment decay (ignored by SGD and RMSprop).",
       aliases: ["b2", "adam_beta2", "beta_2"]),
     .float(
       "train.eps", \.train.eps, default: 1e-8, .positive,
-      help: "Adam denominator epsilon (ignored by SGD).",
+      help: "Adam/AdamW/RMSprop denominator epsilon (ignored by SGD).",
       aliases: ["epsilon", "adam_eps", "adam_epsilon"]),
+    .float(
+      "train.alpha", \.train.alpha, default: 0.99, .unitInterval,
+      help: "RMSprop smoothing constant of the squared-gradient average (ignored by the others).",
+      aliases: ["rho", "rmsprop_alpha", "decay_rate"]),
+    .choice(
+      "train.schedule", \.train.schedule, default: ScheduleKind.constant,
+      help: "Learning-rate schedule after the warm-up, per optimiser step s of epoch e: constant lr; step lr·gamma^⌊e/step_epochs⌋; "
+        + "exponential lr·gamma^e; cosine lr_min + (lr − lr_min)·(1 + cos(π·(s − W)/(S − W)))/2 over the run's S steps.",
+      aliases: ["lr_schedule", "scheduler", "lr_scheduler", "decay_schedule"]),
+    .int(
+      "train.warmup_steps", \.train.warmupSteps, default: 0, min: 0,
+      help: "Linear warm-up W: step s < W uses lr·(s+1)/W; must be below the run's total steps.",
+      aliases: ["warmup", "num_warmup_steps", "warm_up_steps", "warmup_iters"]),
+    .float(
+      "train.gamma", \.train.gamma, default: 0.1, .positive,
+      help: "Decay factor of the step and exponential schedules.",
+      aliases: ["lr_decay", "decay_factor", "factor"]),
+    .int(
+      "train.step_epochs", \.train.stepEpochs, default: 10, min: 1,
+      help: "Epochs between decays of the step schedule.",
+      aliases: ["step_size_epochs", "decay_epochs", "lr_step"]),
+    .float(
+      "train.lr_min", \.train.lrMin, default: 0, .nonNegative,
+      help: "Final learning rate of the cosine schedule.",
+      aliases: ["min_lr", "eta_min", "lr_end", "final_lr"]),
+    .float(
+      "train.clip_norm", \.train.clipNorm, default: 0, .nonNegative,
+      help: "Clip the averaged gradient to this global L2 norm, as torch.nn.utils.clip_grad_norm_ after DDP's all-reduce; "
+        + "0 = off. The pre-clip norm is logged as grad_norm.",
+      aliases: ["max_grad_norm", "grad_clip", "clip", "gradient_clip_val", "clipnorm", "max_norm"]),
+    .float(
+      "train.label_smoothing", \.train.labelSmoothing, default: 0, .unitInterval,
+      help: "Label smoothing ε for multiclass, as CrossEntropyLoss(label_smoothing=ε).",
+      aliases: ["smoothing", "label_smooth"]),
+    .earlyStopping(
+      "train.early_stopping", \.train.earlyStopping,
+      help: "`{metric: val_loss | val_accuracy | val_f1 | val_mae, patience: N, min_delta: d}` (defaults val_loss, 5, 0); "
+        + "absent = off. Stops when the metric has not improved by more than d for N epochs; the best epoch is kept as "
+        + "checkpoint-best.h5 and `latest` points to it at the end. Needs validation rows.",
+      aliases: ["earlystopping", "early_stop", "patience", "earlystop"]),
     .seed(
       "train.seed", \.train.seed, default: 42,
       help: "Random seed (initialisation, shuffling, validation split).",

@@ -73,9 +73,67 @@ struct ValueReader {
     let allowed = E.allCases.map(\.rawValue).joined(separator: ", ")
     let text = try scalarText(node, expected: "one of \(allowed)")
     guard let value = E.allCases.first(where: { $0.rawValue == text.lowercased() }) else {
-      throw invalid("must be one of \(allowed); got '\(text)'")
+      throw invalid("must be one of \(allowed); got '\(text)'" + Self.hint(text, among: E.allCases.map(\.rawValue)))
     }
     return value
+  }
+
+  /// " (did you mean 'adamw'?)" for the closest of `names` within max(2, half the length) edits, else "".
+  static func hint(_ typed: String, among names: [String]) -> String {
+    let typed = typed.lowercased()
+    // Ties go to the spelling of the same length ('adamv' is 'adamw' mistyped, not 'adam' with a letter added).
+    func rank(_ name: String) -> (Int, Int) { (editDistance(typed, name), abs(name.count - typed.count)) }
+    guard let best = names.min(by: { rank($0) < rank($1) }),
+      editDistance(typed, best) <= max(2, typed.count / 2)
+    else { return "" }
+    return " (did you mean '\(best)'?)"
+  }
+
+  /// `none`, `balanced`, or a list of non-negative numbers, one per class: `[1.0, 3.5]`.
+  func classWeights(_ node: Node) throws -> ClassWeights {
+    if let scalar = node.scalar {
+      switch scalar.string.lowercased() {
+      case "none": return .none
+      case "balanced": return .balanced
+      default:
+        throw invalid("must be none, balanced or a list of weights such as [1.0, 3.0], got '\(scalar.string)'"
+          + Self.hint(scalar.string, among: ["none", "balanced"]))
+      }
+    }
+    guard let sequence = node.sequence, sequence.count > 0 else {
+      throw invalid("must be none, balanced or a non-empty list of weights such as [1.0, 3.0], got \(Self.describe(node))")
+    }
+    return .list(try sequence.enumerated().map { index, item in
+      guard let text = item.scalar?.string, let w = Double(text), w.isFinite else {
+        throw invalid("must be a list of numbers, but item \(index + 1) is \(Self.describe(item))")
+      }
+      guard w >= 0 else {
+        throw invalid("has a negative weight \(text) for class \(index); class weights must be at least 0")
+      }
+      return w
+    })
+  }
+
+  /// `{metric: val_loss, patience: 5, min_delta: 0.001}`; each entry may be left out for its default.
+  func earlyStopping(_ node: Node) throws -> EarlyStopping {
+    guard let mapping = node.mapping else {
+      throw invalid("must be a mapping such as {metric: val_loss, patience: 5, min_delta: 0.0}, got \(Self.describe(node)); "
+        + "leave the key out to turn early stopping off")
+    }
+    var result = EarlyStopping()
+    let fields = ["metric", "patience", "min_delta"]
+    for (keyNode, value) in mapping {
+      let name = keyNode.scalar?.string ?? ""
+      let reader = ValueReader(path: "\(path).\(name)", source: source)
+      switch name {
+      case "metric": result.metric = try reader.choice(value, EarlyStoppingMetric.self)
+      case "patience": result.patience = try reader.int(value, min: 1)
+      case "min_delta": result.minDelta = try reader.double(value, .nonNegative)
+      default:
+        throw invalid("has no entry '\(name)'" + Self.hint(name, among: fields) + "; its entries are \(fields.joined(separator: ", "))")
+      }
+    }
+    return result
   }
 
   func string(_ node: Node) throws -> String { try scalarText(node, expected: "a string") }

@@ -11,8 +11,10 @@ import MMTensor
 /// The loop that ties the rooms together. Every rank runs it; rank 0 alone writes and prints.
 ///
 /// Per step: the global batch is the sampler's slice of the epoch order; each rank gathers the rows of it
-/// that it owns, runs forward/backward with the loss scaled by 1 / global batch count, all-reduces the flat
-/// gradient buffer (sum), and every rank takes the same optimiser step, so replicas stay identical.
+/// that it owns, runs forward/backward with the loss scaled by 1 / global batch count (Σ w_y under class
+/// weights: one extra all-reduce of that number), all-reduces the flat gradient buffer (sum), and every rank
+/// applies the same controls (L1, clipping, schedule; StepControls) and optimiser step, so replicas stay
+/// identical. After each epoch, early stopping (if on) watches the validation metric.
 public final class Trainer {
   public struct Options {
     public var resume: Checkpoint.Contents? = nil   // continue exactly (params, optimiser, position)
@@ -25,6 +27,8 @@ public final class Trainer {
     public var epoch: Int
     public var trainLoss: Double, trainAccuracy: Double?
     public var valLoss: Double?, valAccuracy: Double?
+    public var valF1: Double? = nil, valMAE: Double? = nil
+    public var lr: Double = 0, gradNorm: Double = 0   // the epoch's last step's lr; mean pre-clip gradient norm
     public var samplesPerSecond: Double, elapsed: Double
   }
 
@@ -47,6 +51,9 @@ public final class Trainer {
   var provenance: Provenance?       // rank 0: what every checkpoint records about the input and the split
   var createdFolders: [String] = [] // rank 0: folders of the run directory this run created
   var start = Date()                // when training started, less the time of the runs it resumes
+  var lossSpec: LossSpec!
+  var controls: StepControls!
+  var stopper: EarlyStopper?        // nil: early stopping off
 
   public init(config: TrainConfig, comm: Communicator, options: Options = Options()) {
     self.config = config; self.comm = comm; self.options = options
@@ -112,15 +119,23 @@ public final class Trainer {
         validationSeed: c.train.seed, validationFraction: c.data.validationFraction)
       try run.writeSplit(seed: c.train.seed, fraction: c.data.validationFraction, samples: schema.count, validationRows: validationRows)
     }
+    try comm.agree {
+      try StepControls.checkWarmup(c.train, stepsPerEpoch: sampler.stepsPerEpoch)
+      if c.train.earlyStopping != nil, validationCount == 0 {
+        throw TrainingError("train.early_stopping needs validation rows, but data.validation_fraction = \(c.data.validationFraction) leaves none of the \(schema.count) samples of \(c.data.path); raise data.validation_fraction or drop train.early_stopping")
+      }
+    }
+    let ownedTraining = shard.rows.filter { !mask[$0] }.map { $0 - shard.rows.lowerBound }
+    lossSpec = try LossSpec.make(c, shard: shard, trainingRows: ownedTraining, comm: comm)
+    stopper = c.train.earlyStopping.map { EarlyStopper($0, resumed: options.resume?.state.earlyStopping) }
     let outputs = c.task.kind == .binary ? 1 : shard.classes
     let maxBatch = max(1, min(c.train.batchSize, shard.count))
     let spec = try ModelSpec.make(c, modalities: modalities, outputs: outputs)
     batch = BatchBuffers(steps: shard.steps, maxBatch: maxBatch, features: load.features, modalities: modalities.count,
                          targetWidth: shard.targetWidth)
     model = spec.make(maxBatch: maxBatch)
-    optimizer = c.train.optimizer == .sgd
-      ? SGD(parameterCount: model.arena.count, lr: c.train.lr, momentum: c.train.momentum, weightDecay: c.train.weightDecay)
-      : Adam(parameterCount: model.arena.count, lr: c.train.lr, beta1: c.train.beta1, beta2: c.train.beta2, eps: c.train.eps, weightDecay: c.train.weightDecay)
+    optimizer = c.train.optimizer.make(parameterCount: model.arena.count, OptimizerSettings(c.train))
+    controls = StepControls(c.train, arena: model.arena, stepsPerEpoch: sampler.stepsPerEpoch)
     if let saved {
       try comm.agree { try Checkpoint.loadParams(saved, into: model.arena) }
       if let resume = options.resume { try comm.agree { try Checkpoint.loadOptimizer(resume, into: optimizer) } }
@@ -133,7 +148,7 @@ public final class Trainer {
     let listing = modalities.map { "\($0.name) \($0.features)" }.joined(separator: ", ")
     let stepsText = c.data.steps.uniform.map { "\($0) steps" } ?? "steps " + spec.inputs.map { "\($0.name) \($0.steps)" }.joined(separator: ", ")
     progress.line("data: \(schema.count) samples (\(trainRows.count) train, \(validationCount) validation) from \(TrainConfig.display(c.data.path)); modalities \(listing); \(stepsText), \(load.features) features")
-    progress.line("model: \(spec.summary), \(model.arena.count) parameters; \(comm.size) rank(s), global batch \(c.train.batchSize), \(sampler.stepsPerEpoch) steps/epoch; \(c.train.optimizer.rawValue) lr \(c.train.lr)")
+    progress.line("model: \(spec.summary), \(model.arena.count) parameters; \(comm.size) rank(s), global batch \(c.train.batchSize), \(sampler.stepsPerEpoch) steps/epoch; \(c.train.optimizer.rawValue) lr \(c.train.lr)\(controlsSummary)")
     if let loaded = ResumeChecks.loadedLine(resume: options.resume, initFrom: options.initFrom, runDir: run.path) { progress.line(loaded) }
     if options.resume != nil && comm.isRoot { run.removeStopMarker() }  // the run is taken up again
   }
@@ -155,6 +170,7 @@ public final class Trainer {
     let c = config
     let lossKind = c.task.kind
     var local = [Int](); local.reserveCapacity(model.maxBatch)
+    var denominator = [0.0]  // Σ w_y of the global batch, all-reduced (class-weighted cross-entropy only)
     var globalStep = options.resume?.state.step ?? 0
     let firstEpoch = options.resume?.state.epoch ?? 0
     start = Date(timeIntervalSinceNow: -(options.resume?.state.elapsed ?? 0))  // elapsed_s runs on over resumes
@@ -167,27 +183,35 @@ public final class Trainer {
     for epoch in firstEpoch..<max(firstEpoch, c.train.epochs) {
       let t0 = Date()
       let order = sampler.order(epoch: epoch)
-      var sums = [0.0, 0.0, 0.0]  // loss sum, samples, correct
+      var sums = [0.0, 0.0, 0.0, 0.0]  // loss sum, samples, correct, Σ weights (= samples unless class-weighted)
+      var gradNormSum = 0.0, lr = 0.0, steps = 0  // the same on every rank: computed after the all-reduce
       defer { firstStep = 0 }
       for step in firstStep..<sampler.stepsPerEpoch {
         let rows = sampler.batch(step, of: order)
         local.removeAll(keepingCapacity: true)
         for row in rows where shard.owns(row) { local.append(row - shard.rows.lowerBound) }
         model.arena.zeroGrads()
+        denominator[0] = Double(rows.count)
+        if lossSpec.weightsRows {
+          denominator[0] = 0
+          for i in local { denominator[0] += lossSpec.weight(ofLabel: shard.targets[i]) }
+          comm.allreduceSum(&denominator)
+        }
         if !local.isEmpty {
           let mb = batch.gather(local, from: shard)
           let ctx = TrainingContext(seed: c.train.seed, epoch: epoch, modalityDropout: c.train.modalityDropout)
           let logits = model.forward(mb, training: ctx)
-          let r = Loss.evaluate(lossKind, logits: logits, targets: batch.targets.pointer, batch: local.count, outputs: model.outputs,
-                                globalCount: rows.count, dlogits: model.dlogits.pointer)
+          let r = Loss.evaluate(lossSpec, logits: logits, targets: batch.targets.pointer, batch: local.count, outputs: model.outputs,
+                                denominator: denominator[0], dlogits: model.dlogits.pointer)
           model.backward()
-          sums[0] += r.lossSum; sums[1] += Double(local.count); sums[2] += Double(r.correct)
+          sums[0] += r.lossSum; sums[1] += Double(local.count); sums[2] += Double(r.correct); sums[3] += r.weightSum
         }
         comm.allreduceSum(model.arena.grads.pointer, count: model.arena.count)
-        optimizer.step(model.arena)
+        let applied = controls.step(model.arena, optimizer, step: globalStep)
+        gradNormSum += applied.norm; lr = applied.lr; steps += 1
         globalStep += 1
         progress.step(epoch: epoch + 1, epochs: c.train.epochs, step: step + 1, steps: sampler.stepsPerEpoch,
-                      loss: sums[1] > 0 ? sums[0] / sums[1] : 0)
+                      loss: sums[3] > 0 ? sums[0] / sums[3] : 0)
         signal = Int32(comm.allreduceMax(Int(StopSignal.received)))
         stop = signal != 0
         if stop, step + 1 < sampler.stepsPerEpoch {
@@ -197,7 +221,7 @@ public final class Trainer {
       }
       comm.allreduceSum(&sums)
       let elapsedEpoch = Date().timeIntervalSince(t0)
-      let trainLoss = sums[0] / max(sums[1], 1)
+      let trainLoss = sums[3] > 0 ? sums[0] / sums[3] : 0
       let val = evaluate()
       // Every rank holds the same all-reduced losses; agree so that one rank reports.
       try comm.agree {
@@ -207,35 +231,84 @@ public final class Trainer {
       }
       let result = EpochResult(
         epoch: epoch + 1, trainLoss: trainLoss, trainAccuracy: lossKind == .regression ? nil : sums[2] / max(sums[1], 1),
-        valLoss: val?.loss, valAccuracy: val?.accuracy, samplesPerSecond: sums[1] / max(elapsedEpoch, 1e-9),
+        valLoss: val?.loss, valAccuracy: val?.accuracy, valF1: val?.f1, valMAE: val?.mae, lr: lr,
+        gradNorm: gradNormSum / Double(max(steps, 1)), samplesPerSecond: sums[1] / max(elapsedEpoch, 1e-9),
         elapsed: Date().timeIntervalSince(start))
       history.append(result)
       report(result)
+      // Early stopping: every rank sees the same all-reduced metric, so every rank decides the same.
+      let improved = stopper.map { $0.observe(val!.value(of: $0.settings.metric), epoch: epoch + 1) } ?? false
+      let earlyStop = stopper?.shouldStop ?? false
       let isLast = epoch + 1 == c.train.epochs
-      if (epoch + 1) % c.checkpoint.everyEpochs == 0 || isLast || stop {
+      if improved { try saveCheckpoint(epoch: epoch + 1, stepInEpoch: 0, step: globalStep, best: true) }
+      if (epoch + 1) % c.checkpoint.everyEpochs == 0 || isLast || stop || earlyStop {
         let path = try saveCheckpoint(epoch: epoch + 1, stepInEpoch: 0, step: globalStep)
-        if stop && !isLast { throw try stopped(epoch: epoch + 1, stepInEpoch: 0, checkpoint: path, signal: signal) }
+        if stop && !isLast && !earlyStop { throw try stopped(epoch: epoch + 1, stepInEpoch: 0, checkpoint: path, signal: signal) }
+      }
+      if earlyStop, let s = stopper {
+        progress.line("early stopping: \(s.settings.metric.rawValue) has not improved by more than \(s.settings.minDelta) for \(s.settings.patience) epoch(s)")
+        break
       }
     }
+    try restoreBest()
     return history
   }
 
+  /// With early stopping on, the run ends on the best epoch's weights: rank 0 reads checkpoint-best.h5,
+  /// broadcasts them, and points `latest` at it.
+  func restoreBest() throws {
+    guard let s = stopper, s.state.bestEpoch > 0 else { return }
+    try comm.agree {
+      guard comm.isRoot else { return }
+      try Checkpoint.loadParams(try Checkpoint.read(path: run.bestCheckpointPath), into: model.arena)
+      try run.pointLatest(at: run.bestCheckpointPath)
+    }
+    comm.broadcast(model.arena.values.pointer, count: model.arena.count, root: 0)
+    progress.line(String(format: "best epoch %d (%@ %.4f): its weights are in latest -> checkpoint-best.h5", s.state.bestEpoch,
+                         s.settings.metric.rawValue, s.state.best))
+  }
+
+  /// " nesterov, cosine schedule, warm-up 100, clip 1.0, l1 1e-05, ...": the controls that are on.
+  var controlsSummary: String {
+    let t = config.train
+    var parts: [String] = []
+    if t.optimizer == .sgd && t.nesterov { parts.append("nesterov") }
+    if t.schedule != .constant { parts.append("\(t.schedule.rawValue) schedule") }
+    if t.warmupSteps > 0 { parts.append("warm-up \(t.warmupSteps)") }
+    if t.clipNorm > 0 { parts.append("clip \(t.clipNorm)") }
+    if t.l1 > 0 { parts.append("l1 \(t.l1)") }
+    if config.task.classWeights != .none { parts.append("class weights") }
+    if t.labelSmoothing > 0 { parts.append("label smoothing \(t.labelSmoothing)") }
+    if let e = t.earlyStopping { parts.append("early stopping on \(e.metric.rawValue) (patience \(e.patience))") }
+    return parts.isEmpty ? "" : ", " + parts.joined(separator: ", ")
+  }
+
   /// Exact evaluation of the validation split: every row once, by its owner; sums and counts all-reduced.
-  public func evaluate() -> (loss: Double, accuracy: Double?)? {
+  func evaluate() -> ValidationResult? {
     if validationCount == 0 { return nil }
     let maxB = model.maxBatch, owned = ownedValidation, lossKind = config.task.kind
-    var sums = [0.0, 0.0, 0.0]
+    var sums = [0.0, 0.0, 0.0, 0.0, 0.0]  // loss sum, samples, correct, Σ weights, Σ mean |error|
+    var confusion = ConfusionCounts(classes: lossKind == .regression ? 0 : shard.classes)
     var i = 0
     while i < owned.count {
       let chunk = owned[i..<min(i + maxB, owned.count)]
       let logits = model.forward(batch.gather(chunk, from: shard))
-      let r = Loss.evaluate(lossKind, logits: logits, targets: batch.targets.pointer, batch: chunk.count, outputs: model.outputs,
-                            globalCount: 1, dlogits: nil)
-      sums[0] += r.lossSum; sums[1] += Double(chunk.count); sums[2] += Double(r.correct)
+      let r = Loss.evaluate(lossSpec, logits: logits, targets: batch.targets.pointer, batch: chunk.count, outputs: model.outputs,
+                            denominator: 1, dlogits: nil)
+      sums[0] += r.lossSum; sums[1] += Double(chunk.count); sums[2] += Double(r.correct); sums[3] += r.weightSum
+      sums[4] += r.absErrorSum
+      if lossKind != .regression {
+        confusion.add(logits: logits, targets: batch.targets.pointer, batch: chunk.count, outputs: model.outputs,
+                      binary: lossKind == .binary)
+      }
       i += chunk.count
     }
     comm.allreduceSum(&sums)
-    return (sums[0] / max(sums[1], 1), lossKind == .regression ? nil : sums[2] / max(sums[1], 1))
+    if lossKind != .regression { comm.allreduceSum(&confusion.counts) }
+    let n = max(sums[1], 1)
+    return lossKind == .regression
+      ? ValidationResult(loss: sums[3] > 0 ? sums[0] / sums[3] : 0, mae: sums[4] / n)
+      : ValidationResult(loss: sums[3] > 0 ? sums[0] / sums[3] : 0, accuracy: sums[2] / n, f1: confusion.f1(binary: lossKind == .binary))
   }
 
   // MARK: - Output
@@ -245,13 +318,16 @@ public final class Trainer {
     if let a = r.trainAccuracy { line += String(format: " acc %.3f", a) }
     if let v = r.valLoss { line += String(format: "  val loss %.4f", v) }
     if let a = r.valAccuracy { line += String(format: " acc %.3f", a) }
+    line += String(format: "  lr %.3g  grad_norm %.3g", r.lr, r.gradNorm)
     line += String(format: "  %.0f samples/s  %.1fs", r.samplesPerSecond, r.elapsed)
     progress.line(line)
     guard comm.isRoot else { return }
     var json: [String: Any] = [
       "epoch": r.epoch, "train_loss": r.trainLoss, "samples_per_s": r.samplesPerSecond, "elapsed_s": r.elapsed,
-      "world_size": comm.size,
+      "world_size": comm.size, "lr": r.lr, "grad_norm": r.gradNorm,
     ]
+    if let f = r.valF1 { json["val_f1"] = f }
+    if let m = r.valMAE { json["val_mae"] = m }
     if let a = r.trainAccuracy { json["train_accuracy"] = a }
     if let v = r.valLoss { json["val_loss"] = v }
     if let a = r.valAccuracy { json["val_accuracy"] = a }
@@ -260,18 +336,19 @@ public final class Trainer {
 
   /// Rank 0 writes; every rank learns whether it worked. `epoch` = epochs completed, `stepInEpoch` = steps
   /// done in the epoch after those (0 at a boundary). Returns the checkpoint's path.
+  /// `best`: write checkpoint-best.h5 instead (not published as latest, never deleted by checkpoint.keep).
   @discardableResult
-  func saveCheckpoint(epoch: Int, stepInEpoch: Int, step: Int) throws -> String {
-    let path = run.checkpointPath(epoch: epoch, stepInEpoch: stepInEpoch)
+  func saveCheckpoint(epoch: Int, stepInEpoch: Int, step: Int, best: Bool = false) throws -> String {
+    let path = best ? run.bestCheckpointPath : run.checkpointPath(epoch: epoch, stepInEpoch: stepInEpoch)
     try comm.agree {
       guard comm.isRoot else { return }
       let state = Checkpoint.State(
         epoch: epoch, step: step, stepInEpoch: stepInEpoch, seed: sampler.seed, rngState: sampler.rng(epoch: epoch).stateArray,
-        elapsed: Date().timeIntervalSince(start))
+        elapsed: Date().timeIntervalSince(start), earlyStopping: stopper?.state)
       try Checkpoint.write(
         to: path, arena: model.arena, optimizer: optimizer, normalization: (shard.statistics.mean, shard.statistics.std),
         state: state, configYAML: config.yaml(), provenance: provenance)
-      try run.publish(path, keep: config.checkpoint.keep)
+      if !best { try run.publish(path, keep: config.checkpoint.keep) }
     }
     return path
   }

@@ -44,8 +44,8 @@ final class ConfigErrorTests: XCTestCase {
       "configs/x.yaml: unknown key 'model.xqzzkw'; the keys in 'model' are "
         + ConfigSchema.keys(in: "model").map(\.name).joined(separator: ", "))
     XCTAssertEqual(
-      configErrorMessage(minimalYAML + "scheduler:\n  warmup: 4\n"),
-      "configs/x.yaml: unknown section 'scheduler'; the sections are data, model, task, train, checkpoint")
+      configErrorMessage(minimalYAML + "callbacks:\n  tensorboard: 4\n"),
+      "configs/x.yaml: unknown section 'callbacks'; the sections are data, model, task, train, checkpoint")
   }
 
   func testDottedKeyAtTopLevelMustBeNested() {
@@ -112,8 +112,8 @@ final class ConfigErrorTests: XCTestCase {
       configErrorMessage(minimalYAML + "  align: linear\n"),
       "configs/x.yaml: data.align must be one of interpolate, truncate, pad; got 'linear'")
     XCTAssertEqual(
-      configErrorMessage(minimalYAML + "train:\n  optimizer: rmsprop\n"),
-      "configs/x.yaml: train.optimizer must be one of sgd, adam; got 'rmsprop'")
+      configErrorMessage(minimalYAML + "train:\n  optimizer: lbfgs\n"),
+      "configs/x.yaml: train.optimizer must be one of sgd, adam, adamw, rmsprop; got 'lbfgs'")
   }
 
   func testClassesMustFitTaskKind() {
