@@ -38,6 +38,7 @@ let package = Package(
     .target(name: "MMOptim", dependencies: ["MMModel"]),
     .target(name: "MMConfig", dependencies: ["MMData", "MMModel", "MMOptim", .product(name: "Yams", package: "Yams")]),
     .target(name: "MMCheckpoint", dependencies: ["MMHDF5", "MMModel", "MMOptim", "MMData"]),
+    .target(name: "MMEval"),  // folds, metrics, reports: Foundation only
     .target(
       name: "MMTraining",
       dependencies: [
@@ -53,6 +54,7 @@ let package = Package(
       ]),
 
     // MARK: - Tests (one target per room; MultiRankTests launch the built binary under mpirun)
+    .systemLibrary(name: "CZlib", path: "Tests/CZlib", pkgConfig: "zlib"),  // PNG decoding in the report rendering test
     .target(name: "TestSupport", dependencies: ["MMTensor"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorTests", dependencies: ["MMTensor", "TestSupport"]),
     .testTarget(name: "HDF5Tests", dependencies: ["MMHDF5", "TestSupport"]),
@@ -60,6 +62,7 @@ let package = Package(
     .testTarget(name: "ModelTests", dependencies: ["MMModel", "MMOptim", "MMTensor", "TestSupport"]),
     .testTarget(name: "ConfigTests", dependencies: ["MMConfig", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["MMTraining", "MMCheckpoint", "MMConfig", "MMData", "MMDistributed", "MMModel", "MMOptim", "MMHDF5", "TestSupport"]),
+    .testTarget(name: "EvalTests", dependencies: ["MMEval", "TestSupport", "CZlib"]),
     .testTarget(name: "MultiRankTests", dependencies: ["MMHDF5", "MMData", "MMCheckpoint", "MMConfig", "MMModel", "MMTensor", "MMTraining", "TestSupport"]),
   ],
   swiftLanguageModes: [.v5]

@@ -1,0 +1,115 @@
+import Foundation
+
+/// Minimal inline-SVG charts for report.html: no JavaScript, no fonts or files from outside the page.
+/// Every chart is one `<svg data-chart="ID">` element, so a test can find each chart by its ID.
+struct SVGChart {
+  static let palette = [
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+  ]
+  static func color(_ i: Int) -> String { palette[i % palette.count] }
+
+  let id: String
+  let width: Double
+  let height: Double
+  let left = 56.0, right = 14.0, top = 30.0, bottom = 40.0
+  var xDomain: (Double, Double)
+  var yDomain: (Double, Double)
+  private(set) var body: [String] = []
+
+  init(id: String, width: Double = 420, height: Double = 280, x: (Double, Double), y: (Double, Double)) {
+    self.id = id
+    self.width = width
+    self.height = height
+    xDomain = x.0 == x.1 ? (x.0 - 1, x.1 + 1) : x
+    yDomain = y.0 == y.1 ? (y.0 - 1, y.1 + 1) : y
+  }
+
+  func px(_ v: Double) -> Double { left + (v - xDomain.0) / (xDomain.1 - xDomain.0) * (width - left - right) }
+  func py(_ v: Double) -> Double { height - bottom - (v - yDomain.0) / (yDomain.1 - yDomain.0) * (height - top - bottom) }
+
+  mutating func add(_ element: String) { body.append(element) }
+
+  /// Axes with "nice" ticks, light grid lines, the title and the axis labels.
+  /// `yTicks: false` leaves the y axis bare (a heat map labels its rows itself).
+  mutating func axes(title: String, xLabel: String, yLabel: String, xTicks: [(Double, String)]? = nil, yTicks: Bool = true) {
+    let x0 = left, x1 = width - right, y0 = height - bottom, y1 = top
+    for t in yTicks ? SVGChart.niceTicks(min(yDomain.0, yDomain.1), max(yDomain.0, yDomain.1)) : [] {
+      let y = f(py(t))
+      add("<line x1=\"\(f(x0))\" y1=\"\(y)\" x2=\"\(f(x1))\" y2=\"\(y)\" stroke=\"#e5e5e5\"/>")
+      add("<text x=\"\(f(x0 - 5))\" y=\"\(y)\" text-anchor=\"end\" dominant-baseline=\"middle\" class=\"tick\">\(SVGChart.label(t))</text>")
+    }
+    let ticks = xTicks ?? SVGChart.niceTicks(xDomain.0, xDomain.1).map { ($0, SVGChart.label($0)) }
+    for (t, text) in ticks {
+      add("<text x=\"\(f(px(t)))\" y=\"\(f(y0 + 14))\" text-anchor=\"middle\" class=\"tick\">\(SVGChart.escape(text))</text>")
+    }
+    add("<line x1=\"\(f(x0))\" y1=\"\(f(y0))\" x2=\"\(f(x1))\" y2=\"\(f(y0))\" stroke=\"#333\"/>")
+    add("<line x1=\"\(f(x0))\" y1=\"\(f(y0))\" x2=\"\(f(x0))\" y2=\"\(f(y1))\" stroke=\"#333\"/>")
+    add("<text x=\"\(f(width / 2))\" y=\"18\" text-anchor=\"middle\" class=\"title\">\(SVGChart.escape(title))</text>")
+    add("<text x=\"\(f((x0 + x1) / 2))\" y=\"\(f(height - 6))\" text-anchor=\"middle\" class=\"axis\">\(SVGChart.escape(xLabel))</text>")
+    add(
+      "<text x=\"14\" y=\"\(f((y0 + y1) / 2))\" text-anchor=\"middle\" class=\"axis\" transform=\"rotate(-90 14 \(f((y0 + y1) / 2)))\">\(SVGChart.escape(yLabel))</text>"
+    )
+  }
+
+  mutating func polyline(_ points: [(Double, Double)], color: String, dashed: Bool = false, width w: Double = 1.8) {
+    guard !points.isEmpty else { return }
+    let p = points.map { "\(f(px($0.0))),\(f(py($0.1)))" }.joined(separator: " ")
+    add("<polyline points=\"\(p)\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"\(w)\"\(dashed ? " stroke-dasharray=\"5 3\"" : "")/>")
+  }
+
+  mutating func circle(_ x: Double, _ y: Double, r: Double, color: String, opacity: Double = 1) {
+    add("<circle cx=\"\(f(px(x)))\" cy=\"\(f(py(y)))\" r=\"\(f(r))\" fill=\"\(color)\" fill-opacity=\"\(f(opacity))\"/>")
+  }
+
+  /// A legend in the top-right corner of the plot area.
+  mutating func legend(_ entries: [(String, String, Bool)]) {
+    for (i, (name, color, dashed)) in entries.enumerated() {
+      let y = top + 8 + Double(i) * 14, x = width - right - 110
+      add("<line x1=\"\(f(x))\" y1=\"\(f(y))\" x2=\"\(f(x + 18))\" y2=\"\(f(y))\" stroke=\"\(color)\" stroke-width=\"2\"\(dashed ? " stroke-dasharray=\"5 3\"" : "")/>")
+      add("<text x=\"\(f(x + 22))\" y=\"\(f(y))\" dominant-baseline=\"middle\" class=\"tick\">\(SVGChart.escape(name))</text>")
+    }
+  }
+
+  var svg: String {
+    "<svg data-chart=\"\(id)\" xmlns=\"http://www.w3.org/2000/svg\" width=\"\(f(width))\" height=\"\(f(height))\" viewBox=\"0 0 \(f(width)) \(f(height))\" role=\"img\">"
+      + body.joined() + "</svg>"
+  }
+
+  // MARK: - helpers
+
+  func f(_ v: Double) -> String { String(format: "%.1f", v) }
+
+  static func niceTicks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
+    let span = hi - lo
+    guard span > 0, span.isFinite else { return [lo] }
+    let raw = span / Double(count)
+    let mag = pow(10, floor(log10(raw)))
+    let step = [1.0, 2, 2.5, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
+    var t = (lo / step).rounded(.up) * step
+    var out: [Double] = []
+    while t <= hi + step * 1e-9 {
+      out.append(abs(t) < step * 1e-9 ? 0 : t)
+      t += step
+    }
+    return out
+  }
+
+  static func label(_ v: Double) -> String {
+    if v == v.rounded() && abs(v) < 1e6 { return String(Int(v)) }
+    let s = String(format: "%.3g", v)
+    return s
+  }
+
+  static func escape(_ s: String) -> String {
+    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+      .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+  }
+
+  /// A domain with 5% padding, covering all values (and `include`, e.g. 0 for bars).
+  static func domain(_ values: [Double], include: [Double] = [], pad: Double = 0.05) -> (Double, Double) {
+    let v = (values + include).filter(\.isFinite)
+    guard let lo = v.min(), let hi = v.max() else { return (0, 1) }
+    let p = (hi - lo) * pad
+    return (lo - p, hi + p)
+  }
+}

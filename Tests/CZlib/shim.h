@@ -1,0 +1,2 @@
+// zlib's inflate, for decoding the PNG screenshot in EvalTests (the report rendering check).
+#include <zlib.h>
