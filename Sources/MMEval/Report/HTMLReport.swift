@@ -6,11 +6,10 @@ import Foundation
 public enum HTMLReport {
   /// The `data-chart` IDs the page holds for this report, in page order.
   public static func chartIDs(_ r: Report) -> [String] {
-    var ids = r.folds.filter { !$0.curves.isEmpty }.map { "curves-fold-\($0.fold)" }
+    var ids = ["main-metric"] + r.folds.filter { !$0.curves.isEmpty }.map { "curves-fold-\($0.fold)" }
     if r.task.isClassification && r.folds.contains(where: { $0.curves.contains { $0.valAccuracy != nil } }) {
       ids.append("val-accuracy")
     }
-    ids.append("main-metric")
     if r.task.isClassification {
       ids.append("confusion-pooled")
       if r.folds.count > 1 { ids += r.folds.map { "confusion-fold-\($0.fold)" } }
@@ -149,18 +148,22 @@ public enum HTMLReport {
     var c = SVGChart(
       id: "curves-fold-\(f.fold)", width: 320, height: 220, x: (epochs.min() ?? 0, epochs.max() ?? 1),
       y: SVGChart.domain((train + val).map(\.1), include: [0]))
-    c.axes(title: "Fold \(f.fold): loss", xLabel: "epoch", yLabel: "loss")
+    c.axes(title: "Fold \(f.fold): loss", xLabel: "epoch", yLabel: "loss", xTicks: epochTicks(c))
     c.polyline(train, color: SVGChart.color(0))
     c.polyline(val, color: SVGChart.color(1), dashed: true)
     c.legend([("train", SVGChart.color(0), false)] + (val.isEmpty ? [] : [("validation", SVGChart.color(1), true)]))
     return c.svg
   }
 
+  private static func epochTicks(_ c: SVGChart) -> [(Double, String)] {
+    SVGChart.niceTicks(c.xDomain.0, c.xDomain.1, integer: true).map { ($0, SVGChart.label($0)) }
+  }
+
   private static func validationAccuracy(_ r: Report) -> String {
     let series = r.folds.map { f in f.curves.compactMap { p in p.valAccuracy.map { (Double(p.epoch), $0) } } }
     let epochs = r.folds.flatMap { $0.curves.map { Double($0.epoch) } }
     var c = SVGChart(id: "val-accuracy", width: 320, height: 220, x: (epochs.min() ?? 0, epochs.max() ?? 1), y: (0, 1))
-    c.axes(title: "Validation accuracy", xLabel: "epoch", yLabel: "accuracy")
+    c.axes(title: "Validation accuracy", xLabel: "epoch", yLabel: "accuracy", xTicks: epochTicks(c))
     for (i, s) in series.enumerated() { c.polyline(s, color: SVGChart.color(i)) }
     c.legend(r.folds.count > 1 ? r.folds.prefix(8).map { ("fold \($0.fold)", SVGChart.color($0.fold), false) } : [])
     return c.svg
@@ -174,8 +177,10 @@ public enum HTMLReport {
     let all = values.compactMap { $0 } + [s?.ciLow, s?.ciHigh].compactMap { $0 }
     let y = bounded ? (0.0, max(1.0, all.max() ?? 1)) : SVGChart.domain(all, include: [0])
     let n = Double(r.folds.count)
-    var c = SVGChart(id: "main-metric", width: max(320, 90 + 56 * n), height: 260, x: (0, n), y: y)
-    c.axes(title: "\(name) per \(Format.setName(r))", xLabel: r.kind == .cv ? "fold" : "", yLabel: name,
+    var c = SVGChart(id: "main-metric", width: max(420, 90 + 56 * n), height: 260, x: (0, n), y: y)
+    let title = "\(name) per \(Format.setName(r))" + (s?.mean.map { ": mean \(Format.value($0))" } ?? "")
+      + (s?.ciLow != nil ? " (95% CI \(Format.ci(s!)))" : "")
+    c.axes(title: title, xLabel: r.kind == .cv ? "fold" : "", yLabel: name,
            xTicks: r.folds.enumerated().map { (Double($0.offset) + 0.5, "\($0.element.fold)") })
     if let lo = s?.ciLow, let hi = s?.ciHigh {
       c.add("<rect x=\"\(c.f(c.px(0)))\" y=\"\(c.f(c.py(hi)))\" width=\"\(c.f(c.px(n) - c.px(0)))\" height=\"\(c.f(c.py(lo) - c.py(hi)))\" fill=\"#ff7f0e\" fill-opacity=\"0.15\"/>")
@@ -186,10 +191,7 @@ public enum HTMLReport {
       c.add("<rect x=\"\(c.f(x0))\" y=\"\(c.f(min(base, top)))\" width=\"\(c.f(x1 - x0))\" height=\"\(c.f(abs(base - top)))\" fill=\"\(SVGChart.color(0))\"/>")
       c.add("<text x=\"\(c.f((x0 + x1) / 2))\" y=\"\(c.f(top - 4))\" text-anchor=\"middle\" class=\"tick\">\(Format.value(v))</text>")
     }
-    if let m = s?.mean {
-      c.polyline([(0, m), (n, m)], color: "#d62728", dashed: true)
-      c.legend([("mean \(Format.value(m))", "#d62728", true)])
-    }
+    if let m = s?.mean { c.polyline([(0, m), (n, m)], color: "#d62728", dashed: true) }
     return c.svg
   }
 

@@ -79,12 +79,14 @@ struct SVGChart {
 
   func f(_ v: Double) -> String { String(format: "%.1f", v) }
 
-  static func niceTicks(_ lo: Double, _ hi: Double, count: Int = 5) -> [Double] {
+  /// Round tick values (steps of 1, 2, 2.5 or 5 × 10^n; whole numbers only when `integer`).
+  static func niceTicks(_ lo: Double, _ hi: Double, count: Int = 5, integer: Bool = false) -> [Double] {
     let span = hi - lo
     guard span > 0, span.isFinite else { return [lo] }
     let raw = span / Double(count)
     let mag = pow(10, floor(log10(raw)))
-    let step = [1.0, 2, 2.5, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
+    var step = [1.0, 2, 2.5, 5, 10].map { $0 * mag }.first { $0 >= raw } ?? 10 * mag
+    if integer { step = max(1, step.rounded(.up)) }
     var t = (lo / step).rounded(.up) * step
     var out: [Double] = []
     while t <= hi + step * 1e-9 {
