@@ -36,19 +36,19 @@ let package = Package(
     .target(name: "MMData", dependencies: ["MMHDF5", "MMTensor", "MMDistributed", "MMModel"]),
     .target(name: "MMModel", dependencies: ["MMTensor"]),
     .target(name: "MMOptim", dependencies: ["MMModel"]),
-    .target(name: "MMConfig", dependencies: ["MMData", "MMModel", "MMOptim", .product(name: "Yams", package: "Yams")]),
+    .target(name: "MMConfig", dependencies: ["MMData", "MMModel", "MMOptim", "MMEval", .product(name: "Yams", package: "Yams")]),
     .target(name: "MMCheckpoint", dependencies: ["MMHDF5", "MMModel", "MMOptim", "MMData"]),
     .target(name: "MMEval"),  // folds, metrics, reports: Foundation only
     .target(
       name: "MMTraining",
       dependencies: [
-        "MMConfig", "MMData", "MMModel", "MMOptim", "MMDistributed", "MMCheckpoint", "MMTensor",
+        "MMConfig", "MMData", "MMModel", "MMOptim", "MMDistributed", "MMCheckpoint", "MMTensor", "MMEval",
         .product(name: "Logging", package: "swift-log"),
       ]),
     .executableTarget(
       name: "mmtrain",
       dependencies: [
-        "MMTraining", "MMData", "MMDistributed",
+        "MMTraining", "MMData", "MMDistributed", "MMEval",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
       ]),

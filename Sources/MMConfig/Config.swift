@@ -9,6 +9,7 @@ import Foundation
 @_exported import MMData
 @_exported import MMModel
 @_exported import MMOptim
+@_exported import MMEval
 
 /// `data:` section: which file, which modalities, and how sequences are shaped before the model sees them.
 public struct DataConfig: Equatable, Sendable {
@@ -118,6 +119,22 @@ public struct CheckpointConfig: Equatable, Sendable {
   public var keep: Int
 }
 
+/// `cv:` section (`mmtrain cv`).
+public struct CVConfig: Equatable, Sendable {
+  public var folds: Int
+  public var strategy: FoldStrategy
+  public var shuffle: Bool
+  public var seed: UInt64
+  public var parallelFolds: Int
+  public var spec: FoldSpec { FoldSpec(k: folds, strategy: strategy, shuffle: shuffle, seed: seed) }
+}
+
+/// `report:` section.
+public struct ReportConfig: Equatable, Sendable {
+  public var ablation: Bool
+  public var metric: ReportMetric
+}
+
 /// A whole run's configuration, resolved: every field holds either the user's value or the default.
 public struct TrainConfig: Equatable, Sendable {
   public var data: DataConfig
@@ -125,6 +142,8 @@ public struct TrainConfig: Equatable, Sendable {
   public var task: TaskConfig
   public var train: TrainSettings
   public var checkpoint: CheckpointConfig
+  public var cv: CVConfig
+  public var report: ReportConfig
 
   /// Every field at its documented default; `data.path` is "" because it has none (it is required).
   public static let defaults: TrainConfig = ConfigSchema.keys.reduce(into: unfilled) { config, key in
@@ -145,7 +164,9 @@ public struct TrainConfig: Equatable, Sendable {
       epochs: 0, batchSize: 0, optimizer: .adam, lr: 0, momentum: 0, nesterov: false, weightDecay: 0, l1: 0,
       modalityDropout: 0, beta1: 0, beta2: 0, eps: 0, alpha: 0, schedule: .constant, warmupSteps: 0, gamma: 0, stepEpochs: 0,
       lrMin: 0, clipNorm: 0, labelSmoothing: 0, earlyStopping: nil, seed: 0, blasThreads: 0),
-    checkpoint: CheckpointConfig(dir: "", everyEpochs: 0, keep: 0))
+    checkpoint: CheckpointConfig(dir: "", everyEpochs: 0, keep: 0),
+    cv: CVConfig(folds: 0, strategy: .kfold, shuffle: false, seed: 0, parallelFolds: 0),
+    report: ReportConfig(ablation: false, metric: .auto))
 }
 
 /// A configuration mistake, as one line that names the file (or "--set"), the full key path, and the fix.

@@ -55,6 +55,19 @@ extension TrainConfig {
     }
     try checkClasses(config, source: raw.entries["task.classes"]?.source ?? raw.source)
     try checkTrainingControls(config, raw: raw)
+    if config.report.metric.resolved(classification: config.task.kind != .regression) == nil {
+      let reader = ValueReader(path: "report.metric", source: raw.entries["report.metric"]?.source ?? raw.source)
+      let fits = config.task.kind == .regression ? EvalMetrics.regressionNames : EvalMetrics.classificationNames
+      throw reader.invalid(
+        "is \(config.report.metric.rawValue), which task.kind \(config.task.kind.rawValue) does not report; use auto or one of "
+          + fits.joined(separator: ", "))
+    }
+    if config.cv.parallelFolds > config.cv.folds {
+      let reader = ValueReader(path: "cv.parallel_folds", source: raw.entries["cv.parallel_folds"]?.source ?? raw.source)
+      throw reader.invalid(
+        "= \(config.cv.parallelFolds) is more than cv.folds = \(config.cv.folds) (each group of ranks trains one fold at a time); "
+          + "use cv.parallel_folds ≤ \(config.cv.folds)")
+    }
     for (path, value) in [("data.steps", config.data.steps), ("model.hidden", config.model.hidden)]
     where value.isMap && config.model.fusion == .early {
       let reader = ValueReader(path: path, source: raw.entries[path]?.source ?? raw.source)

@@ -8,6 +8,8 @@ enum ConfigSchema {
     ("task", "What is predicted; picks the output head and the loss."),
     ("train", "Optimisation."),
     ("checkpoint", "Where and how often checkpoints are written."),
+    ("cv", "k-fold cross-validation (`mmtrain cv`); scikit-learn's fold semantics."),
+    ("report", "What RUN_DIR/report/ holds (`mmtrain cv`, `train`, `evaluate`)."),
   ]
 
   static let keys: [ConfigKey] = [
@@ -228,6 +230,41 @@ enum ConfigSchema {
       "checkpoint.keep", \.checkpoint.keep, default: 3, min: 1,
       help: "How many of the most recent checkpoints to keep.",
       aliases: ["keep_last", "max_to_keep", "save_total_limit", "max_keep"]),
+
+    // MARK: cv
+    .int(
+      "cv.folds", \.cv.folds, default: 5, min: 2,
+      help: "Number of folds k: each sample is in exactly one test fold.",
+      aliases: ["k", "n_splits", "splits", "n_folds", "num_folds", "kfold"]),
+    .choice(
+      "cv.strategy", \.cv.strategy, default: FoldStrategy.kfold,
+      help: "Fold assignment, as scikit-learn's KFold, StratifiedKFold (class shares kept), GroupKFold (a `/groups` id "
+        + "never in two test folds) and StratifiedGroupKFold.",
+      aliases: ["splitter", "method", "fold_strategy", "cv_strategy"]),
+    .bool(
+      "cv.shuffle", \.cv.shuffle, default: true,
+      help: "Shuffle before assigning folds (seeded by `cv.seed`); false reproduces scikit-learn's folds exactly.",
+      aliases: ["shuffled", "permute"]),
+    .seed(
+      "cv.seed", \.cv.seed, default: 0,
+      help: "Seed of the fold shuffle (independent of train.seed and of the world size).",
+      aliases: ["random_state", "fold_seed", "split_seed"]),
+    .int(
+      "cv.parallel_folds", \.cv.parallelFolds, default: 1, min: 1,
+      help: "Folds trained at the same time: the ranks split into this many groups (it must divide the world size "
+        + "and be ≤ cv.folds), each all-reducing within itself.",
+      aliases: ["parallel", "concurrent_folds", "groups", "fold_groups"]),
+
+    // MARK: report
+    .bool(
+      "report.ablation", \.report.ablation, default: false,
+      help: "Re-evaluate each final model with each modality masked out (zero features, length 0): the drop of the "
+        + "main metric per modality.",
+      aliases: ["modality_ablation", "ablate", "mask_modalities"]),
+    .choice(
+      "report.metric", \.report.metric, default: ReportMetric.auto,
+      help: "Main metric of the bar chart and the ablation; auto = accuracy (classification) or mae (regression).",
+      aliases: ["main_metric", "metric_name", "score", "scoring"]),
   ]
 
   static let sectionNames: [String] = sections.map(\.name)

@@ -16,6 +16,9 @@ public protocol Communicator: AnyObject {
   func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int)
   func broadcast(_ bytes: inout [UInt8], root: Int)
   func barrier()
+  /// Splits the ranks into groups (MPI_Comm_split): ranks with the same `color` get one communicator, ranked
+  /// by `key`. Collective. Each group's collectives then involve only its members (parallel cv folds).
+  func split(color: Int, key: Int) -> Communicator
   /// Brings every rank down at once (MPI_Abort); for errors that only one rank can see mid-collective.
   func abort(code: Int32) -> Never
   /// Clean shutdown (MPI_Finalize). Safe to call twice.
@@ -45,6 +48,7 @@ public final class SingleProcessCommunicator: Communicator {
   public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {}
   public func broadcast(_ bytes: inout [UInt8], root: Int) {}
   public func barrier() {}
+  public func split(color: Int, key: Int) -> Communicator { self }
   public func abort(code: Int32) -> Never { exit(code) }
   public func finalize() {}
 }

@@ -1,11 +1,17 @@
 import CMPI
 import Foundation
 
-/// MPI_COMM_WORLD, with errors returned (MPI_ERRORS_RETURN) and turned into one line naming the call,
-/// the rank and MPI's own error string, followed by MPI_Abort so no rank is left waiting.
+/// MPI_COMM_WORLD (or a part of it, from `split`), with errors returned (MPI_ERRORS_RETURN) and turned into
+/// one line naming the call, the rank and MPI's own error string, followed by MPI_Abort of the whole world
+/// so no rank is left waiting.
 public final class MPICommunicator: Communicator {
   public let rank: Int
   public let size: Int
+  /// This communicator's handle: MPI_COMM_WORLD, or a sub-communicator from `split`.
+  private let handle: MPI_Comm
+  /// The world rank (for error lines, which name the process the user can find).
+  private let worldRank: Int
+  private let isWorld: Bool
   private var finalized = false
 
   /// True when this process was started by an MPI launcher (mpirun/orterun, srun with PMIx).
@@ -38,6 +44,27 @@ public final class MPICommunicator: Communicator {
     MPI_Comm_rank(mm_comm_world(), &r)
     MPI_Comm_size(mm_comm_world(), &s)
     rank = Int(r); size = Int(s)
+    handle = mm_comm_world()
+    worldRank = rank
+    isWorld = true
+  }
+
+  private init(handle: MPI_Comm, worldRank: Int) {
+    self.handle = handle
+    self.worldRank = worldRank
+    isWorld = false
+    MPI_Comm_set_errhandler(handle, mm_errors_return())
+    var r: Int32 = 0, s: Int32 = 0
+    MPI_Comm_rank(handle, &r)
+    MPI_Comm_size(handle, &s)
+    rank = Int(r); size = Int(s)
+  }
+
+  /// MPI_Comm_split: ranks passing the same `color` form one communicator, ordered by `key`.
+  public func split(color: Int, key: Int) -> Communicator {
+    var sub: MPI_Comm? = nil
+    check(MPI_Comm_split(handle, Int32(color), Int32(key), &sub), "MPI_Comm_split")
+    return MPICommunicator(handle: sub!, worldRank: worldRank)
   }
 
   private func check(_ rc: Int32, _ call: String) {
@@ -46,26 +73,26 @@ public final class MPICommunicator: Communicator {
     var len: Int32 = 0
     MPI_Error_string(rc, &buf, &len)
     let msg = String(cString: buf)
-    FileHandle.standardError.write("mmtrain: rank \(rank): \(call) failed: \(msg)\n".data(using: .utf8)!)
+    FileHandle.standardError.write("mmtrain: rank \(worldRank): \(call) failed: \(msg)\n".data(using: .utf8)!)
     abort(code: 1)
   }
 
   public func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
     if size == 1 || count == 0 { return }
-    check(MPI_Allreduce(mm_in_place(), buffer, Int32(count), mm_float(), mm_op_sum(), mm_comm_world()), "MPI_Allreduce")
+    check(MPI_Allreduce(mm_in_place(), buffer, Int32(count), mm_float(), mm_op_sum(), handle), "MPI_Allreduce")
   }
 
   public func allreduceSum(_ values: inout [Double]) {
     if size == 1 || values.isEmpty { return }
     let n = Int32(values.count)
     values.withUnsafeMutableBufferPointer {
-      check(MPI_Allreduce(mm_in_place(), $0.baseAddress, n, mm_double(), mm_op_sum(), mm_comm_world()), "MPI_Allreduce")
+      check(MPI_Allreduce(mm_in_place(), $0.baseAddress, n, mm_double(), mm_op_sum(), handle), "MPI_Allreduce")
     }
   }
 
   private func allreduceInt(_ value: Int, _ op: MPI_Op) -> Int {
     var v = Int64(value)
-    check(MPI_Allreduce(mm_in_place(), &v, 1, mm_int64(), op, mm_comm_world()), "MPI_Allreduce")
+    check(MPI_Allreduce(mm_in_place(), &v, 1, mm_int64(), op, handle), "MPI_Allreduce")
     return Int(v)
   }
 
@@ -74,22 +101,22 @@ public final class MPICommunicator: Communicator {
 
   public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {
     if size == 1 || count == 0 { return }
-    check(MPI_Bcast(buffer, Int32(count), mm_float(), Int32(root), mm_comm_world()), "MPI_Bcast")
+    check(MPI_Bcast(buffer, Int32(count), mm_float(), Int32(root), handle), "MPI_Bcast")
   }
 
   public func broadcast(_ bytes: inout [UInt8], root: Int) {
     if size == 1 { return }
     var n = Int64(bytes.count)
-    check(MPI_Bcast(&n, 1, mm_int64(), Int32(root), mm_comm_world()), "MPI_Bcast")
+    check(MPI_Bcast(&n, 1, mm_int64(), Int32(root), handle), "MPI_Bcast")
     if rank != root { bytes = [UInt8](repeating: 0, count: Int(n)) }
     if n == 0 { return }
     bytes.withUnsafeMutableBufferPointer {
-      check(MPI_Bcast($0.baseAddress, Int32(n), mm_byte(), Int32(root), mm_comm_world()), "MPI_Bcast")
+      check(MPI_Bcast($0.baseAddress, Int32(n), mm_byte(), Int32(root), handle), "MPI_Bcast")
     }
   }
 
   public func barrier() {
-    if size > 1 { check(MPI_Barrier(mm_comm_world()), "MPI_Barrier") }
+    if size > 1 { check(MPI_Barrier(handle), "MPI_Barrier") }
   }
 
   public func abort(code: Int32) -> Never {
@@ -98,9 +125,15 @@ public final class MPICommunicator: Communicator {
     exit(code)
   }
 
+  /// Finalizes MPI (the world); frees a sub-communicator. Safe to call twice.
   public func finalize() {
     if finalized { return }
     finalized = true
-    MPI_Finalize()
+    if isWorld {
+      MPI_Finalize()
+    } else {
+      var h: MPI_Comm? = handle
+      MPI_Comm_free(&h)
+    }
   }
 }

@@ -264,3 +264,19 @@ public struct EvalMetrics: Codable, Equatable, Sendable {
     ["mse", "rmse", "mae", "r2", "pearson", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0", "acc7"]
   }
 }
+
+/// `report.metric`: the report's main metric (bar chart, ablation), or `auto`.
+public enum ReportMetric: String, CaseIterable, Codable, Sendable {
+  case auto
+  case accuracy, balancedAccuracy = "balanced_accuracy", macroF1 = "macro_f1", weightedF1 = "weighted_f1"
+  case rocAuc = "roc_auc", logLoss = "log_loss"
+  case mse, rmse, mae, r2, pearson
+  case acc2Has0 = "acc2_has0", f1Has0 = "f1_has0", acc2Non0 = "acc2_non0", f1Non0 = "f1_non0", acc7
+
+  /// The metric's report name for a task, or nil when it does not fit the task.
+  public func resolved(classification: Bool) -> String? {
+    if self == .auto { return EvalMetrics.defaultMainMetric(classification: classification) }
+    let names = classification ? EvalMetrics.classificationNames : EvalMetrics.regressionNames
+    return names.contains(rawValue) ? rawValue : nil
+  }
+}
