@@ -12,6 +12,7 @@ import MMOptim
 ///     attributes on /          format, format_version, epoch, step, step_in_epoch, seed, rng_state, elapsed_s,
 ///                              optimizer, optimizer_step, config (resolved YAML), created; with early
 ///                              stopping on: early_stopping_best, early_stopping_best_epoch, early_stopping_wait
+///                              a cv fold's checkpoints also hold cv_manifest (the fold manifest, JSON)
 ///     + Provenance             mmtrain_version, the input record, the data fingerprint, the validation split
 public enum Checkpoint {
   public static let format = "mmtrain-checkpoint"
@@ -56,7 +57,7 @@ public enum Checkpoint {
 
   public static func write(
     to path: String, arena: ParameterArena, optimizer: Optimizer, normalization: (mean: [Float], std: [Float])?,
-    state: State, configYAML: String, provenance: Provenance? = nil
+    state: State, configYAML: String, provenance: Provenance? = nil, attributes: [String: String] = [:]
   ) throws {
     let url = URL(fileURLWithPath: path)
     let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
@@ -91,6 +92,7 @@ public enum Checkpoint {
       }
       try file.setAttribute("created", on: "/", string: ISO8601DateFormatter().string(from: Date()))
       try provenance?.write(to: file)
+      for (name, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(name, on: "/", string: value) }
       try file.flush()
       file.close()
       try fsync(path: tmp)

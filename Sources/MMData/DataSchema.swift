@@ -32,6 +32,8 @@ public struct DataSchema: Equatable {
 
   public var labelsAreIntegers: Bool { if case .integer = labelDType { return true } else { return false } }
   public var labelWidth: Int { labelShape.count == 2 ? labelShape[1] : 1 }
+  /// False for a file read with `requireLabels: false` that has no /labels.
+  public var hasLabels: Bool { !labelShape.isEmpty }
 
   public func modality(_ name: String) -> Modality? { modalities.first { $0.name == name } }
 
@@ -51,7 +53,8 @@ public struct DataSchema: Equatable {
     return try read(file)
   }
 
-  public static func read(_ file: HDF5File) throws -> DataSchema {
+  /// `requireLabels: false` accepts a file without /labels (`mmtrain predict`): `labelShape` is then [].
+  public static func read(_ file: HDF5File, requireLabels: Bool = true) throws -> DataSchema {
     let path = file.path
     guard file.isGroup("/modalities") else {
       throw DataError("\(path): group '/modalities' not found (put each modality in /modalities/<name> as [N, T, D])")
@@ -85,7 +88,10 @@ public struct DataSchema: Equatable {
       modalities.append(Modality(name: name, steps: info.shape[1], features: info.shape[2], dtype: info.dtype))
     }
     guard file.isDataset("/labels") else {
-      throw DataError("\(path): dataset '/labels' not found (every data file needs /labels [N] or [N, K])")
+      guard !requireLabels else {
+        throw DataError("\(path): dataset '/labels' not found (every data file needs /labels [N] or [N, K])")
+      }
+      return try finish(file, path: path, n: n!, modalities: modalities, labelShape: [], labelDType: .other("none"))
     }
     let labels = try file.datasetInfo("/labels")
     guard labels.shape.count == 1 || labels.shape.count == 2 else {
@@ -96,6 +102,13 @@ public struct DataSchema: Equatable {
     default: throw DataError("\(path): '/labels' has dtype \(labels.dtype) (expected integer class ids or float targets)")
     }
     try checkN("/labels", labels.shape[0])
+    return try finish(file, path: path, n: n!, modalities: modalities, labelShape: labels.shape, labelDType: labels.dtype)
+  }
+
+  /// Lengths, groups and class names, once the modalities and labels are known.
+  private static func finish(
+    _ file: HDF5File, path: String, n: Int?, modalities: [Modality], labelShape: [Int], labelDType: HDF5DType
+  ) throws -> DataSchema {
     var lengths = Lengths.none
     if file.isDataset("/lengths") {
       try checkIntegerVector(file, "/lengths", n!)
@@ -112,9 +125,10 @@ public struct DataSchema: Equatable {
     }
     let hasGroups = file.isDataset("/groups")
     if hasGroups { try checkIntegerVector(file, "/groups", n!) }
-    let classNames = file.hasAttribute("class_names", on: "/labels") ? try file.stringsAttribute("class_names", on: "/labels") : nil
+    let classNames = file.isDataset("/labels") && file.hasAttribute("class_names", on: "/labels")
+      ? try file.stringsAttribute("class_names", on: "/labels") : nil
     return DataSchema(
-      path: path, count: n!, modalities: modalities, labelShape: labels.shape, labelDType: labels.dtype,
+      path: path, count: n!, modalities: modalities, labelShape: labelShape, labelDType: labelDType,
       lengths: lengths, hasGroups: hasGroups, classNames: classNames)
   }
 

@@ -83,6 +83,10 @@ public enum ShardLoader {
     throws -> ([Float], Int, Int)
   {
     let path = file.path
+    if !schema.hasLabels {  // mmtrain predict: no targets; the output count comes from the checkpoint's config
+      let width = o.task == .regression ? (o.classes ?? 1) : 1
+      return ([Float](repeating: 0, count: rows.count * width), width, o.task == .binary ? 2 : (o.classes ?? 2))
+    }
     if o.task == .regression {
       let values = try comm.agree { () -> [Double] in
         let v = try file.readDoubles("/labels", rows: rows)

@@ -20,6 +20,17 @@ public final class Trainer {
     public var resume: Checkpoint.Contents? = nil   // continue exactly (params, optimiser, position)
     public var initFrom: Checkpoint.Contents? = nil // start from these weights only
     public var progress: ConsoleProgress.Mode = .auto
+    /// k-fold: the fold's training rows (global ids, ascending). Only these are trained on; the inner
+    /// validation split (`data.validation_fraction`) is drawn from them, and the normalisation statistics
+    /// come from the rest of them. nil: every row of the file (train/validation split as usual).
+    public var trainingRows: [Int]? = nil
+    /// Evaluation only (`mmtrain evaluate`/`predict`, with `initFrom`): no run directory, no sampler; every
+    /// row is evaluated with the checkpoint's weights and normalisation.
+    public var inference = false
+    /// Data without /labels (`mmtrain predict`): targets are zero and metrics are not computed.
+    public var labelsOptional = false
+    /// Extra string attributes for every checkpoint (a cv fold's manifest).
+    public var checkpointAttributes: [String: String] = [:]
     public init() {}
   }
 
@@ -35,7 +46,7 @@ public final class Trainer {
   /// The run's config; `task.classes` and `data.modalities` are filled in once inferred from the data, so
   /// checkpoints hold them.
   public private(set) var config: TrainConfig
-  let comm: Communicator
+  public let comm: Communicator
   let options: Options
   let progress: ConsoleProgress
   let run: RunDirectory
@@ -51,6 +62,11 @@ public final class Trainer {
   var provenance: Provenance?       // rank 0: what every checkpoint records about the input and the split
   var createdFolders: [String] = [] // rank 0: folders of the run directory this run created
   var start = Date()                // when training started, less the time of the runs it resumes
+  /// The inner validation rows (global ids, ascending) and the number of rows trained on.
+  public private(set) var validationRows: [Int] = []
+  public private(set) var trainRowCount = 0
+  /// The data file's schema (modalities, groups, class names).
+  public private(set) var schema: DataSchema!
   var lossSpec: LossSpec!
   var controls: StepControls!
   var stopper: EarlyStopper?        // nil: early stopping off
@@ -67,6 +83,12 @@ public final class Trainer {
   public func prepare() throws {
     let c = config
     BLAS.setThreads(c.train.blasThreads)
+    if !options.inference { try prepareRunDirectory() }
+    try loadData()
+  }
+
+  func prepareRunDirectory() throws {
+    let c = config
     try comm.agree {
       try c.check(worldSize: comm.size)
       if comm.isRoot {
@@ -79,9 +101,14 @@ public final class Trainer {
         }
       }
     }
+  }
+
+  func loadData() throws {
+    let c = config
     let file = try comm.agree { try HDF5File(path: c.data.path, mode: .readOnly) }
     defer { file.close() }
-    let schema = try comm.agree { try DataSchema.read(file) }
+    let schema = try comm.agree { try DataSchema.read(file, requireLabels: !options.labelsOptional) }
+    self.schema = schema
     let modalities = try comm.agree { try schema.resolveModalities(c.data.modalities) }
     let names = modalities.map(\.name)
     try comm.agree {
@@ -89,44 +116,69 @@ public final class Trainer {
       try c.model.hidden.check(key: "model.hidden", modalities: names)
     }
     config.data.modalities = names  // checkpoints record the order the model was trained on
-    let mask = try comm.agree { try ResumeChecks.validationMask(count: schema.count, c, resume: options.resume) }
+    // mask: the inner validation rows. excluded: every row not trained on (validation, and a cv fold's test
+    // rows), which the normalisation statistics must not see.
+    var mask: [Bool]
+    var excluded: [Bool]
+    if options.inference {
+      mask = [Bool](repeating: false, count: schema.count)
+      excluded = [Bool](repeating: true, count: schema.count)
+    } else if let fold = options.trainingRows {
+      if options.resume?.provenance != nil {
+        mask = try comm.agree { try ResumeChecks.validationMask(count: schema.count, c, resume: options.resume) }
+      } else {
+        let inner = Split.validationMask(count: fold.count, fraction: c.data.validationFraction, seed: c.train.seed)
+        mask = [Bool](repeating: false, count: schema.count)
+        for (i, row) in fold.enumerated() where inner[i] { mask[row] = true }
+      }
+      excluded = [Bool](repeating: true, count: schema.count)
+      for row in fold where !mask[row] { excluded[row] = false }
+    } else {
+      mask = try comm.agree { try ResumeChecks.validationMask(count: schema.count, c, resume: options.resume) }
+      excluded = mask
+    }
     let saved = options.resume ?? options.initFrom
-    let how = options.resume != nil ? "--resume" : "--init"
+    let how = options.resume != nil ? "--resume" : (options.inference ? "--checkpoint" : "--init")
     var input = ResumeChecks.inputRecord(modalities, c, classes: c.task.kind == .binary ? 2 : c.task.classes)
     try comm.agree { try ResumeChecks.checkInput(input, against: saved, how: how) }
     let stats = saved?.normalization.map { FeatureStatistics(mean: $0.mean, std: $0.std) }
     let load = LoadOptions(
       modalities: modalities, steps: names.map { c.data.steps.value(for: $0)! }, align: c.data.align, normalize: c.data.normalize,
-      missing: c.data.missing, task: c.task.kind, classes: c.task.classes, validationMask: mask, statistics: stats)
+      missing: c.data.missing, task: c.task.kind, classes: c.task.classes, validationMask: excluded, statistics: stats)
     shard = try ShardLoader.load(file: file, schema: schema, options: load, comm: comm)
     if c.task.kind == .multiclass { config.task.classes = shard.classes }
     input.classes = shard.classes
     try comm.agree { try ResumeChecks.checkInput(input, against: saved, how: how) }
 
-    let trainRows = (0..<schema.count).filter { !mask[$0] }
-    validationCount = schema.count - trainRows.count
+    let trainRows = (0..<schema.count).filter { !excluded[$0] }
+    validationRows = mask.indices.filter { mask[$0] }
+    validationCount = validationRows.count
+    trainRowCount = trainRows.count
     ownedValidation = shard.rows.filter { mask[$0] }.map { $0 - shard.rows.lowerBound }
     try comm.agree {
-      if trainRows.isEmpty { throw TrainingError("\(c.data.path): no training rows (the file has \(schema.count) samples; lower data.validation_fraction)") }
+      if trainRows.isEmpty && !options.inference { throw TrainingError("\(c.data.path): no training rows (the file has \(schema.count) samples; lower data.validation_fraction)") }
     }
     sampler = EpochSampler(trainRows: trainRows, batchSize: c.train.batchSize, seed: options.resume?.state.seed ?? c.train.seed)
     if let resume = options.resume { try comm.agree { try ResumeChecks.checkSampler(sampler, resume) } }
     try comm.agree {
-      guard comm.isRoot else { return }
-      let validationRows = mask.indices.filter { mask[$0] }
+      guard comm.isRoot && !options.inference else { return }
+      let validationRows = self.validationRows
       provenance = Provenance(
         input: input, dataPath: c.data.path, data: try DataFingerprint.of(path: c.data.path), validationRows: validationRows,
         validationSeed: c.train.seed, validationFraction: c.data.validationFraction)
       try run.writeSplit(seed: c.train.seed, fraction: c.data.validationFraction, samples: schema.count, validationRows: validationRows)
     }
     try comm.agree {
+      if options.inference { return }  // evaluate/predict: no training controls
       try StepControls.checkWarmup(c.train, stepsPerEpoch: sampler.stepsPerEpoch)
       if c.train.earlyStopping != nil, validationCount == 0 {
         throw TrainingError("train.early_stopping needs validation rows, but data.validation_fraction = \(c.data.validationFraction) leaves none of the \(schema.count) samples of \(c.data.path); raise data.validation_fraction or drop train.early_stopping")
       }
     }
-    let ownedTraining = shard.rows.filter { !mask[$0] }.map { $0 - shard.rows.lowerBound }
-    lossSpec = try LossSpec.make(c, shard: shard, trainingRows: ownedTraining, comm: comm)
+    let ownedTraining = shard.rows.filter { !excluded[$0] }.map { $0 - shard.rows.lowerBound }
+    lossSpec = options.inference  // evaluate/predict need no class weights (and have no training rows to count)
+      ? LossSpec(c.task.kind, labelSmoothing: 0, regression: c.task.loss, huberDelta: Float(c.task.huberDelta))
+      : try LossSpec.make(c, shard: shard, trainingRows: ownedTraining, comm: comm)
     stopper = c.train.earlyStopping.map { EarlyStopper($0, resumed: options.resume?.state.earlyStopping) }
     let outputs = c.task.kind == .binary ? 1 : shard.classes
     let maxBatch = max(1, min(c.train.batchSize, shard.count))
@@ -145,9 +197,11 @@ public final class Trainer {
     // Rank 0's parameters are the truth; one broadcast makes every replica identical.
     comm.broadcast(model.arena.values.pointer, count: model.arena.count, root: 0)
 
+    if options.inference { return }
     let listing = modalities.map { "\($0.name) \($0.features)" }.joined(separator: ", ")
     let stepsText = c.data.steps.uniform.map { "\($0) steps" } ?? "steps " + spec.inputs.map { "\($0.name) \($0.steps)" }.joined(separator: ", ")
-    progress.line("data: \(schema.count) samples (\(trainRows.count) train, \(validationCount) validation) from \(TrainConfig.display(c.data.path)); modalities \(listing); \(stepsText), \(load.features) features")
+    let testText = options.trainingRows.map { ", \(schema.count - $0.count) test" } ?? ""
+    progress.line("data: \(schema.count) samples (\(trainRows.count) train, \(validationCount) validation\(testText)) from \(TrainConfig.display(c.data.path)); modalities \(listing); \(stepsText), \(load.features) features")
     progress.line("model: \(spec.summary), \(model.arena.count) parameters; \(comm.size) rank(s), global batch \(c.train.batchSize), \(sampler.stepsPerEpoch) steps/epoch; \(c.train.optimizer.rawValue) lr \(c.train.lr)\(controlsSummary)")
     if let loaded = ResumeChecks.loadedLine(resume: options.resume, initFrom: options.initFrom, runDir: run.path) { progress.line(loaded) }
     if options.resume != nil && comm.isRoot { run.removeStopMarker() }  // the run is taken up again
@@ -347,7 +401,7 @@ public final class Trainer {
         elapsed: Date().timeIntervalSince(start), earlyStopping: stopper?.state)
       try Checkpoint.write(
         to: path, arena: model.arena, optimizer: optimizer, normalization: (shard.statistics.mean, shard.statistics.std),
-        state: state, configYAML: config.yaml(), provenance: provenance)
+        state: state, configYAML: config.yaml(), provenance: provenance, attributes: options.checkpointAttributes)
       if !best { try run.publish(path, keep: config.checkpoint.keep) }
     }
     return path

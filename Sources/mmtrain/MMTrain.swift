@@ -16,7 +16,7 @@ struct MMTrain: ParsableCommand {
     abstract: "Data-parallel LSTM training over MPI on HDF5 multimodal sequences.",
     discussion: "Run under a launcher for several ranks: mpirun -n 8 mmtrain train --config configs/demo.yaml",
     version: MMTrainVersion.string,
-    subcommands: [Train.self, Inspect.self, Synth.self, ConfigCommand.self])
+    subcommands: [Train.self, CV.self, Evaluate.self, Predict.self, ReportCommand.self, Inspect.self, Synth.self, ConfigCommand.self])
 
   /// Like ParsableCommand's main, but an argument error under mpirun/srun is printed once, by rank 0:
   /// the ranks start MPI and agree before exiting (a rank leaving first would make mpirun kill rank 0
@@ -116,36 +116,17 @@ struct Train: ParsableCommand {
       early = error
     }
 
-    let comm: Communicator = MPICommunicator.launchedByMPI ? MPICommunicator() : SingleProcessCommunicator()
-    if early == nil { do { try cfg?.check(worldSize: comm.size) } catch { early = error } }
-    LoggingSystem.bootstrap { _ in ConsoleLogHandler(speaks: comm.isRoot) }
-    let log = Logger(label: "mmtrain")
-    StopSignal.install()
-    do {
-      // The ranks agree on an early error before anyone exits: a rank leaving first would make mpirun
-      // kill rank 0 before it reported.
-      try comm.agree { if let early { throw early } }
+    try runOnRanks(early: early, check: { comm in try cfg?.check(worldSize: comm.size) }) { comm, log in
       guard let cfg else { preconditionFailure("config resolved") }
-      let history = try Trainer(config: cfg, comm: comm, options: options).train()
+      let trainer = Trainer(config: cfg, comm: comm, options: options)
+      let started = Date()
+      let history = try trainer.train()
       if let last = history.last {
         log.info("done: \(last.epoch) epochs in \(String(format: "%.1f", last.elapsed))s; checkpoints and metrics.jsonl in \(TrainConfig.display(cfg.checkpoint.dir))")
       }
-      comm.finalize()
-    } catch let stopped as TrainingStopped {
-      log.warning("\(stopped)")
-      comm.finalize()
-      throw ExitCode(StopSignal.exitCode)
-    } catch let failure as RankFailure {
-      // Agreed by every rank: the rank that saw it reports, all exit together.
-      if let message = failure.message { reportError(message) }
-      comm.finalize()
-      throw ExitCode(early is ConfigError ? ExitStatus.usage : ExitStatus.failure)
-    } catch {
-      // Seen by this rank alone: report and bring every rank down rather than leave them waiting.
-      let prefix = comm.size > 1 ? "rank \(comm.rank): " : ""
-      reportError("\(prefix)\(error)")
-      if comm.size > 1 { comm.abort(code: ExitStatus.failure) }
-      throw ExitCode(ExitStatus.failure)
+      if try RunReports.writeTrainReport(trainer, seconds: Date().timeIntervalSince(started)) != nil {
+        log.info("report: \(cfg.checkpoint.dir)/report/report.html (validation metrics; report.md, report.json, predictions.csv)")
+      }
     }
   }
 
@@ -162,6 +143,47 @@ struct Train: ParsableCommand {
     }
     resumed.checkpoint.dir = runDir
     return resumed
+  }
+}
+
+/// Starts MPI (or the single-process stand-in) and runs `body` on every rank under mmtrain's error rules:
+/// an early (pre-MPI) error is agreed first; an agreed failure is printed once by the rank that saw it and
+/// every rank exits together (64 for usage/config, 1 otherwise); a stop request exits 75; an error only
+/// this rank saw brings every rank down.
+func runOnRanks(
+  early: Error?, check: ((Communicator) throws -> Void)? = nil, _ body: (Communicator, Logger) throws -> Void
+) throws {
+  let comm: Communicator = MPICommunicator.launchedByMPI ? MPICommunicator() : SingleProcessCommunicator()
+  var early = early
+  if early == nil, let check { do { try check(comm) } catch { early = error } }
+  LoggingSystem.bootstrap { _ in ConsoleLogHandler(speaks: comm.isRoot) }
+  let log = Logger(label: "mmtrain")
+  StopSignal.install()
+  do {
+    // The ranks agree on an early error before anyone exits: a rank leaving first would make mpirun
+    // kill rank 0 before it reported.
+    try comm.agree { if let early { throw early } }
+    try body(comm, log)
+    comm.finalize()
+  } catch let stopped as TrainingStopped {
+    log.warning("\(stopped)")
+    comm.finalize()
+    throw ExitCode(StopSignal.exitCode)
+  } catch let agreed as AgreedFailure {
+    if let message = agreed.failure.message { reportError(message) }
+    comm.finalize()
+    throw ExitCode(agreed.usage ? ExitStatus.usage : ExitStatus.failure)
+  } catch let failure as RankFailure {
+    // Agreed by every rank: the rank that saw it reports, all exit together.
+    if let message = failure.message { reportError(message) }
+    comm.finalize()
+    throw ExitCode(early is ConfigError || early is ValidationError ? ExitStatus.usage : ExitStatus.failure)
+  } catch {
+    // Seen by this rank alone: report and bring every rank down rather than leave them waiting.
+    let prefix = comm.size > 1 ? "rank \(comm.rank): " : ""
+    reportError("\(prefix)\(error)")
+    if comm.size > 1 { comm.abort(code: ExitStatus.failure) }
+    throw ExitCode(ExitStatus.failure)
   }
 }
 

@@ -30,7 +30,7 @@ final class ReportTests: XCTestCase {
     // CI half-width = t(0.975, 4) · s / √5 with t(0.975, 4) = 2.7764451051977987 (scipy)
     XCTAssertEqual((acc.ciHigh! - acc.ciLow!) / 2, 2.7764451051977987 * acc.std! / 5.0.squareRoot(), accuracy: 1e-12)
     let md = MarkdownReport.render(r)
-    XCTAssertTrue(md.contains("| **accuracy** | \(Format.meanStd(acc)) | \(Format.ci(acc)) | 5 |"), md)
+    XCTAssertTrue(md.contains("| **accuracy** | \(ReportFormat.meanStd(acc)) | \(ReportFormat.ci(acc)) | 5 |"), md)
     XCTAssertTrue(md.contains("## Per fold"))
     XCTAssertTrue(md.contains("| fold | train | validation | test fold | epochs | time | accuracy | balanced_accuracy | macro_f1"))
     XCTAssertEqual(md.components(separatedBy: "\n").filter { $0.hasPrefix("| 3 |") }.count, 1)

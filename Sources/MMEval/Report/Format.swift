@@ -1,20 +1,20 @@
 import Foundation
 
 /// Number formatting shared by the markdown and HTML reports.
-enum Format {
+public enum ReportFormat {
   /// 4 decimals ("–" for an undefined value).
-  static func value(_ v: Double?) -> String {
+  public static func value(_ v: Double?) -> String {
     guard let v, v.isFinite else { return "–" }
     return String(format: "%.4f", v)
   }
 
-  static func meanStd(_ s: MetricSummary) -> String {
+  public static func meanStd(_ s: MetricSummary) -> String {
     guard let mean = s.mean else { return "–" }
     guard let std = s.std else { return value(mean) }
     return "\(value(mean)) ± \(value(std))"
   }
 
-  static func ci(_ s: MetricSummary) -> String {
+  public static func ci(_ s: MetricSummary) -> String {
     guard let lo = s.ciLow, let hi = s.ciHigh else { return "–" }
     return "[\(value(lo)), \(value(hi))]"
   }

@@ -27,7 +27,7 @@ public enum HTMLReport {
     charts["val-accuracy"] = validationAccuracy(r)
     charts["main-metric"] = mainMetricBars(r)
     if r.task.isClassification {
-      if let pooled = Format.pooledConfusion(r) {
+      if let pooled = ReportFormat.pooledConfusion(r) {
         charts["confusion-pooled"] = heatmap("confusion-pooled", "Confusion matrix, all folds", pooled, r, size: 300)
       }
       for f in r.folds { if let c = f.metrics.classification { charts["confusion-fold-\(f.fold)"] = heatmap("confusion-fold-\(f.fold)", "Fold \(f.fold)", c.confusion, r, size: 220) } }
@@ -58,14 +58,14 @@ public enum HTMLReport {
       pre{background:#f7f7f7;padding:8px;overflow:auto;font-size:12px}
       </style></head><body>
       <h1>\(SVGChart.escape(r.title))</h1>
-      <p class="note">\(SVGChart.escape(Format.headline(r))). mmtrain \(SVGChart.escape(r.mmtrainVersion)), \(r.worldSize) rank(s), \(Format.seconds(r.timing.totalSeconds)), \(SVGChart.escape(r.created)). Data <code>\(SVGChart.escape(r.data.path))</code>\(r.data.fingerprint.map { " (fingerprint <code>\(SVGChart.escape($0))</code>)" } ?? "").</p>
+      <p class="note">\(SVGChart.escape(ReportFormat.headline(r))). mmtrain \(SVGChart.escape(r.mmtrainVersion)), \(r.worldSize) rank(s), \(ReportFormat.seconds(r.timing.totalSeconds)), \(SVGChart.escape(r.created)). Data <code>\(SVGChart.escape(r.data.path))</code>\(r.data.fingerprint.map { " (fingerprint <code>\(SVGChart.escape($0))</code>)" } ?? "").</p>
 
       """
     for w in r.warnings { page += "<p class=\"warn\">warning: \(SVGChart.escape(w))</p>\n" }
     page += md.summary
     page += section(
       "\(r.task.mainMetric) per \(r.kind == .cv ? "fold" : "run")",
-      "Bars: each \(Format.setName(r)); line: the mean; band: its 95% confidence interval.", { $0 == "main-metric" })
+      "Bars: each \(ReportFormat.setName(r)); line: the mean; band: its 95% confidence interval.", { $0 == "main-metric" })
     page += md.perFold
     page += section(
       "Training curves", "Loss per epoch: training (solid) and the inner validation split (dashed).",
@@ -75,7 +75,7 @@ public enum HTMLReport {
         "Confusion matrices", "Rows: true class; columns: predicted class; shade: share of the row.",
         { $0.hasPrefix("confusion-") })
       page += md.perClass
-      page += section("ROC curves", "Class 1 against class 0, one curve per \(Format.setName(r)); AUC in the legend.", { $0 == "roc" })
+      page += section("ROC curves", "Class 1 against class 0, one curve per \(ReportFormat.setName(r)); AUC in the legend.", { $0 == "roc" })
     } else {
       page += section("Predicted vs true", "Each point a test sample, coloured by fold; the diagonal is a perfect prediction.", { $0 == "scatter" })
     }
@@ -97,32 +97,32 @@ public enum HTMLReport {
       summary += "<p class=\"note\">Mean ± sample std over \(k) folds; 95% CI of the mean (t distribution, \(k - 1) df).</p>"
       summary += "<table><tr><th>metric</th><th>mean ± std</th><th>95% CI</th><th>folds</th></tr>"
       for s in r.summary {
-        summary += "<tr\(s.metric == r.task.mainMetric ? " class=\"main\"" : "")><td>\(s.metric)</td><td>\(Format.meanStd(s))</td><td>\(Format.ci(s))</td><td>\(s.n)</td></tr>"
+        summary += "<tr\(s.metric == r.task.mainMetric ? " class=\"main\"" : "")><td>\(s.metric)</td><td>\(ReportFormat.meanStd(s))</td><td>\(ReportFormat.ci(s))</td><td>\(s.n)</td></tr>"
       }
     } else {
       summary += "<table><tr><th>metric</th><th>value</th></tr>"
-      for s in r.summary { summary += "<tr\(s.metric == r.task.mainMetric ? " class=\"main\"" : "")><td>\(s.metric)</td><td>\(Format.value(s.mean))</td></tr>" }
+      for s in r.summary { summary += "<tr\(s.metric == r.task.mainMetric ? " class=\"main\"" : "")><td>\(s.metric)</td><td>\(ReportFormat.value(s.mean))</td></tr>" }
     }
     summary += "</table>\n"
 
-    let cols = Format.foldColumns(r)
-    var perFold = "<h2>Per fold</h2><table><tr><th>fold</th><th>train</th><th>validation</th><th>\(Format.setName(r))</th><th>epochs</th><th>time</th>"
+    let cols = ReportFormat.foldColumns(r)
+    var perFold = "<h2>Per fold</h2><table><tr><th>fold</th><th>train</th><th>validation</th><th>\(ReportFormat.setName(r))</th><th>epochs</th><th>time</th>"
     perFold += cols.map { "<th>\($0)</th>" }.joined() + "</tr>"
     for f in r.folds {
-      perFold += "<tr><td>\(f.fold)</td><td>\(f.nTrain)</td><td>\(f.nValidation)</td><td>\(f.nTest)</td><td>\(f.epochs)</td><td>\(Format.seconds(f.seconds))</td>"
-      perFold += cols.map { "<td>\(Format.value(f.metrics.scalar($0)))</td>" }.joined() + "</tr>"
+      perFold += "<tr><td>\(f.fold)</td><td>\(f.nTrain)</td><td>\(f.nValidation)</td><td>\(f.nTest)</td><td>\(f.epochs)</td><td>\(ReportFormat.seconds(f.seconds))</td>"
+      perFold += cols.map { "<td>\(ReportFormat.value(f.metrics.scalar($0)))</td>" }.joined() + "</tr>"
     }
     perFold += "</table>\n"
 
     var perClass = ""
-    if let confusion = Format.pooledConfusion(r) {
+    if let confusion = ReportFormat.pooledConfusion(r) {
       perClass = "<h2>Per class</h2><p class=\"note\">Mean over the folds; support summed.</p><table><tr><th>class</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr>"
       for c in confusion.indices {
         func mean(_ pick: (ClassificationMetrics) -> Double) -> String {
           let v = r.folds.compactMap { $0.metrics.classification.map(pick) }
-          return Format.value(v.reduce(0, +) / Double(v.count))
+          return ReportFormat.value(v.reduce(0, +) / Double(v.count))
         }
-        perClass += "<tr><td>\(SVGChart.escape(Format.className(r, c)))</td><td>\(mean { $0.precision[c] })</td><td>\(mean { $0.recall[c] })</td><td>\(mean { $0.f1[c] })</td><td>\(confusion[c].reduce(0, +))</td></tr>"
+        perClass += "<tr><td>\(SVGChart.escape(ReportFormat.className(r, c)))</td><td>\(mean { $0.precision[c] })</td><td>\(mean { $0.recall[c] })</td><td>\(mean { $0.f1[c] })</td><td>\(confusion[c].reduce(0, +))</td></tr>"
       }
       perClass += "</table>\n"
     }
@@ -131,8 +131,8 @@ public enum HTMLReport {
     if let rows = r.ablation, !rows.isEmpty {
       ablation = "<table><tr><th>modality</th>" + r.folds.map { "<th>fold \($0.fold)</th>" }.joined() + "<th>mean ± std</th><th>95% CI</th></tr>"
       for a in rows {
-        ablation += "<tr><td>\(SVGChart.escape(a.modality))</td>" + a.drops.map { "<td>\(Format.value($0))</td>" }.joined()
-        ablation += "<td>\(Format.meanStd(a.summary))</td><td>\(Format.ci(a.summary))</td></tr>"
+        ablation += "<tr><td>\(SVGChart.escape(a.modality))</td>" + a.drops.map { "<td>\(ReportFormat.value($0))</td>" }.joined()
+        ablation += "<td>\(ReportFormat.meanStd(a.summary))</td><td>\(ReportFormat.ci(a.summary))</td></tr>"
       }
       ablation += "</table>\n"
     }
@@ -178,8 +178,8 @@ public enum HTMLReport {
     let y = bounded ? (0.0, max(1.0, all.max() ?? 1)) : SVGChart.domain(all, include: [0])
     let n = Double(r.folds.count)
     var c = SVGChart(id: "main-metric", width: max(420, 90 + 56 * n), height: 260, x: (0, n), y: y)
-    let title = "\(name) per \(Format.setName(r))" + (s?.mean.map { ": mean \(Format.value($0))" } ?? "")
-      + (s?.ciLow != nil ? " (95% CI \(Format.ci(s!)))" : "")
+    let title = "\(name) per \(ReportFormat.setName(r))" + (s?.mean.map { ": mean \(ReportFormat.value($0))" } ?? "")
+      + (s?.ciLow != nil ? " (95% CI \(ReportFormat.ci(s!)))" : "")
     c.axes(title: title, xLabel: r.kind == .cv ? "fold" : "", yLabel: name,
            xTicks: r.folds.enumerated().map { (Double($0.offset) + 0.5, "\($0.element.fold)") })
     if let lo = s?.ciLow, let hi = s?.ciHigh {
@@ -189,7 +189,7 @@ public enum HTMLReport {
       guard let v else { continue }
       let x0 = c.px(Double(i) + 0.2), x1 = c.px(Double(i) + 0.8), base = c.py(max(y.0, 0)), top = c.py(v)
       c.add("<rect x=\"\(c.f(x0))\" y=\"\(c.f(min(base, top)))\" width=\"\(c.f(x1 - x0))\" height=\"\(c.f(abs(base - top)))\" fill=\"\(SVGChart.color(0))\"/>")
-      c.add("<text x=\"\(c.f((x0 + x1) / 2))\" y=\"\(c.f(top - 4))\" text-anchor=\"middle\" class=\"tick\">\(Format.value(v))</text>")
+      c.add("<text x=\"\(c.f((x0 + x1) / 2))\" y=\"\(c.f(top - 4))\" text-anchor=\"middle\" class=\"tick\">\(ReportFormat.value(v))</text>")
     }
     if let m = s?.mean { c.polyline([(0, m), (n, m)], color: "#d62728", dashed: true) }
     return c.svg
@@ -198,10 +198,10 @@ public enum HTMLReport {
   private static func heatmap(_ id: String, _ title: String, _ m: [[Int]], _ r: Report, size: Double) -> String {
     let k = Double(m.count)
     var c = SVGChart(id: id, width: size + 70, height: size + 70, x: (0, k), y: (k, 0))
-    c.axes(title: title, xLabel: "predicted", yLabel: "true", xTicks: (0..<m.count).map { (Double($0) + 0.5, Format.className(r, $0)) }, yTicks: false)
+    c.axes(title: title, xLabel: "predicted", yLabel: "true", xTicks: (0..<m.count).map { (Double($0) + 0.5, ReportFormat.className(r, $0)) }, yTicks: false)
     for i in m.indices {
       let rowTotal = max(1, m[i].reduce(0, +))
-      c.add("<text x=\"\(c.f(c.left - 5))\" y=\"\(c.f(c.py(Double(i) + 0.5)))\" text-anchor=\"end\" dominant-baseline=\"middle\" class=\"tick\">\(SVGChart.escape(Format.className(r, i)))</text>")
+      c.add("<text x=\"\(c.f(c.left - 5))\" y=\"\(c.f(c.py(Double(i) + 0.5)))\" text-anchor=\"end\" dominant-baseline=\"middle\" class=\"tick\">\(SVGChart.escape(ReportFormat.className(r, i)))</text>")
       for j in m[i].indices {
         let share = Double(m[i][j]) / Double(rowTotal)
         let x0 = c.px(Double(j)), y0 = c.py(Double(i)), w = c.px(Double(j) + 1) - x0, h = c.py(Double(i) + 1) - y0
@@ -222,7 +222,7 @@ public enum HTMLReport {
     for f in r.folds {
       guard let m = f.metrics.classification, let curve = m.roc else { continue }
       c.polyline(Array(zip(curve.fpr, curve.tpr)), color: SVGChart.color(f.fold))
-      legend.append(("\(r.kind == .cv ? "fold \(f.fold) " : "")AUC \(Format.value(m.rocAuc))", SVGChart.color(f.fold), false))
+      legend.append(("\(r.kind == .cv ? "fold \(f.fold) " : "")AUC \(ReportFormat.value(m.rocAuc))", SVGChart.color(f.fold), false))
     }
     c.legend(Array(legend.prefix(10)))
     return c.svg

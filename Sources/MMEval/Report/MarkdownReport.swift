@@ -3,9 +3,9 @@ public enum MarkdownReport {
   public static func render(_ r: Report) -> String {
     var o: [String] = []
     o.append("# \(r.title)\n")
-    o.append("\(Format.headline(r)). Metrics on each \(Format.setName(r)). ")
+    o.append("\(ReportFormat.headline(r)). Metrics on each \(ReportFormat.setName(r)). ")
     o.append(
-      "mmtrain \(r.mmtrainVersion), \(r.worldSize) rank(s), \(Format.seconds(r.timing.totalSeconds)) in all, \(r.created). "
+      "mmtrain \(r.mmtrainVersion), \(r.worldSize) rank(s), \(ReportFormat.seconds(r.timing.totalSeconds)) in all, \(r.created). "
         + "Data: `\(r.data.path)`\(r.data.fingerprint.map { " (fingerprint `\($0)`)" } ?? "").\n")
     for w in r.warnings { o.append("> warning: \(w)\n") }
 
@@ -17,40 +17,40 @@ public enum MarkdownReport {
       o.append("|---|---|---|---|")
       for s in r.summary {
         let name = s.metric == r.task.mainMetric ? "**\(s.metric)**" : s.metric
-        o.append("| \(name) | \(Format.meanStd(s)) | \(Format.ci(s)) | \(s.n) |")
+        o.append("| \(name) | \(ReportFormat.meanStd(s)) | \(ReportFormat.ci(s)) | \(s.n) |")
       }
     } else {
       o.append("| metric | value |")
       o.append("|---|---|")
-      for s in r.summary { o.append("| \(s.metric) | \(Format.value(s.mean)) |") }
+      for s in r.summary { o.append("| \(s.metric) | \(ReportFormat.value(s.mean)) |") }
     }
     o.append("")
 
-    let cols = Format.foldColumns(r)
+    let cols = ReportFormat.foldColumns(r)
     o.append("## Per fold\n")
-    o.append("| fold | train | validation | \(Format.setName(r)) | epochs | time | " + cols.joined(separator: " | ") + " |")
+    o.append("| fold | train | validation | \(ReportFormat.setName(r)) | epochs | time | " + cols.joined(separator: " | ") + " |")
     o.append("|" + String(repeating: "---|", count: 6 + cols.count))
     for f in r.folds {
-      let values = cols.map { Format.value(f.metrics.scalar($0)) }
+      let values = cols.map { ReportFormat.value(f.metrics.scalar($0)) }
       o.append(
-        "| \(f.fold) | \(f.nTrain) | \(f.nValidation) | \(f.nTest) | \(f.epochs) | \(Format.seconds(f.seconds)) | "
+        "| \(f.fold) | \(f.nTrain) | \(f.nValidation) | \(f.nTest) | \(f.epochs) | \(ReportFormat.seconds(f.seconds)) | "
           + values.joined(separator: " | ") + " |")
     }
     o.append("")
 
-    if r.task.isClassification, let confusion = Format.pooledConfusion(r) {
+    if r.task.isClassification, let confusion = ReportFormat.pooledConfusion(r) {
       let classes = confusion.count
       o.append("## Per class\n")
       o.append("Precision, recall and F1 as mean over the folds; support and the confusion matrix summed over the folds (rows: true class, columns: predicted).\n")
-      o.append("| class | precision | recall | F1 | support | " + (0..<classes).map { "→ \(Format.className(r, $0))" }.joined(separator: " | ") + " |")
+      o.append("| class | precision | recall | F1 | support | " + (0..<classes).map { "→ \(ReportFormat.className(r, $0))" }.joined(separator: " | ") + " |")
       o.append("|" + String(repeating: "---|", count: 5 + classes))
       for c in 0..<classes {
         func mean(_ pick: (ClassificationMetrics) -> Double) -> String {
           let v = r.folds.compactMap { $0.metrics.classification.map(pick) }
-          return Format.value(v.reduce(0, +) / Double(v.count))
+          return ReportFormat.value(v.reduce(0, +) / Double(v.count))
         }
         o.append(
-          "| \(Format.className(r, c)) | \(mean { $0.precision[c] }) | \(mean { $0.recall[c] }) | \(mean { $0.f1[c] }) | "
+          "| \(ReportFormat.className(r, c)) | \(mean { $0.precision[c] }) | \(mean { $0.recall[c] }) | \(mean { $0.f1[c] }) | "
             + "\(confusion[c].reduce(0, +)) | " + confusion[c].map(String.init).joined(separator: " | ") + " |")
       }
       o.append("")
@@ -63,8 +63,8 @@ public enum MarkdownReport {
       o.append("|" + String(repeating: "---|", count: 3 + r.folds.count))
       for a in ablation.sorted(by: { ($0.summary.mean ?? -.infinity) > ($1.summary.mean ?? -.infinity) }) {
         o.append(
-          "| \(a.modality) | " + a.drops.map(Format.value).joined(separator: " | ")
-            + " | \(Format.meanStd(a.summary)) | \(Format.ci(a.summary)) |")
+          "| \(a.modality) | " + a.drops.map(ReportFormat.value).joined(separator: " | ")
+            + " | \(ReportFormat.meanStd(a.summary)) | \(ReportFormat.ci(a.summary)) |")
       }
       o.append("")
     }

@@ -76,7 +76,8 @@ public enum ReportFiles {
   }
 
   public static func atomicWrite(_ data: Data, to url: URL) throws {
-    let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp")
+    // unique per writer: concurrent jobs (Slurm array folds) may write the same file at once
+    let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
     do {
       try data.write(to: tmp)
       if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }

@@ -1,0 +1,87 @@
+import Foundation
+import MMCheckpoint
+import MMConfig
+import MMData
+import MMEval
+import MMHDF5
+
+/// The reports of `mmtrain train` (validation metrics and curves of the run) and `mmtrain evaluate`
+/// (a checkpoint on a data file), built from a trainer's exact predictions.
+public enum RunReports {
+  /// Collective: the validation split's predictions are gathered on every rank; rank 0 writes
+  /// RUN_DIR/report/. Returns nil when the run has no validation split.
+  @discardableResult
+  public static func writeTrainReport(_ t: Trainer, seconds: Double) throws -> Report? {
+    guard !t.validationRows.isEmpty else { return nil }
+    let out = t.predict(rows: t.validationRows)
+    let metrics = t.metrics(out)
+    let result = FoldResult(
+      fold: 0, nTrain: t.trainRowCount, nValidation: out.rows.count, nTest: out.rows.count, metrics: metrics,
+      curves: Curves.read(t.config.checkpoint.dir + "/metrics.jsonl"), epochs: t.config.train.epochs, seconds: seconds)
+    let report = make(t, kind: .train, title: t.config.checkpoint.dir, result: result, seconds: seconds)
+    try t.comm.agree {
+      guard t.comm.isRoot else { return }
+      try ReportFiles.write(report, predictions: predictions(t, out, fold: nil), to: URL(fileURLWithPath: t.config.checkpoint.dir + "/report"))
+    }
+    return report
+  }
+
+  /// Collective: every row of the file, evaluated exactly. Rank 0 writes the report into `dir` (if given).
+  public static func evaluate(_ t: Trainer, title: String, into dir: String?) throws -> (Report, RowOutputs) {
+    let started = Date()
+    let out = t.predict(rows: Array(0..<t.schema.count))
+    let result = FoldResult(
+      fold: 0, nTrain: 0, nValidation: 0, nTest: out.rows.count, metrics: t.metrics(out), curves: [], epochs: 0,
+      seconds: Date().timeIntervalSince(started))
+    let report = make(t, kind: .evaluate, title: title, result: result, seconds: result.seconds)
+    if let dir {
+      try t.comm.agree {
+        guard t.comm.isRoot else { return }
+        try ReportFiles.write(report, predictions: predictions(t, out, fold: nil), to: URL(fileURLWithPath: dir))
+      }
+    }
+    return (report, out)
+  }
+
+  static func make(_ t: Trainer, kind: Report.Kind, title: String, result: FoldResult, seconds: Double) -> Report {
+    let c = t.config
+    let classification = c.task.kind != .regression
+    let fingerprint = try? DataFingerprint.of(path: c.data.path)
+    return Report(
+      kind: kind, title: title, mmtrainVersion: MMTrainVersion.string, worldSize: t.comm.size,
+      task: .init(
+        kind: c.task.kind.rawValue, outputs: classification ? (c.task.kind == .binary ? 2 : t.model.outputs) : t.model.outputs,
+        classNames: classification ? classNames(t) : nil, modalities: t.modalityNames,
+        mainMetric: c.report.metric.resolved(classification: classification)!),
+      data: .init(
+        path: c.data.path, samples: t.schema.count, sizeBytes: fingerprint.map { Int($0.size) },
+        fingerprint: fingerprint.map { "\($0.size)-\($0.schemaHash)" }),
+      cv: nil, folds: [result], timing: .init(totalSeconds: seconds), config: c.yaml())
+  }
+
+  static func classNames(_ t: Trainer) -> [String] {
+    let C = t.config.task.kind == .binary ? 2 : t.model.outputs
+    if let names = t.schema.classNames, names.count == C { return names }
+    return (0..<C).map(String.init)
+  }
+
+  /// predictions.csv rows (with /groups when the file has it; no label column values without /labels).
+  public static func predictions(_ t: Trainer, _ out: RowOutputs, fold: Int?) -> Predictions {
+    let groups = t.groups
+    let rows = out.rows.enumerated().map { i, r in
+      Predictions.Row(index: r, group: groups?[r], fold: fold, label: t.schema.hasLabels ? out.labels[i] : nil, outputs: out.outputs[i])
+    }
+    let kind: Predictions.Kind =
+      t.config.task.kind == .regression ? .regression(columns: t.model.outputs) : .classification(classNames: classNames(t))
+    return Predictions(kind: kind, rows: rows)
+  }
+}
+
+extension Trainer {
+  /// The file's /groups (read on demand, rank 0 uses it for predictions.csv).
+  var groups: [Int]? {
+    guard schema.hasGroups, let file = try? HDF5File(path: config.data.path, mode: .readOnly) else { return nil }
+    defer { file.close() }
+    return (try? file.readInt64s("/groups"))?.map(Int.init)
+  }
+}

@@ -1,0 +1,216 @@
+import ArgumentParser
+import Foundation
+import MMCheckpoint
+import MMConfig
+import MMData
+import MMDistributed
+import MMEval
+import MMHDF5
+import MMTraining
+
+struct CV: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "cv",
+    abstract: "k-fold cross-validation: rank 0 assigns the folds, every fold trains and is tested exactly; writes RUN_DIR/report/.",
+    discussion: """
+      mpirun -n 8 mmtrain cv --config my.yaml          all folds (cv.parallel_folds of them at a time)
+      mmtrain cv --config my.yaml --fold 3             fold 3 only (e.g. one Slurm array task per fold)
+      mmtrain cv --merge RUN_DIR                        the report from the finished folds
+      mpirun -n 8 mmtrain cv --resume RUN_DIR           continue: finished folds are skipped, a stopped one continues
+      """)
+
+  @Option(name: .long, help: "YAML config with a cv: section (checkpoint.dir is the run directory RUN_DIR).")
+  var config: String?
+
+  @Option(name: .customLong("set"), help: "Override a config key, e.g. --set cv.folds=10 (repeatable).")
+  var overrides: [String] = []
+
+  @Option(name: .long, help: "Train and test only this fold (0-based), into RUN_DIR/fold-K/.")
+  var fold: Int?
+
+  @Option(name: .long, help: "Continue the cv run in this RUN_DIR (its folds.json and config).")
+  var resume: String?
+
+  @Option(name: .long, help: "Build RUN_DIR/report/ from the finished folds of this RUN_DIR.")
+  var merge: String?
+
+  @Option(name: .long, help: "Console output on rank 0: auto (bar on a terminal), bar, lines.")
+  var progress: ConsoleProgress.Mode = .auto
+
+  func validate() throws {
+    let given = [config != nil, resume != nil, merge != nil].filter { $0 }.count
+    if given != 1 { throw ValidationError("give exactly one of --config FILE, --resume RUN_DIR or --merge RUN_DIR") }
+    if fold != nil && config == nil { throw ValidationError("--fold K needs --config FILE (the run's config)") }
+    if merge != nil && !overrides.isEmpty { throw ValidationError("--merge takes no --set (the run's config is in RUN_DIR/folds.json)") }
+  }
+
+  func run() throws {
+    HDF5.silenceErrorStack()
+    var cfg: TrainConfig? = nil
+    var early: Error? = nil
+    do {
+      if let config {
+        cfg = try TrainConfig.load(path: config, overrides: overrides).resolvingPaths()
+      } else if let resume {
+        let manifest = try FoldManifest.read(resume)
+        cfg = try TrainConfig.parse(yaml: manifest.config, source: FoldManifest.path(resume), overrides: overrides + ["checkpoint.dir=\(YAMLQuote.quote(resume))"])
+      }
+    } catch {
+      early = error
+    }
+    try runOnRanks(early: early) { comm, _ in
+      if let merge {
+        let report = try comm.agree { comm.isRoot ? try CrossValidation.merge(runDir: merge) : nil }
+        if let report {
+          CrossValidation.summaryLines(report).forEach { print($0) }
+          print("report: \(merge)/report/report.html (and report.md, report.json, predictions.csv)")
+        }
+        return
+      }
+      let cv = CrossValidation(config: cfg!, comm: comm, progress: progress)
+      try cv.run(fold.map { .fold($0) } ?? (resume != nil ? .resume : .fresh))
+    }
+  }
+}
+
+/// A path as a YAML scalar for --set (quoted, so ':' or '#' in it stay text).
+enum YAMLQuote {
+  static func quote(_ s: String) -> String {
+    "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+  }
+}
+
+/// What evaluate and predict share: a checkpoint and a data file.
+struct CheckpointOnData: ParsableArguments {
+  @Option(name: .long, help: "Checkpoint file, or a run directory (its latest checkpoint).")
+  var checkpoint: String
+
+  @Option(name: .long, help: "HDF5 data file (same modalities and feature counts as the training data).")
+  var data: String
+
+  /// The checkpoint, and its config pointed at `data`. Options for inference with its weights and statistics;
+  /// the trainer holds the data to the checkpoint's input record (modalities, features, steps) and says
+  /// what differs.
+  func load(labelsOptional: Bool) throws -> (TrainConfig, Trainer.Options) {
+    let path = try RunDirectory.resolveCheckpoint(checkpoint)
+    let contents = try Checkpoint.read(path: path)
+    let config = try TrainConfig.parse(
+      yaml: contents.configYAML, source: path, overrides: ["data.path=\(YAMLQuote.quote(data))"])
+    var options = Trainer.Options()
+    options.inference = true
+    options.initFrom = contents
+    options.labelsOptional = labelsOptional
+    return (config, options)
+  }
+}
+
+struct Evaluate: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Metrics of a trained model on a data file (with /labels), using the checkpoint's normalisation; same output on any number of ranks.")
+
+  @OptionGroup var input: CheckpointOnData
+
+  @Option(name: .long, help: "Folder for report.json/md/html and predictions.csv (default: DIR_OF_CHECKPOINT/evaluate-DATASTEM).")
+  var out: String?
+
+  func run() throws {
+    HDF5.silenceErrorStack()
+    var loaded: (TrainConfig, Trainer.Options)? = nil
+    var early: Error? = nil
+    do { loaded = try input.load(labelsOptional: false) } catch { early = error }
+    let resolved = (try? RunDirectory.resolveCheckpoint(input.checkpoint)) ?? input.checkpoint
+    let dir = out ?? URL(fileURLWithPath: resolved).deletingLastPathComponent()
+      .appendingPathComponent("evaluate-" + URL(fileURLWithPath: input.data).deletingPathExtension().lastPathComponent).path
+    try runOnRanks(early: early) { comm, _ in
+      let trainer = Trainer(config: loaded!.0, comm: comm, options: loaded!.1)
+      try trainer.prepare()
+      let (report, _) = try RunReports.evaluate(trainer, title: "\(resolved) on \(input.data)", into: dir)
+      if comm.isRoot {
+        print("evaluate: \(resolved) on \(input.data): \(report.data.samples) samples")
+        for s in report.summary { print("  \(s.metric.padding(toLength: 18, withPad: " ", startingAt: 0)) \(ReportFormat.value(s.mean))") }
+        print("report: \(dir)/report.html (and report.md, report.json, predictions.csv)")
+      }
+    }
+  }
+}
+
+struct Predict: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    abstract: "Per-sample predictions of a trained model (the data needs no /labels); same output on any number of ranks.")
+
+  @OptionGroup var input: CheckpointOnData
+
+  @Option(name: .long, help: "Output file: .csv (index, group, fold, label, prediction, probabilities) or .h5.")
+  var out: String
+
+  func validate() throws {
+    if !(out.hasSuffix(".csv") || out.hasSuffix(".h5") || out.hasSuffix(".hdf5")) {
+      throw ValidationError("--out must end in .csv or .h5, got '\(out)'")
+    }
+  }
+
+  func run() throws {
+    HDF5.silenceErrorStack()
+    var loaded: (TrainConfig, Trainer.Options)? = nil
+    var early: Error? = nil
+    do { loaded = try input.load(labelsOptional: true) } catch { early = error }
+    try runOnRanks(early: early) { comm, _ in
+      let trainer = Trainer(config: loaded!.0, comm: comm, options: loaded!.1)
+      try trainer.prepare()
+      let outputs = trainer.predict(rows: Array(0..<trainer.schema.count))
+      let predictions = RunReports.predictions(trainer, outputs, fold: nil)
+      try comm.agree {
+        guard comm.isRoot else { return }
+        if out.hasSuffix(".csv") {
+          try ReportFiles.atomicWrite(Data(predictions.csv().utf8), to: URL(fileURLWithPath: out))
+        } else {
+          try PredictionsHDF5.write(predictions, to: out)
+        }
+        print("predict: \(outputs.rows.count) samples -> \(out)")
+      }
+    }
+  }
+}
+
+/// predict's .h5 output: /index [N]; classification: /prediction [N] (class id) and /probabilities [N, C]
+/// (attribute class_names); regression: /prediction [N, K]; /groups [N] when the data has it.
+enum PredictionsHDF5 {
+  static func write(_ p: Predictions, to path: String) throws {
+    let tmp = path + ".tmp-\(getpid())"
+    let file = try HDF5File(path: tmp, mode: .truncate)
+    let n = p.rows.count
+    try file.writeInt64s("/index", p.rows.map { Int64($0.index) }, shape: [n])
+    switch p.kind {
+    case .classification(let names):
+      try file.writeInt64s("/prediction", p.rows.map { row in Int64(row.outputs.indices.max { row.outputs[$0] < row.outputs[$1] }!) }, shape: [n])
+      try file.writeDoubles("/probabilities", p.rows.flatMap(\.outputs), shape: [n, names.count])
+      try file.setAttribute("class_names", on: "/probabilities", strings: names)
+    case .regression(let k):
+      try file.writeDoubles("/prediction", p.rows.flatMap(\.outputs), shape: [n, k])
+    }
+    if p.rows.allSatisfy({ $0.group != nil }) { try file.writeInt64s("/groups", p.rows.map { Int64($0.group!) }, shape: [n]) }
+    try file.flush()
+    file.close()
+    guard rename(tmp, path) == 0 else { throw DataError("\(path): cannot write: \(String(cString: strerror(errno)))") }
+  }
+}
+
+struct ReportCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "report", abstract: "Re-render RUN_DIR/report/report.md and report.html from report.json.")
+
+  @Argument(help: "A run directory (of mmtrain cv or train), or its report/ folder.")
+  var runDir: String
+
+  func run() throws {
+    let dir = runDir.hasSuffix("/report") || runDir.hasSuffix("/report/") ? runDir : runDir + "/report"
+    do {
+      let report = try ReportFiles.read(URL(fileURLWithPath: dir + "/report.json"))
+      try ReportFiles.renderDocuments(report, to: URL(fileURLWithPath: dir))
+      print("report: \(dir)/report.md, \(dir)/report.html")
+    } catch {
+      reportError("\(error)")
+      throw ExitCode(ExitStatus.failure)
+    }
+  }
+}
