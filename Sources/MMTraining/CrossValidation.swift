@@ -190,6 +190,7 @@ public final class CrossValidation {
   // MARK: - One fold
 
   func runFold(_ f: Int, manifest: FoldManifest, comm group: Communicator) throws {
+    let console = ConsoleProgress(mode: .lines, isRoot: group.isRoot)  // each group's rank 0 speaks for its folds
     if try FoldOutcome.read(runDir, fold: f) != nil {
       if group.isRoot { console.line("fold \(f): finished earlier (\(FoldOutcome.path(runDir, fold: f))); skipped") }
       return
