@@ -13,6 +13,11 @@ public struct AgreedFailure: Error, CustomStringConvertible {
   public var description: String { failure.description }
 }
 
+/// Parallel fold groups stopped by a signal (each group's checkpoint written): exit 75, `--resume` continues.
+public struct CVStopped: Error, CustomStringConvertible {
+  public var description: String { "cv stopped by a signal; continue with mmtrain cv --resume RUN_DIR" }
+}
+
 /// `mmtrain cv`: k-fold cross-validation on all ranks.
 ///
 /// Rank 0 assigns the folds (MMEval.FoldAssigner, from /labels and /groups) and writes RUN_DIR/folds.json;
@@ -72,21 +77,28 @@ public final class CrossValidation {
         "cv: \(k) folds (\(manifest.strategy.rawValue)\(manifest.shuffle ? ", shuffled, seed \(manifest.seed)" : "")) of \(manifest.data.samples) samples"
           + (groups > 1 ? "; \(groups) groups of \(groupSize) rank(s) train folds in parallel" : "") + "; manifest \(FoldManifest.path(runDir))")
     }
+    var stoppedHere: TrainingStopped? = nil
     do {
       for f in mine { try runFold(f, manifest: manifest, comm: group) }
     } catch let stopped as TrainingStopped where groups > 1 {
-      // Another group may still be mid-epoch: everyone stops now; the checkpoints let --resume continue.
-      if group.isRoot { FileHandle.standardError.write(Data("mmtrain: warning: \(stopped)\n".utf8)) }
-      comm.abort(code: StopSignal.exitCode)
+      stoppedHere = stopped  // the group's checkpoint is written; the other groups are told below
     } catch let e where groups > 1 {
-      // A group cannot tell the others; report once per group and bring the whole world down.
+      // A group cannot tell the others of an error mid-fold; report once per group and bring the world down.
       if group.isRoot {
         let text = (e as? RankFailure)?.message ?? "\(e)"
         FileHandle.standardError.write(Data("mmtrain: error: fold group \(color): \(text)\n".utf8))
       }
       comm.abort(code: 1)
     }
-    if groups > 1 { group.finalize() }
+    if groups > 1 {
+      group.finalize()
+      // mpirun forwards the signal to every rank, so every group still training stops at its next step
+      // with a checkpoint; groups already done wait here. Then all exit 75 together.
+      if comm.allreduceMax(stoppedHere != nil ? 1 : 0) > 0 {
+        if let stoppedHere, group.isRoot { FileHandle.standardError.write(Data("mmtrain: warning: fold group \(color): \(stoppedHere)\n".utf8)) }
+        throw CVStopped()
+      }
+    }
     if case .fold = mode { return nil }
     comm.barrier()
     return try agree(usage: false) { () -> Report? in

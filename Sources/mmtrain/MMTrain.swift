@@ -169,6 +169,10 @@ func runOnRanks(
     log.warning("\(stopped)")
     comm.finalize()
     throw ExitCode(StopSignal.exitCode)
+  } catch let stopped as CVStopped {
+    if comm.isRoot { log.warning("\(stopped)") }
+    comm.finalize()
+    throw ExitCode(StopSignal.exitCode)
   } catch let agreed as AgreedFailure {
     if let message = agreed.failure.message { reportError(message) }
     comm.finalize()

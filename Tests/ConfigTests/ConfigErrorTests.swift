@@ -44,8 +44,10 @@ final class ConfigErrorTests: XCTestCase {
       "configs/x.yaml: unknown key 'model.xqzzkw'; the keys in 'model' are "
         + ConfigSchema.keys(in: "model").map(\.name).joined(separator: ", "))
     XCTAssertEqual(
-      configErrorMessage(minimalYAML + "callbacks:\n  tensorboard: 4\n"),
-      "configs/x.yaml: unknown section 'callbacks'; the sections are data, model, task, train, checkpoint")
+      configErrorMessage(minimalYAML + "callbacks:
+  tensorboard: 4
+"),
+      "configs/x.yaml: unknown section 'callbacks'; the sections are data, model, task, train, checkpoint, cv, report")
   }
 
   func testDottedKeyAtTopLevelMustBeNested() {
@@ -142,7 +144,7 @@ final class ConfigErrorTests: XCTestCase {
       "configs/x.yaml: section 'train' must be a mapping ('train:' followed by indented 'key: value' lines), got '5'")
     XCTAssertEqual(
       configErrorMessage("- data\n- train\n"),
-      "configs/x.yaml: the top level must be a mapping of sections (data, model, task, train, checkpoint), got a list")
+      "configs/x.yaml: the top level must be a mapping of sections (data, model, task, train, checkpoint, cv, report), got a list")
   }
 
   /// Yams 5 (what Package.swift resolves) lets duplicates through and the parser names them; Yams 6 rejects
@@ -174,5 +176,28 @@ final class ConfigErrorTests: XCTestCase {
         "/nonexistent/mmtrain.yaml: config file not found; check the path (e.g. --config configs/demo.yaml)")
       XCTAssertEqual(error.localizedDescription, (error as? ConfigError)?.message)
     }
+  }
+}
+
+final class CVConfigErrorTests: XCTestCase {
+  func testCVAndReportKeys() throws {
+    let c = try TrainConfig.parse(
+      yaml: "data: {path: d.h5}\ncv: {folds: 10, strategy: stratified_group, shuffle: false, seed: 3, parallel_folds: 2}\nreport: {ablation: true, metric: macro_f1}\n",
+      source: "x.yaml")
+    XCTAssertEqual(c.cv.spec, FoldSpec(k: 10, strategy: .stratifiedGroup, shuffle: false, seed: 3))
+    XCTAssertEqual(c.cv.parallelFolds, 2)
+    XCTAssertEqual(c.report.metric, .macroF1)
+    XCTAssertTrue(c.report.ablation)
+    func error(_ yaml: String) -> String {
+      do { _ = try TrainConfig.parse(yaml: "data: {path: d.h5}\n" + yaml, source: "x.yaml"); return "" } catch { return "\(error)" }
+    }
+    XCTAssertEqual(error("cv: {folds: 1}\n"), "x.yaml: cv.folds must be at least 2, got 1")
+    XCTAssertTrue(error("cv: {strategy: grouped}\n").hasPrefix("x.yaml: cv.strategy must be one of kfold, stratified, group, stratified_group"), error("cv: {strategy: grouped}\n"))
+    XCTAssertEqual(
+      error("cv: {folds: 3, parallel_folds: 4}\n"),
+      "x.yaml: cv.parallel_folds = 4 is more than cv.folds = 3 (each group of ranks trains one fold at a time); use cv.parallel_folds ≤ 3")
+    XCTAssertTrue(error("task: {kind: regression}\nreport: {metric: accuracy}\n").hasPrefix(
+      "x.yaml: report.metric is accuracy, which task.kind regression does not report; use auto or one of mse"))
+    XCTAssertTrue(error("cv: {n_splits: 3}\n").contains("did you mean 'cv.folds'"), error("cv: {n_splits: 3}\n"))
   }
 }

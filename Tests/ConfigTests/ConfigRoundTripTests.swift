@@ -53,7 +53,7 @@ final class ConfigRoundTripTests: XCTestCase {
   func testYAMLListsEveryKeyInSectionOrder() {
     let yaml = TrainConfig.defaults.yaml()
     let sections = yaml.split(separator: "\n").filter { !$0.hasPrefix(" ") }
-    XCTAssertEqual(sections, ["data:", "model:", "task:", "train:", "checkpoint:"])
+    XCTAssertEqual(sections, ["data:", "model:", "task:", "train:", "checkpoint:", "cv:", "report:"])
     XCTAssertTrue(yaml.contains("  eps: 1.0e-08\n"), yaml)  // YAML 1.1 readers need the '.0' to see a float
     XCTAssertTrue(yaml.contains("  classes: null\n"), yaml)
     XCTAssertEqual(yaml.split(separator: "\n").count, ConfigSchema.sections.count + ConfigSchema.keys.count)
@@ -69,6 +69,7 @@ final class ConfigRoundTripTests: XCTestCase {
     expected.train.epochs = 8
     expected.train.lr = 0.003
     expected.checkpoint.dir = "runs/demo"
+    expected.cv.strategy = .stratified
     XCTAssertEqual(demo, expected)
   }
 

@@ -6,7 +6,8 @@ import XCTest
 
 /// report.html in a real browser: headless Chromium (Debian's `chromium`; launch/test.sh installs it)
 /// renders it; the screenshot must not be blank, the DOM must hold every chart's SVG, and the page must
-/// log nothing to the console. Set MMTRAIN_SCREENSHOT=path to keep the binary report's screenshot.
+/// log nothing to the console. MMTRAIN_SCREENSHOT=path keeps the demo report's screenshot (README's:
+/// MMTRAIN_SCREENSHOT=$PWD/Tests/Fixtures/report-screenshot.png swift test --filter ReportRenderingTests).
 final class ReportRenderingTests: XCTestCase {
   struct Rendered {
     var dom: String
@@ -60,7 +61,12 @@ final class ReportRenderingTests: XCTestCase {
   }
 
   func testReportsRenderInHeadlessChromium() throws {
+    // report.json of a real run: mpirun -n 4 mmtrain cv --config configs/demo.yaml --set report.ablation=true
+    let demo = try ReportFiles.read(fixturesDirectory().appendingPathComponent("report_demo_cv.json"))
     let cases: [(String, Report, [String])] = [
+      ("demo-cv", demo,
+       ["main-metric"] + (0..<5).map { "curves-fold-\($0)" } + ["val-accuracy", "confusion-pooled"]
+         + (0..<5).map { "confusion-fold-\($0)" } + ["roc", "ablation"]),
       ("binary", SampleReports.classification(k: 5, classes: 2).0,
        ["main-metric"] + (0..<5).map { "curves-fold-\($0)" } + ["val-accuracy", "confusion-pooled"]
          + (0..<5).map { "confusion-fold-\($0)" } + ["roc", "ablation"]),
@@ -86,7 +92,7 @@ final class ReportRenderingTests: XCTestCase {
       XCTAssertEqual(r.screenshot.width, 1360)
       XCTAssertGreaterThan(ink, 0.02, "\(name): the screenshot is (nearly) blank")
       XCTAssertGreaterThan(colours, 50, "\(name): the screenshot has only \(colours) colours")
-      if name == "binary", let keep = ProcessInfo.processInfo.environment["MMTRAIN_SCREENSHOT"] {
+      if name == "demo-cv", let keep = ProcessInfo.processInfo.environment["MMTRAIN_SCREENSHOT"] {
         try? FileManager.default.removeItem(atPath: keep)
         try FileManager.default.copyItem(at: r.pngPath, to: URL(fileURLWithPath: keep))
       }

@@ -177,7 +177,7 @@ public enum HTMLReport {
     let all = values.compactMap { $0 } + [s?.ciLow, s?.ciHigh].compactMap { $0 }
     let y = bounded ? (0.0, max(1.0, all.max() ?? 1)) : SVGChart.domain(all, include: [0])
     let n = Double(r.folds.count)
-    var c = SVGChart(id: "main-metric", width: max(420, 90 + 56 * n), height: 260, x: (0, n), y: y)
+    var c = SVGChart(id: "main-metric", width: max(540, 90 + 56 * n), height: 260, x: (0, n), y: y)
     let title = "\(name) per \(ReportFormat.setName(r))" + (s?.mean.map { ": mean \(ReportFormat.value($0))" } ?? "")
       + (s?.ciLow != nil ? " (95% CI \(ReportFormat.ci(s!)))" : "")
     c.axes(title: title, xLabel: r.kind == .cv ? "fold" : "", yLabel: name,
