@@ -130,6 +130,60 @@ final class CVTests: MultiRankTestCase {
     guard resumed.status == 0, full.status == 0 else { return }
     // resume is exact: the same test metrics as the run that was never stopped
     assertClose(try foldMetrics(stopped), try foldMetrics(straight), rtol: 0, "stopped + resumed vs straight")
+
+    // Parallel groups (2 groups of 2 ranks): every group stops at its next step with a checkpoint, all exit 75
+    // together, and the resumed run equals the straight 2-rank run.
+    let par = path("cv-par-stopped")
+    var pc = try cvConfig(runDir: par, epochs: 40)
+    pc["cv.parallel_folds"] = "2"
+    let p = try mmtrain(ranks: 4, ["cv", "--config", try pc.write(to: path("p.yaml")), "--progress", "lines"], timeout: 180, signal: (SIGUSR1, "epoch 3/40"))
+    XCTAssertEqual(p.status, 75, p.transcript)
+    guard p.status == 75 else { return }
+    XCTAssertEqual(occurrences(of: "cv stopped by a signal", in: p.stderr), 1, p.transcript)
+    let pr = try mmtrain(ranks: 4, ["cv", "--resume", par, "--progress", "lines"], timeout: 180)
+    XCTAssertEqual(pr.status, 0, pr.transcript)
+    guard pr.status == 0 else { return }
+    assertClose(try foldMetrics(par), try foldMetrics(straight), rtol: 1e-12, "parallel stopped + resumed vs straight")
+  }
+
+  func testGroupAndRegressionFolds() throws {
+    // GroupKFold on the synth set's 20 speakers: no speaker in two test folds
+    var g = try cvConfig(runDir: path("cv-group"), samples: 60, epochs: 1)
+    g["cv.strategy"] = "group"
+    g["report.ablation"] = "false"
+    let gr = try mmtrain(ranks: 2, ["cv", "--config", try g.write(to: path("g.yaml")), "--progress", "lines"])
+    XCTAssertEqual(gr.status, 0, gr.transcript)
+    if gr.status == 0 {
+      let csv = try String(contentsOfFile: path("cv-group") + "/report/predictions.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+      var foldOfGroup: [Substring: Substring] = [:]
+      for line in csv {
+        let f = line.split(separator: ",", omittingEmptySubsequences: false)
+        XCTAssertEqual(foldOfGroup[f[1], default: f[2]], f[2], "group \(f[1]) in two test folds")
+        foldOfGroup[f[1]] = f[2]
+      }
+      XCTAssertEqual(foldOfGroup.count, 20)
+    }
+    // Regression on sentiment-like scores in [-3, 3]: MAE is the main metric, the MOSI scores are reported
+    let n = 45
+    let data = try TestData.write(path("senti.h5")) { f in
+      try f.writeFloats("/modalities/m", (0..<(n * 3 * 2)).map { Float(($0 * 7) % 11) / 5 - 1 }, shape: [n, 3, 2])
+      try f.writeDoubles("/labels", (0..<n).map { Double(($0 * 5) % 13) / 2 - 3 }, shape: [n])
+    }
+    var r = RunConfig.small(data: data, runDir: path("cv-reg"))
+    r["data.steps"] = "3"
+    r["task.kind"] = "regression"
+    r["cv.folds"] = "3"
+    let rr = try mmtrain(ranks: 3, ["cv", "--config", try r.write(to: path("r.yaml")), "--progress", "lines"])
+    XCTAssertEqual(rr.status, 0, rr.transcript)
+    guard rr.status == 0 else { return }
+    let rep = try report(path("cv-reg"))
+    XCTAssertEqual((rep["task"] as? [String: Any])?["main_metric"] as? String, "mae")
+    let metrics = (rep["summary"] as? [[String: Any]])?.compactMap { $0["metric"] as? String }
+    XCTAssertEqual(metrics, ["mse", "rmse", "mae", "r2", "pearson", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0", "acc7"])
+    XCTAssertEqual(try String(contentsOfFile: path("cv-reg") + "/report/predictions.csv", encoding: .utf8).split(separator: "\n").first,
+                   "index,group,fold,label,prediction")
+    let html = try String(contentsOfFile: path("cv-reg") + "/report/report.html", encoding: .utf8)
+    XCTAssertTrue(html.contains("data-chart=\"scatter\""))
   }
 
   /// The normalisation of fold 0 comes from its training rows only: test rows with a large offset do not
