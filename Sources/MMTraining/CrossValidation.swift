@@ -143,6 +143,15 @@ public final class CrossValidation {
                 + "cv.strategy \(manifest.strategy.rawValue), cv.shuffle \(manifest.shuffle), cv.seed \(manifest.seed)); "
                 + "use the run's config or another checkpoint.dir", usage: true)
           }
+          if made.config != manifest.config {
+            let a = manifest.config.split(separator: "\n"), b = made.config.split(separator: "\n")
+            let i = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
+            let was = i < a.count ? String(a[i]).trimmingCharacters(in: .whitespaces) : "(nothing)"
+            let now = i < b.count ? String(b[i]).trimmingCharacters(in: .whitespaces) : "(nothing)"
+            throw EvalError(
+              "this config differs from the one \(FoldManifest.path(runDir)) was made with ('\(now)' here, '\(was)' there); "
+                + "every --fold job of a run needs the same config and --set values", usage: true)
+          }
           try checkData(manifest)
         } else {
           manifest = try makeManifest()
