@@ -76,6 +76,15 @@ final class CVTests: MultiRankTestCase {
       XCTAssertEqual(m["folds"] as? [[String: [Int]]], folds, "\(other): folds depend on the world size")
     }
 
+    // Every fold's checkpoints carry its part of the manifest.
+    let ckpt = try HDF5File(path: four + "/fold-1/latest", mode: .readOnly)
+    let attribute = try ckpt.stringAttribute("cv_manifest", on: "/")
+    ckpt.close()
+    let part = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(attribute.utf8)) as? [String: Any])
+    XCTAssertEqual(part["fold"] as? Int, 1)
+    XCTAssertEqual(part["test"] as? [Int], folds[1]["test"])
+    XCTAssertEqual(part["train"] as? [Int], folds[1]["train"])
+
     // Exact test evaluation: predictions.csv holds each sample once, in its test fold.
     let csv = try String(contentsOfFile: one + "/report/predictions.csv", encoding: .utf8).split(separator: "\n")
     XCTAssertEqual(csv.first, "index,group,fold,label,prediction,prob_different,prob_same")

@@ -168,7 +168,7 @@ public enum FoldAssigner {
 
   // MARK: - GroupKFold
 
-  /// Without shuffle: sklearn ≥ 1.6's greedy balance — groups by size, largest first (a stable sort, so
+  /// Without shuffle: scikit-learn 1.9.1's greedy balance — groups by size, largest first (a stable sort, so
   /// among equal sizes the larger group id comes first), each into the currently lightest fold (the first
   /// one on a tie). With shuffle: the distinct groups are permuted and split into k nearly equal runs.
   static func groupKFold(_ groups: [Int], spec: FoldSpec) throws -> [Int] {
