@@ -325,13 +325,21 @@ final class CVTests: MultiRankTestCase {
       XCTAssertEqual(plain.map { Array($0[4...]) }, labeled.map { Array($0[4...]) })
     }
 
-    // predict on a file whose modalities differ from the checkpoint's: one clear line
-    let other = try TestData.write(path("other.h5")) { f in
+    // predict on files whose modalities or feature counts differ from the checkpoint's: one clear line each
+    var spec = SynthSpec()
+    spec.samples = 10; spec.steps = TestData.steps; spec.textFeatures = 9; spec.audioFeatures = 8; spec.visionFeatures = 2
+    try Synth.write(spec, to: path("wider.h5"))
+    let textOnly = try TestData.write(path("other.h5")) { f in
       try f.writeFloats("/modalities/text", [Float](repeating: 0, count: 5 * 6 * 8), shape: [5, 6, 8])
     }
-    let bad = try mmtrain(ranks: 2, ["predict", "--checkpoint", path("run"), "--data", other, "--out", path("x.csv")])
-    XCTAssertEqual(bad.status, 1, bad.transcript)
-    XCTAssertEqual(bad.errorLines.count, 1, bad.transcript)
-    XCTAssertTrue(bad.stderr.contains("differ from the checkpoint's"), bad.transcript)
+    for (file, expected) in [
+      (path("wider.h5"), "the checkpoint does not fit this run: modality 'text' has 9 features in this data, 8 in the checkpoint's"),
+      (textOnly, "data.modalities names 'audio', which \(textOnly) does not have"),
+    ] {
+      let bad = try mmtrain(ranks: 2, ["predict", "--checkpoint", path("run"), "--data", file, "--out", path("x.csv")])
+      XCTAssertEqual(bad.status, 1, bad.transcript)
+      XCTAssertEqual(bad.errorLines.count, 1, bad.transcript)
+      XCTAssertTrue(bad.stderr.contains(expected), bad.transcript)
+    }
   }
 }
