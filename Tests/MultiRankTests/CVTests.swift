@@ -302,6 +302,26 @@ final class CVTests: MultiRankTestCase {
     XCTAssertEqual(outputs[2], outputs[5], "evaluate predictions: 1 vs 3 ranks")
     XCTAssertEqual(outputs[1].split(separator: "\n").count, 38)
 
+    // train's own report: the validation split's metrics and the curves
+    let trainReport = try report(path("run"))
+    XCTAssertEqual(trainReport["kind"] as? String, "train")
+    let trainFold = try XCTUnwrap((trainReport["folds"] as? [[String: Any]])?.first)
+    XCTAssertEqual(trainFold["n_test"] as? Int, 7, "round(37 * 0.2) validation rows")
+    XCTAssertEqual((trainFold["curves"] as? [Any])?.count, 1)
+
+    // predict to .h5: the same classes and probabilities as the CSV
+    let h5 = try mmtrain(ranks: 3, ["predict", "--checkpoint", path("run"), "--data", path("data.h5"), "--out", path("p.h5")])
+    XCTAssertEqual(h5.status, 0, h5.transcript)
+    if h5.status == 0 {
+      let f = try HDF5File(path: path("p.h5"), mode: .readOnly)
+      let classes = try f.readInt64s("/prediction"), probabilities = try f.readDoubles("/probabilities")
+      f.close()
+      let csvRows = outputs[1].split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+      XCTAssertEqual(classes.map(String.init), csvRows.map { String($0[4]) })
+      XCTAssertEqual(probabilities.count, 37 * 2)
+      for (i, row) in csvRows.enumerated() { XCTAssertEqual(probabilities[2 * i + 1], Double(row[6])!, accuracy: 1e-8) }
+    }
+
     // predict on data without /labels: the same predictions, empty label column
     let unlabeled = path("unlabeled.h5")
     _ = try TestData.write(unlabeled) { out in
