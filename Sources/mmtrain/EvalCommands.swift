@@ -199,11 +199,12 @@ struct ReportCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "report", abstract: "Re-render RUN_DIR/report/report.md and report.html from report.json.")
 
-  @Argument(help: "A run directory (of mmtrain cv or train), or its report/ folder.")
+  @Argument(help: "A run directory (of mmtrain cv or train), or a folder holding report.json (report/, evaluate's --out).")
   var runDir: String
 
   func run() throws {
-    let dir = runDir.hasSuffix("/report") || runDir.hasSuffix("/report/") ? runDir : runDir + "/report"
+    // RUN_DIR (cv, train) or the folder holding report.json itself (report/, an evaluate --out folder)
+    let dir = FileManager.default.fileExists(atPath: runDir + "/report.json") ? runDir : runDir + "/report"
     do {
       let report = try ReportFiles.read(URL(fileURLWithPath: dir + "/report.json"))
       try ReportFiles.renderDocuments(report, to: URL(fileURLWithPath: dir))
