@@ -299,7 +299,7 @@ public final class CrossValidation {
         mainMetric: config.report.metric.resolved(classification: classification)!),
       data: .init(path: manifest.data.path, samples: manifest.data.samples, sizeBytes: Int(manifest.data.sizeBytes), fingerprint: manifest.data.fingerprint),
       cv: .init(strategy: manifest.strategy.rawValue, k: manifest.k, shuffle: manifest.shuffle, seed: manifest.seed, parallelFolds: config.cv.parallelFolds),
-      folds: folds, ablation: ModalityAblation.collect(folds), timing: .init(totalSeconds: folds.map(\.seconds).reduce(0, +)),
+      folds: folds, pooled: pooledMetrics(outcomes, kind: config.task.kind), ablation: ModalityAblation.collect(folds), timing: .init(totalSeconds: folds.map(\.seconds).reduce(0, +)),
       warnings: manifest.warnings, config: manifest.config)
     var rows: [Predictions.Row] = []
     for o in outcomes {
@@ -314,13 +314,22 @@ public final class CrossValidation {
     return report
   }
 
+  /// The metrics of every fold's test predictions together.
+  static func pooledMetrics(_ outcomes: [FoldOutcome], kind: TaskKind) -> EvalMetrics {
+    let all = RowOutputs(rows: outcomes.flatMap(\.rows), outputs: outcomes.flatMap(\.outputs), labels: outcomes.flatMap(\.labels))
+    return Trainer.metrics(all, kind: kind)
+  }
+
   /// The console's summary table: every metric's mean ± std and 95% CI.
   public static func summaryLines(_ r: Report) -> [String] {
-    var lines = ["summary over \(r.folds.count) folds (mean ± std, 95% CI, t distribution):"]
+    var lines = ["summary over \(r.folds.count) folds (mean ± std, 95% CI, t distribution" + (r.pooled != nil ? "; pooled out-of-fold" : "") + "):"]
     let width = max(10, r.summary.map(\.metric.count).max() ?? 10)
     for s in r.summary {
       let name = s.metric.padding(toLength: width, withPad: " ", startingAt: 0)
-      lines.append("  \(name)  \(ReportFormat.meanStd(s).padding(toLength: 17, withPad: " ", startingAt: 0))  \(ReportFormat.ci(s))\(s.metric == r.task.mainMetric ? "  (main)" : "")")
+      let pooled = r.pooled.map { "  \(ReportFormat.value($0.scalar(s.metric)))" } ?? ""
+      lines.append(
+        "  \(name)  \(ReportFormat.meanStd(s).padding(toLength: 17, withPad: " ", startingAt: 0))  "
+          + "\(ReportFormat.ci(s).padding(toLength: 18, withPad: " ", startingAt: 0))\(pooled)\(s.metric == r.task.mainMetric ? "  (main)" : "")")
     }
     if let a = r.ablation {
       lines.append("modality ablation: drop of \(r.task.mainMetric) when masked (mean ± std):")

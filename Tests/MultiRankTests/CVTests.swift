@@ -91,6 +91,9 @@ final class CVTests: MultiRankTestCase {
     let rows = csv.dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
     XCTAssertEqual(rows.map { Int($0[0])! }, Array(0..<61))
     for r in rows { XCTAssertTrue(folds[Int(r[2])!]["test"]!.contains(Int(r[0])!)) }
+    // pooled out-of-fold accuracy = share of rows of predictions.csv whose prediction is the label
+    let pooled = try XCTUnwrap((try report(one)["pooled"] as? [String: Any])?["classification"] as? [String: Any])
+    XCTAssertEqual(pooled["accuracy"] as? Double ?? -1, Double(rows.filter { $0[3] == $0[4] }.count) / 61, accuracy: 1e-12)
     let m4 = try foldMetrics(four)
     XCTAssertEqual(m4.map { $0["n"]! }, folds.map { Double($0["test"]!.count) })
 

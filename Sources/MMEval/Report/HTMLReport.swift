@@ -95,15 +95,19 @@ public enum HTMLReport {
     var summary = "<h2>Summary</h2>"
     if k > 1 {
       summary += "<p class=\"note\">Mean ± sample std over \(k) folds; 95% CI of the mean (t distribution, \(k - 1) df).</p>"
-      summary += "<table><tr><th>metric</th><th>mean ± std</th><th>95% CI</th><th>folds</th></tr>"
+      summary += "<table><tr><th>metric</th><th>mean ± std</th><th>95% CI</th><th>folds</th>" + (r.pooled == nil ? "" : "<th>pooled</th>") + "</tr>"
       for s in r.summary {
-        summary += "<tr\(s.metric == r.task.mainMetric ? " class=\"main\"" : "")><td>\(s.metric)</td><td>\(ReportFormat.meanStd(s))</td><td>\(ReportFormat.ci(s))</td><td>\(s.n)</td></tr>"
+        summary += "<tr\(s.metric == r.task.mainMetric ? " class=\"main\"" : "")><td>\(s.metric)</td><td>\(ReportFormat.meanStd(s))</td><td>\(ReportFormat.ci(s))</td><td>\(s.n)</td>"
+        summary += (r.pooled.map { "<td>\(ReportFormat.value($0.scalar(s.metric)))</td>" } ?? "") + "</tr>"
       }
     } else {
       summary += "<table><tr><th>metric</th><th>value</th></tr>"
       for s in r.summary { summary += "<tr\(s.metric == r.task.mainMetric ? " class=\"main\"" : "")><td>\(s.metric)</td><td>\(ReportFormat.value(s.mean))</td></tr>" }
     }
     summary += "</table>\n"
+    if r.pooled != nil && k > 1 {
+      summary += "<p class=\"note\">pooled: the metric of all out-of-fold predictions taken together (each sample once).</p>\n"
+    }
 
     let cols = ReportFormat.foldColumns(r)
     var perFold = "<h2>Per fold</h2><table><tr><th>fold</th><th>train</th><th>validation</th><th>\(ReportFormat.setName(r))</th><th>epochs</th><th>time</th>"

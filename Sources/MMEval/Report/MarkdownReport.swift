@@ -13,12 +13,15 @@ public enum MarkdownReport {
     o.append("## Summary\n")
     if k > 1 {
       o.append("Mean ± sample standard deviation over the \(k) folds; 95% confidence interval of the mean from the t distribution with \(k - 1) degrees of freedom. Main metric: **\(r.task.mainMetric)**.\n")
-      o.append("| metric | mean ± std | 95% CI | folds |")
-      o.append("|---|---|---|---|")
+      let pooled = r.pooled.map { _ in " pooled |" } ?? ""
+      o.append("| metric | mean ± std | 95% CI | folds |" + pooled)
+      o.append("|---|---|---|---|" + (r.pooled == nil ? "" : "---|"))
       for s in r.summary {
         let name = s.metric == r.task.mainMetric ? "**\(s.metric)**" : s.metric
-        o.append("| \(name) | \(ReportFormat.meanStd(s)) | \(ReportFormat.ci(s)) | \(s.n) |")
+        let p = r.pooled.map { " \(ReportFormat.value($0.scalar(s.metric))) |" } ?? ""
+        o.append("| \(name) | \(ReportFormat.meanStd(s)) | \(ReportFormat.ci(s)) | \(s.n) |" + p)
       }
+      if r.pooled != nil { o.append("\n*pooled*: the metric of all out-of-fold predictions taken together (each sample once).") }
     } else {
       o.append("| metric | value |")
       o.append("|---|---|")

@@ -22,6 +22,9 @@ public struct Report: Codable, Equatable, Sendable {
   public var folds: [FoldResult]
   /// Every scalar metric over the folds (mean, std, 95% CI), in a fixed order.
   public var summary: [MetricSummary]
+  /// cv: the metrics of all out-of-fold predictions pooled into one set (each sample once, from the
+  /// model that did not train on it), as papers that report "cross-validated predictions" do.
+  public var pooled: EvalMetrics?
   public var ablation: [ModalityAblation]?
   public var timing: Timing
   public var warnings: [String]
@@ -85,7 +88,7 @@ public struct Report: Codable, Equatable, Sendable {
 
   public init(
     kind: Kind, title: String, mmtrainVersion: String, created: Date = Date(), worldSize: Int, task: TaskInfo,
-    data: DataInfo, cv: CVInfo?, folds: [FoldResult], ablation: [ModalityAblation]? = nil, timing: Timing,
+    data: DataInfo, cv: CVInfo?, folds: [FoldResult], pooled: EvalMetrics? = nil, ablation: [ModalityAblation]? = nil, timing: Timing,
     warnings: [String] = [], config: String
   ) {
     self.kind = kind
@@ -98,6 +101,7 @@ public struct Report: Codable, Equatable, Sendable {
     self.cv = cv
     self.folds = folds
     self.summary = Report.summarise(folds)
+    self.pooled = pooled
     self.ablation = ablation
     self.timing = timing
     self.warnings = warnings
