@@ -44,9 +44,7 @@ final class ConfigErrorTests: XCTestCase {
       "configs/x.yaml: unknown key 'model.xqzzkw'; the keys in 'model' are "
         + ConfigSchema.keys(in: "model").map(\.name).joined(separator: ", "))
     XCTAssertEqual(
-      configErrorMessage(minimalYAML + "callbacks:
-  tensorboard: 4
-"),
+      configErrorMessage(minimalYAML + "callbacks:\n  tensorboard: 4\n"),
       "configs/x.yaml: unknown section 'callbacks'; the sections are data, model, task, train, checkpoint, cv, report")
   }
 
