@@ -247,9 +247,10 @@ public final class CrossValidation {
     let seconds = Date().timeIntervalSince(started)
     try group.agree {
       guard group.isRoot else { return }
+      let curves = Curves.read(run.metricsPath)
       let result = FoldResult(
         fold: f, nTrain: trainer.trainRowCount, nValidation: trainer.validationRows.count, nTest: test.rows.count,
-        metrics: metrics, curves: Curves.read(run.metricsPath), epochs: config.train.epochs,
+        metrics: metrics, curves: curves, epochs: curves.last?.epoch ?? config.train.epochs,
         seconds: seconds + (options.resume == nil ? 0 : previousSeconds(run)), ablation: ablation)
       let outcome = FoldOutcome(fold: f, worldSize: group.size, result: result, rows: test.rows, outputs: test.outputs, labels: test.labels)
       try ReportFiles.atomicWrite(try ReportFiles.encoder().encode(outcome), to: URL(fileURLWithPath: FoldOutcome.path(runDir, fold: f)))
