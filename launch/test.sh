@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: install dependencies, build (the multi-rank tests run the built binary under mpirun),
-# then swift test (unit tests + multi-rank tests). .ci/run calls exactly this.
+# then swift test (unit tests + multi-rank tests), then the cluster tests on a real one-node Slurm
+# (launch/slurm-test.sh: installs slurm-wlm and munge, needs root). .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 INSTALL=0 bash launch/setup.sh debug
@@ -12,4 +13,10 @@ if ! command -v chromium >/dev/null; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 . launch/mpi-env.sh
-swift test --disable-swift-testing
+log=$(mktemp)
+rc=0
+swift test --disable-swift-testing 2>&1 | tee "$log" || rc=1
+bash launch/slurm-test.sh || rc=1
+echo "swift test: $(grep -E 'Executed [0-9]+ tests' "$log" | tail -1 | sed 's/^[[:space:]]*//')"
+rm -f "$log"
+exit "$rc"

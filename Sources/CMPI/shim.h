@@ -16,3 +16,4 @@ static inline void *mm_in_place(void) { return MPI_IN_PLACE; }
 static inline MPI_Errhandler mm_errors_return(void) { return MPI_ERRORS_RETURN; }
 static inline int mm_success(void) { return MPI_SUCCESS; }
 static inline int mm_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
+static inline MPI_Status *mm_status_ignore(void) { return MPI_STATUS_IGNORE; }

@@ -14,6 +14,9 @@ import MMOptim
 ///                              stopping on: early_stopping_best, early_stopping_best_epoch, early_stopping_wait
 ///                              a cv fold's checkpoints also hold cv_manifest (the fold manifest, JSON)
 ///     + Provenance             mmtrain_version, the input record, the data fingerprint, the validation split
+///
+/// Every dataset carries HDF5's Fletcher-32 checksum: reading verifies it, so a corrupt file is named and
+/// refused (`--resume RUN_DIR` then falls back to the newest valid checkpoint, see ResumeSource).
 public enum Checkpoint {
   public static let format = "mmtrain-checkpoint"
   public static let formatVersion: Int64 = 2  // 2: provenance, elapsed_s
@@ -62,17 +65,20 @@ public enum Checkpoint {
     let url = URL(fileURLWithPath: path)
     let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())").path
     do {
-      let file = try HDF5File(path: tmp, mode: .truncate)
+      // Built in memory, then written with plain write(2): a full disk fails a write we check, and HDF5
+      // never holds a half-written file (whose close would fail, and whose cleanup at exit can crash).
+      let file = try HDF5File(path: tmp, mode: .inMemory)
+      defer { file.close() }
       for t in arena.tensors {
-        try file.writeFloats("/params/\(t.name)", arena.values(of: t), shape: t.shape)
+        try file.writeFloats("/params/\(t.name)", arena.values(of: t), shape: t.shape, checksummed: true)
       }
       try file.createGroup("/optimizer")
       for (name, buffer) in optimizer.state {
-        try file.writeFloats("/optimizer/\(name)", buffer.array, shape: [buffer.count])
+        try file.writeFloats("/optimizer/\(name)", buffer.array, shape: [buffer.count], checksummed: true)
       }
       if let n = normalization {
-        try file.writeFloats("/normalization/mean", n.mean, shape: [n.mean.count])
-        try file.writeFloats("/normalization/std", n.std, shape: [n.std.count])
+        try file.writeFloats("/normalization/mean", n.mean, shape: [n.mean.count], checksummed: true)
+        try file.writeFloats("/normalization/std", n.std, shape: [n.std.count], checksummed: true)
       }
       try file.setAttribute("format", on: "/", string: format)
       try file.setAttribute("format_version", on: "/", int: formatVersion)
@@ -93,19 +99,29 @@ public enum Checkpoint {
       try file.setAttribute("created", on: "/", string: ISO8601DateFormatter().string(from: Date()))
       try provenance?.write(to: file)
       for (name, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(name, on: "/", string: value) }
-      try file.flush()
-      file.close()
-      try fsync(path: tmp)
+      try writeDurably(try file.fileImage(), to: tmp)
       guard rename(tmp, path) == 0 else { throw CheckpointError("\(path): cannot rename the checkpoint into place: \(String(cString: strerror(errno)))") }
       try fsync(path: url.deletingLastPathComponent().path)
     } catch {
       unlink(tmp)
-      throw error
+      throw CheckpointError("\(path): cannot be written: \(reason(of: error))")
     }
   }
 
+  /// The OS's reason inside an HDF5 error ("error message = 'No space left on device'"), else its first line.
+  static func reason(of error: Error) -> String {
+    let text = "\(error)"
+    if let start = text.range(of: "error message = '"), let end = text[start.upperBound...].firstIndex(of: "'") {
+      return String(text[start.upperBound..<end])
+    }
+    return String(text.split(separator: "\n").first ?? "")
+  }
+
   public static func read(path: String) throws -> Contents {
-    let file = try HDF5File(path: path, mode: .readOnly)
+    let file: HDF5File
+    do { file = try HDF5File(path: path, mode: .readOnly) } catch {
+      throw CheckpointError("\(path): cannot open the checkpoint (\(error)); the file is damaged or not a checkpoint")
+    }
     defer { file.close() }
     guard file.hasAttribute("format", on: "/"), try file.stringAttribute("format", on: "/") == format else {
       throw CheckpointError("\(path): not an mmtrain checkpoint (no 'format' attribute; are you passing a data file?)")
@@ -117,13 +133,13 @@ public enum Checkpoint {
     var params: [(name: String, shape: [Int], values: [Float])] = []
     for name in try file.members(ofGroup: "/params") {
       let info = try file.datasetInfo("/params/\(name)")
-      params.append((name, info.shape, try file.readFloats("/params/\(name)")))
+      params.append((name, info.shape, try verified(file, "/params/\(name)")))
     }
     var optState: [String: [Float]] = [:]
-    for name in try file.members(ofGroup: "/optimizer") { optState[name] = try file.readFloats("/optimizer/\(name)") }
+    for name in try file.members(ofGroup: "/optimizer") { optState[name] = try verified(file, "/optimizer/\(name)") }
     var normalization: (mean: [Float], std: [Float])? = nil
     if file.isGroup("/normalization") {
-      normalization = (try file.readFloats("/normalization/mean"), try file.readFloats("/normalization/std"))
+      normalization = (try verified(file, "/normalization/mean"), try verified(file, "/normalization/std"))
     }
     var state = State(
       epoch: Int(try file.intAttribute("epoch", on: "/")), step: Int(try file.intAttribute("step", on: "/")),
@@ -141,6 +157,13 @@ public enum Checkpoint {
       optimizerStep: Int(try file.intAttribute("optimizer_step", on: "/")), optimizerState: optState,
       normalization: normalization, state: state, configYAML: try file.stringAttribute("config", on: "/"),
       provenance: try Provenance.read(from: file, path: path))
+  }
+
+  /// Reads a dataset; HDF5 checks its Fletcher-32 checksum on the way, so a failure here means damage.
+  static func verified(_ file: HDF5File, _ dataset: String) throws -> [Float] {
+    do { return try file.readFloats(dataset) } catch {
+      throw CheckpointError("\(file.path): \(dataset) is corrupt (checksum mismatch or truncated data: \(error)); use an earlier checkpoint")
+    }
   }
 
   /// Copies /params into the arena, checking that every tensor is present with the right shape.
@@ -172,6 +195,21 @@ public enum Checkpoint {
       v.withUnsafeBufferPointer { buffer.pointer.update(from: $0.baseAddress!, count: v.count) }
     }
     optimizer.stepCount = c.optimizerStep
+  }
+
+  /// Creates `path` with exactly `bytes`, fsynced; the POSIX reason on failure ("No space left on device").
+  static func writeDurably(_ bytes: [UInt8], to path: String) throws {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { throw CheckpointError(String(cString: strerror(errno))) }
+    defer { close(fd) }
+    var done = 0
+    while done < bytes.count {
+      let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+      if n < 0 && errno == EINTR { continue }
+      guard n > 0 else { throw CheckpointError(String(cString: strerror(errno))) }
+      done += n
+    }
+    guard Foundation.fsync(fd) == 0 else { throw CheckpointError(String(cString: strerror(errno))) }
   }
 
   static func fsync(path: String) throws {

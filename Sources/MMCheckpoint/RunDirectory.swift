@@ -39,9 +39,23 @@ public struct RunDirectory {
       }
       created.append(prefix)
     }
+    // A test write of a checkpoint's worth of bytes, fsynced: a full disk or a read-only mount shows
+    // now, before any training time is spent, not at the first checkpoint.
     let probe = path + "/.write-test-\(getpid())"
-    guard FileManager.default.createFile(atPath: probe, contents: Data("ok".utf8)) else {
-      throw CheckpointError("checkpoint.dir '\(path)' is not writable (choose a writable directory with checkpoint.dir or --set checkpoint.dir=...)")
+    defer { unlink(probe) }
+    let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else {
+      throw CheckpointError("checkpoint.dir '\(path)' is not writable: \(String(cString: strerror(errno))) (choose a writable directory with checkpoint.dir or --set checkpoint.dir=...)")
+    }
+    defer { close(fd) }
+    let bytes = [UInt8](repeating: 0, count: 64 * 1024)
+    guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
+      throw CheckpointError("checkpoint.dir '\(path)' cannot be written: \(String(cString: strerror(errno))) (is the disk full? free space or choose another checkpoint.dir)")
+    }
+    // Leftovers of a writer killed mid-checkpoint: never a checkpoint's name, safe to drop.
+    for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+    where name.hasPrefix(".checkpoint-") && name.contains(".tmp-") || name.hasPrefix(".latest.tmp-") {
+      unlink(path + "/" + name)
     }
     unlink(probe)
     return created
@@ -172,7 +186,11 @@ public struct RunDirectory {
       throw CheckpointError("\(metricsPath): cannot open for appending")
     }
     defer { try? h.close() }
-    h.seekToEndOfFile()
-    h.write(data + Data("\n".utf8))
+    do {
+      try h.seekToEnd()
+      try h.write(contentsOf: data + Data("\n".utf8))  // the throwing API: a full disk is an error, not a crash
+    } catch {
+      throw CheckpointError("\(metricsPath): cannot append: \(Checkpoint.reason(of: error))")
+    }
   }
 }

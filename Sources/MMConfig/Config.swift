@@ -10,6 +10,8 @@ import Foundation
 @_exported import MMModel
 @_exported import MMOptim
 @_exported import MMEval
+/// What a failed checkpoint write does: stop the run (exit 1) or warn and continue.
+public enum CheckpointErrorPolicy: String, CaseIterable, Sendable { case stop, warn }
 
 /// `data:` section: which file, which modalities, and how sequences are shaped before the model sees them.
 public struct DataConfig: Equatable, Sendable {
@@ -117,6 +119,17 @@ public struct CheckpointConfig: Equatable, Sendable {
   public var dir: String
   public var everyEpochs: Int
   public var keep: Int
+  /// Mid-epoch checkpoint every N steps (0 = off).
+  public var everySteps: Int
+  public var onError: CheckpointErrorPolicy
+}
+
+/// `dist:` section: the ranks watching each other.
+public struct DistConfig: Equatable, Sendable {
+  /// Watchdog deadline for one collective, in seconds (0 = off).
+  public var timeoutSeconds: Double
+  /// Compare a parameter checksum across ranks every N steps (0 = off).
+  public var checkEvery: Int
 }
 
 /// `cv:` section (`mmtrain cv`).
@@ -144,6 +157,7 @@ public struct TrainConfig: Equatable, Sendable {
   public var checkpoint: CheckpointConfig
   public var cv: CVConfig
   public var report: ReportConfig
+  public var dist: DistConfig
 
   /// Every field at its documented default; `data.path` is "" because it has none (it is required).
   public static let defaults: TrainConfig = ConfigSchema.keys.reduce(into: unfilled) { config, key in
@@ -164,9 +178,10 @@ public struct TrainConfig: Equatable, Sendable {
       epochs: 0, batchSize: 0, optimizer: .adam, lr: 0, momentum: 0, nesterov: false, weightDecay: 0, l1: 0,
       modalityDropout: 0, beta1: 0, beta2: 0, eps: 0, alpha: 0, schedule: .constant, warmupSteps: 0, gamma: 0, stepEpochs: 0,
       lrMin: 0, clipNorm: 0, labelSmoothing: 0, earlyStopping: nil, seed: 0, blasThreads: 0),
-    checkpoint: CheckpointConfig(dir: "", everyEpochs: 0, keep: 0),
+    checkpoint: CheckpointConfig(dir: "", everyEpochs: 0, keep: 0, everySteps: 0, onError: .stop),
     cv: CVConfig(folds: 0, strategy: .kfold, shuffle: false, seed: 0, parallelFolds: 0),
-    report: ReportConfig(ablation: false, metric: .auto))
+    report: ReportConfig(ablation: false, metric: .auto),
+    dist: DistConfig(timeoutSeconds: 0, checkEvery: 0))
 }
 
 /// A configuration mistake, as one line that names the file (or "--set"), the full key path, and the fix.

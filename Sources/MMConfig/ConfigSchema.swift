@@ -10,6 +10,7 @@ enum ConfigSchema {
     ("checkpoint", "Where and how often checkpoints are written."),
     ("cv", "k-fold cross-validation (`mmtrain cv`); scikit-learn's fold semantics."),
     ("report", "What RUN_DIR/report/ holds (`mmtrain cv`, `train`, `evaluate`)."),
+    ("dist", "How the ranks watch each other (faults on a shared cluster)."),
   ]
 
   static let keys: [ConfigKey] = [
@@ -230,6 +231,15 @@ enum ConfigSchema {
       "checkpoint.keep", \.checkpoint.keep, default: 3, min: 1,
       help: "How many of the most recent checkpoints to keep.",
       aliases: ["keep_last", "max_to_keep", "save_total_limit", "max_keep"]),
+    .int(
+      "checkpoint.every_steps", \.checkpoint.everySteps, default: 0, min: 0,
+      help: "Also write a mid-epoch checkpoint every N optimiser steps, at the exact sampler position (0 = off).",
+      aliases: ["save_steps", "every_n_steps", "checkpoint_steps"]),
+    .choice(
+      "checkpoint.on_error", \.checkpoint.onError, default: CheckpointErrorPolicy.stop,
+      help: "A checkpoint that cannot be written (full disk, unwritable folder): `stop` the run (exit 1; the previous checkpoint stays intact) or `warn` and go on training.",
+      aliases: ["on_failure", "errors", "error_policy"]),
+
 
     // MARK: cv
     .int(
@@ -265,6 +275,16 @@ enum ConfigSchema {
       "report.metric", \.report.metric, default: ReportMetric.auto,
       help: "Main metric of the bar chart and the ablation; auto = accuracy (classification) or mae (regression).",
       aliases: ["main_metric", "metric_name", "score", "scoring"]),
+
+    // MARK: dist
+    .float(
+      "dist.timeout_s", \.dist.timeoutSeconds, default: 600, .nonNegative,
+      help: "Watchdog: a collective that waits longer than this many seconds for the other ranks aborts the job, naming the ranks that did not arrive and the step (0 = off).",
+      aliases: ["timeout", "watchdog", "collective_timeout", "nccl_timeout"]),
+    .int(
+      "dist.check_every", \.dist.checkEvery, default: 0, min: 0,
+      help: "Every N steps the ranks compare a checksum of their parameters and stop, naming a rank whose replica diverged (0 = off).",
+      aliases: ["check", "consistency_check", "verify_every"]),
   ]
 
   static let sectionNames: [String] = sections.map(\.name)

@@ -15,6 +15,13 @@ public protocol Communicator: AnyObject {
   /// Copies root's buffer into every rank's.
   func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int)
   func broadcast(_ bytes: inout [UInt8], root: Int)
+  /// Every rank's `value`, indexed by rank.
+  func allgather(_ value: Int) -> [Int]
+  /// From now on a collective that waits longer than this aborts the job, naming the ranks that did not
+  /// arrive and the step (Watchdog.swift); 0 = off (blocking MPI calls).
+  func startWatchdog(timeoutSeconds: Double)
+  /// The training step, for the watchdog's census and messages.
+  func noteStep(_ step: Int)
   func barrier()
   /// Splits the ranks into groups (MPI_Comm_split): ranks with the same `color` get one communicator, ranked
   /// by `key`. Collective. Each group's collectives then involve only its members (parallel cv folds).
@@ -47,6 +54,9 @@ public final class SingleProcessCommunicator: Communicator {
   public func allreduceMin(_ value: Int) -> Int { value }
   public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {}
   public func broadcast(_ bytes: inout [UInt8], root: Int) {}
+  public func allgather(_ value: Int) -> [Int] { [value] }
+  public func startWatchdog(timeoutSeconds: Double) {}
+  public func noteStep(_ step: Int) {}
   public func barrier() {}
   public func split(color: Int, key: Int) -> Communicator { self }
   public func abort(code: Int32) -> Never { exit(code) }
@@ -62,6 +72,7 @@ import Glibc
 public struct RankFailure: Error, CustomStringConvertible {
   public let rank: Int
   public let message: String?
+  public init(rank: Int, message: String?) { self.rank = rank; self.message = message }
   public var description: String { message ?? "rank \(rank) failed" }
 }
 

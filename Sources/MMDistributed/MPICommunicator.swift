@@ -13,6 +13,7 @@ public final class MPICommunicator: Communicator {
   private let worldRank: Int
   private let isWorld: Bool
   private var finalized = false
+  private var watchdog: CollectiveWatchdog?
 
   /// True when this process was started by an MPI launcher (mpirun/orterun, srun with PMIx).
   public static var launchedByMPI: Bool {
@@ -77,22 +78,57 @@ public final class MPICommunicator: Communicator {
     abort(code: 1)
   }
 
+  public func startWatchdog(timeoutSeconds: Double) {
+    watchdog?.close()
+    watchdog = size > 1 && timeoutSeconds > 0
+      ? CollectiveWatchdog(rank: rank, size: size, timeout: timeoutSeconds, comm: handle, check: check) : nil
+  }
+
+  public func noteStep(_ step: Int) { watchdog?.step = step }
+
+  /// Every collective goes through here. `start` gets a request to start the call non-blocking, or nil to
+  /// make the blocking call: without the watchdog the blocking MPI call runs as always; with it, the call is
+  /// started non-blocking and polled against its deadline (Watchdog.swift). Buffers must stay valid until
+  /// this returns.
+  private func collective(_ call: String, _ start: (UnsafeMutablePointer<MPI_Request?>?) -> Int32) {
+    guard let watchdog else { return check(start(nil), call) }
+    let request = UnsafeMutablePointer<MPI_Request?>.allocate(capacity: 1)
+    defer { request.deallocate() }
+    request.initialize(to: nil)
+    check(start(request), call)
+    if let hang = watchdog.wait(request, call) {
+      FileHandle.standardError.write(Data("mmtrain: error: \(worldRank > 0 ? "rank \(worldRank): " : "")\(hang)\n".utf8))
+      abort(code: 1)
+    }
+  }
+
   public func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
     if size == 1 || count == 0 { return }
-    check(MPI_Allreduce(mm_in_place(), buffer, Int32(count), mm_float(), mm_op_sum(), handle), "MPI_Allreduce")
+    collective("MPI_Allreduce") { r in
+      r.map { MPI_Iallreduce(mm_in_place(), buffer, Int32(count), mm_float(), mm_op_sum(), handle, $0) }
+        ?? MPI_Allreduce(mm_in_place(), buffer, Int32(count), mm_float(), mm_op_sum(), handle)
+    }
   }
 
   public func allreduceSum(_ values: inout [Double]) {
     if size == 1 || values.isEmpty { return }
     let n = Int32(values.count)
-    values.withUnsafeMutableBufferPointer {
-      check(MPI_Allreduce(mm_in_place(), $0.baseAddress, n, mm_double(), mm_op_sum(), handle), "MPI_Allreduce")
+    values.withUnsafeMutableBufferPointer { v in
+      collective("MPI_Allreduce") { r in
+        r.map { MPI_Iallreduce(mm_in_place(), v.baseAddress, n, mm_double(), mm_op_sum(), handle, $0) }
+          ?? MPI_Allreduce(mm_in_place(), v.baseAddress, n, mm_double(), mm_op_sum(), handle)
+      }
     }
   }
 
   private func allreduceInt(_ value: Int, _ op: MPI_Op) -> Int {
     var v = Int64(value)
-    check(MPI_Allreduce(mm_in_place(), &v, 1, mm_int64(), op, handle), "MPI_Allreduce")
+    withUnsafeMutablePointer(to: &v) { p in
+      collective("MPI_Allreduce") { r in
+        r.map { MPI_Iallreduce(mm_in_place(), p, 1, mm_int64(), op, handle, $0) }
+          ?? MPI_Allreduce(mm_in_place(), p, 1, mm_int64(), op, handle)
+      }
+    }
     return Int(v)
   }
 
@@ -101,22 +137,53 @@ public final class MPICommunicator: Communicator {
 
   public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {
     if size == 1 || count == 0 { return }
-    check(MPI_Bcast(buffer, Int32(count), mm_float(), Int32(root), handle), "MPI_Bcast")
+    collective("MPI_Bcast") { r in
+      r.map { MPI_Ibcast(buffer, Int32(count), mm_float(), Int32(root), handle, $0) }
+        ?? MPI_Bcast(buffer, Int32(count), mm_float(), Int32(root), handle)
+    }
   }
 
   public func broadcast(_ bytes: inout [UInt8], root: Int) {
     if size == 1 { return }
     var n = Int64(bytes.count)
-    check(MPI_Bcast(&n, 1, mm_int64(), Int32(root), handle), "MPI_Bcast")
+    withUnsafeMutablePointer(to: &n) { p in
+      collective("MPI_Bcast") { r in
+        r.map { MPI_Ibcast(p, 1, mm_int64(), Int32(root), handle, $0) }
+          ?? MPI_Bcast(p, 1, mm_int64(), Int32(root), handle)
+      }
+    }
     if rank != root { bytes = [UInt8](repeating: 0, count: Int(n)) }
     if n == 0 { return }
-    bytes.withUnsafeMutableBufferPointer {
-      check(MPI_Bcast($0.baseAddress, Int32(n), mm_byte(), Int32(root), handle), "MPI_Bcast")
+    let count = Int32(n)
+    bytes.withUnsafeMutableBufferPointer { b in
+      collective("MPI_Bcast") { r in
+        r.map { MPI_Ibcast(b.baseAddress, count, mm_byte(), Int32(root), handle, $0) }
+          ?? MPI_Bcast(b.baseAddress, count, mm_byte(), Int32(root), handle)
+      }
     }
   }
 
+  public func allgather(_ value: Int) -> [Int] {
+    if size == 1 { return [value] }
+    var mine = Int64(value)
+    var all = [Int64](repeating: 0, count: size)
+    withUnsafeMutablePointer(to: &mine) { m in
+      all.withUnsafeMutableBufferPointer { a in
+        collective("MPI_Allgather") { r in
+          r.map { MPI_Iallgather(m, 1, mm_int64(), a.baseAddress, 1, mm_int64(), handle, $0) }
+            ?? MPI_Allgather(m, 1, mm_int64(), a.baseAddress, 1, mm_int64(), handle)
+        }
+      }
+    }
+    return all.map { Int($0) }
+  }
+
   public func barrier() {
-    if size > 1 { check(MPI_Barrier(handle), "MPI_Barrier") }
+    if size == 1 { return }
+    collective("MPI_Barrier") { r in
+      r.map { MPI_Ibarrier(handle, $0) }
+        ?? MPI_Barrier(handle)
+    }
   }
 
   public func abort(code: Int32) -> Never {
@@ -129,6 +196,8 @@ public final class MPICommunicator: Communicator {
   public func finalize() {
     if finalized { return }
     finalized = true
+    watchdog?.close()
+    watchdog = nil
     if isWorld {
       MPI_Finalize()
     } else {

@@ -21,8 +21,11 @@ extension HDF5File {
   /// Writes `values` (row-major) as a dataset of `shape`, creating parent groups; shape [] is a scalar.
   /// An existing dataset at `path` is replaced (HDF5 does not reuse the old space: to rewrite many datasets,
   /// write a fresh file with mode .truncate instead).
-  public func writeFloats(_ path: String, _ values: [Float], shape: [Int]) throws {
-    try writeArray(path, values, shape: shape, fileType: mm_h5t_ieee_f32le(), memoryType: mm_h5t_native_float())
+  /// `checksummed`: stored as one chunk with HDF5's Fletcher-32 filter, so every later read verifies the
+  /// bytes and a corrupt dataset fails to read instead of returning wrong numbers (checkpoints use it).
+  public func writeFloats(_ path: String, _ values: [Float], shape: [Int], checksummed: Bool = false) throws {
+    try writeArray(path, values, shape: shape, fileType: mm_h5t_ieee_f32le(), memoryType: mm_h5t_native_float(),
+                   checksummed: checksummed)
   }
 
   public func writeDoubles(_ path: String, _ values: [Double], shape: [Int]) throws {
@@ -52,7 +55,7 @@ extension HDF5File {
   // MARK: - Private
 
   private func writeArray<Element>(
-    _ path: String, _ values: [Element], shape: [Int], fileType: hid_t, memoryType: hid_t
+    _ path: String, _ values: [Element], shape: [Int], fileType: hid_t, memoryType: hid_t, checksummed: Bool = false
   ) throws {
     let name = absolute(path), what = "dataset '\(name)'"
     let file = try writableFileID(what)
@@ -68,7 +71,9 @@ extension HDF5File {
     defer { _ = H5Sclose(space) }
     let linkCreation = try intermediateGroupsLinkCreation(for: what)
     defer { _ = H5Pclose(linkCreation) }
-    let dataset = H5Dcreate2(file, name, fileType, space, linkCreation, mm_h5p_default(), mm_h5p_default())
+    let creation = try datasetCreation(shape: shape, checksummed: checksummed, for: what)
+    defer { if creation != mm_h5p_default() { _ = H5Pclose(creation) } }
+    let dataset = H5Dcreate2(file, name, fileType, space, linkCreation, creation, mm_h5p_default())
     guard dataset >= 0 else { throw failure("cannot create \(what) (is a parent a dataset?)") }
     defer { _ = H5Dclose(dataset) }
     guard !values.isEmpty else { return }
@@ -76,6 +81,21 @@ extension HDF5File {
       H5Dwrite(dataset, memoryType, mm_h5s_all(), mm_h5s_all(), mm_h5p_default(), bytes.baseAddress)
     }
     guard status >= 0 else { throw failure("cannot write \(what) (is the disk full?)") }
+  }
+
+  /// Default layout, or (checksummed, non-empty, not scalar) one chunk with the Fletcher-32 filter, which
+  /// HDF5 verifies on every read. Close with H5Pclose unless it is H5P_DEFAULT.
+  private func datasetCreation(shape: [Int], checksummed: Bool, for what: String) throws -> hid_t {
+    guard checksummed, !shape.isEmpty, shape.allSatisfy({ $0 > 0 }) else { return mm_h5p_default() }
+    let list = H5Pcreate(mm_h5p_dataset_create())
+    guard list >= 0 else { throw failure("cannot create a property list for \(what)") }
+    let chunk = shape.map { hsize_t($0) }
+    guard H5Pset_chunk(list, Int32(chunk.count), chunk) >= 0, H5Pset_fletcher32(list) >= 0 else {
+      let failed = failure("cannot set up the Fletcher-32 checksum for \(what)")
+      _ = H5Pclose(list)
+      throw failed
+    }
+    return list
   }
 
   /// A link-creation property list that makes missing parent groups. Close with H5Pclose.

@@ -12,6 +12,10 @@ public final class HDF5File {
     case readWrite
     /// Create the file, or overwrite it if it exists.
     case truncate
+    /// A new file in memory only (HDF5's core driver, no backing store): nothing touches the disk until the
+    /// caller writes `fileImage()` where it wants, with its own error handling (checkpoints do this, so a
+    /// full disk is a plain failed write(2), never a half-closed HDF5 file).
+    case inMemory
   }
 
   public let path: String
@@ -27,6 +31,11 @@ public final class HDF5File {
     case .readOnly: fileHandle = H5Fopen(path, mm_h5f_acc_rdonly(), mm_h5p_default())
     case .readWrite: fileHandle = H5Fopen(path, mm_h5f_acc_rdwr(), mm_h5p_default())
     case .truncate: fileHandle = H5Fcreate(path, mm_h5f_acc_trunc(), mm_h5p_default(), mm_h5p_default())
+    case .inMemory:
+      let access = H5Pcreate(mm_h5p_file_access())
+      defer { if access >= 0 { _ = H5Pclose(access) } }
+      fileHandle = access >= 0 && H5Pset_fapl_core(access, 1 << 20, false) >= 0
+        ? H5Fcreate(path, mm_h5f_acc_trunc(), mm_h5p_default(), access) : -1
     }
     guard fileHandle >= 0 else { throw Self.openFailure(path: path, mode: mode) }
   }
@@ -47,6 +56,19 @@ public final class HDF5File {
     let file = try fileID()
     guard mode != .readOnly else { return }
     guard H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("cannot flush to disk (is the disk full?)") }
+  }
+
+  /// The bytes of the whole file as it would be on disk (for an `.inMemory` file: write them yourself).
+  public func fileImage() throws -> [UInt8] {
+    let file = try fileID()
+    guard H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("cannot flush the in-memory file") }
+    let size = H5Fget_file_image(file, nil, 0)
+    guard size > 0 else { throw failure("cannot get the file image") }
+    var bytes = [UInt8](repeating: 0, count: size)
+    guard bytes.withUnsafeMutableBytes({ H5Fget_file_image(file, $0.baseAddress, size) }) == size else {
+      throw failure("cannot get the file image")
+    }
+    return bytes
   }
 
   // MARK: - Internal helpers shared by the extensions
@@ -86,6 +108,7 @@ public final class HDF5File {
   /// Why H5Fopen/H5Fcreate failed, checked in the order a user would look.
   private static func openFailure(path: String, mode: Mode) -> HDF5Error {
     let cause = HDF5.innermostErrorMessage().map { " (HDF5: \($0))" } ?? ""
+    if mode == .inMemory { return HDF5Error("\(path): cannot create the file in memory\(cause)") }
     var isDirectory: ObjCBool = false
     let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
     if mode == .truncate {

@@ -7,8 +7,13 @@ import Synchronization
 /// Under mpirun, SIGUSR1 is forwarded to every rank at once (mpirun then exits 75); SIGTERM and SIGINT
 /// make mpirun send the ranks SIGTERM after `odls_base_sigkill_timeout` seconds and SIGKILL as long again
 /// later (mpirun then exits 1; STOPPED tells the clean stop from a crash).
+///
+/// A second SIGINT (Ctrl-C pressed again while the first waits for the step to end) exits at once, without
+/// a checkpoint, with exit code 130 and a line that says so: the previous checkpoint stays the one to resume.
 public enum StopSignal {
   static let flag = Atomic<Int32>(0)  // the signal number received, 0 = none
+  static let interrupts = Atomic<Int32>(0)
+  public static let interruptedExitCode: Int32 = 130
   public static let exitCode: Int32 = 75
 
   public static var requested: Bool { received != 0 }
@@ -17,8 +22,17 @@ public enum StopSignal {
   public static func request(_ signal: Int32 = SIGUSR1) { flag.store(signal, ordering: .relaxed) }
 
   public static func install() {
-    for s in [SIGTERM, SIGINT, SIGUSR1] {
+    for s in [SIGTERM, SIGUSR1] {
       signal(s) { StopSignal.flag.store($0, ordering: .relaxed) }
+    }
+    signal(SIGINT) { s in
+      // Only async-signal-safe calls here: an atomic add, write(2), _exit(2).
+      if StopSignal.interrupts.add(1, ordering: .relaxed).newValue >= 2 {
+        let line = "mmtrain: second interrupt: exiting now, without a checkpoint (resume from the previous one)\n"
+        _ = line.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
+        _exit(StopSignal.interruptedExitCode)
+      }
+      StopSignal.flag.store(s, ordering: .relaxed)
     }
   }
 

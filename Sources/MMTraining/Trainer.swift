@@ -31,6 +31,7 @@ public final class Trainer {
     public var labelsOptional = false
     /// Extra string attributes for every checkpoint (a cv fold's manifest).
     public var checkpointAttributes: [String: String] = [:]
+    public var allowDataChange = false                // resume even if the data file's fingerprint changed
     public init() {}
   }
 
@@ -83,6 +84,7 @@ public final class Trainer {
   public func prepare() throws {
     let c = config
     BLAS.setThreads(c.train.blasThreads)
+    comm.startWatchdog(timeoutSeconds: c.dist.timeoutSeconds)
     if !options.inference { try prepareRunDirectory() }
     try loadData()
   }
@@ -109,6 +111,7 @@ public final class Trainer {
     defer { file.close() }
     let schema = try comm.agree { try DataSchema.read(file, requireLabels: !options.labelsOptional) }
     self.schema = schema
+    try checkDataFingerprint()
     let modalities = try comm.agree { try schema.resolveModalities(c.data.modalities) }
     let names = modalities.map(\.name)
     try comm.agree {
@@ -244,6 +247,7 @@ public final class Trainer {
         let rows = sampler.batch(step, of: order)
         local.removeAll(keepingCapacity: true)
         for row in rows where shard.owns(row) { local.append(row - shard.rows.lowerBound) }
+        comm.noteStep(globalStep + 1)
         model.arena.zeroGrads()
         denominator[0] = Double(rows.count)
         if lossSpec.weightsRows {
@@ -264,6 +268,7 @@ public final class Trainer {
         let applied = controls.step(model.arena, optimizer, step: globalStep)
         gradNormSum += applied.norm; lr = applied.lr; steps += 1
         globalStep += 1
+        try checkReplicas(step: globalStep)
         progress.step(epoch: epoch + 1, epochs: c.train.epochs, step: step + 1, steps: sampler.stepsPerEpoch,
                       loss: sums[3] > 0 ? sums[0] / sums[3] : 0)
         signal = Int32(comm.allreduceMax(Int(StopSignal.received)))
@@ -271,6 +276,9 @@ public final class Trainer {
         if stop, step + 1 < sampler.stepsPerEpoch {
           let path = try saveCheckpoint(epoch: epoch, stepInEpoch: step + 1, step: globalStep)
           throw try stopped(epoch: epoch, stepInEpoch: step + 1, checkpoint: path, signal: signal)
+        }
+        if c.checkpoint.everySteps > 0, globalStep % c.checkpoint.everySteps == 0, step + 1 < sampler.stepsPerEpoch {
+          try saveCheckpoint(epoch: epoch, stepInEpoch: step + 1, step: globalStep, mustSucceed: false)
         }
       }
       comm.allreduceSum(&sums)
@@ -294,9 +302,10 @@ public final class Trainer {
       let improved = stopper.map { $0.observe(val!.value(of: $0.settings.metric), epoch: epoch + 1) } ?? false
       let earlyStop = stopper?.shouldStop ?? false
       let isLast = epoch + 1 == c.train.epochs
-      if improved { try saveCheckpoint(epoch: epoch + 1, stepInEpoch: 0, step: globalStep, best: true) }
-      if (epoch + 1) % c.checkpoint.everyEpochs == 0 || isLast || stop || earlyStop {
-        let path = try saveCheckpoint(epoch: epoch + 1, stepInEpoch: 0, step: globalStep)
+      if improved { try saveCheckpoint(epoch: epoch + 1, stepInEpoch: 0, step: globalStep, best: true, mustSucceed: false) }
+      let stepDue = c.checkpoint.everySteps > 0 && globalStep % c.checkpoint.everySteps == 0
+      if (epoch + 1) % c.checkpoint.everyEpochs == 0 || isLast || stop || earlyStop || stepDue {
+        let path = try saveCheckpoint(epoch: epoch + 1, stepInEpoch: 0, step: globalStep, mustSucceed: stop)
         if stop && !isLast && !earlyStop { throw try stopped(epoch: epoch + 1, stepInEpoch: 0, checkpoint: path, signal: signal) }
       }
       if earlyStop, let s = stopper {
@@ -391,9 +400,12 @@ public final class Trainer {
   /// Rank 0 writes; every rank learns whether it worked. `epoch` = epochs completed, `stepInEpoch` = steps
   /// done in the epoch after those (0 at a boundary). Returns the checkpoint's path.
   /// `best`: write checkpoint-best.h5 instead (not published as latest, never deleted by checkpoint.keep).
+  /// A failed write follows `checkpoint.on_error` (see Trainer+Faults.swift) unless `mustSucceed` (a stop:
+  /// exit 75 promises a checkpoint).
   @discardableResult
-  func saveCheckpoint(epoch: Int, stepInEpoch: Int, step: Int, best: Bool = false) throws -> String {
+  func saveCheckpoint(epoch: Int, stepInEpoch: Int, step: Int, best: Bool = false, mustSucceed: Bool = true) throws -> String {
     let path = best ? run.bestCheckpointPath : run.checkpointPath(epoch: epoch, stepInEpoch: stepInEpoch)
+    try withCheckpointErrorPolicy(path: path, mustSucceed: mustSucceed) {
     try comm.agree {
       guard comm.isRoot else { return }
       let state = Checkpoint.State(
@@ -403,6 +415,7 @@ public final class Trainer {
         to: path, arena: model.arena, optimizer: optimizer, normalization: (shard.statistics.mean, shard.statistics.std),
         state: state, configYAML: config.yaml(), provenance: provenance, attributes: options.checkpointAttributes)
       if !best { try run.publish(path, keep: config.checkpoint.keep) }
+    }
     }
     return path
   }

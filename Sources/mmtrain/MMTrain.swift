@@ -85,6 +85,12 @@ struct Train: ParsableCommand {
   @Argument(help: .hidden)
   var stray: [String] = []
 
+  @Flag(name: .long, help: "With --resume: continue even though the data file changed since the checkpoint (size, mtime or datasets).")
+  var allowDataChange = false
+
+  @Flag(name: .long, help: "Only check the config (and --set); print it resolved, as YAML, and exit (launch/submit uses this).")
+  var check = false
+
   func validate() throws {
     if let first = stray.first {
       let looksLikeConfig = first.hasSuffix(".yaml") || first.hasSuffix(".yml")
@@ -92,6 +98,7 @@ struct Train: ParsableCommand {
       throw ValidationError("unexpected argument '\(first)' (train takes options only: --config FILE, --set key=value, --resume RUN_DIR, --init CKPT; see mmtrain help train)")
     }
     if config == nil && resume == nil { throw ValidationError("give --config FILE (or --resume RUN_DIR to continue a run)") }
+    if check && config == nil { throw ValidationError("--check checks a config: give --config FILE") }
     if resume != nil && initFrom != nil { throw ValidationError("--resume and --init exclude each other (--resume continues a run, --init only loads weights)") }
   }
 
@@ -101,11 +108,22 @@ struct Train: ParsableCommand {
     // is touched: a mistake costs a second, not a queue slot.
     var options = Trainer.Options()
     options.progress = progress
+    options.allowDataChange = allowDataChange
+    if check {
+      do {
+        print(try TrainConfig.load(path: config!, overrides: overrides).resolvingPaths().yaml(), terminator: "")
+        return
+      } catch {
+        reportError("\(error)")
+        throw ExitCode(ExitStatus.usage)
+      }
+    }
     var cfg: TrainConfig? = nil
     var early: Error? = nil
     do {
       if let resume {
-        let contents = try Checkpoint.read(path: try RunDirectory.resolveCheckpoint(resume))
+        let (contents, note) = try ResumeSource.load(resume)
+        if let note, (MPICommunicator.launcherRank ?? 0) == 0 { FileHandle.standardError.write(Data("mmtrain: warning: \(note)\n".utf8)) }
         options.resume = contents
         cfg = try resumedConfig(contents, runDir: RunDirectory.runDirectory(ofResumeTarget: resume))
       } else {
@@ -155,6 +173,14 @@ func runOnRanks(
 ) throws {
   let comm: Communicator = MPICommunicator.launchedByMPI ? MPICommunicator() : SingleProcessCommunicator()
   var early = early
+  if let mismatch = LaunchEnvironment.mismatch(rank: comm.rank, size: comm.size) {
+    // The processes may not be able to talk to each other at all: the one Slurm calls task 0 reports.
+    if comm.size == 1 {
+      if LaunchEnvironment.speaksAlone { reportError(mismatch) }
+      throw ExitCode(ExitStatus.usage)
+    }
+    if early == nil { early = ConfigError(mismatch) }
+  }
   if early == nil, let check { do { try check(comm) } catch { early = error } }
   LoggingSystem.bootstrap { _ in ConsoleLogHandler(speaks: comm.isRoot) }
   let log = Logger(label: "mmtrain")

@@ -45,7 +45,7 @@ final class ConfigErrorTests: XCTestCase {
         + ConfigSchema.keys(in: "model").map(\.name).joined(separator: ", "))
     XCTAssertEqual(
       configErrorMessage(minimalYAML + "callbacks:\n  tensorboard: 4\n"),
-      "configs/x.yaml: unknown section 'callbacks'; the sections are data, model, task, train, checkpoint, cv, report")
+      "configs/x.yaml: unknown section 'callbacks'; the sections are data, model, task, train, checkpoint, cv, report, dist")
   }
 
   func testDottedKeyAtTopLevelMustBeNested() {
@@ -142,7 +142,7 @@ final class ConfigErrorTests: XCTestCase {
       "configs/x.yaml: section 'train' must be a mapping ('train:' followed by indented 'key: value' lines), got '5'")
     XCTAssertEqual(
       configErrorMessage("- data\n- train\n"),
-      "configs/x.yaml: the top level must be a mapping of sections (data, model, task, train, checkpoint, cv, report), got a list")
+      "configs/x.yaml: the top level must be a mapping of sections (data, model, task, train, checkpoint, cv, report, dist), got a list")
   }
 
   /// Yams 5 (what Package.swift resolves) lets duplicates through and the parser names them; Yams 6 rejects

@@ -47,13 +47,17 @@ final class ConfigRoundTripTests: XCTestCase {
     c.checkpoint.dir = "yes"
     c.checkpoint.everyEpochs = 2
     c.checkpoint.keep = 9
+    c.checkpoint.everySteps = 5
+    c.checkpoint.onError = .warn
+    c.dist.timeoutSeconds = 30.5
+    c.dist.checkEvery = 10
     XCTAssertEqual(try TrainConfig.parse(yaml: c.yaml(), source: "resolved.yaml"), c, c.yaml())
   }
 
   func testYAMLListsEveryKeyInSectionOrder() {
     let yaml = TrainConfig.defaults.yaml()
     let sections = yaml.split(separator: "\n").filter { !$0.hasPrefix(" ") }
-    XCTAssertEqual(sections, ["data:", "model:", "task:", "train:", "checkpoint:", "cv:", "report:"])
+    XCTAssertEqual(sections, ["data:", "model:", "task:", "train:", "checkpoint:", "cv:", "report:", "dist:"])
     XCTAssertTrue(yaml.contains("  eps: 1.0e-08\n"), yaml)  // YAML 1.1 readers need the '.0' to see a float
     XCTAssertTrue(yaml.contains("  classes: null\n"), yaml)
     XCTAssertEqual(yaml.split(separator: "\n").count, ConfigSchema.sections.count + ConfigSchema.keys.count)

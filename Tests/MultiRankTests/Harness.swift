@@ -70,18 +70,26 @@ enum Harness {
   /// Runs `mpirun -n <ranks> --oversubscribe <mmtrain> <args...>` in `directory`, killing it after `timeout`.
   /// `environment` is laid over the inherited one (e.g. MCA settings for mpirun).
   /// Returns nil (after recording a failure) only when mmtrain or mpirun cannot be found or started.
+  /// `ranks: 0` runs mmtrain directly, without mpirun (one process, no MPI). `action` runs once, with
+  /// the launched process's pid, as soon as stdout contains its trigger (to stop or kill a rank, fill a disk).
   static func runMPI(
     ranks: Int, args: [String], in directory: URL? = nil, timeout: Double = 90,
-    signal: (number: Int32, whenStdoutContains: String)? = nil, environment extra: [String: String] = [:],
+    signal: (number: Int32, whenStdoutContains: String)? = nil,
+    action: (whenStdoutContains: String, run: (pid_t) -> Void)? = nil,
+    environment extra: [String: String] = [:],
     file: StaticString = #filePath, line: UInt = #line
   ) -> MPIRun? {
     guard let binary = mmtrainBinary(file: file, line: line) else { return nil }
-    guard let mpirun = mpirun() else {
-      XCTFail("mpirun not found in PATH (install openmpi-bin)", file: file, line: line)
-      return nil
+    var launcher = binary, arguments = args
+    if ranks > 0 {
+      guard let mpirun = mpirun() else {
+        XCTFail("mpirun not found in PATH (install openmpi-bin)", file: file, line: line)
+        return nil
+      }
+      launcher = mpirun
+      arguments = ["-n", "\(ranks)", "--oversubscribe", binary] + args
     }
-    let arguments = ["-n", "\(ranks)", "--oversubscribe", binary] + args
-    let command = (["mpirun"] + arguments).joined(separator: " ")
+    let command = ([ranks > 0 ? "mpirun" : "mmtrain"] + arguments).joined(separator: " ")
 
     // Output goes to files, not pipes: a chatty rank can never block on a full pipe nobody reads.
     let outputs = makeTemporaryDirectory("mmtrain-mpirun-output")
@@ -91,7 +99,7 @@ enum Harness {
     FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
 
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: mpirun)
+    process.executableURL = URL(fileURLWithPath: launcher)
     process.arguments = arguments
     var environment = ProcessInfo.processInfo.environment  // OPENBLAS_* and the rest stay as inherited
     environment["OMPI_ALLOW_RUN_AS_ROOT"] = "1"
@@ -115,7 +123,13 @@ enum Harness {
     }
     var timedOut = false
     var signalPending = signal
+    var actionPending = action
     while process.isRunning {
+      if let pending = actionPending,
+         let out = try? String(contentsOf: stdoutURL, encoding: .utf8), out.contains(pending.whenStdoutContains) {
+        actionPending = nil
+        pending.run(process.processIdentifier)
+      }
       // Signal mpirun once its output shows the trigger (mpirun forwards SIGUSR1 to every rank).
       if let pending = signalPending,
          let out = try? String(contentsOf: stdoutURL, encoding: .utf8), out.contains(pending.whenStdoutContains) {
@@ -158,6 +172,17 @@ enum Harness {
     let deadline = Date().addingTimeInterval(grace)
     while Date() < deadline, started.contains(where: { isAlive($0.0, started: $0.1) }) { usleep(50_000) }
     for (pid, start) in started.reversed() where isAlive(pid, started: start) { kill(pid, SIGKILL) }
+  }
+
+  /// The pid of rank `rank` among the processes that mpirun `launcher` started (by OMPI_COMM_WORLD_RANK in
+  /// their environment), or nil.
+  static func rankProcess(of launcher: pid_t, rank: Int) -> pid_t? {
+    for (pid, entry) in processTable() where entry.parent == launcher {
+      guard let env = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { continue }
+      let vars = env.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
+      if vars.contains("OMPI_COMM_WORLD_RANK=\(rank)") { return pid }
+    }
+    return nil
   }
 
   /// Whether `pid` is still the process that started at `started` and has not exited (zombies have).

@@ -23,13 +23,14 @@ class MultiRankTestCase: XCTestCase {
   func path(_ name: String) -> String { dir.appendingPathComponent(name).path }
 
   /// `mpirun -n ranks mmtrain <args>` in this test's folder (or `directory`); fails the test (and throws) if
-  /// it cannot start.
+  /// it cannot start. `ranks: 0`: the binary alone, without mpirun. See Harness.runMPI for `action`.
   func mmtrain(
     ranks: Int, _ args: [String], in directory: URL? = nil, timeout: Double = 90,
-    signal: (number: Int32, whenStdoutContains: String)? = nil, environment: [String: String] = [:],
+    signal: (number: Int32, whenStdoutContains: String)? = nil,
+    action: (whenStdoutContains: String, run: (pid_t) -> Void)? = nil, environment: [String: String] = [:],
     file: StaticString = #filePath, line: UInt = #line
   ) throws -> MPIRun {
-    try XCTUnwrap(Harness.runMPI(ranks: ranks, args: args, in: directory ?? dir, timeout: timeout, signal: signal,
+    try XCTUnwrap(Harness.runMPI(ranks: ranks, args: args, in: directory ?? dir, timeout: timeout, signal: signal, action: action,
                                  environment: environment, file: file, line: line),
                   file: file, line: line)
   }
