@@ -6,8 +6,11 @@
 #   2. submits a longer run, sends `scancel --signal=USR1 --batch` mid-run: the job checkpoints, requeues
 #      itself (scontrol show job: Restarts >= 1), resumes (not from scratch), ends COMPLETED, and its
 #      weights equal an uninterrupted run's;
+#      (once with srun --mpi=pmix, once with mpirun as the batch script's launcher);
 #   3. checks launch/submit's own errors (missing config, invalid config, no sbatch) and --dry-run;
-#   4. runs the cv array (one task per fold + afterok merge job) when `mmtrain cv` exists, else says so.
+#   4. refuses srun without --mpi=pmix (every task rank 0 of 1); the other launch scripts parse;
+#   5. runs the cv array (one task per fold + afterok merge job): its merged predictions.csv equals a
+#      one-job `mpirun -n 2 mmtrain cv` run's (skipped, saying so, for an mmtrain without `cv`).
 # It stops exactly the daemons it started, by PID. It must run as root (CI does), or it fails; it never
 # passes silently. Usage: bash launch/slurm-test.sh   (MMTRAIN_BIN=path to test another binary)
 set -uo pipefail
