@@ -110,6 +110,11 @@ public enum Checkpoint {
 
   /// The OS's reason inside an HDF5 error ("error message = 'No space left on device'"), else its first line.
   static func reason(of error: Error) -> String {
+    let ns = error as NSError
+    if ns.domain == NSPOSIXErrorDomain { return String(cString: strerror(Int32(ns.code))) }
+    if let under = ns.userInfo[NSUnderlyingErrorKey] as? NSError, under.domain == NSPOSIXErrorDomain {
+      return String(cString: strerror(Int32(under.code)))
+    }
     let text = "\(error)"
     if let start = text.range(of: "error message = '"), let end = text[start.upperBound...].firstIndex(of: "'") {
       return String(text[start.upperBound..<end])

@@ -142,8 +142,13 @@ struct Train: ParsableCommand {
       if let last = history.last {
         log.info("done: \(last.epoch) epochs in \(String(format: "%.1f", last.elapsed))s; checkpoints and metrics.jsonl in \(TrainConfig.display(cfg.checkpoint.dir))")
       }
-      if try RunReports.writeTrainReport(trainer, seconds: Date().timeIntervalSince(started)) != nil {
-        log.info("report: \(cfg.checkpoint.dir)/report/report.html (validation metrics; report.md, report.json, predictions.csv)")
+      do {
+        if try RunReports.writeTrainReport(trainer, seconds: Date().timeIntervalSince(started)) != nil {
+          log.info("report: \(cfg.checkpoint.dir)/report/report.html (validation metrics; report.md, report.json, predictions.csv)")
+        }
+      } catch let failure as RankFailure where cfg.checkpoint.onError == .warn {
+        // checkpoint.on_error: warn covers every write into RUN_DIR (a full disk): the training itself is done.
+        if let m = failure.message { FileHandle.standardError.write(Data("mmtrain: warning: \(m) (checkpoint.on_error: warn)\n".utf8)) }
       }
     }
   }

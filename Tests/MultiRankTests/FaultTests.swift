@@ -190,7 +190,9 @@ final class FaultTests: MultiRankTestCase {
     Self.fill(disk)
     var c = try config(runDir: disk + "/run", epochs: 200)
     let atStart = try mmtrain(ranks: 2, ["train", "--config", try c.write(to: path("c.yaml"))])
-    XCTAssertEqual(atStart.status, 1, atStart.transcript)
+    // mmtrain exits 1 on every rank; OpenMPI's mpirun itself now and then segfaults in PMIx_Finalize while it
+    // tears such a job down (seen here once in ~15 runs, status 11), so only "failed" is asserted of mpirun.
+    XCTAssertNotEqual(atStart.status, 0, atStart.transcript)
     XCTAssertEqual(atStart.errorLines.count, 1, atStart.transcript)
     XCTAssertTrue(atStart.stderr.contains("cannot be written: No space left on device"), atStart.transcript)
     XCTAssertTrue(atStart.stdoutLines(startingWith: "epoch ").isEmpty, atStart.transcript)
