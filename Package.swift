@@ -58,7 +58,7 @@ let package = Package(
     .target(name: "TestSupport", dependencies: ["MMTensor"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorTests", dependencies: ["MMTensor", "TestSupport"]),
     .testTarget(name: "HDF5Tests", dependencies: ["MMHDF5", "TestSupport"]),
-    .testTarget(name: "DataTests", dependencies: ["MMData", "MMHDF5", "MMDistributed", "TestSupport"]),
+    .testTarget(name: "DataTests", dependencies: ["MMData", "MMHDF5", "MMDistributed", "MMConfig", "TestSupport"]),
     .testTarget(name: "ModelTests", dependencies: ["MMModel", "MMOptim", "MMTensor", "TestSupport"]),
     .testTarget(name: "ConfigTests", dependencies: ["MMConfig", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: ["MMTraining", "MMCheckpoint", "MMConfig", "MMData", "MMDistributed", "MMModel", "MMOptim", "MMHDF5", "TestSupport"]),
