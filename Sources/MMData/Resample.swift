@@ -14,10 +14,16 @@ public enum Resample {
     _ mode: Align, src: UnsafePointer<Float>, validSteps L: Int, features D: Int,
     dst: UnsafeMutablePointer<Float>, steps S: Int, dstStride: Int
   ) -> Int {
-    for s in 0..<S { (dst + s * dstStride).update(repeating: 0, count: D) }
-    if L == 0 { return 0 }
+    if L == 0 {
+      for s in 0..<S { (dst + s * dstStride).update(repeating: 0, count: D) }
+      return 0
+    }
     switch mode {
     case .interpolate:
+      if L == S {  // the grid is the sample's own: a copy (what the interpolation gives, w = 0)
+        for s in 0..<S { (dst + s * dstStride).update(from: src + s * D, count: D) }
+        return S
+      }
       for s in 0..<S {
         let out = dst + s * dstStride
         if L == 1 || S == 1 {
@@ -35,6 +41,7 @@ public enum Resample {
     case .truncate, .pad:
       let n = min(L, S)
       for s in 0..<n { (dst + s * dstStride).update(from: src + s * D, count: D) }
+      for s in n..<S { (dst + s * dstStride).update(repeating: 0, count: D) }
       return n
     }
   }

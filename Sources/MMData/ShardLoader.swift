@@ -49,19 +49,23 @@ public enum ShardLoader {
           for r in 0..<n {
             let i = start + r, L = lengths[mi][i]
             let src = raw + r * T * Dm
-            for s in 0..<L {
-              let v = src + s * Dm
-              for j in 0..<Dm {
-                var value = v[j]
-                if !value.isFinite {
+            if !allFinite(src, L * Dm) {  // rare: the element-wise path that imputes or names the value
+              for s in 0..<L {
+                let v = src + s * Dm
+                for j in 0..<Dm where !v[j].isFinite {
                   switch o.missing {
                   case .error:
-                    throw DataError("\(path): \(ds) has \(value) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
-                  case .zero: value = 0
-                  case .mean: value = mean[j]
+                    throw DataError("\(path): \(ds) has \(v[j]) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+                  case .zero: v[j] = 0
+                  case .mean: v[j] = mean[j]
                   }
                 }
-                v[j] = zscore ? (value - mean[j]) / std[j] : value
+              }
+            }
+            if zscore {
+              for s in 0..<L {
+                let v = src + s * Dm
+                for j in 0..<Dm { v[j] = (v[j] - mean[j]) / std[j] }
               }
             }
             let aligned = Resample.align(
@@ -76,6 +80,16 @@ public enum ShardLoader {
     }
     return Shard(rows: rows, steps: S, features: D, columns: columns, modalitySteps: o.steps, x: x, lengths: modelLengths,
                  modalityLengths: modalityLengths, targets: targets, targetWidth: width, classes: classes, statistics: stats)
+  }
+
+  /// True when none of x[0..<n] is NaN or ±Inf (exponent bits all ones); one vectorised max over the bits.
+  @inline(__always)
+  static func allFinite(_ x: UnsafePointer<Float>, _ n: Int) -> Bool {
+    x.withMemoryRebound(to: UInt32.self, capacity: n) { bits in
+      var top: UInt32 = 0
+      for k in 0..<n { top = max(top, bits[k] & 0x7f80_0000) }
+      return top < 0x7f80_0000
+    }
   }
 
   /// Labels of the owned rows as Float; classes for classification (configured or global max + 1).

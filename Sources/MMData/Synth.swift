@@ -7,9 +7,16 @@ import MMTensor
 /// audio stream (sampled at twice the rate, so the streams are unaligned) carries b, and the label is
 /// [a == b]: an interaction, so neither modality alone beats chance and the model must fuse them.
 /// Vision is distractor noise and is absent (length 0) for about 5% of samples.
+///
+/// Lengths: by default each stream's valid length is drawn on its own (text and vision uniform in T/2...T,
+/// audio about twice text's). With `minLength` set, one duration L per sample, uniform in minLength...T, is
+/// shared by every stream (audio: audioRate × L; vision ≤ L), so the fused length is exactly L (the
+/// benchmark's varied-length workload).
 public struct SynthSpec: Equatable {
   public var samples = 2000
-  public var steps = 20              // T of text and vision; audio has 2T
+  public var steps = 20              // T of text and vision; audio has audioRate × T
+  public var audioRate = 2           // audio steps per text step (1: all streams on one grid)
+  public var minLength: Int? = nil   // nil: independent lengths (T/2...T); else shared, uniform in minLength...T
   public var seed: UInt64 = 7
   public var textFeatures = 300
   public var audioFeatures = 74
@@ -21,7 +28,7 @@ public struct SynthSpec: Equatable {
 
 public enum Synth {
   public static func write(_ spec: SynthSpec, to path: String) throws {
-    let n = spec.samples, T = spec.steps
+    let n = spec.samples, T = spec.steps, R = max(spec.audioRate, 1)
     var rng = RNG(seed: spec.seed, stream: 7)
     let informative = 8
     var a = [Float](repeating: 0, count: n), b = a
@@ -32,8 +39,15 @@ public enum Synth {
       b[i] = rng.uniform() < 0.5 ? -1 : 1
       labels[i] = a[i] == b[i] ? 1 : 0
       groups[i] = Int64(i % max(spec.speakers, 1))
+      if let lo = spec.minLength.map({ min(max($0, 1), T) }) {
+        let L = Int64(lo + Int(rng.next() % UInt64(T - lo + 1)))
+        lenText[i] = L
+        lenAudio[i] = Int64(R) * L
+        lenVision[i] = rng.uniform() < 0.05 ? 0 : L
+        continue
+      }
       lenText[i] = Int64(T / 2 + Int(rng.next() % UInt64(T - T / 2 + 1)))
-      lenAudio[i] = min(Int64(2 * T), 2 * lenText[i] - Int64(rng.next() % 2))
+      lenAudio[i] = min(Int64(R * T), Int64(R) * lenText[i] - (R > 1 ? Int64(rng.next() % 2) : 0))
       lenVision[i] = rng.uniform() < 0.05 ? 0 : Int64(T / 2 + Int(rng.next() % UInt64(T - T / 2 + 1)))
     }
     func stream(_ T: Int, _ D: Int, _ lengths: [Int64], _ sign: [Float]?) -> [Float] {
@@ -50,7 +64,7 @@ public enum Synth {
     let file = try HDF5File(path: path, mode: .truncate)
     defer { file.close() }
     try file.writeFloats("/modalities/text", stream(T, spec.textFeatures, lenText, a), shape: [n, T, spec.textFeatures])
-    try file.writeFloats("/modalities/audio", stream(2 * T, spec.audioFeatures, lenAudio, b), shape: [n, 2 * T, spec.audioFeatures])
+    try file.writeFloats("/modalities/audio", stream(R * T, spec.audioFeatures, lenAudio, b), shape: [n, R * T, spec.audioFeatures])
     try file.writeFloats("/modalities/vision", stream(T, spec.visionFeatures, lenVision, nil), shape: [n, T, spec.visionFeatures])
     try file.writeInt64s("/labels", labels, shape: [n])
     try file.setAttribute("class_names", on: "/labels", strings: ["different", "same"])
@@ -58,6 +72,7 @@ public enum Synth {
     try file.writeInt64s("/lengths/audio", lenAudio, shape: [n])
     try file.writeInt64s("/lengths/vision", lenVision, shape: [n])
     try file.writeInt64s("/groups", groups, shape: [n])
-    try file.setAttribute("generator", on: "/", string: "mmtrain synth --samples \(n) --steps \(T) --seed \(spec.seed)")
+    let options = (R != 2 ? " --audio-rate \(R)" : "") + (spec.minLength.map { " --min-length \($0)" } ?? "")
+    try file.setAttribute("generator", on: "/", string: "mmtrain synth --samples \(n) --steps \(T) --seed \(spec.seed)\(options)")
   }
 }

@@ -1,16 +1,47 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// A fixed-size, zero-initialised, contiguous Float buffer that owns its memory.
 ///
 /// The hot path works on raw pointers into these (no copy-on-write, no bounds checks in release);
 /// everything that needs a buffer allocates it once, up front, at its largest size.
+///
+/// Large buffers (≥ 4 MiB: a shard's features, per-step caches) are anonymous mappings, zero by
+/// construction, aligned to 2 MiB and advised as transparent huge pages: a 170 MB shard then costs ~85
+/// page faults instead of ~42,000 and no zeroing pass of our own (start-up is mostly this).
 public final class Buffer {
   public let count: Int
   public let pointer: UnsafeMutablePointer<Float>
+  private let mapping: (base: UnsafeMutableRawPointer, length: Int)?
+
+  static let largeBytes = 4 << 20
+  static let hugePage = 2 << 20
 
   public init(count: Int) {
     precondition(count >= 0, "negative buffer size")
     self.count = count
-    pointer = .allocate(capacity: max(count, 1))
-    pointer.initialize(repeating: 0, count: max(count, 1))
+    let bytes = max(count, 1) * MemoryLayout<Float>.stride
+    if bytes >= Buffer.largeBytes, let m = Buffer.map(bytes) {
+      mapping = m
+      let aligned = (Int(bitPattern: m.base) + Buffer.hugePage - 1) / Buffer.hugePage * Buffer.hugePage
+      pointer = UnsafeMutableRawPointer(bitPattern: aligned)!.bindMemory(to: Float.self, capacity: max(count, 1))
+    } else {
+      mapping = nil
+      pointer = .allocate(capacity: max(count, 1))
+      pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+  }
+
+  /// An anonymous, zero-filled mapping with room to align `bytes` to a huge page; nil if mmap fails
+  /// (the caller then falls back to the heap).
+  private static func map(_ bytes: Int) -> (base: UnsafeMutableRawPointer, length: Int)? {
+    let length = bytes + hugePage
+    guard let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED else {
+      return nil
+    }
+    _ = madvise(base, length, 14)  // MADV_HUGEPAGE (advice only: ignored where THP is off)
+    return (base, length)
   }
 
   public convenience init(_ values: [Float]) {
@@ -18,7 +49,9 @@ public final class Buffer {
     values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
   }
 
-  deinit { pointer.deallocate() }
+  deinit {
+    if let mapping { munmap(mapping.base, mapping.length) } else { pointer.deallocate() }
+  }
 
   public subscript(i: Int) -> Float {
     get { pointer[i] }

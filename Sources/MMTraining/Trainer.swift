@@ -42,6 +42,7 @@ public final class Trainer {
     public var valF1: Double? = nil, valMAE: Double? = nil
     public var lr: Double = 0, gradNorm: Double = 0   // the epoch's last step's lr; mean pre-clip gradient norm
     public var samplesPerSecond: Double, elapsed: Double
+    public var trainSeconds = 0.0, mpiWaitSeconds = 0.0, peakRSS = 0  // see RunTiming
   }
 
   /// The run's config; `task.classes` and `data.modalities` are filled in once inferred from the data, so
@@ -56,6 +57,7 @@ public final class Trainer {
   public private(set) var optimizer: Optimizer!
   public private(set) var shard: Shard!
   public private(set) var history: [EpochResult] = []
+  public private(set) var timing = RunTiming()
   var sampler: EpochSampler!
   var batch: BatchBuffers!
   var validationCount = 0
@@ -83,6 +85,7 @@ public final class Trainer {
   /// Opens and checks the data, loads this rank's shard, builds and initialises the model.
   public func prepare() throws {
     let c = config
+    let started = RunTiming.now()
     BLAS.setThreads(c.train.blasThreads)
     comm.startWatchdog(timeoutSeconds: c.dist.timeoutSeconds)
     if !options.inference { try prepareRunDirectory() }
@@ -148,7 +151,10 @@ public final class Trainer {
     let load = LoadOptions(
       modalities: modalities, steps: names.map { c.data.steps.value(for: $0)! }, align: c.data.align, normalize: c.data.normalize,
       missing: c.data.missing, task: c.task.kind, classes: c.task.classes, validationMask: excluded, statistics: stats)
+    let loadStarted = RunTiming.now()
     shard = try ShardLoader.load(file: file, schema: schema, options: load, comm: comm)
+    timing.loadSeconds = RunTiming.now() - loadStarted
+    timing.loadBytes = shard.count * modalities.reduce(0) { $0 + $1.steps * $1.features } * MemoryLayout<Float>.size
     if c.task.kind == .multiclass { config.task.classes = shard.classes }
     input.classes = shard.classes
     try comm.agree { try ResumeChecks.checkInput(input, against: saved, how: how) }
@@ -199,6 +205,10 @@ public final class Trainer {
     }
     // Rank 0's parameters are the truth; one broadcast makes every replica identical.
     comm.broadcast(model.arena.values.pointer, count: model.arena.count, root: 0)
+    // The slowest rank sets the start-up; microseconds, so one integer max reduce carries each.
+    timing.loadBytes = comm.allreduceMax(timing.loadBytes)
+    timing.loadSeconds = Double(comm.allreduceMax(Int(timing.loadSeconds * 1e6))) / 1e6
+    timing.startupSeconds = Double(comm.allreduceMax(Int((RunTiming.now() - started) * 1e6))) / 1e6
 
     if options.inference { return }
     let listing = modalities.map { "\($0.name) \($0.features)" }.joined(separator: ", ")
@@ -240,7 +250,7 @@ public final class Trainer {
     for epoch in firstEpoch..<max(firstEpoch, c.train.epochs) {
       let t0 = Date()
       let order = sampler.order(epoch: epoch)
-      var sums = [0.0, 0.0, 0.0, 0.0]  // loss sum, samples, correct, Σ weights (= samples unless class-weighted)
+      var sums = [0.0, 0.0, 0.0, 0.0, 0.0]  // loss sum, samples, correct, Σ weights (= samples unless class-weighted), seconds in collectives
       var gradNormSum = 0.0, lr = 0.0, steps = 0  // the same on every rank: computed after the all-reduce
       defer { firstStep = 0 }
       for step in firstStep..<sampler.stepsPerEpoch {
@@ -264,7 +274,9 @@ public final class Trainer {
           model.backward()
           sums[0] += r.lossSum; sums[1] += Double(local.count); sums[2] += Double(r.correct); sums[3] += r.weightSum
         }
+        let waitStarted = RunTiming.now()
         comm.allreduceSum(model.arena.grads.pointer, count: model.arena.count)
+        sums[4] += RunTiming.now() - waitStarted
         let applied = controls.step(model.arena, optimizer, step: globalStep)
         gradNormSum += applied.norm; lr = applied.lr; steps += 1
         globalStep += 1
@@ -283,6 +295,7 @@ public final class Trainer {
       }
       comm.allreduceSum(&sums)
       let elapsedEpoch = Date().timeIntervalSince(t0)
+      let peakRSS = comm.allreduceMax(RunTiming.peakRSS())
       let trainLoss = sums[3] > 0 ? sums[0] / sums[3] : 0
       let val = evaluate()
       // Every rank holds the same all-reduced losses; agree so that one rank reports.
@@ -295,7 +308,8 @@ public final class Trainer {
         epoch: epoch + 1, trainLoss: trainLoss, trainAccuracy: lossKind == .regression ? nil : sums[2] / max(sums[1], 1),
         valLoss: val?.loss, valAccuracy: val?.accuracy, valF1: val?.f1, valMAE: val?.mae, lr: lr,
         gradNorm: gradNormSum / Double(max(steps, 1)), samplesPerSecond: sums[1] / max(elapsedEpoch, 1e-9),
-        elapsed: Date().timeIntervalSince(start))
+        elapsed: Date().timeIntervalSince(start), trainSeconds: elapsedEpoch, mpiWaitSeconds: sums[4] / Double(comm.size),
+        peakRSS: peakRSS)
       history.append(result)
       report(result)
       // Early stopping: every rank sees the same all-reduced metric, so every rank decides the same.
@@ -388,6 +402,8 @@ public final class Trainer {
     var json: [String: Any] = [
       "epoch": r.epoch, "train_loss": r.trainLoss, "samples_per_s": r.samplesPerSecond, "elapsed_s": r.elapsed,
       "world_size": comm.size, "lr": r.lr, "grad_norm": r.gradNorm,
+      "train_s": r.trainSeconds, "mpi_wait_s": r.mpiWaitSeconds, "peak_rss_mb": Double(r.peakRSS) / 1e6,
+      "startup_s": timing.startupSeconds, "load_s": timing.loadSeconds, "load_bytes": timing.loadBytes,
     ]
     if let f = r.valF1 { json["val_f1"] = f }
     if let m = r.valMAE { json["val_mae"] = m }

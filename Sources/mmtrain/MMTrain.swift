@@ -256,7 +256,10 @@ struct Synth: ParsableCommand {
 
   @Option(help: "Output HDF5 file.") var out: String
   @Option(help: "Number of samples N.") var samples: Int = SynthSpec().samples
-  @Option(help: "Steps T of text and vision (audio has 2T).") var steps: Int = SynthSpec().steps
+  @Option(help: "Steps T of text and vision (audio has audio-rate x T).") var steps: Int = SynthSpec().steps
+  @Option(help: "Audio steps per text step (1: every stream on the same T steps).") var audioRate: Int = SynthSpec().audioRate
+  @Option(help: "Give every stream of a sample one shared length, uniform in MIN...T (default: independent lengths in T/2...T).")
+  var minLength: Int?
   @Option(help: "Seed.") var seed: UInt64 = SynthSpec().seed
   @Option(help: "Text features.") var textFeatures: Int = SynthSpec().textFeatures
   @Option(help: "Audio features.") var audioFeatures: Int = SynthSpec().audioFeatures
@@ -265,6 +268,8 @@ struct Synth: ParsableCommand {
   func validate() throws {
     guard samples >= 2 else { throw ValidationError("--samples must be at least 2") }
     guard steps >= 2 else { throw ValidationError("--steps must be at least 2") }
+    guard audioRate >= 1 else { throw ValidationError("--audio-rate must be at least 1") }
+    if let minLength, !(1...steps).contains(minLength) { throw ValidationError("--min-length must be in 1...\(steps) (--steps)") }
     guard textFeatures >= 8, audioFeatures >= 8, visionFeatures >= 1 else {
       throw ValidationError("text and audio need at least 8 features (they carry the signal), vision at least 1")
     }
@@ -273,13 +278,13 @@ struct Synth: ParsableCommand {
   func run() throws {
     HDF5.silenceErrorStack()
     var spec = SynthSpec()
-    spec.samples = samples; spec.steps = steps; spec.seed = seed
+    spec.samples = samples; spec.steps = steps; spec.seed = seed; spec.audioRate = audioRate; spec.minLength = minLength
     spec.textFeatures = textFeatures; spec.audioFeatures = audioFeatures; spec.visionFeatures = visionFeatures
     do {
       let dir = URL(fileURLWithPath: out).deletingLastPathComponent().path
       try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
       try MMData.Synth.write(spec, to: out)
-      print("wrote \(out): \(samples) samples; text [\(steps), \(textFeatures)], audio [\(2 * steps), \(audioFeatures)], vision [\(steps), \(visionFeatures)]; 2 classes")
+      print("wrote \(out): \(samples) samples; text [\(steps), \(textFeatures)], audio [\(audioRate * steps), \(audioFeatures)], vision [\(steps), \(visionFeatures)]; 2 classes")
     } catch {
       reportError("\(error)")
       throw ExitCode(ExitStatus.failure)
