@@ -16,6 +16,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
+    // Tests only: counts malloc calls, to check that a training step allocates nothing.
+    .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
   ],
   targets: [
     // MARK: - System libraries (pkg-config; shim.h exposes the C macros Swift cannot import)
@@ -61,7 +63,10 @@ let package = Package(
     .testTarget(name: "DataTests", dependencies: ["MMData", "MMHDF5", "MMDistributed", "MMConfig", "TestSupport"]),
     .testTarget(name: "ModelTests", dependencies: ["MMModel", "MMOptim", "MMTensor", "TestSupport"]),
     .testTarget(name: "ConfigTests", dependencies: ["MMConfig", "TestSupport"]),
-    .testTarget(name: "TrainingTests", dependencies: ["MMTraining", "MMCheckpoint", "MMConfig", "MMData", "MMDistributed", "MMModel", "MMOptim", "MMHDF5", "TestSupport"]),
+    .testTarget(name: "TrainingTests", dependencies: [
+      "MMTraining", "MMCheckpoint", "MMConfig", "MMData", "MMDistributed", "MMModel", "MMOptim", "MMHDF5", "TestSupport",
+      .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
+    ]),
     .testTarget(name: "EvalTests", dependencies: ["MMEval", "TestSupport", "CZlib"]),
     .testTarget(name: "MultiRankTests", dependencies: ["MMHDF5", "MMData", "MMCheckpoint", "MMConfig", "MMModel", "MMTensor", "MMTraining", "TestSupport"]),
   ],

@@ -17,3 +17,5 @@ static inline MPI_Errhandler mm_errors_return(void) { return MPI_ERRORS_RETURN; 
 static inline int mm_success(void) { return MPI_SUCCESS; }
 static inline int mm_max_error_string(void) { return MPI_MAX_ERROR_STRING; }
 static inline MPI_Status *mm_status_ignore(void) { return MPI_STATUS_IGNORE; }
+static inline MPI_Request mm_request_null(void) { return MPI_REQUEST_NULL; }
+static inline MPI_Status *mm_statuses_ignore(void) { return MPI_STATUSES_IGNORE; }

@@ -71,7 +71,8 @@ public final class Shard {
     modalityLengths modalityLengthsOut: UnsafeMutablePointer<Int32>, targets targetsOut: UnsafeMutablePointer<Float>
   ) {
     let B = local.count, S = steps, D = features, W = targetWidth, M = columns.count
-    for (b, i) in local.enumerated() {
+    for b in 0..<B {
+      let i = local[b]
       let src = x.pointer + i * S * D
       for s in 0..<S { (xOut + (s * B + b) * D).update(from: src + s * D, count: D) }
       lengthsOut[b] = lengths[i]

@@ -12,6 +12,13 @@ public protocol Communicator: AnyObject {
   func allreduceSum(_ values: inout [Double])
   func allreduceMax(_ value: Int) -> Int
   func allreduceMin(_ value: Int) -> Int
+  /// Starts an in-place sum of buffer[0..<count] over ranks and returns at once (MPI_Iallreduce); the buffer
+  /// must not be touched until `waitAll()`. Every rank starts the same ranges in the same order.
+  func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int)
+  /// Lets started sums progress without blocking (MPI_Testall); call between pieces of work.
+  func progress()
+  /// Completes every started sum.
+  func waitAll()
   /// Copies root's buffer into every rank's.
   func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int)
   func broadcast(_ bytes: inout [UInt8], root: Int)
@@ -50,6 +57,9 @@ public final class SingleProcessCommunicator: Communicator {
   public var size: Int { 1 }
   public func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
   public func allreduceSum(_ values: inout [Double]) {}
+  public func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
+  public func progress() {}
+  public func waitAll() {}
   public func allreduceMax(_ value: Int) -> Int { value }
   public func allreduceMin(_ value: Int) -> Int { value }
   public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {}

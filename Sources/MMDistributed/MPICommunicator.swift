@@ -14,6 +14,14 @@ public final class MPICommunicator: Communicator {
   private let isWorld: Bool
   private var finalized = false
   private var watchdog: CollectiveWatchdog?
+  /// Outstanding non-blocking sums (allocated once: starting one allocates nothing).
+  private let requests: UnsafeMutablePointer<MPI_Request?> = {
+    let r = UnsafeMutablePointer<MPI_Request?>.allocate(capacity: MPICommunicator.maxPending)
+    r.initialize(repeating: mm_request_null(), count: MPICommunicator.maxPending)
+    return r
+  }()
+  private var pending = 0
+  static let maxPending = 64
 
   /// True when this process was started by an MPI launcher (mpirun/orterun, srun with PMIx).
   public static var launchedByMPI: Bool {
@@ -68,6 +76,8 @@ public final class MPICommunicator: Communicator {
     return MPICommunicator(handle: sub!, worldRank: worldRank)
   }
 
+  deinit { requests.deallocate() }
+
   private func check(_ rc: Int32, _ call: String) {
     if rc == mm_success() { return }
     var buf = [CChar](repeating: 0, count: Int(mm_max_error_string()) + 1)
@@ -96,10 +106,12 @@ public final class MPICommunicator: Communicator {
     defer { request.deallocate() }
     request.initialize(to: nil)
     check(start(request), call)
-    if let hang = watchdog.wait(request, call) {
-      FileHandle.standardError.write(Data("mmtrain: error: \(worldRank > 0 ? "rank \(worldRank): " : "")\(hang)\n".utf8))
-      abort(code: 1)
-    }
+    if let hang = watchdog.wait(request, call) { abortForHang(hang) }
+  }
+
+  private func abortForHang(_ hang: String) -> Never {
+    FileHandle.standardError.write(Data("mmtrain: error: \(worldRank > 0 ? "rank \(worldRank): " : "")\(hang)\n".utf8))
+    abort(code: 1)
   }
 
   public func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
@@ -119,6 +131,33 @@ public final class MPICommunicator: Communicator {
           ?? MPI_Allreduce(mm_in_place(), v.baseAddress, n, mm_double(), mm_op_sum(), handle)
       }
     }
+  }
+
+  public func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
+    if size == 1 || count == 0 { return }
+    if pending == MPICommunicator.maxPending { waitAll() }
+    check(MPI_Iallreduce(mm_in_place(), buffer, Int32(count), mm_float(), mm_op_sum(), handle, requests + pending),
+          "MPI_Iallreduce")
+    pending += 1
+  }
+
+  public func progress() {
+    if pending == 0 { return }
+    var done: Int32 = 0
+    check(MPI_Testall(Int32(pending), requests, &done, mm_statuses_ignore()), "MPI_Testall")
+    if done != 0 { pending = 0 }
+  }
+
+  public func waitAll() {
+    if pending == 0 { return }
+    if let watchdog {  // each request polled against the deadline, as every other collective
+      for i in 0..<pending {
+        if let hang = watchdog.wait(requests + i, "MPI_Iallreduce") { abortForHang(hang) }
+      }
+    } else {
+      check(MPI_Waitall(Int32(pending), requests, mm_statuses_ignore()), "MPI_Waitall")
+    }
+    pending = 0
   }
 
   private func allreduceInt(_ value: Int, _ op: MPI_Op) -> Int {

@@ -17,6 +17,10 @@ public final class ParameterArena {
   public let values: Buffer
   public let grads: Buffer
   public var count: Int { values.count }
+  /// `controlCount` floats past the last gradient that ride along with the gradient all-reduce (the
+  /// trainer's stop signal: one slot per signal number), so a training step needs one collective.
+  public var control: UnsafeMutablePointer<Float> { grads.pointer + count }
+  public static let controlCount = 32
 
   /// `specs`: (name, shape) in state_dict order.
   public init(_ specs: [(name: String, shape: [Int])]) {
@@ -27,7 +31,7 @@ public final class ParameterArena {
       offset += spec.shape.reduce(1, *)
     }
     values = Buffer(count: offset)
-    grads = Buffer(count: offset)
+    grads = Buffer(count: offset + ParameterArena.controlCount)  // + the control slots
   }
 
   public func tensor(_ name: String) -> Tensor {

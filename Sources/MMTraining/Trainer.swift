@@ -32,6 +32,8 @@ public final class Trainer {
     /// Extra string attributes for every checkpoint (a cv fold's manifest).
     public var checkpointAttributes: [String: String] = [:]
     public var allowDataChange = false                // resume even if the data file's fingerprint changed
+    /// Called after every training step with the number of steps done (tests count allocations between steps).
+    public var afterStep: ((_ globalStep: Int) -> Void)? = nil
     public init() {}
   }
 
@@ -60,6 +62,7 @@ public final class Trainer {
   public private(set) var timing = RunTiming()
   var sampler: EpochSampler!
   var batch: BatchBuffers!
+  var exchange: GradientExchange!
   var validationCount = 0
   var ownedValidation: [Int] = []   // local indices of the validation rows this rank owns
   var provenance: Provenance?       // rank 0: what every checkpoint records about the input and the split
@@ -197,6 +200,7 @@ public final class Trainer {
     model = spec.make(maxBatch: maxBatch)
     optimizer = c.train.optimizer.make(parameterCount: model.arena.count, OptimizerSettings(c.train))
     controls = StepControls(c.train, arena: model.arena, stepsPerEpoch: sampler.stepsPerEpoch)
+    exchange = GradientExchange(comm: comm, model: model)
     if let saved {
       try comm.agree { try Checkpoint.loadParams(saved, into: model.arena) }
       if let resume = options.resume { try comm.agree { try Checkpoint.loadOptimizer(resume, into: optimizer) } }
@@ -253,10 +257,13 @@ public final class Trainer {
       var sums = [0.0, 0.0, 0.0, 0.0, 0.0]  // loss sum, samples, correct, Σ weights (= samples unless class-weighted), seconds in collectives
       var gradNormSum = 0.0, lr = 0.0, steps = 0  // the same on every rank: computed after the all-reduce
       defer { firstStep = 0 }
+      exchange.waitSeconds = 0
       for step in firstStep..<sampler.stepsPerEpoch {
         let rows = sampler.batch(step, of: order)
         local.removeAll(keepingCapacity: true)
-        for row in rows where shard.owns(row) { local.append(row - shard.rows.lowerBound) }
+        rows.withUnsafeBufferPointer { r in  // (no generic iteration: the step allocates nothing, even unoptimised)
+          for k in 0..<r.count where shard.owns(r[k]) { local.append(r[k] - shard.rows.lowerBound) }
+        }
         comm.noteStep(globalStep + 1)
         model.arena.zeroGrads()
         denominator[0] = Double(rows.count)
@@ -265,26 +272,31 @@ public final class Trainer {
           for i in local { denominator[0] += lossSpec.weight(ofLabel: shard.targets[i]) }
           comm.allreduceSum(&denominator)
         }
-        if !local.isEmpty {
-          let mb = batch.gather(local, from: shard)
+        let control = model.arena.control  // control[s] = 1: this rank received signal s; summed with the gradients
+        control.update(repeating: 0, count: ParameterArena.controlCount)
+        control[Int(StopSignal.received) & (ParameterArena.controlCount - 1)] = 1
+        if local.isEmpty {
+          exchange.startAll()
+        } else {
+          let mb = local.withUnsafeBufferPointer { batch.gather($0, from: shard) }
           let ctx = TrainingContext(seed: c.train.seed, epoch: epoch, modalityDropout: c.train.modalityDropout)
           let logits = model.forward(mb, training: ctx)
           let r = Loss.evaluate(lossSpec, logits: logits, targets: batch.targets.pointer, batch: local.count, outputs: model.outputs,
                                 denominator: denominator[0], dlogits: model.dlogits.pointer)
-          model.backward()
+          model.backward { exchange.start($0) }  // each bucket's sum overlaps the rest of backward
           sums[0] += r.lossSum; sums[1] += Double(local.count); sums[2] += Double(r.correct); sums[3] += r.weightSum
         }
-        let waitStarted = RunTiming.now()
-        comm.allreduceSum(model.arena.grads.pointer, count: model.arena.count)
-        sums[4] += RunTiming.now() - waitStarted
+        exchange.finish()
+        signal = 0
+        for s in 1..<ParameterArena.controlCount where control[s] > 0 { signal = Int32(s) }  // the ranks agree on the largest
+        stop = signal != 0
         let applied = controls.step(model.arena, optimizer, step: globalStep)
         gradNormSum += applied.norm; lr = applied.lr; steps += 1
         globalStep += 1
         try checkReplicas(step: globalStep)
+        options.afterStep?(globalStep)
         progress.step(epoch: epoch + 1, epochs: c.train.epochs, step: step + 1, steps: sampler.stepsPerEpoch,
                       loss: sums[3] > 0 ? sums[0] / sums[3] : 0)
-        signal = Int32(comm.allreduceMax(Int(StopSignal.received)))
-        stop = signal != 0
         if stop, step + 1 < sampler.stepsPerEpoch {
           let path = try saveCheckpoint(epoch: epoch, stepInEpoch: step + 1, step: globalStep)
           throw try stopped(epoch: epoch, stepInEpoch: step + 1, checkpoint: path, signal: signal)
@@ -293,6 +305,7 @@ public final class Trainer {
           try saveCheckpoint(epoch: epoch, stepInEpoch: step + 1, step: globalStep, mustSucceed: false)
         }
       }
+      sums[4] = exchange.waitSeconds
       comm.allreduceSum(&sums)
       let elapsedEpoch = Date().timeIntervalSince(t0)
       let peakRSS = comm.allreduceMax(RunTiming.peakRSS())
@@ -369,7 +382,7 @@ public final class Trainer {
     var i = 0
     while i < owned.count {
       let chunk = owned[i..<min(i + maxB, owned.count)]
-      let logits = model.forward(batch.gather(chunk, from: shard))
+      let logits = model.forward(chunk.withUnsafeBufferPointer { batch.gather($0, from: shard) })
       let r = Loss.evaluate(lossSpec, logits: logits, targets: batch.targets.pointer, batch: chunk.count, outputs: model.outputs,
                             denominator: 1, dlogits: nil)
       sums[0] += r.lossSum; sums[1] += Double(chunk.count); sums[2] += Double(r.correct); sums[3] += r.weightSum
@@ -466,13 +479,10 @@ final class BatchBuffers {
   }
 
   /// Gathers the shard's rows at local indices `local` and describes them for the model.
-  func gather<C: Collection>(_ local: C, from shard: Shard) -> ModelBatch where C.Element == Int {
-    var count = 0
-    for i in local { samples[count] = shard.rows.lowerBound + i; count += 1 }
-    local.withContiguousStorageIfAvailable {
-      shard.gather($0, x: x.pointer, lengths: lengths, modalityLengths: modalityLengths, targets: targets.pointer)
-    }!
-    return ModelBatch(x: x.pointer, lengths: modalityLengths, fusedLengths: lengths, samples: samples, count: count)
+  func gather(_ local: UnsafeBufferPointer<Int>, from shard: Shard) -> ModelBatch {
+    for k in 0..<local.count { samples[k] = shard.rows.lowerBound + local[k] }
+    shard.gather(local, x: x.pointer, lengths: lengths, modalityLengths: modalityLengths, targets: targets.pointer)
+    return ModelBatch(x: x.pointer, lengths: modalityLengths, fusedLengths: lengths, samples: samples, count: local.count)
   }
 
   deinit { lengths.deallocate(); modalityLengths.deallocate(); samples.deallocate() }

@@ -37,6 +37,11 @@ public final class MultimodalModel {
   var dPooled: [UnsafeMutablePointer<Float>] = []
   var fusedInput: UnsafePointer<Float>? = nil
   var batch = 0, training = false
+  /// Arena ranges whose gradients `backward` finishes one after the other: fusion + head (the tail of the
+  /// arena, with the control slots), then each encoder's tensors. A caller can all-reduce a bucket as soon
+  /// as it is final, while backward works on the next.
+  public let gradientBuckets: [Range<Int>]
+  let fusedSize: Int, maxSteps: Int, width: Int  // the spec's, computed once (its getters build arrays)
 
   public var outputs: Int { spec.outputs }
 
@@ -51,6 +56,7 @@ public final class MultimodalModel {
                          arena: arena, maxBatch: B)
     head = Head(arena: arena, input: spec.fusedSize, hidden: spec.resolvedHeadHidden, outputs: spec.outputs, maxBatch: B)
     let F = spec.fusedSize
+    fusedSize = F; maxSteps = spec.maxSteps; width = spec.width
     headMask = Buffer(count: spec.dropout > 0 ? B * F : 0)
     headInput = Buffer(count: spec.dropout > 0 ? B * F : 0)
     dFused = Buffer(count: B * F)
@@ -58,6 +64,14 @@ public final class MultimodalModel {
     self.inputGradient = inputGradient ? Buffer(count: spec.maxSteps * B * spec.width) : nil
     dPooled = encoders.map(\.dPooled.pointer)
     pooled.reserveCapacity(encoders.count)
+    let encoderRanges = encoders.map { e -> Range<Int> in
+      let mine = arena.tensors.filter { $0.name.hasPrefix(e.spec.prefix) }  // early fusion's fusion layer has no tensors
+      return (mine.map(\.offset).min() ?? 0)..<(mine.map { $0.offset + $0.count }.max() ?? 0)
+    }
+    let encodersEnd = encoderRanges.map(\.upperBound).max() ?? 0
+    precondition(zip(encoderRanges, encoderRanges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound } && encoderRanges.first?.lowerBound == 0,
+                 "encoder tensors are expected first in the arena, one block per encoder")
+    gradientBuckets = [encodersEnd..<(arena.count + ParameterArena.controlCount)] + encoderRanges
   }
 
   /// PyTorch's default initialisation, module by module: U(-bound, bound) per tensor. Deterministic for a seed.
@@ -73,18 +87,19 @@ public final class MultimodalModel {
   /// lengths may be changed in place by modality dropout).
   @discardableResult
   public func forward(_ b: ModelBatch, training ctx: TrainingContext? = nil) -> UnsafePointer<Float> {
-    let B = b.count, D = spec.width
+    let B = b.count, D = width
     precondition(B <= maxBatch, "batch \(B) > maxBatch \(maxBatch)")
     batch = B; training = ctx != nil
     if let ctx, ctx.modalityDropout > 0 { dropModalities(b, ctx) }
     pooled.removeAll(keepingCapacity: true)
-    for e in encoders {
+    for k in 0..<encoders.count {  // index loops: no iterator allocation even unoptimised (AllocationTests)
+      let e = encoders[k]
       let lengths = e.spec.modality.map { b.lengths + $0 * B } ?? b.fusedLengths
       pooled.append(e.forward(b.x + e.spec.column, ldx: D, lengths: lengths, batch: B, samples: b.samples, training: ctx))
     }
     var fused = fusion.forward(pooled, lengths: spec.fusion == .early ? nil : UnsafePointer(b.lengths), batch: B)
     if let ctx, spec.dropout > 0 {  // dropout on the fused vector before the head
-      let F = spec.fusedSize, mask = headMask.pointer, out = headInput.pointer
+      let F = fusedSize, mask = headMask.pointer, out = headInput.pointer
       for s in 0..<B {
         DropoutMask.fill(mask + s * F, count: F, p: spec.dropout, seed: ctx.seed, epoch: ctx.epoch, sample: b.samples[s],
                          site: DropoutSite.headInput, offset: 0)
@@ -97,19 +112,24 @@ public final class MultimodalModel {
   }
 
   /// Back-propagates `dlogits` (B, C) through the last forward; accumulates into `arena.grads`.
-  public func backward() {
-    guard batch > 0, let fusedInput else { return }
+  /// `ready(k)` is called as soon as `gradientBuckets[k]` is final, for k = 0, 1, ... in order.
+  public func backward(ready: (Int) -> Void = { _ in }) {
+    guard batch > 0, let fusedInput else {
+      for k in gradientBuckets.indices { ready(k) }
+      return
+    }
     let B = batch, d = dFused.pointer
     head.backward(dlogits.pointer, input: fusedInput, batch: B, dx: d)
     if training && spec.dropout > 0 {
       let mask = headMask.pointer
-      for i in 0..<(B * spec.fusedSize) { d[i] *= mask[i] }
+      for i in 0..<(B * fusedSize) { d[i] *= mask[i] }
     }
     fusion.backward(d, dPooled: dPooled)
-    for e in encoders { e.backward() }
+    ready(0)
+    for k in 0..<encoders.count { encoders[k].backward(); ready(k + 1) }
     if let g = inputGradient?.pointer {  // scatter each encoder's dx (T_e, B, D_e) into (S, B, D) at its columns
-      let D = spec.width
-      g.update(repeating: 0, count: spec.maxSteps * B * D)
+      let D = width
+      g.update(repeating: 0, count: maxSteps * B * D)
       for e in encoders {
         let De = e.spec.features, dx = e.dx!.pointer
         for r in 0..<(e.spec.steps * B) { (g + r * D + e.spec.column).update(from: dx + r * De, count: De) }
@@ -121,7 +141,7 @@ public final class MultimodalModel {
   /// (seed, epoch, sample, modality); if that would drop every present one, the one with the highest draw
   /// stays. Early fusion zeroes the dropped modality's columns; the other fusions give it length 0.
   func dropModalities(_ b: ModelBatch, _ ctx: TrainingContext) {
-    let B = b.count, M = spec.inputs.count, S = spec.maxSteps, D = spec.width
+    let B = b.count, M = spec.inputs.count, S = maxSteps, D = width
     for s in 0..<B {
       var keep = -1, best = -1.0, kept = 0
       var drop: UInt64 = 0  // bit m: drop modality m (M ≤ 64 modalities)
