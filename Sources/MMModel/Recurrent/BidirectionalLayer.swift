@@ -68,19 +68,3 @@ public final class BidirectionalLayer: RecurrentLayer {
     reverseDirection.backward(dr, input: x, ldx: ldx, lengths: lengths, dx: dx, accumulateDx: true, steps: T, batch: B)
   }
 }
-
-/// Reverses each sample's valid steps in place: for sample b with length L, rows (s, b) and (L-1-s, b) swap
-/// for s < L/2; rows at steps >= L stay. rows (T, B, W). Applying it twice is the identity.
-func reverseWithinLengths(_ rows: UnsafeMutablePointer<Float>, _ lengths: UnsafePointer<Int32>, _ W: Int, _ T: Int, _ B: Int) {
-  for b in 0..<B {
-    let L = Int(lengths[b])
-    for s in 0..<(L / 2) {
-      let p = rows + (s * B + b) * W, q = rows + ((L - 1 - s) * B + b) * W
-      for j in 0..<W {
-        let v = p[j]
-        p[j] = q[j]
-        q[j] = v
-      }
-    }
-  }
-}

@@ -67,15 +67,14 @@ func peepholeCellBackward(
 }
 
 /// The peephole weights' gradients over all steps at once (after the time loop).
-///   in:  dGates (N, 4H) pre-activation gradients of N = T·B rows;  cells (N + B, H): c_{-1}, c_0, ..., so row r
-///        is c_{t-1} of dGates row r and row r + B its c_t
+///   in:  dGates (N, 4H) pre-activation gradients of N rows;  cPrev, c (N, H): c_{t-1} and c_t of each row
 ///   out: dwci, dwcf, dwco (H) +=  Σ_r dI ⊙ c_{t-1},  Σ_r dF ⊙ c_{t-1},  Σ_r dO ⊙ c_t
 func peepholeWeightGradients(
   dwci: UnsafeMutablePointer<Float>, dwcf: UnsafeMutablePointer<Float>, dwco: UnsafeMutablePointer<Float>,
-  dGates: UnsafeMutablePointer<Float>, cells: UnsafePointer<Float>, _ N: Int, _ B: Int, _ H: Int
+  dGates: UnsafeMutablePointer<Float>, cPrev: UnsafePointer<Float>, c: UnsafePointer<Float>, _ N: Int, _ H: Int
 ) {
   for r in 0..<N {
-    let dg = LSTMGates(dGates + r * 4 * H, H), cp = cells + r * H, cn = cells + (r + B) * H
+    let dg = LSTMGates(dGates + r * 4 * H, H), cp = cPrev + r * H, cn = c + r * H
     for j in 0..<H {
       dwci[j] += dg.i[j] * cp[j]
       dwcf[j] += dg.f[j] * cp[j]

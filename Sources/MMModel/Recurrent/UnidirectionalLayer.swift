@@ -5,11 +5,17 @@ import MMTensor
 ///
 ///     weight_ih (G, D)   weight_hh (G, H)   bias_ih (G)   bias_hh (G)   [cell extras (H) ...]
 ///
-/// `reversed` (used by BidirectionalLayer): sample b with length L runs its valid steps back to front, as
-/// pack_padded_sequence does: step s reads input step L-1-s, and output row s is that step's hidden state,
-/// so the output is in the direction's own time. Rows s >= L run on the padding and are never read.
+/// Padded steps are skipped, as pack_padded_sequence does: the batch is ordered by length (longest first,
+/// `perm`), and step t runs only the B_t samples still going, which are the first B_t of that order. Every
+/// cache is packed: step t's rows are rows offsets[t] ..< offsets[t] + B_t, N = Σ_b L_b rows in all, so the
+/// input projection, dW_ih and dx are single GEMMs over the N valid rows only and each step's GEMM has B_t
+/// rows. The output is unpacked to (T, B, H), zero at steps >= L.
 ///
-/// Legend: T = steps, B = batch, D = input features, H = hidden, G = gate width (4H LSTM, 3H GRU).
+/// `reversed` (used by BidirectionalLayer): sample b with length L runs its valid steps back to front: step s
+/// reads input step L-1-s, and output row s is that step's hidden state, so the output is in the
+/// direction's own time.
+///
+/// Legend: T = steps, B = batch, D = input features, H = hidden, G = gate width (4H LSTM, 3H GRU), N = Σ lengths.
 public final class UnidirectionalLayer: RecurrentLayer {
   public let cell: CellKind
   public let inputSize: Int, hidden: Int, maxSteps: Int, maxBatch: Int
@@ -21,17 +27,28 @@ public final class UnidirectionalLayer: RecurrentLayer {
   let gWIh, gWHh, gBIh, gBHh: UnsafeMutablePointer<Float>
   let extras, gExtras: [UnsafeMutablePointer<Float>]       // the cell's (H) vectors: peephole w_ci, w_cf, w_co
 
-  // Forward caches (what backward needs), sized for (maxSteps, maxBatch).
-  let gates: Buffer   // (T, B, G)    input projection + biases, then the activated gates (in place)
-  let hg: Buffer      // (T, B, G)    GRU only: h_{t-1}·W_hhᵀ + b_hh
-  let cells: Buffer   // (T+1, B, H)  LSTMs only: c_{-1} = 0, then c_0 ... c_{T-1}
-  let tanhC: Buffer   // (T, B, H)    LSTMs only: tanh(c_t)
-  let hs: Buffer      // (T+1, B, H)  h_{-1} = 0, then h_0 ... h_{T-1}; the output is hs[1...]
+  // The packing of the last forward.
+  let perm: UnsafeMutablePointer<Int>       // (B)    samples by length, longest first (stable)
+  let active: UnsafeMutablePointer<Int>     // (T+1)  B_t: samples with L > t (B_T = 0)
+  let offsets: UnsafeMutablePointer<Int>    // (T+1)  first packed row of step t; offsets[T] = N
+  let sortedLengths: UnsafeMutablePointer<Int>  // (B) lengths in perm order
+  // Forward caches (what backward needs), packed: N <= T·B rows.
+  let xs: Buffer      // (N, D)   the input rows, gathered in step order (backward: reused for dx)
+  let bias: Buffer    // (G)      b_ih + b_hh (LSTMs) or b_ih (GRU): the GEMM's pre-broadcast C
+  let gates: Buffer   // (N, G)   input projection + biases, then the activated gates (in place)
+  let hg: Buffer      // (N, G)   GRU only: h_{t-1}·W_hhᵀ + b_hh
+  let hPrev: Buffer   // (N, H)   h_{t-1} of each row (0 at t = 0): the hidden GEMM's input
+  let hOut: Buffer    // (N, H)   h_t
+  let cPrev: Buffer   // (N, H)   LSTMs only: c_{t-1} (0 at t = 0)
+  let cOut: Buffer    // (N, H)   LSTMs only: c_t
+  let tanhC: Buffer   // (N, H)   LSTMs only: tanh(c_t)
+  let output: Buffer  // (T, B, H) h_t unpacked, zero at t >= L
   // Backward scratch.
-  let dGates: Buffer  // (T, B, G)    gradient of the input projection's pre-activations (= of the hidden one for LSTMs)
-  let dHg: Buffer     // (T, B, G)    GRU only: gradient of hg
-  let dh: Buffer      // (B, H)       dL/dh_t flowing backwards in time
-  let dc: Buffer      // (B, H)       LSTMs only: dL/dc_t flowing backwards in time
+  let dOutP: Buffer   // (N, H)   dOut packed
+  let dGates: Buffer  // (N, G)   gradient of the input projection's pre-activations (= of the hidden one for LSTMs)
+  let dHg: Buffer     // (N, G)   GRU only: gradient of hg
+  let dh: Buffer      // (B, H)   dL/dh_t flowing backwards in time (perm order)
+  let dc: Buffer      // (B, H)   LSTMs only: dL/dc_t flowing backwards in time
 
   public init(cell: CellKind, arena: ParameterArena, names: RecurrentParameterNames, input D: Int, hidden H: Int,
               maxSteps T: Int, maxBatch B: Int, reversed: Bool = false) {
@@ -46,62 +63,104 @@ public final class UnidirectionalLayer: RecurrentLayer {
     gBIh = arena.grad(names.biasIH); gBHh = arena.grad(names.biasHH)
     extras = names.extras.map { arena.value($0) }
     gExtras = names.extras.map { arena.grad($0) }
-    let apart = cell.keepsHiddenProjectionApart, lstm = cell.hasCellState
-    gates = Buffer(count: T * B * G)
-    hg = Buffer(count: apart ? T * B * G : 0)
-    cells = Buffer(count: lstm ? (T + 1) * B * H : 0)
-    tanhC = Buffer(count: lstm ? T * B * H : 0)
-    hs = Buffer(count: (T + 1) * B * H)
-    dGates = Buffer(count: T * B * G)
-    dHg = Buffer(count: apart ? T * B * G : 0)
+    perm = .allocate(capacity: B); perm.initialize(repeating: 0, count: B)
+    sortedLengths = .allocate(capacity: B); sortedLengths.initialize(repeating: 0, count: B)
+    active = .allocate(capacity: T + 1); active.initialize(repeating: 0, count: T + 1)
+    offsets = .allocate(capacity: T + 1); offsets.initialize(repeating: 0, count: T + 1)
+    let apart = cell.keepsHiddenProjectionApart, lstm = cell.hasCellState, N = T * B
+    xs = Buffer(count: N * D)
+    bias = Buffer(count: G)
+    gates = Buffer(count: N * G)
+    hg = Buffer(count: apart ? N * G : 0)
+    hPrev = Buffer(count: N * H)
+    hOut = Buffer(count: N * H)
+    cPrev = Buffer(count: lstm ? N * H : 0)
+    cOut = Buffer(count: lstm ? N * H : 0)
+    tanhC = Buffer(count: lstm ? N * H : 0)
+    output = Buffer(count: N * H)
+    dOutP = Buffer(count: N * H)
+    dGates = Buffer(count: N * G)
+    dHg = Buffer(count: apart ? N * G : 0)
     dh = Buffer(count: B * H)
     dc = Buffer(count: lstm ? B * H : 0)
   }
+
+  deinit { perm.deallocate(); sortedLengths.deallocate(); active.deallocate(); offsets.deallocate() }
+
+  /// perm, B_t and offsets for these lengths. Insertion sort (B is a batch): no allocation.
+  func pack(_ lengths: UnsafePointer<Int32>, _ T: Int, _ B: Int) {
+    for b in 0..<B {
+      let L = Int(lengths[b])
+      var k = b
+      while k > 0 && sortedLengths[k - 1] < L { perm[k] = perm[k - 1]; sortedLengths[k] = sortedLengths[k - 1]; k -= 1 }
+      perm[k] = b; sortedLengths[k] = L
+    }
+    var n = B, row = 0
+    for t in 0...T {
+      while n > 0 && sortedLengths[n - 1] <= t { n -= 1 }
+      active[t] = t < T ? n : 0
+      offsets[t] = row
+      if t < T { row += n }
+    }
+  }
+
+  /// The input step that packed step t of sample perm[j] reads.
+  @inline(__always) func inputStep(_ t: Int, _ j: Int) -> Int { reversed ? sortedLengths[j] - 1 - t : t }
 
   public func forward(_ x: UnsafePointer<Float>, ldx: Int, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int) -> UnsafePointer<Float> {
     precondition(T <= maxSteps && B <= maxBatch, "recurrent workspace is (\(maxSteps), \(maxBatch)); got (\(T), \(B))")
     precondition(ldx >= inputSize, "ldx \(ldx) < input size \(inputSize)")
     for b in 0..<B { precondition(lengths[b] >= 0 && Int(lengths[b]) <= T, "length \(lengths[b]) of sample \(b) outside 0...\(T)") }
     let H = hidden, G = cell.gateCount * H, D = inputSize
-    let gp = gates.pointer, hp = hs.pointer
-    // Input projection of all steps at once: gates (T*B, G) = x (T*B, D; row stride ldx) · W_ihᵀ, then the biases:
-    // both for the LSTMs, b_ih only for GRU (b_hh goes with the hidden projection).
-    BLAS.gemm(transB: true, m: T * B, n: G, k: D, a: x, lda: ldx, b: wIh, ldb: D, beta: 0, c: gp, ldc: G)
-    if cell.keepsHiddenProjectionApart {
-      for row in 0..<(T * B) {
-        let g = gp + row * G
-        for j in 0..<G { g[j] += bIh[j] }
-      }
-    } else {
-      for row in 0..<(T * B) {
-        let g = gp + row * G
-        for j in 0..<G { g[j] += bIh[j] + bHh[j] }
+    pack(lengths, T, B)
+    let N = offsets[T]
+    let xp = xs.pointer, gp = gates.pointer, hpp = hPrev.pointer, hop = hOut.pointer
+    // Gather the valid input rows in step order: xs (N, D).
+    for t in 0..<T {
+      for j in 0..<active[t] {
+        (xp + (offsets[t] + j) * D).update(from: x + (inputStep(t, j) * B + perm[j]) * ldx, count: D)
       }
     }
-    if reversed { reverseWithinLengths(gp, lengths, G, T, B) }   // to the direction's own time
-    hp.update(repeating: 0, count: B * H)
-    if cell.hasCellState { cells.pointer.update(repeating: 0, count: B * H) }
-    for t in 0..<T {
-      let gt = gp + t * B * G, hPrev = hp + t * B * H, hNext = hp + (t + 1) * B * H
+    // Input projection of every valid row at once, the biases folded in as the GEMM's C (beta = 1):
+    // gates (N, G) = bias + xs (N, D) · W_ihᵀ, bias = b_ih + b_hh for the LSTMs, b_ih for GRU (b_hh goes with hg).
+    let apart = cell.keepsHiddenProjectionApart
+    for j in 0..<G { bias[j] = apart ? bIh[j] : bIh[j] + bHh[j] }
+    for r in 0..<N { (gp + r * G).update(from: bias.pointer, count: G) }
+    BLAS.gemm(transB: true, m: N, n: G, k: D, a: xp, lda: D, b: wIh, ldb: D, beta: 1, c: gp, ldc: G)
+    for t in 0..<T where active[t] > 0 {
+      let n = active[t], r = offsets[t]
+      let gt = gp + r * G, hPrevT = hpp + r * H, hNext = hop + r * H
+      if t == 0 { hPrevT.update(repeating: 0, count: n * H) }
       switch cell {
       case .lstm, .lstm_peephole:
-        let cPrev = cells.pointer + t * B * H, cNext = cells.pointer + (t + 1) * B * H, tct = tanhC.pointer + t * B * H
-        // gates_t (B, G) += h_{t-1} (B, H) · W_hhᵀ   (h_{-1} = 0: nothing to add at t = 0)
-        if t > 0 { BLAS.gemm(transB: true, m: B, n: G, k: H, a: hPrev, lda: H, b: wHh, ldb: H, beta: 1, c: gt, ldc: G) }
+        let cPrevT = cPrev.pointer + r * H, cNext = cOut.pointer + r * H, tct = tanhC.pointer + r * H
+        if t == 0 { cPrevT.update(repeating: 0, count: n * H) }
+        // gates_t (B_t, G) += h_{t-1} (B_t, H) · W_hhᵀ   (h_{-1} = 0: nothing to add at t = 0)
+        if t > 0 { BLAS.gemm(transB: true, m: n, n: G, k: H, a: hPrevT, lda: H, b: wHh, ldb: H, beta: 1, c: gt, ldc: G) }
         if cell == .lstm {
-          lstmCellForward(h: hNext, c: cNext, tanhC: tct, gates: gt, cPrev: cPrev, B, H)
+          lstmCellForward(h: hNext, c: cNext, tanhC: tct, gates: gt, cPrev: cPrevT, n, H)
         } else {
-          peepholeCellForward(h: hNext, c: cNext, tanhC: tct, gates: gt, cPrev: cPrev, wci: extras[0], wcf: extras[1], wco: extras[2], B, H)
+          peepholeCellForward(h: hNext, c: cNext, tanhC: tct, gates: gt, cPrev: cPrevT, wci: extras[0], wcf: extras[1], wco: extras[2], n, H)
         }
+        if t + 1 < T { (cPrev.pointer + offsets[t + 1] * H).update(from: cNext, count: active[t + 1] * H) }
       case .gru:
-        // hg_t (B, G) = h_{t-1} (B, H) · W_hhᵀ + b_hh   (h_{-1} = 0: b_hh alone at t = 0)
-        let hgt = hg.pointer + t * B * G
-        for b in 0..<B { (hgt + b * G).update(from: bHh, count: G) }
-        if t > 0 { BLAS.gemm(transB: true, m: B, n: G, k: H, a: hPrev, lda: H, b: wHh, ldb: H, beta: 1, c: hgt, ldc: G) }
-        gruCellForward(h: hNext, gates: gt, hg: hgt, hPrev: hPrev, B, H)
+        // hg_t (B_t, G) = b_hh + h_{t-1} (B_t, H) · W_hhᵀ   (h_{-1} = 0: b_hh alone at t = 0)
+        let hgt = hg.pointer + r * G
+        for b in 0..<n { (hgt + b * G).update(from: bHh, count: G) }
+        if t > 0 { BLAS.gemm(transB: true, m: n, n: G, k: H, a: hPrevT, lda: H, b: wHh, ldb: H, beta: 1, c: hgt, ldc: G) }
+        gruCellForward(h: hNext, gates: gt, hg: hgt, hPrev: hPrevT, n, H)
       }
+      // The samples still going at t+1 are the first B_{t+1}: their h_t is the next step's h_{t-1}.
+      if t + 1 < T { (hpp + offsets[t + 1] * H).update(from: hNext, count: active[t + 1] * H) }
     }
-    return UnsafePointer(hp + B * H)
+    // Unpack: output (T, B, H), zero past each length.
+    let out = output.pointer
+    out.update(repeating: 0, count: T * B * H)
+    for t in 0..<T {
+      for j in 0..<active[t] { (out + (t * B + perm[j]) * H).update(from: hop + (offsets[t] + j) * H, count: H) }
+    }
+    _ = N
+    return UnsafePointer(out)
   }
 
   public func backward(_ dOut: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, ldx: Int,
@@ -110,43 +169,46 @@ public final class UnidirectionalLayer: RecurrentLayer {
   }
 
   /// As the protocol's backward; `accumulateDx` adds into dx instead (the reverse half of a bidirectional layer).
+  /// Uses the packing of the last forward (same lengths).
   func backward(_ dOut: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, ldx: Int,
                 lengths: UnsafePointer<Int32>, dx: UnsafeMutablePointer<Float>?, accumulateDx: Bool, steps T: Int, batch B: Int) {
-    let H = hidden, G = cell.gateCount * H, D = inputSize
-    let gp = gates.pointer, hp = hs.pointer, dgp = dGates.pointer, dhp = dh.pointer
-    // Outputs past a sample's length are never read: their gradient is zero, whatever dOut holds there.
-    for b in 0..<B {
-      for t in Int(lengths[b])..<T { (dOut + (t * B + b) * H).update(repeating: 0, count: H) }
+    let H = hidden, G = cell.gateCount * H, D = inputSize, N = offsets[T]
+    let gp = gates.pointer, dgp = dGates.pointer, dhp = dh.pointer, dop = dOutP.pointer, hpp = hPrev.pointer
+    // Only the valid rows of dOut matter (those past a length are never read): pack them.
+    for t in 0..<T {
+      for j in 0..<active[t] { (dop + (offsets[t] + j) * H).update(from: dOut + (t * B + perm[j]) * H, count: H) }
     }
-    dhp.update(repeating: 0, count: B * H)
-    if cell.hasCellState { dc.pointer.update(repeating: 0, count: B * H) }
-    for t in stride(from: T - 1, through: 0, by: -1) {
-      let gt = gp + t * B * G, dgt = dgp + t * B * G, dOutT = dOut + t * B * H, hPrev = hp + t * B * H
+    for t in stride(from: T - 1, through: 0, by: -1) where active[t] > 0 {
+      let n = active[t], r = offsets[t], ended = active[t + 1]
+      // Samples whose last step is t start with nothing from the future.
+      (dhp + ended * H).update(repeating: 0, count: (n - ended) * H)
+      if cell.hasCellState { (dc.pointer + ended * H).update(repeating: 0, count: (n - ended) * H) }
+      let gt = gp + r * G, dgt = dgp + r * G, dOutT = dop + r * H
       switch cell {
       case .lstm, .lstm_peephole:
-        let cPrev = cells.pointer + t * B * H, tct = tanhC.pointer + t * B * H
+        let cPrevT = cPrev.pointer + r * H, tct = tanhC.pointer + r * H
         if cell == .lstm {
-          lstmCellBackward(dGates: dgt, dc: dc.pointer, dOut: dOutT, dhNext: dhp, gates: gt, cPrev: cPrev, tanhC: tct, B, H)
+          lstmCellBackward(dGates: dgt, dc: dc.pointer, dOut: dOutT, dhNext: dhp, gates: gt, cPrev: cPrevT, tanhC: tct, n, H)
         } else {
-          peepholeCellBackward(dGates: dgt, dc: dc.pointer, dOut: dOutT, dhNext: dhp, gates: gt, cPrev: cPrev, tanhC: tct,
-                               wci: extras[0], wcf: extras[1], wco: extras[2], B, H)
+          peepholeCellBackward(dGates: dgt, dc: dc.pointer, dOut: dOutT, dhNext: dhp, gates: gt, cPrev: cPrevT, tanhC: tct,
+                               wci: extras[0], wcf: extras[1], wco: extras[2], n, H)
         }
-        // dh_{t-1} (B, H) = dgates_t (B, G) · W_hh (G, H)   (dh_{-1} is not needed)
-        if t > 0 { BLAS.gemm(m: B, n: H, k: G, a: dgt, lda: G, b: wHh, ldb: H, beta: 0, c: dhp, ldc: H) }
+        // dh_{t-1} (B_t, H) = dgates_t (B_t, G) · W_hh (G, H)   (dh_{-1} is not needed)
+        if t > 0 { BLAS.gemm(m: n, n: H, k: G, a: dgt, lda: G, b: wHh, ldb: H, beta: 0, c: dhp, ldc: H) }
       case .gru:
-        let dhgt = dHg.pointer + t * B * G
-        gruCellBackward(dXg: dgt, dHg: dhgt, dh: dhp, dOut: dOutT, gates: gt, hg: hg.pointer + t * B * G, hPrev: hPrev, B, H)
-        // dh_{t-1} (B, H) = z ⊙ dh_t (the cell wrote it) + dhg_t (B, G) · W_hh (G, H)   (dh_{-1} is not needed)
-        if t > 0 { BLAS.gemm(m: B, n: H, k: G, a: dhgt, lda: G, b: wHh, ldb: H, beta: 1, c: dhp, ldc: H) }
+        let dhgt = dHg.pointer + r * G
+        gruCellBackward(dXg: dgt, dHg: dhgt, dh: dhp, dOut: dOutT, gates: gt, hg: hg.pointer + r * G, hPrev: hpp + r * H, n, H)
+        // dh_{t-1} (B_t, H) = z ⊙ dh_t (the cell wrote it) + dhg_t (B_t, G) · W_hh (G, H)   (dh_{-1} is not needed)
+        if t > 0 { BLAS.gemm(m: n, n: H, k: G, a: dhgt, lda: G, b: wHh, ldb: H, beta: 1, c: dhp, ldc: H) }
       }
     }
-    // Weight gradients over all steps at once. First those paired with the direction's own time:
-    // dW_hh (G, H) += dhiddenᵀ (G, T*B) · h_{t-1} (T*B, H), where dhidden is dgates (LSTMs) or dhg (GRU).
+    // Weight gradients over all N valid rows at once.
+    // dW_hh (G, H) += dhiddenᵀ (G, N) · h_{t-1} (N, H), where dhidden is dgates (LSTMs) or dhg (GRU).
     let dHidden = cell.keepsHiddenProjectionApart ? dHg.pointer : dgp
-    BLAS.gemm(transA: true, m: G, n: H, k: T * B, a: dHidden, lda: G, b: hp, ldb: H, beta: 1, c: gWHh, ldc: H)
+    BLAS.gemm(transA: true, m: G, n: H, k: N, a: dHidden, lda: G, b: hpp, ldb: H, beta: 1, c: gWHh, ldc: H)
     // db_ih (G) += column sums of dgates;  db_hh (G) += column sums of dhidden.
     if cell.keepsHiddenProjectionApart {
-      for row in 0..<(T * B) {
+      for row in 0..<N {
         let dg = dgp + row * G, dhg = dHidden + row * G
         for j in 0..<G {
           gBIh[j] += dg[j]
@@ -154,7 +216,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
         }
       }
     } else {
-      for row in 0..<(T * B) {
+      for row in 0..<N {
         let dg = dgp + row * G
         for j in 0..<G {
           gBIh[j] += dg[j]
@@ -163,15 +225,21 @@ public final class UnidirectionalLayer: RecurrentLayer {
       }
     }
     if cell == .lstm_peephole {
-      peepholeWeightGradients(dwci: gExtras[0], dwcf: gExtras[1], dwco: gExtras[2], dGates: dgp, cells: cells.pointer, T * B, B, H)
+      peepholeWeightGradients(dwci: gExtras[0], dwcf: gExtras[1], dwco: gExtras[2], dGates: dgp, cPrev: cPrev.pointer, c: cOut.pointer, N, H)
     }
-    // Then those paired with the input, in input time.
-    if reversed { reverseWithinLengths(dgp, lengths, G, T, B) }
-    // dW_ih (G, D) += dgatesᵀ (G, T*B) · x (T*B, D; row stride ldx)
-    BLAS.gemm(transA: true, m: G, n: D, k: T * B, a: dgp, lda: G, b: x, ldb: ldx, beta: 1, c: gWIh, ldc: D)
-    // dx (T*B, D) (+)= dgates (T*B, G) · W_ih (G, D)
+    // dW_ih (G, D) += dgatesᵀ (G, N) · xs (N, D)
+    BLAS.gemm(transA: true, m: G, n: D, k: N, a: dgp, lda: G, b: xs.pointer, ldb: D, beta: 1, c: gWIh, ldc: D)
+    // dx: xs is free now; dxs (N, D) = dgates (N, G) · W_ih (G, D), then scattered to the input steps (zero elsewhere).
     if let dx {
-      BLAS.gemm(m: T * B, n: D, k: G, a: dgp, lda: G, b: wIh, ldb: D, beta: accumulateDx ? 1 : 0, c: dx, ldc: D)
+      let dxp = xs.pointer
+      BLAS.gemm(m: N, n: D, k: G, a: dgp, lda: G, b: wIh, ldb: D, beta: 0, c: dxp, ldc: D)
+      if !accumulateDx { dx.update(repeating: 0, count: T * B * D) }
+      for t in 0..<T {
+        for j in 0..<active[t] {
+          let src = dxp + (offsets[t] + j) * D, dst = dx + (inputStep(t, j) * B + perm[j]) * D
+          if accumulateDx { for k in 0..<D { dst[k] += src[k] } } else { dst.update(from: src, count: D) }
+        }
+      }
     }
   }
 }
