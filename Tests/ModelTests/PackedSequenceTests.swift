@@ -30,6 +30,11 @@ final class PackedSequenceTests: XCTestCase {
     let O = batch.O
     let x = (0..<(T * B * D)).map { _ in Float(rng.uniform(-1, 1)) }
     var dOut = (0..<(T * B * O)).map { _ in Float(rng.uniform(-1, 1)) }
+    // A batch of other lengths first: nothing may carry over from it into the next (caches are reused).
+    let earlier = batch.forward(x.map { -$0 }, ldx: D, lengths: lengths.reversed())
+    _ = batch.backward(dOut.map { 2 * $0 }, x: x.map { -$0 }, ldx: D, lengths: lengths.reversed())
+    XCTAssertFalse(earlier.isEmpty)
+    batch.arena.zeroGrads()
     let out = batch.forward(x, ldx: D, lengths: lengths)
     let dx = batch.backward(dOut, x: x, ldx: D, lengths: lengths)
     let grads = Array(UnsafeBufferPointer(start: batch.arena.grads.pointer, count: batch.arena.count))
