@@ -141,7 +141,7 @@ def main():
     if a.rank == 0:
         print(json.dumps({
             "samples_per_s": samples * len(timed) / sum(timed), "epoch_s": times, "samples_per_epoch": samples,
-            "load_s": load_s, "world": a.world, "torch": torch.__version__, "loss": float(loss),
+            "load_s": load_s, "world": a.world, "torch": torch.__version__, "loss": float(loss.detach()),
         }), flush=True)
     if a.world > 1:
         dist.destroy_process_group()

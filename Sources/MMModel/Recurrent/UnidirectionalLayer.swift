@@ -32,6 +32,9 @@ public final class UnidirectionalLayer: RecurrentLayer {
   let active: UnsafeMutablePointer<Int>     // (T+1)  B_t: samples with L > t (B_T = 0)
   let offsets: UnsafeMutablePointer<Int>    // (T+1)  first packed row of step t; offsets[T] = N
   let sortedLengths: UnsafeMutablePointer<Int>  // (B) lengths in perm order
+  /// No padding and forward in time: the packed layout is the time-major one (perm is the identity), so x,
+  /// dOut and dx are used in place and the output is hOut itself (no gather, scatter or zero fill).
+  var dense = false
   // Forward caches (what backward needs), packed: N <= T·B rows.
   let xs: Buffer      // (N, D)   the input rows, gathered in step order (backward: reused for dx)
   let bias: Buffer    // (G)      b_ih + b_hh (LSTMs) or b_ih (GRU): the GEMM's pre-broadcast C
@@ -102,6 +105,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
       offsets[t] = row
       if t < T { row += n }
     }
+    dense = row == T * B && !reversed
   }
 
   /// The input step that packed step t of sample perm[j] reads.
@@ -114,11 +118,14 @@ public final class UnidirectionalLayer: RecurrentLayer {
     let H = hidden, G = cell.gateCount * H, D = inputSize
     pack(lengths, T, B)
     let N = offsets[T]
-    let xp = xs.pointer, gp = gates.pointer, hpp = hPrev.pointer, hop = hOut.pointer
-    // Gather the valid input rows in step order: xs (N, D).
-    for t in 0..<T {
-      for j in 0..<active[t] {
-        (xp + (offsets[t] + j) * D).update(from: x + (inputStep(t, j) * B + perm[j]) * ldx, count: D)
+    let gp = gates.pointer, hpp = hPrev.pointer, hop = hOut.pointer
+    // The valid input rows in step order: xs (N, D) gathered, or x itself (row stride ldx) when dense.
+    let xp = dense ? x : UnsafePointer(xs.pointer), ldxp = dense ? ldx : D
+    if !dense {
+      for t in 0..<T {
+        for j in 0..<active[t] {
+          (xs.pointer + (offsets[t] + j) * D).update(from: x + (inputStep(t, j) * B + perm[j]) * ldx, count: D)
+        }
       }
     }
     // Input projection of every valid row at once, the biases folded in as the GEMM's C (beta = 1):
@@ -126,7 +133,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
     let apart = cell.keepsHiddenProjectionApart
     for j in 0..<G { bias[j] = apart ? bIh[j] : bIh[j] + bHh[j] }
     for r in 0..<N { (gp + r * G).update(from: bias.pointer, count: G) }
-    BLAS.gemm(transB: true, m: N, n: G, k: D, a: xp, lda: D, b: wIh, ldb: D, beta: 1, c: gp, ldc: G)
+    BLAS.gemm(transB: true, m: N, n: G, k: D, a: xp, lda: ldxp, b: wIh, ldb: D, beta: 1, c: gp, ldc: G)
     for t in 0..<T where active[t] > 0 {
       let n = active[t], r = offsets[t]
       let gt = gp + r * G, hPrevT = hpp + r * H, hNext = hop + r * H
@@ -153,13 +160,13 @@ public final class UnidirectionalLayer: RecurrentLayer {
       // The samples still going at t+1 are the first B_{t+1}: their h_t is the next step's h_{t-1}.
       if t + 1 < T { (hpp + offsets[t + 1] * H).update(from: hNext, count: active[t + 1] * H) }
     }
+    if dense { return UnsafePointer(hop) }
     // Unpack: output (T, B, H), zero past each length.
     let out = output.pointer
     out.update(repeating: 0, count: T * B * H)
     for t in 0..<T {
       for j in 0..<active[t] { (out + (t * B + perm[j]) * H).update(from: hop + (offsets[t] + j) * H, count: H) }
     }
-    _ = N
     return UnsafePointer(out)
   }
 
@@ -173,10 +180,13 @@ public final class UnidirectionalLayer: RecurrentLayer {
   func backward(_ dOut: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, ldx: Int,
                 lengths: UnsafePointer<Int32>, dx: UnsafeMutablePointer<Float>?, accumulateDx: Bool, steps T: Int, batch B: Int) {
     let H = hidden, G = cell.gateCount * H, D = inputSize, N = offsets[T]
-    let gp = gates.pointer, dgp = dGates.pointer, dhp = dh.pointer, dop = dOutP.pointer, hpp = hPrev.pointer
-    // Only the valid rows of dOut matter (those past a length are never read): pack them.
-    for t in 0..<T {
-      for j in 0..<active[t] { (dop + (offsets[t] + j) * H).update(from: dOut + (t * B + perm[j]) * H, count: H) }
+    let gp = gates.pointer, dgp = dGates.pointer, dhp = dh.pointer, hpp = hPrev.pointer
+    // Only the valid rows of dOut matter (those past a length are never read): pack them (dense: as they are).
+    let dop = dense ? dOut : dOutP.pointer
+    if !dense {
+      for t in 0..<T {
+        for j in 0..<active[t] { (dop + (offsets[t] + j) * H).update(from: dOut + (t * B + perm[j]) * H, count: H) }
+      }
     }
     for t in stride(from: T - 1, through: 0, by: -1) where active[t] > 0 {
       let n = active[t], r = offsets[t], ended = active[t + 1]
@@ -227,10 +237,13 @@ public final class UnidirectionalLayer: RecurrentLayer {
     if cell == .lstm_peephole {
       peepholeWeightGradients(dwci: gExtras[0], dwcf: gExtras[1], dwco: gExtras[2], dGates: dgp, cPrev: cPrev.pointer, c: cOut.pointer, N, H)
     }
-    // dW_ih (G, D) += dgatesᵀ (G, N) · xs (N, D)
-    BLAS.gemm(transA: true, m: G, n: D, k: N, a: dgp, lda: G, b: xs.pointer, ldb: D, beta: 1, c: gWIh, ldc: D)
-    // dx: xs is free now; dxs (N, D) = dgates (N, G) · W_ih (G, D), then scattered to the input steps (zero elsewhere).
-    if let dx {
+    // dW_ih (G, D) += dgatesᵀ (G, N) · xs (N, D)   (dense: x, row stride ldx)
+    BLAS.gemm(transA: true, m: G, n: D, k: N, a: dgp, lda: G, b: dense ? x : UnsafePointer(xs.pointer), ldb: dense ? ldx : D, beta: 1, c: gWIh, ldc: D)
+    // dx (T·B, D) (+)= dgates (N, G) · W_ih (G, D): in place when dense; else into xs (free now), then scattered
+    // to the input steps (zero elsewhere).
+    if let dx, dense {
+      BLAS.gemm(m: N, n: D, k: G, a: dgp, lda: G, b: wIh, ldb: D, beta: accumulateDx ? 1 : 0, c: dx, ldc: D)
+    } else if let dx {
       let dxp = xs.pointer
       BLAS.gemm(m: N, n: D, k: G, a: dgp, lda: G, b: wIh, ldb: D, beta: 0, c: dxp, ldc: D)
       if !accumulateDx { dx.update(repeating: 0, count: T * B * D) }
