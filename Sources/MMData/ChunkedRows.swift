@@ -1,22 +1,37 @@
 import MMHDF5
 import MMTensor
 
-/// Reads rows of an [N, T, D] dataset in chunks into one reused buffer, so reading a modality never holds
-/// more than `chunkRows` raw rows at once.
+/// Reads rows of an [N, T, D] dataset in blocks into one reused buffer: whole rows, one hyperslab per block
+/// (no per-element selection), so reading a modality never holds more than one block of raw rows.
+///
+/// A block is about `blockBytes` (small enough to stay in cache while the caller copies it out; large enough
+/// that the per-read overhead is nothing). For a chunked dataset the block is a whole number of chunks and
+/// starts on a chunk boundary where the range allows, so HDF5 reads each chunk once, whole.
 enum ChunkedRows {
-  static let chunkRows = 256
+  static let blockBytes = 2 << 20
 
-  /// Calls `body(first, count, data)` for consecutive chunks of `rows`: `first` is the chunk's offset inside
+  /// Rows per block for rows of `rowSize` floats, given the dataset's chunk rows (nil: contiguous).
+  static func blockRows(rowSize: Int, chunkRows: Int?, blockBytes: Int = blockBytes) -> Int {
+    let rows = max(1, blockBytes / max(rowSize * MemoryLayout<Float>.size, 1))
+    guard let c = chunkRows else { return rows }
+    return max(1, rows / c) * c
+  }
+
+  /// Calls `body(first, count, data)` for consecutive blocks of `rows`: `first` is the block's offset inside
   /// `rows`, `data` holds `count` rows of `rowSize` floats.
   static func forEach(
-    _ file: HDF5File, _ dataset: String, rows: Range<Int>, rowSize: Int,
+    _ file: HDF5File, _ dataset: String, rows: Range<Int>, rowSize: Int, blockBytes: Int = blockBytes,
     _ body: (_ first: Int, _ count: Int, _ data: UnsafeMutablePointer<Float>) throws -> Void
   ) throws {
-    let buffer = Buffer(count: min(chunkRows, max(rows.count, 1)) * rowSize)
+    let chunk = try file.chunkRows(dataset)
+    let block = blockRows(rowSize: rowSize, chunkRows: chunk, blockBytes: blockBytes)
+    let buffer = Buffer(count: min(block, max(rows.count, 1)) * rowSize)
     var first = 0
     while first < rows.count {
-      let count = min(chunkRows, rows.count - first)
       let start = rows.lowerBound + first
+      // The first block of a chunked dataset ends on a chunk boundary; later ones are whole chunks.
+      var count = min(block, rows.count - first)
+      if let c = chunk, start % c != 0 { count = min(count, c - start % c) }
       try file.readFloats(dataset, rows: start..<(start + count), into: UnsafeMutableBufferPointer(start: buffer.pointer, count: count * rowSize))
       try body(first, count, buffer.pointer)
       first += count

@@ -158,3 +158,19 @@ extension HDF5File {
     rows.map { "rows \($0)" } ?? "(all rows)"
   }
 }
+
+extension HDF5File {
+  /// Rows per storage chunk of a chunked dataset (its chunk's first dimension); nil when the dataset is
+  /// contiguous or compact. Reading whole multiples of it from a chunk boundary never splits a chunk.
+  public func chunkRows(_ path: String) throws -> Int? {
+    let dataset = try openDataset(path)
+    defer { _ = H5Dclose(dataset) }
+    let plist = H5Dget_create_plist(dataset)
+    guard plist >= 0 else { throw failure("cannot read the layout of dataset '\(absolute(path))'") }
+    defer { _ = H5Pclose(plist) }
+    guard H5Pget_layout(plist) == H5D_CHUNKED else { return nil }
+    var dims = [hsize_t](repeating: 0, count: 32)
+    let rank = H5Pget_chunk(plist, 32, &dims)
+    return rank >= 1 ? max(Int(dims[0]), 1) : nil
+  }
+}
