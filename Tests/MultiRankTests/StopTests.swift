@@ -42,22 +42,23 @@ final class StopTests: MultiRankTestCase {
   /// 1 whatever they do, so the STOPPED marker is what tells a launcher that the run stopped cleanly.
   func testSigtermToMpirunLeavesTheMarkerAndResumesExactly() throws {
     let stoppedDir = path("run-stopped"), straightDir = path("run-straight")
-    let stoppedConfig = try config(runDir: stoppedDir, epochs: 150).write(to: path("stopped.yaml"))
+    // Enough epochs that the run outlasts mpirun's 2 s before it passes SIGTERM on (150 epochs take 1.4 s now).
+    let stoppedConfig = try config(runDir: stoppedDir, epochs: 600).write(to: path("stopped.yaml"))
     let stopped = try mmtrain(ranks: ranks, ["train", "--config", stoppedConfig, "--progress", "lines"],
-                              signal: (SIGTERM, "epoch 2/150"), environment: ["OMPI_MCA_odls_base_sigkill_timeout": "2"])
+                              signal: (SIGTERM, "epoch 2/600"), environment: ["OMPI_MCA_odls_base_sigkill_timeout": "2"])
     XCTAssertNotEqual(stopped.status, 0, stopped.transcript)
     let marker = try XCTUnwrap(RunOutputs.stopMarker(runDir: stoppedDir), "RUN_DIR/STOPPED after SIGTERM: \(stopped.transcript)")
     XCTAssertEqual(marker["reason"], "SIGTERM", stopped.transcript)
     let checkpoint = try XCTUnwrap(marker["checkpoint"])
     XCTAssertTrue(FileManager.default.fileExists(atPath: stoppedDir + "/" + checkpoint), "STOPPED names \(checkpoint), which exists")
     XCTAssertEqual(occurrences(of: "stopped by a signal (SIGTERM)", in: stopped.stderr), 1, stopped.transcript)
-    XCTAssertLessThan(try RunOutputs.metrics(runDir: stoppedDir).count, 150, "the run stopped early")
+    XCTAssertLessThan(try RunOutputs.metrics(runDir: stoppedDir).count, 600, "the run stopped early")
 
     let resumed = try mmtrain(ranks: ranks, ["train", "--resume", stoppedDir, "--progress", "lines"])
     XCTAssertEqual(resumed.status, 0, resumed.transcript)
     XCTAssertTrue(resumed.stdout.contains(checkpoint + " (epoch "), "names the checkpoint it loaded: \(resumed.transcript)")
     XCTAssertNil(RunOutputs.stopMarker(runDir: stoppedDir), "--resume removes STOPPED")
-    try assertSameWeights(stoppedDir, asStraightRun: straightDir, epochs: 150)
+    try assertSameWeights(stoppedDir, asStraightRun: straightDir, epochs: 600)
   }
 
   /// Runs the same config straight through into `straightDir` and compares the final weights and optimiser
