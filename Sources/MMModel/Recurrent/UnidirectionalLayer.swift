@@ -50,6 +50,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
   let dOutP: Buffer   // (N, H)   dOut packed
   let dGates: Buffer  // (N, G)   gradient of the input projection's pre-activations (= of the hidden one for LSTMs)
   let dHg: Buffer     // (N, G)   GRU only: gradient of hg
+  let dBias: Buffer   // (2, G)   column sums of dgates and of dhg (GRU), gathered step by step while hot
   let dh: Buffer      // (B, H)   dL/dh_t flowing backwards in time (perm order)
   let dc: Buffer      // (B, H)   LSTMs only: dL/dc_t flowing backwards in time
 
@@ -84,6 +85,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
     dOutP = Buffer(count: N * H)
     dGates = Buffer(count: N * G)
     dHg = Buffer(count: apart ? N * G : 0)
+    dBias = Buffer(count: 2 * G)
     dh = Buffer(count: B * H)
     dc = Buffer(count: lstm ? B * H : 0)
   }
@@ -188,6 +190,9 @@ public final class UnidirectionalLayer: RecurrentLayer {
         for j in 0..<active[t] { (dop + (offsets[t] + j) * H).update(from: dOut + (t * B + perm[j]) * H, count: H) }
       }
     }
+    let apart = cell.keepsHiddenProjectionApart
+    let dbx = dBias.pointer, dbh = apart ? dBias.pointer + G : dBias.pointer
+    dBias.zero()
     for t in stride(from: T - 1, through: 0, by: -1) where active[t] > 0 {
       let n = active[t], r = offsets[t], ended = active[t + 1]
       // Samples whose last step is t start with nothing from the future.
@@ -210,29 +215,18 @@ public final class UnidirectionalLayer: RecurrentLayer {
         gruCellBackward(dXg: dgt, dHg: dhgt, dh: dhp, dOut: dOutT, gates: gt, hg: hg.pointer + r * G, hPrev: hpp + r * H, n, H)
         // dh_{t-1} (B_t, H) = z ⊙ dh_t (the cell wrote it) + dhg_t (B_t, G) · W_hh (G, H)   (dh_{-1} is not needed)
         if t > 0 { BLAS.gemm(m: n, n: H, k: G, a: dhgt, lda: G, b: wHh, ldb: H, beta: 1, c: dhp, ldc: H) }
+        for row in 0..<n { let d = dhgt + row * G; for j in 0..<G { dbh[j] += d[j] } }   // db_hh: column sums of dhg
       }
+      for row in 0..<n { let d = dgt + row * G; for j in 0..<G { dbx[j] += d[j] } }      // db_ih: column sums of dgates
     }
     // Weight gradients over all N valid rows at once.
     // dW_hh (G, H) += dhiddenᵀ (G, N) · h_{t-1} (N, H), where dhidden is dgates (LSTMs) or dhg (GRU).
     let dHidden = cell.keepsHiddenProjectionApart ? dHg.pointer : dgp
     BLAS.gemm(transA: true, m: G, n: H, k: N, a: dHidden, lda: G, b: hpp, ldb: H, beta: 1, c: gWHh, ldc: H)
-    // db_ih (G) += column sums of dgates;  db_hh (G) += column sums of dhidden.
-    if cell.keepsHiddenProjectionApart {
-      for row in 0..<N {
-        let dg = dgp + row * G, dhg = dHidden + row * G
-        for j in 0..<G {
-          gBIh[j] += dg[j]
-          gBHh[j] += dhg[j]
-        }
-      }
-    } else {
-      for row in 0..<N {
-        let dg = dgp + row * G
-        for j in 0..<G {
-          gBIh[j] += dg[j]
-          gBHh[j] += dg[j]
-        }
-      }
+    // db_ih (G) += column sums of dgates;  db_hh (G) += column sums of dhidden (summed in the loop above).
+    for j in 0..<G {
+      gBIh[j] += dbx[j]
+      gBHh[j] += dbh[j]
     }
     if cell == .lstm_peephole {
       peepholeWeightGradients(dwci: gExtras[0], dwcf: gExtras[1], dwco: gExtras[2], dGates: dgp, cPrev: cPrev.pointer, c: cOut.pointer, N, H)
