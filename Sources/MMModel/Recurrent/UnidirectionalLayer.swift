@@ -145,7 +145,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
         let cPrevT = cPrev.pointer + r * H, cNext = cOut.pointer + r * H, tct = tanhC.pointer + r * H
         if t == 0 { cPrevT.update(repeating: 0, count: n * H) }
         // gates_t (B_t, G) += h_{t-1} (B_t, H) · W_hhᵀ   (h_{-1} = 0: nothing to add at t = 0)
-        if t > 0 { BLAS.gemm(transB: true, m: n, n: G, k: H, a: hPrevT, lda: H, b: wHh, ldb: H, beta: 1, c: gt, ldc: G) }
+        if t > 0 { BLAS.stepGemm(transB: true, m: n, n: G, k: H, a: hPrevT, lda: H, b: wHh, ldb: H, beta: 1, c: gt, ldc: G) }
         if cell == .lstm {
           lstmCellForward(h: hNext, c: cNext, tanhC: tct, gates: gt, cPrev: cPrevT, n, H)
         } else {
@@ -156,7 +156,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
         // hg_t (B_t, G) = b_hh + h_{t-1} (B_t, H) · W_hhᵀ   (h_{-1} = 0: b_hh alone at t = 0)
         let hgt = hg.pointer + r * G
         for b in 0..<n { (hgt + b * G).update(from: bHh, count: G) }
-        if t > 0 { BLAS.gemm(transB: true, m: n, n: G, k: H, a: hPrevT, lda: H, b: wHh, ldb: H, beta: 1, c: hgt, ldc: G) }
+        if t > 0 { BLAS.stepGemm(transB: true, m: n, n: G, k: H, a: hPrevT, lda: H, b: wHh, ldb: H, beta: 1, c: hgt, ldc: G) }
         gruCellForward(h: hNext, gates: gt, hg: hgt, hPrev: hPrevT, n, H)
       }
       // The samples still going at t+1 are the first B_{t+1}: their h_t is the next step's h_{t-1}.
@@ -209,12 +209,12 @@ public final class UnidirectionalLayer: RecurrentLayer {
                                wci: extras[0], wcf: extras[1], wco: extras[2], n, H)
         }
         // dh_{t-1} (B_t, H) = dgates_t (B_t, G) · W_hh (G, H)   (dh_{-1} is not needed)
-        if t > 0 { BLAS.gemm(m: n, n: H, k: G, a: dgt, lda: G, b: wHh, ldb: H, beta: 0, c: dhp, ldc: H) }
+        if t > 0 { BLAS.stepGemm(m: n, n: H, k: G, a: dgt, lda: G, b: wHh, ldb: H, beta: 0, c: dhp, ldc: H) }
       case .gru:
         let dhgt = dHg.pointer + r * G
         gruCellBackward(dXg: dgt, dHg: dhgt, dh: dhp, dOut: dOutT, gates: gt, hg: hg.pointer + r * G, hPrev: hpp + r * H, n, H)
         // dh_{t-1} (B_t, H) = z ⊙ dh_t (the cell wrote it) + dhg_t (B_t, G) · W_hh (G, H)   (dh_{-1} is not needed)
-        if t > 0 { BLAS.gemm(m: n, n: H, k: G, a: dhgt, lda: G, b: wHh, ldb: H, beta: 1, c: dhp, ldc: H) }
+        if t > 0 { BLAS.stepGemm(m: n, n: H, k: G, a: dhgt, lda: G, b: wHh, ldb: H, beta: 1, c: dhp, ldc: H) }
         for row in 0..<n { let d = dhgt + row * G; for j in 0..<G { dbh[j] += d[j] } }   // db_hh: column sums of dhg
       }
       for row in 0..<n { let d = dgt + row * G; for j in 0..<G { dbx[j] += d[j] } }      // db_ih: column sums of dgates
