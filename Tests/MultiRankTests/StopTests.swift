@@ -7,14 +7,14 @@ import XCTest
 final class StopTests: MultiRankTestCase {
   let ranks = 2
 
-  func config(runDir: String, epochs: Int = 60) throws -> RunConfig {
+  func config(runDir: String, epochs: Int = 60, batchSize: Int = 16) throws -> RunConfig {
     let data = path("data.h5")
     if !FileManager.default.fileExists(atPath: data) { _ = try TestData.synth(samples: 400, to: data) }
     var config = RunConfig.small(data: data, runDir: runDir)
     config["train.optimizer"] = "adam"
     config["train.lr"] = "0.01"
     config["train.epochs"] = "\(epochs)"   // long enough that the signal lands mid-run
-    config["train.batch_size"] = "16"
+    config["train.batch_size"] = "\(batchSize)"
     return config
   }
 
@@ -42,31 +42,34 @@ final class StopTests: MultiRankTestCase {
   /// 1 whatever they do, so the STOPPED marker is what tells a launcher that the run stopped cleanly.
   func testSigtermToMpirunLeavesTheMarkerAndResumesExactly() throws {
     let stoppedDir = path("run-stopped"), straightDir = path("run-straight")
-    // Enough epochs that the run outlasts mpirun's 2 s before it passes SIGTERM on (150 epochs take 1.4 s now).
-    let stoppedConfig = try config(runDir: stoppedDir, epochs: 600).write(to: path("stopped.yaml"))
+    // Batch 2: many short steps per epoch, so the run outlasts mpirun's 2 s before it passes SIGTERM on, while
+    // printing few epoch lines: after SIGTERM mpirun stops reading the ranks' stdout, and a rank that fills the
+    // pipe blocks in write() until the SIGKILL (150 epochs of batch 16 printed ~100 lines/s).
+    let stoppedConfig = try config(runDir: stoppedDir, epochs: 300, batchSize: 2).write(to: path("stopped.yaml"))
     let stopped = try mmtrain(ranks: ranks, ["train", "--config", stoppedConfig, "--progress", "lines"],
-                              signal: (SIGTERM, "epoch 2/600"), environment: ["OMPI_MCA_odls_base_sigkill_timeout": "2"])
+                              signal: (SIGTERM, "epoch 2/300"), environment: ["OMPI_MCA_odls_base_sigkill_timeout": "2"])
     XCTAssertNotEqual(stopped.status, 0, stopped.transcript)
     let marker = try XCTUnwrap(RunOutputs.stopMarker(runDir: stoppedDir), "RUN_DIR/STOPPED after SIGTERM: \(stopped.transcript)")
     XCTAssertEqual(marker["reason"], "SIGTERM", stopped.transcript)
     let checkpoint = try XCTUnwrap(marker["checkpoint"])
     XCTAssertTrue(FileManager.default.fileExists(atPath: stoppedDir + "/" + checkpoint), "STOPPED names \(checkpoint), which exists")
     XCTAssertEqual(occurrences(of: "stopped by a signal (SIGTERM)", in: stopped.stderr), 1, stopped.transcript)
-    XCTAssertLessThan(try RunOutputs.metrics(runDir: stoppedDir).count, 600, "the run stopped early")
+    XCTAssertLessThan(try RunOutputs.metrics(runDir: stoppedDir).count, 300, "the run stopped early")
 
     let resumed = try mmtrain(ranks: ranks, ["train", "--resume", stoppedDir, "--progress", "lines"])
     XCTAssertEqual(resumed.status, 0, resumed.transcript)
     XCTAssertTrue(resumed.stdout.contains(checkpoint + " (epoch "), "names the checkpoint it loaded: \(resumed.transcript)")
     XCTAssertNil(RunOutputs.stopMarker(runDir: stoppedDir), "--resume removes STOPPED")
-    try assertSameWeights(stoppedDir, asStraightRun: straightDir, epochs: 600)
+    try assertSameWeights(stoppedDir, asStraightRun: straightDir, epochs: 300, batchSize: 2)
   }
 
   /// Runs the same config straight through into `straightDir` and compares the final weights and optimiser
   /// state with `runDir`'s, bit for bit.
   func assertSameWeights(
-    _ runDir: String, asStraightRun straightDir: String, epochs: Int = 60, file: StaticString = #filePath, line: UInt = #line
+    _ runDir: String, asStraightRun straightDir: String, epochs: Int = 60, batchSize: Int = 16, file: StaticString = #filePath,
+    line: UInt = #line
   ) throws {
-    let straightConfig = try config(runDir: straightDir, epochs: epochs).write(to: path("straight.yaml"))
+    let straightConfig = try config(runDir: straightDir, epochs: epochs, batchSize: batchSize).write(to: path("straight.yaml"))
     let straight = try mmtrain(ranks: ranks, ["train", "--config", straightConfig, "--progress", "lines"], file: file, line: line)
     XCTAssertEqual(straight.status, 0, straight.transcript, file: file, line: line)
     guard straight.status == 0 else { return }
