@@ -32,7 +32,7 @@ extension Trainer {
     var i = 0
     while i < owned.count {
       let chunk = owned[i..<min(i + maxB, owned.count)]
-      let mb = batch.gather(chunk, from: shard)
+      let mb = chunk.withUnsafeBufferPointer { batch.gather($0, from: shard) }
       if let masked { mask(mb, modality: masked) }
       let logits = model.forward(mb)
       let C = model.outputs

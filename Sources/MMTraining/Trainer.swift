@@ -60,6 +60,7 @@ public final class Trainer {
   public private(set) var shard: Shard!
   public private(set) var history: [EpochResult] = []
   public private(set) var timing = RunTiming()
+  var prepareStarted = 0.0
   var sampler: EpochSampler!
   var batch: BatchBuffers!
   var exchange: GradientExchange!
@@ -88,7 +89,7 @@ public final class Trainer {
   /// Opens and checks the data, loads this rank's shard, builds and initialises the model.
   public func prepare() throws {
     let c = config
-    let started = RunTiming.now()
+    prepareStarted = RunTiming.now()
     BLAS.setThreads(c.train.blasThreads)
     comm.startWatchdog(timeoutSeconds: c.dist.timeoutSeconds)
     if !options.inference { try prepareRunDirectory() }
@@ -212,7 +213,7 @@ public final class Trainer {
     // The slowest rank sets the start-up; microseconds, so one integer max reduce carries each.
     timing.loadBytes = comm.allreduceMax(timing.loadBytes)
     timing.loadSeconds = Double(comm.allreduceMax(Int(timing.loadSeconds * 1e6))) / 1e6
-    timing.startupSeconds = Double(comm.allreduceMax(Int((RunTiming.now() - started) * 1e6))) / 1e6
+    timing.startupSeconds = Double(comm.allreduceMax(Int((RunTiming.now() - prepareStarted) * 1e6))) / 1e6
 
     if options.inference { return }
     let listing = modalities.map { "\($0.name) \($0.features)" }.joined(separator: ", ")
