@@ -221,7 +221,7 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=3, help="epochs per run; epoch 1 is warm-up")
     p.add_argument("--samples", type=int, default=2048)
-    p.add_argument("--w2-samples", type=int, default=256)
+    p.add_argument("--w2-samples", type=int, default=512)
     p.add_argument("--dir", default=os.path.join(ROOT, "runs", "bench"))
     p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "mmtrain"))
     p.add_argument("--no-torch", action="store_true", help="mmtrain only")
