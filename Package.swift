@@ -40,7 +40,7 @@ let package = Package(
     .target(name: "MMOptim", dependencies: ["MMModel"]),
     .target(name: "MMConfig", dependencies: ["MMData", "MMModel", "MMOptim", "MMEval", .product(name: "Yams", package: "Yams")]),
     .target(name: "MMCheckpoint", dependencies: ["MMHDF5", "MMModel", "MMOptim", "MMData"]),
-    .target(name: "MMEval"),  // folds, metrics, reports: Foundation only
+    .target(name: "MMEval", dependencies: ["MMTensor"]),  // folds, metrics, reports (MMTensor for the seeded RNG)
     .target(
       name: "MMTraining",
       dependencies: [

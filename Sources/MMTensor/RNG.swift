@@ -41,6 +41,17 @@ public struct RNG: RandomNumberGenerator, Equatable {
     return result
   }
 
+  /// Fisher-Yates from the back: element i swaps with j = next() mod (i+1) in 0...i (the modulo bias is below
+  /// 2^-40 for any realistic array). Portable, unlike the standard library's `shuffle(using:)`, whose
+  /// algorithm is not specified: the cv folds rely on the same order on every machine.
+  public mutating func fisherYatesShuffle<T>(_ a: inout [T]) {
+    var i = a.count - 1
+    while i > 0 {
+      a.swapAt(i, Int(next() % UInt64(i + 1)))
+      i -= 1
+    }
+  }
+
   /// Uniform in [0, 1) with 53 random bits.
   public mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 

@@ -1,3 +1,5 @@
+import MMTensor
+
 /// k-fold assignment with scikit-learn's semantics (KFold, StratifiedKFold, GroupKFold,
 /// StratifiedGroupKFold). Where sklearn's result does not depend on its RNG (every strategy with
 /// `shuffle: false`) the folds are identical to sklearn's (tested against scikit-learn 1.9.1 fixtures);
@@ -95,8 +97,8 @@ public enum FoldAssigner {
   static func kFold(n: Int, spec: FoldSpec) -> [Int] {
     var order = Array(0..<n)
     if spec.shuffle {
-      var rng = FoldRNG(seed: spec.seed)
-      rng.shuffle(&order)
+      var rng = RNG(seed: spec.seed)  // seeded by cv.seed only: folds never depend on the world size
+      rng.fisherYatesShuffle(&order)
     }
     var foldOf = [Int](repeating: 0, count: n)
     var start = 0
@@ -134,11 +136,11 @@ public enum FoldAssigner {
         position += 1
       }
     }
-    var rng = FoldRNG(seed: spec.seed)
+    var rng = RNG(seed: spec.seed)  // seeded by cv.seed only: folds never depend on the world size
     var foldsForClass = [[Int]](repeating: [], count: classes)
     for c in 0..<classes {
       for f in 0..<k { foldsForClass[c] += [Int](repeating: f, count: allocation[f][c]) }
-      if spec.shuffle { rng.shuffle(&foldsForClass[c]) }
+      if spec.shuffle { rng.fisherYatesShuffle(&foldsForClass[c]) }
     }
     var next = [Int](repeating: 0, count: classes)
     return encoded.map { c in
@@ -177,8 +179,8 @@ public enum FoldAssigner {
     var groupToFold = [Int](repeating: 0, count: unique.count)
     if spec.shuffle {
       var order = Array(0..<unique.count)
-      var rng = FoldRNG(seed: spec.seed)
-      rng.shuffle(&order)
+      var rng = RNG(seed: spec.seed)  // seeded by cv.seed only: folds never depend on the world size
+      rng.fisherYatesShuffle(&order)
       var start = 0
       for f in 0..<spec.k {
         let size = unique.count / spec.k + (f < unique.count % spec.k ? 1 : 0)
@@ -241,8 +243,8 @@ public enum FoldAssigner {
     // With shuffle, groups are visited in a permuted order (sklearn permutes the rows, then sorts stably).
     var visit = Array(0..<groupCount)
     if spec.shuffle {
-      var rng = FoldRNG(seed: spec.seed)
-      rng.shuffle(&visit)
+      var rng = RNG(seed: spec.seed)  // seeded by cv.seed only: folds never depend on the world size
+      rng.fisherYatesShuffle(&visit)
     }
     let spread = visit.map { -NumpyArithmetic.std(countsPerGroup[$0]) }
     let sortedPositions = Array(0..<groupCount).sorted { spread[$0] != spread[$1] ? spread[$0] < spread[$1] : $0 < $1 }
