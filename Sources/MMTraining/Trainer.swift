@@ -121,10 +121,7 @@ public final class Trainer {
     try checkDataFingerprint()
     let modalities = try comm.agree { try schema.resolveModalities(c.data.modalities) }
     let names = modalities.map(\.name)
-    try comm.agree {
-      try c.data.steps.check(key: "data.steps", modalities: names)
-      try c.model.hidden.check(key: "model.hidden", modalities: names)
-    }
+    try comm.agree { try ModelSpec.checkPerModalityKeys(c, modalities: names) }
     config.data.modalities = names  // checkpoints record the order the model was trained on
     // mask: the inner validation rows. excluded: every row not trained on (validation, and a cv fold's test
     // rows), which the normalisation statistics must not see.
@@ -195,7 +192,7 @@ public final class Trainer {
     stopper = c.train.earlyStopping.map { EarlyStopper($0, resumed: options.resume?.state.earlyStopping) }
     let outputs = c.task.kind == .binary ? 1 : shard.classes
     let maxBatch = max(1, min(c.train.batchSize, shard.count))
-    let spec = try ModelSpec.make(c, modalities: modalities, outputs: outputs)
+    let spec = ModelSpec.make(c, modalities: modalities, outputs: outputs)
     batch = BatchBuffers(steps: shard.steps, maxBatch: maxBatch, features: load.features, modalities: modalities.count,
                          targetWidth: shard.targetWidth)
     model = spec.make(maxBatch: maxBatch)

@@ -66,7 +66,8 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
     let modalities = try DataSchema.read(path: data).resolveModalities(config.data.modalities)
     let contents = try Checkpoint.read(path: checkpoint)
     let outputs = try XCTUnwrap(contents.params.last).shape[0]  // the head's last bias: (C)
-    let spec = try ModelSpec.make(config, modalities: modalities, outputs: outputs)
+    try ModelSpec.checkPerModalityKeys(config, modalities: modalities.map(\.name))
+    let spec = ModelSpec.make(config, modalities: modalities, outputs: outputs)
     let B = 4, S = spec.maxSteps, D = spec.width, M = spec.inputs.count
     let model = spec.make(maxBatch: B)
     try Checkpoint.loadParams(contents, into: model.arena)
