@@ -4,7 +4,28 @@
 // Targets follow the data: HDF5 file -> Data (shards, resampling, normalisation) -> Model (LSTM fwd/bwd over
 // one parameter arena) -> Distributed (gradient all-reduce) -> Optim -> Checkpoint -> Training (the loop,
 // config) -> mmtrain (CLI only).
+import Foundation
 import PackageDescription
+
+// Release builds on an x86-64 host with AVX2 and FMA compile the Swift code for that class of CPU (Haswell and
+// later: x86-64-v3), so the point-wise gate math, the loss and the optimiser run 8 floats wide instead of SSE2's 4
+// (bit-identical results: no fast-math, element-wise loops only). The binary then needs AVX2 and FMA where it
+// runs. `MMTRAIN_PORTABLE=1 swift build -c release` builds for any x86-64 (README, "Performance").
+let hostHasAVX2: Bool = {
+  #if arch(x86_64)
+  guard ProcessInfo.processInfo.environment["MMTRAIN_PORTABLE"] != "1",
+        let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+        let flags = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+  let words = Set(flags.split(separator: " "))
+  return words.contains("avx2") && words.contains("fma")
+  #else
+  return false
+  #endif
+}()
+// -fno-math-errno: sqrt (Adam, RMSprop, norms) compiles to the sqrt instruction, which vectorises, instead of a
+// call that may set errno (nothing here reads errno; sqrt is exact either way).
+let hostCPU: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-fno-math-errno"])]
+  + (hostHasAVX2 ? [.unsafeFlags(["-target-cpu", "haswell"], .when(configuration: .release))] : [])
 
 let package = Package(
   name: "mmtrain",
@@ -32,13 +53,13 @@ let package = Package(
       providers: [.apt(["libopenblas-dev"])]),
 
     // MARK: - Implementation (one module per room the data passes through)
-    .target(name: "MMTensor", dependencies: ["COpenBLAS"]),
+    .target(name: "MMTensor", dependencies: ["COpenBLAS"], swiftSettings: hostCPU),
     .target(name: "MMHDF5", dependencies: ["CHDF5"]),
     .target(name: "MMDistributed", dependencies: ["CMPI"]),
-    .target(name: "MMData", dependencies: ["MMHDF5", "MMTensor", "MMDistributed", "MMModel"]),
-    .target(name: "MMModel", dependencies: ["MMTensor"]),
-    .target(name: "MMOptim", dependencies: ["MMModel"]),
-    .target(name: "MMConfig", dependencies: ["MMData", "MMModel", "MMOptim", "MMEval", .product(name: "Yams", package: "Yams")]),
+    .target(name: "MMData", dependencies: ["MMHDF5", "MMTensor", "MMDistributed", "MMModel"], swiftSettings: hostCPU),
+    .target(name: "MMModel", dependencies: ["MMTensor"], swiftSettings: hostCPU),
+    .target(name: "MMOptim", dependencies: ["MMModel"], swiftSettings: hostCPU),
+    .target(name: "MMConfig", dependencies: ["MMData", "MMModel", "MMOptim", "MMEval", "MMDistributed", .product(name: "Yams", package: "Yams")]),
     .target(name: "MMCheckpoint", dependencies: ["MMHDF5", "MMModel", "MMOptim", "MMData"]),
     .target(name: "MMEval", dependencies: ["MMTensor"]),  // folds, metrics, reports (MMTensor for the seeded RNG)
     .target(
@@ -46,7 +67,8 @@ let package = Package(
       dependencies: [
         "MMConfig", "MMData", "MMModel", "MMOptim", "MMDistributed", "MMCheckpoint", "MMTensor", "MMEval",
         .product(name: "Logging", package: "swift-log"),
-      ]),
+      ],
+      swiftSettings: hostCPU),
     .executableTarget(
       name: "mmtrain",
       dependencies: [

@@ -7,6 +7,7 @@ static inline MPI_Comm mm_comm_world(void) { return MPI_COMM_WORLD; }
 static inline MPI_Datatype mm_float(void) { return MPI_FLOAT; }
 static inline MPI_Datatype mm_double(void) { return MPI_DOUBLE; }
 static inline MPI_Datatype mm_int32(void) { return MPI_INT; }
+static inline MPI_Datatype mm_uint16(void) { return MPI_UINT16_T; }
 static inline MPI_Datatype mm_byte(void) { return MPI_BYTE; }
 static inline MPI_Datatype mm_int64(void) { return MPI_LONG_LONG; }
 static inline MPI_Op mm_op_sum(void) { return MPI_SUM; }

@@ -7,6 +7,7 @@ import Foundation
 // OptimizerKind, ScheduleKind) and
 // re-exported here, so code that reads a config needs only `import MMConfig`.
 @_exported import MMData
+@_exported import MMDistributed
 @_exported import MMModel
 @_exported import MMOptim
 @_exported import MMEval
@@ -130,6 +131,8 @@ public struct DistConfig: Equatable, Sendable {
   public var timeoutSeconds: Double
   /// Compare a parameter checksum across ranks every N steps (0 = off).
   public var checkEvery: Int
+  /// What the gradient all-reduce sends: float32 as computed, or rounded to float16 (half the bytes).
+  public var compress: GradientCompression = .none
 }
 
 /// `cv:` section (`mmtrain cv`).

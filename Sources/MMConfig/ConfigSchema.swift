@@ -10,7 +10,7 @@ enum ConfigSchema {
     ("checkpoint", "Where and how often checkpoints are written."),
     ("cv", "k-fold cross-validation (`mmtrain cv`); scikit-learn's fold semantics."),
     ("report", "What RUN_DIR/report/ holds (`mmtrain cv`, `train`, `evaluate`)."),
-    ("dist", "How the ranks watch each other (faults on a shared cluster)."),
+    ("dist", "How the ranks talk to and watch each other (the gradient all-reduce; faults on a shared cluster)."),
   ]
 
   static let keys: [ConfigKey] = [
@@ -285,6 +285,12 @@ enum ConfigSchema {
       "dist.check_every", \.dist.checkEvery, default: 0, min: 0,
       help: "Every N steps the ranks compare a checksum of their parameters and stop, naming a rank whose replica diverged (0 = off).",
       aliases: ["check", "consistency_check", "verify_every"]),
+    .choice(
+      "dist.compress", \.dist.compress, default: GradientCompression.none,
+      help: "Gradient all-reduce payload: `none` sends float32; `fp16` rounds each gradient to float16 before the sum "
+        + "and sums in float16 (half the bytes on the network, ~1e-3 relative error per gradient; for slow "
+        + "interconnects, not a shared-memory node).",
+      aliases: ["compression", "fp16_allreduce", "grad_compression", "allreduce_dtype"]),
   ]
 
   static let sectionNames: [String] = sections.map(\.name)

@@ -64,20 +64,52 @@ public final class Shard {
   public var count: Int { rows.count }
   @inline(__always) public func owns(_ row: Int) -> Bool { rows.contains(row) }
 
-  /// Copies the samples at local indices `local` into a time-major batch: xOut (S, B, D), lengthsOut (B)
-  /// fused, modalityLengthsOut (M, B), targetsOut (B, targetWidth).
+  /// Copies the samples at local indices `local`, then `recordCount` records (`writeRecord`, from other ranks),
+  /// into a time-major batch of B = local.count + recordCount: xOut (S, B, D), lengthsOut (B) fused,
+  /// modalityLengthsOut (M, B), targetsOut (B, targetWidth), samplesOut (B) global row ids.
   public func gather(
-    _ local: UnsafeBufferPointer<Int>, x xOut: UnsafeMutablePointer<Float>, lengths lengthsOut: UnsafeMutablePointer<Int32>,
-    modalityLengths modalityLengthsOut: UnsafeMutablePointer<Int32>, targets targetsOut: UnsafeMutablePointer<Float>
+    _ local: UnsafeBufferPointer<Int>, records: UnsafePointer<Float>? = nil, recordCount: Int = 0,
+    x xOut: UnsafeMutablePointer<Float>, lengths lengthsOut: UnsafeMutablePointer<Int32>,
+    modalityLengths modalityLengthsOut: UnsafeMutablePointer<Int32>, targets targetsOut: UnsafeMutablePointer<Float>,
+    samples samplesOut: UnsafeMutablePointer<Int>
   ) {
-    let B = local.count, S = steps, D = features, W = targetWidth, M = columns.count
-    for b in 0..<B {
+    let B = local.count + recordCount, S = steps, D = features, W = targetWidth, M = columns.count
+    for b in 0..<local.count {
       let i = local[b]
       let src = x.pointer + i * S * D
       for s in 0..<S { (xOut + (s * B + b) * D).update(from: src + s * D, count: D) }
       lengthsOut[b] = lengths[i]
       for m in 0..<M { modalityLengthsOut[m * B + b] = modalityLengths[i * M + m] }
       for k in 0..<W { targetsOut[b * W + k] = targets[i * W + k] }
+      samplesOut[b] = rows.lowerBound + i
     }
+    guard let records else { return }
+    for r in 0..<recordCount {
+      let b = local.count + r, src = records + r * recordFloats, tail = src + S * D
+      for s in 0..<S { (xOut + (s * B + b) * D).update(from: src + s * D, count: D) }
+      lengthsOut[b] = Int32(bitPattern: tail[0].bitPattern)
+      for m in 0..<M { modalityLengthsOut[m * B + b] = Int32(bitPattern: tail[1 + m].bitPattern) }
+      for k in 0..<W { targetsOut[b * W + k] = tail[1 + M + k] }
+      samplesOut[b] = Int(tail[1 + M + W].bitPattern) | Int(tail[2 + M + W].bitPattern) << 32
+    }
+  }
+
+  // MARK: - Records (one sample, sent to the rank that processes it: BatchBalancer)
+
+  /// Floats of one sample's record: x (S, D), fused length, M modality lengths, targetWidth targets and the
+  /// global row id (low, high 32 bits); integers are stored as their bit patterns.
+  public var recordFloats: Int { steps * features + 1 + columns.count + targetWidth + 2 }
+
+  /// Writes local sample `i` as a record at `out` (recordFloats floats).
+  public func writeRecord(_ i: Int, to out: UnsafeMutablePointer<Float>) {
+    let S = steps, D = features, W = targetWidth, M = columns.count
+    out.update(from: x.pointer + i * S * D, count: S * D)
+    let tail = out + S * D
+    tail[0] = Float(bitPattern: UInt32(bitPattern: lengths[i]))
+    for m in 0..<M { tail[1 + m] = Float(bitPattern: UInt32(bitPattern: modalityLengths[i * M + m])) }
+    for k in 0..<W { tail[1 + M + k] = targets[i * W + k] }
+    let row = UInt64(rows.lowerBound + i)
+    tail[1 + M + W] = Float(bitPattern: UInt32(truncatingIfNeeded: row))
+    tail[2 + M + W] = Float(bitPattern: UInt32(truncatingIfNeeded: row >> 32))
   }
 }

@@ -1,3 +1,12 @@
+/// What the gradient all-reduce sends (`dist.compress`).
+public enum GradientCompression: String, CaseIterable, Sendable { case none, fp16 }
+
+/// The float16 sum of MPI's user op for `dist.compress: fp16`: inout[i] = float16(in[i] + inout[i]), the two added
+/// in float32. Commutative (a + b == b + a), so every rank gets the same sums whatever the reduction order.
+public func halfSum(_ a: UnsafePointer<Float16>, into b: UnsafeMutablePointer<Float16>, count n: Int) {
+  for i in 0..<n { b[i] = Float16(Float(a[i]) + Float(b[i])) }
+}
+
 /// What the training loop needs from the other ranks, and nothing more. The data and model layers know
 /// nothing of MPI; the loop talks to a `Communicator`, which is MPI under mpirun/srun and a
 /// single-process stand-in otherwise (so `mmtrain train` also runs without a launcher).
@@ -15,6 +24,9 @@ public protocol Communicator: AnyObject {
   /// Starts an in-place sum of buffer[0..<count] over ranks and returns at once (MPI_Iallreduce); the buffer
   /// must not be touched until `waitAll()`. Every rank starts the same ranges in the same order.
   func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int)
+  /// As above for float16 values (`dist.compress: fp16`): summed pairwise in float32, each partial sum rounded to
+  /// float16 (an MPI user op; MPI has no float16 type).
+  func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float16>, count: Int)
   /// Lets started sums progress without blocking (MPI_Testall); call between pieces of work.
   func progress()
   /// Completes every started sum.
@@ -24,6 +36,12 @@ public protocol Communicator: AnyObject {
   func broadcast(_ bytes: inout [UInt8], root: Int)
   /// Every rank's `value`, indexed by rank.
   func allgather(_ value: Int) -> [Int]
+  /// Personalised exchange of fixed-size records (MPI_Alltoallv): this rank sends `sendCounts[q]` records,
+  /// starting at record `sendOffsets[q]` of `send`, to rank q, and receives `receiveCounts[q]` records from q at
+  /// record `receiveOffsets[q]` of `receive`. A record is `recordFloats` floats, moved as bytes. Collective.
+  func exchange(send: UnsafePointer<Float>, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
+                receive: UnsafeMutablePointer<Float>, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>,
+                recordFloats: Int)
   /// From now on a collective that waits longer than this aborts the job, naming the ranks that did not
   /// arrive and the step (Watchdog.swift); 0 = off (blocking MPI calls).
   func startWatchdog(timeoutSeconds: Double)
@@ -58,6 +76,7 @@ public final class SingleProcessCommunicator: Communicator {
   public func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
   public func allreduceSum(_ values: inout [Double]) {}
   public func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
+  public func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float16>, count: Int) {}
   public func progress() {}
   public func waitAll() {}
   public func allreduceMax(_ value: Int) -> Int { value }
@@ -65,6 +84,12 @@ public final class SingleProcessCommunicator: Communicator {
   public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {}
   public func broadcast(_ bytes: inout [UInt8], root: Int) {}
   public func allgather(_ value: Int) -> [Int] { [value] }
+  public func exchange(send: UnsafePointer<Float>, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
+                       receive: UnsafeMutablePointer<Float>, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>,
+                       recordFloats: Int) {
+    (receive + Int(receiveOffsets[0]) * recordFloats).update(from: send + Int(sendOffsets[0]) * recordFloats,
+                                                             count: Int(sendCounts[0]) * recordFloats)
+  }
   public func startWatchdog(timeoutSeconds: Double) {}
   public func noteStep(_ step: Int) {}
   public func barrier() {}

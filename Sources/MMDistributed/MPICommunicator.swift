@@ -141,6 +141,27 @@ public final class MPICommunicator: Communicator {
     pending += 1
   }
 
+  public func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float16>, count: Int) {
+    if size == 1 || count == 0 { return }
+    if pending == MPICommunicator.maxPending { waitAll() }
+    check(MPI_Iallreduce(mm_in_place(), buffer, Int32(count), mm_uint16(), MPICommunicator.halfSumOp(), handle, requests + pending),
+          "MPI_Iallreduce")
+    pending += 1
+  }
+
+  /// The MPI op summing float16 values (carried as MPI_UINT16_T); made once per process, after MPI_Init.
+  nonisolated(unsafe) private static var halfSumHandle: MPI_Op?
+  private static func halfSumOp() -> MPI_Op? {
+    if let op = halfSumHandle { return op }
+    var op: MPI_Op? = nil
+    MPI_Op_create({ invec, inoutvec, len, _ in
+      guard let invec, let inoutvec, let len else { return }
+      halfSum(invec.assumingMemoryBound(to: Float16.self), into: inoutvec.assumingMemoryBound(to: Float16.self), count: Int(len.pointee))
+    }, 1, &op)
+    halfSumHandle = op
+    return op
+  }
+
   public func progress() {
     if pending == 0 { return }
     var done: Int32 = 0
@@ -215,6 +236,32 @@ public final class MPICommunicator: Communicator {
       }
     }
     return all.map { Int($0) }
+  }
+
+  /// One contiguous MPI type per record size (made on first use, kept: the step allocates nothing after that).
+  private var recordType: MPI_Datatype?
+  private var recordTypeFloats = 0
+
+  public func exchange(send: UnsafePointer<Float>, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
+                       receive: UnsafeMutablePointer<Float>, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>,
+                       recordFloats: Int) {
+    if size == 1 {
+      (receive + Int(receiveOffsets[0]) * recordFloats).update(from: send + Int(sendOffsets[0]) * recordFloats,
+                                                               count: Int(sendCounts[0]) * recordFloats)
+      return
+    }
+    if recordType == nil || recordTypeFloats != recordFloats {
+      if recordType != nil { MPI_Type_free(&recordType) }
+      var t: MPI_Datatype? = nil
+      check(MPI_Type_contiguous(Int32(recordFloats * MemoryLayout<Float>.size), mm_byte(), &t), "MPI_Type_contiguous")
+      check(MPI_Type_commit(&t), "MPI_Type_commit")
+      recordType = t; recordTypeFloats = recordFloats
+    }
+    let type = recordType
+    collective("MPI_Alltoallv") { r in
+      r.map { MPI_Ialltoallv(send, sendCounts, sendOffsets, type, receive, receiveCounts, receiveOffsets, type, handle, $0) }
+        ?? MPI_Alltoallv(send, sendCounts, sendOffsets, type, receive, receiveCounts, receiveOffsets, type, handle)
+    }
   }
 
   public func barrier() {

@@ -29,9 +29,19 @@ public enum GradientTransforms {
 
   /// ‖grad‖₂ over the whole arena, accumulated in Double.
   public static func globalNorm(_ arena: ParameterArena) -> Double {
-    let g = arena.grads.pointer
-    var sum = 0.0
-    for i in 0..<arena.count { sum += Double(g[i]) * Double(g[i]) }
+    // In float64, 8 lanes at a time (one sum per lane, then the lanes): a single running sum is a chain of
+    // dependent adds that runs at a quarter of the speed. Deterministic: the same order on every rank and run.
+    let g = UnsafeRawPointer(arena.grads.pointer), n = arena.count
+    var lanes = SIMD8<Double>(repeating: 0)
+    var i = 0
+    while i + 8 <= n {
+      let v = SIMD8<Double>(g.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self))
+      lanes += v * v
+      i += 8
+    }
+    var sum = lanes.sum()
+    let tail = arena.grads.pointer
+    while i < n { sum += Double(tail[i]) * Double(tail[i]); i += 1 }
     return sum.squareRoot()
   }
 

@@ -46,4 +46,10 @@ public enum BLAS {
   }
 
   static let smallProduct = 1 << 19
+
+  /// out (columns, rows) = aᵀ for a (rows, columns), both row-major (OpenBLAS's cblas_somatcopy).
+  public static func transpose(_ a: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutablePointer<Float>) {
+    if rows == 0 || columns == 0 { return }
+    cblas_somatcopy(mm_row_major(), mm_trans(), Int32(rows), Int32(columns), 1, a, Int32(columns), out, Int32(rows))
+  }
 }

@@ -8,6 +8,9 @@ import MMModel
 ///
 /// `MMTRAIN_GRADIENT_BUCKETS=0` in the environment makes it one blocking all-reduce of the whole buffer after
 /// backward instead (the benchmark's "before", to measure what the overlap buys).
+///
+/// `dist.compress: fp16` sums float16 copies instead (half the bytes; Communicator.startAllreduceSum for Float16),
+/// and the sums are widened back into the gradients before the optimiser sees them.
 final class GradientExchange {
   static let bucketed = ProcessInfo.processInfo.environment["MMTRAIN_GRADIENT_BUCKETS"] != "0"
 
@@ -15,21 +18,37 @@ final class GradientExchange {
   let grads: UnsafeMutablePointer<Float>
   let buckets: [Range<Int>]
   let total: Int  // the whole buffer: gradients and control slots
+  /// `dist.compress: fp16` on more than one rank: the buffer as float16, what is summed (nil: float32 as is).
+  let half: UnsafeMutablePointer<Float16>?
   /// Seconds spent inside the collectives since the last reset (the "MPI wait" of metrics.jsonl).
   var waitSeconds = 0.0
 
-  init(comm: Communicator, model: MultimodalModel) {
+  init(comm: Communicator, model: MultimodalModel, compress: GradientCompression = .none) {
     self.comm = comm
     grads = model.arena.grads.pointer
     buckets = model.gradientBuckets
     total = buckets.map(\.upperBound).max() ?? 0
+    if compress == .fp16 && comm.size > 1 {  // one rank sends nothing: nothing to round
+      half = .allocate(capacity: max(total, 1))
+      half!.initialize(repeating: 0, count: max(total, 1))
+    } else {
+      half = nil
+    }
   }
+
+  deinit { half?.deallocate() }
 
   /// Bucket k's gradients are final: start summing them.
   func start(_ k: Int) {
     guard GradientExchange.bucketed else { return }
     let t = RunTiming.now()
-    comm.startAllreduceSum(grads + buckets[k].lowerBound, count: buckets[k].count)
+    let range = buckets[k]
+    if let half {
+      toHalf(range)
+      comm.startAllreduceSum(half + range.lowerBound, count: range.count)
+    } else {
+      comm.startAllreduceSum(grads + range.lowerBound, count: range.count)
+    }
     comm.progress()
     waitSeconds += RunTiming.now() - t
   }
@@ -40,8 +59,22 @@ final class GradientExchange {
   /// Waits for every bucket; the gradients (and control slot) are then the sums over ranks.
   func finish() {
     let t = RunTiming.now()
-    if !GradientExchange.bucketed { comm.allreduceSum(grads, count: total) }
+    if !GradientExchange.bucketed {
+      if let half {
+        toHalf(0..<total)
+        comm.startAllreduceSum(half, count: total)
+      } else {
+        comm.allreduceSum(grads, count: total)
+      }
+    }
     comm.waitAll()
+    if let half { for i in 0..<total { grads[i] = Float(half[i]) } }
     waitSeconds += RunTiming.now() - t
+  }
+
+  /// grads[range] rounded to float16 (to nearest; beyond ±65504 becomes ±inf, which the divergence check reports).
+  private func toHalf(_ range: Range<Int>) {
+    guard let half else { return }
+    for i in range { half[i] = Float16(grads[i]) }
   }
 }

@@ -45,6 +45,7 @@ public final class Trainer {
     public var lr: Double = 0, gradNorm: Double = 0   // the epoch's last step's lr; mean pre-clip gradient norm
     public var samplesPerSecond: Double, elapsed: Double
     public var trainSeconds = 0.0, mpiWaitSeconds = 0.0, peakRSS = 0  // see RunTiming
+    public var movedRows = 0  // rows processed by another rank than their owner (BatchBalancer), all ranks
   }
 
   /// The run's config; `task.classes` and `data.modalities` are filled in once inferred from the data, so
@@ -64,6 +65,7 @@ public final class Trainer {
   var sampler: EpochSampler!
   var batch: BatchBuffers!
   var exchange: GradientExchange!
+  var balancer: BatchBalancer!
   var validationCount = 0
   var ownedValidation: [Int] = []   // local indices of the validation rows this rank owns
   var provenance: Provenance?       // rank 0: what every checkpoint records about the input and the split
@@ -191,14 +193,16 @@ public final class Trainer {
       : try LossSpec.make(c, shard: shard, trainingRows: ownedTraining, comm: comm)
     stopper = c.train.earlyStopping.map { EarlyStopper($0, resumed: options.resume?.state.earlyStopping) }
     let outputs = c.task.kind == .binary ? 1 : shard.classes
-    let maxBatch = max(1, min(c.train.batchSize, shard.count))
+    // A rank processes its own rows of a batch, or ⌈B/W⌉ when the balancer evens the batch out.
+    let maxBatch = max(1, min(c.train.batchSize, max(shard.count, (c.train.batchSize + comm.size - 1) / comm.size)))
     let spec = ModelSpec.make(c, modalities: modalities, outputs: outputs)
     batch = BatchBuffers(steps: shard.steps, maxBatch: maxBatch, features: load.features, modalities: modalities.count,
                          targetWidth: shard.targetWidth)
     model = spec.make(maxBatch: maxBatch)
     optimizer = c.train.optimizer.make(parameterCount: model.arena.count, OptimizerSettings(c.train))
     controls = StepControls(c.train, arena: model.arena, stepsPerEpoch: sampler.stepsPerEpoch)
-    exchange = GradientExchange(comm: comm, model: model)
+    exchange = GradientExchange(comm: comm, model: model, compress: c.dist.compress)
+    balancer = BatchBalancer(comm: comm, shard: shard, samples: schema.count, batchSize: c.train.batchSize)
     if let saved {
       try comm.agree { try Checkpoint.loadParams(saved, into: model.arena) }
       if let resume = options.resume { try comm.agree { try Checkpoint.loadOptimizer(resume, into: optimizer) } }
@@ -238,7 +242,6 @@ public final class Trainer {
     if model == nil { try prepare() }
     let c = config
     let lossKind = c.task.kind
-    var local = [Int](); local.reserveCapacity(model.maxBatch)
     var denominator = [0.0]  // Σ w_y of the global batch, all-reduced (class-weighted cross-entropy only)
     var globalStep = options.resume?.state.step ?? 0
     let firstEpoch = options.resume?.state.epoch ?? 0
@@ -252,37 +255,39 @@ public final class Trainer {
     for epoch in firstEpoch..<max(firstEpoch, c.train.epochs) {
       let t0 = Date()
       let order = sampler.order(epoch: epoch)
-      var sums = [0.0, 0.0, 0.0, 0.0, 0.0]  // loss sum, samples, correct, Σ weights (= samples unless class-weighted), seconds in collectives
+      var sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]  // loss sum, samples, correct, Σ weights (= samples unless class-weighted), seconds in collectives, rows moved
       var gradNormSum = 0.0, lr = 0.0, steps = 0  // the same on every rank: computed after the all-reduce
       defer { firstStep = 0 }
       exchange.waitSeconds = 0
+      balancer.movedRows = 0; balancer.waitSeconds = 0
       for step in firstStep..<sampler.stepsPerEpoch {
         let rows = sampler.batch(step, of: order)
-        local.removeAll(keepingCapacity: true)
-        rows.withUnsafeBufferPointer { r in  // (no generic iteration: the step allocates nothing, even unoptimised)
-          for k in 0..<r.count where shard.owns(r[k]) { local.append(r[k] - shard.rows.lowerBound) }
-        }
         comm.noteStep(globalStep + 1)
+        // This rank's part of the batch: its own rows, evened out across ranks (BatchBalancer).
+        rows.withUnsafeBufferPointer { balancer.take($0) }  // (no generic iteration: the step allocates nothing, even unoptimised)
+        let count = balancer.count
+        let mb = balancer.kept.withUnsafeBufferPointer {
+          batch.gather($0, records: balancer.records, recordCount: balancer.received, from: shard)
+        }
         model.arena.zeroGrads()
         denominator[0] = Double(rows.count)
         if lossSpec.weightsRows {
           denominator[0] = 0
-          for i in local { denominator[0] += lossSpec.weight(ofLabel: shard.targets[i]) }
+          for k in 0..<count { denominator[0] += lossSpec.weight(ofLabel: batch.targets[k]) }
           comm.allreduceSum(&denominator)
         }
         let control = model.arena.control  // control[s] = 1: this rank received signal s; summed with the gradients
         control.update(repeating: 0, count: ParameterArena.controlCount)
         control[Int(StopSignal.received) & (ParameterArena.controlCount - 1)] = 1
-        if local.isEmpty {
+        if count == 0 {
           exchange.startAll()
         } else {
-          let mb = local.withUnsafeBufferPointer { batch.gather($0, from: shard) }
           let ctx = TrainingContext(seed: c.train.seed, epoch: epoch, modalityDropout: c.train.modalityDropout)
           let logits = model.forward(mb, training: ctx)
-          let r = Loss.evaluate(lossSpec, logits: logits, targets: batch.targets.pointer, batch: local.count, outputs: model.outputs,
+          let r = Loss.evaluate(lossSpec, logits: logits, targets: batch.targets.pointer, batch: count, outputs: model.outputs,
                                 denominator: denominator[0], dlogits: model.dlogits.pointer)
           model.backward { exchange.start($0) }  // each bucket's sum overlaps the rest of backward
-          sums[0] += r.lossSum; sums[1] += Double(local.count); sums[2] += Double(r.correct); sums[3] += r.weightSum
+          sums[0] += r.lossSum; sums[1] += Double(count); sums[2] += Double(r.correct); sums[3] += r.weightSum
         }
         exchange.finish()
         signal = 0
@@ -303,7 +308,8 @@ public final class Trainer {
           try saveCheckpoint(epoch: epoch, stepInEpoch: step + 1, step: globalStep, mustSucceed: false)
         }
       }
-      sums[4] = exchange.waitSeconds
+      sums[4] = exchange.waitSeconds + balancer.waitSeconds
+      sums[5] = Double(balancer.movedRows)
       comm.allreduceSum(&sums)
       let elapsedEpoch = Date().timeIntervalSince(t0)
       let peakRSS = comm.allreduceMax(RunTiming.peakRSS())
@@ -320,7 +326,7 @@ public final class Trainer {
         valLoss: val?.loss, valAccuracy: val?.accuracy, valF1: val?.f1, valMAE: val?.mae, lr: lr,
         gradNorm: gradNormSum / Double(max(steps, 1)), samplesPerSecond: sums[1] / max(elapsedEpoch, 1e-9),
         elapsed: Date().timeIntervalSince(start), trainSeconds: elapsedEpoch, mpiWaitSeconds: sums[4] / Double(comm.size),
-        peakRSS: peakRSS)
+        peakRSS: peakRSS, movedRows: Int(sums[5]))
       history.append(result)
       report(result)
       // Early stopping: every rank sees the same all-reduced metric, so every rank decides the same.
@@ -414,7 +420,7 @@ public final class Trainer {
       "epoch": r.epoch, "train_loss": r.trainLoss, "samples_per_s": r.samplesPerSecond, "elapsed_s": r.elapsed,
       "world_size": comm.size, "lr": r.lr, "grad_norm": r.gradNorm,
       "train_s": r.trainSeconds, "mpi_wait_s": r.mpiWaitSeconds, "peak_rss_mb": Double(r.peakRSS) / 1e6,
-      "startup_s": timing.startupSeconds, "load_s": timing.loadSeconds, "load_bytes": timing.loadBytes,
+      "balance_moved": r.movedRows, "startup_s": timing.startupSeconds, "load_s": timing.loadSeconds, "load_bytes": timing.loadBytes,
     ]
     if let f = r.valF1 { json["val_f1"] = f }
     if let m = r.valMAE { json["val_mae"] = m }
@@ -476,11 +482,14 @@ final class BatchBuffers {
     targets = Buffer(count: maxBatch * targetWidth)
   }
 
-  /// Gathers the shard's rows at local indices `local` and describes them for the model.
-  func gather(_ local: UnsafeBufferPointer<Int>, from shard: Shard) -> ModelBatch {
-    for k in 0..<local.count { samples[k] = shard.rows.lowerBound + local[k] }
-    shard.gather(local, x: x.pointer, lengths: lengths, modalityLengths: modalityLengths, targets: targets.pointer)
-    return ModelBatch(x: x.pointer, lengths: modalityLengths, fusedLengths: lengths, samples: samples, count: local.count)
+  /// Gathers the shard's rows at local indices `local`, then `recordCount` records received from other ranks
+  /// (BatchBalancer), and describes them for the model.
+  func gather(_ local: UnsafeBufferPointer<Int>, records: UnsafePointer<Float>? = nil, recordCount: Int = 0,
+              from shard: Shard) -> ModelBatch {
+    shard.gather(local, records: records, recordCount: recordCount, x: x.pointer, lengths: lengths,
+                 modalityLengths: modalityLengths, targets: targets.pointer, samples: samples)
+    return ModelBatch(x: x.pointer, lengths: modalityLengths, fusedLengths: lengths, samples: samples,
+                      count: local.count + recordCount)
   }
 
   deinit { lengths.deallocate(); modalityLengths.deallocate(); samples.deallocate() }

@@ -11,40 +11,52 @@ final class EquivalenceTests: MultiRankTestCase {
   func testFourRanksTrainTheSameModelAsOne() throws {
     // N = 50 does not split evenly over 4 ranks (13, 13, 12, 12), and 40 training rows make the last global
     // batch of each epoch short (12, 12, 12, 4): uneven shards and a partial batch are both exercised.
+    // The 4-rank run is made twice: with the batch balancer (rows moved so every rank processes 3 of a batch of
+    // 12; BatchBalance.swift) and without it (MMTRAIN_BALANCE=0: each rank takes the rows it owns).
     let data = try TestData.synth(samples: 50, to: path("data.h5"))
-    var runs: [Int: (run: MPIRun, dir: String)] = [:]
-    for ranks in [1, 4] {
-      let runDir = path("run-n\(ranks)")
-      let config = try RunConfig.small(data: data, runDir: runDir).write(to: path("config-n\(ranks).yaml"))
-      let run = try mmtrain(ranks: ranks, ["train", "--config", config])
+    var runs: [String: (run: MPIRun, dir: String)] = [:]
+    for (name, ranks, balance) in [("n1", 1, "1"), ("n4", 4, "1"), ("n4-own-rows", 4, "0")] {
+      let runDir = path("run-\(name)")
+      let config = try RunConfig.small(data: data, runDir: runDir).write(to: path("config-\(name).yaml"))
+      let run = try mmtrain(ranks: ranks, ["train", "--config", config], environment: ["MMTRAIN_BALANCE": balance])
       XCTAssertEqual(run.status, 0, run.transcript)
-      runs[ranks] = (run, runDir)
+      runs[name] = (run, runDir)
     }
-    let (one, four) = (runs[1]!, runs[4]!)
-    guard one.run.status == 0, four.run.status == 0 else { return }
-
+    let one = runs["n1"]!
+    guard runs.values.allSatisfy({ $0.run.status == 0 }) else { return }
+    let reference = try RunOutputs.tensors("/params", of: one.dir + "/latest")
+    XCTAssertFalse(reference.isEmpty, "the checkpoint holds no /params")
+    let metricsOne = try RunOutputs.metrics(runDir: one.dir)
+    XCTAssertEqual(metricsOne.count, 2)
+    XCTAssertEqual(metricsOne.last?["world_size"] as? Int, 1)
+    XCTAssertEqual(metricsOne.last?["balance_moved"] as? Int, 0, "one rank owns every row: nothing to move")
     // Only rank 0 prints: one line per epoch, not one per rank.
-    XCTAssertEqual(four.run.stdoutLines(startingWith: "epoch ").count, 2, four.run.transcript)
     XCTAssertEqual(one.run.stdoutLines(startingWith: "epoch ").count, 2, one.run.transcript)
 
-    let reference = try RunOutputs.tensors("/params", of: one.dir + "/latest")
-    let parallel = try RunOutputs.tensors("/params", of: four.dir + "/latest")
-    XCTAssertFalse(reference.isEmpty, "the checkpoint holds no /params")
-    XCTAssertEqual(Set(parallel.keys), Set(reference.keys))
-    for (name, expected) in reference.sorted(by: { $0.key < $1.key }) {
-      guard let actual = parallel[name], actual.count == expected.count else {
-        XCTFail("/params/\(name): missing or of another size in the 4-rank checkpoint"); continue
+    for name in ["n4", "n4-own-rows"] {
+      let four = runs[name]!
+      XCTAssertEqual(four.run.stdoutLines(startingWith: "epoch ").count, 2, four.run.transcript)
+      let parallel = try RunOutputs.tensors("/params", of: four.dir + "/latest")
+      XCTAssertEqual(Set(parallel.keys), Set(reference.keys))
+      for (tensor, expected) in reference.sorted(by: { $0.key < $1.key }) {
+        guard let actual = parallel[tensor], actual.count == expected.count else {
+          XCTFail("\(name): /params/\(tensor): missing or of another size in the 4-rank checkpoint"); continue
+        }
+        let difference = maxRelativeDifference(actual, expected)
+        XCTAssertLessThan(difference, tolerance, "\(name): /params/\(tensor) differs between 1 and 4 ranks")
       }
-      let difference = maxRelativeDifference(actual, expected)
-      XCTAssertLessThan(difference, tolerance, "/params/\(name) differs between 1 and 4 ranks")
+      let metricsFour = try RunOutputs.metrics(runDir: four.dir)
+      XCTAssertEqual(metricsFour.count, 2)
+      XCTAssertEqual(metricsFour.last?["world_size"] as? Int, 4, "\(name): the 4-rank run did not run on 4 ranks")
+      let lossOne = try XCTUnwrap(metricsOne.last?["train_loss"] as? Double)
+      let lossFour = try XCTUnwrap(metricsFour.last?["train_loss"] as? Double)
+      XCTAssertTrue(isClose(lossFour, lossOne, rtol: tolerance, atol: 0), "\(name): train_loss: 4 ranks \(lossFour), 1 rank \(lossOne)")
+      let moved = try XCTUnwrap(metricsFour.last?["balance_moved"] as? Int, "\(name): metrics.jsonl has no balance_moved")
+      if name == "n4" {
+        XCTAssertGreaterThan(moved, 0, "random batches of 12 over 4 shards never split 3/3/3/3 in an epoch: rows must move")
+      } else {
+        XCTAssertEqual(moved, 0, "MMTRAIN_BALANCE=0 moves no rows")
+      }
     }
-
-    let metricsOne = try RunOutputs.metrics(runDir: one.dir), metricsFour = try RunOutputs.metrics(runDir: four.dir)
-    XCTAssertEqual(metricsOne.count, 2); XCTAssertEqual(metricsFour.count, 2)
-    XCTAssertEqual(metricsOne.last?["world_size"] as? Int, 1)
-    XCTAssertEqual(metricsFour.last?["world_size"] as? Int, 4, "the 4-rank run did not run on 4 ranks")
-    let lossOne = try XCTUnwrap(metricsOne.last?["train_loss"] as? Double)
-    let lossFour = try XCTUnwrap(metricsFour.last?["train_loss"] as? Double)
-    XCTAssertTrue(isClose(lossFour, lossOne, rtol: tolerance, atol: 0), "train_loss: 4 ranks \(lossFour), 1 rank \(lossOne)")
   }
 }

@@ -38,6 +38,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
   // Forward caches (what backward needs), packed: N <= T·B rows.
   let xs: Buffer      // (N, D)   the input rows, gathered in step order (backward: reused for dx)
   let bias: Buffer    // (G)      b_ih + b_hh (LSTMs) or b_ih (GRU): the GEMM's pre-broadcast C
+  let wHhT: Buffer    // (H, G)   W_hhᵀ, refreshed by every forward (see there)
   let gates: Buffer   // (N, G)   input projection + biases, then the activated gates (in place)
   let hg: Buffer      // (N, G)   GRU only: h_{t-1}·W_hhᵀ + b_hh
   let hPrev: Buffer   // (N, H)   h_{t-1} of each row (0 at t = 0): the hidden GEMM's input
@@ -74,6 +75,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
     let apart = cell.keepsHiddenProjectionApart, lstm = cell.hasCellState, N = T * B
     xs = Buffer(count: N * D)
     bias = Buffer(count: G)
+    wHhT = Buffer(count: H * G)
     gates = Buffer(count: N * G)
     hg = Buffer(count: apart ? N * G : 0)
     hPrev = Buffer(count: N * H)
@@ -136,6 +138,11 @@ public final class UnidirectionalLayer: RecurrentLayer {
     for j in 0..<G { bias[j] = apart ? bIh[j] : bIh[j] + bHh[j] }
     for r in 0..<N { (gp + r * G).update(from: bias.pointer, count: G) }
     BLAS.gemm(transB: true, m: N, n: G, k: D, a: xp, lda: ldxp, b: wIh, ldb: D, beta: 1, c: gp, ldc: G)
+    // W_hhᵀ (H, G) once per forward, so that each step's h_{t-1} (B_t, H) · W_hhᵀ is a product of two untransposed
+    // matrices: OpenBLAS's small-matrix kernels take those, without re-packing the weights on every step, but
+    // not a transposed operand at these sizes.
+    BLAS.transpose(wHh, rows: G, columns: H, into: wHhT.pointer)
+    let wT = UnsafePointer(wHhT.pointer)
     for t in 0..<T where active[t] > 0 {
       let n = active[t], r = offsets[t]
       let gt = gp + r * G, hPrevT = hpp + r * H, hNext = hop + r * H
@@ -145,7 +152,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
         let cPrevT = cPrev.pointer + r * H, cNext = cOut.pointer + r * H, tct = tanhC.pointer + r * H
         if t == 0 { cPrevT.update(repeating: 0, count: n * H) }
         // gates_t (B_t, G) += h_{t-1} (B_t, H) · W_hhᵀ   (h_{-1} = 0: nothing to add at t = 0)
-        if t > 0 { BLAS.stepGemm(transB: true, m: n, n: G, k: H, a: hPrevT, lda: H, b: wHh, ldb: H, beta: 1, c: gt, ldc: G) }
+        if t > 0 { BLAS.stepGemm(m: n, n: G, k: H, a: hPrevT, lda: H, b: wT, ldb: G, beta: 1, c: gt, ldc: G) }
         if cell == .lstm {
           lstmCellForward(h: hNext, c: cNext, tanhC: tct, gates: gt, cPrev: cPrevT, n, H)
         } else {
@@ -156,7 +163,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
         // hg_t (B_t, G) = b_hh + h_{t-1} (B_t, H) · W_hhᵀ   (h_{-1} = 0: b_hh alone at t = 0)
         let hgt = hg.pointer + r * G
         for b in 0..<n { (hgt + b * G).update(from: bHh, count: G) }
-        if t > 0 { BLAS.stepGemm(transB: true, m: n, n: G, k: H, a: hPrevT, lda: H, b: wHh, ldb: H, beta: 1, c: hgt, ldc: G) }
+        if t > 0 { BLAS.stepGemm(m: n, n: G, k: H, a: hPrevT, lda: H, b: wT, ldb: G, beta: 1, c: hgt, ldc: G) }
         gruCellForward(h: hNext, gates: gt, hg: hgt, hPrev: hPrevT, n, H)
       }
       // The samples still going at t+1 are the first B_{t+1}: their h_t is the next step's h_{t-1}.
