@@ -105,7 +105,7 @@ class Bench:
             L = np.max(np.stack([f["lengths"][m][()] for m in f["lengths"]]), axis=0)
         return float(np.maximum(L, 1).mean())
 
-    def config(self, w, world, run):
+    def config(self, w, world, run, compress="none"):
         fusion = w["fusion"]
         head = ", head_hidden: 0" if fusion != "early" else ""
         path = run + ".yaml"
@@ -115,6 +115,7 @@ model: {{fusion: {fusion}, hidden: {w['hidden']}, layers: {w['layers']}, pooling
 task: {{kind: multiclass}}
 train: {{epochs: {self.a.epochs}, batch_size: {BATCH * world}, optimizer: adam, lr: 0.001, seed: 42}}
 checkpoint: {{dir: "{run}", every_epochs: 1000, keep: 1}}
+dist: {{compress: {compress}}}
 """)
         return path
 
@@ -124,9 +125,9 @@ checkpoint: {{dir: "{run}", every_epochs: 1000, keep: 1}}
         shutil.rmtree(run, ignore_errors=True)
         return run
 
-    def mm_cmd(self, w, world, bind="core"):
+    def mm_cmd(self, w, world, bind="core", compress="none"):
         run = self.new_run()
-        cfg = self.config(w, world, run)
+        cfg = self.config(w, world, run, compress)
         return run, self.mpirun(world, bind) + [self.bin, "train", "--config", cfg, "--progress", "lines"]
 
     def mm_result(self, run):
@@ -136,11 +137,12 @@ checkpoint: {{dir: "{run}", every_epochs: 1000, keep: 1}}
         samples = sum(l["samples_per_s"] * l["train_s"] for l in timed)
         last = lines[-1]
         return dict(sps=samples / train_s, wait=sum(l["mpi_wait_s"] for l in timed) / train_s,
+                    moved=sum(l.get("balance_moved", 0) for l in timed) / len(timed),
                     startup=last["startup_s"], load_s=last["load_s"], load_bytes=last["load_bytes"],
                     rss=last["peak_rss_mb"])
 
-    def mmtrain(self, w, world, env=None):
-        run, cmd = self.mm_cmd(w, world)
+    def mmtrain(self, w, world, env=None, compress="none"):
+        run, cmd = self.mm_cmd(w, world, compress=compress)
         p = subprocess.run(cmd, env=dict(self.env, **(env or {})), text=True, capture_output=True)
         if p.returncode != 0:
             sys.exit(f"bench: mmtrain failed ({' '.join(cmd)}):\n{p.stdout}\n{p.stderr}")
@@ -238,21 +240,25 @@ def main():
         b.data(WORKLOADS[n]["data"])
     results = {n: {} for n in names}
     roofs = [roof0["gflops"]]
-    kinds = ["mm1", "mm2"] + ([] if a.no_torch else ["pt1", "pt2"]) + ([] if a.no_pair else ["pair"]) + ["mm2flat"]
+    kinds = ["mm1", "mm2"] + ([] if a.no_torch else ["pt1", "pt2"]) + ([] if a.no_pair else ["pair"]) + ["mm2flat", "mm2own", "mm2fp16"]
     for r in range(a.rounds):
         roofs.append(b.roof()["gflops"])
         for n in names:
             w = WORKLOADS[n]
             order = kinds[r % len(kinds):] + kinds[:r % len(kinds)]
             for k in order:
-                if k == "mm2flat" and n not in ("W1", "W3"):
-                    continue  # the blocking all-reduce baseline: where overlap could matter, not everywhere
+                if k in ("mm2flat", "mm2own") and n not in ("W1", "W3"):
+                    continue  # the blocking all-reduce and unbalanced baselines: where they could matter, not everywhere
+                if k == "mm2fp16" and n != "W1":
+                    continue
                 t = time.time()
                 if k == "mm1": res = b.mmtrain(w, 1)
                 elif k == "mm2": res = b.mmtrain(w, 2)
                 elif k == "pt1": res = b.torch(w, 1)
                 elif k == "pt2": res = b.torch(w, 2)
                 elif k == "mm2flat": res = b.mmtrain(w, 2, env={"MMTRAIN_GRADIENT_BUCKETS": "0"})
+                elif k == "mm2own": res = b.mmtrain(w, 2, env={"MMTRAIN_BALANCE": "0"})
+                elif k == "mm2fp16": res = b.mmtrain(w, 2, compress="fp16")
                 else: res = b.pair(w)
                 results[n].setdefault(k, []).append(res)
                 print(f"round {r + 1} {n} {k}: {res['sps']:.0f} samples/s ({time.time() - t:.0f}s)", file=sys.stderr, flush=True)
@@ -292,8 +298,23 @@ def main():
                        f"{best['load_bytes'] / 1e6:.0f} MB) | {rss(one)} | {rss(two)} |")
     lines += ["", "| workload | start-up (1 rank) | load | load rate (shard) | peak RSS per rank, 1 rank (1.25 x shard + 150 MB) | 2 ranks |",
               "|---|---|---|---|---|---|"] + startup
-    lines += ["", f"lock-step bound at 2 ranks: a global batch of {2 * BATCH} random rows splits unevenly between the two shards; "
-              f"the step waits for the larger part, on average {lockstep(a.samples, 2 * BATCH):.3f} x {BATCH} rows"]
+    variants = [n for n in names if "mm2own" in results[n] or "mm2fp16" in results[n]]
+    if variants:
+        lines += ["", "| workload, 2 ranks | balanced (as built) | own rows only (MMTRAIN_BALANCE=0) | fp16 all-reduce (dist.compress) |",
+                  "|---|---|---|---|"]
+        for n in variants:
+            R = results[n]
+            def cell(k):
+                if k not in R:
+                    return "–"
+                sps = [x["sps"] for x in R[k]]
+                wait = statistics.median(x["wait"] * 100 for x in R[k])
+                moved = statistics.median(x["moved"] for x in R[k])
+                return f"{fmt(sps)} samples/s, MPI wait {wait:.1f}%, {moved:.0f} rows moved/epoch"
+            lines.append(f"| {n} | {cell('mm2')} | {cell('mm2own')} | {cell('mm2fp16')} |")
+    lines += ["", f"without balancing, a global batch of {2 * BATCH} random rows splits unevenly between the two shards and "
+              f"the step waits for the larger part, on average {lockstep(a.samples, 2 * BATCH):.3f} x {BATCH} rows; "
+              f"balanced, each rank processes {BATCH}"]
     text = "\n".join(lines)
     print(text)
     if a.markdown:

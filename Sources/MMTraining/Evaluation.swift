@@ -3,10 +3,10 @@ import MMData
 import MMEval
 import MMModel
 
-/// Exact evaluation of a set of rows: every row once, by the rank that owns it (no padding, no duplicates),
-/// and the per-sample outputs assembled on every rank by one all-reduce of a zero-filled buffer (each
-/// position is written by exactly one rank, so the sum is exact). The result does not depend on the
-/// world size.
+/// Exact evaluation of a set of rows: every row once (no padding, no duplicates), in chunks that are the same
+/// for every world size (EvaluationChunks.swift), and the per-sample outputs assembled on every rank by one
+/// all-reduce of a zero-filled buffer (each position is written by exactly one rank, so the sum is exact). The
+/// result does not depend on the world size, to the last bit.
 public struct RowOutputs {
   /// Global sample ids, ascending.
   public var rows: [Int]
@@ -27,17 +27,12 @@ extension Trainer {
     var buffer = [Double](repeating: 0, count: rows.count * stride)
     var position: [Int: Int] = [:]
     for (i, r) in rows.enumerated() { position[r] = i }
-    let owned = rows.filter { shard.owns($0) }.map { $0 - shard.rows.lowerBound }
-    let maxB = model.maxBatch
-    var i = 0
-    while i < owned.count {
-      let chunk = owned[i..<min(i + maxB, owned.count)]
-      let mb = chunk.withUnsafeBufferPointer { batch.gather($0, from: shard) }
+    forEachEvaluationChunk(rows.sorted()) { mb in
       if let masked { mask(mb, modality: masked) }
       let logits = model.forward(mb)
       let C = model.outputs
-      for (b, local) in chunk.enumerated() {
-        let p = position[shard.rows.lowerBound + local]! * stride
+      for b in 0..<mb.count {
+        let p = position[mb.samples[b]]! * stride
         let z = logits + b * C
         switch kind {
         case .multiclass:
@@ -53,9 +48,8 @@ extension Trainer {
         case .regression:
           for k in 0..<C { buffer[p + k] = Double(z[k]) }
         }
-        for k in 0..<labelWidth { buffer[p + width + k] = Double(shard.targets[local * labelWidth + k]) }
+        for k in 0..<labelWidth { buffer[p + width + k] = Double(batch.targets[b * labelWidth + k]) }
       }
-      i += chunk.count
     }
     comm.allreduceSum(&buffer)
     return RowOutputs(

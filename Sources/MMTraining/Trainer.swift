@@ -67,7 +67,6 @@ public final class Trainer {
   var exchange: GradientExchange!
   var balancer: BatchBalancer!
   var validationCount = 0
-  var ownedValidation: [Int] = []   // local indices of the validation rows this rank owns
   var provenance: Provenance?       // rank 0: what every checkpoint records about the input and the split
   var createdFolders: [String] = [] // rank 0: folders of the run directory this run created
   var start = Date()                // when training started, less the time of the runs it resumes
@@ -166,7 +165,6 @@ public final class Trainer {
     validationRows = mask.indices.filter { mask[$0] }
     validationCount = validationRows.count
     trainRowCount = trainRows.count
-    ownedValidation = shard.rows.filter { mask[$0] }.map { $0 - shard.rows.lowerBound }
     try comm.agree {
       if trainRows.isEmpty && !options.inference { throw TrainingError("\(c.data.path): no training rows (the file has \(schema.count) samples; lower data.validation_fraction)") }
     }
@@ -193,8 +191,9 @@ public final class Trainer {
       : try LossSpec.make(c, shard: shard, trainingRows: ownedTraining, comm: comm)
     stopper = c.train.earlyStopping.map { EarlyStopper($0, resumed: options.resume?.state.earlyStopping) }
     let outputs = c.task.kind == .binary ? 1 : shard.classes
-    // A rank processes its own rows of a batch, or ⌈B/W⌉ when the balancer evens the batch out.
-    let maxBatch = max(1, min(c.train.batchSize, max(shard.count, (c.train.batchSize + comm.size - 1) / comm.size)))
+    // The largest batch: a global batch's share in training (⌈B/W⌉ rows, or a rank's own rows with
+    // MMTRAIN_BALANCE=0), and the evaluation chunk, which must not depend on the world size (EvaluationChunks).
+    let maxBatch = max(1, min(c.train.batchSize, schema.count))
     let spec = ModelSpec.make(c, modalities: modalities, outputs: outputs)
     batch = BatchBuffers(steps: shard.steps, maxBatch: maxBatch, features: load.features, modalities: modalities.count,
                          targetWidth: shard.targetWidth)
@@ -377,25 +376,23 @@ public final class Trainer {
     return parts.isEmpty ? "" : ", " + parts.joined(separator: ", ")
   }
 
-  /// Exact evaluation of the validation split: every row once, by its owner; sums and counts all-reduced.
+  /// Exact evaluation of the validation split: every row once, in world-size-independent chunks
+  /// (EvaluationChunks.swift); sums and counts all-reduced.
   func evaluate() -> ValidationResult? {
     if validationCount == 0 { return nil }
-    let maxB = model.maxBatch, owned = ownedValidation, lossKind = config.task.kind
+    let lossKind = config.task.kind
     var sums = [0.0, 0.0, 0.0, 0.0, 0.0]  // loss sum, samples, correct, Σ weights, Σ mean |error|
     var confusion = ConfusionCounts(classes: lossKind == .regression ? 0 : shard.classes)
-    var i = 0
-    while i < owned.count {
-      let chunk = owned[i..<min(i + maxB, owned.count)]
-      let logits = model.forward(chunk.withUnsafeBufferPointer { batch.gather($0, from: shard) })
-      let r = Loss.evaluate(lossSpec, logits: logits, targets: batch.targets.pointer, batch: chunk.count, outputs: model.outputs,
+    forEachEvaluationChunk(validationRows) { mb in
+      let logits = model.forward(mb)
+      let r = Loss.evaluate(lossSpec, logits: logits, targets: batch.targets.pointer, batch: mb.count, outputs: model.outputs,
                             denominator: 1, dlogits: nil)
-      sums[0] += r.lossSum; sums[1] += Double(chunk.count); sums[2] += Double(r.correct); sums[3] += r.weightSum
+      sums[0] += r.lossSum; sums[1] += Double(mb.count); sums[2] += Double(r.correct); sums[3] += r.weightSum
       sums[4] += r.absErrorSum
       if lossKind != .regression {
-        confusion.add(logits: logits, targets: batch.targets.pointer, batch: chunk.count, outputs: model.outputs,
+        confusion.add(logits: logits, targets: batch.targets.pointer, batch: mb.count, outputs: model.outputs,
                       binary: lossKind == .binary)
       }
-      i += chunk.count
     }
     comm.allreduceSum(&sums)
     if lossKind != .regression { comm.allreduceSum(&confusion.counts) }
