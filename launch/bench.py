@@ -17,6 +17,9 @@ Figures: samples/s over epochs 2.. (epoch 1 warms up); mmtrain GFLOP/s per rank 
 and backward matrix FLOPs over valid steps; the single-core sgemm roof (1024^3, launch/bench_sgemm.c,
 the OpenBLAS mmtrain links) measured in each round; MPI wait share of the step time (metrics.jsonl
 mpi_wait_s / train_s); start-up and load GB/s of a rank (startup_s, load_s, load_bytes); peak RSS per rank.
+At 2 ranks also: one blocking all-reduce instead of buckets (MMTRAIN_GRADIENT_BUCKETS=0; W1, W3), each rank
+taking only its own rows of a batch (MMTRAIN_BALANCE=0; W1, W3) and the float16 all-reduce (dist.compress: fp16;
+W1): what each of those buys.
 """
 import argparse
 import json

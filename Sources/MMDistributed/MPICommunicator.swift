@@ -22,6 +22,12 @@ public final class MPICommunicator: Communicator {
   }()
   private var pending = 0
   static let maxPending = 64
+  /// The request of the blocking collective in progress, when the watchdog makes it non-blocking.
+  private let collectiveRequest: UnsafeMutablePointer<MPI_Request?> = {
+    let r = UnsafeMutablePointer<MPI_Request?>.allocate(capacity: 1)
+    r.initialize(to: mm_request_null())
+    return r
+  }()
 
   /// True when this process was started by an MPI launcher (mpirun/orterun, srun with PMIx).
   public static var launchedByMPI: Bool {
@@ -76,7 +82,7 @@ public final class MPICommunicator: Communicator {
     return MPICommunicator(handle: sub!, worldRank: worldRank)
   }
 
-  deinit { requests.deallocate() }
+  deinit { requests.deallocate(); collectiveRequest.deallocate() }
 
   private func check(_ rc: Int32, _ call: String) {
     if rc == mm_success() { return }
@@ -102,9 +108,8 @@ public final class MPICommunicator: Communicator {
   /// this returns.
   private func collective(_ call: String, _ start: (UnsafeMutablePointer<MPI_Request?>?) -> Int32) {
     guard let watchdog else { return check(start(nil), call) }
-    let request = UnsafeMutablePointer<MPI_Request?>.allocate(capacity: 1)
-    defer { request.deallocate() }
-    request.initialize(to: nil)
+    let request = collectiveRequest  // allocated once: a watched collective in the step allocates nothing
+    request.pointee = mm_request_null()
     check(start(request), call)
     if let hang = watchdog.wait(request, call) { abortForHang(hang) }
   }
