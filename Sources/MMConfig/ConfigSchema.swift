@@ -124,7 +124,7 @@ enum ConfigSchema {
       aliases: ["num_epochs", "n_epochs", "max_epochs", "epoch"]),
     .int(
       "train.batch_size", \.train.batchSize, default: 64, min: 1,
-      help: "GLOBAL batch: sequences per optimiser step over all ranks together (each rank processes ⌊B/W⌋ or ⌈B/W⌉ of them, its own rows first; see Distributed semantics); at least the number of ranks.",
+      help: "GLOBAL batch: sequences per optimiser step over all ranks together (the ranks share its work evenly, each keeping its own rows where it can; see Distributed semantics); at least the number of ranks.",
       aliases: ["batch", "batchsize", "bs", "per_device_batch_size"]),
     .choice(
       "train.optimizer", \.train.optimizer, default: OptimizerKind.adam,

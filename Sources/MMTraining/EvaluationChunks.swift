@@ -18,17 +18,18 @@ extension Trainer {
   /// holds their global ids). `rows`: global ids, ascending. Collective.
   func forEachEvaluationChunk(_ rows: [Int], _ body: (ModelBatch) -> Void) {
     let size = model.maxBatch, W = comm.size, me = comm.rank
-    let plan = BalancePlan(world: W, rank: me, samples: schema.count)  // (its shard layout and `owner`)
-    let chunkOwner = { (i: Int) in plan.owner(rows[i / size * size]) }
+    let starts = (0..<W).map { Sharding.rows(rank: $0, world: W, count: schema.count).lowerBound }
+    let owner = { (row: Int) in starts.lastIndex { $0 <= row }! }
+    let chunkOwner = { (i: Int) in owner(rows[i / size * size]) }
     // Rows that move: owned by one rank, in a chunk another rank evaluates.
     var send = [Int32](repeating: 0, count: W), receive = send
     var moves = false
     for i in rows.indices {
-      let owner = plan.owner(rows[i]), evaluator = chunkOwner(i)
-      if owner == evaluator { continue }
+      let holder = owner(rows[i]), evaluator = chunkOwner(i)
+      if holder == evaluator { continue }
       moves = true
-      if owner == me { send[evaluator] += 1 }
-      if evaluator == me { receive[owner] += 1 }
+      if holder == me { send[evaluator] += 1 }
+      if evaluator == me { receive[holder] += 1 }
     }
     let recordFloats = shard.recordFloats
     let sent = Int(send.reduce(0, +)), received = Int(receive.reduce(0, +))
@@ -36,7 +37,7 @@ extension Trainer {
     if moves {
       let outgoing = Buffer(count: max(sent, 1) * recordFloats)
       var k = 0
-      for i in rows.indices where plan.owner(rows[i]) == me && chunkOwner(i) != me {  // ascending, so by evaluator
+      for i in rows.indices where owner(rows[i]) == me && chunkOwner(i) != me {  // ascending, so by evaluator
         shard.writeRecord(rows[i] - shard.rows.lowerBound, to: outgoing.pointer + k * recordFloats)
         k += 1
       }
@@ -50,7 +51,7 @@ extension Trainer {
     }
     // This rank's chunks: its own rows first (ascending), then, in the last one only, the received rows (ranks
     // above, in rank order: still ascending).
-    let mine = stride(from: 0, to: rows.count, by: size).filter { plan.owner(rows[$0]) == me }
+    let mine = stride(from: 0, to: rows.count, by: size).filter { owner(rows[$0]) == me }
     var local: [Int] = []
     local.reserveCapacity(size)
     for (n, start) in mine.enumerated() {

@@ -4,46 +4,47 @@ import MMTensor
 import XCTest
 
 /// The batch balancer's plan (BatchBalance.swift), computed by every rank alone, must agree across ranks:
-/// what r sends to q is what q expects from r, every rank ends with ⌊B/W⌋ or ⌈B/W⌉ rows, every row of the
-/// batch is processed exactly once, and no more rows move than the surplus forces.
+/// what r sends to q is what q expects from r, every row of the batch is processed exactly once, no rank both
+/// sends and receives, the ranks' work ends within two rows of each other, and at equal lengths every rank
+/// processes ⌊B/W⌋ or ⌈B/W⌉ rows with only the surplus moving.
 final class BalancePlanTests: XCTestCase {
-  func testPlansAgreeAcrossRanksAndEvenTheBatch() {
+  func testPlansAgreeAcrossRanksAndEvenTheWork() {
     var rng = RNG(seed: 7, stream: 0)
-    for trial in 0..<400 {
+    for trial in 0..<600 {
       let world = 1 + Int(rng.next() % 7), n = world + Int(rng.next() % 300)
+      let equal = trial % 2 == 0  // every row the same length (no padding), or lengths 1...50
+      let work = (0..<n).map { _ in equal ? Int32(50) : Int32(1 + rng.next() % 50) }
       let batch = Array(rng.permutation(n).prefix(1 + Int(rng.next() % UInt64(min(n, 80)))))
-      let plans = (0..<world).map { BalancePlan(world: world, rank: $0, samples: n) }
+      let plans = (0..<world).map { BalancePlan(world: world, rank: $0, work: work, batchSize: 80) }
       for p in plans { batch.withUnsafeBufferPointer { p.compute($0) } }
       let shards = (0..<world).map { Sharding.rows(rank: $0, world: world, count: n) }
-      let B = batch.count, context = "trial \(trial): world \(world), N \(n), batch \(B)"
-      var processed: [Int] = []
-      var moved = 0, surplus = 0
+      let B = batch.count, context = "trial \(trial): world \(world), N \(n), batch \(B), \(equal ? "equal" : "mixed") lengths"
+      var processed = [Int](repeating: 0, count: world), load = [Int](repeating: 0, count: world)
       for (r, p) in plans.enumerated() {
-        let own = batch.filter { shards[r].contains($0) }
-        for q in 0..<world {
-          XCTAssertEqual(p.counts[q], batch.filter { shards[q].contains($0) }.count, "\(context): rank \(r)'s count of rank \(q)")
-          XCTAssertEqual(p.targets[q], plans[0].targets[q], "\(context): ranks disagree on rank \(q)'s target")
-          XCTAssertEqual(p.sendCounts[q], plans[q].receiveCounts[r], "\(context): \(r) -> \(q)")
+        for k in 0..<B {
+          XCTAssertEqual(p.destination[k], plans[0].destination[k], "\(context): ranks disagree on row \(k)")
         }
-        XCTAssertTrue([B / world, (B + world - 1) / world].contains(p.targets[r]), "\(context): rank \(r) target \(p.targets[r])")
-        // The rule BatchBalancer.take follows: keep the first `target` own rows (batch order), send the rest.
+        for q in 0..<world { XCTAssertEqual(p.sendCounts[q], plans[q].receiveCounts[r], "\(context): \(r) -> \(q)") }
+        let own = (0..<B).filter { shards[r].contains(batch[$0]) }
         let sent = (0..<world).reduce(0) { $0 + Int(p.sendCounts[$1]) }
-        XCTAssertEqual(sent, max(0, own.count - p.targets[r]), "\(context): rank \(r) sends its surplus")
-        XCTAssertEqual(own.count - sent + p.receiveTotal, p.targets[r], "\(context): rank \(r) ends with its target")
-        processed += own.prefix(own.count - sent)
-        moved += p.receiveTotal
-        surplus += max(0, own.count - p.targets[r])
-        // The extra rows go to the ranks owning the most.
-        for q in 0..<world where p.counts[q] > p.counts[r] { XCTAssertGreaterThanOrEqual(p.targets[q], p.targets[r], context) }
+        XCTAssertEqual(sent, own.filter { p.destination[$0] != r }.count, "\(context): rank \(r) sends the rows it gives away")
+        XCTAssertFalse(sent > 0 && p.receiveTotal > 0, "\(context): rank \(r) both sends and receives")
+        XCTAssertEqual(p.moves, plans[0].moves, context)
       }
-      // Sent rows: each sender's surplus, which its receivers process; together with the kept ones, the batch.
-      for (r, p) in plans.enumerated() {
-        let own = batch.filter { shards[r].contains($0) }
-        processed += own.suffix(max(0, own.count - p.targets[r]))
+      for k in 0..<B {
+        let q = plans[0].destination[k]
+        XCTAssertTrue((0..<world).contains(q), "\(context): row \(k) has no rank")
+        processed[q] += 1; load[q] += Int(work[batch[k]])
       }
-      XCTAssertEqual(processed.sorted(), batch.sorted(), "\(context): every row once")
-      XCTAssertEqual(moved, surplus, "\(context): only the surplus moves")
-      XCTAssertEqual(plans[0].moves, moved > 0, context)
+      XCTAssertEqual(processed.reduce(0, +), B, "\(context): every row once")
+      let longest = batch.map { Int(work[$0]) }.max()!
+      XCTAssertLessThanOrEqual(load.max()! - load.min()!, 2 * longest, "\(context): work \(load)")
+      if equal {
+        XCTAssertTrue(processed.allSatisfy { [B / world, (B + world - 1) / world].contains($0) }, "\(context): rows \(processed)")
+        let owned = (0..<world).map { r in batch.filter { shards[r].contains($0) }.count }
+        let surplus = (0..<world).reduce(0) { $0 + max(0, owned[$1] - processed[$1]) }
+        XCTAssertEqual((0..<world).reduce(0) { $0 + plans[$1].receiveTotal }, surplus, "\(context): only the surplus moves")
+      }
     }
   }
 }
