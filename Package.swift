@@ -7,25 +7,20 @@
 import Foundation
 import PackageDescription
 
-// Release builds on an x86-64 host with AVX2 and FMA compile the Swift code for that class of CPU (Haswell and
-// later: x86-64-v3), so the point-wise gate math, the loss and the optimiser run 8 floats wide instead of SSE2's 4
-// (bit-identical results: no fast-math, element-wise loops only). The binary then needs AVX2 and FMA where it
-// runs. `MMTRAIN_PORTABLE=1 swift build -c release` builds for any x86-64 (README, "Performance").
-let hostHasAVX2: Bool = {
-  #if arch(x86_64)
-  guard ProcessInfo.processInfo.environment["MMTRAIN_PORTABLE"] != "1",
-        let cpuinfo = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-        let flags = cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
-  let words = Set(flags.split(separator: " "))
-  return words.contains("avx2") && words.contains("fma")
-  #else
-  return false
-  #endif
+// Release builds compile the Swift code for the build machine's CPU (`-target-cpu native`, as -march=native
+// does), so the point-wise gate math, the loss and the optimiser use its widest vectors (AVX2 or AVX-512: 8 or
+// 16 floats instead of SSE2's 4), with bit-identical results (no fast-math; element-wise loops). The binary then
+// needs that CPU's instruction set where it runs. `MMTRAIN_PORTABLE=1 swift build -c release` builds for the
+// architecture's baseline (any x86-64), `MMTRAIN_TARGET_CPU=haswell` for a named CPU (README, "Your own data").
+let targetCPU: String? = {
+  let env = ProcessInfo.processInfo.environment
+  if env["MMTRAIN_PORTABLE"] == "1" { return nil }
+  return env["MMTRAIN_TARGET_CPU"].flatMap { $0.isEmpty ? nil : $0 } ?? "native"
 }()
 // -fno-math-errno: sqrt (Adam, RMSprop, norms) compiles to the sqrt instruction, which vectorises, instead of a
 // call that may set errno (nothing here reads errno; sqrt is exact either way).
 let hostCPU: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-fno-math-errno"])]
-  + (hostHasAVX2 ? [.unsafeFlags(["-target-cpu", "haswell"], .when(configuration: .release))] : [])
+  + (targetCPU.map { [.unsafeFlags(["-target-cpu", $0], .when(configuration: .release))] } ?? [])
 
 let package = Package(
   name: "mmtrain",
