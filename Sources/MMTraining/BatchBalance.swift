@@ -50,10 +50,11 @@ final class BatchBalancer {
   /// rank or with balancing off, where no plan is made).
   static func rowWork(_ shard: Shard, samples: Int, comm: Communicator) -> [Int32] {
     guard comm.size > 1, enabled else { return [] }
-    var lengths = [Double](repeating: 0, count: samples)
-    for i in 0..<shard.count { lengths[shard.rows.lowerBound + i] = Double(shard.lengths[i]) }
-    comm.allreduceSum(&lengths)
-    return lengths.map { Int32($0) }
+    // Float: exact for lengths below 2^24, and half the bytes of Double for a file of many rows.
+    let lengths = Buffer(count: samples)
+    for i in 0..<shard.count { lengths[shard.rows.lowerBound + i] = Float(shard.lengths[i]) }
+    comm.allreduceSum(lengths.pointer, count: samples)
+    return (0..<samples).map { Int32(lengths[$0]) }
   }
 
   var count: Int { kept.count + received }
