@@ -191,8 +191,8 @@ public final class Trainer {
       : try LossSpec.make(c, shard: shard, trainingRows: ownedTraining, comm: comm)
     stopper = c.train.earlyStopping.map { EarlyStopper($0, resumed: options.resume?.state.earlyStopping) }
     let outputs = c.task.kind == .binary ? 1 : shard.classes
-    // The largest batch: a global batch's share in training (⌈B/W⌉ rows, or a rank's own rows with
-    // MMTRAIN_BALANCE=0), and the evaluation chunk, which must not depend on the world size (EvaluationChunks).
+    // The largest batch: a rank's share of a global batch in training (about ⌈B/W⌉ rows once balanced, never more
+    // than B), and the evaluation chunk, which must not depend on the world size (EvaluationChunks).
     let maxBatch = max(1, min(c.train.batchSize, schema.count))
     let spec = ModelSpec.make(c, modalities: modalities, outputs: outputs)
     batch = BatchBuffers(steps: shard.steps, maxBatch: maxBatch, features: load.features, modalities: modalities.count,
