@@ -74,10 +74,13 @@ public final class Shard {
     samples samplesOut: UnsafeMutablePointer<Int>
   ) {
     let B = local.count + recordCount, S = steps, D = features, W = targetWidth, M = columns.count
+    /// Sample-major (S, D) at `src` into batch column b of the time-major xOut.
+    func put(_ src: UnsafePointer<Float>, _ b: Int) {
+      for s in 0..<S { (xOut + (s * B + b) * D).update(from: src + s * D, count: D) }
+    }
     for b in 0..<local.count {
       let i = local[b]
-      let src = x.pointer + i * S * D
-      for s in 0..<S { (xOut + (s * B + b) * D).update(from: src + s * D, count: D) }
+      put(x.pointer + i * S * D, b)
       lengthsOut[b] = lengths[i]
       for m in 0..<M { modalityLengthsOut[m * B + b] = modalityLengths[i * M + m] }
       for k in 0..<W { targetsOut[b * W + k] = targets[i * W + k] }
@@ -86,7 +89,7 @@ public final class Shard {
     guard let records else { return }
     for r in 0..<recordCount {
       let b = local.count + r, src = records + r * recordFloats, tail = src + S * D
-      for s in 0..<S { (xOut + (s * B + b) * D).update(from: src + s * D, count: D) }
+      put(src, b)
       lengthsOut[b] = Int32(bitPattern: tail[0].bitPattern)
       for m in 0..<M { modalityLengthsOut[m * B + b] = Int32(bitPattern: tail[1 + m].bitPattern) }
       for k in 0..<W { targetsOut[b * W + k] = tail[1 + M + k] }

@@ -9,6 +9,14 @@ public enum Sharding {
     let start = rank * base + min(rank, extra)
     return start..<(start + base + (rank < extra ? 1 : 0))
   }
+
+  /// The rank whose `rows` hold global row `row` (the inverse of `rows`; O(1)).
+  @inline(__always)
+  public static func owner(of row: Int, world: Int, count n: Int) -> Int {
+    precondition(row >= 0 && row < n, "row \(row) outside 0..<\(n)")
+    let base = n / world, extra = n % world, big = extra * (base + 1)  // the first `extra` ranks hold base + 1
+    return row < big ? row / (base + 1) : extra + (row - big) / base
+  }
 }
 
 /// The train/validation split: a seeded choice of round(N * fraction) validation rows, the same on every

@@ -139,18 +139,18 @@ public final class MPICommunicator: Communicator {
   }
 
   public func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {
-    if size == 1 || count == 0 { return }
-    if pending == MPICommunicator.maxPending { waitAll() }
-    check(MPI_Iallreduce(mm_in_place(), buffer, Int32(count), mm_float(), mm_op_sum(), handle, requests + pending),
-          "MPI_Iallreduce")
-    pending += 1
+    startSum(buffer, count: count, type: mm_float(), op: mm_op_sum())
   }
 
   public func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float16>, count: Int) {
+    startSum(buffer, count: count, type: mm_uint16(), op: MPICommunicator.halfSumOp())
+  }
+
+  /// MPI_Iallreduce in place, one of at most `maxPending` outstanding (the oldest are completed first when full).
+  private func startSum(_ buffer: UnsafeMutableRawPointer, count: Int, type: MPI_Datatype?, op: MPI_Op?) {
     if size == 1 || count == 0 { return }
     if pending == MPICommunicator.maxPending { waitAll() }
-    check(MPI_Iallreduce(mm_in_place(), buffer, Int32(count), mm_uint16(), MPICommunicator.halfSumOp(), handle, requests + pending),
-          "MPI_Iallreduce")
+    check(MPI_Iallreduce(mm_in_place(), buffer, Int32(count), type, op, handle, requests + pending), "MPI_Iallreduce")
     pending += 1
   }
 
@@ -250,11 +250,6 @@ public final class MPICommunicator: Communicator {
   public func exchange(send: UnsafePointer<Float>, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
                        receive: UnsafeMutablePointer<Float>, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>,
                        recordFloats: Int) {
-    if size == 1 {
-      (receive + Int(receiveOffsets[0]) * recordFloats).update(from: send + Int(sendOffsets[0]) * recordFloats,
-                                                               count: Int(sendCounts[0]) * recordFloats)
-      return
-    }
     if recordType == nil || recordTypeFloats != recordFloats {
       if recordType != nil { MPI_Type_free(&recordType) }
       var t: MPI_Datatype? = nil

@@ -36,9 +36,9 @@ final class BatchBalancer {
   var waitSeconds = 0.0
 
   /// `work[row]`: the steps of every row of the file (its fused length), the same on every rank.
-  init(comm: Communicator, shard: Shard, work: [Int32], batchSize: Int) {
+  init(comm: Communicator, shard: Shard, samples: Int, work: [Int32], batchSize: Int) {
     self.comm = comm; self.shard = shard
-    plan = BalancePlan(world: comm.size, rank: comm.rank, work: work, batchSize: batchSize)
+    plan = BalancePlan(world: comm.size, rank: comm.rank, samples: samples, work: work, batchSize: batchSize)
     recordFloats = shard.recordFloats
     let most = (batchSize + comm.size - 1) / comm.size
     sendBuffer = Buffer(count: comm.size > 1 ? most * recordFloats : 0)
@@ -70,27 +70,21 @@ final class BatchBalancer {
       return
     }
     plan.compute(rows)
-    let me = plan.rank
-    let sending = Int(plan.sendOffsets[plan.world - 1] + plan.sendCounts[plan.world - 1])
-    if sendBuffer.count < sending * recordFloats { sendBuffer = Buffer(count: sending * recordFloats) }  // rare
-    if receiveBuffer.count < plan.receiveTotal * recordFloats { receiveBuffer = Buffer(count: plan.receiveTotal * recordFloats) }
-    // Kept rows in batch order; sent ones by destination (then batch order), at the plan's offsets.
-    let next = plan.cursor
-    for q in 0..<plan.world { next[q] = Int(plan.sendOffsets[q]) }
+    let routes = plan.routes
+    if sendBuffer.count < routes.sendTotal * recordFloats { sendBuffer = Buffer(count: routes.sendTotal * recordFloats) }  // rare
+    if receiveBuffer.count < routes.receiveTotal * recordFloats { receiveBuffer = Buffer(count: routes.receiveTotal * recordFloats) }
+    // Kept rows in batch order; the sent ones into their destination's run of the send buffer.
     for k in 0..<rows.count where shard.owns(rows[k]) {
       let q = plan.destination[k]
-      if q == me { kept.append(rows[k] - lower); continue }
-      shard.writeRecord(rows[k] - lower, to: sendBuffer.pointer + next[q] * recordFloats)
-      next[q] += 1
+      if q == plan.rank { kept.append(rows[k] - lower); continue }
+      shard.writeRecord(rows[k] - lower, to: sendBuffer.pointer + routes.sendSlot(to: q) * recordFloats)
     }
-    if !plan.moves { return }
-    received = plan.receiveTotal
+    if !routes.moves { return }
+    received = routes.receiveTotal
     movedRows += received
     let t = RunTiming.now()
     defer { waitSeconds += RunTiming.now() - t }
-    comm.exchange(send: UnsafePointer(sendBuffer.pointer), sendCounts: plan.sendCounts, sendOffsets: plan.sendOffsets,
-                  receive: receiveBuffer.pointer, receiveCounts: plan.receiveCounts, receiveOffsets: plan.receiveOffsets,
-                  recordFloats: recordFloats)
+    routes.exchange(comm, send: sendBuffer.pointer, receive: receiveBuffer.pointer, recordFloats: recordFloats)
   }
 }
 
@@ -103,57 +97,39 @@ final class BatchBalancer {
 ///
 /// So no rank both sends and receives, and the ranks' work ends within two rows' w of each other. At equal
 /// lengths every rank processes ⌊B/W⌋ or ⌈B/W⌉ rows and only the surplus moves. Counts and offsets are in
-/// records, by rank, for MPI_Alltoallv.
+/// records, by rank, in `routes` (MPI_Alltoallv).
 final class BalancePlan {
-  let world: Int, rank: Int
-  let starts: [Int]   // (W + 1) first global row of each rank's shard (Sharding.rows), then N
+  let world: Int, rank: Int, samples: Int
   let work: [Int32]   // (N) steps of each row (≥ 1 counts as 1)
-  let counts, loads: UnsafeMutablePointer<Int>                  // (W) own rows in the batch; work assigned
+  let loads: UnsafeMutablePointer<Int>                          // (W) work assigned
   let giving: UnsafeMutablePointer<Bool>                        // (W) the rank has rows left over after 1
   let destination: UnsafeMutablePointer<Int>                    // (B) rank processing batch row k
-  let cursor: UnsafeMutablePointer<Int>                         // (W) scratch for the caller's packing
-  let sendCounts, sendOffsets, receiveCounts, receiveOffsets: UnsafeMutablePointer<Int32>  // (W)
+  let routes: RecordRoutes
   let batchCapacity: Int
-  private(set) var moves = false
-  private(set) var receiveTotal = 0
 
-  init(world: Int, rank: Int, work: [Int32], batchSize: Int) {
-    self.world = world; self.rank = rank; self.work = work
-    let n = work.count
-    starts = (0..<world).map { Sharding.rows(rank: $0, world: world, count: n).lowerBound } + [n]
+  init(world: Int, rank: Int, samples: Int, work: [Int32], batchSize: Int) {
+    precondition(work.isEmpty || work.count == samples, "work of \(work.count) rows for \(samples) samples")
+    self.world = world; self.rank = rank; self.samples = samples; self.work = work
+    routes = RecordRoutes(world: world, rank: rank)
     batchCapacity = max(batchSize, 1)
-    counts = .allocate(capacity: world); loads = .allocate(capacity: world); cursor = .allocate(capacity: world)
+    loads = .allocate(capacity: world); loads.initialize(repeating: 0, count: world)
     giving = .allocate(capacity: world); giving.initialize(repeating: false, count: world)
     destination = .allocate(capacity: batchCapacity)
     destination.initialize(repeating: 0, count: batchCapacity)
-    sendCounts = .allocate(capacity: world); sendOffsets = .allocate(capacity: world)
-    receiveCounts = .allocate(capacity: world); receiveOffsets = .allocate(capacity: world)
-    for p in [counts, loads, cursor] { p.initialize(repeating: 0, count: world) }
-    for p in [sendCounts, sendOffsets, receiveCounts, receiveOffsets] { p.initialize(repeating: 0, count: world) }
   }
 
   deinit {
-    for p in [counts, loads, cursor, destination] { p.deallocate() }
-    giving.deallocate()
-    for p in [sendCounts, sendOffsets, receiveCounts, receiveOffsets] { p.deallocate() }
+    loads.deallocate(); destination.deallocate(); giving.deallocate()
   }
 
-  /// The rank owning global row `row` (binary search over the shard starts).
-  @inline(__always) func owner(_ row: Int) -> Int {
-    var lo = 0, hi = world - 1
-    while lo < hi {
-      let mid = (lo + hi + 1) / 2
-      if starts[mid] <= row { lo = mid } else { hi = mid - 1 }
-    }
-    return lo
-  }
+  @inline(__always) func owner(_ row: Int) -> Int { Sharding.owner(of: row, world: world, count: samples) }
 
-  @inline(__always) func weight(_ row: Int) -> Int { max(1, Int(work[row])) }
+  /// A row's work: its steps (every row 1 when no lengths were given).
+  @inline(__always) func weight(_ row: Int) -> Int { work.isEmpty ? 1 : max(1, Int(work[row])) }
 
   func compute(_ rows: UnsafeBufferPointer<Int>) {
     let W = world, B = rows.count
     precondition(B <= batchCapacity, "batch of \(B) rows, plan made for \(batchCapacity)")
-    counts.update(repeating: 0, count: W)
     loads.update(repeating: 0, count: W)
     giving.update(repeating: false, count: W)
     var total = 0
@@ -161,33 +137,18 @@ final class BalancePlan {
     // 1. Own rows that fit under the mean (compared as load·W ≤ total: exact in integers).
     for k in 0..<B {
       let r = owner(rows[k]), w = weight(rows[k])
-      counts[r] += 1
       if (loads[r] + w) * W <= total { loads[r] += w; destination[k] = r } else { destination[k] = -1; giving[r] = true }
     }
     // 2. The rest to the least loaded of the owner and the ranks with nothing left over (ties: the owner, else
     //    the lower rank).
-    moves = false
     for k in 0..<B where destination[k] < 0 {
-      let r = owner(rows[k])
-      var best = r
+      var best = owner(rows[k])
       for q in 0..<W where !giving[q] && loads[q] < loads[best] { best = q }
       destination[k] = best
       loads[best] += weight(rows[k])
-      if best != r { moves = true }
     }
-    sendCounts.update(repeating: 0, count: W)
-    receiveCounts.update(repeating: 0, count: W)
-    for k in 0..<B {
-      let r = owner(rows[k]), q = destination[k]
-      if r == q { continue }
-      if r == rank { sendCounts[q] += 1 }
-      if q == rank { receiveCounts[r] += 1 }
-    }
-    var so: Int32 = 0, ro: Int32 = 0
-    for r in 0..<W {
-      sendOffsets[r] = so; so += sendCounts[r]
-      receiveOffsets[r] = ro; ro += receiveCounts[r]
-    }
-    receiveTotal = Int(ro)
+    routes.reset()
+    for k in 0..<B { routes.add(from: owner(rows[k]), to: destination[k]) }
+    routes.finish()
   }
 }

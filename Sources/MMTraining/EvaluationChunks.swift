@@ -17,47 +17,30 @@ extension Trainer {
   /// Calls `body` with every chunk this rank evaluates, gathered (rows in ascending order; `ModelBatch.samples`
   /// holds their global ids). `rows`: global ids, ascending. Collective.
   func forEachEvaluationChunk(_ rows: [Int], _ body: (ModelBatch) -> Void) {
-    let size = model.maxBatch, W = comm.size, me = comm.rank
-    let starts = (0..<W).map { Sharding.rows(rank: $0, world: W, count: schema.count).lowerBound }
-    let owner = { (row: Int) in starts.lastIndex { $0 <= row }! }
-    let chunkOwner = { (i: Int) in owner(rows[i / size * size]) }
-    // Rows that move: owned by one rank, in a chunk another rank evaluates.
-    var send = [Int32](repeating: 0, count: W), receive = send
-    var moves = false
-    for i in rows.indices {
-      let holder = owner(rows[i]), evaluator = chunkOwner(i)
-      if holder == evaluator { continue }
-      moves = true
-      if holder == me { send[evaluator] += 1 }
-      if evaluator == me { receive[holder] += 1 }
-    }
+    let size = model.maxBatch, W = comm.size, me = comm.rank, n = schema.count, lower = shard.rows.lowerBound
+    let owner = { (row: Int) in Sharding.owner(of: row, world: W, count: n) }
+    let evaluator = { (i: Int) in owner(rows[i / size * size]) }  // the owner of row i's chunk's first row
+    let routes = RecordRoutes(world: W, rank: me)
+    for i in rows.indices { routes.add(from: owner(rows[i]), to: evaluator(i)) }
+    routes.finish()
     let recordFloats = shard.recordFloats
-    let sent = Int(send.reduce(0, +)), received = Int(receive.reduce(0, +))
-    let records = Buffer(count: moves ? max(received, 1) * recordFloats : 0)
-    if moves {
-      let outgoing = Buffer(count: max(sent, 1) * recordFloats)
-      var k = 0
-      for i in rows.indices where owner(rows[i]) == me && chunkOwner(i) != me {  // ascending, so by evaluator
-        shard.writeRecord(rows[i] - shard.rows.lowerBound, to: outgoing.pointer + k * recordFloats)
-        k += 1
+    let records = Buffer(count: routes.moves ? max(routes.receiveTotal, 1) * recordFloats : 0)
+    if routes.moves {
+      let outgoing = Buffer(count: max(routes.sendTotal, 1) * recordFloats)
+      for i in rows.indices where shard.owns(rows[i]) && evaluator(i) != me {
+        shard.writeRecord(rows[i] - lower, to: outgoing.pointer + routes.sendSlot(to: evaluator(i)) * recordFloats)
       }
-      let offsets = { (c: [Int32]) in c.indices.map { Int32(c[..<$0].reduce(0, +)) } }
-      send.withUnsafeBufferPointer { sc in receive.withUnsafeBufferPointer { rc in
-        offsets(send).withUnsafeBufferPointer { so in offsets(receive).withUnsafeBufferPointer { ro in
-          comm.exchange(send: outgoing.pointer, sendCounts: sc.baseAddress!, sendOffsets: so.baseAddress!, receive: records.pointer,
-                        receiveCounts: rc.baseAddress!, receiveOffsets: ro.baseAddress!, recordFloats: recordFloats)
-        } }
-      } }
+      routes.exchange(comm, send: outgoing.pointer, receive: records.pointer, recordFloats: recordFloats)
     }
     // This rank's chunks: its own rows first (ascending), then, in the last one only, the received rows (ranks
     // above, in rank order: still ascending).
     let mine = stride(from: 0, to: rows.count, by: size).filter { owner(rows[$0]) == me }
     var local: [Int] = []
     local.reserveCapacity(size)
-    for (n, start) in mine.enumerated() {
+    for (k, start) in mine.enumerated() {
       local.removeAll(keepingCapacity: true)
-      for i in start..<min(start + size, rows.count) where shard.owns(rows[i]) { local.append(rows[i] - shard.rows.lowerBound) }
-      let extra = n == mine.count - 1 ? received : 0
+      for i in start..<min(start + size, rows.count) where shard.owns(rows[i]) { local.append(rows[i] - lower) }
+      let extra = k == mine.count - 1 ? routes.receiveTotal : 0
       let mb = local.withUnsafeBufferPointer {
         batch.gather($0, records: extra > 0 ? UnsafePointer(records.pointer) : nil, recordCount: extra, from: shard)
       }

@@ -202,7 +202,7 @@ public final class Trainer {
     controls = StepControls(c.train, arena: model.arena, stepsPerEpoch: sampler.stepsPerEpoch)
     exchange = GradientExchange(comm: comm, model: model, compress: c.dist.compress)
     let work = options.inference ? [] : BatchBalancer.rowWork(shard, samples: schema.count, comm: comm)
-    balancer = BatchBalancer(comm: comm, shard: shard, work: work, batchSize: c.train.batchSize)
+    balancer = BatchBalancer(comm: comm, shard: shard, samples: schema.count, work: work, batchSize: c.train.batchSize)
     if let saved {
       try comm.agree { try Checkpoint.loadParams(saved, into: model.arena) }
       if let resume = options.resume { try comm.agree { try Checkpoint.loadOptimizer(resume, into: optimizer) } }

@@ -13,7 +13,10 @@ final class ShardingTests: XCTestCase {
           XCTAssertEqual(rows.lowerBound, expectedStart, "contiguous blocks in rank order")
           expectedStart = rows.upperBound
           sizes.append(rows.count)
-          for r in rows { seen[r] += 1 }
+          for r in rows {
+            seen[r] += 1
+            XCTAssertEqual(Sharding.owner(of: r, world: world, count: n), rank, "owner of row \(r), n=\(n) world=\(world)")
+          }
         }
         XCTAssertEqual(seen, [Int](repeating: 1, count: n), "n=\(n) world=\(world)")
         XCTAssertLessThanOrEqual((sizes.max() ?? 0) - (sizes.min() ?? 0), 1, "balanced: n=\(n) world=\(world)")

@@ -15,7 +15,7 @@ final class BalancePlanTests: XCTestCase {
       let equal = trial % 2 == 0  // every row the same length (no padding), or lengths 1...50
       let work = (0..<n).map { _ in equal ? Int32(50) : Int32(1 + rng.next() % 50) }
       let batch = Array(rng.permutation(n).prefix(1 + Int(rng.next() % UInt64(min(n, 80)))))
-      let plans = (0..<world).map { BalancePlan(world: world, rank: $0, work: work, batchSize: 80) }
+      let plans = (0..<world).map { BalancePlan(world: world, rank: $0, samples: n, work: work, batchSize: 80) }
       for p in plans { batch.withUnsafeBufferPointer { p.compute($0) } }
       let shards = (0..<world).map { Sharding.rows(rank: $0, world: world, count: n) }
       let B = batch.count, context = "trial \(trial): world \(world), N \(n), batch \(B), \(equal ? "equal" : "mixed") lengths"
@@ -24,12 +24,12 @@ final class BalancePlanTests: XCTestCase {
         for k in 0..<B {
           XCTAssertEqual(p.destination[k], plans[0].destination[k], "\(context): ranks disagree on row \(k)")
         }
-        for q in 0..<world { XCTAssertEqual(p.sendCounts[q], plans[q].receiveCounts[r], "\(context): \(r) -> \(q)") }
+        for q in 0..<world { XCTAssertEqual(p.routes.sendCounts[q], plans[q].routes.receiveCounts[r], "\(context): \(r) -> \(q)") }
         let own = (0..<B).filter { shards[r].contains(batch[$0]) }
-        let sent = (0..<world).reduce(0) { $0 + Int(p.sendCounts[$1]) }
+        let sent = (0..<world).reduce(0) { $0 + Int(p.routes.sendCounts[$1]) }
         XCTAssertEqual(sent, own.filter { p.destination[$0] != r }.count, "\(context): rank \(r) sends the rows it gives away")
-        XCTAssertFalse(sent > 0 && p.receiveTotal > 0, "\(context): rank \(r) both sends and receives")
-        XCTAssertEqual(p.moves, plans[0].moves, context)
+        XCTAssertFalse(sent > 0 && p.routes.receiveTotal > 0, "\(context): rank \(r) both sends and receives")
+        XCTAssertEqual(p.routes.moves, plans[0].routes.moves, context)
       }
       for k in 0..<B {
         let q = plans[0].destination[k]
@@ -43,7 +43,7 @@ final class BalancePlanTests: XCTestCase {
         XCTAssertTrue(processed.allSatisfy { [B / world, (B + world - 1) / world].contains($0) }, "\(context): rows \(processed)")
         let owned = (0..<world).map { r in batch.filter { shards[r].contains($0) }.count }
         let surplus = (0..<world).reduce(0) { $0 + max(0, owned[$1] - processed[$1]) }
-        XCTAssertEqual((0..<world).reduce(0) { $0 + plans[$1].receiveTotal }, surplus, "\(context): only the surplus moves")
+        XCTAssertEqual((0..<world).reduce(0) { $0 + plans[$1].routes.receiveTotal }, surplus, "\(context): only the surplus moves")
       }
     }
   }
