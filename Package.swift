@@ -21,6 +21,10 @@ let targetCPU: String? = {
 // call that may set errno (nothing here reads errno; sqrt is exact either way).
 let hostCPU: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-fno-math-errno"])]
   + (targetCPU.map { [.unsafeFlags(["-target-cpu", $0], .when(configuration: .release))] } ?? [])
+// The packed-weight micro-kernel (C, MMKernels) is always optimised (debug builds too: the tests train with it)
+// and, in release, compiled for the same CPU as the Swift code.
+let kernelC: [CSetting] = [.unsafeFlags(["-O3"])]
+  + (targetCPU.map { [.unsafeFlags(["-march=\($0)"], .when(configuration: .release))] } ?? [])
 
 let package = Package(
   name: "mmtrain",
@@ -48,7 +52,8 @@ let package = Package(
       providers: [.apt(["libopenblas-dev"])]),
 
     // MARK: - Implementation (one module per room the data passes through)
-    .target(name: "MMTensor", dependencies: ["COpenBLAS"], swiftSettings: hostCPU),
+    .target(name: "MMKernels", cSettings: kernelC),  // the recurrent steps' packed-weight products
+    .target(name: "MMTensor", dependencies: ["COpenBLAS", "MMKernels"], swiftSettings: hostCPU),
     .target(name: "MMHDF5", dependencies: ["CHDF5"]),
     .target(name: "MMDistributed", dependencies: ["CMPI"]),
     .target(name: "MMData", dependencies: ["MMHDF5", "MMTensor", "MMDistributed", "MMModel"], swiftSettings: hostCPU),
