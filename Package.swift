@@ -21,10 +21,9 @@ let targetCPU: String? = {
 // call that may set errno (nothing here reads errno; sqrt is exact either way).
 let hostCPU: [SwiftSetting] = [.unsafeFlags(["-Xcc", "-fno-math-errno"])]
   + (targetCPU.map { [.unsafeFlags(["-target-cpu", $0], .when(configuration: .release))] } ?? [])
-// The packed-weight micro-kernel (C, MMKernels) is always optimised (debug builds too: the tests train with it)
-// and, in release, compiled for the same CPU as the Swift code.
+// The packed-weight micro-kernel (C, MMKernels) is always optimised (debug builds too: the tests train with it);
+// it carries its own AVX-512, AVX2 and SSE2 versions and picks one at run time, whatever the build's target.
 let kernelC: [CSetting] = [.unsafeFlags(["-O3"])]
-  + (targetCPU.map { [.unsafeFlags(["-march=\($0)"], .when(configuration: .release))] } ?? [])
 
 let package = Package(
   name: "mmtrain",

@@ -7,14 +7,17 @@ import Glibc
 /// The hot path works on raw pointers into these (no copy-on-write, no bounds checks in release);
 /// everything that needs a buffer allocates it once, up front, at its largest size.
 ///
-/// Large buffers (≥ 4 MiB: a shard's features, per-step caches) are anonymous mappings, zero by
-/// construction, aligned to 2 MiB and advised as transparent huge pages: a 170 MB shard then costs ~85
-/// page faults instead of ~42,000 and no zeroing pass of our own (start-up is mostly this).
+/// Buffers of 64 KiB and more are anonymous mappings, zero by construction: a page costs memory only once it
+/// is written, so a workspace a model never touches (a dense layer's packing scratch) costs none. Those of
+/// 4 MiB and more (a shard's features, per-step caches) are also aligned to 2 MiB and advised as transparent
+/// huge pages: a 170 MB shard then costs ~85 page faults instead of ~42,000 and no zeroing pass of our own
+/// (start-up is mostly this).
 public final class Buffer {
   public let count: Int
   public let pointer: UnsafeMutablePointer<Float>
   private let mapping: (base: UnsafeMutableRawPointer, length: Int)?
 
+  static let mappedBytes = 64 << 10
   static let largeBytes = 4 << 20
   static let hugePage = 2 << 20
 
@@ -22,9 +25,10 @@ public final class Buffer {
     precondition(count >= 0, "negative buffer size")
     self.count = count
     let bytes = max(count, 1) * MemoryLayout<Float>.stride
-    if bytes >= Buffer.largeBytes, let m = Buffer.map(bytes) {
+    if bytes >= Buffer.mappedBytes, let m = Buffer.map(bytes, huge: bytes >= Buffer.largeBytes) {
       mapping = m
-      let aligned = (Int(bitPattern: m.base) + Buffer.hugePage - 1) / Buffer.hugePage * Buffer.hugePage
+      let align = bytes >= Buffer.largeBytes ? Buffer.hugePage : 1
+      let aligned = (Int(bitPattern: m.base) + align - 1) / align * align
       pointer = UnsafeMutableRawPointer(bitPattern: aligned)!.bindMemory(to: Float.self, capacity: max(count, 1))
     } else {
       mapping = nil
@@ -33,14 +37,14 @@ public final class Buffer {
     }
   }
 
-  /// An anonymous, zero-filled mapping with room to align `bytes` to a huge page; nil if mmap fails
-  /// (the caller then falls back to the heap).
-  private static func map(_ bytes: Int) -> (base: UnsafeMutableRawPointer, length: Int)? {
-    let length = bytes + hugePage
+  /// An anonymous, zero-filled mapping of `bytes`; `huge`: with room to align them to a huge page, advised as
+  /// one. nil if mmap fails (the caller then falls back to the heap).
+  private static func map(_ bytes: Int, huge: Bool) -> (base: UnsafeMutableRawPointer, length: Int)? {
+    let length = bytes + (huge ? hugePage : 0)
     guard let base = mmap(nil, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), base != MAP_FAILED else {
       return nil
     }
-    _ = madvise(base, length, 14)  // MADV_HUGEPAGE (advice only: ignored where THP is off)
+    if huge { _ = madvise(base, length, 14) }  // MADV_HUGEPAGE (advice only: ignored where THP is off)
     return (base, length)
   }
 

@@ -2,9 +2,10 @@ import MMTensor
 import TestSupport
 import XCTest
 
-/// PackedMatrix (the recurrent steps' product, MMKernels) against a double-precision loop: both packings, both
-/// accumulate modes, row counts around the micro-kernel's tile heights (6, 12), column counts around its panel
-/// widths (8, 16, 32), padded strides; and its promise that a row's result does not depend on the rows around it.
+/// PackedMatrix (the recurrent steps' product, MMKernels) against a double-precision loop, at every kernel level
+/// this CPU runs (SSE2, AVX2, AVX-512): both packings, both accumulate modes, row counts around the tile heights
+/// (6, 12), column counts around the panel widths (8, 16, 32), padded strides. And its promises: a row's result
+/// does not depend on the rows around it, and the AVX2 and AVX-512 kernels give the same bits.
 final class PackedMatrixTests: XCTestCase {
   /// C (m, n) (+)= A (m, k) · B with B = W (k, n) or Wᵀ (W (n, k)); row strides lda, ldw, ldc.
   func naive(_ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ lda: Int, _ w: [Float], _ ldw: Int, transposed: Bool,
@@ -20,8 +21,11 @@ final class PackedMatrixTests: XCTestCase {
     return out
   }
 
+  let levels = Array(Int32(0)...PackedMatrix.bestLevel)
+
   func testMatchesNaiveLoop() {
     var rng = RNG(seed: 7)
+    for level in levels {
     for (m, n, k) in [(1, 1, 1), (5, 7, 3), (6, 16, 64), (12, 32, 129), (13, 33, 40), (32, 100, 17), (33, 512, 8), (7, 9, 0)] {
       for transposed in [false, true] {
         for accumulate in [false, true] {
@@ -30,43 +34,56 @@ final class PackedMatrixTests: XCTestCase {
           let w = (0..<((transposed ? n : k) * ldw)).map { _ in Float(rng.normal()) }
           var c = (0..<(m * ldc)).map { _ in Float(rng.normal()) }
           let expected = naive(m, n, k, a, lda, w, ldw, transposed: transposed, accumulate: accumulate, c, ldc)
-          let packed = PackedMatrix(k: k, n: n)
+          let packed = PackedMatrix(k: k, n: n, level: level)
           w.withUnsafeBufferPointer { packed.pack($0.baseAddress!, ld: ldw, transposed: transposed) }
           a.withUnsafeBufferPointer { ap in
             c.withUnsafeMutableBufferPointer { cp in
               packed.multiply(m: m, a: ap.baseAddress!, lda: lda, accumulate: accumulate, c: cp.baseAddress!, ldc: ldc)
             }
           }
-          let what = "m\(m) n\(n) k\(k) transposed \(transposed) accumulate \(accumulate)"
+          let what = "level \(level) m\(m) n\(n) k\(k) transposed \(transposed) accumulate \(accumulate)"
           XCTAssertLessThan(maxRelativeDifference(c, expected), 1e-5, what)
           // The padding columns of C (n ..< ldc) are never written.
           for i in 0..<m { for j in n..<ldc { XCTAssertEqual(c[i * ldc + j], expected[i * ldc + j], what) } }
         }
       }
     }
+    }
   }
 
   /// Each row of the product is the same bits whether it is computed alone or inside any batch: what makes a
   /// recurrent step's result independent of the batch split (so of the world size).
   func testRowsDoNotDependOnTheBatch() {
-    var rng = RNG(seed: 11)
-    let m = 32, n = 80, k = 96
-    let a = (0..<(m * k)).map { _ in Float(rng.normal()) }
-    let w = (0..<(n * k)).map { _ in Float(rng.normal()) }
-    let packed = PackedMatrix(k: k, n: n)
-    w.withUnsafeBufferPointer { packed.pack($0.baseAddress!, ld: k, transposed: true) }
-    func product(rows: Range<Int>) -> [Float] {
-      var c = [Float](repeating: 0, count: rows.count * n)
-      a.withUnsafeBufferPointer { ap in
-        c.withUnsafeMutableBufferPointer {
-          packed.multiply(m: rows.count, a: ap.baseAddress! + rows.lowerBound * k, lda: k, accumulate: false, c: $0.baseAddress!, ldc: n)
-        }
+    for level in levels {
+      let whole = product(level: level, rows: 0..<32)
+      for rows in [0..<1, 5..<6, 31..<32, 3..<10, 7..<20, 13..<32] {
+        XCTAssertEqual(product(level: level, rows: rows), Array(whole[(rows.lowerBound * n)..<(rows.upperBound * n)]),
+                       "level \(level) rows \(rows)")
       }
-      return c
     }
-    let whole = product(rows: 0..<m)
-    for rows in [0..<1, 5..<6, 31..<32, 3..<10, 7..<20, 13..<32] {
-      XCTAssertEqual(product(rows: rows), Array(whole[(rows.lowerBound * n)..<(rows.upperBound * n)]), "rows \(rows)")
+  }
+
+  /// The AVX2 and AVX-512 kernels (both fused multiply-adds, in the same order) agree to the bit, so a run's
+  /// results do not depend on which of the two a node has.
+  func testAVX2AndAVX512GiveTheSameBits() throws {
+    try XCTSkipIf(PackedMatrix.bestLevel < 2, "this CPU has no AVX-512")
+    XCTAssertEqual(product(level: 1, rows: 0..<32), product(level: 2, rows: 0..<32))
+  }
+
+  let n = 80, k = 96
+  lazy var a: [Float] = { var rng = RNG(seed: 11); return (0..<(32 * k)).map { _ in Float(rng.normal()) } }()
+  lazy var w: [Float] = { var rng = RNG(seed: 12); return (0..<(n * k)).map { _ in Float(rng.normal()) } }()
+
+  /// rows of A · Wᵀ (a (32, k), w (n, k)) at a level.
+  func product(level: Int32, rows: Range<Int>) -> [Float] {
+    let packed = PackedMatrix(k: k, n: n, level: level)
+    w.withUnsafeBufferPointer { packed.pack($0.baseAddress!, ld: k, transposed: true) }
+    var c = [Float](repeating: 0, count: rows.count * n)
+    a.withUnsafeBufferPointer { ap in
+      c.withUnsafeMutableBufferPointer {
+        packed.multiply(m: rows.count, a: ap.baseAddress! + rows.lowerBound * k, lda: k, accumulate: false, c: $0.baseAddress!, ldc: n)
+      }
     }
+    return c
   }
 }
