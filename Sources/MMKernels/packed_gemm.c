@@ -32,23 +32,39 @@ long mmk_packed_count(int level, int k, int n) {
   return (n + nr - 1) / nr * nr * k;
 }
 
-void mmk_pack(int level, const float *b, long row_stride, long column_stride, int k, int n, float *packed) {
-  int nr = width[level], panels = (n + nr - 1) / nr;
-  for (int p = 0; p < panels; p++) {
-    float *panel = packed + (long)p * k * nr;
-    int nc = n - p * nr < nr ? n - p * nr : nr;
-    if (column_stride == 1) {  // B's rows are contiguous: copy each panel row
-      for (int kk = 0; kk < k; kk++) {
-        const float *row = b + (long)kk * row_stride + p * nr;
-        for (int jj = 0; jj < nr; jj++) panel[(long)kk * nr + jj] = jj < nc ? row[jj] : 0;
-      }
-    } else {  // B's columns are contiguous (Wᵀ of a row-major W): read each column once
-      for (int jj = 0; jj < nr; jj++) {
-        const float *col = b + (long)(p * nr + jj) * column_stride;
-        for (int kk = 0; kk < k; kk++) panel[(long)kk * nr + jj] = jj < nc ? col[(long)kk * row_stride] : 0;
-      }
-    }
+// Packing at one panel width NR (a constant, so the copies vectorise). B's rows contiguous (column_stride 1):
+// each panel row is a copy. B's columns contiguous (Wᵀ of a row-major W): blocks of 8 rows × NR columns, each
+// column's 8 floats read at once, so both the reads and the writes stay within a few cache lines.
+#define PACK(NR)                                                                                               \
+  static void pack_##NR(const float *b, long row_stride, long column_stride, int k, int n, float *packed) {    \
+    int panels = (n + NR - 1) / NR;                                                                            \
+    for (int p = 0; p < panels; p++) {                                                                         \
+      float *panel = packed + (long)p * k * NR;                                                                \
+      int nc = n - p * NR < NR ? n - p * NR : NR;                                                              \
+      if (column_stride == 1) {                                                                                \
+        for (int kk = 0; kk < k; kk++) {                                                                       \
+          const float *row = b + (long)kk * row_stride + (long)p * NR;                                         \
+          float *out = panel + (long)kk * NR;                                                                  \
+          if (nc == NR) { for (int jj = 0; jj < NR; jj++) out[jj] = row[jj]; }                                 \
+          else { for (int jj = 0; jj < NR; jj++) out[jj] = jj < nc ? row[jj] : 0; }                            \
+        }                                                                                                      \
+      } else {                                                                                                 \
+        for (int k0 = 0; k0 < k; k0 += 8) {                                                                    \
+          int kb = k - k0 < 8 ? k - k0 : 8;                                                                    \
+          for (int jj = 0; jj < NR; jj++) {                                                                    \
+            const float *col = b + (long)(p * NR + jj) * column_stride + (long)k0 * row_stride;                \
+            for (int kk = 0; kk < kb; kk++) panel[(long)(k0 + kk) * NR + jj] = jj < nc ? col[(long)kk * row_stride] : 0; \
+          }                                                                                                    \
+        }                                                                                                      \
+      }                                                                                                        \
+    }                                                                                                          \
   }
+PACK(8) PACK(16) PACK(32)
+
+void mmk_pack(int level, const float *b, long row_stride, long column_stride, int k, int n, float *packed) {
+  if (level == 2) pack_32(b, row_stride, column_stride, k, n, packed);
+  else if (level == 1) pack_16(b, row_stride, column_stride, k, n, packed);
+  else pack_8(b, row_stride, column_stride, k, n, packed);
 }
 
 // One R-row tile (R <= MR) at one level: c (R, nc) (+)= a (R, k) · panel (k, NR), nc <= NR valid columns.
