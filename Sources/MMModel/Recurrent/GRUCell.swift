@@ -42,15 +42,16 @@ func gruCellBackward(
     let gt = GRUGates(gates + b * 3 * H, H), hgb = GRUGates(hg + b * 3 * H, H)
     let dx = GRUGates(dXg + b * 3 * H, H), dhg = GRUGates(dHg + b * 3 * H, H)
     let dhb = dh + b * H, dOutB = dOut + b * H, hp = hPrev + b * H
-    for j in 0..<H {
-      let r = gt.r[j], z = gt.z[j], n = gt.n[j]
-      let dht = dhb[j] + dOutB[j]                     // h_t feeds the output and step t+1
-      let dPreN = dht * (1 - z) * (1 - n * n)         // h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}, n = tanh(.)
-      let dPreZ = dht * (hp[j] - n) * z * (1 - z)     // z = σ(.)
-      let dPreR = dPreN * hgb.n[j] * r * (1 - r)      // n = tanh(xg_n + r ⊙ hg_n), r = σ(.)
-      dx.r[j] = dPreR; dx.z[j] = dPreZ; dx.n[j] = dPreN
-      dhg.r[j] = dPreR; dhg.z[j] = dPreZ; dhg.n[j] = dPreN * r
-      dhb[j] = dht * z                                // to h_{t-1} directly
+    for j in stride(from: 0, to: H, by: Lanes.width) {   // in vectors (Lanes): too many pointers for LLVM
+      let c = min(Lanes.width, H - j)
+      let r = Lanes.load(gt.r, j, c), z = Lanes.load(gt.z, j, c), n = Lanes.load(gt.n, j, c)
+      let dht = Lanes.load(dhb, j, c) + Lanes.load(dOutB, j, c)   // h_t feeds the output and step t+1
+      let dPreN = dht * (1 - z) * (1 - n * n)                     // h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}, n = tanh(.)
+      let dPreZ = dht * (Lanes.load(hp, j, c) - n) * z * (1 - z)  // z = σ(.)
+      let dPreR = dPreN * Lanes.load(hgb.n, j, c) * r * (1 - r)   // n = tanh(xg_n + r ⊙ hg_n), r = σ(.)
+      Lanes.store(dPreR, dx.r, j, c); Lanes.store(dPreZ, dx.z, j, c); Lanes.store(dPreN, dx.n, j, c)
+      Lanes.store(dPreR, dhg.r, j, c); Lanes.store(dPreZ, dhg.z, j, c); Lanes.store(dPreN * r, dhg.n, j, c)
+      Lanes.store(dht * z, dhb, j, c)                             // to h_{t-1} directly
     }
   }
 }

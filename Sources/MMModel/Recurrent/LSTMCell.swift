@@ -23,13 +23,17 @@ func lstmCellForward(
     Activations.tanh(gt.g, H)            // g
     Activations.sigmoid(gt.o, H)         // o
     let cp = cPrev + b * H, cb = c + b * H, tc = tanhC + b * H, hb = h + b * H
-    for j in 0..<H {
-      let cj = gt.f[j] * cp[j] + gt.i[j] * gt.g[j]   // c_t = f ⊙ c_{t-1} + i ⊙ g
-      cb[j] = cj
-      tc[j] = cj
+    for j in stride(from: 0, to: H, by: Lanes.width) {   // in vectors (Lanes): too many pointers for LLVM
+      let n = min(Lanes.width, H - j)
+      let cj = Lanes.load(gt.f, j, n) * Lanes.load(cp, j, n) + Lanes.load(gt.i, j, n) * Lanes.load(gt.g, j, n)  // c_t = f ⊙ c_{t-1} + i ⊙ g
+      Lanes.store(cj, cb, j, n)
+      Lanes.store(cj, tc, j, n)
     }
     Activations.tanh(tc, H)
-    for j in 0..<H { hb[j] = gt.o[j] * tc[j] }        // h_t = o ⊙ tanh(c_t)
+    for j in stride(from: 0, to: H, by: Lanes.width) {
+      let n = min(Lanes.width, H - j)
+      Lanes.store(Lanes.load(gt.o, j, n) * Lanes.load(tc, j, n), hb, j, n)   // h_t = o ⊙ tanh(c_t)
+    }
   }
 }
 
@@ -46,15 +50,17 @@ func lstmCellBackward(
   for b in 0..<B {
     let gt = LSTMGates(gates + b * 4 * H, H), dg = LSTMGates(dGates + b * 4 * H, H)
     let dhb = dhNext + b * H, dOutB = dOut + b * H, dcb = dc + b * H, cp = cPrev + b * H, tc = tanhC + b * H
-    for j in 0..<H {
-      let i = gt.i[j], f = gt.f[j], g = gt.g[j], o = gt.o[j]
-      let dh = dhb[j] + dOutB[j]                          // h_t feeds the output and step t+1
-      let dcj = dcb[j] + dh * o * (1 - tc[j] * tc[j])     // h_t = o ⊙ tanh(c_t)
-      dg.i[j] = dcj * g * i * (1 - i)                     // c_t = f ⊙ c_{t-1} + i ⊙ g, i = σ(.)
-      dg.f[j] = dcj * cp[j] * f * (1 - f)                 // f = σ(.)
-      dg.g[j] = dcj * i * (1 - g * g)                     // g = tanh(.)
-      dg.o[j] = dh * tc[j] * o * (1 - o)                  // o = σ(.)
-      dcb[j] = dcj * f                                    // to c_{t-1}
+    for j in stride(from: 0, to: H, by: Lanes.width) {   // in vectors (Lanes): too many pointers for LLVM
+      let n = min(Lanes.width, H - j)
+      let i = Lanes.load(gt.i, j, n), f = Lanes.load(gt.f, j, n), g = Lanes.load(gt.g, j, n), o = Lanes.load(gt.o, j, n)
+      let tcj = Lanes.load(tc, j, n)
+      let dh = Lanes.load(dhb, j, n) + Lanes.load(dOutB, j, n)       // h_t feeds the output and step t+1
+      let dcj = Lanes.load(dcb, j, n) + dh * o * (1 - tcj * tcj)      // h_t = o ⊙ tanh(c_t)
+      Lanes.store(dcj * g * i * (1 - i), dg.i, j, n)                  // c_t = f ⊙ c_{t-1} + i ⊙ g, i = σ(.)
+      Lanes.store(dcj * Lanes.load(cp, j, n) * f * (1 - f), dg.f, j, n)  // f = σ(.)
+      Lanes.store(dcj * i * (1 - g * g), dg.g, j, n)                  // g = tanh(.)
+      Lanes.store(dh * tcj * o * (1 - o), dg.o, j, n)                 // o = σ(.)
+      Lanes.store(dcj * f, dcb, j, n)                                 // to c_{t-1}
     }
   }
 }

@@ -50,18 +50,21 @@ func peepholeCellBackward(
   for b in 0..<B {
     let gt = LSTMGates(gates + b * 4 * H, H), dg = LSTMGates(dGates + b * 4 * H, H)
     let dhb = dhNext + b * H, dOutB = dOut + b * H, dcb = dc + b * H, cp = cPrev + b * H, tc = tanhC + b * H
-    for j in 0..<H {
-      let i = gt.i[j], f = gt.f[j], g = gt.g[j], o = gt.o[j]
-      let dh = dhb[j] + dOutB[j]                                    // h_t feeds the output and step t+1
-      let dPreO = dh * tc[j] * o * (1 - o)                          // h_t = o ⊙ tanh(c_t), o = σ(.)
-      let dcj = dcb[j] + dh * o * (1 - tc[j] * tc[j]) + dPreO * wco[j]   // ... and o sees c_t
-      let dPreI = dcj * g * i * (1 - i)                             // c_t = f ⊙ c_{t-1} + i ⊙ g
-      let dPreF = dcj * cp[j] * f * (1 - f)
-      dg.i[j] = dPreI
-      dg.f[j] = dPreF
-      dg.g[j] = dcj * i * (1 - g * g)                               // g = tanh(.)
-      dg.o[j] = dPreO
-      dcb[j] = dcj * f + dPreI * wci[j] + dPreF * wcf[j]            // to c_{t-1}, directly and through i, f
+    for j in stride(from: 0, to: H, by: Lanes.width) {   // in vectors (Lanes): too many pointers for LLVM
+      let n = min(Lanes.width, H - j)
+      let i = Lanes.load(gt.i, j, n), f = Lanes.load(gt.f, j, n), g = Lanes.load(gt.g, j, n), o = Lanes.load(gt.o, j, n)
+      let tcj = Lanes.load(tc, j, n)
+      let dh = Lanes.load(dhb, j, n) + Lanes.load(dOutB, j, n)                  // h_t feeds the output and step t+1
+      let dPreO = dh * tcj * o * (1 - o)                                          // h_t = o ⊙ tanh(c_t), o = σ(.)
+      let dcj = Lanes.load(dcb, j, n) + dh * o * (1 - tcj * tcj) + dPreO * Lanes.load(wco, j, n)  // ... and o sees c_t
+      let dPreI = dcj * g * i * (1 - i)                                           // c_t = f ⊙ c_{t-1} + i ⊙ g
+      let dPreF = dcj * Lanes.load(cp, j, n) * f * (1 - f)
+      Lanes.store(dPreI, dg.i, j, n)
+      Lanes.store(dPreF, dg.f, j, n)
+      Lanes.store(dcj * i * (1 - g * g), dg.g, j, n)                             // g = tanh(.)
+      Lanes.store(dPreO, dg.o, j, n)
+      // to c_{t-1}, directly and through i, f
+      Lanes.store(dcj * f + dPreI * Lanes.load(wci, j, n) + dPreF * Lanes.load(wcf, j, n), dcb, j, n)
     }
   }
 }
