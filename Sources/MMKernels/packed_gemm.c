@@ -6,8 +6,9 @@
 //   level 1, AVX2+FMA: V = 8, MR = 6 (12 of 16 ymm)
 //   level 0, SSE2:     V = 4, MR = 6 (12 of 16 xmm)
 // Per kk a tile loads the panel's two vectors once and broadcasts one element of each A row: 2·MR
-// multiply-adds per 2 + MR loads. Measured on one AVX-512 core: (32, 2048, 512) 130 -> 205 GFLOP/s,
-// (32, 512, 128) 125 -> 205 against OpenBLAS's sgemm (it re-packs B), whose 1024³ product runs at 208.
+// multiply-adds per 2 + MR loads. Measured on one AVX-512 core against OpenBLAS's sgemm (which re-packs B):
+// (32, 2048, 512) 116 -> 213 GFLOP/s, (32, 512, 128) 114 -> 208; AVX2 against OpenBLAS's Haswell kernel, 88 -> 112
+// (README, "Performance").
 #include "packed_gemm.h"
 
 #pragma STDC FP_CONTRACT ON  // a * b + c as one FMA where the target has it (clang's default, stated)
@@ -61,10 +62,11 @@ long mmk_packed_count(int level, int k, int n) {
   }
 PACK(8) PACK(16) PACK(32)
 
+typedef void (*pack_fn)(const float *, long, long, int, int, float *);
+static const pack_fn packs[3] = {pack_8, pack_16, pack_32};  // by level, as `width`
+
 void mmk_pack(int level, const float *b, long row_stride, long column_stride, int k, int n, float *packed) {
-  if (level == 2) pack_32(b, row_stride, column_stride, k, n, packed);
-  else if (level == 1) pack_16(b, row_stride, column_stride, k, n, packed);
-  else pack_8(b, row_stride, column_stride, k, n, packed);
+  packs[level](b, row_stride, column_stride, k, n, packed);
 }
 
 // One R-row tile (R <= MR) at one level: c (R, nc) (+)= a (R, k) · panel (k, NR), nc <= NR valid columns.

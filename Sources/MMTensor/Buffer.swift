@@ -25,9 +25,10 @@ public final class Buffer {
     precondition(count >= 0, "negative buffer size")
     self.count = count
     let bytes = max(count, 1) * MemoryLayout<Float>.stride
-    if bytes >= Buffer.mappedBytes, let m = Buffer.map(bytes, huge: bytes >= Buffer.largeBytes) {
+    let huge = bytes >= Buffer.largeBytes
+    if bytes >= Buffer.mappedBytes, let m = Buffer.map(bytes, huge: huge) {
       mapping = m
-      let align = bytes >= Buffer.largeBytes ? Buffer.hugePage : 1
+      let align = huge ? Buffer.hugePage : 1
       let aligned = (Int(bitPattern: m.base) + align - 1) / align * align
       pointer = UnsafeMutableRawPointer(bitPattern: aligned)!.bindMemory(to: Float.self, capacity: max(count, 1))
     } else {

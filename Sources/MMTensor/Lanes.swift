@@ -1,6 +1,6 @@
 /// 16-float vector loads and stores at any offset (no alignment needed), for the point-wise loops LLVM does
 /// not vectorise by itself: those that read and write through more pointers than it can prove apart (the
-/// LSTM cell's backward reads six rows and writes five). A loop over H goes in chunks of `width`; the last,
+/// LSTM cell's backward reads nine rows and writes five). A loop over H goes in chunks of `width`; the last,
 /// shorter chunk is filled with zeros and only its `count` valid lanes are stored, so every element takes the
 /// same vector arithmetic (IEEE per lane: the same bits as the scalar formula).
 public enum Lanes {

@@ -2,9 +2,8 @@ import MMKernels
 
 /// A (k, n) weight matrix packed once for many products with a small left operand (MMKernels/packed_gemm.h):
 /// each recurrent step's h_{t-1} (B_t, H) · W_hhᵀ and dgates_t (B_t, G) · W_hh. OpenBLAS re-packs its right
-/// operand on every call; this is packed once per forward and then costs only the micro-kernel (measured here,
-/// one AVX-512 core: (32, 2048, 512) 130 -> 205 GFLOP/s, (32, 512, 128) 125 -> 205, against OpenBLAS's 208 for
-/// 1024³).
+/// operand on every call; this is packed once per forward and then costs only the micro-kernel (its speed:
+/// packed_gemm.c, README "Performance").
 ///
 /// A row of the product does not depend on the other rows of A: one in-order FMA chain per element. The kernel
 /// is picked at run time for the CPU (AVX-512, AVX2, SSE2: `level`); AVX-512 and AVX2 give the same bits.

@@ -42,13 +42,7 @@ final class GradientExchange {
   func start(_ k: Int) {
     guard GradientExchange.bucketed else { return }
     let t = RunTiming.now()
-    let range = buckets[k]
-    if let half {
-      toHalf(range)
-      comm.startAllreduceSum(half + range.lowerBound, count: range.count)
-    } else {
-      comm.startAllreduceSum(grads + range.lowerBound, count: range.count)
-    }
+    startSum(buckets[k])
     comm.progress()
     waitSeconds += RunTiming.now() - t
   }
@@ -60,21 +54,18 @@ final class GradientExchange {
   func finish() {
     let t = RunTiming.now()
     if !GradientExchange.bucketed {
-      if let half {
-        toHalf(0..<total)
-        comm.startAllreduceSum(half, count: total)
-      } else {
-        comm.allreduceSum(grads, count: total)
-      }
+      if half != nil { startSum(0..<total) } else { comm.allreduceSum(grads, count: total) }
     }
     comm.waitAll()
     if let half { for i in 0..<total { grads[i] = Float(half[i]) } }
     waitSeconds += RunTiming.now() - t
   }
 
-  /// grads[range] rounded to float16 (to nearest; beyond ±65504 becomes ±inf, which the divergence check reports).
-  private func toHalf(_ range: Range<Int>) {
-    guard let half else { return }
+  /// Starts the sum of grads[range]: as float32, or (fp16) rounded to float16 first (to nearest; beyond ±65504
+  /// becomes ±inf, which the divergence check reports).
+  private func startSum(_ range: Range<Int>) {
+    guard let half else { return comm.startAllreduceSum(grads + range.lowerBound, count: range.count) }
     for i in range { half[i] = Float16(grads[i]) }
+    comm.startAllreduceSum(half + range.lowerBound, count: range.count)
   }
 }

@@ -38,8 +38,8 @@ public final class UnidirectionalLayer: RecurrentLayer {
   // Forward caches (what backward needs), packed: N <= T·B rows.
   let xs: Buffer      // (N, D)   the input rows, gathered in step order (backward: reused for dx)
   let bias: Buffer    // (G)      b_ih + b_hh (LSTMs) or b_ih (GRU): the GEMM's pre-broadcast C
-  let wHhT: PackedMatrix  // (H, G)  W_hhᵀ packed for the steps' products, by every forward (see there)
-  let wHhP: PackedMatrix  // (G, H)  W_hh packed for the steps' backward products, by every backward
+  let packedWHhT: PackedMatrix  // (H, G)  W_hhᵀ packed for the steps' products, by every forward (see there)
+  let packedWHh: PackedMatrix   // (G, H)  W_hh packed for the steps' backward products, by every backward
   let gates: Buffer   // (N, G)   input projection + biases, then the activated gates (in place)
   let hg: Buffer      // (N, G)   GRU only: h_{t-1}·W_hhᵀ + b_hh
   let hPrev: Buffer   // (N, H)   h_{t-1} of each row (0 at t = 0): the hidden GEMM's input
@@ -76,8 +76,8 @@ public final class UnidirectionalLayer: RecurrentLayer {
     let apart = cell.keepsHiddenProjectionApart, lstm = cell.hasCellState, N = T * B
     xs = Buffer(count: N * D)
     bias = Buffer(count: G)
-    wHhT = PackedMatrix(k: H, n: G)
-    wHhP = PackedMatrix(k: G, n: H)
+    packedWHhT = PackedMatrix(k: H, n: G)
+    packedWHh = PackedMatrix(k: G, n: H)
     gates = Buffer(count: N * G)
     hg = Buffer(count: apart ? N * G : 0)
     hPrev = Buffer(count: N * H)
@@ -142,7 +142,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
     BLAS.gemm(transB: true, m: N, n: G, k: D, a: xp, lda: ldxp, b: wIh, ldb: D, beta: 1, c: gp, ldc: G)
     // W_hhᵀ (H, G) packed once per forward: each step's h_{t-1} (B_t, H) · W_hhᵀ is then the micro-kernel alone
     // (PackedMatrix), where OpenBLAS would re-pack W_hh on every step.
-    wHhT.pack(wHh, ld: H, transposed: true)
+    packedWHhT.pack(wHh, ld: H, transposed: true)
     for t in 0..<T where active[t] > 0 {
       let n = active[t], r = offsets[t]
       let gt = gp + r * G, hPrevT = hpp + r * H, hNext = hop + r * H
@@ -152,7 +152,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
         let cPrevT = cPrev.pointer + r * H, cNext = cOut.pointer + r * H, tct = tanhC.pointer + r * H
         if t == 0 { cPrevT.update(repeating: 0, count: n * H) }
         // gates_t (B_t, G) += h_{t-1} (B_t, H) · W_hhᵀ   (h_{-1} = 0: nothing to add at t = 0)
-        if t > 0 { wHhT.multiply(m: n, a: hPrevT, lda: H, accumulate: true, c: gt, ldc: G) }
+        if t > 0 { packedWHhT.multiply(m: n, a: hPrevT, lda: H, accumulate: true, c: gt, ldc: G) }
         if cell == .lstm {
           lstmCellForward(h: hNext, c: cNext, tanhC: tct, gates: gt, cPrev: cPrevT, n, H)
         } else {
@@ -163,7 +163,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
         // hg_t (B_t, G) = b_hh + h_{t-1} (B_t, H) · W_hhᵀ   (h_{-1} = 0: b_hh alone at t = 0)
         let hgt = hg.pointer + r * G
         for b in 0..<n { (hgt + b * G).update(from: bHh, count: G) }
-        if t > 0 { wHhT.multiply(m: n, a: hPrevT, lda: H, accumulate: true, c: hgt, ldc: G) }
+        if t > 0 { packedWHhT.multiply(m: n, a: hPrevT, lda: H, accumulate: true, c: hgt, ldc: G) }
         gruCellForward(h: hNext, gates: gt, hg: hgt, hPrev: hPrevT, n, H)
       }
       // The samples still going at t+1 are the first B_{t+1}: their h_t is the next step's h_{t-1}.
@@ -198,7 +198,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
       }
     }
     let apart = cell.keepsHiddenProjectionApart
-    wHhP.pack(wHh, ld: H, transposed: false)   // W_hh (G, H) for the steps' dh_{t-1}, as wHhT in forward
+    packedWHh.pack(wHh, ld: H, transposed: false)   // W_hh (G, H) for the steps' dh_{t-1}, as packedWHhT in forward
     let dbx = dBias.pointer, dbh = apart ? dBias.pointer + G : dBias.pointer
     dBias.zero()
     for t in stride(from: T - 1, through: 0, by: -1) where active[t] > 0 {
@@ -217,12 +217,12 @@ public final class UnidirectionalLayer: RecurrentLayer {
                                wci: extras[0], wcf: extras[1], wco: extras[2], n, H)
         }
         // dh_{t-1} (B_t, H) = dgates_t (B_t, G) · W_hh (G, H)   (dh_{-1} is not needed)
-        if t > 0 { wHhP.multiply(m: n, a: dgt, lda: G, accumulate: false, c: dhp, ldc: H) }
+        if t > 0 { packedWHh.multiply(m: n, a: dgt, lda: G, accumulate: false, c: dhp, ldc: H) }
       case .gru:
         let dhgt = dHg.pointer + r * G
         gruCellBackward(dXg: dgt, dHg: dhgt, dh: dhp, dOut: dOutT, gates: gt, hg: hg.pointer + r * G, hPrev: hpp + r * H, n, H)
         // dh_{t-1} (B_t, H) = z ⊙ dh_t (the cell wrote it) + dhg_t (B_t, G) · W_hh (G, H)   (dh_{-1} is not needed)
-        if t > 0 { wHhP.multiply(m: n, a: dhgt, lda: G, accumulate: true, c: dhp, ldc: H) }
+        if t > 0 { packedWHh.multiply(m: n, a: dhgt, lda: G, accumulate: true, c: dhp, ldc: H) }
         for row in 0..<n { let d = dhgt + row * G; for j in 0..<G { dbh[j] += d[j] } }   // db_hh: column sums of dhg
       }
       for row in 0..<n { let d = dgt + row * G; for j in 0..<G { dbx[j] += d[j] } }      // db_ih: column sums of dgates
