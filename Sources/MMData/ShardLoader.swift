@@ -35,7 +35,7 @@ public enum ShardLoader {
 
     // Features: impute, normalise, align, fuse.
     let S = o.maxSteps, D = o.features, M = o.modalities.count
-    let x = Buffer(count: rows.count * S * D)
+    let x = Buffer(count: rows.count * S * D, prefault: true)  // written whole below
     var modelLengths = [Int32](repeating: 1, count: rows.count)
     var modalityLengths = [Int32](repeating: 0, count: rows.count * M)
     var columns: [Range<Int>] = []

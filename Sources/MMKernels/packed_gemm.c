@@ -69,11 +69,12 @@ void mmk_pack(int level, const float *b, long row_stride, long column_stride, in
   packs[level](b, row_stride, column_stride, k, n, packed);
 }
 
-// One R-row tile (R <= MR) at one level: c (R, nc) (+)= a (R, k) · panel (k, NR), nc <= NR valid columns.
-// The kk loop is kept rolled (unrolling it made the compiler spill the accumulators).
+// One R-row tile (R <= MR) at one level: c (R, nc) (+)= a (R, k) · panel (k, NR), then + bias (nc) when given;
+// nc <= NR valid columns. The kk loop is kept rolled (unrolling it made the compiler spill the accumulators).
 #define TILE(L, TARGET, VT, V, R)                                                                              \
   TARGET static void tile##L##_##R(int k, const float *restrict a, long lda, const float *restrict panel,      \
-                                   int accumulate, float *restrict c, long ldc, int nc) {                      \
+                                   int accumulate, const float *restrict bias, float *restrict c, long ldc,    \
+                                   int nc) {                                                                   \
     VT acc0[R], acc1[R];                                                                                       \
     for (int i = 0; i < R; i++) { acc0[i] = (VT){0}; acc1[i] = (VT){0}; }                                      \
     _Pragma("clang loop vectorize(disable) interleave(disable) unroll(disable)")                               \
@@ -86,15 +87,19 @@ void mmk_pack(int level, const float *b, long row_stride, long column_stride, in
       }                                                                                                        \
     }                                                                                                          \
     if (nc == 2 * V) {                                                                                         \
+      VT bias0 = bias ? *(const VT *)bias : (VT){0}, bias1 = bias ? *(const VT *)(bias + V) : (VT){0};         \
       for (int i = 0; i < R; i++) {                                                                            \
         VT *c0 = (VT *)(c + i * ldc), *c1 = (VT *)(c + i * ldc + V);                                           \
-        if (accumulate) { *c0 += acc0[i]; *c1 += acc1[i]; } else { *c0 = acc0[i]; *c1 = acc1[i]; }            \
+        VT x0 = accumulate ? *c0 + acc0[i] : acc0[i], x1 = accumulate ? *c1 + acc1[i] : acc1[i];               \
+        if (bias) { x0 += bias0; x1 += bias1; }                                                                \
+        *c0 = x0; *c1 = x1;                                                                                    \
       }                                                                                                        \
     } else {                                                                                                   \
       for (int i = 0; i < R; i++)                                                                              \
         for (int j = 0; j < nc; j++) {                                                                         \
           float x = j < V ? acc0[i][j] : acc1[i][j - V];                                                       \
-          c[i * ldc + j] = accumulate ? c[i * ldc + j] + x : x;                                                \
+          x = accumulate ? c[i * ldc + j] + x : x;                                                             \
+          c[i * ldc + j] = bias ? x + bias[j] : x;                                                             \
         }                                                                                                      \
     }                                                                                                          \
   }
@@ -111,7 +116,7 @@ TILE(1, AVX2, vf8, 8, 4) TILE(1, AVX2, vf8, 8, 5) TILE(1, AVX2, vf8, 8, 6)
 TILE(0, SSE2, vf4, 4, 1) TILE(0, SSE2, vf4, 4, 2) TILE(0, SSE2, vf4, 4, 3)
 TILE(0, SSE2, vf4, 4, 4) TILE(0, SSE2, vf4, 4, 5) TILE(0, SSE2, vf4, 4, 6)
 
-typedef void (*tile_fn)(int, const float *, long, const float *, int, float *, long, int);
+typedef void (*tile_fn)(int, const float *, long, const float *, int, const float *, float *, long, int);
 static const tile_fn tiles[3][13] = {
   {0, tile0_1, tile0_2, tile0_3, tile0_4, tile0_5, tile0_6},
   {0, tile1_1, tile1_2, tile1_3, tile1_4, tile1_5, tile1_6},
@@ -120,7 +125,7 @@ static const tile_fn tiles[3][13] = {
 static const int rows[3] = {6, 6, 12};  // MR per level
 
 void mmk_gemm_packed(int level, int m, int n, int k, const float *a, long lda, const float *packed, int accumulate,
-                     float *c, long ldc) {
+                     const float *bias, float *c, long ldc) {
   if (m <= 0 || n <= 0) return;
   int nr = width[level], mr = rows[level], panels = (n + nr - 1) / nr;
   // Panel-outer: a panel (k·NR floats) stays in cache while every row tile uses it; A (m, k) is small.
@@ -129,7 +134,8 @@ void mmk_gemm_packed(int level, int m, int n, int k, const float *a, long lda, c
     const float *panel = packed + (long)p * k * nr;
     for (int i = 0; i < m; i += mr) {
       int r = m - i < mr ? m - i : mr;
-      tiles[level][r](k, a + (long)i * lda, lda, panel, accumulate, c + (long)i * ldc + (long)p * nr, ldc, nc);
+      tiles[level][r](k, a + (long)i * lda, lda, panel, accumulate, bias ? bias + (long)p * nr : 0,
+                       c + (long)i * ldc + (long)p * nr, ldc, nc);
     }
   }
 }

@@ -8,22 +8,31 @@ import MMKernels
 /// A row of the product does not depend on the other rows of A: one in-order FMA chain per element. The kernel
 /// is picked at run time for the CPU (AVX-512, AVX2, SSE2: `level`); AVX-512 and AVX2 give the same bits.
 public final class PackedMatrix {
-  public let k: Int, n: Int
+  /// The shape packed last (B is (k, n)).
+  public private(set) var k: Int, n: Int
   /// The micro-kernel's instruction set: 2 AVX-512, 1 AVX2 + FMA, 0 SSE2 (packed_gemm.h).
   public let level: Int32
-  let storage: UnsafeMutablePointer<Float>   // mmk_packed_count(level, k, n) floats, 64-byte aligned
+  let capacity: Int                          // floats: the largest of mmk_packed_count(level, k, n) over the shapes
+  let storage: UnsafeMutablePointer<Float>   // 64-byte aligned
 
   /// The best level this CPU runs.
   public static let bestLevel = mmk_best_level()
 
-  public init(k: Int, n: Int, level: Int32 = PackedMatrix.bestLevel) {
-    precondition(k >= 0 && n >= 0, "negative packed matrix shape (\(k), \(n))")
+  public convenience init(k: Int, n: Int, level: Int32 = PackedMatrix.bestLevel) {
+    self.init(shapes: [(k, n)], level: level)
+  }
+
+  /// Storage for any of `shapes` (the first is packed by `pack(_:ld:transposed:)`), one at a time: a layer's
+  /// W_hhᵀ (H, G) in forward and W_hh (G, H) in backward are never needed at once.
+  public init(shapes: [(k: Int, n: Int)], level: Int32 = PackedMatrix.bestLevel) {
+    precondition(!shapes.isEmpty && shapes.allSatisfy { $0.k >= 0 && $0.n >= 0 }, "packed matrix shapes \(shapes)")
     precondition(level >= 0 && level <= PackedMatrix.bestLevel, "packed kernel level \(level): this CPU runs 0...\(PackedMatrix.bestLevel)")
-    self.k = k; self.n = n; self.level = level
-    let count = max(mmk_packed_count(level, Int32(k), Int32(n)), 1)
-    storage = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Float>.stride, alignment: 64)
-      .bindMemory(to: Float.self, capacity: count)
-    storage.initialize(repeating: 0, count: count)
+    (k, n) = shapes[0]
+    self.level = level
+    capacity = max(shapes.map { mmk_packed_count(level, Int32($0.k), Int32($0.n)) }.max()!, 1)
+    storage = UnsafeMutableRawPointer.allocate(byteCount: capacity * MemoryLayout<Float>.stride, alignment: 64)
+      .bindMemory(to: Float.self, capacity: capacity)
+    storage.initialize(repeating: 0, count: capacity)
   }
 
   deinit { storage.deallocate() }
@@ -34,9 +43,18 @@ public final class PackedMatrix {
     mmk_pack(level, w, transposed ? 1 : ld, transposed ? ld : 1, Int32(k), Int32(n), storage)
   }
 
-  /// C (m, n) = A (m, k) · B, or C += A · B when `accumulate`; A and C row-major with row strides lda, ldc.
+  /// As `pack(_:ld:transposed:)`, as shape (k, n) from now on (one of the shapes the storage was made for).
+  public func pack(_ w: UnsafePointer<Float>, ld: Int, transposed: Bool, k: Int, n: Int) {
+    precondition(mmk_packed_count(level, Int32(k), Int32(n)) <= capacity, "packed shape (\(k), \(n)) exceeds the storage")
+    (self.k, self.n) = (k, n)
+    pack(w, ld: ld, transposed: transposed)
+  }
+
+  /// C (m, n) = A (m, k) · B, or C += A · B when `accumulate`, then + `bias` (n) on every row when given
+  /// (c = (c + A·B) + bias); A and C row-major with row strides lda, ldc.
   @inline(__always)
-  public func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, accumulate: Bool, c: UnsafeMutablePointer<Float>, ldc: Int) {
-    mmk_gemm_packed(level, Int32(m), Int32(n), Int32(k), a, lda, storage, accumulate ? 1 : 0, c, ldc)
+  public func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, accumulate: Bool, bias: UnsafePointer<Float>? = nil,
+                       c: UnsafeMutablePointer<Float>, ldc: Int) {
+    mmk_gemm_packed(level, Int32(m), Int32(n), Int32(k), a, lda, storage, accumulate ? 1 : 0, bias, c, ldc)
   }
 }

@@ -4,18 +4,19 @@ import XCTest
 
 /// PackedMatrix (the recurrent steps' product, MMKernels) against a double-precision loop, at every kernel level
 /// this CPU runs (SSE2, AVX2, AVX-512): both packings, both accumulate modes, row counts around the tile heights
-/// (6, 12), column counts around the panel widths (8, 16, 32), padded strides. And its promises: a row's result
+/// (6, 12), column counts around the panel widths (8, 16, 32), padded strides, with and without a bias row; one
+/// storage packed as two shapes in turn. And its promises: a row's result
 /// does not depend on the rows around it, and the AVX2 and AVX-512 kernels give the same bits.
 final class PackedMatrixTests: XCTestCase {
-  /// C (m, n) (+)= A (m, k) · B with B = W (k, n) or Wᵀ (W (n, k)); row strides lda, ldw, ldc.
+  /// C (m, n) (+)= A (m, k) · B (+ bias (n)) with B = W (k, n) or Wᵀ (W (n, k)); row strides lda, ldw, ldc.
   func naive(_ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ lda: Int, _ w: [Float], _ ldw: Int, transposed: Bool,
-             accumulate: Bool, _ c: [Float], _ ldc: Int) -> [Float] {
+             accumulate: Bool, bias: [Float]? = nil, _ c: [Float], _ ldc: Int) -> [Float] {
     var out = c
     for i in 0..<m {
       for j in 0..<n {
         var s = 0.0
         for p in 0..<k { s += Double(a[i * lda + p]) * Double(transposed ? w[j * ldw + p] : w[p * ldw + j]) }
-        out[i * ldc + j] = Float(s) + (accumulate ? c[i * ldc + j] : 0)
+        out[i * ldc + j] = Float(s + (accumulate ? Double(c[i * ldc + j]) : 0) + Double(bias?[j] ?? 0))
       }
     }
     return out
@@ -29,22 +30,34 @@ final class PackedMatrixTests: XCTestCase {
     for (m, n, k) in [(1, 1, 1), (5, 7, 3), (6, 16, 64), (12, 32, 129), (13, 33, 40), (32, 100, 17), (33, 512, 8), (7, 9, 0)] {
       for transposed in [false, true] {
         for accumulate in [false, true] {
+        for withBias in [false, true] {
           let lda = k + 3, ldw = (transposed ? k : n) + 2, ldc = n + 5
           let a = (0..<(m * lda)).map { _ in Float(rng.normal()) }
           let w = (0..<((transposed ? n : k) * ldw)).map { _ in Float(rng.normal()) }
           var c = (0..<(m * ldc)).map { _ in Float(rng.normal()) }
-          let expected = naive(m, n, k, a, lda, w, ldw, transposed: transposed, accumulate: accumulate, c, ldc)
-          let packed = PackedMatrix(k: k, n: n, level: level)
-          w.withUnsafeBufferPointer { packed.pack($0.baseAddress!, ld: ldw, transposed: transposed) }
+          let bias = withBias ? (0..<n).map { _ in Float(rng.normal()) } : nil
+          let expected = naive(m, n, k, a, lda, w, ldw, transposed: transposed, accumulate: accumulate, bias: bias, c, ldc)
+          // Storage for this shape and another (a layer's W_hhᵀ and W_hh), packed as the other first.
+          let packed = PackedMatrix(shapes: [(n + 40, k + 1), (k, n)], level: level)
+          let other = [Float](repeating: 1, count: (n + 40) * (k + 1))
+          other.withUnsafeBufferPointer { packed.pack($0.baseAddress!, ld: k + 1, transposed: false) }
+          w.withUnsafeBufferPointer { packed.pack($0.baseAddress!, ld: ldw, transposed: transposed, k: k, n: n) }
           a.withUnsafeBufferPointer { ap in
             c.withUnsafeMutableBufferPointer { cp in
-              packed.multiply(m: m, a: ap.baseAddress!, lda: lda, accumulate: accumulate, c: cp.baseAddress!, ldc: ldc)
+              if let bias {
+                bias.withUnsafeBufferPointer {
+                  packed.multiply(m: m, a: ap.baseAddress!, lda: lda, accumulate: accumulate, bias: $0.baseAddress!, c: cp.baseAddress!, ldc: ldc)
+                }
+              } else {
+                packed.multiply(m: m, a: ap.baseAddress!, lda: lda, accumulate: accumulate, c: cp.baseAddress!, ldc: ldc)
+              }
             }
           }
-          let what = "level \(level) m\(m) n\(n) k\(k) transposed \(transposed) accumulate \(accumulate)"
+          let what = "level \(level) m\(m) n\(n) k\(k) transposed \(transposed) accumulate \(accumulate) bias \(withBias)"
           XCTAssertLessThan(maxRelativeDifference(c, expected), 1e-5, what)
           // The padding columns of C (n ..< ldc) are never written.
           for i in 0..<m { for j in n..<ldc { XCTAssertEqual(c[i * ldc + j], expected[i * ldc + j], what) } }
+        }
         }
       }
     }

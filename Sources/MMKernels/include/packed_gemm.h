@@ -29,9 +29,10 @@ long mmk_packed_count(int level, int k, int n);
 /// (mmk_packed_count(level, k, n) floats). column_stride = k, row_stride = 1 packs Wᵀ of a row-major W (n, k).
 void mmk_pack(int level, const float *b, long row_stride, long column_stride, int k, int n, float *packed);
 
-/// C (m, n) = A (m, k) · B, or C += A · B when `accumulate`; A and C row-major with row strides lda, ldc;
-/// B packed by mmk_pack at the same level (a level this CPU runs: at most mmk_best_level()).
+/// C (m, n) = A (m, k) · B, or C += A · B when `accumulate`; then, when `bias` (n) is not NULL, bias is added
+/// to every row: c = (c + A·B) + bias. A and C row-major with row strides lda, ldc; B packed by mmk_pack at the
+/// same level (a level this CPU runs: at most mmk_best_level()).
 void mmk_gemm_packed(int level, int m, int n, int k, const float *a, long lda, const float *packed, int accumulate,
-                     float *c, long ldc);
+                     const float *bias, float *c, long ldc);
 
 #endif

@@ -9,7 +9,9 @@ import MMTensor
 /// `perm`), and step t runs only the B_t samples still going, which are the first B_t of that order. Every
 /// cache is packed: step t's rows are rows offsets[t] ..< offsets[t] + B_t, N = Σ_b L_b rows in all, so the
 /// input projection, dW_ih and dx are single GEMMs over the N valid rows only and each step's GEMM has B_t
-/// rows. The output is unpacked to (T, B, H), zero at steps >= L.
+/// rows. The output is unpacked to (T, B, H), zero at steps >= L. Step t's rows are the first B_t of step
+/// t-1's, so h_{t-1} and c_{t-1} are read where step t-1 wrote them (no copies), and backward writes the
+/// gates' gradients over the gates themselves (each element's gates are read before its gradients are stored).
 ///
 /// `reversed` (used by BidirectionalLayer): sample b with length L runs its valid steps back to front: step s
 /// reads input step L-1-s, and output row s is that step's hidden state, so the output is in the
@@ -37,21 +39,19 @@ public final class UnidirectionalLayer: RecurrentLayer {
   var dense = false
   // Forward caches (what backward needs), packed: N <= T·B rows.
   let xs: Buffer      // (N, D)   the input rows, gathered in step order (backward: reused for dx)
-  let bias: Buffer    // (G)      b_ih + b_hh (LSTMs) or b_ih (GRU): the GEMM's pre-broadcast C
-  let packedWHhT: PackedMatrix  // (H, G)  W_hhᵀ packed for the steps' products, by every forward (see there)
-  let packedWHh: PackedMatrix   // (G, H)  W_hh packed for the steps' backward products, by every backward
-  let gates: Buffer   // (N, G)   input projection + biases, then the activated gates (in place)
-  let hg: Buffer      // (N, G)   GRU only: h_{t-1}·W_hhᵀ + b_hh
-  let hPrev: Buffer   // (N, H)   h_{t-1} of each row (0 at t = 0): the hidden GEMM's input
-  let hOut: Buffer    // (N, H)   h_t
-  let cPrev: Buffer   // (N, H)   LSTMs only: c_{t-1} (0 at t = 0)
-  let cOut: Buffer    // (N, H)   LSTMs only: c_t
+  let bias: Buffer    // (G)      b_ih + b_hh (LSTMs: added by the steps' products) or b_ih (GRU: the GEMM's pre-broadcast C)
+  /// W_hhᵀ (H, G) packed by every forward for the steps' products (see there), W_hh (G, H) by every backward.
+  let packedWHh: PackedMatrix
+  let gates: Buffer   // (N, G)   input projection + biases, then the activated gates (in place); backward: dgates,
+                      //          the gradient of the pre-activations (= of the hidden projection for LSTMs), in place
+  let hg: Buffer      // (N, G)   GRU only: h_{t-1}·W_hhᵀ + b_hh; backward: dhg, its gradient, in place
+  let hOut: Buffer    // (N, H)   h_t (step t-1's first B_t rows are step t's h_{t-1})
+  let cOut: Buffer    // (N, H)   LSTMs only: c_t (likewise c_{t-1})
   let tanhC: Buffer   // (N, H)   LSTMs only: tanh(c_t)
+  let zeros: Buffer   // (B, H)   h_{-1} = c_{-1} = 0
   let output: Buffer  // (T, B, H) h_t unpacked, zero at t >= L
   // Backward scratch.
-  let dOutP: Buffer   // (N, H)   dOut packed
-  let dGates: Buffer  // (N, G)   gradient of the input projection's pre-activations (= of the hidden one for LSTMs)
-  let dHg: Buffer     // (N, G)   GRU only: gradient of hg
+  let dOutP: Buffer   // (N, H)   dOut packed; after the time loop, h_{t-1} gathered for dW_hh
   let dBias: Buffer   // (2, G)   column sums of dgates and of dhg (GRU), gathered step by step while hot
   let dh: Buffer      // (B, H)   dL/dh_t flowing backwards in time (perm order)
   let dc: Buffer      // (B, H)   LSTMs only: dL/dc_t flowing backwards in time
@@ -76,19 +76,15 @@ public final class UnidirectionalLayer: RecurrentLayer {
     let apart = cell.keepsHiddenProjectionApart, lstm = cell.hasCellState, N = T * B
     xs = Buffer(count: N * D)
     bias = Buffer(count: G)
-    packedWHhT = PackedMatrix(k: H, n: G)
-    packedWHh = PackedMatrix(k: G, n: H)
+    packedWHh = PackedMatrix(shapes: [(H, G), (G, H)])
     gates = Buffer(count: N * G)
     hg = Buffer(count: apart ? N * G : 0)
-    hPrev = Buffer(count: N * H)
     hOut = Buffer(count: N * H)
-    cPrev = Buffer(count: lstm ? N * H : 0)
     cOut = Buffer(count: lstm ? N * H : 0)
     tanhC = Buffer(count: lstm ? N * H : 0)
+    zeros = Buffer(count: B * H)
     output = Buffer(count: N * H)
     dOutP = Buffer(count: N * H)
-    dGates = Buffer(count: N * G)
-    dHg = Buffer(count: apart ? N * G : 0)
     dBias = Buffer(count: 2 * G)
     dh = Buffer(count: B * H)
     dc = Buffer(count: lstm ? B * H : 0)
@@ -114,6 +110,11 @@ public final class UnidirectionalLayer: RecurrentLayer {
     dense = row == T * B && !reversed
   }
 
+  /// Step t's rows of h_{t-1} (or c_{t-1}) in `states` (hOut, cOut): the first B_t rows of step t-1; zeros at t = 0.
+  @inline(__always) func previous(_ states: UnsafeMutablePointer<Float>, _ t: Int) -> UnsafePointer<Float> {
+    UnsafePointer(t > 0 ? states + offsets[t - 1] * hidden : zeros.pointer)
+  }
+
   /// The input step that packed step t of sample perm[j] reads.
   @inline(__always) func inputStep(_ t: Int, _ j: Int) -> Int { reversed ? sortedLengths[j] - 1 - t : t }
 
@@ -124,7 +125,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
     let H = hidden, G = cell.gateCount * H, D = inputSize
     pack(lengths, T, B)
     let N = offsets[T]
-    let gp = gates.pointer, hpp = hPrev.pointer, hop = hOut.pointer
+    let gp = gates.pointer, hop = hOut.pointer, cop = cOut.pointer
     // The valid input rows in step order: xs (N, D) gathered, or x itself (row stride ldx) when dense.
     let xp = dense ? x : UnsafePointer(xs.pointer), ldxp = dense ? ldx : D
     if !dense {
@@ -134,40 +135,44 @@ public final class UnidirectionalLayer: RecurrentLayer {
         }
       }
     }
-    // Input projection of every valid row at once, the biases folded in as the GEMM's C (beta = 1):
-    // gates (N, G) = bias + xs (N, D) · W_ihᵀ, bias = b_ih + b_hh for the LSTMs, b_ih for GRU (b_hh goes with hg).
+    // Input projection of every valid row at once: gates (N, G) = xs (N, D) · W_ihᵀ. The LSTMs' biases
+    // (b_ih + b_hh) are added by each step's packed product below, as it stores the step's gates (no pass of
+    // their own over (N, G)); GRU's b_ih is the GEMM's pre-broadcast C (beta = 1), its b_hh goes with hg.
     let apart = cell.keepsHiddenProjectionApart
     for j in 0..<G { bias[j] = apart ? bIh[j] : bIh[j] + bHh[j] }
-    for r in 0..<N { (gp + r * G).update(from: bias.pointer, count: G) }
-    BLAS.gemm(transB: true, m: N, n: G, k: D, a: xp, lda: ldxp, b: wIh, ldb: D, beta: 1, c: gp, ldc: G)
+    if apart { for r in 0..<N { (gp + r * G).update(from: bias.pointer, count: G) } }
+    BLAS.gemm(transB: true, m: N, n: G, k: D, a: xp, lda: ldxp, b: wIh, ldb: D, beta: apart ? 1 : 0, c: gp, ldc: G)
     // W_hhᵀ (H, G) packed once per forward: each step's h_{t-1} (B_t, H) · W_hhᵀ is then the micro-kernel alone
     // (PackedMatrix), where OpenBLAS would re-pack W_hh on every step.
-    packedWHhT.pack(wHh, ld: H, transposed: true)
+    packedWHh.pack(wHh, ld: H, transposed: true, k: H, n: G)
     for t in 0..<T where active[t] > 0 {
       let n = active[t], r = offsets[t]
-      let gt = gp + r * G, hPrevT = hpp + r * H, hNext = hop + r * H
-      if t == 0 { hPrevT.update(repeating: 0, count: n * H) }
+      let gt = gp + r * G, hPrevT = previous(hop, t), hNext = hop + r * H
       switch cell {
       case .lstm, .lstm_peephole:
-        let cPrevT = cPrev.pointer + r * H, cNext = cOut.pointer + r * H, tct = tanhC.pointer + r * H
-        if t == 0 { cPrevT.update(repeating: 0, count: n * H) }
-        // gates_t (B_t, G) += h_{t-1} (B_t, H) · W_hhᵀ   (h_{-1} = 0: nothing to add at t = 0)
-        if t > 0 { packedWHhT.multiply(m: n, a: hPrevT, lda: H, accumulate: true, c: gt, ldc: G) }
+        let cPrevT = previous(cop, t), cNext = cop + r * H, tct = tanhC.pointer + r * H
+        // gates_t (B_t, G) = (x_t·W_ihᵀ + h_{t-1} (B_t, H) · W_hhᵀ) + bias   (h_{-1} = 0: the bias alone at t = 0)
+        if t > 0 {
+          packedWHh.multiply(m: n, a: hPrevT, lda: H, accumulate: true, bias: bias.pointer, c: gt, ldc: G)
+        } else {
+          let bp = bias.pointer
+          for b in 0..<n { let row = gt + b * G; for j in 0..<G { row[j] += bp[j] } }
+        }
         if cell == .lstm {
           lstmCellForward(h: hNext, c: cNext, tanhC: tct, gates: gt, cPrev: cPrevT, n, H)
         } else {
           peepholeCellForward(h: hNext, c: cNext, tanhC: tct, gates: gt, cPrev: cPrevT, wci: extras[0], wcf: extras[1], wco: extras[2], n, H)
         }
-        if t + 1 < T { (cPrev.pointer + offsets[t + 1] * H).update(from: cNext, count: active[t + 1] * H) }
       case .gru:
         // hg_t (B_t, G) = b_hh + h_{t-1} (B_t, H) · W_hhᵀ   (h_{-1} = 0: b_hh alone at t = 0)
         let hgt = hg.pointer + r * G
-        for b in 0..<n { (hgt + b * G).update(from: bHh, count: G) }
-        if t > 0 { packedWHhT.multiply(m: n, a: hPrevT, lda: H, accumulate: true, c: hgt, ldc: G) }
+        if t > 0 {
+          packedWHh.multiply(m: n, a: hPrevT, lda: H, accumulate: false, bias: bHh, c: hgt, ldc: G)
+        } else {
+          for b in 0..<n { (hgt + b * G).update(from: bHh, count: G) }
+        }
         gruCellForward(h: hNext, gates: gt, hg: hgt, hPrev: hPrevT, n, H)
       }
-      // The samples still going at t+1 are the first B_{t+1}: their h_t is the next step's h_{t-1}.
-      if t + 1 < T { (hpp + offsets[t + 1] * H).update(from: hNext, count: active[t + 1] * H) }
     }
     if dense { return UnsafePointer(hop) }
     // Unpack: output (T, B, H), zero past each length.
@@ -189,7 +194,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
   func backward(_ dOut: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, ldx: Int,
                 lengths: UnsafePointer<Int32>, dx: UnsafeMutablePointer<Float>?, accumulateDx: Bool, steps T: Int, batch B: Int) {
     let H = hidden, G = cell.gateCount * H, D = inputSize, N = offsets[T]
-    let gp = gates.pointer, dgp = dGates.pointer, dhp = dh.pointer, hpp = hPrev.pointer
+    let gp = gates.pointer, dgp = gates.pointer, dhp = dh.pointer, hop = hOut.pointer, cop = cOut.pointer
     // Only the valid rows of dOut matter (those past a length are never read): pack them (dense: as they are).
     let dop = dense ? dOut : dOutP.pointer
     if !dense {
@@ -198,7 +203,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
       }
     }
     let apart = cell.keepsHiddenProjectionApart
-    packedWHh.pack(wHh, ld: H, transposed: false)   // W_hh (G, H) for the steps' dh_{t-1}, as packedWHhT in forward
+    packedWHh.pack(wHh, ld: H, transposed: false, k: G, n: H)   // W_hh (G, H) for the steps' dh_{t-1}, as W_hhᵀ in forward
     let dbx = dBias.pointer, dbh = apart ? dBias.pointer + G : dBias.pointer
     dBias.zero()
     for t in stride(from: T - 1, through: 0, by: -1) where active[t] > 0 {
@@ -209,7 +214,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
       let gt = gp + r * G, dgt = dgp + r * G, dOutT = dop + r * H
       switch cell {
       case .lstm, .lstm_peephole:
-        let cPrevT = cPrev.pointer + r * H, tct = tanhC.pointer + r * H
+        let cPrevT = previous(cop, t), tct = tanhC.pointer + r * H
         if cell == .lstm {
           lstmCellBackward(dGates: dgt, dc: dc.pointer, dOut: dOutT, dhNext: dhp, gates: gt, cPrev: cPrevT, tanhC: tct, n, H)
         } else {
@@ -219,8 +224,8 @@ public final class UnidirectionalLayer: RecurrentLayer {
         // dh_{t-1} (B_t, H) = dgates_t (B_t, G) · W_hh (G, H)   (dh_{-1} is not needed)
         if t > 0 { packedWHh.multiply(m: n, a: dgt, lda: G, accumulate: false, c: dhp, ldc: H) }
       case .gru:
-        let dhgt = dHg.pointer + r * G
-        gruCellBackward(dXg: dgt, dHg: dhgt, dh: dhp, dOut: dOutT, gates: gt, hg: hg.pointer + r * G, hPrev: hpp + r * H, n, H)
+        let dhgt = hg.pointer + r * G   // dhg_t over hg_t
+        gruCellBackward(dXg: dgt, dHg: dhgt, dh: dhp, dOut: dOutT, gates: gt, hg: dhgt, hPrev: previous(hop, t), n, H)
         // dh_{t-1} (B_t, H) = z ⊙ dh_t (the cell wrote it) + dhg_t (B_t, G) · W_hh (G, H)   (dh_{-1} is not needed)
         if t > 0 { packedWHh.multiply(m: n, a: dhgt, lda: G, accumulate: true, c: dhp, ldc: H) }
         for row in 0..<n { let d = dhgt + row * G; for j in 0..<G { dbh[j] += d[j] } }   // db_hh: column sums of dhg
@@ -228,16 +233,30 @@ public final class UnidirectionalLayer: RecurrentLayer {
       for row in 0..<n { let d = dgt + row * G; for j in 0..<G { dbx[j] += d[j] } }      // db_ih: column sums of dgates
     }
     // Weight gradients over all N valid rows at once.
-    // dW_hh (G, H) += dhiddenᵀ (G, N) · h_{t-1} (N, H), where dhidden is dgates (LSTMs) or dhg (GRU).
-    let dHidden = cell.keepsHiddenProjectionApart ? dHg.pointer : dgp
-    BLAS.gemm(transA: true, m: G, n: H, k: N, a: dHidden, lda: G, b: hpp, ldb: H, beta: 1, c: gWHh, ldc: H)
+    // dW_hh (G, H) += dhiddenᵀ (G, N) · h_{t-1} (N, H), where dhidden is dgates (LSTMs) or dhg (GRU). Step 0's
+    // rows (the first B_0) have h_{-1} = 0 and are left out. Dense, row B + i's h_{t-1} is h_t of row i; else the
+    // rows' h_{t-1} are gathered into dOutP (free now).
+    let dHidden = cell.keepsHiddenProjectionApart ? hg.pointer : dgp, first = active[0]
+    var hPrevRows = UnsafePointer(hop)
+    if !dense {
+      for t in 1..<max(T, 1) where active[t] > 0 {
+        (dOutP.pointer + offsets[t] * H).update(from: previous(hop, t), count: active[t] * H)
+      }
+      hPrevRows = UnsafePointer(dOutP.pointer + first * H)
+    }
+    if N > first {
+      BLAS.gemm(transA: true, m: G, n: H, k: N - first, a: dHidden + first * G, lda: G, b: hPrevRows, ldb: H, beta: 1, c: gWHh, ldc: H)
+    }
     // db_ih (G) += column sums of dgates;  db_hh (G) += column sums of dhidden (summed in the loop above).
     for j in 0..<G {
       gBIh[j] += dbx[j]
       gBHh[j] += dbh[j]
     }
     if cell == .lstm_peephole {
-      peepholeWeightGradients(dwci: gExtras[0], dwcf: gExtras[1], dwco: gExtras[2], dGates: dgp, cPrev: cPrev.pointer, c: cOut.pointer, N, H)
+      for t in 0..<T where active[t] > 0 {
+        let n = active[t], r = offsets[t]
+        peepholeWeightGradients(dwci: gExtras[0], dwcf: gExtras[1], dwco: gExtras[2], dGates: dgp + r * G, cPrev: previous(cop, t), c: cop + r * H, n, H)
+      }
     }
     // dW_ih (G, D) += dgatesᵀ (G, N) · xs (N, D)   (dense: x, row stride ldx)
     BLAS.gemm(transA: true, m: G, n: D, k: N, a: dgp, lda: G, b: dense ? x : UnsafePointer(xs.pointer), ldb: dense ? ldx : D, beta: 1, c: gWIh, ldc: D)
