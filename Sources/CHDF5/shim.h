@@ -4,6 +4,9 @@
 // use gets a static inline getter here that expands the macro, which keeps the H5open()/H5check() side effects.
 #pragma once
 #include <hdf5.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
 
 // Property lists and selections.
 static inline hid_t mm_h5p_default(void) { return H5P_DEFAULT; }
@@ -36,3 +39,40 @@ static inline size_t mm_h5t_variable(void) { return H5T_VARIABLE; }
 
 // Counting open objects (HandleLeakTests): H5F_OBJ_ALL as a file id means "in every file".
 static inline unsigned mm_h5f_obj_all(void) { return H5F_OBJ_ALL; }
+
+// An in-memory file (the core driver, no backing store) whose buffer outlives H5Fclose: the file image
+// callbacks allocate it with realloc, record where it is, and leave it alone at close, so the caller writes
+// the closed file's bytes out from where HDF5 built them (checkpoints: no second copy of the image) and then
+// frees `mem`. `closed`: the driver has let go of it (H5Fclose closes a file only once nothing in it is open).
+// `udata` is the keeper itself, shared (not copied) by every property list and the file.
+typedef struct { void *mem; size_t size; int closed; } mm_image_keeper;
+static inline void *mm_image_malloc(size_t size, H5FD_file_image_op_t op, void *udata) {
+  mm_image_keeper *k = (mm_image_keeper *)udata;
+  void *p = malloc(size ? size : 1);
+  if (p) { k->mem = p; k->size = size; }
+  return p;
+}
+static inline void *mm_image_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op, void *udata) {
+  return memcpy(dest, src, size);
+}
+static inline void *mm_image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata) {
+  mm_image_keeper *k = (mm_image_keeper *)udata;
+  void *p = realloc(ptr, size ? size : 1);
+  if (p) { k->mem = p; k->size = size; }
+  return p;
+}
+static inline herr_t mm_image_free(void *ptr, H5FD_file_image_op_t op, void *udata) {
+  mm_image_keeper *k = (mm_image_keeper *)udata;
+  if (ptr == k->mem) k->closed = 1; else free(ptr);  // the file's own buffer stays with the keeper
+  return 0;
+}
+static inline void *mm_image_udata_copy(void *udata) { return udata; }
+static inline herr_t mm_image_udata_free(void *udata) { return 0; }
+static inline herr_t mm_set_image_keeper(hid_t fapl, mm_image_keeper *k) {
+  H5FD_file_image_callbacks_t c = {mm_image_malloc, mm_image_memcpy, mm_image_realloc, mm_image_free,
+                                   mm_image_udata_copy, mm_image_udata_free, k};
+  return H5Pset_file_image_callbacks(fapl, &c);
+}
+
+// malloc maps (and unmaps on free) every block of at least `bytes`, always (HDF5.mapLargeAllocations).
+static inline int mm_malloc_map_from(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }

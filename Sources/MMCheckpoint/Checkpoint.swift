@@ -69,12 +69,15 @@ public enum Checkpoint {
       // never holds a half-written file (whose close would fail, and whose cleanup at exit can crash).
       let file = try HDF5File(path: tmp, mode: .inMemory)
       defer { file.close() }
+      // From the arena's and the optimiser's own memory: the image is the one copy (W2: a 48 MB checkpoint).
       for t in arena.tensors {
-        try file.writeFloats("/params/\(t.name)", arena.values(of: t), shape: t.shape, checksummed: true)
+        try file.writeFloats("/params/\(t.name)", UnsafeBufferPointer(start: arena.values.pointer + t.offset, count: t.count),
+                             shape: t.shape, checksummed: true)
       }
       try file.createGroup("/optimizer")
       for (name, buffer) in optimizer.state {
-        try file.writeFloats("/optimizer/\(name)", buffer.array, shape: [buffer.count], checksummed: true)
+        try file.writeFloats("/optimizer/\(name)", UnsafeBufferPointer(start: buffer.pointer, count: buffer.count),
+                             shape: [buffer.count], checksummed: true)
       }
       if let n = normalization {
         try file.writeFloats("/normalization/mean", n.mean, shape: [n.mean.count], checksummed: true)
@@ -99,7 +102,7 @@ public enum Checkpoint {
       try file.setAttribute("created", on: "/", string: ISO8601DateFormatter().string(from: Date()))
       try provenance?.write(to: file)
       for (name, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(name, on: "/", string: value) }
-      try writeDurably(try file.fileImage(), to: tmp)
+      try file.closeKeepingImage { try writeDurably($0, to: tmp) }
       guard rename(tmp, path) == 0 else { throw CheckpointError("\(path): cannot rename the checkpoint into place: \(String(cString: strerror(errno)))") }
       try fsync(path: url.deletingLastPathComponent().path)
     } catch {
@@ -203,13 +206,13 @@ public enum Checkpoint {
   }
 
   /// Creates `path` with exactly `bytes`, fsynced; the POSIX reason on failure ("No space left on device").
-  static func writeDurably(_ bytes: [UInt8], to path: String) throws {
+  static func writeDurably(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     guard fd >= 0 else { throw CheckpointError(String(cString: strerror(errno))) }
     defer { close(fd) }
     var done = 0
     while done < bytes.count {
-      let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+      let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
       if n < 0 && errno == EINTR { continue }
       guard n > 0 else { throw CheckpointError(String(cString: strerror(errno))) }
       done += n

@@ -24,16 +24,21 @@ extension HDF5File {
   /// `checksummed`: stored as one chunk with HDF5's Fletcher-32 filter, so every later read verifies the
   /// bytes and a corrupt dataset fails to read instead of returning wrong numbers (checkpoints use it).
   public func writeFloats(_ path: String, _ values: [Float], shape: [Int], checksummed: Bool = false) throws {
-    try writeArray(path, values, shape: shape, fileType: mm_h5t_ieee_f32le(), memoryType: mm_h5t_native_float(),
-                   checksummed: checksummed)
+    try values.withUnsafeBufferPointer { try writeFloats(path, $0, shape: shape, checksummed: checksummed) }
+  }
+
+  /// As above, from memory the caller owns (no copy: a model's parameters, an optimiser's state).
+  public func writeFloats(_ path: String, _ values: UnsafeBufferPointer<Float>, shape: [Int], checksummed: Bool = false) throws {
+    try writeArray(path, UnsafeRawBufferPointer(values), count: values.count, shape: shape, fileType: mm_h5t_ieee_f32le(),
+                   memoryType: mm_h5t_native_float(), checksummed: checksummed)
   }
 
   public func writeDoubles(_ path: String, _ values: [Double], shape: [Int]) throws {
-    try writeArray(path, values, shape: shape, fileType: mm_h5t_ieee_f64le(), memoryType: mm_h5t_native_double())
+    try values.withUnsafeBytes { try writeArray(path, $0, count: values.count, shape: shape, fileType: mm_h5t_ieee_f64le(), memoryType: mm_h5t_native_double()) }
   }
 
   public func writeInt64s(_ path: String, _ values: [Int64], shape: [Int]) throws {
-    try writeArray(path, values, shape: shape, fileType: mm_h5t_std_i64le(), memoryType: mm_h5t_native_int64())
+    try values.withUnsafeBytes { try writeArray(path, $0, count: values.count, shape: shape, fileType: mm_h5t_std_i64le(), memoryType: mm_h5t_native_int64()) }
   }
 
   // MARK: - Shared with attributes
@@ -54,14 +59,16 @@ extension HDF5File {
 
   // MARK: - Private
 
-  private func writeArray<Element>(
-    _ path: String, _ values: [Element], shape: [Int], fileType: hid_t, memoryType: hid_t, checksummed: Bool = false
+  /// `count` elements of `memoryType` at `bytes`, as dataset `path` of `fileType` and `shape`.
+  private func writeArray(
+    _ path: String, _ bytes: UnsafeRawBufferPointer, count: Int, shape: [Int], fileType: hid_t, memoryType: hid_t,
+    checksummed: Bool = false
   ) throws {
     let name = absolute(path), what = "dataset '\(name)'"
     let file = try writableFileID(what)
     let expected = shape.reduce(1, *)
-    guard values.count == expected else {
-      throw error("cannot write \(what): \(values.count) values do not fill shape \(shape) (\(expected) values)")
+    guard count == expected else {
+      throw error("cannot write \(what): \(count) values do not fill shape \(shape) (\(expected) values)")
     }
     if exists(name) {
       guard isDataset(name) else { throw error("cannot write \(what): a group of that name exists") }
@@ -76,10 +83,8 @@ extension HDF5File {
     let dataset = H5Dcreate2(file, name, fileType, space, linkCreation, creation, mm_h5p_default())
     guard dataset >= 0 else { throw failure("cannot create \(what) (is a parent a dataset?)") }
     defer { _ = H5Dclose(dataset) }
-    guard !values.isEmpty else { return }
-    let status = values.withUnsafeBytes { bytes in
-      H5Dwrite(dataset, memoryType, mm_h5s_all(), mm_h5s_all(), mm_h5p_default(), bytes.baseAddress)
-    }
+    guard count > 0 else { return }
+    let status = H5Dwrite(dataset, memoryType, mm_h5s_all(), mm_h5s_all(), mm_h5p_default(), bytes.baseAddress)
     guard status >= 0 else { throw failure("cannot write \(what) (is the disk full?)") }
   }
 

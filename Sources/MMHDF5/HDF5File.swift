@@ -13,8 +13,9 @@ public final class HDF5File {
     /// Create the file, or overwrite it if it exists.
     case truncate
     /// A new file in memory only (HDF5's core driver, no backing store): nothing touches the disk until the
-    /// caller writes `fileImage()` where it wants, with its own error handling (checkpoints do this, so a
-    /// full disk is a plain failed write(2), never a half-closed HDF5 file).
+    /// caller writes the image (`closeKeepingImage`, or a copy: `fileImage()`) where it wants, with its own
+    /// error handling (checkpoints do this, so a full disk is a plain failed write(2), never a half-closed
+    /// HDF5 file).
     case inMemory
   }
 
@@ -22,11 +23,16 @@ public final class HDF5File {
   public let mode: Mode
   /// The HDF5 file id; -1 once closed.
   private var fileHandle: hid_t
+  /// `.inMemory`: where the core driver's buffer is (shim.h); freed by close, or handed out by closeKeepingImage.
+  private let keeper: UnsafeMutablePointer<mm_image_keeper>?
 
   public init(path: String, mode: Mode = .readOnly) throws {
     HDF5.silenceErrorStackOnThisThread()
     self.path = path
     self.mode = mode
+    let keeper: UnsafeMutablePointer<mm_image_keeper>? = mode == .inMemory ? .allocate(capacity: 1) : nil
+    keeper?.initialize(to: mm_image_keeper(mem: nil, size: 0, closed: 0))
+    self.keeper = keeper
     switch mode {
     case .readOnly: fileHandle = H5Fopen(path, mm_h5f_acc_rdonly(), mm_h5p_default())
     case .readWrite: fileHandle = H5Fopen(path, mm_h5f_acc_rdwr(), mm_h5p_default())
@@ -34,13 +40,16 @@ public final class HDF5File {
     case .inMemory:
       let access = H5Pcreate(mm_h5p_file_access())
       defer { if access >= 0 { _ = H5Pclose(access) } }
-      fileHandle = access >= 0 && H5Pset_fapl_core(access, 1 << 20, false) >= 0
+      fileHandle = access >= 0 && H5Pset_fapl_core(access, 1 << 20, false) >= 0 && mm_set_image_keeper(access, keeper) >= 0
         ? H5Fcreate(path, mm_h5f_acc_trunc(), mm_h5p_default(), access) : -1
     }
-    guard fileHandle >= 0 else { throw Self.openFailure(path: path, mode: mode) }
+    guard fileHandle >= 0 else { throw Self.openFailure(path: path, mode: mode) }  // (deinit frees the keeper)
   }
 
-  deinit { close() }
+  deinit {
+    close()
+    keeper?.deallocate()
+  }
 
   /// Closes the file. Safe to call twice. Call `flush()` first if you need to know that writes reached the disk:
   /// this cannot report a failure.
@@ -49,6 +58,26 @@ public final class HDF5File {
     HDF5.silenceErrorStackOnThisThread()
     _ = H5Fclose(fileHandle)
     fileHandle = -1
+    if let keeper, keeper.pointee.closed != 0 { free(keeper.pointee.mem); keeper.pointee = mm_image_keeper(mem: nil, size: 0, closed: 0) }
+  }
+
+  /// `.inMemory`: closes the file and hands `body` the bytes of the closed file, where HDF5 built them (no copy
+  /// of the image, unlike `fileImage()`); they are freed when `body` returns.
+  public func closeKeepingImage(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    guard let keeper else { throw HDF5Error("\(path): closeKeepingImage needs a file opened .inMemory") }
+    let file = try fileID()
+    // The image's size (HDF5's end of allocated space; the buffer may be longer), after a flush.
+    let size = H5Fget_file_image(file, nil, 0)
+    guard size > 0 else { throw failure("cannot get the file image") }
+    guard H5Fclose(file) >= 0 else { throw failure("cannot close the in-memory file") }
+    fileHandle = -1
+    // Still held by HDF5 (an object left open keeps the file open): left to it, never freed under it.
+    guard keeper.pointee.closed != 0 else { throw HDF5Error("\(path): the in-memory file stayed open after close (an object in it is open)") }
+    let image = keeper.pointee
+    keeper.pointee = mm_image_keeper(mem: nil, size: 0, closed: 0)
+    defer { free(image.mem) }
+    guard let mem = image.mem, image.size >= size else { throw HDF5Error("\(path): the in-memory file's buffer is missing") }
+    try body(UnsafeRawBufferPointer(start: mem, count: size))
   }
 
   /// Writes buffered data to disk. A read-only file has nothing to flush.

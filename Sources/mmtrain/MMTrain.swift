@@ -22,6 +22,7 @@ struct MMTrain: ParsableCommand {
   /// the ranks start MPI and agree before exiting (a rank leaving first would make mpirun kill rank 0
   /// before it printed).
   static func main() {
+    HDF5.mapLargeAllocations()  // a checkpoint's buffers do not stay resident (see there)
     var command: ParsableCommand
     do {
       command = try parseAsRoot()
