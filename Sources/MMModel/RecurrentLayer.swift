@@ -7,6 +7,9 @@
 public protocol RecurrentLayer: AnyObject {
   var inputSize: Int { get }
   var outputSize: Int { get }   // H, or 2H when bidirectional ([forward | reverse] per step, as PyTorch)
+  /// Called between backward's time steps (MultimodalModel.poll): lets the sums of gradient buckets already
+  /// started progress while this layer works (MPI moves a non-blocking collective only inside MPI calls).
+  var poll: (() -> Void)? { get set }
 
   /// Runs all T steps of B samples, caching what backward needs. Returns the output (T, B, outputSize),
   /// valid until the next forward. Rows at steps >= lengths[b] of the forward direction are deterministic

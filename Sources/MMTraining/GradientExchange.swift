@@ -3,8 +3,10 @@ import MMDistributed
 import MMModel
 
 /// The step's one collective: the arena's gradients, with its control slot (the stop flag), summed over
-/// ranks. The model's gradient buckets are started (MPI_Iallreduce) as soon as backward finishes each, so
-/// the sum of one overlaps the backward of the next; `finish` waits for the rest. Allocates nothing per step.
+/// ranks. The model's gradient buckets (the head's, then each recurrent layer's, top first) are started
+/// (MPI_Iallreduce) as soon as backward finishes each, and `poll`, called between the recurrent layers'
+/// backward time steps, lets MPI move them meanwhile (it does only inside MPI calls), so the sum of one
+/// overlaps the backward of the next; `finish` waits for the rest. Allocates nothing per step.
 ///
 /// `MMTRAIN_GRADIENT_BUCKETS=0` in the environment makes it one blocking all-reduce of the whole buffer after
 /// backward instead (the benchmark's "before", to measure what the overlap buys).
@@ -43,6 +45,13 @@ final class GradientExchange {
     guard GradientExchange.bucketed else { return }
     let t = RunTiming.now()
     startSum(buckets[k])
+    comm.progress()
+    waitSeconds += RunTiming.now() - t
+  }
+
+  /// Lets the started sums progress (between backward's time steps; MPI_Testall, never a wait).
+  func poll() {
+    let t = RunTiming.now()
     comm.progress()
     waitSeconds += RunTiming.now() - t
   }

@@ -201,6 +201,7 @@ public final class Trainer {
     optimizer = c.train.optimizer.make(parameterCount: model.arena.count, OptimizerSettings(c.train))
     controls = StepControls(c.train, arena: model.arena, stepsPerEpoch: sampler.stepsPerEpoch)
     exchange = GradientExchange(comm: comm, model: model, compress: c.dist.compress)
+    if comm.size > 1 && GradientExchange.bucketed { model.poll = { [exchange] in exchange!.poll() } }
     let work = options.inference ? [] : BatchBalancer.rowWork(shard, samples: schema.count, comm: comm)
     balancer = BatchBalancer(comm: comm, shard: shard, samples: schema.count, work: work, batchSize: c.train.batchSize)
     if let saved {

@@ -38,9 +38,15 @@ public final class MultimodalModel {
   var fusedInput: UnsafePointer<Float>? = nil
   var batch = 0, training = false
   /// Arena ranges whose gradients `backward` finishes one after the other: fusion + head (the tail of the
-  /// arena, with the control slots), then each encoder's tensors. A caller can all-reduce a bucket as soon
-  /// as it is final, while backward works on the next.
+  /// arena, with the control slots), then per encoder its pooling's tensors and its layers', the top layer
+  /// first. A caller can all-reduce a bucket as soon as it is final, while backward works on the next.
   public let gradientBuckets: [Range<Int>]
+  let encoderBucketCounts: [Int]
+  /// Called between the recurrent layers' backward time steps (see RecurrentLayer.poll): the trainer lets
+  /// the buckets' sums progress there.
+  public var poll: (() -> Void)? {
+    didSet { for e in encoders { for l in e.layers { l.poll = poll } } }
+  }
   let fusedSize: Int, maxSteps: Int, width: Int  // the spec's, computed once (its getters build arrays)
 
   public var outputs: Int { spec.outputs }
@@ -71,7 +77,12 @@ public final class MultimodalModel {
     let encodersEnd = encoderRanges.map(\.upperBound).max() ?? 0
     precondition(zip(encoderRanges, encoderRanges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound } && encoderRanges.first?.lowerBound == 0,
                  "encoder tensors are expected first in the arena, one block per encoder")
-    gradientBuckets = [encodersEnd..<(arena.count + ParameterArena.controlCount)] + encoderRanges
+    let perEncoder = encoders.map { $0.gradientBuckets(arena) }
+    precondition(zip(perEncoder, encoderRanges).allSatisfy { buckets, range in
+      buckets.map(\.count).reduce(0, +) == range.count && buckets.allSatisfy { $0.isEmpty || range.contains($0.lowerBound) }
+    }, "an encoder's buckets do not tile its tensors")
+    encoderBucketCounts = perEncoder.map(\.count)
+    gradientBuckets = [encodersEnd..<(arena.count + ParameterArena.controlCount)] + perEncoder.flatMap { $0 }
   }
 
   /// PyTorch's default initialisation, module by module: U(-bound, bound) per tensor. Deterministic for a seed.
@@ -126,7 +137,11 @@ public final class MultimodalModel {
     }
     fusion.backward(d, dPooled: dPooled)
     ready(0)
-    for k in 0..<encoders.count { encoders[k].backward(); ready(k + 1) }
+    var first = 1  // encoder k's buckets start here
+    for k in 0..<encoders.count {
+      encoders[k].backward { ready(first + $0) }
+      first += encoderBucketCounts[k]
+    }
     if let g = inputGradient?.pointer {  // scatter each encoder's dx (T_e, B, D_e) into (S, B, D) at its columns
       let D = width
       g.update(repeating: 0, count: maxSteps * B * D)

@@ -11,6 +11,10 @@ public final class BidirectionalLayer: RecurrentLayer {
   public let reverseDirection: UnidirectionalLayer
   public var inputSize: Int { forwardDirection.inputSize }
   public var outputSize: Int { 2 * forwardDirection.hidden }
+  public var poll: (() -> Void)? {
+    get { forwardDirection.poll }
+    set { forwardDirection.poll = newValue; reverseDirection.poll = newValue }
+  }
 
   let output: Buffer     // (T, B, 2H)  [forward | reverse] at input time
   let dForward: Buffer   // (T, B, H)   dOut's forward half

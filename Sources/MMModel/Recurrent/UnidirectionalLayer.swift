@@ -23,6 +23,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
   public let inputSize: Int, hidden: Int, maxSteps: Int, maxBatch: Int
   public let reversed: Bool
   public var outputSize: Int { hidden }
+  public var poll: (() -> Void)? = nil
 
   // Parameter and gradient views into the arena.
   let wIh, wHh, bIh, bHh: UnsafeMutablePointer<Float>      // (G, D) (G, H) (G) (G)
@@ -207,6 +208,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
     let dbx = dBias.pointer, dbh = apart ? dBias.pointer + G : dBias.pointer
     dBias.zero()
     for t in stride(from: T - 1, through: 0, by: -1) where active[t] > 0 {
+      poll?()
       let n = active[t], r = offsets[t], ended = active[t + 1]
       // Samples whose last step is t start with nothing from the future.
       (dhp + ended * H).update(repeating: 0, count: (n - ended) * H)
