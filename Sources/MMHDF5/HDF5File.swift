@@ -13,7 +13,7 @@ public final class HDF5File {
     /// Create the file, or overwrite it if it exists.
     case truncate
     /// A new file in memory only (HDF5's core driver, no backing store): nothing touches the disk until the
-    /// caller writes the image (`closeKeepingImage`, or a copy: `fileImage()`) where it wants, with its own
+    /// caller writes the image (`closeKeepingImage`) where it wants, with its own
     /// error handling (checkpoints do this, so a full disk is a plain failed write(2), never a half-closed
     /// HDF5 file).
     case inMemory
@@ -58,23 +58,29 @@ public final class HDF5File {
     HDF5.silenceErrorStackOnThisThread()
     _ = H5Fclose(fileHandle)
     fileHandle = -1
-    if let keeper, keeper.pointee.closed != 0 { free(keeper.pointee.mem); keeper.pointee = mm_image_keeper(mem: nil, size: 0, closed: 0) }
+    if let image = takeClosedImage() { free(image.mem) }
+  }
+
+  /// `.inMemory`, after H5Fclose: the buffer the driver let go of, now the caller's to free (nil: not an
+  /// in-memory file, or HDF5 still holds it because an object in the file is open: never freed under it).
+  private func takeClosedImage() -> mm_image_keeper? {
+    guard let keeper, keeper.pointee.closed != 0 else { return nil }
+    defer { keeper.pointee = mm_image_keeper(mem: nil, size: 0, closed: 0) }
+    return keeper.pointee
   }
 
   /// `.inMemory`: closes the file and hands `body` the bytes of the closed file, where HDF5 built them (no copy
-  /// of the image, unlike `fileImage()`); they are freed when `body` returns.
+  /// of the image, as H5Fget_file_image would make); they are freed when `body` returns.
   public func closeKeepingImage(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-    guard let keeper else { throw HDF5Error("\(path): closeKeepingImage needs a file opened .inMemory") }
+    guard keeper != nil else { throw HDF5Error("\(path): closeKeepingImage needs a file opened .inMemory") }
     let file = try fileID()
-    // The image's size (HDF5's end of allocated space; the buffer may be longer), after a flush.
+    // The image's size (HDF5's end of allocated space; the buffer may be longer), once everything is flushed.
+    guard H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("cannot flush the in-memory file") }
     let size = H5Fget_file_image(file, nil, 0)
     guard size > 0 else { throw failure("cannot get the file image") }
     guard H5Fclose(file) >= 0 else { throw failure("cannot close the in-memory file") }
     fileHandle = -1
-    // Still held by HDF5 (an object left open keeps the file open): left to it, never freed under it.
-    guard keeper.pointee.closed != 0 else { throw HDF5Error("\(path): the in-memory file stayed open after close (an object in it is open)") }
-    let image = keeper.pointee
-    keeper.pointee = mm_image_keeper(mem: nil, size: 0, closed: 0)
+    guard let image = takeClosedImage() else { throw HDF5Error("\(path): the in-memory file stayed open after close (an object in it is open)") }
     defer { free(image.mem) }
     guard let mem = image.mem, image.size >= size else { throw HDF5Error("\(path): the in-memory file's buffer is missing") }
     try body(UnsafeRawBufferPointer(start: mem, count: size))
@@ -85,19 +91,6 @@ public final class HDF5File {
     let file = try fileID()
     guard mode != .readOnly else { return }
     guard H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("cannot flush to disk (is the disk full?)") }
-  }
-
-  /// The bytes of the whole file as it would be on disk (for an `.inMemory` file: write them yourself).
-  public func fileImage() throws -> [UInt8] {
-    let file = try fileID()
-    guard H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("cannot flush the in-memory file") }
-    let size = H5Fget_file_image(file, nil, 0)
-    guard size > 0 else { throw failure("cannot get the file image") }
-    var bytes = [UInt8](repeating: 0, count: size)
-    guard bytes.withUnsafeMutableBytes({ H5Fget_file_image(file, $0.baseAddress, size) }) == size else {
-      throw failure("cannot get the file image")
-    }
-    return bytes
   }
 
   // MARK: - Internal helpers shared by the extensions

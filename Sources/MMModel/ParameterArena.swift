@@ -39,6 +39,13 @@ public final class ParameterArena {
     return t
   }
 
+  /// From the first to the end of the last of the tensors that `match` (a module's tensors are adjacent, in
+  /// state_dict order); empty at 0 when none does.
+  public func span(where match: (Tensor) -> Bool) -> Range<Int> {
+    let mine = tensors.filter(match)
+    return (mine.map(\.offset).min() ?? 0)..<(mine.map { $0.offset + $0.count }.max() ?? 0)
+  }
+
   public func value(_ name: String) -> UnsafeMutablePointer<Float> { values.pointer + tensor(name).offset }
   public func grad(_ name: String) -> UnsafeMutablePointer<Float> { grads.pointer + tensor(name).offset }
 

@@ -11,7 +11,9 @@ final class Encoder {
   let spec: EncoderSpec
   let index: Int                  // position among the model's encoders (tells dropout sites apart)
   let layers: [RecurrentLayer]
-  let layerTensorNames: [Set<String>]   // each layer's parameter names (both directions)
+  /// Arena ranges in the order backward finishes them: the pooling's tensors (empty for last and mean
+  /// pooling; in the arena they follow the layers'), then each layer's (both directions), the top one first.
+  let gradientBuckets: [Range<Int>]
   let pooling: Pooling
   let dropout: Double
   var outputSize: Int { layers.last!.outputSize }
@@ -40,10 +42,13 @@ final class Encoder {
         input: k == 0 ? spec.features : layers[k - 1].outputSize, hidden: H, maxSteps: T, maxBatch: B))
     }
     self.layers = layers
-    layerTensorNames = (0..<m.layers).map { k in
-      Set(RecurrentStack.parameterSpecs(cell: m.cell, bidirectional: m.bidirectional, prefix: spec.recurrentPrefix(m.cell), layer: k,
-                                        input: k == 0 ? spec.features : layers[k - 1].outputSize, hidden: H).map(\.name))
+    let layerRanges = (0..<m.layers).map { k in
+      let names = Set(RecurrentStack.parameterSpecs(cell: m.cell, bidirectional: m.bidirectional, prefix: spec.recurrentPrefix(m.cell),
+                                                    layer: k, input: layers[k].inputSize, hidden: H).map(\.name))
+      return arena.span { names.contains($0.name) }
     }
+    let all = arena.span { $0.name.hasPrefix(spec.prefix) }
+    gradientBuckets = [(layerRanges.last?.upperBound ?? all.lowerBound)..<all.upperBound] + layerRanges.reversed()
     let Hs = layers.last!.outputSize
     pooling = Pooling(m.pooling, arena: arena, prefix: spec.prefix, size: Hs, bidirectional: m.bidirectional,
                       attention: m.attentionSize ?? Hs, maxSteps: T, maxBatch: B)
@@ -88,24 +93,8 @@ final class Encoder {
     return UnsafePointer(pooled.pointer)
   }
 
-  /// This encoder's gradient buckets (arena ranges) in the order backward finishes them: the pooling's
-  /// tensors (empty for last and mean pooling), then each layer's, the top one first. In the arena (state_dict
-  /// order) layer 0 comes first and the pooling last.
-  func gradientBuckets(_ arena: ParameterArena) -> [Range<Int>] {
-    func range(_ tensors: [ParameterArena.Tensor]) -> Range<Int> {
-      (tensors.map(\.offset).min() ?? 0)..<(tensors.map { $0.offset + $0.count }.max() ?? 0)
-    }
-    let mine = arena.tensors.filter { $0.name.hasPrefix(spec.prefix) }
-    let layerRanges = layerTensorNames.map { names in range(mine.filter { names.contains($0.name) }) }
-    let all = range(mine), stackEnd = layerRanges.map(\.upperBound).max() ?? all.lowerBound
-    precondition(layerRanges.first?.lowerBound == all.lowerBound
-                 && zip(layerRanges, layerRanges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound },
-                 "encoder \(spec.prefix): layer tensors are expected first, one block per layer")
-    return [stackEnd..<all.upperBound] + layerRanges.reversed()
-  }
-
   /// Back-propagates `dPooled` through the last forward; accumulates parameter gradients. `ready(j)` is
-  /// called as soon as `gradientBuckets(_:)[j]` is final, j = 0, 1, ... in order.
+  /// called as soon as `gradientBuckets[j]` is final, j = 0, 1, ... in order.
   func backward(ready: (Int) -> Void) {
     guard let x, let top else {
       for j in 0...layers.count { ready(j) }

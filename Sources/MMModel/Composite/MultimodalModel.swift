@@ -70,17 +70,19 @@ public final class MultimodalModel {
     self.inputGradient = inputGradient ? Buffer(count: spec.maxSteps * B * spec.width) : nil
     dPooled = encoders.map(\.dPooled.pointer)
     pooled.reserveCapacity(encoders.count)
-    let encoderRanges = encoders.map { e -> Range<Int> in
-      let mine = arena.tensors.filter { $0.name.hasPrefix(e.spec.prefix) }  // early fusion's fusion layer has no tensors
-      return (mine.map(\.offset).min() ?? 0)..<(mine.map { $0.offset + $0.count }.max() ?? 0)
-    }
+    let encoderRanges = encoders.map { e in arena.span { $0.name.hasPrefix(e.spec.prefix) } }  // early fusion's fusion layer has none
     let encodersEnd = encoderRanges.map(\.upperBound).max() ?? 0
     precondition(zip(encoderRanges, encoderRanges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound } && encoderRanges.first?.lowerBound == 0,
                  "encoder tensors are expected first in the arena, one block per encoder")
-    let perEncoder = encoders.map { $0.gradientBuckets(arena) }
+    let perEncoder = encoders.map(\.gradientBuckets)
     precondition(zip(perEncoder, encoderRanges).allSatisfy { buckets, range in
-      buckets.map(\.count).reduce(0, +) == range.count && buckets.allSatisfy { $0.isEmpty || range.contains($0.lowerBound) }
-    }, "an encoder's buckets do not tile its tensors")
+      var end = range.lowerBound  // the pieces, in arena order, each starting where the last ended
+      for piece in buckets.filter({ !$0.isEmpty }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
+        if piece.lowerBound != end { return false }
+        end = piece.upperBound
+      }
+      return end == range.upperBound
+    }, "an encoder's buckets do not tile its tensors (layer tensors first, one block per layer, then the pooling's)")
     encoderBucketCounts = perEncoder.map(\.count)
     gradientBuckets = [encodersEnd..<(arena.count + ParameterArena.controlCount)] + perEncoder.flatMap { $0 }
   }
