@@ -89,10 +89,11 @@ public struct RunDirectory {
   /// `--resume` takes the run up again: the marker goes.
   public func removeStopMarker() { unlink(stopMarkerPath) }
 
-  /// `split.json`: the validation rows (global sample indices) and the seed and fraction that chose them.
-  public func writeSplit(seed: UInt64, fraction: Double, samples: Int, validationRows: [Int]) throws {
+  /// `split.json`: the validation rows (global sample indices), and the seed, fraction and kind
+  /// (`data.split`) that chose them.
+  public func writeSplit(seed: UInt64, fraction: Double, samples: Int, validationRows: [Int], kind: String = "random") throws {
     let object: [String: Any] = [
-      "seed": seed, "validation_fraction": fraction, "samples": samples, "validation_rows": validationRows,
+      "seed": seed, "validation_fraction": fraction, "samples": samples, "validation_rows": validationRows, "split": kind,
     ]
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     guard FileManager.default.createFile(atPath: splitPath, contents: data + Data("\n".utf8)) else {

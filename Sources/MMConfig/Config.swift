@@ -25,6 +25,8 @@ public struct DataConfig: Equatable, Sendable {
   public var normalize: Normalize
   public var missing: MissingPolicy
   public var validationFraction: Double
+  /// How the validation rows are held out: single rows, whole `/groups`, or keeping class shares.
+  public var split: SplitKind
 }
 
 /// `model:` section.
@@ -142,6 +144,8 @@ public struct CVConfig: Equatable, Sendable {
   public var shuffle: Bool
   public var seed: UInt64
   public var parallelFolds: Int
+  /// After the folds, train one final model on every row into RUN_DIR/final/ (GridSearchCV's refit).
+  public var refit: Bool
   public var spec: FoldSpec { FoldSpec(k: folds, strategy: strategy, shuffle: shuffle, seed: seed) }
 }
 
@@ -172,7 +176,7 @@ public struct TrainConfig: Equatable, Sendable {
   private static let unfilled = TrainConfig(
     data: DataConfig(
       path: "", modalities: [], steps: .all(0), align: .interpolate, normalize: .zscore, missing: .error,
-      validationFraction: 0),
+      validationFraction: 0, split: .random),
     model: ModelConfig(
       fusion: .early, cell: .lstm, hidden: .all(0), layers: 0, bidirectional: false, pooling: .last, attentionSize: nil,
       fusionSize: nil, headHidden: nil, dropout: 0),
@@ -182,7 +186,7 @@ public struct TrainConfig: Equatable, Sendable {
       modalityDropout: 0, beta1: 0, beta2: 0, eps: 0, alpha: 0, schedule: .constant, warmupSteps: 0, gamma: 0, stepEpochs: 0,
       lrMin: 0, clipNorm: 0, labelSmoothing: 0, earlyStopping: nil, seed: 0, blasThreads: 0),
     checkpoint: CheckpointConfig(dir: "", everyEpochs: 0, keep: 0, everySteps: 0, onError: .stop),
-    cv: CVConfig(folds: 0, strategy: .kfold, shuffle: false, seed: 0, parallelFolds: 0),
+    cv: CVConfig(folds: 0, strategy: .kfold, shuffle: false, seed: 0, parallelFolds: 0, refit: false),
     report: ReportConfig(ablation: false, metric: .auto),
     dist: DistConfig(timeoutSeconds: 0, checkEvery: 0))
 }

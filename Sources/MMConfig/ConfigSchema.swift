@@ -44,6 +44,12 @@ enum ConfigSchema {
       "data.validation_fraction", \.data.validationFraction, default: 0.2, .unitInterval,
       help: "Share of the samples held out for validation (0 = train on everything).",
       aliases: ["val_fraction", "validation_split", "val_split", "valid_fraction", "holdout"]),
+    .choice(
+      "data.split", \.data.split, default: SplitKind.random,
+      help: "How the validation rows are drawn: single rows at random, whole `/groups` (no subject in both train and "
+        + "validation, as scikit-learn's GroupShuffleSplit), or keeping class shares (StratifiedShuffleSplit). In cv "
+        + "the inner split follows cv.strategy (group strategies hold out whole groups, stratified ones keep shares).",
+      aliases: ["split_strategy", "validation_split_strategy", "holdout_strategy"]),
 
     // MARK: model
     .choice(
@@ -264,6 +270,11 @@ enum ConfigSchema {
       help: "Folds trained at the same time: the ranks split into this many groups (it must divide the world size "
         + "and be ≤ cv.folds), each all-reducing within itself.",
       aliases: ["parallel", "concurrent_folds", "groups", "fold_groups"]),
+    .bool(
+      "cv.refit", \.cv.refit, default: false,
+      help: "After the folds, train one final model on every row into RUN_DIR/final/ (scikit-learn's refit): for the "
+        + "folds' mean best epoch when early stopping chose the epochs, else train.epochs; no validation split.",
+      aliases: ["refit_final", "final_model", "retrain"]),
 
     // MARK: report
     .bool(

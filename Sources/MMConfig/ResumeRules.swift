@@ -11,7 +11,8 @@ public enum ResumeRules {
   /// Frozen keys that may still change: `data.path` may point at the same file in another place (a moved
   /// run, another mount); whether it holds the same data is the data fingerprint's question, and whether it
   /// gives the same input layout the input record's.
-  public static let movable: Set<String> = ["data.path"]
+  /// `cv.parallel_folds` and `cv.refit` only say how the remaining work is scheduled.
+  public static let movable: Set<String> = ["data.path", "cv.parallel_folds", "cv.refit"]
 
   public static func isFrozen(_ key: String) -> Bool {
     !movable.contains(key) && frozenPrefixes.contains { key == $0 || ($0.hasSuffix(".") && key.hasPrefix($0)) }
@@ -40,9 +41,33 @@ public enum ResumeRules {
           + "it would change what has already been trained (keep \(change.key): \(change.checkpoint) to continue, "
           + "or start a new run from these weights with --config ... --init \(checkpointPath))")
     }
+    return filled(new, from: saved)
+  }
+
+  /// The same rule for a cv run: the manifest's config is what every fold trains with, so a frozen key that
+  /// differs would put folds of two experiments into one report. `how` names the command
+  /// ("cv --resume RUN_DIR", "cv --fold 3").
+  public static func checkCV(manifest saved: TrainConfig, run new: TrainConfig, how: String, manifestPath: String) throws -> TrainConfig {
+    if let change = changedKeys(checkpoint: saved, run: new).first {
+      throw ConfigError(
+        "\(how): \(change.key) = \(change.run) differs from \(change.checkpoint), which the folds of this run train with "
+          + "(\(manifestPath)); folds of two experiments would be merged into one report (keep \(change.key): "
+          + "\(change.checkpoint), or start a new cv run in another checkpoint.dir)")
+    }
+    return filled(new, from: saved)
+  }
+
+  static func filled(_ new: TrainConfig, from saved: TrainConfig) -> TrainConfig {
     var resumed = new
     if resumed.task.classes == nil { resumed.task.classes = saved.task.classes }
     if resumed.data.modalities.isEmpty { resumed.data.modalities = saved.data.modalities }
     return resumed
+  }
+}
+
+extension TrainConfig {
+  /// Every key with its resolved value rendered as YAML, in the reference's order (to compare configs).
+  public var renderedKeys: [(key: String, value: String)] {
+    ConfigSchema.keys.map { ($0.path, $0.render(self)) }
   }
 }

@@ -31,12 +31,16 @@ public final class CrossValidation {
   let comm: Communicator
   let progressMode: ConsoleProgress.Mode
   let console: ConsoleProgress
+  /// The config file's name ("demo.yaml"), for the report's title; nil when resumed from the manifest.
+  let configFile: String?
+  var lock: RunLock?  // world rank 0: RUN_DIR, exclusive for a whole run, shared for a --fold job
   var runDir: String { config.checkpoint.dir }
 
-  public init(config: TrainConfig, comm: Communicator, progress: ConsoleProgress.Mode) {
+  public init(config: TrainConfig, comm: Communicator, progress: ConsoleProgress.Mode, configFile: String? = nil) {
     self.config = config
     self.comm = comm
     self.progressMode = progress
+    self.configFile = configFile.map { URL(fileURLWithPath: $0).lastPathComponent }
     console = ConsoleProgress(mode: .lines, isRoot: comm.isRoot)
   }
 
@@ -101,14 +105,50 @@ public final class CrossValidation {
     }
     if case .fold = mode { return nil }
     comm.barrier()
-    return try agree(usage: false) { () -> Report? in
+    let report = try agree(usage: false) { () -> Report? in
       guard comm.isRoot else { return nil }
       let report = try CrossValidation.merge(runDir: runDir)
+      for w in report.warnings where !manifest.warnings.contains(w) {
+        FileHandle.standardError.write(Data("mmtrain: warning: \(w)\n".utf8))
+      }
       console.line("")
       for line in CrossValidation.summaryLines(report) { console.line(line) }
       console.line("report: \(runDir)/report/report.html (and report.md, report.json, predictions.csv)")
       return report
     }
+    if config.cv.refit { try refit(manifest) }
+    return report
+  }
+
+  // MARK: - Refit
+
+  /// `cv.refit`: one final model on every row, into RUN_DIR/final/ (as GridSearchCV's refit), trained for the
+  /// folds' mean best epoch when early stopping chose the epochs, else for train.epochs; no validation split,
+  /// so no early stopping. A stopped refit continues from its checkpoint on `cv --resume`.
+  func refit(_ manifest: FoldManifest) throws {
+    let dir = runDir + "/final"
+    // Rank 0 reads the folds' best epochs; the rounded mean reaches every rank by one max-reduce.
+    let epochs = comm.allreduceMax(try agree(usage: false) { () -> Int in
+      guard comm.isRoot else { return 0 }
+      guard config.train.earlyStopping != nil else { return config.train.epochs }
+      let best = try (0..<manifest.k).compactMap { try FoldOutcome.read(runDir, fold: $0)?.bestEpoch }
+      guard !best.isEmpty else { return config.train.epochs }
+      return max(1, Int((Double(best.reduce(0, +)) / Double(best.count)).rounded()))
+    })
+    var c = config
+    c.checkpoint.dir = dir
+    c.data.validationFraction = 0
+    c.train.earlyStopping = nil
+    c.train.epochs = epochs
+    var options = Trainer.Options()
+    options.progress = progressMode
+    let run = RunDirectory(path: dir)
+    let resumeFrom: String? = try comm.agree { run.checkpoints().isEmpty ? nil : try RunDirectory.resolveCheckpoint(dir) }
+    if let resumeFrom { options.resume = try comm.agree { try Checkpoint.read(path: resumeFrom) } }
+    let why = config.train.earlyStopping != nil ? "the folds' mean best epoch" : "train.epochs"
+    console.line("refit: one model on all \(manifest.data.samples) samples for \(epochs) epochs (\(why)) -> \(dir)")
+    try Trainer(config: c, comm: comm, options: options).train()
+    console.line("refit: done; the final model is \(dir)/latest")
   }
 
   // MARK: - Manifest
@@ -122,18 +162,23 @@ public final class CrossValidation {
       let manifest: FoldManifest
       switch mode {
       case .fresh:
-        if existing {
-          throw EvalError(
-            "checkpoint.dir '\(runDir)' already holds a cv run (\(FoldManifest.path(runDir))): continue it with "
-              + "mmtrain cv --resume \(runDir), or choose another checkpoint.dir", usage: true)
-        }
+        let refuse = EvalError(
+          "checkpoint.dir '\(runDir)' already holds a cv run (\(FoldManifest.path(runDir))): continue it with "
+            + "mmtrain cv --resume \(runDir), or choose another checkpoint.dir", usage: true)
+        if existing { throw refuse }
         manifest = try makeManifest()
         try RunDirectory(path: runDir).prepare()
+        lock = try RunLock(directory: runDir)
+        if FileManager.default.fileExists(atPath: FoldManifest.path(runDir)) { throw refuse }  // made meanwhile
         try ReportFiles.atomicWrite(try manifest.encoded(), to: URL(fileURLWithPath: FoldManifest.path(runDir)))
       case .resume:
+        lock = try RunLock(directory: runDir)
         manifest = try FoldManifest.read(runDir)
+        try checkConfig(manifest, how: "cv --resume \(runDir)")
         try checkData(manifest)
-      case .fold:
+      case .fold(let f):
+        try RunDirectory(path: runDir).prepare()
+        lock = try RunLock(directory: runDir, mode: .shared)  // fold jobs side by side, each locks its fold-K
         if existing {
           manifest = try FoldManifest.read(runDir)
           let made = try makeManifest()
@@ -143,19 +188,10 @@ public final class CrossValidation {
                 + "cv.strategy \(manifest.strategy.rawValue), cv.shuffle \(manifest.shuffle), cv.seed \(manifest.seed)); "
                 + "use the run's config or another checkpoint.dir", usage: true)
           }
-          if made.config != manifest.config {
-            let a = manifest.config.split(separator: "\n"), b = made.config.split(separator: "\n")
-            let i = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
-            let was = i < a.count ? String(a[i]).trimmingCharacters(in: .whitespaces) : "(nothing)"
-            let now = i < b.count ? String(b[i]).trimmingCharacters(in: .whitespaces) : "(nothing)"
-            throw EvalError(
-              "this config differs from the one \(FoldManifest.path(runDir)) was made with ('\(now)' here, '\(was)' there); "
-                + "every --fold job of a run needs the same config and --set values", usage: true)
-          }
+          try checkConfig(manifest, how: "cv --fold \(f)")
           try checkData(manifest)
         } else {
           manifest = try makeManifest()
-          try RunDirectory(path: runDir).prepare()
           try ReportFiles.atomicWrite(try manifest.encoded(), to: URL(fileURLWithPath: FoldManifest.path(runDir)))
         }
       }
@@ -163,6 +199,13 @@ public final class CrossValidation {
     }
     comm.broadcast(&bytes, root: 0)
     return try ReportFiles.decoder().decode(FoldManifest.self, from: Data(bytes))
+  }
+
+  /// The resume rule (ResumeRules): this job's config may not change a key that shaped the folds already
+  /// trained (model, data, task, cv, train.seed).
+  func checkConfig(_ manifest: FoldManifest, how: String) throws {
+    let saved = try TrainConfig.parse(yaml: manifest.config, source: FoldManifest.path(runDir))
+    _ = try ResumeRules.checkCV(manifest: saved, run: config, how: how, manifestPath: FoldManifest.path(runDir))
   }
 
   /// Reads /labels (stratified) and /groups, assigns the folds.
@@ -194,7 +237,8 @@ public final class CrossValidation {
     return FoldManifest(
       strategy: strategy, k: c.cv.folds, shuffle: c.cv.shuffle, seed: c.cv.seed,
       data: .init(path: c.data.path, samples: schema.count, sizeBytes: print.size, mtime: print.mtime, schemaHash: print.schemaHash),
-      classNames: schema.classNames, groups: groups, warnings: plan.warnings, config: c.yaml(), folds: plan.folds)
+      classNames: schema.classNames, groups: groups, warnings: plan.warnings, config: c.yaml(), folds: plan.folds,
+      configFile: configFile)
   }
 
   /// The data file must still be the one the folds were made for.
@@ -225,6 +269,7 @@ public final class CrossValidation {
     options.progress = progressMode
     options.trainingRows = manifest.folds[f].train
     options.checkpointAttributes = ["cv_manifest": manifest.foldAttribute(f)]
+    options.split = CrossValidation.innerSplit(manifest.strategy)
     // A fold with checkpoints (stopped or crashed) continues exactly from its latest.
     let resumeFrom: String? = try group.agree { run.checkpoints().isEmpty ? nil : try RunDirectory.resolveCheckpoint(dir) }
     if let resumeFrom {
@@ -252,9 +297,22 @@ public final class CrossValidation {
         fold: f, nTrain: trainer.trainRowCount, nValidation: trainer.validationRows.count, nTest: test.rows.count,
         metrics: metrics, curves: curves, epochs: curves.last?.epoch ?? config.train.epochs,
         seconds: seconds + (options.resume == nil ? 0 : previousSeconds(run)), ablation: ablation)
-      let outcome = FoldOutcome(fold: f, worldSize: group.size, result: result, rows: test.rows, outputs: test.outputs, labels: test.labels)
+      let best = trainer.stopper.flatMap { $0.state.bestEpoch > 0 ? $0.state.bestEpoch : nil }
+      let outcome = FoldOutcome(
+        fold: f, worldSize: group.size, result: result, rows: test.rows, outputs: test.outputs, labels: test.labels,
+        config: config.yaml(), bestEpoch: best)
       try ReportFiles.atomicWrite(try ReportFiles.encoder().encode(outcome), to: URL(fileURLWithPath: FoldOutcome.path(runDir, fold: f)))
       console.line(CrossValidation.foldLine(result, main: main, k: manifest.k))
+    }
+  }
+
+  /// The inner validation split of a fold follows the fold strategy: group strategies hold out whole groups
+  /// (the same subject is never in a fold's inner training and validation rows), stratified keeps class shares.
+  static func innerSplit(_ strategy: FoldStrategy) -> SplitKind {
+    switch strategy {
+    case .kfold: return .random
+    case .stratified: return .stratified
+    case .group, .stratifiedGroup: return .group
     }
   }
 
@@ -288,20 +346,21 @@ public final class CrossValidation {
         "\(runDir): fold(s) \(missing.map(String.init).joined(separator: ", ")) not finished (no fold-K/fold-result.json); "
           + "run them (mmtrain cv --config X --fold K, or mmtrain cv --resume \(runDir)), then merge again")
     }
-    let config = try TrainConfig.parse(yaml: manifest.config, source: FoldManifest.path(runDir))
+    let settings = try FoldSettings.reconcile(manifest, outcomes, runDir: runDir)
+    let config = try TrainConfig.parse(yaml: settings.config, source: FoldManifest.path(runDir))
     let classification = config.task.kind != .regression
     let width = outcomes[0].outputs.first?.count ?? 1
     let names = classification ? (manifest.classNames ?? (0..<width).map(String.init)) : nil
     let folds = outcomes.map(\.result)
     let report = Report(
-      kind: .cv, title: runDir, mmtrainVersion: MMTrainVersion.string, worldSize: outcomes.map(\.worldSize).max() ?? 1,
+      kind: .cv, title: RunReports.title(runDir: runDir, configFile: manifest.configFile), mmtrainVersion: MMTrainVersion.string, worldSize: outcomes.map(\.worldSize).max() ?? 1,
       task: .init(
         kind: config.task.kind.rawValue, outputs: width, classNames: names, modalities: config.data.modalities,
         mainMetric: config.report.metric.resolved(classification: classification)!),
       data: .init(path: manifest.data.path, samples: manifest.data.samples, sizeBytes: Int(manifest.data.sizeBytes), fingerprint: manifest.data.fingerprint),
       cv: .init(strategy: manifest.strategy.rawValue, k: manifest.k, shuffle: manifest.shuffle, seed: manifest.seed, parallelFolds: config.cv.parallelFolds),
       folds: folds, pooled: pooledMetrics(outcomes, kind: config.task.kind), ablation: ModalityAblation.collect(folds), timing: .init(totalSeconds: folds.map(\.seconds).reduce(0, +)),
-      warnings: manifest.warnings, config: manifest.config)
+      warnings: manifest.warnings + settings.warnings, config: settings.config)
     var rows: [Predictions.Row] = []
     for o in outcomes {
       for (i, r) in o.rows.enumerated() {

@@ -1,4 +1,5 @@
 import Foundation
+import MMConfig
 import MMData
 import MMEval
 
@@ -19,6 +20,8 @@ public struct FoldManifest: Codable, Equatable {
   /// The resolved YAML of the run (checkpoint.dir = RUN_DIR).
   public var config: String
   public var folds: [Fold]
+  /// The name of the config file the run was started with (the report's title), when there was one.
+  public var configFile: String? = nil
 
   public struct DataRef: Codable, Equatable {
     public var path: String
@@ -65,6 +68,10 @@ public struct FoldOutcome: Codable, Equatable {
   public var rows: [Int]
   public var outputs: [[Double]]
   public var labels: [[Double]]
+  /// The resolved YAML this fold trained with (checkpoint.dir = RUN_DIR); nil in runs before it was recorded.
+  public var config: String? = nil
+  /// The epoch whose weights the fold kept, when early stopping chose it.
+  public var bestEpoch: Int? = nil
 
   public static func path(_ runDir: String, fold: Int) -> String { "\(runDir)/fold-\(fold)/fold-result.json" }
 
@@ -88,5 +95,48 @@ enum Curves {
       byEpoch[e] = EpochPoint(epoch: e, trainLoss: d("train_loss"), trainAccuracy: d("train_accuracy"), valLoss: d("val_loss"), valAccuracy: d("val_accuracy"))
     }
     return byEpoch.keys.sorted().map { byEpoch[$0]! }
+  }
+}
+
+/// The settings the folds of a cv run trained with. Every fold follows the manifest's config in the keys that
+/// shape a model (ResumeRules); keys that only shape the future (train.epochs, train.lr, ...) may have been
+/// changed by a `cv --resume --set` for the folds not yet finished. The report then states the difference
+/// instead of claiming one config for all.
+enum FoldSettings {
+  /// Keys that say where and how a run executes, not what it computes.
+  static func isOperational(_ key: String) -> Bool {
+    key.hasPrefix("checkpoint.") || key.hasPrefix("dist.")
+      || ["data.path", "cv.parallel_folds", "cv.refit", "train.blas_threads"].contains(key)
+  }
+
+  /// The config the report shows (the folds' own when they agree) and one warning per key they differ in.
+  /// Throws when a fold trained with a frozen key other than the manifest's (a result from another experiment).
+  static func reconcile(_ manifest: FoldManifest, _ outcomes: [FoldOutcome], runDir: String) throws -> (config: String, warnings: [String]) {
+    let source = FoldManifest.path(runDir)
+    let saved = try TrainConfig.parse(yaml: manifest.config, source: source)
+    var configs: [(fold: Int, yaml: String, config: TrainConfig)] = []
+    for o in outcomes {
+      let yaml = o.config ?? manifest.config
+      let c = try TrainConfig.parse(yaml: yaml, source: FoldOutcome.path(runDir, fold: o.fold))
+      if let change = ResumeRules.changedKeys(checkpoint: saved, run: c).first {
+        throw EvalError(
+          "\(FoldOutcome.path(runDir, fold: o.fold)): fold \(o.fold) trained with \(change.key) = \(change.run), but the run's "
+            + "folds train with \(change.checkpoint) (\(source)); delete that fold's folder and run it again (mmtrain cv --resume \(runDir))")
+      }
+      configs.append((o.fold, yaml, c))
+    }
+    var warnings: [String] = []
+    let rendered = configs.map(\.config.renderedKeys)
+    for (k, key) in (rendered.first ?? []).map(\.key).enumerated() where !isOperational(key) {
+      let values = rendered.map { $0[k].value }
+      guard Set(values).count > 1 else { continue }
+      var folds: [String: [Int]] = [:]
+      for (i, v) in values.enumerated() { folds[v, default: []].append(configs[i].fold) }
+      let parts = folds.sorted { $0.value[0] < $1.value[0] }.map { value, fs in
+        "\(value) (fold\(fs.count == 1 ? "" : "s") \(fs.map(String.init).joined(separator: ", ")))"
+      }
+      warnings.append("the folds trained with different \(key): \(parts.joined(separator: "; ")); the config shown is fold \(configs[0].fold)'s")
+    }
+    return (configs.first?.yaml ?? manifest.config, warnings)
   }
 }

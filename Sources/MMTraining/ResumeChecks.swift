@@ -2,6 +2,7 @@ import Foundation
 import MMCheckpoint
 import MMConfig
 import MMData
+import MMHDF5
 
 /// Comparing a checkpoint with the run that loads it (`--resume` continues it, `--init` takes its weights):
 /// the input must be laid out exactly as it was trained on, and a resumed run keeps the checkpoint's split
@@ -29,9 +30,12 @@ enum ResumeChecks {
 
   /// The validation rows: on resume the checkpoint's own (the rule that freezes train.seed and data.* keeps
   /// them equal to a recomputation), otherwise the seeded choice.
-  static func validationMask(count n: Int, _ c: TrainConfig, resume: Checkpoint.Contents?) throws -> [Bool] {
+  static func validationMask(
+    count n: Int, _ c: TrainConfig, resume: Checkpoint.Contents?, groups: [Int]? = nil, labels: [Int]? = nil
+  ) throws -> [Bool] {
     guard let rows = resume?.provenance?.validationRows else {
-      return Split.validationMask(count: n, fraction: c.data.validationFraction, seed: c.train.seed)
+      return Split.validationMask(
+        count: n, fraction: c.data.validationFraction, seed: c.train.seed, kind: c.data.split, groups: groups, labels: labels)
     }
     var mask = [Bool](repeating: false, count: n)
     for row in rows {
@@ -41,6 +45,35 @@ enum ResumeChecks {
       mask[row] = true
     }
     return mask
+  }
+
+  /// What a `data.split` kind needs from the file: /groups for `group`, the class ids for `stratified`.
+  static func splitColumns(
+    _ kind: SplitKind, file: HDF5File, schema: DataSchema, _ c: TrainConfig
+  ) throws -> (groups: [Int]?, labels: [Int]?) {
+    guard c.data.validationFraction > 0 else { return (nil, nil) }
+    switch kind {
+    case .random:
+      return (nil, nil)
+    case .group:
+      guard schema.hasGroups else {
+        throw TrainingError(
+          "\(c.data.path): data.split: group holds out whole /groups, but the file has no /groups (integer [N]: the "
+            + "subject, speaker or session of each sample); add it, or use data.split: random")
+      }
+      let groups = try file.readInt64s("/groups").map(Int.init)
+      if Set(groups).count < 2 {
+        throw TrainingError("\(c.data.path): data.split: group needs at least 2 groups in /groups, the file has 1; use data.split: random")
+      }
+      return (groups, nil)
+    case .stratified:
+      guard c.task.kind != .regression, schema.labelsAreIntegers, schema.labelShape.count == 1 else {
+        throw TrainingError(
+          "data.split: stratified keeps class shares, but \(c.data.path) has no integer class labels [N] "
+            + "(task.kind \(c.task.kind.rawValue)); use data.split: random or group")
+      }
+      return (nil, try file.readInt64s("/labels").map(Int.init))
+    }
   }
 
   /// The sampler continues from the checkpoint's seed and RNG state; a state this sampler would not produce

@@ -11,14 +11,14 @@ public enum RunReports {
   /// Collective: the validation split's predictions are gathered on every rank; rank 0 writes
   /// RUN_DIR/report/. Returns nil when the run has no validation split.
   @discardableResult
-  public static func writeTrainReport(_ t: Trainer, seconds: Double) throws -> Report? {
+  public static func writeTrainReport(_ t: Trainer, seconds: Double, configFile: String? = nil) throws -> Report? {
     guard !t.validationRows.isEmpty else { return nil }
     let out = t.predict(rows: t.validationRows)
     let metrics = t.metrics(out)
     let result = FoldResult(
       fold: 0, nTrain: t.trainRowCount, nValidation: out.rows.count, nTest: out.rows.count, metrics: metrics,
       curves: Curves.read(t.config.checkpoint.dir + "/metrics.jsonl"), epochs: t.config.train.epochs, seconds: seconds)
-    let report = make(t, kind: .train, title: t.config.checkpoint.dir, result: result, seconds: seconds)
+    let report = make(t, kind: .train, title: title(runDir: t.config.checkpoint.dir, configFile: configFile), result: result, seconds: seconds)
     try t.comm.agree {
       guard t.comm.isRoot else { return }
       try ReportFiles.write(report, predictions: predictions(t, out, fold: nil), to: URL(fileURLWithPath: t.config.checkpoint.dir + "/report"))
@@ -41,6 +41,13 @@ public enum RunReports {
       }
     }
     return (report, out)
+  }
+
+  /// A report's title: the run directory's name, and the config file it was started with
+  /// ("demo (demo.yaml)"), not an absolute path.
+  public static func title(runDir: String, configFile: String?) -> String {
+    let name = URL(fileURLWithPath: runDir).standardized.lastPathComponent
+    return configFile.map { "\(name) (\(URL(fileURLWithPath: $0).lastPathComponent))" } ?? name
   }
 
   static func make(_ t: Trainer, kind: Report.Kind, title: String, result: FoldResult, seconds: Double) -> Report {

@@ -32,6 +32,8 @@ public final class Trainer {
     /// Extra string attributes for every checkpoint (a cv fold's manifest).
     public var checkpointAttributes: [String: String] = [:]
     public var allowDataChange = false                // resume even if the data file's fingerprint changed
+    /// How the inner validation rows are drawn, when not `data.split` (a cv fold: from cv.strategy).
+    public var split: SplitKind? = nil
     /// Called after every training step with the number of steps done (tests count allocations between steps).
     public var afterStep: ((_ globalStep: Int) -> Void)? = nil
     public init() {}
@@ -69,6 +71,7 @@ public final class Trainer {
   var validationCount = 0
   var provenance: Provenance?       // rank 0: what every checkpoint records about the input and the split
   var createdFolders: [String] = [] // rank 0: folders of the run directory this run created
+  var lock: RunLock?                // rank 0: held for the life of the run
   var start = Date()                // when training started, less the time of the runs it resumes
   /// The inner validation rows (global ids, ascending) and the number of rows trained on.
   public private(set) var validationRows: [Int] = []
@@ -103,6 +106,14 @@ public final class Trainer {
       try c.check(worldSize: comm.size)
       if comm.isRoot {
         createdFolders = try run.prepare()
+        do { lock = try RunLock(directory: run.path) } catch {
+          // Nothing of the holder's is touched; only folders this run made (lock failures other than a holder).
+          if !createdFolders.isEmpty {
+            unlink(run.path + "/" + RunLock.fileName)
+            for folder in createdFolders.reversed() { rmdir(folder) }
+          }
+          throw error
+        }
         if let resume = options.resume {
           try run.truncateMetrics(afterEpoch: resume.state.epoch)
         } else {
@@ -135,14 +146,23 @@ public final class Trainer {
       if options.resume?.provenance != nil {
         mask = try comm.agree { try ResumeChecks.validationMask(count: schema.count, c, resume: options.resume) }
       } else {
-        let inner = Split.validationMask(count: fold.count, fraction: c.data.validationFraction, seed: c.train.seed)
+        // The inner split of a cv fold: over the fold's training rows, by the kind cv.strategy implies.
+        let kind = options.split ?? c.data.split
+        let (groups, labels) = try comm.agree { try ResumeChecks.splitColumns(kind, file: file, schema: schema, c) }
+        let inner = Split.validationMask(
+          count: fold.count, fraction: c.data.validationFraction, seed: c.train.seed, kind: kind,
+          groups: groups.map { g in fold.map { g[$0] } }, labels: labels.map { l in fold.map { l[$0] } })
         mask = [Bool](repeating: false, count: schema.count)
         for (i, row) in fold.enumerated() where inner[i] { mask[row] = true }
       }
       excluded = [Bool](repeating: true, count: schema.count)
       for row in fold where !mask[row] { excluded[row] = false }
     } else {
-      mask = try comm.agree { try ResumeChecks.validationMask(count: schema.count, c, resume: options.resume) }
+      mask = try comm.agree {
+        let (groups, labels) = options.resume?.provenance != nil
+          ? (nil, nil) : try ResumeChecks.splitColumns(c.data.split, file: file, schema: schema, c)
+        return try ResumeChecks.validationMask(count: schema.count, c, resume: options.resume, groups: groups, labels: labels)
+      }
       excluded = mask
     }
     let saved = options.resume ?? options.initFrom
@@ -176,7 +196,9 @@ public final class Trainer {
       provenance = Provenance(
         input: input, dataPath: c.data.path, data: try DataFingerprint.of(path: c.data.path), validationRows: validationRows,
         validationSeed: c.train.seed, validationFraction: c.data.validationFraction)
-      try run.writeSplit(seed: c.train.seed, fraction: c.data.validationFraction, samples: schema.count, validationRows: validationRows)
+      try run.writeSplit(
+        seed: c.train.seed, fraction: c.data.validationFraction, samples: schema.count, validationRows: validationRows,
+        kind: (options.split ?? c.data.split).rawValue)
     }
     try comm.agree {
       if options.inference { return }  // evaluate/predict: no training controls
@@ -234,7 +256,10 @@ public final class Trainer {
   @discardableResult
   public func train() throws -> [EpochResult] {
     do { return try trainEpochs() } catch let error where !(error is TrainingStopped) {
-      if comm.isRoot { run.removeIfUnused(created: createdFolders) }
+      if comm.isRoot && lock != nil {
+        if run.checkpoints().isEmpty { lock?.release(removingFile: true) }
+        run.removeIfUnused(created: createdFolders)
+      }
       throw error
     }
   }

@@ -52,8 +52,11 @@ struct CV: ParsableCommand {
       if let config {
         cfg = try TrainConfig.load(path: config, overrides: overrides).resolvingPaths()
       } else if let resume {
+        // The manifest's config with --set on top; CrossValidation holds it to the resume rule.
         let manifest = try FoldManifest.read(resume)
-        cfg = try TrainConfig.parse(yaml: manifest.config, source: FoldManifest.path(resume), overrides: overrides + ["checkpoint.dir=\(YAMLQuote.quote(resume))"])
+        cfg = try TrainConfig.parse(
+          yaml: manifest.config, source: FoldManifest.path(resume), overrides: overrides + ["checkpoint.dir=\(YAMLQuote.quote(resume))"]
+        ).resolvingPaths()
       }
     } catch {
       early = error
@@ -62,12 +65,13 @@ struct CV: ParsableCommand {
       if let merge {
         let report = try comm.agree { comm.isRoot ? try CrossValidation.merge(runDir: merge) : nil }
         if let report {
+          for w in report.warnings { FileHandle.standardError.write(Data("mmtrain: warning: \(w)\n".utf8)) }
           CrossValidation.summaryLines(report).forEach { print($0) }
           print("report: \(merge)/report/report.html (and report.md, report.json, predictions.csv)")
         }
         return
       }
-      let cv = CrossValidation(config: cfg!, comm: comm, progress: progress)
+      let cv = CrossValidation(config: cfg!, comm: comm, progress: progress, configFile: config)
       try cv.run(fold.map { .fold($0) } ?? (resume != nil ? .resume : .fresh))
     }
   }
@@ -147,6 +151,7 @@ struct Predict: ParsableCommand {
     if !(out.hasSuffix(".csv") || out.hasSuffix(".h5") || out.hasSuffix(".hdf5")) {
       throw ValidationError("--out must end in .csv or .h5, got '\(out)'")
     }
+    do { try OutputFile.check(out, option: "--out") } catch { throw ValidationError("\(error)") }
   }
 
   func run() throws {
@@ -162,7 +167,7 @@ struct Predict: ParsableCommand {
       try comm.agree {
         guard comm.isRoot else { return }
         if out.hasSuffix(".csv") {
-          try ReportFiles.atomicWrite(Data(predictions.csv().utf8), to: URL(fileURLWithPath: out))
+          try OutputFile.write(Data(predictions.csv().utf8), to: out, option: "--out")
         } else {
           try PredictionsHDF5.write(predictions, to: out)
         }
@@ -176,7 +181,10 @@ struct Predict: ParsableCommand {
 /// (attribute class_names); regression: /prediction [N, K]; /groups [N] when the data has it.
 enum PredictionsHDF5 {
   static func write(_ p: Predictions, to path: String) throws {
-    let tmp = path + ".tmp-\(getpid())"
+    try OutputFile.replace(path, option: "--out") { tmp in try write(p, temporary: tmp) }
+  }
+
+  static func write(_ p: Predictions, temporary tmp: String) throws {
     let file = try HDF5File(path: tmp, mode: .truncate)
     let n = p.rows.count
     try file.writeInt64s("/index", p.rows.map { Int64($0.index) }, shape: [n])
@@ -191,7 +199,6 @@ enum PredictionsHDF5 {
     if p.rows.allSatisfy({ $0.group != nil }) { try file.writeInt64s("/groups", p.rows.map { Int64($0.group!) }, shape: [n]) }
     try file.flush()
     file.close()
-    guard rename(tmp, path) == 0 else { throw DataError("\(path): cannot write: \(String(cString: strerror(errno)))") }
   }
 }
 
@@ -203,8 +210,13 @@ struct ReportCommand: ParsableCommand {
   var runDir: String
 
   func run() throws {
-    // RUN_DIR (cv, train) or the folder holding report.json itself (report/, an evaluate --out folder)
-    let dir = FileManager.default.fileExists(atPath: runDir + "/report.json") ? runDir : runDir + "/report"
+    // RUN_DIR (cv, train), the folder holding report.json itself (report/, an evaluate --out folder), or
+    // report.json itself
+    var isDirectory: ObjCBool = false
+    let exists = FileManager.default.fileExists(atPath: runDir, isDirectory: &isDirectory)
+    let dir = exists && !isDirectory.boolValue
+      ? URL(fileURLWithPath: runDir).deletingLastPathComponent().path
+      : FileManager.default.fileExists(atPath: runDir + "/report.json") ? runDir : runDir + "/report"
     do {
       let report = try ReportFiles.read(URL(fileURLWithPath: dir + "/report.json"))
       try ReportFiles.renderDocuments(report, to: URL(fileURLWithPath: dir))

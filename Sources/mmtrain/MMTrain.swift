@@ -5,6 +5,7 @@ import MMCheckpoint
 import MMConfig
 import MMData
 import MMDistributed
+import MMEval
 import MMHDF5
 import MMTraining
 
@@ -65,7 +66,7 @@ func reportError(_ message: String) {
 
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Train an early-fusion LSTM on every rank, all-reducing gradients each step.")
+    abstract: "Train a recurrent model (the configured encoders and fusion) on every rank, all-reducing gradients each step.")
 
   @Option(name: .long, help: "YAML config (see configs/demo.yaml). Optional with --resume, which reuses the checkpoint's config.")
   var config: String?
@@ -144,7 +145,7 @@ struct Train: ParsableCommand {
         log.info("done: \(last.epoch) epochs in \(String(format: "%.1f", last.elapsed))s; checkpoints and metrics.jsonl in \(TrainConfig.display(cfg.checkpoint.dir))")
       }
       do {
-        if try RunReports.writeTrainReport(trainer, seconds: Date().timeIntervalSince(started)) != nil {
+        if try RunReports.writeTrainReport(trainer, seconds: Date().timeIntervalSince(started), configFile: config) != nil {
           log.info("report: \(cfg.checkpoint.dir)/report/report.html (validation metrics; report.md, report.json, predictions.csv)")
         }
       } catch let failure as RankFailure where cfg.checkpoint.onError == .warn {
@@ -283,12 +284,13 @@ struct Synth: ParsableCommand {
     spec.textFeatures = textFeatures; spec.audioFeatures = audioFeatures; spec.visionFeatures = visionFeatures
     do {
       let dir = URL(fileURLWithPath: out).deletingLastPathComponent().path
+      try OutputFile.check(out, option: "--out", folderMayBeMissing: true)  // a directory at --out is refused before any folder is made
       try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-      try MMData.Synth.write(spec, to: out)
+      try OutputFile.replace(out, option: "--out") { tmp in try MMData.Synth.write(spec, to: tmp) }
       print("wrote \(out): \(samples) samples; text [\(steps), \(textFeatures)], audio [\(audioRate * steps), \(audioFeatures)], vision [\(steps), \(visionFeatures)]; 2 classes")
     } catch {
       reportError("\(error)")
-      throw ExitCode(ExitStatus.failure)
+      throw ExitCode((error as? EvalError)?.isUsage == true ? ExitStatus.usage : ExitStatus.failure)
     }
   }
 }

@@ -75,16 +75,9 @@ public enum ReportFiles {
     }
   }
 
+  /// Writes through a temporary file and a rename (OutputFile): never replaces anything but a regular file.
   public static func atomicWrite(_ data: Data, to url: URL) throws {
-    // unique per writer: concurrent jobs (Slurm array folds) may write the same file at once
-    let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())-\(UUID().uuidString.prefix(8))")
-    do {
-      try data.write(to: tmp)
-      if FileManager.default.fileExists(atPath: url.path) { try FileManager.default.removeItem(at: url) }
-      try FileManager.default.moveItem(at: tmp, to: url)
-    } catch {
-      throw EvalError("\(url.path): cannot write (\(error.localizedDescription)); check the run directory is writable")
-    }
+    try OutputFile.write(data, to: url.path)
   }
 }
 
