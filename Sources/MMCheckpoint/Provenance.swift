@@ -5,7 +5,10 @@ import MMHDF5
 /// What a checkpoint knows about how it came to be, beyond the weights and the position:
 ///
 ///     attributes on /     mmtrain_version, input (InputRecord as JSON), data_path, data_size, data_mtime,
-///                         data_schema_hash (DataFingerprint), validation_seed, validation_fraction
+///                         data_schema_hash (DataFingerprint), validation_seed, validation_fraction,
+///                         class_names (classification: the training file's names, else the ids),
+///                         valid_lengths (JSON: per modality with /lengths in the training file, the mean
+///                         valid steps of the training rows on the model's grid)
 ///     /split/validation   int64 [V] the validation rows (global sample indices, ascending)
 ///
 /// so a user can evaluate on exactly the split the run held out, and a new run can tell whether it
@@ -18,13 +21,20 @@ public struct Provenance: Equatable {
   public var validationRows: [Int]
   public var validationSeed: UInt64
   public var validationFraction: Double
+  /// Classification: the names of the output classes (predict's columns, whatever a later data file holds).
+  public var classNames: [String]?
+  /// Per modality that had lengths in the training file: the training rows' mean valid steps (model grid).
+  /// Inference on a file without lengths for it would read the padding as data (a warning says so).
+  public var validLengths: [String: Double]?
 
   public init(
     version: String = MMTrainVersion.string, input: InputRecord, dataPath: String, data: DataFingerprint,
-    validationRows: [Int], validationSeed: UInt64, validationFraction: Double
+    validationRows: [Int], validationSeed: UInt64, validationFraction: Double, classNames: [String]? = nil,
+    validLengths: [String: Double]? = nil
   ) {
     self.version = version; self.input = input; self.dataPath = dataPath; self.data = data
     self.validationRows = validationRows; self.validationSeed = validationSeed; self.validationFraction = validationFraction
+    self.classNames = classNames; self.validLengths = validLengths
   }
 
   func write(to file: HDF5File) throws {
@@ -37,6 +47,10 @@ public struct Provenance: Equatable {
     try file.setAttribute("validation_seed", on: "/", uint64s: [validationSeed])
     try file.setAttribute("validation_fraction", on: "/", double: validationFraction)
     try file.writeInt64s("/split/validation", validationRows.map(Int64.init), shape: [validationRows.count])
+    if let classNames { try file.setAttribute("class_names", on: "/", strings: classNames) }
+    if let validLengths, let json = try? JSONEncoder.sorted.encode(validLengths) {
+      try file.setAttribute("valid_lengths", on: "/", string: String(decoding: json, as: UTF8.self))
+    }
   }
 
   /// nil for checkpoints written before mmtrain recorded it (format version 1).
@@ -51,6 +65,19 @@ public struct Provenance: Equatable {
         schemaHash: try file.stringAttribute("data_schema_hash", on: "/")),
       validationRows: try file.readInt64s("/split/validation").map(Int.init),
       validationSeed: try file.uint64sAttribute("validation_seed", on: "/").first ?? 0,
-      validationFraction: try file.doubleAttribute("validation_fraction", on: "/"))
+      validationFraction: try file.doubleAttribute("validation_fraction", on: "/"),
+      classNames: file.hasAttribute("class_names", on: "/") ? try file.stringsAttribute("class_names", on: "/") : nil,
+      validLengths: file.hasAttribute("valid_lengths", on: "/")
+        ? try? JSONDecoder().decode([String: Double].self, from: Data(try file.stringAttribute("valid_lengths", on: "/").utf8))
+        : nil)
+  }
+}
+
+extension JSONEncoder {
+  /// Sorted keys: the same text for the same value (attributes a user may diff).
+  static var sorted: JSONEncoder {
+    let e = JSONEncoder()
+    e.outputFormatting = [.sortedKeys]
+    return e
   }
 }

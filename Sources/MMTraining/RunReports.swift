@@ -26,21 +26,20 @@ public enum RunReports {
     return report
   }
 
-  /// Collective: every row of the file, evaluated exactly. Rank 0 writes the report into `dir` (if given).
-  public static func evaluate(_ t: Trainer, title: String, into dir: String?) throws -> (Report, RowOutputs) {
-    let started = Date()
-    let out = t.predict(rows: Array(0..<t.schema.count))
+  /// Collective: the report of `models` scored on every row of `data` (`r`, from InferenceModels.run). Rank 0
+  /// writes it into `dir`.
+  public static func evaluate(_ r: InferenceResult, models: InferenceModels, data: String, seconds: Double, into dir: String) throws -> Report {
+    let t = r.trainer
     let result = FoldResult(
-      fold: 0, nTrain: 0, nValidation: 0, nTest: out.rows.count, metrics: t.metrics(out), curves: [], epochs: 0,
-      seconds: Date().timeIntervalSince(started))
-    let report = make(t, kind: .evaluate, title: title, result: result, seconds: result.seconds)
-    if let dir {
-      try t.comm.agree {
-        guard t.comm.isRoot else { return }
-        try ReportFiles.write(report, predictions: predictions(t, out, fold: nil), to: URL(fileURLWithPath: dir))
-      }
+      fold: 0, nTrain: 0, nValidation: 0, nTest: r.outputs.rows.count, metrics: t.metrics(r.outputs), curves: [], epochs: 0,
+      seconds: seconds)
+    let name = models.cvRunDir.map { title(runDir: $0, configFile: nil) + " (ensemble)" } ?? models.members[0].name
+    let report = make(t, kind: .evaluate, title: "\(name) on \(URL(fileURLWithPath: data).lastPathComponent)", result: result, seconds: seconds)
+    try t.comm.agree {
+      guard t.comm.isRoot else { return }
+      try ReportFiles.write(report, predictions: predictions(t, r.outputs, fold: nil), to: URL(fileURLWithPath: dir))
     }
-    return (report, out)
+    return report
   }
 
   /// A report's title: the run directory's name, and the config file it was started with
@@ -66,10 +65,11 @@ public enum RunReports {
       cv: nil, folds: [result], timing: .init(totalSeconds: seconds), config: c.yaml())
   }
 
+  /// Inference: the names the checkpoint recorded, whatever the data file holds; training: the file's.
   static func classNames(_ t: Trainer) -> [String] {
     let C = t.config.task.kind == .binary ? 2 : t.model.outputs
-    if let names = t.schema.classNames, names.count == C { return names }
-    return (0..<C).map(String.init)
+    if t.options.inference, let saved = t.options.initFrom?.provenance?.classNames, saved.count == C { return saved }
+    return InputChecks.classNames(t.schema.classNames, classes: C, t.config.task.kind)
   }
 
   /// predictions.csv rows (with /groups when the file has it; no label column values without /labels).

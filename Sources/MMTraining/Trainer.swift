@@ -190,12 +190,15 @@ public final class Trainer {
     }
     sampler = EpochSampler(trainRows: trainRows, batchSize: c.train.batchSize, seed: options.resume?.state.seed ?? c.train.seed)
     if let resume = options.resume { try comm.agree { try ResumeChecks.checkSampler(sampler, resume) } }
+    let validLengths = options.inference ? nil : meanValidLengths(schema, names: names, excluded: excluded)  // collective
     try comm.agree {
       guard comm.isRoot && !options.inference else { return }
       let validationRows = self.validationRows
       provenance = Provenance(
         input: input, dataPath: c.data.path, data: try DataFingerprint.of(path: c.data.path), validationRows: validationRows,
-        validationSeed: c.train.seed, validationFraction: c.data.validationFraction)
+        validationSeed: c.train.seed, validationFraction: c.data.validationFraction,
+        classNames: c.task.kind == .regression ? nil : InputChecks.classNames(schema.classNames, classes: shard.classes, c.task.kind),
+        validLengths: validLengths)
       try run.writeSplit(
         seed: c.train.seed, fraction: c.data.validationFraction, samples: schema.count, validationRows: validationRows,
         kind: (options.split ?? c.data.split).rawValue)

@@ -84,63 +84,103 @@ enum YAMLQuote {
   }
 }
 
-/// What evaluate and predict share: a checkpoint and a data file.
+/// What evaluate and predict share: a checkpoint (or a cv run's fold models) and a data file.
 struct CheckpointOnData: ParsableArguments {
-  @Option(name: .long, help: "Checkpoint file, or a run directory (its latest checkpoint).")
+  @Option(
+    name: .long,
+    help: "Checkpoint file, a run directory (its latest checkpoint), or a cv run directory (the ensemble of its fold models).")
   var checkpoint: String
 
   @Option(name: .long, help: "HDF5 data file (same modalities and feature counts as the training data).")
   var data: String
 
-  /// The checkpoint, and its config pointed at `data`. Options for inference with its weights and statistics;
-  /// the trainer holds the data to the checkpoint's input record (modalities, features, steps) and says
-  /// what differs.
-  func load(labelsOptional: Bool) throws -> (TrainConfig, Trainer.Options) {
-    let path = try RunDirectory.resolveCheckpoint(checkpoint)
-    let contents = try Checkpoint.read(path: path)
-    let config = try TrainConfig.parse(
-      yaml: contents.configYAML, source: path, overrides: ["data.path=\(YAMLQuote.quote(data))"])
-    var options = Trainer.Options()
-    options.inference = true
-    options.initFrom = contents
-    options.labelsOptional = labelsOptional
-    return (config, options)
+  @Option(name: .long, help: "NaN features in the data: zero or mean (the training mean), instead of the checkpoint's data.missing.")
+  var missing: Missing?
+
+  @Flag(name: .long, help: "Refuse, instead of warning, data that would silently change the result (e.g. no /lengths for a model trained with them).")
+  var strict = false
+
+  enum Missing: String, ExpressibleByArgument, CaseIterable { case zero, mean }
+
+  /// The models, their configs pointed at `data`, and the warnings the data earns (InputChecks); throws for
+  /// data they cannot score. Runs before MPI starts.
+  func load(labelsOptional: Bool) throws -> (InferenceModels, [String]) {
+    var overrides = ["data.path=\(YAMLQuote.quote(data))"]
+    if let missing { overrides.append("data.missing=\(missing.rawValue)") }
+    let models = try InferenceModels.load(checkpoint, overrides: overrides)
+    // The fold models of a cv run share task, classes and inputs: the first speaks for all.
+    let first = models.members[0]
+    let warnings = try InputChecks.check(
+      checkpoint: first.checkpoint, config: first.config, data: data, needsLabels: !labelsOptional, strict: strict)
+    return (models, warnings)
+  }
+
+  /// Loads before MPI; an error becomes the early error every rank agrees on.
+  func loadOrEarly(labelsOptional: Bool) -> (InferenceModels?, Error?) {
+    do {
+      let (models, warnings) = try load(labelsOptional: labelsOptional)
+      if (MPICommunicator.launcherRank ?? 0) == 0 {
+        for w in warnings { FileHandle.standardError.write(Data("mmtrain: warning: \(w)\n".utf8)) }
+      }
+      return (models, nil)
+    } catch {
+      return (nil, error)
+    }
   }
 }
 
 struct Evaluate: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Metrics of a trained model on a data file (with /labels), using the checkpoint's normalisation; same output on any number of ranks.")
+    abstract: "Metrics of a trained model (or of a cv run's fold models and their ensemble) on a data file with /labels, "
+      + "using the checkpoint's normalisation; same output on any number of ranks.")
 
   @OptionGroup var input: CheckpointOnData
 
   @Option(name: .long, help: "Folder for report.json/md/html and predictions.csv (default: DIR_OF_CHECKPOINT/evaluate-DATASTEM).")
   var out: String?
 
+  func validate() throws {
+    var isDirectory: ObjCBool = false
+    if let out, FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
+      throw ValidationError("--out \(out) is a file; evaluate writes a folder (report.json, report.md, report.html, predictions.csv)")
+    }
+  }
+
   func run() throws {
     HDF5.silenceErrorStack()
-    var loaded: (TrainConfig, Trainer.Options)? = nil
-    var early: Error? = nil
-    do { loaded = try input.load(labelsOptional: false) } catch { early = error }
-    let resolved = (try? RunDirectory.resolveCheckpoint(input.checkpoint)) ?? input.checkpoint
-    let dir = out ?? URL(fileURLWithPath: resolved).deletingLastPathComponent()
-      .appendingPathComponent("evaluate-" + URL(fileURLWithPath: input.data).deletingPathExtension().lastPathComponent).path
+    let (models, early) = input.loadOrEarly(labelsOptional: false)
+    let dir = out ?? defaultFolder(models)
     try runOnRanks(early: early) { comm, _ in
-      let trainer = Trainer(config: loaded!.0, comm: comm, options: loaded!.1)
-      try trainer.prepare()
-      let (report, _) = try RunReports.evaluate(trainer, title: "\(resolved) on \(input.data)", into: dir)
-      if comm.isRoot {
-        print("evaluate: \(resolved) on \(input.data): \(report.data.samples) samples")
-        for s in report.summary { print("  \(s.metric.padding(toLength: 18, withPad: " ", startingAt: 0)) \(ReportFormat.value(s.mean))") }
-        print("report: \(dir)/report.html (and report.md, report.json, predictions.csv)")
+      guard let models else { preconditionFailure("agreed: loaded") }
+      let started = Date()
+      let result = try models.run(comm: comm, labelsOptional: false)
+      let report = try RunReports.evaluate(
+        result, models: models, data: input.data, seconds: Date().timeIntervalSince(started), into: dir)
+      guard comm.isRoot else { return }
+      print("evaluate: \(models.description) on \(input.data): \(report.data.samples) samples")
+      for member in result.memberMetrics {
+        let main = report.task.mainMetric
+        print("  \(member.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(main) \(ReportFormat.value(member.metrics.scalar(main)))")
       }
+      if models.isEnsemble { print("ensemble (mean of \(report.task.isClassification ? "probabilities" : "predictions")):") }
+      for s in report.summary { print("  \(s.metric.padding(toLength: 18, withPad: " ", startingAt: 0)) \(ReportFormat.value(s.mean))") }
+      print("report: \(dir)/report.html (and report.md, report.json, predictions.csv)")
     }
+  }
+
+  /// Beside the checkpoint (inside a cv run directory for its ensemble): evaluate-DATASTEM.
+  func defaultFolder(_ models: InferenceModels?) -> String {
+    let stem = "evaluate-" + URL(fileURLWithPath: input.data).deletingPathExtension().lastPathComponent
+    if let runDir = models?.cvRunDir { return runDir + "/" + stem }
+    let checkpoint = models?.members.first?.path ?? input.checkpoint
+    return URL(fileURLWithPath: checkpoint).deletingLastPathComponent().appendingPathComponent(stem).path
   }
 }
 
 struct Predict: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Per-sample predictions of a trained model (the data needs no /labels); same output on any number of ranks.")
+    abstract: "Per-sample predictions of a trained model, or of a cv run's fold-model ensemble (the data needs no "
+      + "/labels); same output on any number of ranks.")
 
   @OptionGroup var input: CheckpointOnData
 
@@ -156,14 +196,11 @@ struct Predict: ParsableCommand {
 
   func run() throws {
     HDF5.silenceErrorStack()
-    var loaded: (TrainConfig, Trainer.Options)? = nil
-    var early: Error? = nil
-    do { loaded = try input.load(labelsOptional: true) } catch { early = error }
+    let (models, early) = input.loadOrEarly(labelsOptional: true)
     try runOnRanks(early: early) { comm, _ in
-      let trainer = Trainer(config: loaded!.0, comm: comm, options: loaded!.1)
-      try trainer.prepare()
-      let outputs = trainer.predict(rows: Array(0..<trainer.schema.count))
-      let predictions = RunReports.predictions(trainer, outputs, fold: nil)
+      guard let models else { preconditionFailure("agreed: loaded") }
+      let result = try models.run(comm: comm, labelsOptional: true)
+      let predictions = RunReports.predictions(result.trainer, result.outputs, fold: nil)
       try comm.agree {
         guard comm.isRoot else { return }
         if out.hasSuffix(".csv") {
@@ -171,7 +208,8 @@ struct Predict: ParsableCommand {
         } else {
           try PredictionsHDF5.write(predictions, to: out)
         }
-        print("predict: \(outputs.rows.count) samples -> \(out)")
+        print("predict: \(result.outputs.rows.count) samples -> \(out)"
+          + (models.isEnsemble ? " (ensemble of \(models.members.count) fold models, mean of outputs)" : ""))
       }
     }
   }

@@ -1,0 +1,100 @@
+import Foundation
+import MMCheckpoint
+import MMConfig
+import MMData
+import MMEval
+
+/// The models `evaluate` and `predict` score a data file with: one checkpoint (a file, or a run directory's
+/// latest), or, for the run directory of `mmtrain cv`, the ensemble of its k fold models (each fold's latest:
+/// its best epoch under early stopping), whose outputs are averaged — probabilities for classification, values
+/// for regression — as scikit-learn's VotingClassifier(voting="soft") and VotingRegressor do.
+public struct InferenceModels {
+  public struct Member {
+    public let name: String  // "fold-0", or the checkpoint's file name
+    public let path: String  // the checkpoint file
+    public let checkpoint: Checkpoint.Contents
+    /// The checkpoint's config, pointed at the data file.
+    public let config: TrainConfig
+  }
+
+  public let members: [Member]
+  /// The cv run directory whose folds these are; nil for one checkpoint.
+  public let cvRunDir: String?
+  public var isEnsemble: Bool { cvRunDir != nil }
+
+  /// `target`: a checkpoint file, a run directory, or a cv run directory (folds.json). `overrides` are laid
+  /// over each checkpoint's config (`data.path`, `data.missing`).
+  public static func load(_ target: String, overrides: [String]) throws -> InferenceModels {
+    let manifestPath = FoldManifest.path(target)
+    guard FileManager.default.fileExists(atPath: manifestPath) else {
+      let path = try RunDirectory.resolveCheckpoint(target)
+      return InferenceModels(members: [try member(URL(fileURLWithPath: path).lastPathComponent, path, overrides)], cvRunDir: nil)
+    }
+    let manifest = try FoldManifest.read(target)
+    var members: [Member] = []
+    for f in 0..<manifest.k {
+      let dir = "\(target)/fold-\(f)"
+      guard FileManager.default.fileExists(atPath: FoldOutcome.path(target, fold: f)),
+        let path = try? RunDirectory.resolveCheckpoint(dir)
+      else {
+        throw TrainingError(
+          "\(target) is a cv run whose fold \(f) is not finished (no \(FoldOutcome.path(target, fold: f))): finish it "
+            + "(mmtrain cv --resume \(target)), or score one fold's model with --checkpoint \(target)/fold-K")
+      }
+      members.append(try member("fold-\(f)", path, overrides))
+    }
+    return InferenceModels(members: members, cvRunDir: target)
+  }
+
+  static func member(_ name: String, _ path: String, _ overrides: [String]) throws -> Member {
+    let contents = try Checkpoint.read(path: path)
+    let config = try TrainConfig.parse(yaml: contents.configYAML, source: path, overrides: overrides)
+    return Member(name: name, path: path, checkpoint: contents, config: config)
+  }
+
+  /// What the console and the report call these models.
+  public var description: String {
+    guard let cvRunDir else { return members[0].path }
+    return "\(cvRunDir) (ensemble of \(members.count) fold models)"
+  }
+}
+
+/// The scores of `InferenceModels` on every row of a data file.
+public struct InferenceResult {
+  /// The ensemble's (or the one model's) outputs.
+  public let outputs: RowOutputs
+  /// Each member's metrics (ensembles only; empty without labels).
+  public let memberMetrics: [(name: String, path: String, metrics: EvalMetrics)]
+  /// The last member's trainer: the data's schema, groups and the model's class names.
+  public let trainer: Trainer
+}
+
+extension InferenceModels {
+  /// Every row of the data file through every member, averaged. Collective: every rank runs it.
+  public func run(comm: Communicator, labelsOptional: Bool) throws -> InferenceResult {
+    var sum: RowOutputs? = nil
+    var scores: [(name: String, path: String, metrics: EvalMetrics)] = []
+    var last: Trainer? = nil
+    for member in members {
+      var options = Trainer.Options()
+      options.inference = true
+      options.initFrom = member.checkpoint
+      options.labelsOptional = labelsOptional
+      let trainer = Trainer(config: member.config, comm: comm, options: options)
+      try trainer.prepare()
+      let out = trainer.predict(rows: Array(0..<trainer.schema.count))
+      if isEnsemble && trainer.schema.hasLabels { scores.append((member.name, member.path, trainer.metrics(out))) }
+      if var total = sum {
+        for i in total.outputs.indices { for k in total.outputs[i].indices { total.outputs[i][k] += out.outputs[i][k] } }
+        sum = total
+      } else {
+        sum = out
+      }
+      last = trainer
+    }
+    guard var mean = sum, let last else { preconditionFailure("at least one model") }
+    let n = Double(members.count)
+    if members.count > 1 { mean.outputs = mean.outputs.map { $0.map { $0 / n } } }
+    return InferenceResult(outputs: mean, memberMetrics: scores, trainer: last)
+  }
+}

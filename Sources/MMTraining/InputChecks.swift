@@ -1,0 +1,84 @@
+import Foundation
+import MMCheckpoint
+import MMConfig
+import MMData
+import MMHDF5
+
+/// What a trained model expects of the data it is later evaluated on, beyond the input layout that
+/// ResumeChecks compares: labels of its task, sequences cut by their lengths as in training, its class names.
+/// `evaluate` and `predict` run these before MPI starts; a mismatch that would silently change the
+/// result is a warning (or, with `--strict`, an error), one that makes it meaningless an error.
+public enum InputChecks {
+  /// The names a classifier's outputs carry: the file's class_names when they fit, else the class ids.
+  public static func classNames(_ names: [String]?, classes: Int, _ kind: TaskKind) -> [String] {
+    let C = kind == .binary ? 2 : classes
+    if let names, names.count == C { return names }
+    return (0..<C).map(String.init)
+  }
+
+  /// Warnings for `data` scored by `checkpoint`; throws for a task mismatch, for missing labels when
+  /// `needsLabels`, and (when `strict`) for what would otherwise be a warning.
+  public static func check(
+    checkpoint: Checkpoint.Contents, config c: TrainConfig, data path: String, needsLabels: Bool, strict: Bool
+  ) throws -> [String] {
+    let file = try HDF5File(path: path, mode: .readOnly)
+    defer { file.close() }
+    let schema = try DataSchema.read(file, requireLabels: false)
+    var warnings: [String] = []
+    if needsLabels && !schema.hasLabels {
+      throw TrainingError(
+        "\(path) has no /labels, so there is nothing to score against; for the model's outputs without labels use "
+          + "mmtrain predict --checkpoint \(checkpoint.path) --data \(path) --out predictions.csv")
+    }
+    if schema.hasLabels {
+      let integers = schema.labelsAreIntegers && schema.labelShape.count == 1
+      if c.task.kind != .regression && !integers {
+        throw TrainingError(
+          "\(checkpoint.path) is a \(c.task.kind.rawValue) classifier, but /labels in \(path) is \(schema.labelDType) "
+            + "\(schema.labelShape) (regression targets?); score it on a file with integer class ids [N], or use a "
+            + "checkpoint trained with task.kind: regression")
+      }
+      if c.task.kind == .regression && integers {
+        warnings.append(
+          "\(checkpoint.path) is a regression model, but /labels in \(path) holds integer class ids; they are scored as "
+            + "regression targets (is this the classification file, or the checkpoint of a classifier?)")
+      }
+    }
+    if let saved = checkpoint.provenance?.classNames, let names = schema.classNames, names != saved, c.task.kind != .regression {
+      warnings.append(
+        "\(path) names its classes [\(names.joined(separator: ", "))], the checkpoint's are [\(saved.joined(separator: ", "))]; "
+          + "the outputs are the checkpoint's classes, named as it names them")
+    }
+    let steps = Dictionary(uniqueKeysWithValues: (checkpoint.provenance?.input.modalities ?? []).map { ($0.name, $0.steps) })
+    for (name, mean) in (checkpoint.provenance?.validLengths ?? [:]).sorted(by: { $0.key < $1.key }) {
+      guard let S = steps[name], mean < Double(S), schema.modalities.contains(where: { $0.name == name }),
+        schema.lengthsDataset(for: name) == nil
+      else { continue }
+      warnings.append(
+        "\(path) has no lengths for modality '\(name)' (/lengths or /lengths/\(name)), but the model was trained on "
+          + String(format: "'%@' sequences with a mean valid length of %.1f of %d steps: ", name, mean, S)
+          + "every step is read as data, padding included, and the results will be off (add the lengths to the file)")
+    }
+    if strict, let first = warnings.first { throw TrainingError("\(first) (--strict)") }
+    return warnings
+  }
+}
+
+extension Trainer {
+  /// Per modality with lengths in the file: the mean valid steps of the training rows of every rank, on the
+  /// model's grid (what a checkpoint records as valid_lengths). Collective.
+  func meanValidLengths(_ schema: DataSchema, names: [String], excluded: [Bool]) -> [String: Double]? {
+    let M = names.count
+    var sums = [Double](repeating: 0, count: M + 1)  // Σ valid steps per modality, then the row count
+    for (i, row) in shard.rows.enumerated() where !excluded[row] {
+      for m in 0..<M { sums[m] += Double(shard.modalityLengths[i * M + m]) }
+      sums[M] += 1
+    }
+    comm.allreduceSum(&sums)
+    var means: [String: Double] = [:]
+    for (m, name) in names.enumerated() where schema.lengthsDataset(for: name) != nil {
+      means[name] = sums[m] / max(sums[M], 1)
+    }
+    return means.isEmpty ? nil : means
+  }
+}
