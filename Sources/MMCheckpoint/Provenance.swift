@@ -8,7 +8,7 @@ import MMHDF5
 ///                         data_schema_hash (DataFingerprint), validation_seed, validation_fraction,
 ///                         class_names (classification: the training file's names, else the ids),
 ///                         valid_lengths (JSON: per modality with /lengths in the training file, the mean
-///                         valid steps of the training rows on the model's grid)
+///                         valid steps of the training rows and the T steps the file holds)
 ///     /split/validation   int64 [V] the validation rows (global sample indices, ascending)
 ///
 /// so a user can evaluate on exactly the split the run held out, and a new run can tell whether it
@@ -23,14 +23,20 @@ public struct Provenance: Equatable {
   public var validationFraction: Double
   /// Classification: the names of the output classes (predict's columns, whatever a later data file holds).
   public var classNames: [String]?
-  /// Per modality that had lengths in the training file: the training rows' mean valid steps (model grid).
-  /// Inference on a file without lengths for it would read the padding as data (a warning says so).
-  public var validLengths: [String: Double]?
+  /// Per modality that had lengths in the training file: the training rows' mean valid steps of the T steps
+  /// the file holds. Inference on a file without lengths for it would read the padding as data.
+  public var validLengths: [String: ValidLength]?
+
+  public struct ValidLength: Codable, Equatable, Sendable {
+    public var mean: Double
+    public var steps: Int
+    public init(mean: Double, steps: Int) { self.mean = mean; self.steps = steps }
+  }
 
   public init(
     version: String = MMTrainVersion.string, input: InputRecord, dataPath: String, data: DataFingerprint,
     validationRows: [Int], validationSeed: UInt64, validationFraction: Double, classNames: [String]? = nil,
-    validLengths: [String: Double]? = nil
+    validLengths: [String: ValidLength]? = nil
   ) {
     self.version = version; self.input = input; self.dataPath = dataPath; self.data = data
     self.validationRows = validationRows; self.validationSeed = validationSeed; self.validationFraction = validationFraction
@@ -68,7 +74,7 @@ public struct Provenance: Equatable {
       validationFraction: try file.doubleAttribute("validation_fraction", on: "/"),
       classNames: file.hasAttribute("class_names", on: "/") ? try file.stringsAttribute("class_names", on: "/") : nil,
       validLengths: file.hasAttribute("valid_lengths", on: "/")
-        ? try? JSONDecoder().decode([String: Double].self, from: Data(try file.stringAttribute("valid_lengths", on: "/").utf8))
+        ? try? JSONDecoder().decode([String: ValidLength].self, from: Data(try file.stringAttribute("valid_lengths", on: "/").utf8))
         : nil)
   }
 }

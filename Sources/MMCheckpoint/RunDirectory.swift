@@ -52,13 +52,17 @@ public struct RunDirectory {
     guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
       throw CheckpointError("checkpoint.dir '\(path)' cannot be written: \(String(cString: strerror(errno))) (is the disk full? free space or choose another checkpoint.dir)")
     }
-    // Leftovers of a writer killed mid-checkpoint: never a checkpoint's name, safe to drop.
+    unlink(probe)
+    return created
+  }
+
+  /// Drops the leftovers of a writer killed mid-checkpoint (never a checkpoint's name). Only under the run's
+  /// lock (RunLock): a running writer's temporary file looks the same.
+  public func removeLeftovers() {
     for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
     where name.hasPrefix(".checkpoint-") && name.contains(".tmp-") || name.hasPrefix(".latest.tmp-") {
       unlink(path + "/" + name)
     }
-    unlink(probe)
-    return created
   }
 
   /// After a run that failed before its first checkpoint: removes the folders `prepare` created, as long

@@ -49,14 +49,13 @@ public enum InputChecks {
         "\(path) names its classes [\(names.joined(separator: ", "))], the checkpoint's are [\(saved.joined(separator: ", "))]; "
           + "the outputs are the checkpoint's classes, named as it names them")
     }
-    let steps = Dictionary(uniqueKeysWithValues: (checkpoint.provenance?.input.modalities ?? []).map { ($0.name, $0.steps) })
-    for (name, mean) in (checkpoint.provenance?.validLengths ?? [:]).sorted(by: { $0.key < $1.key }) {
-      guard let S = steps[name], mean < Double(S), schema.modalities.contains(where: { $0.name == name }),
+    for (name, trained) in (checkpoint.provenance?.validLengths ?? [:]).sorted(by: { $0.key < $1.key }) {
+      guard trained.mean < Double(trained.steps), schema.modalities.contains(where: { $0.name == name }),
         schema.lengthsDataset(for: name) == nil
       else { continue }
       warnings.append(
         "\(path) has no lengths for modality '\(name)' (/lengths or /lengths/\(name)), but the model was trained on "
-          + String(format: "'%@' sequences with a mean valid length of %.1f of %d steps: ", name, mean, S)
+          + String(format: "'%@' sequences with a mean valid length of %.1f of %d steps: ", name, trained.mean, trained.steps)
           + "every step is read as data, padding included, and the results will be off (add the lengths to the file)")
     }
     if strict, let first = warnings.first { throw TrainingError("\(first) (--strict)") }
@@ -65,19 +64,16 @@ public enum InputChecks {
 }
 
 extension Trainer {
-  /// Per modality with lengths in the file: the mean valid steps of the training rows of every rank, on the
-  /// model's grid (what a checkpoint records as valid_lengths). Collective.
-  func meanValidLengths(_ schema: DataSchema, names: [String], excluded: [Bool]) -> [String: Double]? {
-    let M = names.count
-    var sums = [Double](repeating: 0, count: M + 1)  // Σ valid steps per modality, then the row count
-    for (i, row) in shard.rows.enumerated() where !excluded[row] {
-      for m in 0..<M { sums[m] += Double(shard.modalityLengths[i * M + m]) }
-      sums[M] += 1
-    }
-    comm.allreduceSum(&sums)
-    var means: [String: Double] = [:]
-    for (m, name) in names.enumerated() where schema.lengthsDataset(for: name) != nil {
-      means[name] = sums[m] / max(sums[M], 1)
+  /// Per modality with lengths in the file: the mean valid steps of the training rows (rows not `excluded`)
+  /// and the file's T (what a checkpoint records as valid_lengths). Rank 0 reads the lengths datasets.
+  func meanValidLengths(_ file: HDF5File, _ schema: DataSchema, names: [String], excluded: [Bool]) throws -> [String: Provenance.ValidLength]? {
+    var means: [String: Provenance.ValidLength] = [:]
+    for m in schema.modalities where names.contains(m.name) {
+      guard let ds = schema.lengthsDataset(for: m.name) else { continue }
+      let lengths = try file.readInt64s(ds)
+      let rows = lengths.indices.filter { !excluded[$0] }
+      let sum = rows.reduce(0.0) { $0 + Double(min(max(lengths[$1], 0), Int64(m.steps))) }
+      means[m.name] = .init(mean: sum / Double(max(rows.count, 1)), steps: m.steps)
     }
     return means.isEmpty ? nil : means
   }

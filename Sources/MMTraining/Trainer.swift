@@ -114,6 +114,7 @@ public final class Trainer {
           }
           throw error
         }
+        run.removeLeftovers()
         if let resume = options.resume {
           try run.truncateMetrics(afterEpoch: resume.state.epoch)
         } else {
@@ -190,9 +191,9 @@ public final class Trainer {
     }
     sampler = EpochSampler(trainRows: trainRows, batchSize: c.train.batchSize, seed: options.resume?.state.seed ?? c.train.seed)
     if let resume = options.resume { try comm.agree { try ResumeChecks.checkSampler(sampler, resume) } }
-    let validLengths = options.inference ? nil : meanValidLengths(schema, names: names, excluded: excluded)  // collective
     try comm.agree {
       guard comm.isRoot && !options.inference else { return }
+      let validLengths = try meanValidLengths(file, schema, names: names, excluded: excluded)
       let validationRows = self.validationRows
       provenance = Provenance(
         input: input, dataPath: c.data.path, data: try DataFingerprint.of(path: c.data.path), validationRows: validationRows,

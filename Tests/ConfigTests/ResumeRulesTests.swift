@@ -88,3 +88,22 @@ final class ConfigPathTests: XCTestCase {
     }
   }
 }
+
+/// The same rule for cv --resume and cv --fold: the manifest's config is what the folds train with.
+final class CVResumeRulesTests: XCTestCase {
+  func testFrozenKeysAreRefusedAndScheduleKeysFree() throws {
+    let saved = parseOK(minimalYAML + "cv:\n  folds: 5\n")!
+    for change in ["model.hidden=17", "cv.folds=3", "cv.strategy=stratified", "data.steps=7"] {
+      let new = parseOK(minimalYAML + "cv:\n  folds: 5\n", overrides: [change])!
+      XCTAssertThrowsError(try ResumeRules.checkCV(manifest: saved, run: new, how: "cv --resume r", manifestPath: "r/folds.json"), change) {
+        let key = String(change.split(separator: "=")[0])
+        XCTAssertTrue("\($0)".contains("\(key) = "), "\($0)")
+        XCTAssertTrue("\($0)".contains("folds of two experiments"), "\($0)")
+      }
+    }
+    for free in ["train.epochs=9", "cv.parallel_folds=1", "cv.refit=true", "checkpoint.keep=1"] {
+      let new = parseOK(minimalYAML + "cv:\n  folds: 5\n", overrides: [free])!
+      XCTAssertNoThrow(try ResumeRules.checkCV(manifest: saved, run: new, how: "cv --resume r", manifestPath: "r/folds.json"), free)
+    }
+  }
+}
