@@ -14,7 +14,7 @@ import MMTraining
 struct MMTrain: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "mmtrain",
-    abstract: "Data-parallel LSTM training over MPI on HDF5 multimodal sequences.",
+    abstract: "Data-parallel training of recurrent models (LSTM, GRU) over MPI on HDF5 multimodal sequences.",
     discussion: "Run under a launcher for several ranks: mpirun -n 8 mmtrain train --config configs/demo.yaml",
     version: MMTrainVersion.string,
     subcommands: [Train.self, CV.self, Evaluate.self, Predict.self, ReportCommand.self, Inspect.self, Synth.self, ConfigCommand.self])
