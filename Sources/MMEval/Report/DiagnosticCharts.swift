@@ -11,7 +11,7 @@ enum DiagnosticCharts {
     if let curves = r.diagnostics?.classCurves, !curves.isEmpty {
       let over = r.isSingleRun ? "all \(r.diagnostics!.n) predictions" : "the pooled out-of-fold predictions"
       parts.append(curves.count == 1
-        ? "Class \(SVGChart.escape(curves[0].name)) (positive) against the rest, over \(over)."
+        ? "Class \(SVGChart.escape(curves[0].name)) (the positive class) against the rest, over \(over)."
         : "Each class against the rest (one-vs-rest), over \(over); AUC and average precision in the legend and table.")
     }
     return parts.joined(separator: " ")
@@ -23,7 +23,7 @@ enum DiagnosticCharts {
     var out: [(String, String)] = []
     if !withROC.isEmpty {
       let legend = withROC.map { Entry(name: "\($0.name) AUC \(ReportFormat.value($0.auc))", color: SVGChart.color($0.classIndex)) }
-      var c = SVGChart(id: "roc-classes", width: 300, height: 300, x: (0, 1), y: (0, 1), legend: legend)
+      var c = SVGChart(id: "roc-classes", width: 280, height: 280, x: (0, 1), y: (0, 1), legend: legend)
       c.axes(title: curves.count == 1 ? "ROC" : "ROC, one-vs-rest", xLabel: "false positive rate", yLabel: "true positive rate")
       c.polyline([(0, 0), (1, 1)], color: "#999", dashed: true, width: 1)
       for k in withROC { c.polyline(Array(zip(k.roc!.fpr, k.roc!.tpr)), color: SVGChart.color(k.classIndex)) }
@@ -31,7 +31,7 @@ enum DiagnosticCharts {
     }
     if !withPR.isEmpty {
       let legend = withPR.map { Entry(name: "\($0.name) AP \(ReportFormat.value($0.averagePrecision))", color: SVGChart.color($0.classIndex)) }
-      var c = SVGChart(id: "pr-classes", width: 300, height: 300, x: (0, 1), y: (0, 1), legend: legend)
+      var c = SVGChart(id: "pr-classes", width: 280, height: 280, x: (0, 1), y: (0, 1), legend: legend)
       c.axes(title: curves.count == 1 ? "Precision–recall" : "Precision–recall, one-vs-rest", xLabel: "recall", yLabel: "precision")
       for k in withPR {
         // the step function average precision integrates: precision holds until the next recall
@@ -60,7 +60,7 @@ enum DiagnosticCharts {
     guard let cal = r.diagnostics?.calibration else { return [] }
     let binary = cal.quantity == "positive_probability"
     let legend = [Entry(name: "ECE \(ReportFormat.value(cal.ece))", color: SVGChart.color(0), style: .dot)]
-    var c = SVGChart(id: "calibration", width: 300, height: 300, x: (0, 1), y: (0, 1), legend: legend)
+    var c = SVGChart(id: "calibration", width: 280, height: 280, x: (0, 1), y: (0, 1), legend: legend)
     c.axes(title: "Reliability", xLabel: binary ? "mean P(positive)" : "mean confidence",
            yLabel: binary ? "share positive" : "accuracy")
     c.polyline([(0, 0), (1, 1)], color: "#999", dashed: true, width: 1)

@@ -97,8 +97,8 @@ public enum ReportFormat {
         + "of a \(r.task.kind) model on \(r.data.samples) samples"
     case .train: return "Training run (\(r.task.kind)); metrics on the validation split"
     case .evaluate:
-      let what = ensembleLine(r).map { "Evaluation of an \($0)" } ?? "Evaluation of a checkpoint"
-      return "\(what) (\(r.task.kind)) on \(r.data.samples) samples"
+      if let ensemble = ensembleLine(r) { return "Evaluation of an \(ensemble), \(r.task.kind), on \(r.data.samples) samples" }
+      return "Evaluation of a checkpoint (\(r.task.kind)) on \(r.data.samples) samples"
     }
   }
 

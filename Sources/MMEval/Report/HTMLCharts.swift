@@ -43,7 +43,7 @@ enum HTMLCharts {
 
   private static func bestEpochEntry(_ f: FoldResult) -> [Entry] {
     guard let b = f.bestEpoch else { return [] }
-    return [Entry(name: "best epoch \(b)\(f.stoppedEarly == true ? " (early stop)" : "")", color: "#444", style: .dashed)]
+    return [Entry(name: "best epoch \(b)\(f.stoppedEarly == true ? " (early stop)" : "")", color: "#444", style: .dotted)]
   }
 
   private static func loss(_ f: FoldResult, id: String, title: String) -> String {
@@ -95,10 +95,12 @@ enum HTMLCharts {
     return bounded ? (0.0, max(1.0, values.max() ?? 1)) : SVGChart.domain(values, include: [0])
   }
 
-  private static func bar(_ c: inout SVGChart, _ i: Int, _ v: Double, color: String) {
+  /// A bar with its value written above it (above `labelOver` too, e.g. the top of a whisker).
+  private static func bar(_ c: inout SVGChart, _ i: Int, _ v: Double, color: String, labelOver: Double? = nil) {
     let x0 = c.px(Double(i) + 0.2), x1 = c.px(Double(i) + 0.8), base = c.py(max(c.yDomain.0, 0)), top = c.py(v)
+    let labelY = min(base, top, labelOver.map { c.py($0) } ?? top) - 4
     c.add("<rect x=\"\(c.f(x0))\" y=\"\(c.f(min(base, top)))\" width=\"\(c.f(x1 - x0))\" height=\"\(c.f(abs(base - top)))\" fill=\"\(color)\"/>")
-    c.add("<text x=\"\(c.f((x0 + x1) / 2))\" y=\"\(c.f(min(base, top) - 4))\" text-anchor=\"middle\" class=\"tick\">\(ReportFormat.value(v))</text>")
+    c.add("<text x=\"\(c.f((x0 + x1) / 2))\" y=\"\(c.f(labelY))\" text-anchor=\"middle\" class=\"tick\">\(ReportFormat.value(v))</text>")
   }
 
   static func mainMetricFolds(_ r: Report) -> String {
@@ -139,7 +141,8 @@ enum HTMLCharts {
     c.axes(title: "\(name): \(ReportFormat.withInterval(result, interval))", xLabel: "", yLabel: name,
            xTicks: bars.enumerated().map { (Double($0.offset) + 0.5, $0.element.0) })
     for (i, b) in bars.enumerated() {
-      if let v = b.1 { bar(&c, i, v, color: i == bars.count - 1 ? SVGChart.color(0) : "#9ecae1") }
+      let last = i == bars.count - 1
+      if let v = b.1 { bar(&c, i, v, color: last ? SVGChart.color(0) : "#9ecae1", labelOver: last ? interval?.high : nil) }
     }
     if let lo = interval?.low, let hi = interval?.high {
       let x = n - 0.5
@@ -197,7 +200,7 @@ enum HTMLCharts {
     let legend = withCurve.map { f in
       Entry(name: "\(r.isSingleRun ? "" : "fold \(f.fold) ")AUC \(ReportFormat.value(f.metrics.classification?.rocAuc))", color: SVGChart.color(f.fold))
     }
-    var c = SVGChart(id: "roc", width: 300, height: 300, x: (0, 1), y: (0, 1), legend: legend)
+    var c = SVGChart(id: "roc", width: 280, height: 280, x: (0, 1), y: (0, 1), legend: legend)
     c.axes(title: "ROC (class 1)\(r.isSingleRun ? "" : " per fold")", xLabel: "false positive rate", yLabel: "true positive rate")
     c.polyline([(0, 0), (1, 1)], color: "#999", dashed: true, width: 1)
     for f in withCurve {
@@ -228,10 +231,12 @@ enum HTMLCharts {
     let values = rows.flatMap { $0.drops.compactMap { $0 } + [$0.summary.ciLow, $0.summary.ciHigh].compactMap { $0 } }
     let n = Double(rows.count)
     let names = rows.map(\.modality)
-    var c = SVGChart(id: "ablation", width: max(320, 100 + 80 * n), height: 260, x: (0, n), y: SVGChart.domain(values, include: [0]),
-                     xTickLabels: names)
     let change = ReportFormat.ablationChange(r.task.mainMetric)
-    c.axes(title: "\(change.capitalisedFirst) without each modality", xLabel: "masked modality",
+    let title = "\(change.capitalisedFirst) without each modality"
+    // wide enough for the title (12 px bold runs about 7 px a character)
+    var c = SVGChart(id: "ablation", width: max(320, 100 + 80 * n, 7 * Double(title.count) + 20), height: 260, x: (0, n), y: SVGChart.domain(values, include: [0]),
+                     xTickLabels: names)
+    c.axes(title: title, xLabel: "masked modality",
            yLabel: EvalMetrics.lowerIsBetter.contains(r.task.mainMetric) ? "increase (worse)" : "drop",
            xTicks: names.enumerated().map { (Double($0.offset) + 0.5, $0.element) })
     c.polyline([(0, 0), (n, 0)], color: "#333", width: 1)

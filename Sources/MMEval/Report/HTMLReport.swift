@@ -56,7 +56,7 @@ public enum HTMLReport {
     if r.isSingleRun {
       out.append(Section(title: "Summary", tables: HTMLTables.singleSummary(r) + HTMLTables.baselines(r)))
       if r.ensemble != nil {
-        out.append(Section(title: "Ensemble", note: SVGChart.escape(ReportFormat.ensembleLine(r) ?? "") + ", and each member on the same data.",
+        out.append(Section(title: "Ensemble", note: SVGChart.escape((ReportFormat.ensembleLine(r) ?? "").capitalisedFirst) + ", and each member on the same data.",
                            tables: HTMLTables.ensemble(r)))
       }
       out.append(Section(

@@ -9,12 +9,12 @@ struct SVGChart {
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
   ]
   static func color(_ i: Int) -> String { palette[i % palette.count] }
-  /// Average glyph width of the 10 px tick font, generous so estimates err towards more room.
-  static let charWidth = 6.2
+  /// Average glyph width of the 10 px tick font (a little over), so estimates err towards more room.
+  static let charWidth = 5.8
   static let tickAngle = 40.0
 
   struct LegendEntry {
-    enum Style { case line, dashed, dot, box }
+    enum Style { case line, dashed, dotted, dot, box }
     var name: String
     var color: String
     var style: Style = .line
@@ -110,9 +110,9 @@ struct SVGChart {
     for (i, e) in legendEntries.enumerated() {
       let y = top + 8 + Double(i) * 15
       switch e.style {
-      case .line, .dashed:
-        out.append("<line x1=\"\(f(x))\" y1=\"\(f(y))\" x2=\"\(f(x + 18))\" y2=\"\(f(y))\" stroke=\"\(e.color)\" stroke-width=\"2\""
-                   + (e.style == .dashed ? " stroke-dasharray=\"5 3\"" : "") + "/>")
+      case .line, .dashed, .dotted:
+        let dash = e.style == .dashed ? " stroke-dasharray=\"5 3\"" : e.style == .dotted ? " stroke-dasharray=\"2 3\"" : ""
+        out.append("<line x1=\"\(f(x))\" y1=\"\(f(y))\" x2=\"\(f(x + 18))\" y2=\"\(f(y))\" stroke=\"\(e.color)\" stroke-width=\"2\"\(dash)/>")
       case .dot:
         out.append("<circle cx=\"\(f(x + 9))\" cy=\"\(f(y))\" r=\"3.5\" fill=\"\(e.color)\"/>")
       case .box:
