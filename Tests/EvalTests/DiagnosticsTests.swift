@@ -12,10 +12,12 @@ final class DiagnosticsTests: XCTestCase {
     XCTAssertEqual(cases.count, 3)
     for c in cases {
       let name = c.string("name")
-      let labels = c.ints("labels")!, probs = c.matrix("probabilities")
+      let labels = c.ints("labels")!
+      let probs = c.matrix("probabilities")
       for k in c["curves"] as! [[String: Any]] {
         let cls = k.int("class")
-        let positive = labels.map { $0 == cls }, scores = probs.map { $0[cls] }
+        let positive = labels.map { $0 == cls }
+        let scores = probs.map { $0[cls] }
         let (fpr, tpr) = ROCCurve.points(positive: positive, scores: scores)!
         assertClose(fpr, k.doubles("roc_fpr"), "\(name) class \(cls) fpr")
         assertClose(tpr, k.doubles("roc_tpr"), "\(name) class \(cls) tpr")
@@ -23,7 +25,8 @@ final class DiagnosticsTests: XCTestCase {
         assertClose(pr.recall, k.doubles("pr_recall"), "\(name) class \(cls) recall")
         assertClose(pr.precision, k.doubles("pr_precision"), "\(name) class \(cls) precision")
         XCTAssertEqual(pr.averagePrecision, k.double("average_precision"), accuracy: 1e-12, "\(name) AP")
-        XCTAssertEqual(ROCCurve.auc(positive: positive, scores: scores)!, k.double("auc"), accuracy: 1e-12, "\(name) AUC")
+        XCTAssertEqual(
+          ROCCurve.auc(positive: positive, scores: scores)!, k.double("auc"), accuracy: 1e-12, "\(name) AUC")
       }
       let cal = Calibration(labels: labels, probabilities: probs)
       let expected = c.dict("calibration")
@@ -45,14 +48,18 @@ final class DiagnosticsTests: XCTestCase {
       let sum = p.reduce(0, +)
       return .init(index: i, group: i % 7, fold: nil, label: [Double(y)], outputs: p.map { $0 / sum })
     }
-    let task = Report.TaskInfo(kind: "multiclass", outputs: 3, classNames: ["a", "b", "c"], modalities: [], mainMetric: "accuracy")
-    let d = Diagnostics.compute(predictions: .init(kind: .classification(classNames: ["a", "b", "c"]), rows: rows), task: task, kind: .cv)!
+    let task = Report.TaskInfo(
+      kind: "multiclass", outputs: 3, classNames: ["a", "b", "c"], modalities: [], mainMetric: "accuracy")
+    let d = Diagnostics.compute(
+      predictions: .init(kind: .classification(classNames: ["a", "b", "c"]), rows: rows), task: task, kind: .cv)!
     XCTAssertNil(d.bootstrap, "cv reports the spread over folds, not a bootstrap")
     XCTAssertEqual(d.classCurves!.map(\.name), ["a", "b", "c"])
     for (c, k) in d.classCurves!.enumerated() {
-      let positive = rows.map { Int($0.label![0]) == c }, scores = rows.map { $0.outputs[c] }
+      let positive = rows.map { Int($0.label![0]) == c }
+      let scores = rows.map { $0.outputs[c] }
       XCTAssertEqual(k.auc!, ROCCurve.auc(positive: positive, scores: scores)!, accuracy: 1e-15)
-      XCTAssertEqual(k.averagePrecision!, PRCurve(positive: positive, scores: scores)!.averagePrecision, accuracy: 1e-15)
+      XCTAssertEqual(
+        k.averagePrecision!, PRCurve(positive: positive, scores: scores)!.averagePrecision, accuracy: 1e-15)
       XCTAssertLessThanOrEqual(k.roc!.fpr.count, 200)
       XCTAssertLessThanOrEqual(k.pr!.recall.count, 200)
       XCTAssertEqual(k.roc!.fpr.first, 0)
@@ -64,7 +71,8 @@ final class DiagnosticsTests: XCTestCase {
     XCTAssertEqual(g.rows.map(\.group), Array(0..<7))
     XCTAssertEqual(g.rows.map(\.n).reduce(0, +), 3000)
     let group3 = rows.filter { $0.group == 3 }
-    let acc3 = ClassificationMetrics(labels: group3.map { Int($0.label![0]) }, probabilities: group3.map(\.outputs)).accuracy
+    let acc3 = ClassificationMetrics(labels: group3.map { Int($0.label![0]) }, probabilities: group3.map(\.outputs))
+      .accuracy
     XCTAssertEqual(g.rows[3].value!, acc3, accuracy: 1e-15)
     XCTAssertEqual(g.summary.mean!, g.rows.map { $0.value! }.reduce(0, +) / 7, accuracy: 1e-15)
     // baselines: a uniform guess, and the most frequent label's share
@@ -91,11 +99,13 @@ final class DiagnosticsTests: XCTestCase {
   func testBootstrapIsDeterministicContainsTheEstimateAndNarrowsWithMoreRows() {
     func rows(_ n: Int) -> Predictions {
       var rng = SampleReports.LCG(s: 9)
-      return Predictions(kind: .classification(classNames: ["a", "b"]), rows: (0..<n).map { i in
-        let y = rng.next() < 0.5 ? 0 : 1
-        let p = min(0.95, max(0.05, 0.5 + (y == 1 ? 0.2 : -0.2) + 0.5 * (rng.next() - 0.5)))
-        return .init(index: i, group: nil, fold: nil, label: [Double(y)], outputs: [1 - p, p])
-      })
+      return Predictions(
+        kind: .classification(classNames: ["a", "b"]),
+        rows: (0..<n).map { i in
+          let y = rng.next() < 0.5 ? 0 : 1
+          let p = min(0.95, max(0.05, 0.5 + (y == 1 ? 0.2 : -0.2) + 0.5 * (rng.next() - 0.5)))
+          return .init(index: i, group: nil, fold: nil, label: [Double(y)], outputs: [1 - p, p])
+        })
     }
     let task = Report.TaskInfo(kind: "binary", outputs: 2, classNames: nil, modalities: [], mainMetric: "accuracy")
     let small = Diagnostics.compute(predictions: rows(100), task: task, kind: .evaluate)!.bootstrap!
@@ -103,7 +113,9 @@ final class DiagnosticsTests: XCTestCase {
     XCTAssertEqual(small, again)
     XCTAssertEqual(small.map(\.metric), EvalMetrics.classificationNames)
     for i in small {
-      let v = i.value!, lo = i.low!, hi = i.high!
+      let v = i.value!
+      let lo = i.low!
+      let hi = i.high!
       XCTAssertTrue(lo <= v && v <= hi, "\(i.metric): \(v) outside [\(lo), \(hi)]")
       XCTAssertLessThan(lo, hi, i.metric)
       XCTAssertEqual(i.resamples, 1000)
@@ -125,7 +137,9 @@ final class DiagnosticsTests: XCTestCase {
     XCTAssertEqual(Bootstrap.percentile([1, 2, 4, 8], 97.5), 7.7, accuracy: 1e-12)
   }
 
-  private func assertClose(_ a: [Double], _ b: [Double], _ message: String, file: StaticString = #filePath, line: UInt = #line) {
+  private func assertClose(
+    _ a: [Double], _ b: [Double], _ message: String, file: StaticString = #filePath, line: UInt = #line
+  ) {
     XCTAssertEqual(a.count, b.count, message, file: file, line: line)
     for (x, y) in zip(a, b) { XCTAssertEqual(x, y, accuracy: 1e-12, message, file: file, line: line) }
   }

@@ -120,12 +120,15 @@ final class ReportRenderingTests: XCTestCase {
 
   /// Rotated tick labels get room: no label of a 12-character class name starts left of the SVG or below it.
   func testLongClassNamesFitTheirCharts() {
-    let (r, _) = SampleReports.classification(k: 3, classes: 6, ablation: false, classNames: SampleReports.longClassNames)
+    let names = SampleReports.longClassNames
+    let (r, _) = SampleReports.classification(k: 3, classes: 6, ablation: false, classNames: names)
     let html = HTMLReport.render(r)
-    let svg = html.components(separatedBy: "<svg data-chart=\"confusion-pooled\"")[1].components(separatedBy: "</svg>")[0]
+    let svg = html.components(separatedBy: "<svg data-chart=\"confusion-pooled\"")[1]
+      .components(separatedBy: "</svg>")[0]
     let height = Double(svg.components(separatedBy: "height=\"")[1].prefix { $0 != "\"" })!
     XCTAssertTrue(svg.contains("rotate(-40"), "long x labels are rotated")
-    for name in SampleReports.longClassNames { XCTAssertEqual(svg.components(separatedBy: ">\(name)<").count - 1, 2, name) }
+    // each name twice: a row label and a column label
+    for name in names { XCTAssertEqual(svg.components(separatedBy: ">\(name)<").count - 1, 2, name) }
     // the rotated labels' vertical extent fits below the plot: 12 chars × 5.8 px × sin 40°
     XCTAssertGreaterThan(height, 300 + 70 + 12 * 5.8 * sin(40 * Double.pi / 180) - 1)
   }

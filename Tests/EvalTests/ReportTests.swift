@@ -172,7 +172,8 @@ final class ReportTests: XCTestCase {
   }
 
   func testCVReportDrawsBaselinesAndDiagnostics() throws {
-    let (r, predictions) = SampleReports.classification(k: 3, classes: 4, classNames: Array(SampleReports.longClassNames.prefix(4)))
+    let names = Array(SampleReports.longClassNames.prefix(4))
+    let (r, predictions) = SampleReports.classification(k: 3, classes: 4, classNames: names)
     let dir = makeTemporaryDirectory("cv-diagnostics")
     try ReportFiles.write(r, predictions: predictions, to: dir)
     let written = try ReportFiles.read(dir.appendingPathComponent("report.json"))

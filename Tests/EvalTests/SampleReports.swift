@@ -24,7 +24,9 @@ enum SampleReports {
 
   /// k-fold classification report: `classes` = 2 gives ROC curves.
   /// Class names as long as real activity labels (12 characters), to catch clipped or overlapping labels.
-  static let longClassNames = ["walking_fast", "sitting_down", "standing_up_", "lying_supine", "climbing_up_", "running_slow"]
+  static let longClassNames = [
+    "walking_fast", "sitting_down", "standing_up_", "lying_supine", "climbing_up_", "running_slow",
+  ]
 
   static func classification(
     k: Int = 5, classes: Int = 2, samples: Int = 300, ablation: Bool = true, classNames: [String]? = nil
@@ -63,7 +65,8 @@ enum SampleReports {
       ablation: ModalityAblation.collect(folds), timing: .init(totalSeconds: 42),
       warnings: [], config: "data:\n  path: runs/demo/demo.h5\ncv:\n  folds: \(k)\n")
     let predictions = Predictions(
-      kind: .classification(classNames: classNames ?? (classes == 2 ? ["negative", "positive"] : (0..<classes).map(String.init))),
+      kind: .classification(
+        classNames: classNames ?? (classes == 2 ? ["negative", "positive"] : (0..<classes).map(String.init))),
       rows: rows.sorted { $0.index < $1.index })
     return (report, predictions)
   }
@@ -93,7 +96,8 @@ enum SampleReports {
 
   /// A train report: one run of a cv sample's first fold, stopped early at epoch 9 with epoch 6 kept.
   static func train(classes: Int = 6, samples: Int = 400) -> (Report, Predictions) {
-    let (cv, predictions) = classification(k: 2, classes: classes, samples: samples, classNames: Array(longClassNames.prefix(classes)))
+    let names = Array(longClassNames.prefix(classes))
+    let (cv, predictions) = classification(k: 2, classes: classes, samples: samples, classNames: names)
     var fold = cv.folds[0]
     fold.curves = Array(fold.curves.prefix(9))
     fold.epochs = 9
@@ -103,7 +107,8 @@ enum SampleReports {
       Predictions.Row(index: $0.index, group: $0.group, fold: nil, label: $0.label, outputs: $0.outputs)
     }
     let report = Report(
-      kind: .train, title: "demo (demo.yaml)", mmtrainVersion: "test", worldSize: 2, task: cv.task, data: cv.data, cv: nil,
+      kind: .train, title: "demo (demo.yaml)", mmtrainVersion: "test", worldSize: 2, task: cv.task, data: cv.data,
+      cv: nil,
       folds: [fold], ablation: ModalityAblation.collect([fold]), timing: .init(totalSeconds: 12), config: cv.config)
     return (report, Predictions(kind: predictions.kind, rows: rows))
   }
@@ -112,7 +117,9 @@ enum SampleReports {
   static func ensembleEvaluation(classes: Int = 6, samples: Int = 300) -> (Report, Predictions) {
     let names = Array(longClassNames.prefix(classes))
     let (cv, predictions) = classification(k: 3, classes: classes, samples: samples, ablation: false, classNames: names)
-    let rows = predictions.rows.map { Predictions.Row(index: $0.index, group: $0.group, fold: nil, label: $0.label, outputs: $0.outputs) }
+    let rows = predictions.rows.map {
+      Predictions.Row(index: $0.index, group: $0.group, fold: nil, label: $0.label, outputs: $0.outputs)
+    }
     let metrics = ClassificationMetrics(labels: rows.map { Int($0.label![0]) }, probabilities: rows.map(\.outputs))
     let result = FoldResult(
       fold: 0, nTrain: 0, nValidation: 0, nTest: rows.count, metrics: EvalMetrics(classification: metrics), curves: [],
@@ -121,7 +128,8 @@ enum SampleReports {
       EnsembleMember(name: "fold-\($0.fold)", checkpoint: "runs/demo-cv/fold-\($0.fold)/best.h5", metrics: $0.metrics)
     }
     let report = Report(
-      kind: .evaluate, title: "demo-cv on demo.h5", mmtrainVersion: "test", worldSize: 1, task: cv.task, data: cv.data, cv: nil,
+      kind: .evaluate, title: "demo-cv on demo.h5", mmtrainVersion: "test", worldSize: 1, task: cv.task, data: cv.data,
+      cv: nil,
       folds: [result], timing: .init(totalSeconds: 2), config: cv.config,
       source: .init(checkpoint: "runs/demo-cv", data: "runs/demo/demo.h5"), ensemble: members)
     return (report, Predictions(kind: predictions.kind, rows: rows))

@@ -37,7 +37,8 @@ public enum Bootstrap {
   /// numpy's `percentile(v, q)` (linear interpolation) of sorted values.
   static func percentile(_ sorted: [Double], _ q: Double) -> Double {
     let pos = q / 100 * Double(sorted.count - 1)
-    let lo = Int(pos.rounded(.down)), hi = min(lo + 1, sorted.count - 1)
+    let lo = Int(pos.rounded(.down))
+    let hi = min(lo + 1, sorted.count - 1)
     return sorted[lo] + (pos - Double(lo)) * (sorted[hi] - sorted[lo])
   }
 }

@@ -28,7 +28,8 @@ public struct Calibration: Codable, Equatable, Sendable {
     // numpy's linspace edges (i · step), so values on an edge bin exactly as in sklearn
     let step = 1 / Double(binCount)
     var count = [Int](repeating: 0, count: binCount)
-    var sumP = [Double](repeating: 0, count: binCount), sumHit = sumP
+    var sumP = [Double](repeating: 0, count: binCount)
+    var sumHit = sumP
     for (p, hit) in pairs {
       // searchsorted(edges[1:-1], p, side="left"): index of the first inner edge ≥ p
       var b = 0
@@ -41,13 +42,16 @@ public struct Calibration: Codable, Equatable, Sendable {
     var ece = 0.0
     let bins = (0..<binCount).map { b -> CalibrationBin in
       guard count[b] > 0 else {
-        return CalibrationBin(lower: Double(b) * step, upper: Double(b + 1) * step,
-                              count: 0, confidence: nil, accuracy: nil)
+        return CalibrationBin(
+          lower: Double(b) * step, upper: Double(b + 1) * step,
+          count: 0, confidence: nil, accuracy: nil)
       }
-      let conf = sumP[b] / Double(count[b]), acc = sumHit[b] / Double(count[b])
+      let conf = sumP[b] / Double(count[b])
+      let acc = sumHit[b] / Double(count[b])
       ece += Double(count[b]) / n * abs(acc - conf)
-      return CalibrationBin(lower: Double(b) * step, upper: Double(b + 1) * step,
-                            count: count[b], confidence: conf, accuracy: acc)
+      return CalibrationBin(
+        lower: Double(b) * step, upper: Double(b + 1) * step,
+        count: count[b], confidence: conf, accuracy: acc)
     }
     self.init(quantity: binary ? "positive_probability" : "top_class_confidence", bins: bins, ece: ece)
   }

@@ -17,8 +17,10 @@ public struct PRCurve: Codable, Equatable, Sendable {
     let positives = positive.filter { $0 }.count
     guard positives > 0 else { return nil }
     let order = scores.indices.sorted { scores[$0] > scores[$1] }
-    var recall = [0.0], precision = [1.0]
-    var tp = 0, seen = 0
+    var recall = [0.0]
+    var precision = [1.0]
+    var tp = 0
+    var seen = 0
     var i = 0
     while i < order.count {
       // tied scores are one threshold

@@ -34,11 +34,11 @@ public struct Diagnostics: Codable, Equatable, Sendable {
     let rows = predictions.rows.filter { $0.label != nil }
     guard !rows.isEmpty else { return nil }
     let scored = ScoredRows(rows, classification: task.isClassification)
+    let classes = task.isClassification ? rows[0].outputs.count : 0
+    let names = (0..<classes).map { c in task.classNames.flatMap { c < $0.count ? $0[c] : nil } ?? "\(c)" }
     var curves: [ClassCurves]?
     var calibration: Calibration?
     if task.isClassification {
-      let classes = rows[0].outputs.count
-      let names = (0..<classes).map { c in task.classNames.flatMap { c < $0.count ? $0[c] : nil } ?? "\(c)" }
       curves = (classes == 2 ? [1] : Array(0..<classes)).map { c in
         ClassCurves(classIndex: c, name: names[c], labels: scored.labels, scores: scored.outputs.map { $0[c] })
       }
@@ -48,7 +48,7 @@ public struct Diagnostics: Codable, Equatable, Sendable {
     return Diagnostics(
       n: rows.count, classCurves: curves, calibration: calibration,
       groups: GroupScores(rows, scored: scored, metric: task.mainMetric),
-      baselines: Baseline.compute(scored, classes: task.isClassification ? rows[0].outputs.count : nil),
+      baselines: Baseline.compute(scored, classNames: task.isClassification ? names : nil),
       bootstrap: bootstrap)
   }
 }
@@ -123,20 +123,24 @@ public struct Baseline: Codable, Equatable, Sendable {
     self.note = note
   }
 
-  /// Classification (`classes` given): chance and majority accuracy. Regression: MSE, RMSE and MAE of
+  /// Classification (`classNames` given): chance and majority accuracy. Regression: MSE, RMSE and MAE of
   /// predicting the mean label of these rows.
-  static func compute(_ scored: ScoredRows, classes: Int?) -> [Baseline] {
-    if let classes {
+  static func compute(_ scored: ScoredRows, classNames: [String]?) -> [Baseline] {
+    if let classNames {
+      let classes = classNames.count
       var count = [Int](repeating: 0, count: classes)
       for y in scored.labels where y < classes { count[y] += 1 }
       let top = argmax(count.map(Double.init))
       return [
-        Baseline(name: "chance", metric: "accuracy", value: 1 / Double(classes), note: "uniform guess of \(classes) classes"),
-        Baseline(name: "majority", metric: "accuracy", value: Double(count[top]) / Double(scored.labels.count),
-                 note: "always class \(top)"),
+        Baseline(
+          name: "chance", metric: "accuracy", value: 1 / Double(classes), note: "uniform guess of \(classes) classes"),
+        Baseline(
+          name: "majority", metric: "accuracy", value: Double(count[top]) / Double(scored.labels.count),
+          note: "always \(classNames[top])"),
       ]
     }
-    let k = scored.targets[0].count, n = Double(scored.targets.count)
+    let k = scored.targets[0].count
+    let n = Double(scored.targets.count)
     let mean = (0..<k).map { j in scored.targets.map { $0[j] }.reduce(0, +) / n }
     let m = RegressionMetrics(targets: scored.targets, predictions: scored.targets.map { _ in mean })
     let note = "always the mean label"
@@ -164,10 +168,12 @@ struct ScoredRows {
 
   func metrics(_ indices: [Int]) -> EvalMetrics {
     if classification {
-      return EvalMetrics(classification: ClassificationMetrics(
-        labels: indices.map { labels[$0] }, probabilities: indices.map { outputs[$0] }))
+      return EvalMetrics(
+        classification: ClassificationMetrics(
+          labels: indices.map { labels[$0] }, probabilities: indices.map { outputs[$0] }))
     }
-    return EvalMetrics(regression: RegressionMetrics(
-      targets: indices.map { targets[$0] }, predictions: indices.map { outputs[$0] }))
+    return EvalMetrics(
+      regression: RegressionMetrics(
+        targets: indices.map { targets[$0] }, predictions: indices.map { outputs[$0] }))
   }
 }

@@ -97,7 +97,9 @@ public enum ReportFormat {
         + "of a \(r.task.kind) model on \(r.data.samples) samples"
     case .train: return "Training run (\(r.task.kind)); metrics on the validation split"
     case .evaluate:
-      if let ensemble = ensembleLine(r) { return "Evaluation of an \(ensemble), \(r.task.kind), on \(r.data.samples) samples" }
+      if let ensemble = ensembleLine(r) {
+        return "Evaluation of an \(ensemble), \(r.task.kind), on \(r.data.samples) samples"
+      }
       return "Evaluation of a checkpoint (\(r.task.kind)) on \(r.data.samples) samples"
     }
   }

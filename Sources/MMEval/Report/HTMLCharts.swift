@@ -15,14 +15,18 @@ enum HTMLCharts {
       out.append((id, loss(f, id: id, title: r.isSingleRun ? "Loss" : "Fold \(f.fold): loss")))
     }
     guard r.task.isClassification else { return out }
-    if r.isSingleRun, let f = r.folds.first, f.curves.contains(where: { $0.valAccuracy != nil || $0.trainAccuracy != nil }) {
+    if r.isSingleRun, let f = r.folds.first,
+      f.curves.contains(where: { $0.valAccuracy != nil || $0.trainAccuracy != nil })
+    {
       out.append(("accuracy", singleAccuracy(f)))
     } else if !r.isSingleRun {
       if r.folds.contains(where: { $0.curves.contains { $0.valAccuracy != nil } }) {
-        out.append(("val-accuracy", foldAccuracy(r, id: "val-accuracy", title: "Validation accuracy", pick: \.valAccuracy)))
+        out.append(
+          ("val-accuracy", foldAccuracy(r, id: "val-accuracy", title: "Validation accuracy", pick: \.valAccuracy)))
       }
       if r.folds.contains(where: { $0.curves.contains { $0.trainAccuracy != nil } }) {
-        out.append(("train-accuracy", foldAccuracy(r, id: "train-accuracy", title: "Training accuracy", pick: \.trainAccuracy)))
+        out.append(
+          ("train-accuracy", foldAccuracy(r, id: "train-accuracy", title: "Training accuracy", pick: \.trainAccuracy)))
       }
     }
     return out
@@ -43,15 +47,20 @@ enum HTMLCharts {
 
   private static func bestEpochEntry(_ f: FoldResult) -> [Entry] {
     guard let b = f.bestEpoch else { return [] }
-    return [Entry(name: "best epoch \(b)\(f.stoppedEarly == true ? " (early stop)" : "")", color: "#444", style: .dotted)]
+    return [
+      Entry(name: "best epoch \(b)\(f.stoppedEarly == true ? " (early stop)" : "")", color: "#444", style: .dotted)
+    ]
   }
 
   private static func loss(_ f: FoldResult, id: String, title: String) -> String {
-    let train = series(f, \.trainLoss), val = series(f, \.valLoss)
-    let legend = [Entry(name: "train", color: SVGChart.color(0))]
+    let train = series(f, \.trainLoss)
+    let val = series(f, \.valLoss)
+    let legend =
+      [Entry(name: "train", color: SVGChart.color(0))]
       + (val.isEmpty ? [] : [Entry(name: "validation", color: SVGChart.color(1), style: .dashed)]) + bestEpochEntry(f)
-    var c = SVGChart(id: id, width: 300, height: 220, x: epochDomain([f]), y: SVGChart.domain((train + val).map(\.1), include: [0]),
-                     legend: legend)
+    var c = SVGChart(
+      id: id, width: 300, height: 220, x: epochDomain([f]), y: SVGChart.domain((train + val).map(\.1), include: [0]),
+      legend: legend)
     c.axes(title: title, xLabel: "epoch", yLabel: "loss", xTicks: epochTicks(c))
     c.polyline(train, color: SVGChart.color(0))
     c.polyline(val, color: SVGChart.color(1), dashed: true)
@@ -60,8 +69,10 @@ enum HTMLCharts {
   }
 
   private static func singleAccuracy(_ f: FoldResult) -> String {
-    let train = series(f, \.trainAccuracy), val = series(f, \.valAccuracy)
-    let legend = (train.isEmpty ? [] : [Entry(name: "train", color: SVGChart.color(0))])
+    let train = series(f, \.trainAccuracy)
+    let val = series(f, \.valAccuracy)
+    let legend =
+      (train.isEmpty ? [] : [Entry(name: "train", color: SVGChart.color(0))])
       + (val.isEmpty ? [] : [Entry(name: "validation", color: SVGChart.color(1), style: .dashed)]) + bestEpochEntry(f)
     var c = SVGChart(id: "accuracy", width: 300, height: 220, x: epochDomain([f]), y: (0, 1), legend: legend)
     c.axes(title: "Accuracy", xLabel: "epoch", yLabel: "accuracy", xTicks: epochTicks(c))
@@ -71,13 +82,16 @@ enum HTMLCharts {
     return c.svg
   }
 
-  private static func foldAccuracy(_ r: Report, id: String, title: String, pick: KeyPath<EpochPoint, Double?>) -> String {
+  private static func foldAccuracy(_ r: Report, id: String, title: String, pick: KeyPath<EpochPoint, Double?>) -> String
+  {
     let legend = r.folds.count > 1 ? r.folds.map { Entry(name: "fold \($0.fold)", color: SVGChart.color($0.fold)) } : []
     var c = SVGChart(id: id, width: 300, height: 220, x: epochDomain(r.folds), y: (0, 1), legend: legend)
     c.axes(title: title, xLabel: "epoch", yLabel: "accuracy", xTicks: epochTicks(c))
     for f in r.folds {
       c.polyline(series(f, pick), color: SVGChart.color(f.fold))
-      if let b = f.bestEpoch { c.circle(Double(b), series(f, pick).first { $0.0 == Double(b) }?.1 ?? 0, r: 3, color: SVGChart.color(f.fold)) }
+      if let b = f.bestEpoch {
+        c.circle(Double(b), series(f, pick).first { $0.0 == Double(b) }?.1 ?? 0, r: 3, color: SVGChart.color(f.fold))
+      }
     }
     return c.svg
   }
@@ -86,7 +100,12 @@ enum HTMLCharts {
 
   private static func baselineEntries(_ r: Report) -> [(Baseline, Entry)] {
     ReportFormat.baselines(r, metric: r.task.mainMetric).map {
-      ($0, Entry(name: "\($0.name) \(ReportFormat.value($0.value))", color: baselineColors[$0.name] ?? "#7f7f7f", style: .dashed))
+      (
+        $0,
+        Entry(
+          name: "\($0.name) \(ReportFormat.value($0.value))", color: baselineColors[$0.name] ?? "#7f7f7f",
+          style: .dashed)
+      )
     }
   }
 
@@ -97,10 +116,13 @@ enum HTMLCharts {
 
   /// A bar with its value written above it (above `labelOver` too, e.g. the top of a whisker).
   private static func bar(_ c: inout SVGChart, _ i: Int, _ v: Double, color: String, labelOver: Double? = nil) {
-    let x0 = c.px(Double(i) + 0.2), x1 = c.px(Double(i) + 0.8), base = c.py(max(c.yDomain.0, 0)), top = c.py(v)
+    let x0 = c.px(Double(i) + 0.2)
+    let x1 = c.px(Double(i) + 0.8)
+    let base = c.py(max(c.yDomain.0, 0))
+    let top = c.py(v)
     let labelY = min(base, top, labelOver.map { c.py($0) } ?? top) - 4
-    c.add("<rect x=\"\(c.f(x0))\" y=\"\(c.f(min(base, top)))\" width=\"\(c.f(x1 - x0))\" height=\"\(c.f(abs(base - top)))\" fill=\"\(color)\"/>")
-    c.add("<text x=\"\(c.f((x0 + x1) / 2))\" y=\"\(c.f(labelY))\" text-anchor=\"middle\" class=\"tick\">\(ReportFormat.value(v))</text>")
+    c.rect(x: x0, y: min(base, top), width: x1 - x0, height: abs(base - top), fill: color)
+    c.text(x: (x0 + x1) / 2, y: labelY, ReportFormat.value(v), centred: false)
   }
 
   static func mainMetricFolds(_ r: Report) -> String {
@@ -110,14 +132,19 @@ enum HTMLCharts {
     let baselines = baselineEntries(r)
     let y = yRange(name, values.compactMap { $0 } + [s?.ciLow, s?.ciHigh].compactMap { $0 } + baselines.map(\.0.value))
     let n = Double(r.folds.count)
-    let legend = [Entry(name: "mean", color: "#d62728", style: .dashed)]
+    let legend =
+      [Entry(name: "mean", color: "#d62728", style: .dashed)]
       + (s?.ciLow == nil ? [] : [Entry(name: "95% CI", color: "#ffd9b8", style: .box)]) + baselines.map(\.1)
     var c = SVGChart(id: "main-metric", width: max(480, 90 + 56 * n), height: 260, x: (0, n), y: y, legend: legend)
-    let title = "\(name) per fold" + (s?.mean.map { ": mean \(ReportFormat.value($0))" } ?? "")
+    let title =
+      "\(name) per fold" + (s?.mean.map { ": mean \(ReportFormat.value($0))" } ?? "")
       + (s?.ciLow != nil ? " (95% CI \(ReportFormat.ci(s!)))" : "")
-    c.axes(title: title, xLabel: "fold", yLabel: name, xTicks: r.folds.enumerated().map { (Double($0.offset) + 0.5, "\($0.element.fold)") })
+    c.axes(
+      title: title, xLabel: "fold", yLabel: name,
+      xTicks: r.folds.enumerated().map { (Double($0.offset) + 0.5, "\($0.element.fold)") })
     if let lo = s?.ciLow, let hi = s?.ciHigh {
-      c.add("<rect x=\"\(c.f(c.px(0)))\" y=\"\(c.f(c.py(hi)))\" width=\"\(c.f(c.px(n) - c.px(0)))\" height=\"\(c.f(c.py(lo) - c.py(hi)))\" fill=\"#ff7f0e\" fill-opacity=\"0.15\"/>")
+      c.rect(
+        x: c.px(0), y: c.py(hi), width: c.px(n) - c.px(0), height: c.py(lo) - c.py(hi), fill: "#ff7f0e", opacity: 0.15)
     }
     for (i, v) in values.enumerated() { if let v { bar(&c, i, v, color: SVGChart.color(0)) } }
     if let m = s?.mean { c.polyline([(0, m), (n, m)], color: "#d62728", dashed: true) }
@@ -129,20 +156,26 @@ enum HTMLCharts {
   static func mainMetricSingle(_ r: Report) -> String {
     let name = r.task.mainMetric
     let result = r.folds.first?.metrics.scalar(name)
-    let bars: [(String, Double?)] = (r.ensemble ?? []).map { ($0.name, $0.metrics.scalar(name)) }
+    let bars: [(String, Double?)] =
+      (r.ensemble ?? []).map { ($0.name, $0.metrics.scalar(name)) }
       + [(r.ensemble == nil ? "model" : "ensemble", result)]
     let interval = r.diagnostics?.interval(of: name)
     let baselines = baselineEntries(r)
-    let y = yRange(name, bars.compactMap(\.1) + [interval?.low, interval?.high].compactMap { $0 } + baselines.map(\.0.value))
+    let y = yRange(
+      name, bars.compactMap(\.1) + [interval?.low, interval?.high].compactMap { $0 } + baselines.map(\.0.value))
     let n = Double(bars.count)
     let legend = (interval?.low == nil ? [] : [Entry(name: "95% CI (bootstrap)", color: "#333")]) + baselines.map(\.1)
-    var c = SVGChart(id: "main-metric", width: max(300, 120 + 70 * n), height: 260, x: (0, n), y: y, legend: legend,
-                     xTickLabels: bars.map(\.0))
-    c.axes(title: "\(name): \(ReportFormat.withInterval(result, interval))", xLabel: "", yLabel: name,
-           xTicks: bars.enumerated().map { (Double($0.offset) + 0.5, $0.element.0) })
+    var c = SVGChart(
+      id: "main-metric", width: max(300, 120 + 70 * n), height: 260, x: (0, n), y: y, legend: legend,
+      xTickLabels: bars.map(\.0))
+    c.axes(
+      title: "\(name): \(ReportFormat.withInterval(result, interval))", xLabel: "", yLabel: name,
+      xTicks: bars.enumerated().map { (Double($0.offset) + 0.5, $0.element.0) })
     for (i, b) in bars.enumerated() {
       let last = i == bars.count - 1
-      if let v = b.1 { bar(&c, i, v, color: last ? SVGChart.color(0) : "#9ecae1", labelOver: last ? interval?.high : nil) }
+      if let v = b.1 {
+        bar(&c, i, v, color: last ? SVGChart.color(0) : "#9ecae1", labelOver: last ? interval?.high : nil)
+      }
     }
     if let lo = interval?.low, let hi = interval?.high {
       let x = n - 0.5
@@ -159,12 +192,19 @@ enum HTMLCharts {
   static func confusions(_ r: Report) -> [(id: String, svg: String)] {
     guard let pooled = ReportFormat.pooledConfusion(r) else { return [] }
     if r.isSingleRun || r.folds.count == 1 {
-      return [(r.isSingleRun ? "confusion" : "confusion-pooled", heatmap(r.isSingleRun ? "confusion" : "confusion-pooled", "Confusion matrix", pooled, r, size: 300))]
+      return [
+        (
+          r.isSingleRun ? "confusion" : "confusion-pooled",
+          heatmap(r.isSingleRun ? "confusion" : "confusion-pooled", "Confusion matrix", pooled, r, size: 300)
+        )
+      ]
     }
     var out = [("confusion-pooled", heatmap("confusion-pooled", "Confusion matrix, all folds", pooled, r, size: 300))]
     for f in r.folds {
       if let c = f.metrics.classification {
-        out.append(("confusion-fold-\(f.fold)", heatmap("confusion-fold-\(f.fold)", "Fold \(f.fold)", c.confusion, r, size: 220)))
+        out.append(
+          ("confusion-fold-\(f.fold)", heatmap("confusion-fold-\(f.fold)", "Fold \(f.fold)", c.confusion, r, size: 220))
+        )
       }
     }
     return out
@@ -174,17 +214,23 @@ enum HTMLCharts {
     let k = Double(m.count)
     let names = m.indices.map { ReportFormat.className(r, $0) }
     let left = SVGChart.leftMargin(forLabels: names)
-    var c = SVGChart(id: id, width: size + left + 14, height: size + 70, x: (0, k), y: (k, 0), xTickLabels: names, left: left)
-    c.axes(title: title, xLabel: "predicted", yLabel: "true", xTicks: names.enumerated().map { (Double($0.offset) + 0.5, $0.element) }, yTicks: false)
+    var c = SVGChart(
+      id: id, width: size + left + 14, height: size + 70, x: (0, k), y: (k, 0), xTickLabels: names, left: left)
+    c.axes(
+      title: title, xLabel: "predicted", yLabel: "true",
+      xTicks: names.enumerated().map { (Double($0.offset) + 0.5, $0.element) }, yTicks: false)
     for i in m.indices {
       let rowTotal = max(1, m[i].reduce(0, +))
-      c.add("<text x=\"\(c.f(c.left - 5))\" y=\"\(c.f(c.py(Double(i) + 0.5)))\" text-anchor=\"end\" dominant-baseline=\"middle\" class=\"tick\">\(SVGChart.escape(names[i]))</text>")
+      c.text(x: c.left - 5, y: c.py(Double(i) + 0.5), names[i], anchor: "end")
       for j in m[i].indices {
         let share = Double(m[i][j]) / Double(rowTotal)
-        let x0 = c.px(Double(j)), y0 = c.py(Double(i)), w = c.px(Double(j) + 1) - x0, h = c.py(Double(i) + 1) - y0
-        c.add("<rect x=\"\(c.f(x0))\" y=\"\(c.f(y0))\" width=\"\(c.f(w))\" height=\"\(c.f(h))\" fill=\"#1f77b4\" fill-opacity=\"\(c.f(0.05 + 0.9 * share))\" stroke=\"#fff\"/>")
+        let x0 = c.px(Double(j))
+        let y0 = c.py(Double(i))
+        let w = c.px(Double(j) + 1) - x0
+        let h = c.py(Double(i) + 1) - y0
+        c.rect(x: x0, y: y0, width: w, height: h, fill: "#1f77b4", opacity: 0.05 + 0.9 * share, stroke: "#fff")
         if m.count <= 12 {
-          c.add("<text x=\"\(c.f(x0 + w / 2))\" y=\"\(c.f(y0 + h / 2))\" text-anchor=\"middle\" dominant-baseline=\"middle\" class=\"tick\" style=\"fill:\(share > 0.5 ? "#fff" : "#222")\">\(m[i][j])</text>")
+          c.text(x: x0 + w / 2, y: y0 + h / 2, "\(m[i][j])", fill: share > 0.5 ? "#fff" : "#222")
         }
       }
     }
@@ -195,13 +241,18 @@ enum HTMLCharts {
   /// a single run without diagnostics, an older report.json, keeps this chart).
   static func foldROC(_ r: Report) -> [(id: String, svg: String)] {
     guard r.folds.contains(where: { $0.metrics.classification?.roc != nil }),
-          !r.isSingleRun || r.diagnostics?.classCurves == nil else { return [] }
+      !r.isSingleRun || r.diagnostics?.classCurves == nil
+    else { return [] }
     let withCurve = r.folds.filter { $0.metrics.classification?.roc != nil }
     let legend = withCurve.map { f in
-      Entry(name: "\(r.isSingleRun ? "" : "fold \(f.fold) ")AUC \(ReportFormat.value(f.metrics.classification?.rocAuc))", color: SVGChart.color(f.fold))
+      Entry(
+        name: "\(r.isSingleRun ? "" : "fold \(f.fold) ")AUC \(ReportFormat.value(f.metrics.classification?.rocAuc))",
+        color: SVGChart.color(f.fold))
     }
     var c = SVGChart(id: "roc", width: 280, height: 280, x: (0, 1), y: (0, 1), legend: legend)
-    c.axes(title: "ROC (class 1)\(r.isSingleRun ? "" : " per fold")", xLabel: "false positive rate", yLabel: "true positive rate")
+    c.axes(
+      title: "ROC (class 1)\(r.isSingleRun ? "" : " per fold")", xLabel: "false positive rate",
+      yLabel: "true positive rate")
     c.polyline([(0, 0), (1, 1)], color: "#999", dashed: true, width: 1)
     for f in withCurve {
       let curve = f.metrics.classification!.roc!
@@ -216,13 +267,17 @@ enum HTMLCharts {
     let pts = r.folds.map { f in (f.fold, f.metrics.regression?.scatter ?? []) }
     let all = pts.flatMap { $0.1.flatMap { $0 } }
     let d = SVGChart.domain(all)
-    let legend = r.folds.count > 1 ? r.folds.map { Entry(name: "fold \($0.fold)", color: SVGChart.color($0.fold), style: .dot) } : []
+    let legend =
+      r.folds.count > 1
+      ? r.folds.map { Entry(name: "fold \($0.fold)", color: SVGChart.color($0.fold), style: .dot) } : []
     var c = SVGChart(id: "scatter", width: 340, height: 340, x: d, y: d, legend: legend)
     c.axes(title: "Predicted vs true", xLabel: "true", yLabel: "predicted")
     c.polyline([(d.0, d.0), (d.1, d.1)], color: "#999", dashed: true, width: 1)
     let total = max(1, pts.map { $0.1.count }.reduce(0, +))
     let radius = total > 1000 ? 1.6 : 2.6
-    for (fold, points) in pts { for p in points { c.circle(p[0], p[1], r: radius, color: SVGChart.color(fold), opacity: 0.55) } }
+    for (fold, points) in pts {
+      for p in points { c.circle(p[0], p[1], r: radius, color: SVGChart.color(fold), opacity: 0.55) }
+    }
     return c.svg
   }
 
@@ -234,23 +289,33 @@ enum HTMLCharts {
     let change = ReportFormat.ablationChange(r.task.mainMetric)
     let title = "\(change.capitalisedFirst) without each modality"
     // wide enough for the title (12 px bold runs about 7 px a character)
-    var c = SVGChart(id: "ablation", width: max(320, 100 + 80 * n, 7 * Double(title.count) + 20), height: 260, x: (0, n), y: SVGChart.domain(values, include: [0]),
-                     xTickLabels: names)
-    c.axes(title: title, xLabel: "masked modality",
-           yLabel: EvalMetrics.lowerIsBetter.contains(r.task.mainMetric) ? "increase (worse)" : "drop",
-           xTicks: names.enumerated().map { (Double($0.offset) + 0.5, $0.element) })
+    var c = SVGChart(
+      id: "ablation", width: max(320, 100 + 80 * n, 7 * Double(title.count) + 20), height: 260, x: (0, n),
+      y: SVGChart.domain(values, include: [0]),
+      xTickLabels: names)
+    c.axes(
+      title: title, xLabel: "masked modality",
+      yLabel: EvalMetrics.lowerIsBetter.contains(r.task.mainMetric) ? "increase (worse)" : "drop",
+      xTicks: names.enumerated().map { (Double($0.offset) + 0.5, $0.element) })
     c.polyline([(0, 0), (n, 0)], color: "#333", width: 1)
     for (i, a) in rows.enumerated() {
       let x = Double(i)
       if let m = a.summary.mean {
-        let x0 = c.px(x + 0.25), x1 = c.px(x + 0.75), base = c.py(0), top = c.py(m)
-        c.add("<rect x=\"\(c.f(x0))\" y=\"\(c.f(min(base, top)))\" width=\"\(c.f(x1 - x0))\" height=\"\(c.f(abs(base - top)))\" fill=\"\(SVGChart.color(2))\" fill-opacity=\"0.8\"/>")
+        let x0 = c.px(x + 0.25)
+        let x1 = c.px(x + 0.75)
+        let base = c.py(0)
+        let top = c.py(m)
+        c.rect(x: x0, y: min(base, top), width: x1 - x0, height: abs(base - top), fill: SVGChart.color(2), opacity: 0.8)
       }
       if let lo = a.summary.ciLow, let hi = a.summary.ciHigh {
         c.polyline([(x + 0.5, lo), (x + 0.5, hi)], color: "#333", width: 1.2)
       }
       guard a.drops.count > 1 else { continue }
-      for (j, d) in a.drops.enumerated() { if let d { c.circle(x + 0.35 + 0.3 * Double(j) / Double(a.drops.count - 1), d, r: 2.5, color: "#222", opacity: 0.7) } }
+      for (j, d) in a.drops.enumerated() {
+        if let d {
+          c.circle(x + 0.35 + 0.3 * Double(j) / Double(a.drops.count - 1), d, r: 2.5, color: "#222", opacity: 0.7)
+        }
+      }
     }
     return c.svg
   }

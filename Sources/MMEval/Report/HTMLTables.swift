@@ -13,15 +13,18 @@ enum HTMLTables {
 
   static func cvSummary(_ r: Report) -> String {
     let k = r.folds.count
-    var t = "<p class=\"note\">Mean ± sample std over \(k) folds; 95% CI of the mean (t distribution, \(k - 1) df).</p>"
+    var t = "<p class=\"note\">Mean ± sample std over \(k) folds; "
+      + "95% CI of the mean (t distribution, \(k - 1) df).</p>"
     t += "<table>" + header(["metric", "mean ± std", "95% CI", "folds"] + (r.pooled == nil ? [] : ["pooled"]))
     for s in r.summary {
-      t += row([s.metric, F.meanStd(s), F.ci(s), "\(s.n)"] + (r.pooled.map { [F.value($0.scalar(s.metric))] } ?? []),
-               main: s.metric == r.task.mainMetric)
+      t += row(
+        [s.metric, F.meanStd(s), F.ci(s), "\(s.n)"] + (r.pooled.map { [F.value($0.scalar(s.metric))] } ?? []),
+        main: s.metric == r.task.mainMetric)
     }
     t += "</table>\n"
     if r.pooled != nil {
-      t += "<p class=\"note\">pooled: the metric of all out-of-fold predictions taken together (each sample once).</p>\n"
+      t +=
+        "<p class=\"note\">pooled: the metric of all out-of-fold predictions taken together (each sample once).</p>\n"
     }
     return t
   }
@@ -68,7 +71,8 @@ enum HTMLTables {
       if let s = f.stoppedEarly { t += row(["stopped early", s ? "yes" : "no"]) }
     } else {
       if let s = r.source {
-        t += row(["checkpoint", "<code>\(escape(s.checkpoint))</code>"]) + row(["data", "<code>\(escape(s.data))</code>"])
+        t +=
+          row(["checkpoint", "<code>\(escape(s.checkpoint))</code>"]) + row(["data", "<code>\(escape(s.data))</code>"])
       }
       t += row(["samples evaluated", "\(f.metrics.n)"])
     }
@@ -81,8 +85,9 @@ enum HTMLTables {
     var t = "<table>" + header(["fold", "train", "validation", F.setName(r), "epochs", "time"] + cols)
     for f in r.folds {
       let epochs = "\(f.epochs)" + (f.bestEpoch.map { " (best \($0))" } ?? "")
-      t += row(["\(f.fold)", "\(f.nTrain)", "\(f.nValidation)", "\(f.nTest)", epochs, F.seconds(f.seconds)]
-               + cols.map { F.value(f.metrics.scalar($0)) })
+      t += row(
+        ["\(f.fold)", "\(f.nTrain)", "\(f.nValidation)", "\(f.nTest)", epochs, F.seconds(f.seconds)]
+          + cols.map { F.value(f.metrics.scalar($0)) })
     }
     return t + "</table>\n"
   }
@@ -96,8 +101,10 @@ enum HTMLTables {
         let v = r.folds.compactMap { $0.metrics.classification.map(pick) }
         return F.value(v.reduce(0, +) / Double(v.count))
       }
-      t += row([escape(F.className(r, c)), mean { $0.precision[c] }, mean { $0.recall[c] }, mean { $0.f1[c] },
-                "\(confusion[c].reduce(0, +))"])
+      t += row([
+        escape(F.className(r, c)), mean { $0.precision[c] }, mean { $0.recall[c] }, mean { $0.f1[c] },
+        "\(confusion[c].reduce(0, +))",
+      ])
     }
     return t + "</table>\n"
   }
@@ -111,7 +118,8 @@ enum HTMLTables {
 
   static func calibration(_ r: Report) -> String {
     guard let cal = r.diagnostics?.calibration else { return "" }
-    let what = cal.quantity == "positive_probability" ? ("mean P(positive)", "share positive") : ("mean confidence", "accuracy")
+    let what =
+      cal.quantity == "positive_probability" ? ("mean P(positive)", "share positive") : ("mean confidence", "accuracy")
     var t = "<table>" + header(["bin", "samples", what.0, what.1])
     for b in cal.bins where b.count > 0 {
       t += row(["\(F.value(b.lower))–\(F.value(b.upper))", "\(b.count)", F.value(b.confidence), F.value(b.accuracy)])
@@ -121,7 +129,9 @@ enum HTMLTables {
 
   static func groupsNote(_ r: Report) -> String {
     guard let g = r.diagnostics?.groups else { return "" }
-    return "\(escape(g.metric)) of each group's samples (\(g.rows.count) groups): \(F.meanStd(g.summary)) (mean ± std over the groups)."
+    return
+      "\(escape(g.metric)) of each group's samples (\(g.rows.count) groups): "
+      + "\(F.meanStd(g.summary)) (mean ± std over the groups)."
   }
 
   static func groups(_ r: Report) -> String {

@@ -19,7 +19,10 @@ public enum MarkdownReport {
 
     if let cv = r.cv {
       o.append("## Folds\n")
-      o.append("Strategy `\(cv.strategy)`, k = \(cv.k), shuffle \(cv.shuffle), seed \(cv.seed), \(cv.parallelFolds) fold(s) at a time. The indices of every fold are in `folds.json`.\n")
+      o.append(
+        "Strategy `\(cv.strategy)`, k = \(cv.k), shuffle \(cv.shuffle), seed \(cv.seed), "
+          + "\(cv.parallelFolds) fold(s) at a time. The indices of every fold are in `folds.json`.\n"
+      )
     }
     o.append("## Configuration\n")
     o.append("```yaml")
@@ -31,7 +34,10 @@ public enum MarkdownReport {
   private static func folds(_ r: Report) -> [String] {
     let k = r.folds.count
     var o = ["## Summary\n"]
-    o.append("Mean ± sample standard deviation over the \(k) folds; 95% confidence interval of the mean from the t distribution with \(k - 1) degrees of freedom. Main metric: **\(r.task.mainMetric)**.\n")
+    o.append(
+      "Mean ± sample standard deviation over the \(k) folds; 95% confidence interval of the mean from the t "
+        + "distribution with \(k - 1) degrees of freedom. Main metric: **\(r.task.mainMetric)**.\n"
+    )
     let pooled = r.pooled.map { _ in " pooled |" } ?? ""
     o.append("| metric | mean ± std | 95% CI | folds |" + pooled)
     o.append("|---|---|---|---|" + (r.pooled == nil ? "" : "---|"))
@@ -40,7 +46,9 @@ public enum MarkdownReport {
       let p = r.pooled.map { " \(F.value($0.scalar(s.metric))) |" } ?? ""
       o.append("| \(name) | \(F.meanStd(s)) | \(F.ci(s)) | \(s.n) |" + p)
     }
-    if r.pooled != nil { o.append("\n*pooled*: the metric of all out-of-fold predictions taken together (each sample once).") }
+    if r.pooled != nil {
+      o.append("\n*pooled*: the metric of all out-of-fold predictions taken together (each sample once).")
+    }
     o.append("")
     o += MarkdownDiagnostics.baselines(r)
 
@@ -79,9 +87,13 @@ public enum MarkdownReport {
       o.append("| model | checkpoint | " + cols.joined(separator: " | ") + " |")
       o.append("|" + String(repeating: "---|", count: 2 + cols.count))
       for m in members {
-        o.append("| \(m.name) | `\(m.checkpoint)` | " + cols.map { F.value(m.metrics.scalar($0)) }.joined(separator: " | ") + " |")
+        o.append(
+          "| \(m.name) | `\(m.checkpoint)` | " + cols.map { F.value(m.metrics.scalar($0)) }.joined(separator: " | ")
+            + " |")
       }
-      o.append("| **ensemble** | mean of \(members.count) | " + cols.map { "**\(F.value(f.metrics.scalar($0)))**" }.joined(separator: " | ") + " |")
+      o.append(
+        "| **ensemble** | mean of \(members.count) | "
+          + cols.map { "**\(F.value(f.metrics.scalar($0)))**" }.joined(separator: " | ") + " |")
       o.append("")
     }
     o.append("## Run\n")
@@ -100,10 +112,14 @@ public enum MarkdownReport {
     guard r.task.isClassification, let confusion = F.pooledConfusion(r) else { return [] }
     let classes = confusion.count
     var o = ["## Per class\n"]
-    o.append(r.folds.count > 1
-      ? "Precision, recall and F1 as mean over the folds; support and the confusion matrix summed over the folds (rows: true class, columns: predicted).\n"
-      : "Precision, recall, F1, support and the confusion matrix (rows: true class, columns: predicted).\n")
-    o.append("| class | precision | recall | F1 | support | " + (0..<classes).map { "→ \(F.className(r, $0))" }.joined(separator: " | ") + " |")
+    o.append(
+      r.folds.count > 1
+        ? "Precision, recall and F1 as mean over the folds; support and the confusion matrix summed over the folds "
+          + "(rows: true class, columns: predicted).\n"
+        : "Precision, recall, F1, support and the confusion matrix (rows: true class, columns: predicted).\n")
+    o.append(
+      "| class | precision | recall | F1 | support | "
+        + (0..<classes).map { "→ \(F.className(r, $0))" }.joined(separator: " | ") + " |")
     o.append("|" + String(repeating: "---|", count: 5 + classes))
     for c in 0..<classes {
       func mean(_ pick: (ClassificationMetrics) -> Double) -> String {
@@ -122,17 +138,24 @@ public enum MarkdownReport {
     guard let ablation = r.ablation, !ablation.isEmpty else { return [] }
     let change = F.ablationChange(r.task.mainMetric)
     var o = ["## Modality ablation\n"]
-    o.append("\(change.capitalisedFirst) when the modality is masked (zero features, length 0) at evaluation; positive = the model is worse without it.\n")
+    o.append(
+      "\(change.capitalisedFirst) when the modality is masked (zero features, length 0) at evaluation; "
+        + "positive = the model is worse without it.\n"
+    )
     let sorted = ablation.sorted { ($0.summary.mean ?? -.infinity) > ($1.summary.mean ?? -.infinity) }
     if r.isSingleRun {
       let scores = r.folds.first?.ablation ?? []
       o.append("| modality | \(r.task.mainMetric) masked | \(change) |")
       o.append("|---|---|---|")
       for a in sorted {
-        o.append("| \(a.modality) | \(F.value(scores.first { $0.modality == a.modality }?.metric)) | \(F.value(a.drops.first ?? nil)) |")
+        o.append(
+          "| \(a.modality) | \(F.value(scores.first { $0.modality == a.modality }?.metric)) | "
+            + "\(F.value(a.drops.first ?? nil)) |"
+        )
       }
     } else {
-      o.append("| modality | " + r.folds.map { "fold \($0.fold)" }.joined(separator: " | ") + " | mean ± std | 95% CI |")
+      o.append(
+        "| modality | " + r.folds.map { "fold \($0.fold)" }.joined(separator: " | ") + " | mean ± std | 95% CI |")
       o.append("|" + String(repeating: "---|", count: 3 + r.folds.count))
       for a in sorted {
         o.append(
