@@ -63,26 +63,40 @@ final class ReportRenderingTests: XCTestCase {
   func testReportsRenderInHeadlessChromium() throws {
     // report.json of a real run: mpirun -n 4 mmtrain cv --config configs/demo.yaml --set report.ablation=true
     let demo = try ReportFiles.read(fixturesDirectory().appendingPathComponent("report_demo_cv.json"))
-    let cases: [(String, Report, [String])] = [
-      ("demo-cv", demo,
-       ["main-metric"] + (0..<5).map { "curves-fold-\($0)" } + ["val-accuracy", "confusion-pooled"]
+    let long = SampleReports.longClassNames
+    let diagnostics = ["roc-classes", "pr-classes", "calibration"]
+    // a title as long as a deep run directory wraps instead of running off the page
+    var regression = SampleReports.regression(ablation: true)
+    regression.0.title = String(repeating: "runs/nested-sweep-directory/", count: 8) + "mosi-regression (mosi.yaml)"
+    let cases: [(String, Report, Predictions?, [String])] = [
+      ("demo-cv", demo, nil,
+       ["main-metric"] + (0..<5).map { "curves-fold-\($0)" } + ["val-accuracy", "train-accuracy", "confusion-pooled"]
          + (0..<5).map { "confusion-fold-\($0)" } + ["roc", "ablation"]),
-      ("binary", SampleReports.classification(k: 5, classes: 2).0,
-       ["main-metric"] + (0..<5).map { "curves-fold-\($0)" } + ["val-accuracy", "confusion-pooled"]
-         + (0..<5).map { "confusion-fold-\($0)" } + ["roc", "ablation"]),
-      ("multiclass", SampleReports.classification(k: 3, classes: 4, ablation: false).0,
-       ["main-metric"] + (0..<3).map { "curves-fold-\($0)" } + ["val-accuracy", "confusion-pooled"]
-         + (0..<3).map { "confusion-fold-\($0)" }),
-      ("regression", SampleReports.regression().0, ["main-metric"] + (0..<4).map { "curves-fold-\($0)" } + ["scatter"]),
+      ("binary", SampleReports.classification(k: 5, classes: 2).0, SampleReports.classification(k: 5, classes: 2).1,
+       ["main-metric"] + (0..<5).map { "curves-fold-\($0)" } + ["val-accuracy", "train-accuracy", "confusion-pooled"]
+         + (0..<5).map { "confusion-fold-\($0)" } + ["roc"] + diagnostics + ["ablation"]),
+      ("multiclass-long-names", SampleReports.classification(k: 3, classes: 6, ablation: false, classNames: long).0,
+       SampleReports.classification(k: 3, classes: 6, ablation: false, classNames: long).1,
+       ["main-metric"] + (0..<3).map { "curves-fold-\($0)" } + ["val-accuracy", "train-accuracy", "confusion-pooled"]
+         + (0..<3).map { "confusion-fold-\($0)" } + diagnostics),
+      ("regression", regression.0, regression.1,
+       ["main-metric"] + (0..<4).map { "curves-fold-\($0)" } + ["scatter", "ablation"]),
+      ("train", SampleReports.train().0, SampleReports.train().1,
+       ["main-metric", "curves", "accuracy", "confusion"] + diagnostics + ["ablation"]),
+      ("evaluate-ensemble", SampleReports.ensembleEvaluation().0, SampleReports.ensembleEvaluation().1,
+       ["main-metric", "confusion"] + diagnostics),
     ]
-    for (name, report, charts) in cases {
+    // MMTRAIN_SCREENSHOT_DIR=path keeps every case's screenshot, to look at them
+    let keepAll = ProcessInfo.processInfo.environment["MMTRAIN_SCREENSHOT_DIR"]
+    for (name, report, predictions, charts) in cases {
       let dir = makeTemporaryDirectory("render-\(name)")
-      try ReportFiles.write(report, to: dir)
+      try ReportFiles.write(report, predictions: predictions, to: dir)
+      let written = try ReportFiles.read(dir.appendingPathComponent("report.json"))
       let r = try render(dir.appendingPathComponent("report.html"))
       XCTAssertEqual(r.consoleLines, [], "\(name): console messages")
       let found = r.dom.components(separatedBy: "<svg data-chart=\"").dropFirst().map { String($0.prefix { $0 != "\"" }) }
       XCTAssertEqual(found, charts, "\(name): charts in the rendered DOM")
-      XCTAssertEqual(HTMLReport.chartIDs(report), charts)
+      XCTAssertEqual(HTMLReport.chartIDs(written), charts)
       for id in charts {
         // each chart has drawn content: at least a title and a line or shape
         let svg = r.dom.components(separatedBy: "<svg data-chart=\"\(id)\"")[1].components(separatedBy: "</svg>")[0]
@@ -92,11 +106,31 @@ final class ReportRenderingTests: XCTestCase {
       XCTAssertEqual(r.screenshot.width, 1360)
       XCTAssertGreaterThan(ink, 0.02, "\(name): the screenshot is (nearly) blank")
       XCTAssertGreaterThan(colours, 50, "\(name): the screenshot has only \(colours) colours")
+      if let keepAll {
+        let to = URL(fileURLWithPath: keepAll).appendingPathComponent("\(name).png")
+        try? FileManager.default.removeItem(at: to)
+        try FileManager.default.copyItem(at: r.pngPath, to: to)
+      }
       if name == "demo-cv", let keep = ProcessInfo.processInfo.environment["MMTRAIN_SCREENSHOT"] {
         try? FileManager.default.removeItem(atPath: keep)
         try FileManager.default.copyItem(at: r.pngPath, to: URL(fileURLWithPath: keep))
       }
     }
+  }
+
+  /// Rotated tick labels get room: no label of a 12-character class name starts left of the SVG or below it.
+  func testLongClassNamesFitTheirCharts() {
+    let names = SampleReports.longClassNames
+    let (r, _) = SampleReports.classification(k: 3, classes: 6, ablation: false, classNames: names)
+    let html = HTMLReport.render(r)
+    let svg = html.components(separatedBy: "<svg data-chart=\"confusion-pooled\"")[1]
+      .components(separatedBy: "</svg>")[0]
+    let height = Double(svg.components(separatedBy: "height=\"")[1].prefix { $0 != "\"" })!
+    XCTAssertTrue(svg.contains("rotate(-40"), "long x labels are rotated")
+    // each name twice: a row label and a column label
+    for name in names { XCTAssertEqual(svg.components(separatedBy: ">\(name)<").count - 1, 2, name) }
+    // the rotated labels' vertical extent fits below the plot: 12 chars × 5.8 px × sin 40°
+    XCTAssertGreaterThan(height, 300 + 70 + 12 * 5.8 * sin(40 * Double.pi / 180) - 1)
   }
 
   /// The checks above can fail: a blank page and a page with a script error are caught.

@@ -10,7 +10,10 @@ final class ReportTests: XCTestCase {
       let dir = makeTemporaryDirectory("report")
       try ReportFiles.write(report, predictions: predictions, to: dir)
       let back = try ReportFiles.read(dir.appendingPathComponent("report.json"))
-      XCTAssertEqual(back, report)
+      var expected = report
+      expected.diagnostics = Diagnostics.compute(predictions: predictions, task: report.task, kind: report.kind)
+      XCTAssertNotNil(expected.diagnostics)
+      XCTAssertEqual(back, expected, "write fills the diagnostics from the predictions")
       let text = try String(contentsOf: dir.appendingPathComponent("report.json"), encoding: .utf8)
       for key in ["\"format_version\"", "\"mmtrain_version\"", "\"world_size\"", "\"main_metric\"", "\"n_train\"", "\"ci_low\""] {
         XCTAssertTrue(text.contains(key), key)
@@ -75,5 +78,111 @@ final class ReportTests: XCTestCase {
     XCTAssertThrowsError(try ReportFiles.read(dir.appendingPathComponent("nope.json"))) {
       XCTAssertTrue("\($0)".contains("nope.json: cannot read the report"), "\($0)")
     }
+  }
+
+  func testVersion1ReportStillDecodesAndRenders() throws {
+    let url = fixturesDirectory().appendingPathComponent("report_demo_cv.json")
+    let old = try ReportFiles.read(url)
+    XCTAssertEqual(old.formatVersion, 1)
+    XCTAssertNil(old.diagnostics)
+    XCTAssertNil(old.source)
+    XCTAssertNil(old.ensemble)
+    XCTAssertTrue(old.folds.allSatisfy { $0.bestEpoch == nil && $0.stoppedEarly == nil })
+    let md = MarkdownReport.render(old), html = HTMLReport.render(old)
+    XCTAssertTrue(md.contains("## Per fold"))
+    XCTAssertTrue(html.contains("data-chart=\"roc\""))
+    XCTAssertFalse(html.contains("data-chart=\"calibration\""), "no diagnostics, no calibration chart")
+    // re-rendering an old run directory (mmtrain report DIR) writes the pages and leaves report.json as it was
+    let dir = makeTemporaryDirectory("old-report")
+    try ReportFiles.renderDocuments(old, to: dir)
+    XCTAssertEqual(try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8), md)
+  }
+
+  func testNewFieldsRoundTrip() throws {
+    var (report, predictions) = SampleReports.ensembleEvaluation()
+    report.folds[0].bestEpoch = 4
+    report.folds[0].stoppedEarly = false
+    XCTAssertEqual(report.formatVersion, 2)
+    let dir = makeTemporaryDirectory("report-v2")
+    try ReportFiles.write(report, predictions: predictions, to: dir)
+    let back = try ReportFiles.read(dir.appendingPathComponent("report.json"))
+    XCTAssertEqual(back.source, Report.Source(checkpoint: "runs/demo-cv", data: "runs/demo/demo.h5"))
+    XCTAssertEqual(back.ensemble?.map(\.name), ["fold-0", "fold-1", "fold-2"])
+    XCTAssertEqual(back.folds[0].bestEpoch, 4)
+    XCTAssertEqual(back.folds[0].stoppedEarly, false)
+    XCTAssertNotNil(back.diagnostics?.bootstrap)
+    let text = try String(contentsOf: dir.appendingPathComponent("report.json"), encoding: .utf8)
+    for key in ["\"best_epoch\"", "\"stopped_early\"", "\"class_curves\"", "\"average_precision\"", "\"ece\""] {
+      XCTAssertTrue(text.contains(key), key)
+    }
+    // a newer version than this reader knows is refused with the fix
+    let future = text.replacingOccurrences(of: "\"format_version\" : 2", with: "\"format_version\" : 3")
+    XCTAssertNotEqual(future, text)
+    let url = dir.appendingPathComponent("future.json")
+    try Data(future.utf8).write(to: url)
+    XCTAssertThrowsError(try ReportFiles.read(url)) { XCTAssertTrue("\($0)".contains("use a newer mmtrain"), "\($0)") }
+  }
+
+  func testAblationWordingFollowsTheMetricsDirection() {
+    let (reg, _) = SampleReports.regression(ablation: true)
+    for text in [MarkdownReport.render(reg), HTMLReport.render(reg)] {
+      XCTAssertTrue(text.contains("ncrease of MAE (worse)"), "error metrics get worse upwards")
+      XCTAssertFalse(text.contains("rop of mae"))
+    }
+    let (cls, _) = SampleReports.classification(k: 3)
+    for text in [MarkdownReport.render(cls), HTMLReport.render(cls)] {
+      XCTAssertTrue(text.contains("rop of accuracy"))
+      XCTAssertFalse(text.contains("(worse)"))
+    }
+  }
+
+  func testSingleRunReportsShowOneResultWithItsInterval() throws {
+    let (train, predictions) = SampleReports.train()
+    let dir = makeTemporaryDirectory("train-report")
+    try ReportFiles.write(train, predictions: predictions, to: dir)
+    let written = try ReportFiles.read(dir.appendingPathComponent("report.json"))
+    let md = MarkdownReport.render(written), html = HTMLReport.render(written)
+    for text in [md, html] {
+      XCTAssertFalse(text.contains("all folds"))
+      XCTAssertFalse(text.contains("Per fold"))
+      XCTAssertFalse(text.contains("per fold"))
+    }
+    let acc = written.diagnostics!.interval(of: "accuracy")!
+    let shown = "\(ReportFormat.value(acc.value)) [\(ReportFormat.value(acc.low)), \(ReportFormat.value(acc.high))]"
+    XCTAssertTrue(md.contains("| **accuracy** | \(shown) |"), md)
+    XCTAssertTrue(html.contains(shown))
+    XCTAssertTrue(md.contains("9 epochs, weights of epoch 6 kept (early stopping ended the run)"), md)
+    XCTAssertTrue(html.contains("best epoch 6 (early stop)"))
+    XCTAssertEqual(
+      HTMLReport.chartIDs(written),
+      ["main-metric", "curves", "accuracy", "confusion", "roc-classes", "pr-classes", "calibration", "ablation"])
+    XCTAssertTrue(md.contains("| chance | accuracy | 0.1667 |"), "baselines listed")
+
+    let (ens, ensPredictions) = SampleReports.ensembleEvaluation()
+    let edir = makeTemporaryDirectory("ensemble-report")
+    try ReportFiles.write(ens, predictions: ensPredictions, to: edir)
+    let e = try ReportFiles.read(edir.appendingPathComponent("report.json"))
+    let emd = MarkdownReport.render(e), ehtml = HTMLReport.render(e)
+    XCTAssertTrue(emd.contains("ensemble of 3 fold models (mean of probabilities)"))
+    XCTAssertTrue(emd.contains("| **ensemble** | mean of 3 |"))
+    XCTAssertTrue(emd.contains("| fold-2 | `runs/demo-cv/fold-2/best.h5` |"))
+    XCTAssertTrue(emd.contains("Checkpoint `runs/demo-cv` evaluated on `runs/demo/demo.h5`."))
+    XCTAssertTrue(ehtml.contains("<tr class=\"ens\"><td>ensemble</td>"))
+    XCTAssertEqual(HTMLReport.chartIDs(e), ["main-metric", "confusion", "roc-classes", "pr-classes", "calibration"])
+  }
+
+  func testCVReportDrawsBaselinesAndDiagnostics() throws {
+    let names = Array(SampleReports.longClassNames.prefix(4))
+    let (r, predictions) = SampleReports.classification(k: 3, classes: 4, classNames: names)
+    let dir = makeTemporaryDirectory("cv-diagnostics")
+    try ReportFiles.write(r, predictions: predictions, to: dir)
+    let written = try ReportFiles.read(dir.appendingPathComponent("report.json"))
+    let html = HTMLReport.render(written), md = MarkdownReport.render(written)
+    let chart = html.components(separatedBy: "<svg data-chart=\"main-metric\"")[1].components(separatedBy: "</svg>")[0]
+    XCTAssertTrue(chart.contains("chance 0.2500"), "the chance line is in the main chart's legend")
+    XCTAssertTrue(md.contains("## Per group"))
+    XCTAssertTrue(md.contains("## Calibration"))
+    XCTAssertTrue(md.contains("| walking_fast | "))
+    XCTAssertNil(written.diagnostics?.bootstrap)
   }
 }

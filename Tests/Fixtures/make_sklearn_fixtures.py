@@ -9,6 +9,9 @@ the Swift folds must equal these exactly; with shuffle=True sklearn's numpy RNG 
 the Swift tests compare properties (fold sizes, per-class counts per fold, groups per fold).
 Metrics: classification and regression inputs and sklearn's values, including tied scores for ROC-AUC
 and a class absent from the truth.
+Diagnostics (report.diagnostics): roc_curve and precision_recall_curve points, roc_auc_score and
+average_precision_score per class (one-vs-rest), calibration_curve bins and the ECE, from their own RNG so
+the cases above keep their values.
 """
 import json
 import os
@@ -17,9 +20,11 @@ import warnings
 import numpy as np
 import scipy.stats
 import sklearn
-from sklearn.metrics import (accuracy_score, balanced_accuracy_score, confusion_matrix, f1_score, log_loss,
-                             mean_absolute_error, mean_squared_error, precision_recall_fscore_support, r2_score,
-                             roc_auc_score, roc_curve, root_mean_squared_error)
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import (accuracy_score, average_precision_score, balanced_accuracy_score, confusion_matrix,
+                             f1_score, log_loss, mean_absolute_error, mean_squared_error, precision_recall_curve,
+                             precision_recall_fscore_support, r2_score, roc_auc_score, roc_curve,
+                             root_mean_squared_error)
 from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
 
 rng = np.random.RandomState(7)
@@ -181,10 +186,63 @@ def t_cases():
             "summary": {"values": values, "mean": m, "std": s, "ci_low": lo, "ci_high": hi}}
 
 
+def reliability(hit, conf, n_bins=10):
+    """Bins as calibration_curve(strategy="uniform"); ECE = sum_b n_b/N |acc_b - conf_b|."""
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    ids = np.searchsorted(edges[1:-1], conf)
+    count = np.bincount(ids, minlength=n_bins)
+    sum_conf = np.bincount(ids, weights=conf, minlength=n_bins)
+    sum_hit = np.bincount(ids, weights=hit, minlength=n_bins)
+    full = count > 0
+    acc, mean_conf = sum_hit[full] / count[full], sum_conf[full] / count[full]
+    ece = float(np.sum(count[full] / len(conf) * np.abs(acc - mean_conf)))
+    return {"count": count.tolist(), "accuracy": acc.tolist(), "confidence": mean_conf.tolist(), "ece": ece}
+
+
+def diagnostics_case(name, y, p):
+    C = p.shape[1]
+    classes = [1] if C == 2 else list(range(C))
+    curves = []
+    for c in classes:
+        yc = (y == c).astype(int)
+        fpr, tpr, _ = roc_curve(yc, p[:, c], drop_intermediate=False)
+        prec, rec, _ = precision_recall_curve(yc, p[:, c], drop_intermediate=False)
+        # sklearn orders PR by falling recall; the Swift curve runs the other way (falling threshold)
+        curves.append({"class": c, "roc_fpr": fpr.tolist(), "roc_tpr": tpr.tolist(),
+                       "pr_recall": rec[::-1].tolist(), "pr_precision": prec[::-1].tolist(),
+                       "auc": roc_auc_score(yc, p[:, c]), "average_precision": average_precision_score(yc, p[:, c])})
+    if C == 2:
+        cal = reliability((y == 1).astype(float), p[:, 1])
+        prob_true, prob_pred = calibration_curve(y, p[:, 1], n_bins=10, strategy="uniform")
+        assert np.allclose(prob_true, cal["accuracy"]) and np.allclose(prob_pred, cal["confidence"])
+    else:
+        top = p.argmax(axis=1)
+        cal = reliability((top == y).astype(float), p.max(axis=1))
+    return {"name": name, "labels": [int(v) for v in y], "probabilities": p.tolist(), "curves": curves,
+            "calibration": cal}
+
+
+def diagnostics_cases():
+    drng = np.random.RandomState(11)
+    # binary on a 0.1 grid: tied scores, and probabilities exactly on the bin edges
+    y = drng.randint(0, 2, size=48)
+    s = np.clip(np.round(0.35 * y + drng.uniform(0, 0.65, size=48), 1), 0, 1)
+    cases = [diagnostics_case("binary-grid", y, np.stack([1 - s, s], axis=1))]
+    y = drng.randint(0, 2, size=70)
+    s = 1 / (1 + np.exp(-(1.2 * (y - 0.5) + drng.normal(size=70))))
+    cases.append(diagnostics_case("binary", y, np.stack([1 - s, s], axis=1)))
+    y = drng.randint(0, 4, size=80)
+    logits = drng.normal(size=(80, 4))
+    logits[np.arange(80), y] += 1.0
+    p = np.exp(2 * logits) / np.exp(2 * logits).sum(axis=1, keepdims=True)
+    cases.append(diagnostics_case("multiclass", y, p))
+    return cases
+
+
 def main():
     out = {"sklearn_version": sklearn.__version__, "numpy_version": np.__version__,
            "folds": fold_cases(), "classification": classification_cases(), "regression": regression_cases(),
-           "student_t": t_cases()}
+           "student_t": t_cases(), "diagnostics": diagnostics_cases()}
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sklearn_eval.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=1)

@@ -40,12 +40,53 @@ public enum ReportFormat {
     return "\(c)"
   }
 
+  /// The single run's result (train, evaluate; the ensemble's for an ensemble evaluation).
+  static func single(_ r: Report) -> FoldResult? { r.isSingleRun ? r.folds.first : nil }
+
+  /// Baselines in the units of `metric`.
+  static func baselines(_ r: Report, metric: String) -> [Baseline] {
+    r.diagnostics?.baselines.filter { $0.metric == metric } ?? []
+  }
+
   /// Confusion matrices summed over the folds.
   static func pooledConfusion(_ r: Report) -> [[Int]]? {
     let ms = r.folds.compactMap { $0.metrics.classification?.confusion }
     guard var total = ms.first else { return nil }
     for m in ms.dropFirst() { for i in m.indices { for j in m[i].indices { total[i][j] += m[i][j] } } }
     return total
+  }
+
+  /// How a metric is named in prose: error metrics in capitals (MAE), others as their report name.
+  static func metricName(_ m: String) -> String {
+    switch m {
+    case "mse", "rmse", "mae": return m.uppercased()
+    case "log_loss": return "log loss"
+    default: return m
+    }
+  }
+
+  /// What the ablation measures, in words that say which way is worse.
+  static func ablationChange(_ metric: String) -> String {
+    EvalMetrics.lowerIsBetter.contains(metric)
+      ? "increase of \(metricName(metric)) (worse)" : "drop of \(metricName(metric))"
+  }
+
+  /// "0.8570 [0.8210, 0.8900]": a value and its bootstrap interval, when there is one.
+  static func withInterval(_ v: Double?, _ i: MetricInterval?) -> String {
+    guard let lo = i?.low, let hi = i?.high else { return value(v) }
+    return "\(value(v)) [\(value(lo)), \(value(hi))]"
+  }
+
+  static func intervalNote(_ r: Report) -> String {
+    "95% CI: percentile bootstrap over the \(r.diagnostics?.n ?? 0) prediction rows (\(Bootstrap.resamples) resamples, "
+      + "seed \(Bootstrap.seed))."
+  }
+
+  /// The ensemble sentence of an evaluate report of a cv run directory.
+  static func ensembleLine(_ r: Report) -> String? {
+    guard let members = r.ensemble, !members.isEmpty else { return nil }
+    let how = r.task.isClassification ? "mean of probabilities" : "mean of predictions"
+    return "ensemble of \(members.count) fold models (\(how))"
   }
 
   static func headline(_ r: Report) -> String {
@@ -55,7 +96,11 @@ public enum ReportFormat {
       return "\(cv.k)-fold cross-validation (\(cv.strategy)\(cv.shuffle ? ", shuffled, seed \(cv.seed)" : "")) "
         + "of a \(r.task.kind) model on \(r.data.samples) samples"
     case .train: return "Training run (\(r.task.kind)); metrics on the validation split"
-    case .evaluate: return "Evaluation of a checkpoint (\(r.task.kind)) on \(r.data.samples) samples"
+    case .evaluate:
+      if let ensemble = ensembleLine(r) {
+        return "Evaluation of an \(ensemble), \(r.task.kind), on \(r.data.samples) samples"
+      }
+      return "Evaluation of a checkpoint (\(r.task.kind)) on \(r.data.samples) samples"
     }
   }
 

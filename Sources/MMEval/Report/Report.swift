@@ -5,7 +5,9 @@ import Foundation
 /// re-render them from report.json. The schema is documented in README ("Cross-validation and reports").
 public struct Report: Codable, Equatable, Sendable {
   public static let currentFormat = "mmtrain-report"
-  public static let currentVersion = 1
+  /// 2 added diagnostics, source, ensemble and FoldResult's bestEpoch/stoppedEarly, all optional: version 1
+  /// files decode unchanged.
+  public static let currentVersion = 2
 
   public var format: String = Report.currentFormat
   public var formatVersion: Int = Report.currentVersion
@@ -30,6 +32,13 @@ public struct Report: Codable, Equatable, Sendable {
   public var warnings: [String]
   /// The resolved YAML configuration of the run.
   public var config: String
+  /// Per-class ROC/PR curves, calibration, per-group scores, baselines and bootstrap intervals, computed
+  /// from the predictions by `ReportFiles.write` (nil for reports written without predictions).
+  public var diagnostics: Diagnostics?
+  /// evaluate: the checkpoint and the data file that were evaluated.
+  public var source: Source?
+  /// evaluate of a cv run directory: every fold model's metrics; `folds` then holds the ensemble's result.
+  public var ensemble: [EnsembleMember]?
 
   public enum Kind: String, Codable, Sendable { case cv, train, evaluate }
 
@@ -81,6 +90,15 @@ public struct Report: Codable, Equatable, Sendable {
     }
   }
 
+  public struct Source: Codable, Equatable, Sendable {
+    public var checkpoint: String
+    public var data: String
+    public init(checkpoint: String, data: String) {
+      self.checkpoint = checkpoint
+      self.data = data
+    }
+  }
+
   public struct Timing: Codable, Equatable, Sendable {
     public var totalSeconds: Double
     public init(totalSeconds: Double) { self.totalSeconds = totalSeconds }
@@ -89,7 +107,8 @@ public struct Report: Codable, Equatable, Sendable {
   public init(
     kind: Kind, title: String, mmtrainVersion: String, created: Date = Date(), worldSize: Int, task: TaskInfo,
     data: DataInfo, cv: CVInfo?, folds: [FoldResult], pooled: EvalMetrics? = nil, ablation: [ModalityAblation]? = nil, timing: Timing,
-    warnings: [String] = [], config: String
+    warnings: [String] = [], config: String, diagnostics: Diagnostics? = nil, source: Source? = nil,
+    ensemble: [EnsembleMember]? = nil
   ) {
     self.kind = kind
     self.title = title
@@ -106,7 +125,13 @@ public struct Report: Codable, Equatable, Sendable {
     self.timing = timing
     self.warnings = warnings
     self.config = config
+    self.diagnostics = diagnostics
+    self.source = source
+    self.ensemble = ensemble
   }
+
+  /// train and evaluate: one result, shown with bootstrap intervals instead of fold statistics.
+  public var isSingleRun: Bool { kind != .cv }
 
   /// Mean, std and CI of every scalar metric over the folds, in the metrics' own order.
   public static func summarise(_ folds: [FoldResult]) -> [MetricSummary] {
@@ -138,11 +163,17 @@ public struct FoldResult: Codable, Equatable, Sendable {
   public var seconds: Double
   /// The main metric with each modality masked out (zero features, length 0), when `report.ablation`.
   public var ablation: [ModalityScore]?
+  /// The epoch whose weights were kept, numbered as `EpochPoint.epoch`, when known.
+  public var bestEpoch: Int?
+  /// Whether early stopping ended the run before its last configured epoch.
+  public var stoppedEarly: Bool?
 
   public init(
     fold: Int, nTrain: Int, nValidation: Int, nTest: Int, metrics: EvalMetrics, curves: [EpochPoint], epochs: Int,
-    seconds: Double, ablation: [ModalityScore]? = nil
+    seconds: Double, ablation: [ModalityScore]? = nil, bestEpoch: Int? = nil, stoppedEarly: Bool? = nil
   ) {
+    self.bestEpoch = bestEpoch
+    self.stoppedEarly = stoppedEarly
     self.fold = fold
     self.nTrain = nTrain
     self.nValidation = nValidation
@@ -152,6 +183,19 @@ public struct FoldResult: Codable, Equatable, Sendable {
     self.epochs = epochs
     self.seconds = seconds
     self.ablation = ablation
+  }
+}
+
+/// One model of an evaluated ensemble (a fold model of a cv run) and its metrics on the same data.
+public struct EnsembleMember: Codable, Equatable, Sendable {
+  /// e.g. "fold-0"
+  public var name: String
+  public var checkpoint: String
+  public var metrics: EvalMetrics
+  public init(name: String, checkpoint: String, metrics: EvalMetrics) {
+    self.name = name
+    self.checkpoint = checkpoint
+    self.metrics = metrics
   }
 }
 

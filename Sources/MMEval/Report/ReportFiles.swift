@@ -24,7 +24,12 @@ public enum ReportFiles {
   }
 
   /// Writes report.json, report.md, report.html (and predictions.csv when given) into `dir`, creating it.
+  /// Given predictions, fills `report.diagnostics` when it is nil, so report.json holds what the pages show.
   public static func write(_ report: Report, predictions: Predictions? = nil, to dir: URL) throws {
+    var report = report
+    if let predictions, report.diagnostics == nil {
+      report.diagnostics = Diagnostics.compute(predictions: predictions, task: report.task, kind: report.kind)
+    }
     try createDirectory(dir)
     try atomicWrite(try encoder().encode(report), to: dir.appendingPathComponent(json))
     try renderDocuments(report, to: dir)
