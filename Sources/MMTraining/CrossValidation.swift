@@ -293,11 +293,12 @@ public final class CrossValidation {
     try group.agree {
       guard group.isRoot else { return }
       let curves = Curves.read(run.metricsPath)
+      let best = trainer.bestEpoch
       let result = FoldResult(
         fold: f, nTrain: trainer.trainRowCount, nValidation: trainer.validationRows.count, nTest: test.rows.count,
         metrics: metrics, curves: curves, epochs: curves.last?.epoch ?? config.train.epochs,
-        seconds: seconds + (options.resume == nil ? 0 : previousSeconds(run)), ablation: ablation)
-      let best = trainer.stopper.flatMap { $0.state.bestEpoch > 0 ? $0.state.bestEpoch : nil }
+        seconds: seconds + (options.resume == nil ? 0 : previousSeconds(run)), ablation: ablation,
+        bestEpoch: best, stoppedEarly: trainer.stopper.map { $0.shouldStop })
       let outcome = FoldOutcome(
         fold: f, worldSize: group.size, result: result, rows: test.rows, outputs: test.outputs, labels: test.labels,
         config: config.yaml(), bestEpoch: best)

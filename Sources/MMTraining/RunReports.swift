@@ -15,9 +15,11 @@ public enum RunReports {
     guard !t.validationRows.isEmpty else { return nil }
     let out = t.predict(rows: t.validationRows)
     let metrics = t.metrics(out)
+    let curves = Curves.read(t.config.checkpoint.dir + "/metrics.jsonl")
     let result = FoldResult(
       fold: 0, nTrain: t.trainRowCount, nValidation: out.rows.count, nTest: out.rows.count, metrics: metrics,
-      curves: Curves.read(t.config.checkpoint.dir + "/metrics.jsonl"), epochs: t.config.train.epochs, seconds: seconds)
+      curves: curves, epochs: curves.last?.epoch ?? t.config.train.epochs, seconds: seconds,
+      bestEpoch: t.bestEpoch, stoppedEarly: t.stopper.map { $0.shouldStop })
     let report = make(t, kind: .train, title: title(runDir: t.config.checkpoint.dir, configFile: configFile), result: result, seconds: seconds)
     try t.comm.agree {
       guard t.comm.isRoot else { return }
@@ -34,7 +36,11 @@ public enum RunReports {
       fold: 0, nTrain: 0, nValidation: 0, nTest: r.outputs.rows.count, metrics: t.metrics(r.outputs), curves: [], epochs: 0,
       seconds: seconds)
     let name = models.cvRunDir.map { title(runDir: $0, configFile: nil) + " (ensemble)" } ?? models.members[0].name
-    let report = make(t, kind: .evaluate, title: "\(name) on \(URL(fileURLWithPath: data).lastPathComponent)", result: result, seconds: seconds)
+    var report = make(t, kind: .evaluate, title: "\(name) on \(URL(fileURLWithPath: data).lastPathComponent)", result: result, seconds: seconds)
+    report.source = Report.Source(checkpoint: models.cvRunDir ?? models.members[0].path, data: data)
+    if models.isEnsemble {
+      report.ensemble = r.memberMetrics.map { EnsembleMember(name: $0.name, checkpoint: $0.path, metrics: $0.metrics) }
+    }
     try t.comm.agree {
       guard t.comm.isRoot else { return }
       try ReportFiles.write(report, predictions: predictions(t, r.outputs, fold: nil), to: URL(fileURLWithPath: dir))

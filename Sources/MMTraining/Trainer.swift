@@ -378,6 +378,9 @@ public final class Trainer {
     return history
   }
 
+  /// The epoch whose weights the run kept, when early stopping chose it.
+  public var bestEpoch: Int? { stopper.flatMap { $0.state.bestEpoch > 0 ? $0.state.bestEpoch : nil } }
+
   /// With early stopping on, the run ends on the best epoch's weights: rank 0 reads checkpoint-best.h5,
   /// broadcasts them, and points `latest` at it.
   func restoreBest() throws {
