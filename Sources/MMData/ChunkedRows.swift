@@ -4,9 +4,11 @@ import MMTensor
 /// Reads rows of an [N, T, D] dataset in blocks into one reused buffer: whole rows, one hyperslab per block
 /// (no per-element selection), so reading a modality never holds more than one block of raw rows.
 ///
-/// A block is about `blockBytes` (small enough to stay in cache while the caller copies it out; large enough
+/// A block is about `blockBytes` (small enough to stay in cache while the caller works on it; large enough
 /// that the per-read overhead is nothing). For a chunked dataset the block is a whole number of chunks and
-/// starts on a chunk boundary where the range allows, so HDF5 reads each chunk once, whole.
+/// starts on a chunk boundary where the range allows, and the dataset is opened once with a chunk cache that
+/// holds a block's chunks (`HDF5RowReader`): every chunk is read, and decompressed, once, in storage order;
+/// a range that starts or ends inside a chunk reads that chunk once too.
 enum ChunkedRows {
   static let blockBytes = 2 << 20
 
@@ -25,6 +27,8 @@ enum ChunkedRows {
   ) throws {
     let chunk = try file.chunkRows(dataset)
     let block = blockRows(rowSize: rowSize, chunkRows: chunk, blockBytes: blockBytes)
+    let reader = try HDF5RowReader(file, dataset, cacheRows: min(block, rows.count))
+    defer { reader.close() }
     let buffer = Buffer(count: min(block, max(rows.count, 1)) * rowSize)
     var first = 0
     while first < rows.count {
@@ -32,7 +36,7 @@ enum ChunkedRows {
       // The first block of a chunked dataset ends on a chunk boundary; later ones are whole chunks.
       var count = min(block, rows.count - first)
       if let c = chunk, start % c != 0 { count = min(count, c - start % c) }
-      try file.readFloats(dataset, rows: start..<(start + count), into: UnsafeMutableBufferPointer(start: buffer.pointer, count: count * rowSize))
+      try reader.readFloats(rows: start..<(start + count), into: UnsafeMutableBufferPointer(start: buffer.pointer, count: count * rowSize))
       try body(first, count, buffer.pointer)
       first += count
     }

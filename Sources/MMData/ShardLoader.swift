@@ -31,55 +31,179 @@ public enum ShardLoader {
         return ls.map(Int.init)
       }
     }
-    let stats = try o.statistics ?? computeStatistics(file, o, rows, lengths, comm)
-
-    // Features: impute, normalise, align, fuse.
+    // Features: impute, normalise, align, fuse. Statistics that must be computed are summed in the same read
+    // as the features (the block is in cache): each modality's raw steps are staged in the shard buffer, then
+    // finished in place once the all-reduced statistics are known.
     let S = o.maxSteps, D = o.features, M = o.modalities.count
     let x = Buffer(count: rows.count * S * D, prefault: true)  // written whole below
     var modelLengths = [Int32](repeating: 1, count: rows.count)
     var modalityLengths = [Int32](repeating: 0, count: rows.count * M)
     var columns: [Range<Int>] = []
+    var mean: [Float] = [], std: [Float] = []
+    let computed = o.statistics == nil && (o.normalize == .zscore || o.missing == .mean)
     var column = 0
     for (mi, m) in o.modalities.enumerated() {
       let T = m.steps, Dm = m.features, ds = m.dataset
-      let mean = Array(stats.mean[column..<(column + Dm)]), std = Array(stats.std[column..<(column + Dm)])
-      let zscore = o.normalize == .zscore
-      try comm.agree {
-        try ChunkedRows.forEach(file, ds, rows: rows, rowSize: T * Dm) { start, n, raw in
-          for r in 0..<n {
-            let i = start + r, L = lengths[mi][i]
-            let src = raw + r * T * Dm
-            if !allFinite(src, L * Dm) {  // rare: the element-wise path that imputes or names the value
-              for s in 0..<L {
-                let v = src + s * Dm
-                for j in 0..<Dm where !v[j].isFinite {
-                  switch o.missing {
-                  case .error:
-                    throw DataError("\(path): \(ds) has \(v[j]) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
-                  case .zero: v[j] = 0
-                  case .mean: v[j] = mean[j]
+      let output = Output(x: x, column: column, steps: o.steps[mi], maxSteps: S, features: D)
+      /// Imputes, normalises and aligns local row i (raw steps at `src`, L of them valid) into the shard.
+      func finish(_ i: Int, _ src: UnsafeMutablePointer<Float>, _ L: Int, _ mean: [Float], _ std: [Float]) throws {
+        try impute(src, L, Dm, o.missing, mean) { s, j, v in
+          DataError("\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+        }
+        if o.normalize == .zscore { zscore(src, L * Dm, mean, std) }
+        let aligned = Resample.align(o.align, src: src, validSteps: L, features: Dm, dst: output.row(i), steps: output.steps, dstStride: D)
+        modelLengths[i] = max(modelLengths[i], Int32(aligned))
+        modalityLengths[i * M + mi] = Int32(aligned)
+      }
+      if !computed {
+        let stats = o.statistics ?? .identity(o.features)
+        let mu = Array(stats.mean[column..<(column + Dm)]), sd = Array(stats.std[column..<(column + Dm)])
+        try comm.agree {
+          try ChunkedRows.forEach(file, ds, rows: rows, rowSize: T * Dm) { start, n, raw in
+            for r in 0..<n { try finish(start + r, raw + r * T * Dm, lengths[mi][start + r], mu, sd) }
+          }
+        }
+      } else {
+        // Staged: the steps alignment keeps (all L when interpolating, at most S otherwise) fit the shard's
+        // S-step row. Interpolating a modality longer than S needs every step: it is read again instead.
+        let staged = o.align != .interpolate || T <= S
+        var acc = [Double](repeating: 0, count: 3 * Dm)  // sum, sum of squares, count
+        try comm.agree {
+          try acc.withUnsafeMutableBufferPointer { acc in
+            try ChunkedRows.forEach(file, ds, rows: rows, rowSize: T * Dm) { start, n, raw in
+              for r in 0..<n {
+                let i = start + r, L = lengths[mi][i], src = raw + r * T * Dm
+                if o.missing == .error, !allFinite(src, L * Dm) {  // the first bad value, in the order finishing meets it
+                  try impute(src, L, Dm, .error, []) { s, j, v in
+                    DataError("\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
                   }
                 }
+                if !o.validationMask[rows.lowerBound + i] { accumulate(src, L, Dm, acc.baseAddress!) }
+                if staged { output.stage(i, src, min(L, S), Dm) }
               }
             }
-            if zscore {
-              for s in 0..<L {
-                let v = src + s * Dm
-                for j in 0..<Dm { v[j] = (v[j] - mean[j]) / std[j] }
-              }
+          }
+        }
+        comm.allreduceSum(&acc)
+        let (mu, sd) = finalize(acc, Dm, o.normalize)
+        mean += mu; std += sd
+        try comm.agree {
+          if staged {
+            let row = Buffer(count: S * Dm)
+            for i in 0..<rows.count {
+              let L = min(lengths[mi][i], S)
+              output.unstage(i, row.pointer, L, Dm)
+              try finish(i, row.pointer, L, mu, sd)
             }
-            let aligned = Resample.align(
-              o.align, src: src, validSteps: L, features: Dm, dst: x.pointer + i * S * D + column, steps: o.steps[mi], dstStride: D)
-            modelLengths[i] = max(modelLengths[i], Int32(aligned))
-            modalityLengths[i * M + mi] = Int32(aligned)
+          } else {
+            try ChunkedRows.forEach(file, ds, rows: rows, rowSize: T * Dm) { start, n, raw in
+              for r in 0..<n { try finish(start + r, raw + r * T * Dm, lengths[mi][start + r], mu, sd) }
+            }
           }
         }
       }
       columns.append(column..<(column + Dm))
       column += Dm
     }
+    let stats = o.statistics ?? (computed ? FeatureStatistics(mean: mean, std: std) : .identity(D))
     return Shard(rows: rows, steps: S, features: D, columns: columns, modalitySteps: o.steps, x: x, lengths: modelLengths,
                  modalityLengths: modalityLengths, targets: targets, targetWidth: width, classes: classes, statistics: stats)
+  }
+
+  /// One modality's columns of the shard (n, S, D): local row i, step s starts at x + (i * S + s) * D + column.
+  struct Output {
+    let x: Buffer
+    let column: Int
+    let steps: Int       // S_m: the modality's steps after alignment
+    let maxSteps: Int    // S: every fused row's steps
+    let features: Int    // D: fused features, the stride between steps
+
+    @inline(__always) func row(_ i: Int) -> UnsafeMutablePointer<Float> { x.pointer + i * maxSteps * features + column }
+
+    /// Raw steps 0..<n of row i (Dm features each, contiguous at src) into the row's columns.
+    func stage(_ i: Int, _ src: UnsafePointer<Float>, _ n: Int, _ Dm: Int) {
+      let dst = row(i)
+      for s in 0..<n { (dst + s * features).update(from: src + s * Dm, count: Dm) }
+    }
+
+    /// The staged steps 0..<n of row i back out, contiguous at dst; zero where they were (alignment writes
+    /// the modality's S_m steps, and steps past S_m must read 0, as in a row never staged).
+    func unstage(_ i: Int, _ dst: UnsafeMutablePointer<Float>, _ n: Int, _ Dm: Int) {
+      let src = row(i)
+      for s in 0..<n {
+        (dst + s * Dm).update(from: src + s * features, count: Dm)
+        (src + s * features).update(repeating: 0, count: Dm)
+      }
+    }
+  }
+
+  /// Replaces the non-finite values of L steps (`data.missing`: zero, or the training mean), or throws
+  /// `bad(step, feature, value)` for the first one under `error`. Finite rows take one vectorised check.
+  @inline(__always)
+  static func impute(
+    _ src: UnsafeMutablePointer<Float>, _ L: Int, _ Dm: Int, _ missing: MissingPolicy, _ mean: [Float],
+    _ bad: (Int, Int, Float) -> DataError
+  ) throws {
+    guard !allFinite(src, L * Dm) else { return }
+    for s in 0..<L {
+      let v = src + s * Dm
+      for j in 0..<Dm where !v[j].isFinite {
+        switch missing {
+        case .error: throw bad(s, j, v[j])
+        case .zero: v[j] = 0
+        case .mean: v[j] = mean[j]
+        }
+      }
+    }
+  }
+
+  /// x = (x - mean) / std per feature, over n values of rows of mean.count features.
+  @inline(__always)
+  static func zscore(_ x: UnsafeMutablePointer<Float>, _ n: Int, _ mean: [Float], _ std: [Float]) {
+    let Dm = mean.count
+    mean.withUnsafeBufferPointer { mean in
+      std.withUnsafeBufferPointer { std in
+        var k = 0
+        while k < n {
+          let v = x + k
+          for j in 0..<Dm { v[j] = (v[j] - mean[j]) / std[j] }
+          k += Dm
+        }
+      }
+    }
+  }
+
+  /// Adds L steps of Dm features to the float64 sums (sum, sum of squares, count: acc[0..<3Dm]) of the finite
+  /// values, in step order for each feature. A non-finite value adds +0.0, which leaves every sum as it was
+  /// (the sums start at +0.0 and never become -0.0), so the loop has no branch and vectorises over features.
+  @inline(__always)
+  static func accumulate(_ src: UnsafePointer<Float>, _ L: Int, _ Dm: Int, _ acc: UnsafeMutablePointer<Double>) {
+    let sum = acc, squares = acc + Dm, count = acc + 2 * Dm
+    for s in 0..<L {
+      let v = src + s * Dm
+      for j in 0..<Dm {
+        let finite = v[j].isFinite
+        let d = finite ? Double(v[j]) : 0
+        sum[j] += d
+        squares[j] += d * d
+        count[j] += finite ? 1 : 0
+      }
+    }
+  }
+
+  /// Mean and std per feature from all-reduced sums (a feature with no finite value: mean 0, std 1; a
+  /// constant one, std <= 1e-6: std 1; `normalize: none`: std 1, the mean only imputes).
+  static func finalize(_ acc: [Double], _ Dm: Int, _ normalize: Normalize) -> ([Float], [Float]) {
+    var mean: [Float] = [], std: [Float] = []
+    for j in 0..<Dm {
+      let c = acc[2 * Dm + j]
+      let mu = c > 0 ? acc[j] / c : 0
+      let variance = c > 0 ? max(acc[Dm + j] / c - mu * mu, 0) : 1
+      let sd = variance.squareRoot()
+      mean.append(Float(mu))
+      std.append(normalize == .zscore && sd > 1e-6 ? Float(sd) : 1)
+    }
+    return (mean, std)
   }
 
   /// True when none of x[0..<n] is NaN or ±Inf (exponent bits all ones); one vectorised max over the bits.
@@ -135,43 +259,5 @@ public enum ShardLoader {
       }
     }
     return (ids.map(Float.init), 1, classes)
-  }
-
-  /// Per-feature mean and std over valid, finite steps of the training rows of every rank.
-  static func computeStatistics(_ file: HDF5File, _ o: LoadOptions, _ rows: Range<Int>, _ lengths: [[Int]], _ comm: Communicator)
-    throws -> FeatureStatistics
-  {
-    guard o.normalize == .zscore || o.missing == .mean else { return .identity(o.features) }
-    var mean: [Float] = [], std: [Float] = []
-    for (mi, m) in o.modalities.enumerated() {
-      let T = m.steps, Dm = m.features
-      var acc = [Double](repeating: 0, count: 3 * Dm)  // sum, sum of squares, count
-      try comm.agree {
-        try ChunkedRows.forEach(file, m.dataset, rows: rows, rowSize: T * Dm) { start, n, raw in
-          for r in 0..<n where !o.validationMask[rows.lowerBound + start + r] {
-            let src = raw + r * T * Dm
-            for s in 0..<lengths[mi][start + r] {
-              for j in 0..<Dm {
-                let v = src[s * Dm + j]
-                if v.isFinite {
-                  let d = Double(v)
-                  acc[j] += d; acc[Dm + j] += d * d; acc[2 * Dm + j] += 1
-                }
-              }
-            }
-          }
-        }
-      }
-      comm.allreduceSum(&acc)
-      for j in 0..<Dm {
-        let c = acc[2 * Dm + j]
-        let mu = c > 0 ? acc[j] / c : 0
-        let variance = c > 0 ? max(acc[Dm + j] / c - mu * mu, 0) : 1
-        let sd = variance.squareRoot()
-        mean.append(Float(mu))
-        std.append(o.normalize == .zscore && sd > 1e-6 ? Float(sd) : 1)
-      }
-    }
-    return FeatureStatistics(mean: mean, std: std)
   }
 }

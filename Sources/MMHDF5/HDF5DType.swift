@@ -24,6 +24,14 @@ public enum HDF5DType: Equatable, CustomStringConvertible {
     }
   }
 
+  /// Bytes per value of a numeric type (0 otherwise).
+  var byteCount: Int {
+    switch self {
+    case .float(let bits), .integer(let bits, _): return bits / 8
+    case .string, .other: return 0
+    }
+  }
+
   /// Describes an open HDF5 datatype id.
   init(typeID: hid_t) {
     let bits = H5Tget_size(typeID) * 8

@@ -79,7 +79,11 @@ extension HDF5File {
   ) throws {
     guard count > 0 else { return }
     guard H5Dread(dataset, memoryType, memorySpace, fileSpace, mm_h5p_default(), destination) >= 0 else {
-      throw failure("cannot read dataset '\(absolute(path))'")
+      let failed = failure("cannot read dataset '\(absolute(path))'")
+      if let missing = (try? storage(of: path))?.filters.first(where: { !$0.isAvailable }) {
+        throw missingFilter(missing, dataset: absolute(path))
+      }
+      throw failed
     }
   }
 

@@ -33,6 +33,26 @@ extension HDF5File {
                    memoryType: mm_h5t_native_float(), checksummed: checksummed)
   }
 
+  /// As above, stored in chunks of `chunkRows` rows (every other dimension whole), optionally byte-shuffled and
+  /// gzip-compressed at `gzipLevel` (0...9): how h5py writes resizable or compressed datasets. For tests and
+  /// benchmarks of the loader's chunked reads; mmtrain's own files are contiguous.
+  public func writeFloats(_ path: String, _ values: [Float], shape: [Int], chunkRows: Int, gzipLevel: Int? = nil, shuffle: Bool = false) throws {
+    let name = absolute(path), what = "dataset '\(name)'"
+    guard shape.count >= 1, chunkRows >= 1 else { throw error("cannot write \(what) in chunks: it needs a row dimension and chunkRows >= 1") }
+    let list = H5Pcreate(mm_h5p_dataset_create())
+    guard list >= 0 else { throw failure("cannot create a property list for \(what)") }
+    defer { _ = H5Pclose(list) }
+    let chunk = ([min(chunkRows, max(shape[0], 1))] + shape.dropFirst().map { max($0, 1) }).map { hsize_t($0) }
+    guard H5Pset_chunk(list, Int32(chunk.count), chunk) >= 0,
+      !shuffle || H5Pset_shuffle(list) >= 0,
+      gzipLevel.map({ H5Pset_deflate(list, UInt32($0)) >= 0 }) ?? true
+    else { throw failure("cannot set up chunked storage for \(what)") }
+    try values.withUnsafeBytes {
+      try writeArray(path, $0, count: values.count, shape: shape, fileType: mm_h5t_ieee_f32le(), memoryType: mm_h5t_native_float(),
+                     creation: list)
+    }
+  }
+
   public func writeDoubles(_ path: String, _ values: [Double], shape: [Int]) throws {
     try values.withUnsafeBytes { try writeArray(path, $0, count: values.count, shape: shape, fileType: mm_h5t_ieee_f64le(), memoryType: mm_h5t_native_double()) }
   }
@@ -62,7 +82,7 @@ extension HDF5File {
   /// `count` elements of `memoryType` at `bytes`, as dataset `path` of `fileType` and `shape`.
   private func writeArray(
     _ path: String, _ bytes: UnsafeRawBufferPointer, count: Int, shape: [Int], fileType: hid_t, memoryType: hid_t,
-    checksummed: Bool = false
+    checksummed: Bool = false, creation given: hid_t? = nil
   ) throws {
     let name = absolute(path), what = "dataset '\(name)'"
     let file = try writableFileID(what)
@@ -78,8 +98,8 @@ extension HDF5File {
     defer { _ = H5Sclose(space) }
     let linkCreation = try intermediateGroupsLinkCreation(for: what)
     defer { _ = H5Pclose(linkCreation) }
-    let creation = try datasetCreation(shape: shape, checksummed: checksummed, for: what)
-    defer { if creation != mm_h5p_default() { _ = H5Pclose(creation) } }
+    let creation = try given ?? datasetCreation(shape: shape, checksummed: checksummed, for: what)
+    defer { if given == nil && creation != mm_h5p_default() { _ = H5Pclose(creation) } }
     let dataset = H5Dcreate2(file, name, fileType, space, linkCreation, creation, mm_h5p_default())
     guard dataset >= 0 else { throw failure("cannot create \(what) (is a parent a dataset?)") }
     defer { _ = H5Dclose(dataset) }

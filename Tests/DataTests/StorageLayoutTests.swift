@@ -1,0 +1,136 @@
+import Foundation
+import MMConfig
+import MMData
+import MMDistributed
+import MMHDF5
+import TestSupport
+import XCTest
+
+/// How a file is stored never changes what is loaded: the same rows, bit for bit, from contiguous, chunked
+/// and gzip + shuffle datasets, for every rank of 1, 2 and 3 (shards that start and end inside chunks).
+/// A damaged chunk and a missing filter stop the load with one line.
+final class StorageLayoutTests: XCTestCase {
+  var dir: URL!
+  override func setUp() { dir = makeTemporaryDirectory("layout") }
+  override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+
+  let N = 29
+  let a = (T: 6, D: 5), b = (T: 9, D: 3)  // b is longer than data.steps: interpolation reads it twice
+
+  /// Two modalities with lengths, a NaN or two, labels; `store` writes each modality dataset.
+  func write(_ name: String, chunkRows: Int?, gzip: Int? = nil, shuffle: Bool = false) throws -> String {
+    let path = dir.appendingPathComponent(name).path
+    let f = try HDF5File(path: path, mode: .truncate)
+    func values(_ n: Int, _ salt: Float) -> [Float] {
+      (0..<n).map { i in i % 97 == 13 ? .nan : sin(Float(i) * 0.37 + salt) * 3 + Float(i % 7) }
+    }
+    for (m, shape, salt) in [("a", [N, a.T, a.D], Float(0)), ("b", [N, b.T, b.D], Float(1))] {
+      let v = values(shape.reduce(1, *), salt)
+      if let chunkRows {
+        try f.writeFloats("/modalities/\(m)", v, shape: shape, chunkRows: chunkRows, gzipLevel: gzip, shuffle: shuffle)
+      } else {
+        try f.writeFloats("/modalities/\(m)", v, shape: shape)
+      }
+    }
+    try f.writeInt64s("/labels", (0..<N).map { Int64($0 % 3) }, shape: [N])
+    try f.writeInt64s("/lengths/a", (0..<N).map { Int64($0 % (a.T + 1)) }, shape: [N])
+    try f.writeInt64s("/lengths/b", (0..<N).map { Int64(b.T - $0 % 4) }, shape: [N])
+    f.close()
+    return path
+  }
+
+  func load(_ path: String, rank: Int, world: Int, align: Align, missing: MissingPolicy = .mean) throws -> Shard {
+    let file = try HDF5File(path: path)
+    defer { file.close() }
+    let schema = try DataSchema.read(file)
+    let modalities = try schema.resolveModalities([])
+    let options = LoadOptions(modalities: modalities, steps: [4, 7], align: align, normalize: .zscore, missing: missing,
+                              task: .multiclass, classes: nil, validationMask: (0..<N).map { $0 % 5 == 2 })
+    return try ShardLoader.load(file: file, schema: schema, options: options, comm: RankView(rank: rank, size: world))
+  }
+
+  func testShardsAreBitIdenticalWhateverTheStorage() throws {
+    let plain = try write("plain.h5", chunkRows: nil)
+    let layouts = [try write("chunks.h5", chunkRows: 4), try write("gzip.h5", chunkRows: 5, gzip: 4, shuffle: true),
+                   try write("rows.h5", chunkRows: 1, gzip: 1)]
+    for align in [Align.interpolate, .truncate] {
+      for world in 1...3 {
+        for rank in 0..<world {
+          let want = try load(plain, rank: rank, world: world, align: align)
+          for path in layouts {
+            let got = try load(path, rank: rank, world: world, align: align)
+            let what = "\(URL(fileURLWithPath: path).lastPathComponent), \(align), rank \(rank) of \(world)"
+            XCTAssertEqual(got.rows, want.rows, what)
+            XCTAssertEqual(got.x.array.map(\.bitPattern), want.x.array.map(\.bitPattern), what)
+            XCTAssertEqual(got.statistics, want.statistics, what)
+            XCTAssertEqual(got.lengths, want.lengths, what)
+            XCTAssertEqual(got.modalityLengths, want.modalityLengths, what)
+          }
+          XCTAssertFalse(want.x.array.contains { !$0.isFinite }, "NaNs imputed")
+        }
+      }
+    }
+  }
+
+  func testNaNUnderMissingErrorIsNamedWhateverTheStorage() throws {
+    for path in [try write("plain.h5", chunkRows: nil), try write("gzip.h5", chunkRows: 4, gzip: 4, shuffle: true)] {
+      XCTAssertThrowsError(try load(path, rank: 0, world: 1, align: .interpolate, missing: .error)) { error in
+        XCTAssertEqual("\(error)", "\(path): /modalities/a has nan at sample 6, step 5, feature 2 (set data.missing: zero or mean to impute)")
+      }
+    }
+  }
+
+  func testCorruptChunkStopsTheLoadNamingTheRows() throws {
+    let path = try write("gzip.h5", chunkRows: 4, gzip: 4, shuffle: true)
+    let at = try XCTUnwrap(try HDF5File(path: path).chunkBytes("/modalities/b", row: 17))
+    var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+    for k in (at.lowerBound + 2)..<min(at.lowerBound + 12, at.upperBound) { bytes[k] ^= 0x5a }
+    try bytes.write(to: URL(fileURLWithPath: path))
+    XCTAssertThrowsError(try load(path, rank: 0, world: 1, align: .truncate)) { error in
+      let line = "\(error)"
+      XCTAssertTrue(line.hasPrefix("\(path): dataset '/modalities/b' rows 16..<20 cannot be read: their chunk is corrupt"), line)
+      XCTAssertFalse(line.contains("\n"), line)
+    }
+    XCTAssertNoThrow(try load(path, rank: 0, world: 2, align: .truncate), "rank 0 of 2 owns rows 0..<15, before the damage")
+  }
+
+  func testMissingFilterStopsTheLoadWithOneLine() throws {
+    let path = fixturesDirectory().appendingPathComponent("lzf_modality.h5").path
+    let file = try HDF5File(path: path)
+    let schema = try DataSchema.read(file)
+    let options = LoadOptions(modalities: try schema.resolveModalities([]), steps: [2, 2], align: .pad, normalize: .zscore,
+                              missing: .error, task: .binary, classes: nil, validationMask: [Bool](repeating: false, count: 6))
+    XCTAssertThrowsError(try ShardLoader.load(file: file, schema: schema, options: options, comm: SingleProcessCommunicator())) { error in
+      let line = "\(error)"
+      XCTAssertTrue(line.hasPrefix("\(path): dataset '/modalities/text' is stored with filter 32000 (lzf), which this HDF5 library does not have"), line)
+      XCTAssertTrue(line.contains("h5repack -f NONE"), line)
+    }
+  }
+}
+
+/// One rank of `size`, alone: collectives are identities (each rank's statistics are its own rows'), which is
+/// enough to compare one rank's shard across storage layouts.
+final class RankView: Communicator {
+  let rank: Int, size: Int
+  init(rank: Int, size: Int) { self.rank = rank; self.size = size }
+  func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
+  func allreduceSum(_ values: inout [Double]) {}
+  func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
+  func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float16>, count: Int) {}
+  func progress() {}
+  func waitAll() {}
+  func allreduceMax(_ value: Int) -> Int { value }
+  func allreduceMin(_ value: Int) -> Int { value }
+  func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {}
+  func broadcast(_ bytes: inout [UInt8], root: Int) {}
+  func allgather(_ value: Int) -> [Int] { [Int](repeating: value, count: size) }
+  func exchange(send: UnsafePointer<Float>, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
+                receive: UnsafeMutablePointer<Float>, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>,
+                recordFloats: Int) {}
+  func startWatchdog(timeoutSeconds: Double) {}
+  func noteStep(_ step: Int) {}
+  func barrier() {}
+  func split(color: Int, key: Int) -> Communicator { self }
+  func abort(code: Int32) -> Never { fatalError("abort \(code)") }
+  func finalize() {}
+}
