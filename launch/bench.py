@@ -42,6 +42,19 @@ WORKLOADS = {
 }
 FEATURES = {"audio": 74, "text": 300, "vision": 35}  # sorted names: mmtrain's default fused order
 STEPS, BATCH = 50, 32
+LAYOUTS = {  # h5py create_dataset options of the /modalities datasets in the start-up table
+    "contiguous": {},
+    "chunks (64, 50, D)": dict(chunks=True),
+    "gzip-4 + shuffle (h5py's chunking)": dict(compression="gzip", compression_opts=4, shuffle=True),
+}
+H5PY_READ = """
+import sys, time, h5py
+path, lo, hi = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+with h5py.File(path, "r") as f:
+    t = time.perf_counter()
+    n = sum(f["modalities"][m][lo:hi].nbytes for m in sorted(f["modalities"]))
+    print(n, time.perf_counter() - t)
+"""
 
 
 def sh(cmd, env=None, **kw):
@@ -100,6 +113,57 @@ class Bench:
         sh([self.bin, "synth", "--out", path, "--samples", str(samples), "--steps", str(STEPS), "--audio-rate", "1",
             "--min-length", str(minlen)], env=self.env)
         return path
+
+    def layout(self, name):
+        """W1's data with its /modalities datasets rewritten by h5py as LAYOUTS[name] says (other datasets as they are)."""
+        import h5py
+        path = os.path.join(self.dir, "w1-" + "".join(c for c in name.split(" (")[0] if c.isalnum()) + ".h5")
+        if os.path.exists(path):
+            return path
+        with h5py.File(self.data("w1"), "r") as f, h5py.File(path + ".tmp", "w") as g:
+            def copy(key, obj):
+                if not isinstance(obj, h5py.Dataset):
+                    return
+                options = dict(LAYOUTS[name]) if key.startswith("modalities/") else {}
+                if options.get("chunks") is True:
+                    options["chunks"] = (64,) + obj.shape[1:]
+                g.create_dataset(key, data=obj[()], **options)
+                for k, v in obj.attrs.items():
+                    g[key].attrs[k] = v
+            f.visititems(copy)
+        os.replace(path + ".tmp", path)
+        return path
+
+    def startup(self, layout, world):
+        """mmtrain's load rate (GB/s of a rank) on a layout, normalize zscore: one short epoch of a small model."""
+        run = self.new_run()
+        cfg = run + ".yaml"
+        with open(cfg, "w") as f:
+            f.write(f"""data: {{path: "{self.layout(layout)}", steps: {STEPS}, align: pad, normalize: zscore, validation_fraction: 0}}
+model: {{fusion: early, hidden: 8, layers: 1, pooling: last}}
+task: {{kind: multiclass}}
+train: {{epochs: 1, batch_size: {256 * world}, optimizer: adam, lr: 0.001, seed: 42}}
+checkpoint: {{dir: "{run}", every_epochs: 1000, keep: 1}}
+""")
+        cmd = self.mpirun(world) + [self.bin, "train", "--config", cfg, "--progress", "lines"]
+        p = subprocess.run(cmd, env=self.env, text=True, capture_output=True)
+        if p.returncode != 0:
+            sys.exit(f"bench: mmtrain failed ({' '.join(cmd)}):\n{p.stdout}\n{p.stderr}")
+        r = self.mm_result(run)
+        return r["load_bytes"] / 1e9 / max(r["load_s"], 1e-9)
+
+    def h5py_read(self, layout, world):
+        """h5py reading each rank's rows (mmtrain's sharding) of every modality whole, `world` processes at once:
+        GB/s of the slowest."""
+        import h5py
+        path = self.layout(layout)
+        with h5py.File(path, "r") as f:
+            n = f["labels"].shape[0]
+        bounds = [(r * (n // world) + min(r, n % world), (r + 1) * (n // world) + min(r + 1, n % world)) for r in range(world)]
+        procs = [subprocess.Popen([sys.executable, "-c", H5PY_READ, path, str(lo), str(hi)], stdout=subprocess.PIPE, text=True)
+                 for lo, hi in bounds]
+        outs = [p.communicate()[0].split() for p in procs]
+        return min(int(b) / 1e9 / float(t) for b, t in outs)
 
     def mean_steps(self, name):
         import h5py
@@ -220,6 +284,28 @@ def fmt(values, digits=0):
     return f"{best:.{digits}f} (med {statistics.median(values):.{digits}f}, {min(values):.{digits}f}–{max(values):.{digits}f})"
 
 
+def startup_table(b, rounds):
+    """The start-up table: mmtrain's load rate vs h5py's read, per layout and rank count, best of `rounds`."""
+    rates = {}
+    for r in range(rounds):
+        for layout in LAYOUTS:
+            for world in (1, 2):
+                mm, py = b.startup(layout, world), b.h5py_read(layout, world)
+                for k, v in (("mm", mm), ("py", py)):
+                    rates.setdefault((layout, world, k), []).append(v)
+                print(f"round {r + 1} {layout} {world} rank(s): mmtrain {mm:.2f} GB/s, h5py {py:.2f} GB/s", file=sys.stderr, flush=True)
+    sizes = {layout: os.path.getsize(b.layout(layout)) / 1e6 for layout in LAYOUTS}
+    lines = [f"start-up by file layout: W1's data ({b.a.samples} x {STEPS} steps, {sum(FEATURES.values())} features) rewritten "
+             f"with h5py; load rate of a rank, normalize zscore; best of {rounds} (min–max); target mmtrain >= 0.8x h5py",
+             "", "| file (size) | ranks | mmtrain load | h5py read of the same rows | ratio |", "|---|---|---|---|---|"]
+    for layout in LAYOUTS:
+        for world in (1, 2):
+            mm, py = rates[(layout, world, "mm")], rates[(layout, world, "py")]
+            span = lambda v: f"{max(v):.2f} GB/s ({min(v):.2f}–{max(v):.2f})"
+            lines.append(f"| {layout} ({sizes[layout]:.0f} MB) | {world} | {span(mm)} | {span(py)} | {max(mm) / max(py):.2f} |")
+    return lines
+
+
 def main():
     p = argparse.ArgumentParser(description="mmtrain vs PyTorch DDP on CPU (see the module docstring).")
     p.add_argument("--workloads", default="W1,W2,W3,W4")
@@ -232,9 +318,17 @@ def main():
     p.add_argument("--no-torch", action="store_true", help="mmtrain only")
     p.add_argument("--no-pair", action="store_true", help="skip the two independent 1-rank runs")
     p.add_argument("--markdown", help="also write the table to this file")
+    p.add_argument("--startup-only", action="store_true", help="only the start-up table by file layout (no training runs)")
     a = p.parse_args()
     os.makedirs(os.path.join(a.dir, "runs"), exist_ok=True)
     b = Bench(a)
+    if a.startup_only:
+        text = "\n".join(startup_table(b, a.rounds))
+        print(text)
+        if a.markdown:
+            with open(a.markdown, "w") as f:
+                f.write(text + "\n")
+        return
     roof0, kernel_note = b.choose_kernel()
     names = [n.strip() for n in a.workloads.split(",") if n.strip()]
     for n in names:
@@ -318,6 +412,7 @@ def main():
     lines += ["", f"without balancing, a global batch of {2 * BATCH} random rows splits unevenly between the two shards and "
               f"the step waits for the larger part, on average {lockstep(a.samples, 2 * BATCH):.3f} x {BATCH} rows; "
               f"balanced, each rank processes {BATCH}"]
+    lines += [""] + startup_table(b, a.rounds)
     text = "\n".join(lines)
     print(text)
     if a.markdown:
