@@ -3,10 +3,11 @@ import CHDF5
 /// One numeric dataset, opened once, read whole rows at a time into caller-owned memory: the loader's path
 /// through a modality, block after block.
 ///
-/// For a chunked dataset the dataset is opened with a chunk cache that holds every chunk of `cacheRows` rows
+/// A compressed (filtered) dataset is opened with a chunk cache that holds every chunk of `cacheRows` rows
 /// (HDF5's default is 1 MiB: a chunk larger than that is read, and decompressed, again for each read that
-/// touches it), and the rows' memory space has the file selection's own shape, so HDF5 moves each chunk in
-/// one piece. A read that fails names the rows; for a compressed dataset, the chunk's rows, or the filter
+/// touches it); a chunked one stored as written gets no cache, so its chunks go straight from the file into
+/// the caller's memory. The rows' memory space has the file selection's own shape, so HDF5 moves each chunk
+/// in one piece. A read that fails names the rows; for a compressed dataset, the chunk's rows, or the filter
 /// that this HDF5 library lacks and how to rewrite the file without it.
 public final class HDF5RowReader {
   public let file: HDF5File
@@ -37,8 +38,15 @@ public final class HDF5RowReader {
     let access = H5Pcreate(mm_h5p_dataset_access())
     guard access >= 0 else { throw file.failure("cannot create a property list for dataset '\(self.path)'") }
     defer { _ = H5Pclose(access) }
-    if let chunkRows {
-      // Every chunk a read of cacheRows rows (plus a partial chunk at each end) touches, with room to spare.
+    if chunkRows != nil && filters.isEmpty {
+      // Stored as written: no cache at all, so HDF5 reads each chunk's selected part straight into the caller's
+      // memory instead of into a fresh allocation first (README, "Performance").
+      guard H5Pset_chunk_cache(access, 0, 0, 1.0) >= 0 else {
+        throw file.failure("cannot size the chunk cache of dataset '\(self.path)'")
+      }
+    } else if let chunkRows {
+      // Every chunk a read of cacheRows rows (plus a partial chunk at each end) touches, with room to spare, so
+      // a chunk that two reads share is decompressed once.
       let chunkBytes = chunkShape.reduce(1, *) * max(info.dtype.byteCount, 1)
       var across = 1  // chunks side by side in one band of chunkRows rows
       for (d, c) in zip(shape.dropFirst(), chunkShape.dropFirst()) { across *= (d + max(c, 1) - 1) / max(c, 1) }

@@ -72,6 +72,72 @@ final class StorageLayoutTests: XCTestCase {
     }
   }
 
+  /// The loader sums the statistics while it reads and finishes the rows afterwards; this is the plain two-pass
+  /// order it replaced (statistics over the file, then impute, normalise, align each row), bit for bit.
+  func testMatchesTheTwoPassOrderBitForBit() throws {
+    let plain = try write("plain.h5", chunkRows: nil), gzip = try write("gzip.h5", chunkRows: 4, gzip: 4, shuffle: true)
+    let mask = (0..<N).map { $0 % 5 == 2 }
+    for (align, steps) in [(Align.interpolate, [4, 7]), (.interpolate, [6, 12]), (.truncate, [4, 7]), (.pad, [6, 9])] {
+      for missing in [MissingPolicy.mean, .zero] {
+        for normalize in [Normalize.zscore, .none] {
+          let want = try twoPass(plain, steps: steps, align: align, missing: missing, normalize: normalize, mask: mask)
+          for path in [plain, gzip] {
+            let file = try HDF5File(path: path)
+            let schema = try DataSchema.read(file)
+            let options = LoadOptions(modalities: try schema.resolveModalities([]), steps: steps, align: align, normalize: normalize,
+                                      missing: missing, task: .multiclass, classes: nil, validationMask: mask)
+            let got = try ShardLoader.load(file: file, schema: schema, options: options, comm: SingleProcessCommunicator())
+            let what = "\(URL(fileURLWithPath: path).lastPathComponent) \(align) \(steps) \(missing) \(normalize)"
+            XCTAssertEqual(got.x.array.map(\.bitPattern), want.x.map(\.bitPattern), what)
+            XCTAssertEqual(got.statistics, want.stats, what)
+          }
+        }
+      }
+    }
+  }
+
+  /// Statistics in float64 over every training row's valid, finite steps (one pass over the file), then each
+  /// row imputed, normalised and aligned (a second pass).
+  func twoPass(_ path: String, steps: [Int], align: Align, missing: MissingPolicy, normalize: Normalize, mask: [Bool]) throws
+    -> (x: [Float], stats: FeatureStatistics)
+  {
+    let file = try HDF5File(path: path)
+    let shapes = [("a", a.T, a.D), ("b", b.T, b.D)]
+    let S = steps.max()!, D = a.D + b.D
+    var mean: [Float] = [], std: [Float] = []
+    var x = [Float](repeating: 0, count: N * S * D)
+    var column = 0
+    for (mi, (m, T, Dm)) in shapes.enumerated() {
+      let raw = try file.readFloats("/modalities/\(m)"), lengths = try file.readInt64s("/lengths/\(m)").map(Int.init)
+      var sum = [Double](repeating: 0, count: Dm), squares = sum, count = sum
+      for i in 0..<N where !mask[i] {
+        for s in 0..<lengths[i] {
+          for j in 0..<Dm {
+            let v = raw[(i * T + s) * Dm + j]
+            if v.isFinite { sum[j] += Double(v); squares[j] += Double(v) * Double(v); count[j] += 1 }
+          }
+        }
+      }
+      let mu = (0..<Dm).map { count[$0] > 0 ? sum[$0] / count[$0] : 0 }
+      let sd = (0..<Dm).map { count[$0] > 0 ? max(squares[$0] / count[$0] - mu[$0] * mu[$0], 0).squareRoot() : 1 }
+      let needed = normalize == .zscore || missing == .mean  // otherwise nothing reads them: the identity
+      let m32 = needed ? mu.map(Float.init) : [Float](repeating: 0, count: Dm)
+      let s32 = sd.map { needed && normalize == .zscore && $0 > 1e-6 ? Float($0) : 1 }
+      mean += m32; std += s32
+      for i in 0..<N {
+        var row = Array(raw[(i * T * Dm)..<((i + 1) * T * Dm)])
+        for k in 0..<(lengths[i] * Dm) where !row[k].isFinite { row[k] = missing == .zero ? 0 : m32[k % Dm] }
+        if normalize == .zscore { for k in 0..<(lengths[i] * Dm) { row[k] = (row[k] - m32[k % Dm]) / s32[k % Dm] } }
+        x.withUnsafeMutableBufferPointer { out in
+          Resample.align(align, src: row, validSteps: lengths[i], features: Dm, dst: out.baseAddress! + i * S * D + column,
+                         steps: steps[mi], dstStride: D)
+        }
+      }
+      column += Dm
+    }
+    return (x, FeatureStatistics(mean: mean, std: std))
+  }
+
   func testNaNUnderMissingErrorIsNamedWhateverTheStorage() throws {
     for path in [try write("plain.h5", chunkRows: nil), try write("gzip.h5", chunkRows: 4, gzip: 4, shuffle: true)] {
       XCTAssertThrowsError(try load(path, rank: 0, world: 1, align: .interpolate, missing: .error)) { error in
