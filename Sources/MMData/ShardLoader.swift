@@ -90,25 +90,31 @@ public enum ShardLoader {
         try comm.agree {
           if staged {
             let row = Buffer(count: S * Dm)
-            for i in 0..<rows.count {
-              let L = min(lengths[mi][i], S)
-              if o.align == .interpolate && L != output.steps && L > 0 {  // resampled: through a contiguous copy
-                output.unstage(i, row.pointer, L, Dm)
-                try finish(i, row.pointer, L, mu, sd)
-                continue
-              }
-              // Aligning is a copy of the first n steps (what Resample.align does here): finish them where they lie.
-              let n = min(L, output.steps), dst = output.row(i)
-              for s in 0..<n {
-                let v = dst + s * D
-                try impute(v, 1, Dm, o.missing, mu) { _, j, value in
-                  DataError("\(path): \(ds) has \(value) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+            try mu.withUnsafeBufferPointer { mean in
+              try sd.withUnsafeBufferPointer { std in
+                for i in 0..<rows.count {
+                  let L = min(lengths[mi][i], S)
+                  if o.align == .interpolate && L != output.steps && L > 0 {  // resampled: through a contiguous copy
+                    output.unstage(i, row.pointer, L, Dm)
+                    try finish(i, row.pointer, L, mu, sd)
+                    continue
+                  }
+                  // Aligning is a copy of the first n steps (what Resample.align does here): finish them where they lie.
+                  let n = min(L, output.steps), dst = output.row(i)
+                  for s in 0..<n {
+                    let v = dst + s * D
+                    if !allFinite(v, Dm) {
+                      try impute(v, 1, Dm, o.missing, mu) { _, j, value in
+                        DataError("\(path): \(ds) has \(value) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+                      }
+                    }
+                    if o.normalize == .zscore { for j in 0..<Dm { v[j] = (v[j] - mean[j]) / std[j] } }
+                  }
+                  for s in n..<L { (dst + s * D).update(repeating: 0, count: Dm) }  // staged, cut by alignment
+                  modelLengths[i] = max(modelLengths[i], Int32(n))
+                  modalityLengths[i * M + mi] = Int32(n)
                 }
-                if o.normalize == .zscore { zscore(v, Dm, mu, sd) }
               }
-              for s in n..<L { (dst + s * D).update(repeating: 0, count: Dm) }  // staged, cut by alignment
-              modelLengths[i] = max(modelLengths[i], Int32(n))
-              modalityLengths[i * M + mi] = Int32(n)
             }
           } else {
             try ChunkedRows.forEach(file, ds, rows: rows, rowSize: T * Dm) { start, n, raw in
