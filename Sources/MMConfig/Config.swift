@@ -27,6 +27,10 @@ public struct DataConfig: Equatable, Sendable {
   public var validationFraction: Double
   /// How the validation rows are held out: single rows, whole `/groups`, or keeping class shares.
   public var split: SplitKind
+  /// Read batches from the file during training instead of holding the shard in memory.
+  public var stream: Bool
+  /// `stream`: the reader's buffer of prepared rows, in MiB.
+  public var streamBufferMB: Int
 }
 
 /// `model:` section.
@@ -176,7 +180,7 @@ public struct TrainConfig: Equatable, Sendable {
   private static let unfilled = TrainConfig(
     data: DataConfig(
       path: "", modalities: [], steps: .all(0), align: .interpolate, normalize: .zscore, missing: .error,
-      validationFraction: 0, split: .random),
+      validationFraction: 0, split: .random, stream: false, streamBufferMB: 0),
     model: ModelConfig(
       fusion: .early, cell: .lstm, hidden: .all(0), layers: 0, bidirectional: false, pooling: .last, attentionSize: nil,
       fusionSize: nil, headHidden: nil, dropout: 0),

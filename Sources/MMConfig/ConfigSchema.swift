@@ -50,6 +50,16 @@ enum ConfigSchema {
         + "validation, as scikit-learn's GroupShuffleSplit), or keeping class shares (StratifiedShuffleSplit). In cv "
         + "the inner split follows cv.strategy (group strategies hold out whole groups, stratified ones keep shares).",
       aliases: ["split_strategy", "validation_split_strategy", "holdout_strategy"]),
+    .bool(
+      "data.stream", \.data.stream, default: false,
+      help: "Keep the shard in the file: a reader thread prepares each step's rows ahead of it in a buffer of "
+        + "`stream_buffer_mb`, so memory stays bounded whatever the file's size; the results are identical. Use it for "
+        + "data that does not fit in memory (on a compressed file, random rows decompress whole chunks: slower).",
+      aliases: ["streaming", "out_of_core", "lazy"]),
+    .int(
+      "data.stream_buffer_mb", \.data.streamBufferMB, default: 512, min: 1,
+      help: "With `stream: true`: MiB of prepared rows a rank holds ahead of training (at least two steps' rows).",
+      aliases: ["buffer_mb", "stream_buffer", "prefetch_mb", "buffer_size"]),
 
     // MARK: model
     .choice(

@@ -11,8 +11,9 @@ public enum ResumeRules {
   /// Frozen keys that may still change: `data.path` may point at the same file in another place (a moved
   /// run, another mount); whether it holds the same data is the data fingerprint's question, and whether it
   /// gives the same input layout the input record's.
-  /// `cv.parallel_folds` and `cv.refit` only say how the remaining work is scheduled.
-  public static let movable: Set<String> = ["data.path", "cv.parallel_folds", "cv.refit"]
+  /// `cv.parallel_folds` and `cv.refit` only say how the remaining work is scheduled; `data.stream` and
+  /// `data.stream_buffer_mb` only where the rows wait (memory or file), not what they are.
+  public static let movable: Set<String> = ["data.path", "cv.parallel_folds", "cv.refit", "data.stream", "data.stream_buffer_mb"]
 
   public static func isFrozen(_ key: String) -> Bool {
     !movable.contains(key) && frozenPrefixes.contains { key == $0 || ($0.hasSuffix(".") && key.hasPrefix($0)) }

@@ -21,14 +21,15 @@ public struct LoadOptions {
   public var classes: Int?                       // nil: inferred from the labels (max + 1)
   public var validationMask: [Bool]              // [N]
   public var statistics: FeatureStatistics?      // given (resume/--init): used instead of recomputing
+  public var stream: StreamOptions?              // data.stream: rows stay in the file (ShardStream)
 
   public init(
     modalities: [DataSchema.Modality], steps: [Int], align: Align, normalize: Normalize, missing: MissingPolicy,
-    task: TaskKind, classes: Int?, validationMask: [Bool], statistics: FeatureStatistics? = nil
+    task: TaskKind, classes: Int?, validationMask: [Bool], statistics: FeatureStatistics? = nil, stream: StreamOptions? = nil
   ) {
     self.modalities = modalities; self.steps = steps; self.align = align; self.normalize = normalize
     self.missing = missing; self.task = task; self.classes = classes; self.validationMask = validationMask
-    self.statistics = statistics
+    self.statistics = statistics; self.stream = stream
   }
 
   public var features: Int { modalities.reduce(0) { $0 + $1.features } }
@@ -46,7 +47,8 @@ public final class Shard {
   public let features: Int            // D (fused)
   public let columns: [Range<Int>]    // per modality: its columns of the fused row
   public let modalitySteps: [Int]     // per modality: S_m
-  public let x: Buffer                // (n, S, D)
+  public let x: Buffer                // (n, S, D); empty when streamed
+  let stream: ShardStream?            // data.stream: the rows, prepared from the file as they are asked for
   public let lengths: [Int32]         // (n) fused length: the longest modality's, in 1...S
   public let modalityLengths: [Int32] // (n, M) valid steps of each modality on its own grid, 0...S_m
   public let targets: [Float]         // (n * targetWidth): class ids as Float, or regression targets
@@ -55,14 +57,33 @@ public final class Shard {
   public let statistics: FeatureStatistics
 
   init(rows: Range<Int>, steps: Int, features: Int, columns: [Range<Int>], modalitySteps: [Int], x: Buffer, lengths: [Int32],
-       modalityLengths: [Int32], targets: [Float], targetWidth: Int, classes: Int, statistics: FeatureStatistics) {
+       modalityLengths: [Int32], targets: [Float], targetWidth: Int, classes: Int, statistics: FeatureStatistics,
+       stream: ShardStream? = nil) {
     self.rows = rows; self.steps = steps; self.features = features; self.columns = columns; self.modalitySteps = modalitySteps
     self.x = x; self.lengths = lengths; self.modalityLengths = modalityLengths
     self.targets = targets; self.targetWidth = targetWidth; self.classes = classes; self.statistics = statistics
+    self.stream = stream
   }
+
+  deinit { stream?.close() }
 
   public var count: Int { rows.count }
   @inline(__always) public func owns(_ row: Int) -> Bool { rows.contains(row) }
+  /// Whether the rows stay in the file (`data.stream`).
+  public var isStreamed: Bool { stream != nil }
+
+  /// Local sample i, prepared: (S, D) floats, valid until the next call.
+  @inline(__always) func row(_ i: Int) -> UnsafePointer<Float> {
+    if let stream { return stream.row(i) }
+    return UnsafePointer(x.pointer + i * steps * features)
+  }
+
+  /// An epoch's steps `steps` of `order` (the sampler's): a streamed shard prepares their rows ahead, in this
+  /// order; in memory, nothing to do. Call at the start of each epoch, before its first step.
+  public func willTrain(order: [Int], sampler: EpochSampler, steps: Range<Int>) {
+    guard let stream else { return }
+    stream.schedule(steps.map { step in sampler.batch(step, of: order).filter(owns).map { $0 - rows.lowerBound } })
+  }
 
   /// Copies the samples at local indices `local`, then `recordCount` records (`writeRecord`, from other ranks),
   /// into a time-major batch of B = local.count + recordCount: xOut (S, B, D), lengthsOut (B) fused,
@@ -80,7 +101,7 @@ public final class Shard {
     }
     for b in 0..<local.count {
       let i = local[b]
-      put(x.pointer + i * S * D, b)
+      put(row(i), b)
       lengthsOut[b] = lengths[i]
       for m in 0..<M { modalityLengthsOut[m * B + b] = modalityLengths[i * M + m] }
       for k in 0..<W { targetsOut[b * W + k] = targets[i * W + k] }
@@ -106,7 +127,7 @@ public final class Shard {
   /// Writes local sample `i` as a record at `out` (recordFloats floats).
   public func writeRecord(_ i: Int, to out: UnsafeMutablePointer<Float>) {
     let S = steps, D = features, W = targetWidth, M = columns.count
-    out.update(from: x.pointer + i * S * D, count: S * D)
+    out.update(from: row(i), count: S * D)
     let tail = out + S * D
     tail[0] = Float(bitPattern: UInt32(bitPattern: lengths[i]))
     for m in 0..<M { tail[1 + m] = Float(bitPattern: UInt32(bitPattern: modalityLengths[i * M + m])) }

@@ -31,6 +31,10 @@ public enum ShardLoader {
         return ls.map(Int.init)
       }
     }
+    if let stream = o.stream {
+      return try loadStreamed(file, o, rows, lengths, (targets, width, classes), stream, comm)
+    }
+
     // Features: impute, normalise, align, fuse. Statistics that must be computed are summed in the same read
     // as the features (the block is in cache): each modality's raw steps are staged in the shard buffer, then
     // finished in place once the all-reduced statistics are known.
@@ -47,11 +51,9 @@ public enum ShardLoader {
       let output = Output(x: x, column: column, steps: o.steps[mi], maxSteps: S, features: D)
       /// Imputes, normalises and aligns local row i (raw steps at `src`, L of them valid) into the shard.
       func finish(_ i: Int, _ src: UnsafeMutablePointer<Float>, _ L: Int, _ mean: [Float], _ std: [Float]) throws {
-        try impute(src, L, Dm, o.missing, mean) { s, j, v in
+        let aligned = try Self.finish(src, L, Dm, o, mean, std, dst: output.row(i), steps: output.steps, stride: D) { s, j, v in
           DataError("\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
         }
-        if o.normalize == .zscore { zscore(src, L * Dm, mean, std) }
-        let aligned = Resample.align(o.align, src: src, validSteps: L, features: Dm, dst: output.row(i), steps: output.steps, dstStride: D)
         modelLengths[i] = max(modelLengths[i], Int32(aligned))
         modalityLengths[i * M + mi] = Int32(aligned)
       }
@@ -129,6 +131,71 @@ public enum ShardLoader {
     let stats = o.statistics ?? (computed ? FeatureStatistics(mean: mean, std: std) : .identity(D))
     return Shard(rows: rows, steps: S, features: D, columns: columns, modalitySteps: o.steps, x: x, lengths: modelLengths,
                  modalityLengths: modalityLengths, targets: targets, targetWidth: width, classes: classes, statistics: stats)
+  }
+
+  /// `data.stream`: one read of the rows for the statistics and the checks the in-memory load makes, keeping
+  /// nothing; the rows are prepared again from the file as training asks for them (`ShardStream`).
+  static func loadStreamed(
+    _ file: HDF5File, _ o: LoadOptions, _ rows: Range<Int>, _ lengths: [[Int]], _ labels: ([Float], Int, Int),
+    _ stream: StreamOptions, _ comm: Communicator
+  ) throws -> Shard {
+    let path = file.path, M = o.modalities.count
+    let computed = o.statistics == nil && (o.normalize == .zscore || o.missing == .mean)
+    var mean: [Float] = [], std: [Float] = []
+    var modelLengths = [Int32](repeating: 1, count: rows.count)
+    var modalityLengths = [Int32](repeating: 0, count: rows.count * M)
+    var columns: [Range<Int>] = [], column = 0
+    for (mi, m) in o.modalities.enumerated() {
+      let T = m.steps, Dm = m.features, ds = m.dataset
+      var acc = [Double](repeating: 0, count: 3 * Dm)
+      try comm.agree {
+        try acc.withUnsafeMutableBufferPointer { acc in
+          try ChunkedRows.forEach(file, ds, rows: rows, rowSize: T * Dm) { start, n, raw in
+            for r in 0..<n {
+              let i = start + r, L = lengths[mi][i], src = raw + r * T * Dm
+              if o.missing == .error, !allFinite(src, L * Dm) {
+                try impute(src, L, Dm, .error, []) { s, j, v in
+                  DataError("\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+                }
+              }
+              if computed && !o.validationMask[rows.lowerBound + i] { accumulate(src, L, Dm, acc.baseAddress!) }
+            }
+          }
+        }
+      }
+      if computed {
+        comm.allreduceSum(&acc)
+        let (mu, sd) = finalize(acc, Dm, o.normalize)
+        mean += mu; std += sd
+      }
+      for i in 0..<rows.count {  // what alignment makes of L valid steps (Resample.align)
+        let L = lengths[mi][i], Sm = o.steps[mi]
+        let aligned = L == 0 ? 0 : (o.align == .interpolate ? Sm : min(L, Sm))
+        modelLengths[i] = max(modelLengths[i], Int32(aligned))
+        modalityLengths[i * M + mi] = Int32(aligned)
+      }
+      columns.append(column..<(column + Dm))
+      column += Dm
+    }
+    let stats = o.statistics ?? (computed ? FeatureStatistics(mean: mean, std: std) : .identity(o.features))
+    let assembler = RowAssembler(path: path, options: o, rows: rows, lengths: lengths, statistics: stats)
+    let source = try comm.agree { try ShardStream(path: path, assembler: assembler, rowCount: rows.count, options: stream) }
+    return Shard(rows: rows, steps: o.maxSteps, features: o.features, columns: columns, modalitySteps: o.steps, x: Buffer(count: 0),
+                 lengths: modelLengths, modalityLengths: modalityLengths, targets: labels.0, targetWidth: labels.1, classes: labels.2,
+                 statistics: stats, stream: source)
+  }
+
+  /// Imputes (`data.missing`), normalises (`data.normalize`) and aligns (`data.align`) one modality of one row:
+  /// L valid steps of Dm features at `src`, changed in place, aligned into `dst` (`steps` steps, `stride` apart).
+  /// Returns the aligned length. The one definition of a row's preparation, in memory and streamed.
+  @discardableResult
+  static func finish(
+    _ src: UnsafeMutablePointer<Float>, _ L: Int, _ Dm: Int, _ o: LoadOptions, _ mean: [Float], _ std: [Float],
+    dst: UnsafeMutablePointer<Float>, steps: Int, stride: Int, _ bad: (Int, Int, Float) -> DataError
+  ) throws -> Int {
+    try impute(src, L, Dm, o.missing, mean, bad)
+    if o.normalize == .zscore { zscore(src, L * Dm, mean, std) }
+    return Resample.align(o.align, src: src, validSteps: L, features: Dm, dst: dst, steps: steps, dstStride: stride)
   }
 
   /// One modality's columns of the shard (n, S, D): local row i, step s starts at x + (i * S + s) * D + column.

@@ -173,7 +173,8 @@ public final class Trainer {
     let stats = saved?.normalization.map { FeatureStatistics(mean: $0.mean, std: $0.std) }
     let load = LoadOptions(
       modalities: modalities, steps: names.map { c.data.steps.value(for: $0)! }, align: c.data.align, normalize: c.data.normalize,
-      missing: c.data.missing, task: c.task.kind, classes: c.task.classes, validationMask: excluded, statistics: stats)
+      missing: c.data.missing, task: c.task.kind, classes: c.task.classes, validationMask: excluded, statistics: stats,
+      stream: c.data.stream ? StreamOptions(bufferBytes: c.data.streamBufferMB << 20, rowsPerStep: c.train.batchSize) : nil)
     let loadStarted = RunTiming.now()
     shard = try ShardLoader.load(file: file, schema: schema, options: load, comm: comm)
     timing.loadSeconds = RunTiming.now() - loadStarted
@@ -285,6 +286,7 @@ public final class Trainer {
     for epoch in firstEpoch..<max(firstEpoch, c.train.epochs) {
       let t0 = Date()
       let order = sampler.order(epoch: epoch)
+      shard.willTrain(order: order, sampler: sampler, steps: firstStep..<sampler.stepsPerEpoch)  // data.stream: read ahead
       var sums = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]  // loss sum, samples, correct, Σ weights (= samples unless class-weighted), seconds in collectives, rows moved
       var gradNormSum = 0.0, lr = 0.0, steps = 0  // the same on every rank: computed after the all-reduce
       defer { firstStep = 0 }
