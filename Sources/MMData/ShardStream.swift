@@ -45,9 +45,15 @@ final class ShardStream: @unchecked Sendable {
     rowFloats = assembler.maxSteps * assembler.features
     slotRows = max(1, min(options.rowsPerStep, max(rowCount, 1)))
     let slotBytes = slotRows * rowFloats * MemoryLayout<Float>.size
-    slotCount = options.bufferBytes / max(slotBytes, 1)
+    // A compressed modality decompresses whole chunks for one row: half the buffer caches chunks (per modality
+    // by its share of a row), so rows that share a chunk decompress it once while it stays.
+    let file = try HDF5File(path: path, mode: .readOnly)
+    let compressed = try assembler.modalities.map { !(try file.storage(of: $0.dataset).filters.isEmpty) }
+    file.close()
+    let cacheShare = compressed.contains(true) ? 2 : 1
+    slotCount = options.bufferBytes / cacheShare / max(slotBytes, 1)
     guard slotCount >= 2 else {
-      let need = (2 * slotBytes + (1 << 20) - 1) >> 20
+      let need = (2 * cacheShare * slotBytes + (1 << 20) - 1) >> 20
       throw DataError(
         "\(path): data.stream_buffer_mb = \(options.bufferBytes >> 20) holds \(slotCount) step(s) of this rank's rows "
           + "(\(slotRows) rows of \(rowFloats * 4) bytes each); at least two are needed: set data.stream_buffer_mb to \(need) or more")
@@ -56,8 +62,12 @@ final class ShardStream: @unchecked Sendable {
     scratch = Buffer(count: rowFloats)
     groupOf = [Int32](repeating: -1, count: rowCount)
     slotRow = [Int32](repeating: 0, count: rowCount)
-    threadFiles = try RowFiles(path: path, assembler: assembler, cacheRows: slotRows)
-    directFiles = try RowFiles(path: path, assembler: assembler, cacheRows: 1)
+    let rowBytes = assembler.modalities.map { $0.steps * $0.features }.reduce(0, +)
+    let cache = assembler.modalities.enumerated().map { mi, m in
+      compressed[mi] ? options.bufferBytes / 2 * (m.steps * m.features) / max(rowBytes, 1) : nil
+    }
+    threadFiles = try RowFiles(path: path, assembler: assembler, cacheBytes: cache)  // opened first: HDF5 keeps its cache
+    directFiles = try RowFiles(path: path, assembler: assembler, cacheBytes: cache)  // for the dataset, shared by both
     let thread = Thread { [self] in run() }
     thread.name = "mmtrain-stream"
     thread.start()
@@ -170,10 +180,10 @@ final class RowFiles {
   let readers: [HDF5RowReader]
   let raw: Buffer  // one modality's raw row, the largest
 
-  init(path: String, assembler: RowAssembler, cacheRows: Int) throws {
+  init(path: String, assembler: RowAssembler, cacheBytes: [Int?]) throws {
     let file = try HDF5File(path: path, mode: .readOnly)
     self.file = file
-    readers = try assembler.modalities.map { try HDF5RowReader(file, $0.dataset, cacheRows: cacheRows) }
+    readers = try zip(assembler.modalities, cacheBytes).map { m, bytes in try HDF5RowReader(file, m.dataset, cacheBytes: bytes) }
     raw = Buffer(count: assembler.modalities.map { $0.steps * $0.features }.max() ?? 1)
   }
 
