@@ -13,6 +13,22 @@ extension TrainConfig {
     return lines.joined(separator: "\n") + "\n"
   }
 
+  /// One key's value as `mmtrain config --get KEY` prints it: as yaml() shows it, except that a string comes
+  /// unquoted (a shell reads it back as it is). An unknown key is a ConfigError with a did-you-mean hint.
+  public func value(ofKey path: String) throws -> String {
+    try RawConfig.checkKeyPath(path, option: "--get")
+    return ConfigSchema.key(path)!.plainText(self)
+  }
+
+  /// A key's default, as `value(ofKey:)` prints it; a required key (data.path) has none and is an error.
+  public static func defaultValue(ofKey path: String) throws -> String {
+    try RawConfig.checkKeyPath(path, option: "--get")
+    if let what = ConfigSchema.key(path)!.requiredWhat {
+      throw ConfigError("--get \(path): has no default (it names \(what), which every config gives); read it from a config: --get \(path) --config FILE")
+    }
+    return try defaults.value(ofKey: path)
+  }
+
   /// The configuration reference: one Markdown table per section (key, type, default, meaning).
   public static func referenceMarkdown() -> String {
     var text = ""

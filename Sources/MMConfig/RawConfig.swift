@@ -62,7 +62,7 @@ struct RawConfig {
     }
     let path = override[..<equals].trimmingCharacters(in: .whitespaces)
     let text = String(override[override.index(after: equals)...])
-    try Self.checkOverridePath(path)
+    try Self.checkKeyPath(path, option: "--set")
     let node: Node?
     do {
       node = try Yams.compose(yaml: text)
@@ -98,21 +98,24 @@ struct RawConfig {
     return ConfigError("\(source): unknown \(kind) '\(name)' (did you mean '\(suggestion)'?)")
   }
 
-  private static func checkOverridePath(_ path: String) throws {
+  /// Throws, with a did-you-mean hint, unless `path` is a key ("train.lr"); `option` (--set, --get) starts
+  /// the message.
+  static func checkKeyPath(_ path: String, option: String) throws {
     if ConfigSchema.key(path) != nil { return }
     let parts = path.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
     if parts.count == 2, ConfigSchema.sectionNames.contains(parts[0]) {
-      throw unknownKey(path, in: parts[0], source: "--set")
+      throw unknownKey(path, in: parts[0], source: option)
     }
     if ConfigSchema.sectionNames.contains(path) {
-      throw ConfigError("--set: '\(path)' is a section; set one key at a time, e.g. --set train.lr=0.001")
+      let example = option == "--set" ? "set one key at a time, e.g. --set train.lr=0.001" : "give one key, e.g. \(option) train.lr"
+      throw ConfigError("\(option): '\(path)' is a section; \(example)")
     }
     let suggestion =
       parts.count == 2
       ? KeySuggestion.closest(toPath: path)
       : KeySuggestion.closest(to: path, inSection: nil, includeSections: false)
     throw ConfigError(
-      "--set: unknown key '\(path)'"
+      "\(option): unknown key '\(path)'"
         + (suggestion.map { " (did you mean '\($0)'?)" } ?? "; keys are section.key, e.g. train.lr"))
   }
 

@@ -113,7 +113,16 @@ struct Train: ParsableCommand {
     options.allowDataChange = allowDataChange
     if check {
       do {
-        print(try TrainConfig.load(path: config!, overrides: overrides).resolvingPaths().yaml(), terminator: "")
+        let cfg = try TrainConfig.load(path: config!, overrides: overrides).resolvingPaths()
+        // The data contract too, as Trainer.loadData checks it: a missing or broken data file is one line
+        // here, at submit time, not a failed job after the queue.
+        let file: HDF5File
+        do { file = try HDF5File(path: cfg.data.path, mode: .readOnly) } catch { throw ConfigError("data.path in \(config!): \(error)") }
+        defer { file.close() }
+        let names = try DataSchema.read(file).resolveModalities(cfg.data.modalities).map(\.name)
+        try ModelSpec.checkPerModalityKeys(cfg, modalities: names)
+        try cfg.check(worldSize: 1)
+        print(cfg.yaml(), terminator: "")
         return
       } catch {
         reportError("\(error)")
@@ -297,11 +306,40 @@ struct Synth: ParsableCommand {
 
 struct ConfigCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "config", abstract: "Print the configuration reference (Markdown) or every key at its default (YAML).")
+    commandName: "config",
+    abstract: "Print the configuration reference (Markdown), every key at its default (YAML), or one key's value (--get).")
 
   @Flag(help: "The Markdown reference of every key, as in README's configuration reference.") var reference = false
 
+  @Option(name: .long, help: "Print one key's resolved value on one line, e.g. --get train.batch_size (the default's without --config).")
+  var get: String?
+
+  @Option(name: .long, help: "With --get: the YAML config to read the value from (resolved as train --check prints it).")
+  var config: String?
+
+  @Option(name: .customLong("set"), help: "With --get and --config: override a key first, e.g. --set train.lr=0.01 (repeatable).")
+  var overrides: [String] = []
+
+  func validate() throws {
+    if get != nil && reference { throw ValidationError("--get and --reference exclude each other: mmtrain config --get KEY [--config FILE]") }
+    if get == nil && (config != nil || !overrides.isEmpty) {
+      throw ValidationError("--config and --set go with --get KEY: mmtrain config --get train.epochs --config FILE")
+    }
+    if config == nil && !overrides.isEmpty { throw ValidationError("--set needs --config FILE (without one, --get prints the default)") }
+  }
+
   func run() throws {
-    print(reference ? TrainConfig.referenceMarkdown() : TrainConfig.defaults.yaml(), terminator: "")
+    guard let key = get else {
+      print(reference ? TrainConfig.referenceMarkdown() : TrainConfig.defaults.yaml(), terminator: "")
+      return
+    }
+    do {
+      let value = try config.map { try TrainConfig.load(path: $0, overrides: overrides).resolvingPaths().value(ofKey: key) }
+        ?? TrainConfig.defaultValue(ofKey: key)
+      print(value)
+    } catch {
+      reportError("\(error)")
+      throw ExitCode(ExitStatus.usage)
+    }
   }
 }
