@@ -37,6 +37,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     // Tests only: counts malloc calls, to check that a training step allocates nothing.
     .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
+    // Docs only: `swift package generate-documentation --target mmtrain` builds Sources/mmtrain/Documentation.docc.
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
   targets: [
     // MARK: - System libraries (pkg-config; shim.h exposes the C macros Swift cannot import)
