@@ -309,7 +309,7 @@ struct ConfigCommand: ParsableCommand {
     commandName: "config",
     abstract: "Print the configuration reference (Markdown), every key at its default (YAML), or one key's value (--get).")
 
-  @Flag(help: "The Markdown reference of every key, as in README's configuration reference.") var reference = false
+  @Flag(help: "The Markdown reference of every key, as README's configuration reference holds it.") var reference = false
 
   @Option(name: .long, help: "Print one key's resolved value on one line, e.g. --get train.batch_size (the default's without --config).")
   var get: String?
