@@ -34,7 +34,6 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
-    .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     // Tests only: counts malloc calls, to check that a training step allocates nothing.
     .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
     // Docs only: `swift package generate-documentation --target mmtrain` builds Sources/mmtrain/Documentation.docc.
@@ -53,44 +52,46 @@ let package = Package(
       providers: [.apt(["libopenblas-dev"])]),
 
     // MARK: - Implementation (one module per room the data passes through)
-    .target(name: "MMKernels", cSettings: kernelC),  // the recurrent steps' packed-weight products
-    .target(name: "MMTensor", dependencies: ["COpenBLAS", "MMKernels"], swiftSettings: hostCPU),
-    .target(name: "MMHDF5", dependencies: ["CHDF5"]),
-    .target(name: "MMDistributed", dependencies: ["CMPI"]),
-    .target(name: "MMData", dependencies: ["MMHDF5", "MMTensor", "MMDistributed", "MMModel"], swiftSettings: hostCPU),
-    .target(name: "MMModel", dependencies: ["MMTensor"], swiftSettings: hostCPU),
-    .target(name: "MMOptim", dependencies: ["MMModel"], swiftSettings: hostCPU),
-    .target(name: "MMConfig", dependencies: ["MMData", "MMModel", "MMOptim", "MMEval", "MMDistributed", .product(name: "Yams", package: "Yams")]),
-    .target(name: "MMCheckpoint", dependencies: ["MMHDF5", "MMModel", "MMOptim", "MMData"]),
-    .target(name: "MMEval", dependencies: ["MMTensor"]),  // folds, metrics, reports (MMTensor for the seeded RNG)
+    .target(name: "MMCore"),  // the one error type and exit codes, the console, TaskKind: what every room shares
+    .target(name: "MMKernels", cSettings: kernelC),  // C: the recurrent steps' packed-weight products; malloc tuning
+    .target(name: "MMTensor", dependencies: ["MMCore", "COpenBLAS", "MMKernels"], swiftSettings: hostCPU),
+    .target(name: "MMHDF5", dependencies: ["MMCore", "CHDF5"]),
+    .target(name: "MMDistributed", dependencies: ["MMCore", "MMTensor", "CMPI"]),  // ranks: MPI, the watchdog, every exchange
+    .target(name: "MMData", dependencies: ["MMCore", "MMHDF5", "MMTensor", "MMDistributed"], swiftSettings: hostCPU),
+    .target(name: "MMModel", dependencies: ["MMCore", "MMTensor"], swiftSettings: hostCPU),
+    .target(name: "MMOptim", dependencies: ["MMCore", "MMModel"], swiftSettings: hostCPU),
+    .target(name: "MMEval", dependencies: ["MMCore", "MMTensor"]),  // folds, metrics, reports (MMTensor for the seeded RNG)
+    .target(
+      name: "MMConfig",
+      dependencies: ["MMCore", "MMData", "MMModel", "MMOptim", "MMEval", "MMDistributed", .product(name: "Yams", package: "Yams")]),
+    .target(name: "MMCheckpoint", dependencies: ["MMCore", "MMHDF5", "MMModel", "MMOptim", "MMData"]),
     .target(
       name: "MMTraining",
-      dependencies: [
-        "MMConfig", "MMData", "MMModel", "MMOptim", "MMDistributed", "MMCheckpoint", "MMTensor", "MMEval",
-        .product(name: "Logging", package: "swift-log"),
-      ],
+      dependencies: ["MMCore", "MMConfig", "MMData", "MMModel", "MMOptim", "MMDistributed", "MMCheckpoint", "MMTensor", "MMEval"],
       swiftSettings: hostCPU),
+    .target(
+      name: "MMCrossValidation",  // k-fold orchestration: the manifest, fold groups, merge, refit, the fold ensemble
+      dependencies: ["MMCore", "MMTraining", "MMConfig", "MMCheckpoint", "MMData", "MMDistributed", "MMEval", "MMHDF5"]),
     .executableTarget(
       name: "mmtrain",
       dependencies: [
-        "MMTraining", "MMData", "MMDistributed", "MMEval",
+        "MMCore", "MMTraining", "MMCrossValidation", "MMConfig", "MMCheckpoint", "MMData", "MMDistributed", "MMEval", "MMHDF5", "MMTensor",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "Logging", package: "swift-log"),
       ]),
 
     // MARK: - Tests (one target per room; MultiRankTests launch the built binary under mpirun)
     .systemLibrary(name: "CZlib", path: "Tests/CZlib", pkgConfig: "zlib"),  // PNG decoding in the report rendering test
     .target(name: "TestSupport", dependencies: ["MMTensor"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorTests", dependencies: ["MMTensor", "TestSupport"]),
-    .testTarget(name: "HDF5Tests", dependencies: ["MMHDF5", "TestSupport"]),
-    .testTarget(name: "DataTests", dependencies: ["MMData", "MMHDF5", "MMDistributed", "MMConfig", "TestSupport"]),
-    .testTarget(name: "ModelTests", dependencies: ["MMModel", "MMOptim", "MMTensor", "TestSupport"]),
-    .testTarget(name: "ConfigTests", dependencies: ["MMConfig", "TestSupport"]),
+    .testTarget(name: "HDF5Tests", dependencies: ["MMCore", "MMHDF5", "TestSupport"]),
+    .testTarget(name: "DataTests", dependencies: ["MMCore", "MMData", "MMHDF5", "MMDistributed", "MMConfig", "TestSupport"]),
+    .testTarget(name: "ModelTests", dependencies: ["MMCore", "MMModel", "MMOptim", "MMTensor", "TestSupport"]),
+    .testTarget(name: "ConfigTests", dependencies: ["MMEval", "MMOptim", "MMModel", "MMData", "MMCore", "MMConfig", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: [
       "MMTraining", "MMCheckpoint", "MMConfig", "MMData", "MMDistributed", "MMModel", "MMOptim", "MMHDF5", "TestSupport",
       .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
     ]),
-    .testTarget(name: "EvalTests", dependencies: ["MMEval", "TestSupport", "CZlib"]),
+    .testTarget(name: "EvalTests", dependencies: ["MMCore", "MMEval", "TestSupport", "CZlib"]),
     .testTarget(name: "MultiRankTests", dependencies: ["MMHDF5", "MMData", "MMCheckpoint", "MMConfig", "MMModel", "MMTensor", "MMTraining", "TestSupport"]),
   ],
   swiftLanguageModes: [.v5]

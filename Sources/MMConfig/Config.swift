@@ -1,16 +1,18 @@
 // The typed training configuration. Every key's YAML name, type, default and help text live in one place,
 // ConfigSchema.swift; this file only declares the shapes the rest of mmtrain codes against.
 import Foundation
+import MMCore
+
+import MMData
+import MMDistributed
+import MMEval
+import MMModel
+import MMOptim
 
 // The enums a key can take are owned by the module that acts on them (MMData: Align, Normalize,
-// MissingPolicy; MMModel: TaskKind, CellKind, PoolingKind, FusionKind, RegressionLoss, ClassWeights; MMOptim:
-// OptimizerKind, ScheduleKind) and
-// re-exported here, so code that reads a config needs only `import MMConfig`.
-@_exported import MMData
-@_exported import MMDistributed
-@_exported import MMModel
-@_exported import MMOptim
-@_exported import MMEval
+// MissingPolicy, SplitKind; MMModel: CellKind, PoolingKind, FusionKind, RegressionLoss, ClassWeights; MMOptim:
+// OptimizerKind, ScheduleKind; MMCore: TaskKind); code that reads them imports those modules.
+
 /// What a failed checkpoint write does: stop the run (exit 1) or warn and continue.
 public enum CheckpointErrorPolicy: String, CaseIterable, Sendable { case stop, warn }
 
@@ -191,14 +193,3 @@ public struct TrainConfig: Equatable, Sendable {
     dist: DistConfig(timeoutSeconds: 0, checkEvery: 0))
 }
 
-/// A configuration mistake, as one line that names the file (or "--set"), the full key path, and the fix.
-public struct ConfigError: Error, CustomStringConvertible, Equatable, Sendable {
-  public let message: String
-  public init(_ message: String) { self.message = message }
-  public var description: String { message }
-}
-
-extension ConfigError: LocalizedError {
-  /// So `error.localizedDescription` prints the message rather than Foundation's generic text.
-  public var errorDescription: String? { message }
-}

@@ -1,6 +1,7 @@
 // One configuration key: where it sits in the YAML tree, how it is documented, and how its value is read,
 // range-checked, stored into a TrainConfig and written back out. ConfigSchema.keys lists every key once;
 // the parser, TrainConfig.defaults, yaml() and the reference docs all walk that list, so they cannot drift.
+import MMModel
 import Yams
 
 struct ConfigKey {

@@ -1,3 +1,9 @@
+import MMCore
+import MMData
+import MMDistributed
+import MMEval
+import MMModel
+import MMOptim
 // Every configuration key, in one table: YAML path, field, default, allowed values, and help text.
 // The parser, TrainConfig.defaults, TrainConfig.yaml() and the reference docs are all generated from it.
 enum ConfigSchema {

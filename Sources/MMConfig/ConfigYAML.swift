@@ -1,5 +1,6 @@
 // The resolved config written back out, as YAML and as the Markdown reference; both walk ConfigSchema.
 import Foundation
+import MMCore
 
 extension TrainConfig {
   /// Resolved config as YAML: every key, defaults filled in, sections in the order data, model, task, train,
@@ -24,7 +25,7 @@ extension TrainConfig {
   public static func defaultValue(ofKey path: String) throws -> String {
     try RawConfig.checkKeyPath(path, option: "--get")
     if let what = ConfigSchema.key(path)!.requiredWhat {
-      throw ConfigError("--get \(path): has no default (it names \(what), which every config gives); read it from a config: --get \(path) --config FILE")
+      throw MMError.usage("--get \(path): has no default (it names \(what), which every config gives); read it from a config: --get \(path) --config FILE")
     }
     return try defaults.value(ofKey: path)
   }

@@ -1,5 +1,5 @@
 import Foundation
-import MMModel
+import MMCore
 import MMDistributed
 import MMHDF5
 import MMTensor
@@ -22,11 +22,11 @@ public enum ShardLoader {
         guard let ds = schema.lengthsDataset(for: m.name) else { return [Int](repeating: m.steps, count: rows.count) }
         let ls = try file.readInt64s(ds, rows: rows)
         for (i, l) in ls.enumerated() where l < 0 || l > Int64(m.steps) {
-          throw DataError("\(path): \(ds)[\(rows.lowerBound + i)] = \(l) is outside 0...\(m.steps) (the steps of /modalities/\(m.name))")
+          throw MMError("\(path): \(ds)[\(rows.lowerBound + i)] = \(l) is outside 0...\(m.steps) (the steps of /modalities/\(m.name))")
         }
         let S = o.steps[o.modalities.firstIndex(of: m)!]
         if o.align == .pad, let i = ls.firstIndex(where: { $0 > Int64(S) }) {
-          throw DataError("\(path): sample \(rows.lowerBound + i) has \(ls[i]) steps of '\(m.name)', more than data.steps = \(S) (data.align: pad never cuts; use truncate or interpolate, or raise data.steps)")
+          throw MMError("\(path): sample \(rows.lowerBound + i) has \(ls[i]) steps of '\(m.name)', more than data.steps = \(S) (data.align: pad never cuts; use truncate or interpolate, or raise data.steps)")
         }
         return ls.map(Int.init)
       }
@@ -55,7 +55,7 @@ public enum ShardLoader {
                 for j in 0..<Dm where !v[j].isFinite {
                   switch o.missing {
                   case .error:
-                    throw DataError("\(path): \(ds) has \(v[j]) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+                    throw MMError("\(path): \(ds) has \(v[j]) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
                   case .zero: v[j] = 0
                   case .mean: v[j] = mean[j]
                   }
@@ -105,7 +105,7 @@ public enum ShardLoader {
       let values = try comm.agree { () -> [Double] in
         let v = try file.readDoubles("/labels", rows: rows)
         if let i = v.firstIndex(where: { !$0.isFinite }) {
-          throw DataError("\(path): /labels has \(v[i]) at sample \(rows.lowerBound + i / schema.labelWidth) (regression targets must be finite)")
+          throw MMError("\(path): /labels has \(v[i]) at sample \(rows.lowerBound + i / schema.labelWidth) (regression targets must be finite)")
         }
         return v
       }
@@ -114,11 +114,11 @@ public enum ShardLoader {
     let ids = try comm.agree { () -> [Int64] in
       guard schema.labelsAreIntegers, schema.labelShape.count == 1 else {
         let fix = LabelHints.classificationFix(schema, (try? file.readDoubles("/labels", rows: rows)) ?? [])
-        throw DataError("\(path): /labels is \(schema.labelDType) \(schema.labelShape); task.kind \(o.task.rawValue) needs integer class ids [N] \(fix)")
+        throw MMError("\(path): /labels is \(schema.labelDType) \(schema.labelShape); task.kind \(o.task.rawValue) needs integer class ids [N] \(fix)")
       }
       let v = try file.readInt64s("/labels", rows: rows)
       if let i = v.firstIndex(where: { $0 < 0 }) {
-        throw DataError("\(path): /labels[\(rows.lowerBound + i)] = \(v[i]) is negative (class ids are 0..C-1)")
+        throw MMError("\(path): /labels[\(rows.lowerBound + i)] = \(v[i]) is negative (class ids are 0..C-1)")
       }
       return v
     }
@@ -131,7 +131,7 @@ public enum ShardLoader {
     try comm.agree {
       if let i = ids.firstIndex(where: { $0 >= Int64(classes) }) {
         let key = o.task == .binary ? "task.kind binary (labels must be 0 or 1)" : "task.classes = \(classes) (labels must be 0..\(classes - 1))"
-        throw DataError("\(path): /labels[\(rows.lowerBound + i)] = \(ids[i]) is out of range for \(key)")
+        throw MMError("\(path): /labels[\(rows.lowerBound + i)] = \(ids[i]) is out of range for \(key)")
       }
     }
     return (ids.map(Float.init), 1, classes)

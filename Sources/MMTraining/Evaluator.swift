@@ -1,5 +1,6 @@
 import Foundation
 import MMConfig
+import MMCore
 import MMData
 import MMDistributed
 import MMEval
@@ -18,6 +19,12 @@ public struct RowOutputs {
   public var outputs: [[Double]]
   /// Per row: [class id] or the K targets (zeros when the file has no /labels).
   public var labels: [[Double]]
+
+  public init(rows: [Int], outputs: [[Double]], labels: [[Double]]) {
+    self.rows = rows
+    self.outputs = outputs
+    self.labels = labels
+  }
 }
 
 /// Metrics and predictions over a session: the validation split each epoch (loss, accuracy, F1, MAE,

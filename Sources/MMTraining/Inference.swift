@@ -1,7 +1,9 @@
 import Foundation
 import MMCheckpoint
 import MMConfig
+import MMCore
 import MMData
+import MMDistributed
 import MMEval
 
 /// The models `evaluate` and `predict` score a data file with: one checkpoint (a file, or a run directory's
@@ -22,31 +24,13 @@ public struct InferenceModels {
   public let cvRunDir: String?
   public var isEnsemble: Bool { cvRunDir != nil }
 
-  /// `target`: a checkpoint file, a run directory, or a cv run directory (folds.json). `overrides` are laid
-  /// over each checkpoint's config (`data.path`, `data.missing`).
-  public static func load(_ target: String, overrides: [String]) throws -> InferenceModels {
-    let manifestPath = FoldManifest.path(target)
-    guard FileManager.default.fileExists(atPath: manifestPath) else {
-      let path = try RunDirectory.resolveCheckpoint(target)
-      return InferenceModels(members: [try member(URL(fileURLWithPath: path).lastPathComponent, path, overrides)], cvRunDir: nil)
-    }
-    let manifest = try FoldManifest.read(target)
-    var members: [Member] = []
-    for f in 0..<manifest.k {
-      let dir = "\(target)/fold-\(f)"
-      guard FileManager.default.fileExists(atPath: FoldOutcome.path(target, fold: f)),
-        let path = try? RunDirectory.resolveCheckpoint(dir)
-      else {
-        throw TrainingError(
-          "\(target) is a cv run whose fold \(f) is not finished (no \(FoldOutcome.path(target, fold: f))): finish it "
-            + "(mmtrain cv --resume \(target)), or score one fold's model with --checkpoint \(target)/fold-K")
-      }
-      members.append(try member("fold-\(f)", path, overrides))
-    }
-    return InferenceModels(members: members, cvRunDir: target)
+  public init(members: [Member], cvRunDir: String?) {
+    self.members = members
+    self.cvRunDir = cvRunDir
   }
 
-  static func member(_ name: String, _ path: String, _ overrides: [String]) throws -> Member {
+  /// One checkpoint file's model, its config pointed at the data by `overrides`.
+  public static func member(_ name: String, _ path: String, _ overrides: [String]) throws -> Member {
     let contents = try Checkpoint.read(path: path)
     let config = try TrainConfig.parse(yaml: contents.configYAML, source: path, overrides: overrides)
     return Member(name: name, path: path, checkpoint: contents, config: config)

@@ -1,3 +1,4 @@
+import MMCore
 /// One parameter tensor of a model: its PyTorch state_dict name and shape, and the bound of its uniform
 /// initialisation as PyTorch's module would draw it (1/√H for recurrent tensors, 1/√fan_in for Linear).
 public struct ParameterSpec: Equatable, Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import MMCheckpoint
 import MMConfig
+import MMCore
 import MMData
 import MMDistributed
 
@@ -32,13 +33,13 @@ extension TrainLoop {
   }
 
   /// After the stop checkpoint: rank 0 leaves RUN_DIR/STOPPED (checkpoint and signal) for launchers.
-  func stopped(epoch: Int, stepInEpoch: Int, checkpoint: String, signal: Int32) throws -> TrainingStopped {
+  func stopped(epoch: Int, stepInEpoch: Int, checkpoint: String, signal: Int32) throws -> MMError {
     let s = session
     try s.comm.agree {
       guard s.comm.isRoot else { return }
       try s.run.writeStopMarker(checkpoint: checkpoint, reason: StopSignal.name(signal), epoch: epoch, stepInEpoch: stepInEpoch)
     }
-    return TrainingStopped(epoch: epoch, stepInEpoch: stepInEpoch, checkpoint: checkpoint, signal: signal)
+    return MMError.stopped(epoch: epoch, stepInEpoch: stepInEpoch, checkpoint: checkpoint, signal: signal)
   }
 
   /// With early stopping on, the run ends on the best epoch's weights: rank 0 reads checkpoint-best.h5,
@@ -63,16 +64,18 @@ extension TrainLoop {
     let previous = (try? FileManager.default.destinationOfSymbolicLink(atPath: s.run.latestLink)) ?? "none yet"
     do {
       try write()
-    } catch let failure as RankFailure {
-      let what = "\(failure.message ?? "rank \(failure.rank) failed"); the previous checkpoint (\(previous)) is intact"
+    } catch var failure as MMError where failure.seenBy != nil {
+      let what = "\(failure.message); the previous checkpoint (\(previous)) is intact"
       if mustSucceed || s.config.checkpoint.onError == .stop {
-        throw RankFailure(rank: failure.rank, message: failure.message.map { _ in
-          "\(what) (free space, then --resume \(s.config.checkpoint.dir); or set checkpoint.on_error: warn to train on without it)"
-        })
+        let printsHere = failure.printsHere, seenBy = failure.seenBy
+        failure = MMError(
+          "\(what) (free space, then --resume \(s.config.checkpoint.dir); or set checkpoint.on_error: warn to train on without it)",
+          kind: failure.kind)
+        failure.printsHere = printsHere
+        failure.seenBy = seenBy
+        throw failure
       }
-      if s.comm.isRoot {
-        FileHandle.standardError.write(Data("mmtrain: warning: \(what); training goes on (checkpoint.on_error: warn)\n".utf8))
-      }
+      if s.comm.isRoot { Console.warning("\(what); training goes on (checkpoint.on_error: warn)") }
     }
   }
 
@@ -92,7 +95,7 @@ extension TrainLoop {
     try s.comm.agree {
       guard s.comm.isRoot, !diverged.isEmpty else { return }
       let agreeing = sums.indices.filter { sums[$0] == truth }.map(String.init).joined(separator: ", ")
-      throw TrainingError(
+      throw MMError(
         "dist.check_every: after step \(step) the parameters of rank \(diverged.map(String.init).joined(separator: ", ")) "
           + "differ from those of rank \(agreeing) (checksums \(String(UInt(bitPattern: sums[diverged[0]]), radix: 16)) vs "
           + "\(String(UInt(bitPattern: truth), radix: 16))): the replicas diverged (faulty memory or CPU on that node, or "

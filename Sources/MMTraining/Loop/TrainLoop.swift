@@ -1,6 +1,7 @@
 import Foundation
 import MMCheckpoint
 import MMConfig
+import MMCore
 import MMData
 import MMDistributed
 import MMModel
@@ -30,7 +31,7 @@ public final class TrainLoop {
   /// before its first checkpoint leaves no run directory behind that it created.
   @discardableResult
   public func run() throws -> [EpochRecord] {
-    do { return try epochs() } catch let error where !(error is TrainingStopped) {
+    do { return try epochs() } catch let error where error.mmKind != .stopped {
       session.abandon()
       throw error
     }
@@ -143,7 +144,7 @@ public final class TrainLoop {
     // Every rank holds the same all-reduced losses; agree so that one rank reports.
     try s.comm.agree {
       for (name, loss) in [("train", trainLoss), ("validation", val?.loss ?? 0)] where !loss.isFinite {
-        throw TrainingError(
+        throw MMError(
           "training diverged: the \(name) loss is \(loss) in epoch \(epoch + 1) (lower train.lr, or check the data with "
             + "mmtrain inspect)")
       }
@@ -160,7 +161,7 @@ public final class TrainLoop {
     s.progress.line(record.consoleLine(epochs: s.config.train.epochs))
     if s.comm.isRoot {
       do { try s.run.appendMetrics(line: try record.jsonLine()) } catch {
-        FileHandle.standardError.write(Data("mmtrain: warning: \(error)\n".utf8))
+        Console.warning("\(error)")
       }
     }
     return val

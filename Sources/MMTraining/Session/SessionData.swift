@@ -1,6 +1,7 @@
 import Foundation
 import MMCheckpoint
 import MMConfig
+import MMCore
 import MMData
 import MMDistributed
 import MMHDF5
@@ -35,7 +36,7 @@ struct SessionData {
     (o.resume ?? o.initFrom, o.resume != nil ? "--resume" : (o.inference ? "--checkpoint" : "--init"))
   }
 
-  static func load(_ c: TrainConfig, comm: Communicator, options o: TrainingSession.Options, progress: ConsoleProgress) throws -> SessionData {
+  static func load(_ c: TrainConfig, comm: Communicator, options o: TrainingSession.Options, progress: Console) throws -> SessionData {
     var c = c
     let file = try comm.agree { try HDF5File(path: c.data.path, mode: .readOnly) }
     defer { file.close() }
@@ -112,7 +113,7 @@ struct SessionData {
 
   /// On resume: refuses a data file whose fingerprint (size, mtime, datasets) differs from the one the
   /// checkpoint recorded (its provenance), unless --allow-data-change.
-  static func checkFingerprint(_ c: TrainConfig, comm: Communicator, options o: TrainingSession.Options, progress: ConsoleProgress) throws {
+  static func checkFingerprint(_ c: TrainConfig, comm: Communicator, options o: TrainingSession.Options, progress: Console) throws {
     guard let resume = o.resume, let old = resume.provenance?.data else { return }
     let path = c.data.path
     try comm.agree {
@@ -121,7 +122,7 @@ struct SessionData {
         progress.line("warning: \(path) changed since \(resume.path) was written (\(change)); resuming anyway (--allow-data-change)")
         return
       }
-      throw TrainingError(
+      throw MMError(
         "\(path) changed since \(resume.path) was written: \(change); resuming would continue on other data (restore the "
           + "file, or pass --allow-data-change to resume anyway)")
     }
@@ -133,7 +134,7 @@ struct SessionData {
   ) throws -> EpochSampler {
     try comm.agree {
       if split.trainRows.isEmpty && !o.inference {
-        throw TrainingError("\(c.data.path): no training rows (the file has \(schema.count) samples; lower data.validation_fraction)")
+        throw MMError("\(c.data.path): no training rows (the file has \(schema.count) samples; lower data.validation_fraction)")
       }
     }
     let sampler = EpochSampler(trainRows: split.trainRows, batchSize: c.train.batchSize, seed: o.resume?.state.seed ?? c.train.seed)
@@ -167,7 +168,7 @@ struct SessionData {
       if o.inference { return }  // evaluate/predict: no training controls
       try StepControls.checkWarmup(c.train, stepsPerEpoch: sampler.stepsPerEpoch)
       if c.train.earlyStopping != nil, split.validationRows.isEmpty {
-        throw TrainingError(
+        throw MMError(
           "train.early_stopping needs validation rows, but data.validation_fraction = \(c.data.validationFraction) leaves "
             + "none of the \(schema.count) samples of \(c.data.path); raise data.validation_fraction or drop train.early_stopping")
       }

@@ -29,7 +29,8 @@ struct SessionModel {
     let model = spec.make(maxBatch: maxBatch)
     let optimizer = c.train.optimizer.make(parameterCount: model.arena.count, OptimizerSettings(c.train))
     let controls = StepControls(c.train, arena: model.arena, stepsPerEpoch: d.sampler.stepsPerEpoch)
-    let exchange = GradientExchange(comm: comm, model: model, compress: c.dist.compress)
+    let exchange = GradientExchange(
+      comm: comm, grads: model.arena.grads.pointer, buckets: model.gradientBuckets, compress: c.dist.compress)
     if comm.size > 1 && GradientExchange.bucketed { model.poll = { [exchange] in exchange.poll() } }
     let work = o.inference ? [] : BatchBalancer.rowWork(shard, samples: d.schema.count, comm: comm)
     let balancer = BatchBalancer(comm: comm, shard: shard, samples: d.schema.count, work: work, batchSize: c.train.batchSize)

@@ -1,6 +1,7 @@
 import Foundation
 import MMCheckpoint
 import MMConfig
+import MMCore
 import MMData
 import MMDistributed
 import MMHDF5
@@ -19,7 +20,7 @@ public final class TrainingSession {
   public struct Options {
     public var resume: Checkpoint.Contents? = nil   // continue exactly (params, optimiser, position)
     public var initFrom: Checkpoint.Contents? = nil // start from these weights only
-    public var progress: ConsoleProgress.Mode = .auto
+    public var progress: Console.Mode = .auto
     /// k-fold: the fold's training rows (global ids, ascending). Only these are trained on; the inner
     /// validation split (`data.validation_fraction`) is drawn from them, and the normalisation statistics
     /// come from the rest of them. nil: every row of the file (train/validation split as usual).
@@ -44,7 +45,7 @@ public final class TrainingSession {
   public let config: TrainConfig
   public let comm: Communicator
   public let options: Options
-  let progress: ConsoleProgress
+  let progress: Console
   let run: RunDirectory
   /// The data file's schema (modalities, groups, class names).
   public let schema: DataSchema
@@ -71,7 +72,7 @@ public final class TrainingSession {
     let started = RunTiming.now()
     self.comm = comm
     self.options = options
-    progress = ConsoleProgress(mode: options.progress, isRoot: comm.isRoot)
+    progress = Console(mode: options.progress, speaks: comm.isRoot)
     run = RunDirectory(path: c.checkpoint.dir)
     BLAS.setThreads(c.train.blasThreads)
     comm.startWatchdog(timeoutSeconds: c.dist.timeoutSeconds)

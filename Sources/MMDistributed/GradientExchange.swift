@@ -1,6 +1,5 @@
 import Foundation
-import MMDistributed
-import MMModel
+import MMCore
 
 /// The step's one collective: the arena's gradients, with its control slot (the stop flag), summed over
 /// ranks. The model's gradient buckets (the head's, then each recurrent layer's, top first) are started
@@ -13,8 +12,8 @@ import MMModel
 ///
 /// `dist.compress: fp16` sums float16 copies instead (half the bytes; Communicator.startAllreduceSum for Float16),
 /// and the sums are widened back into the gradients before the optimiser sees them.
-final class GradientExchange {
-  static let bucketed = ProcessInfo.processInfo.environment["MMTRAIN_GRADIENT_BUCKETS"] != "0"
+public final class GradientExchange {
+  public static let bucketed = ProcessInfo.processInfo.environment["MMTRAIN_GRADIENT_BUCKETS"] != "0"
 
   let comm: Communicator
   let grads: UnsafeMutablePointer<Float>
@@ -23,12 +22,14 @@ final class GradientExchange {
   /// `dist.compress: fp16` on more than one rank: the buffer as float16, what is summed (nil: float32 as is).
   let half: UnsafeMutablePointer<Float16>?
   /// Seconds spent inside the collectives since the last reset (the "MPI wait" of metrics.jsonl).
-  var waitSeconds = 0.0
+  public var waitSeconds = 0.0
 
-  init(comm: Communicator, model: MultimodalModel, compress: GradientCompression = .none) {
+  /// `buckets`: ranges of `grads` that together cover it, in the order backward finishes them (the model's
+  /// gradient buckets, the control slots in the first).
+  public init(comm: Communicator, grads: UnsafeMutablePointer<Float>, buckets: [Range<Int>], compress: GradientCompression = .none) {
     self.comm = comm
-    grads = model.arena.grads.pointer
-    buckets = model.gradientBuckets
+    self.grads = grads
+    self.buckets = buckets
     total = buckets.map(\.upperBound).max() ?? 0
     if compress == .fp16 && comm.size > 1 {  // one rank sends nothing: nothing to round
       half = .allocate(capacity: max(total, 1))
@@ -41,33 +42,33 @@ final class GradientExchange {
   deinit { half?.deallocate() }
 
   /// Bucket k's gradients are final: start summing them.
-  func start(_ k: Int) {
+  public func start(_ k: Int) {
     guard GradientExchange.bucketed else { return }
-    let t = RunTiming.now()
+    let t = MonotonicClock.now()
     startSum(buckets[k])
     comm.progress()
-    waitSeconds += RunTiming.now() - t
+    waitSeconds += MonotonicClock.now() - t
   }
 
   /// Lets the started sums progress (between backward's time steps; MPI_Testall, never a wait).
-  func poll() {
-    let t = RunTiming.now()
+  public func poll() {
+    let t = MonotonicClock.now()
     comm.progress()
-    waitSeconds += RunTiming.now() - t
+    waitSeconds += MonotonicClock.now() - t
   }
 
   /// Starts every bucket (a rank with no rows in this batch contributes zeros, in the same order).
-  func startAll() { for k in buckets.indices { start(k) } }
+  public func startAll() { for k in buckets.indices { start(k) } }
 
   /// Waits for every bucket; the gradients (and control slot) are then the sums over ranks.
-  func finish() {
-    let t = RunTiming.now()
+  public func finish() {
+    let t = MonotonicClock.now()
     if !GradientExchange.bucketed {
       if half != nil { startSum(0..<total) } else { comm.allreduceSum(grads, count: total) }
     }
     comm.waitAll()
     if let half { for i in 0..<total { grads[i] = Float(half[i]) } }
-    waitSeconds += RunTiming.now() - t
+    waitSeconds += MonotonicClock.now() - t
   }
 
   /// Starts the sum of grads[range]: as float32, or (fp16) rounded to float16 first (to nearest; beyond ±65504

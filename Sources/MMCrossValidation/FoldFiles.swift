@@ -1,5 +1,6 @@
 import Foundation
 import MMConfig
+import MMCore
 import MMData
 import MMEval
 
@@ -42,10 +43,10 @@ public struct FoldManifest: Codable, Equatable {
   public static func read(_ runDir: String) throws -> FoldManifest {
     let p = path(runDir)
     guard let data = FileManager.default.contents(atPath: p) else {
-      throw EvalError("\(p): not found; is \(runDir) a run directory of mmtrain cv?")
+      throw MMError("\(p): not found; is \(runDir) a run directory of mmtrain cv?")
     }
     do { return try ReportFiles.decoder().decode(FoldManifest.self, from: data) } catch {
-      throw EvalError("\(p): not a valid fold manifest (\(error)); start the run again in another checkpoint.dir")
+      throw MMError("\(p): not a valid fold manifest (\(error)); start the run again in another checkpoint.dir")
     }
   }
 
@@ -79,22 +80,8 @@ public struct FoldOutcome: Codable, Equatable {
     let p = path(runDir, fold: fold)
     guard let data = FileManager.default.contents(atPath: p) else { return nil }
     do { return try ReportFiles.decoder().decode(FoldOutcome.self, from: data) } catch {
-      throw EvalError("\(p): not a valid fold result (\(error)); delete it and run the fold again (mmtrain cv --resume)")
+      throw MMError("\(p): not a valid fold result (\(error)); delete it and run the fold again (mmtrain cv --resume)")
     }
-  }
-}
-
-/// The per-epoch curves of a run directory's metrics.jsonl (every epoch once, also across resumes).
-enum Curves {
-  static func read(_ metricsPath: String) -> [EpochPoint] {
-    guard let text = try? String(contentsOfFile: metricsPath, encoding: .utf8) else { return [] }
-    var byEpoch: [Int: EpochPoint] = [:]
-    for line in text.split(separator: "\n") {
-      guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let e = o["epoch"] as? Int else { continue }
-      func d(_ k: String) -> Double? { (o[k] as? NSNumber)?.doubleValue }
-      byEpoch[e] = EpochPoint(epoch: e, trainLoss: d("train_loss"), trainAccuracy: d("train_accuracy"), valLoss: d("val_loss"), valAccuracy: d("val_accuracy"))
-    }
-    return byEpoch.keys.sorted().map { byEpoch[$0]! }
   }
 }
 
@@ -119,7 +106,7 @@ enum FoldSettings {
       let yaml = o.config ?? manifest.config
       let c = try TrainConfig.parse(yaml: yaml, source: FoldOutcome.path(runDir, fold: o.fold))
       if let change = ResumeRules.changedKeys(checkpoint: saved, run: c).first {
-        throw EvalError(
+        throw MMError(
           "\(FoldOutcome.path(runDir, fold: o.fold)): fold \(o.fold) trained with \(change.key) = \(change.run), but the run's "
             + "folds train with \(change.checkpoint) (\(source)); delete that fold's folder and run it again (mmtrain cv --resume \(runDir))")
       }

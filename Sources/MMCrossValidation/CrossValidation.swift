@@ -1,22 +1,12 @@
 import Foundation
 import MMCheckpoint
 import MMConfig
+import MMCore
 import MMData
 import MMDistributed
 import MMEval
 import MMHDF5
-
-/// A failure every rank agreed on, with whether it is a usage/config mistake (exit 64) or not (exit 1).
-public struct AgreedFailure: Error, CustomStringConvertible {
-  public let failure: RankFailure
-  public let usage: Bool
-  public var description: String { failure.description }
-}
-
-/// Parallel fold groups stopped by a signal (each group's checkpoint written): exit 75, `--resume` continues.
-public struct CVStopped: Error, CustomStringConvertible {
-  public var description: String { "cv stopped by a signal; continue with mmtrain cv --resume RUN_DIR" }
-}
+import MMTraining
 
 /// `mmtrain cv`: k-fold cross-validation on all ranks.
 ///
@@ -29,19 +19,19 @@ public struct CVStopped: Error, CustomStringConvertible {
 public final class CrossValidation {
   public let config: TrainConfig
   let comm: Communicator
-  let progressMode: ConsoleProgress.Mode
-  let console: ConsoleProgress
+  let progressMode: Console.Mode
+  let console: Console
   /// The config file's name ("demo.yaml"), for the report's title; nil when resumed from the manifest.
   let configFile: String?
   var lock: RunLock?  // world rank 0: RUN_DIR, exclusive for a whole run, shared for a --fold job
   var runDir: String { config.checkpoint.dir }
 
-  public init(config: TrainConfig, comm: Communicator, progress: ConsoleProgress.Mode, configFile: String? = nil) {
+  public init(config: TrainConfig, comm: Communicator, progress: Console.Mode, configFile: String? = nil) {
     self.config = config
     self.comm = comm
     self.progressMode = progress
     self.configFile = configFile.map { URL(fileURLWithPath: $0).lastPathComponent }
-    console = ConsoleProgress(mode: .lines, isRoot: comm.isRoot)
+    console = Console(mode: .lines, speaks: comm.isRoot)
   }
 
   public enum Mode: Equatable {
@@ -55,20 +45,20 @@ public final class CrossValidation {
   @discardableResult
   public func run(_ mode: Mode) throws -> Report? {
     let manifest = try agreedManifest(mode)
-    if comm.isRoot { for w in manifest.warnings { FileHandle.standardError.write(Data("mmtrain: warning: \(w)\n".utf8)) } }
+    if comm.isRoot { manifest.warnings.forEach(Console.warning) }
     let k = manifest.k
     var groups = config.cv.parallelFolds
     if case .fold(let f) = mode {
-      try agree(usage: true) {
-        if f < 0 || f >= k { throw EvalError("--fold \(f) is out of range: \(runDir) has folds 0...\(k - 1)", usage: true) }
+      try comm.agree {
+        if f < 0 || f >= k { throw MMError("--fold \(f) is out of range: \(runDir) has folds 0...\(k - 1)", kind: .usage) }
       }
       groups = 1
     }
-    try agree(usage: true) {
+    try comm.agree {
       if comm.size % groups != 0 {
-        throw EvalError(
+        throw MMError(
           "cv.parallel_folds = \(groups) does not divide the world size \(comm.size) (each fold needs an equal group of ranks); "
-            + "use a divisor of \(comm.size) or start a multiple of \(groups) ranks", usage: true)
+            + "use a divisor of \(comm.size) or start a multiple of \(groups) ranks", kind: .usage)
       }
     }
     let groupSize = comm.size / groups
@@ -81,35 +71,34 @@ public final class CrossValidation {
         "cv: \(k) folds (\(manifest.strategy.rawValue)\(manifest.shuffle ? ", shuffled, seed \(manifest.seed)" : "")) of \(manifest.data.samples) samples"
           + (groups > 1 ? "; \(groups) groups of \(groupSize) rank(s) train folds in parallel" : "") + "; manifest \(FoldManifest.path(runDir))")
     }
-    var stoppedHere: TrainingStopped? = nil
+    var stoppedHere: MMError? = nil
     do {
       for f in mine { try runFold(f, manifest: manifest, comm: group) }
-    } catch let stopped as TrainingStopped where groups > 1 {
+    } catch let stopped as MMError where groups > 1 && stopped.kind == .stopped {
       stoppedHere = stopped  // the group's checkpoint is written; the other groups are told below
     } catch let e where groups > 1 {
       // A group cannot tell the others of an error mid-fold; report once per group and bring the world down.
-      if group.isRoot {
-        let text = (e as? RankFailure)?.message ?? "\(e)"
-        FileHandle.standardError.write(Data("mmtrain: error: fold group \(color): \(text)\n".utf8))
-      }
-      comm.abort(code: 1)
+      if group.isRoot { Console.error("fold group \(color): \(e)") }
+      comm.abort(code: ExitStatus.failure)
     }
     if groups > 1 {
       group.finalize()
       // mpirun forwards the signal to every rank, so every group still training stops at its next step
       // with a checkpoint; groups already done wait here. Then all exit 75 together.
       if comm.allreduceMax(stoppedHere != nil ? 1 : 0) > 0 {
-        if let stoppedHere, group.isRoot { FileHandle.standardError.write(Data("mmtrain: warning: fold group \(color): \(stoppedHere)\n".utf8)) }
-        throw CVStopped()
+        if let stoppedHere, group.isRoot { Console.warning("fold group \(color): \(stoppedHere)") }
+        var stopped = MMError("cv stopped by a signal; continue with mmtrain cv --resume \(runDir)", kind: .stopped)
+        stopped.printsHere = comm.isRoot
+        throw stopped
       }
     }
     if case .fold = mode { return nil }
     comm.barrier()
-    let report = try agree(usage: false) { () -> Report? in
+    let report = try comm.agree { () -> Report? in
       guard comm.isRoot else { return nil }
       let report = try CrossValidation.merge(runDir: runDir)
       for w in report.warnings where !manifest.warnings.contains(w) {
-        FileHandle.standardError.write(Data("mmtrain: warning: \(w)\n".utf8))
+        Console.warning(w)
       }
       console.line("")
       for line in CrossValidation.summaryLines(report) { console.line(line) }
@@ -128,7 +117,7 @@ public final class CrossValidation {
   func refit(_ manifest: FoldManifest) throws {
     let dir = runDir + "/final"
     // Rank 0 reads the folds' best epochs; the rounded mean reaches every rank by one max-reduce.
-    let epochs = comm.allreduceMax(try agree(usage: false) { () -> Int in
+    let epochs = comm.allreduceMax(try comm.agree { () -> Int in
       guard comm.isRoot else { return 0 }
       guard config.train.earlyStopping != nil else { return config.train.epochs }
       let best = try (0..<manifest.k).compactMap { try FoldOutcome.read(runDir, fold: $0)?.bestEpoch }
@@ -156,15 +145,15 @@ public final class CrossValidation {
   /// Rank 0 makes (or reads and checks) the manifest; every rank gets it by broadcast.
   func agreedManifest(_ mode: Mode) throws -> FoldManifest {
     var bytes: [UInt8] = []
-    try agree(usage: true) {
+    try comm.agree {
       guard comm.isRoot else { return }
       let existing = FileManager.default.fileExists(atPath: FoldManifest.path(runDir))
       let manifest: FoldManifest
       switch mode {
       case .fresh:
-        let refuse = EvalError(
+        let refuse = MMError(
           "checkpoint.dir '\(runDir)' already holds a cv run (\(FoldManifest.path(runDir))): continue it with "
-            + "mmtrain cv --resume \(runDir), or choose another checkpoint.dir", usage: true)
+            + "mmtrain cv --resume \(runDir), or choose another checkpoint.dir", kind: .usage)
         if existing { throw refuse }
         manifest = try makeManifest()
         try RunDirectory(path: runDir).prepare()
@@ -183,10 +172,10 @@ public final class CrossValidation {
           manifest = try FoldManifest.read(runDir)
           let made = try makeManifest()
           guard made.spec == manifest.spec, made.folds == manifest.folds else {
-            throw EvalError(
+            throw MMError(
               "\(FoldManifest.path(runDir)) holds other folds than this config gives (cv.folds \(manifest.k), "
                 + "cv.strategy \(manifest.strategy.rawValue), cv.shuffle \(manifest.shuffle), cv.seed \(manifest.seed)); "
-                + "use the run's config or another checkpoint.dir", usage: true)
+                + "use the run's config or another checkpoint.dir", kind: .usage)
           }
           try checkConfig(manifest, how: "cv --fold \(f)")
           try checkData(manifest)
@@ -216,12 +205,12 @@ public final class CrossValidation {
     let schema = try DataSchema.read(file)
     let strategy = c.cv.strategy
     if strategy.needsClasses && c.task.kind == .regression {
-      throw EvalError(
+      throw MMError(
         "cv.strategy: \(strategy.rawValue) keeps class shares, but task.kind is regression; use cv.strategy: "
-          + (strategy == .stratified ? "kfold" : "group"), usage: true)
+          + (strategy == .stratified ? "kfold" : "group"), kind: .usage)
     }
     if strategy.needsGroups && !schema.hasGroups {
-      throw EvalError(
+      throw MMError(
         "\(c.data.path): cv.strategy: \(strategy.rawValue) needs the dataset /groups (integer [N]: the subject, speaker or "
           + "session of each sample); add it, or use cv.strategy: \(strategy == .group ? "kfold" : "stratified")")
     }
@@ -230,8 +219,8 @@ public final class CrossValidation {
     var plan: FoldPlan
     do {
       plan = try FoldAssigner.assign(c.cv.spec, n: schema.count, labels: labels, groups: strategy.needsGroups ? groups : nil)
-    } catch let e as EvalError {
-      throw EvalError("\(c.data.path): \(e.message)", usage: e.isUsage)
+    } catch let e as MMError {
+      throw MMError("\(c.data.path): \(e.message)", kind: e.kind)
     }
     let print = try DataFingerprint.of(path: c.data.path)
     return FoldManifest(
@@ -246,7 +235,7 @@ public final class CrossValidation {
     let now = try DataFingerprint.of(path: m.data.path)
     let then = DataFingerprint(size: m.data.sizeBytes, mtime: m.data.mtime, schemaHash: m.data.schemaHash)
     if now.size != then.size || now.schemaHash != then.schemaHash {
-      throw EvalError(
+      throw MMError(
         "\(m.data.path) is not the file \(FoldManifest.path(runDir)) was made for (\(now.difference(from: then) ?? "changed")); "
           + "restore it, or start a new cv run in another checkpoint.dir")
     }
@@ -255,7 +244,7 @@ public final class CrossValidation {
   // MARK: - One fold
 
   func runFold(_ f: Int, manifest: FoldManifest, comm group: Communicator) throws {
-    let console = ConsoleProgress(mode: .lines, isRoot: group.isRoot)  // each group's rank 0 speaks for its folds
+    let console = Console(mode: .lines, speaks: group.isRoot)  // each group's rank 0 speaks for its folds
     if try FoldOutcome.read(runDir, fold: f) != nil {
       if group.isRoot { console.line("fold \(f): finished earlier (\(FoldOutcome.path(runDir, fold: f))); skipped") }
       return
@@ -345,7 +334,7 @@ public final class CrossValidation {
       if let o = try FoldOutcome.read(runDir, fold: f) { outcomes.append(o) } else { missing.append(f) }
     }
     if !missing.isEmpty {
-      throw EvalError(
+      throw MMError(
         "\(runDir): fold(s) \(missing.map(String.init).joined(separator: ", ")) not finished (no fold-K/fold-result.json); "
           + "run them (mmtrain cv --config X --fold K, or mmtrain cv --resume \(runDir)), then merge again")
     }
@@ -399,27 +388,5 @@ public final class CrossValidation {
       for row in a { lines.append("  \(row.modality.padding(toLength: width, withPad: " ", startingAt: 0))  \(ReportFormat.meanStd(row.summary))") }
     }
     return lines
-  }
-
-  // MARK: - Agreement
-
-  /// comm.agree, also agreeing whether the failure is a usage mistake (exit 64).
-  @discardableResult
-  func agree<T>(usage: Bool, _ body: () throws -> T) throws -> T {
-    var isUsage = false
-    do {
-      return try comm.agree {
-        do { return try body() } catch let e as EvalError {
-          isUsage = e.isUsage
-          throw e
-        } catch let e as ConfigError {
-          isUsage = true
-          throw e
-        }
-      }
-    } catch let f as RankFailure {
-      let u = comm.allreduceMax(isUsage ? 1 : 0) > 0
-      throw AgreedFailure(failure: f, usage: u)
-    }
   }
 }

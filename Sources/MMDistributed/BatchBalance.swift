@@ -1,6 +1,5 @@
 import Foundation
-import MMData
-import MMDistributed
+import MMCore
 import MMTensor
 
 /// Even local batches at every world size, without changing which rows a step trains on.
@@ -10,33 +9,33 @@ import MMTensor
 /// and every step waits for it (the lock-step). With sequences of different lengths the work (Σ steps) is
 /// more uneven still. The balancer moves the surplus: every rank computes the same plan from the batch and the
 /// rows' lengths (no communication; BalancePlan), keeps what it can of its own rows and sends the rest, as
-/// fixed-size records (`Shard.writeRecord`), to the ranks short of work (one MPI_Alltoallv; none at all when
+/// fixed-size records (RecordSource.writeRecord), to the ranks short of work (one MPI_Alltoallv; none at all when
 /// the batch already splits evenly).
 ///
 /// The loss is the same sum over the same rows (scaled by the global count as before), and dropout masks are
 /// seeded by the global sample index a record carries, so results do not depend on which rank computed a row;
 /// only the order of float sums differs (as between world sizes already). `MMTRAIN_BALANCE=0` turns it off
 /// (each rank takes only its own rows: the benchmark's "before").
-final class BatchBalancer {
-  static let enabled = ProcessInfo.processInfo.environment["MMTRAIN_BALANCE"] != "0"
+public final class BatchBalancer {
+  public static let enabled = ProcessInfo.processInfo.environment["MMTRAIN_BALANCE"] != "0"
 
   let comm: Communicator
   let plan: BalancePlan
-  let shard: Shard
+  let shard: RecordSource
   let recordFloats: Int
   /// Records this rank sends and receives, grown on demand (to the most seen; about ⌈B/W⌉ at equal lengths).
   private var sendBuffer: Buffer
   private var receiveBuffer: Buffer
   /// Local indices of the own rows this rank processes, then `received` records: the local batch.
-  private(set) var kept: [Int] = []
-  private(set) var received = 0
+  public private(set) var kept: [Int] = []
+  public private(set) var received = 0
   /// Rows received by this rank since the last reset (metrics.jsonl `balance_moved`, summed over ranks).
-  var movedRows = 0
+  public var movedRows = 0
   /// Seconds inside the exchange since the last reset (part of metrics.jsonl `mpi_wait_s`).
-  var waitSeconds = 0.0
+  public var waitSeconds = 0.0
 
   /// `work[row]`: the steps of every row of the file (its fused length), the same on every rank.
-  init(comm: Communicator, shard: Shard, samples: Int, work: [Int32], batchSize: Int) {
+  public init(comm: Communicator, shard: RecordSource, samples: Int, work: [Int32], batchSize: Int) {
     self.comm = comm; self.shard = shard
     plan = BalancePlan(world: comm.size, rank: comm.rank, samples: samples, work: work, batchSize: batchSize)
     recordFloats = shard.recordFloats
@@ -48,20 +47,20 @@ final class BatchBalancer {
 
   /// The steps of every row (fused length), gathered once from the shards (collective; an empty array on one
   /// rank or with balancing off, where no plan is made).
-  static func rowWork(_ shard: Shard, samples: Int, comm: Communicator) -> [Int32] {
+  public static func rowWork(_ shard: RecordSource, samples: Int, comm: Communicator) -> [Int32] {
     guard comm.size > 1, enabled else { return [] }
     // Float: exact for lengths below 2^24, and half the bytes of Double for a file of many rows.
     let lengths = Buffer(count: samples)
-    for i in 0..<shard.count { lengths[shard.rows.lowerBound + i] = Float(shard.lengths[i]) }
+    for i in 0..<shard.rows.count { lengths[shard.rows.lowerBound + i] = Float(shard.work(i)) }
     comm.allreduceSum(lengths.pointer, count: samples)
     return (0..<samples).map { Int32(lengths[$0]) }
   }
 
-  var count: Int { kept.count + received }
-  var records: UnsafePointer<Float> { UnsafePointer(receiveBuffer.pointer) }
+  public var count: Int { kept.count + received }
+  public var records: UnsafePointer<Float> { UnsafePointer(receiveBuffer.pointer) }
 
   /// This rank's part of global batch `rows`: `kept` and `received` (collective when any row moves).
-  func take(_ rows: UnsafeBufferPointer<Int>) {
+  public func take(_ rows: UnsafeBufferPointer<Int>) {
     kept.removeAll(keepingCapacity: true)
     received = 0
     let lower = shard.rows.lowerBound
@@ -82,8 +81,8 @@ final class BatchBalancer {
     if !routes.moves { return }
     received = routes.receiveTotal
     movedRows += received
-    let t = RunTiming.now()
-    defer { waitSeconds += RunTiming.now() - t }
+    let t = MonotonicClock.now()
+    defer { waitSeconds += MonotonicClock.now() - t }
     routes.exchange(comm, send: sendBuffer.pointer, receive: receiveBuffer.pointer, recordFloats: recordFloats)
   }
 }
@@ -98,7 +97,7 @@ final class BatchBalancer {
 /// So no rank both sends and receives, and the ranks' work ends within two rows' w of each other. At equal
 /// lengths every rank processes ⌊B/W⌋ or ⌈B/W⌉ rows and only the surplus moves. Counts and offsets are in
 /// records, by rank, in `routes` (MPI_Alltoallv).
-final class BalancePlan {
+public final class BalancePlan {
   let world: Int, rank: Int, samples: Int
   let work: [Int32]   // (N) steps of each row (≥ 1 counts as 1)
   let loads: UnsafeMutablePointer<Int>                          // (W) work assigned
@@ -151,4 +150,20 @@ final class BalancePlan {
     for k in 0..<B { routes.add(from: owner(rows[k]), to: destination[k]) }
     routes.finish()
   }
+}
+
+/// The rows a rank owns, as the record exchanges see them (MMData's Shard): which rows, how much work each
+/// is, and a row written as one fixed-size record of `recordFloats` floats.
+public protocol RecordSource: AnyObject {
+  /// Global row ids owned by this rank.
+  var rows: Range<Int> { get }
+  var recordFloats: Int { get }
+  /// Local row `i`'s work: its steps (fused length).
+  func work(_ i: Int) -> Int32
+  /// Writes local row `i` as a record into `out`.
+  func writeRecord(_ i: Int, to out: UnsafeMutablePointer<Float>)
+}
+
+extension RecordSource {
+  @inline(__always) public func owns(_ row: Int) -> Bool { rows.contains(row) }
 }
