@@ -14,9 +14,9 @@ final class Encoder {
   /// Arena ranges in the order backward finishes them: the pooling's tensors (empty for last and mean
   /// pooling; in the arena they follow the layers'), then each layer's (both directions), the top one first.
   let gradientBuckets: [Range<Int>]
-  let pooling: Pooling
+  let pooling: any PoolingLayer
   let dropout: Double
-  var outputSize: Int { layers.last!.outputSize }
+  let outputSize: Int            // Hs: the top layer's output size
 
   let masks: [Buffer]     // (T, B, Hs) per layer boundary: 0 or 1/(1-p)
   let dropped: [Buffer]   // (T, B, Hs) per layer boundary: the previous layer's output times its mask
@@ -50,8 +50,9 @@ final class Encoder {
     let all = arena.span { $0.name.hasPrefix(spec.prefix) }
     gradientBuckets = [(layerRanges.last?.upperBound ?? all.lowerBound)..<all.upperBound] + layerRanges.reversed()
     let Hs = layers.last!.outputSize
-    pooling = Pooling(m.pooling, arena: arena, prefix: spec.prefix, size: Hs, bidirectional: m.bidirectional,
-                      attention: m.attentionSize ?? Hs, maxSteps: T, maxBatch: B)
+    outputSize = Hs
+    pooling = m.pooling.method.makeLayer(arena: arena, prefix: spec.prefix, size: Hs, bidirectional: m.bidirectional,
+                                         attention: m.attentionSize ?? Hs, maxSteps: T, maxBatch: B)
     let boundaries = m.dropout > 0 ? m.layers - 1 : 0
     masks = (0..<boundaries).map { _ in Buffer(count: T * B * Hs) }
     dropped = (0..<boundaries).map { _ in Buffer(count: T * B * Hs) }
@@ -89,6 +90,7 @@ final class Encoder {
       h = layers[k].forward(h, ldx: layers[k].inputSize, lengths: lengths, steps: T, batch: B)
     }
     top = h
+    pooled.pointer.update(repeating: 0, count: B * outputSize)
     pooling.forward(h, lengths: lengths, steps: T, batch: B, out: pooled.pointer)
     return UnsafePointer(pooled.pointer)
   }
@@ -102,6 +104,7 @@ final class Encoder {
     }
     let T = spec.steps, B = batch
     var dOut = dSeqA.pointer, dIn = dSeqB.pointer
+    dOut.update(repeating: 0, count: T * B * outputSize)
     pooling.backward(dPooled.pointer, seq: top, lengths: lengths, steps: T, batch: B, dSeq: dOut)
     ready(0)
     for k in stride(from: layers.count - 1, through: 0, by: -1) {
