@@ -7,6 +7,7 @@ import MMTensor
 ///     late       [p_0 | p_1 | ...]                                                        F_out = Σ P_m
 ///     attention  self-attention over projected per-modality tokens, mean over present ones  F_out = F
 ///     tensor     outer product of the projected vectors with a 1 appended (TFN)            F_out = (F+1)^M
+///     gated      Σ_m g_m ⊙ tanh(W_m p_m + b_m), gates g_m = σ(U_m [p_0; ...] + c_m)          F_out = F
 ///
 /// Legend: B = batch, M = modalities, P_m = pooled size of encoder m, F = fusion size (`model.fusion_size`).
 protocol FusionMethod: Sendable {
@@ -45,7 +46,7 @@ public struct FusionKind: RegisteredKind {
   public var rawValue: String { method.name }
 
   /// The registry: every fusion `model.fusion` accepts, in the order the docs list them.
-  public static let allCases: [FusionKind] = [.early, .late, .attention, .tensor]
+  public static let allCases: [FusionKind] = [.early, .late, .attention, .tensor, .gated]
 
   /// Early fusion: the modalities concatenated per step into one encoder's input (one time axis), rather than
   /// one encoder per modality.
