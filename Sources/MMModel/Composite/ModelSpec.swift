@@ -73,7 +73,7 @@ public struct ModelSpec: Equatable, Sendable {
   }
 
   /// Size of each encoder's pooled vector.
-  public var pooledSizes: [Int] { encoders.map { $0.hidden * (architecture.bidirectional ? 2 : 1) } }
+  public var pooledSizes: [Int] { encoders.map { $0.outputSize(architecture) } }
   /// `model.fusion_size` with the fusion's default (attention: the largest encoder output size; tensor: 8).
   public var resolvedFusionSize: Int { architecture.fusionSize ?? architecture.fusion.method.defaultSize(pooled: pooledSizes) }
   /// `model.head_hidden` with the fusion's default (0, a Linear head, for early fusion; 64 for the others).
@@ -82,17 +82,7 @@ public struct ModelSpec: Equatable, Sendable {
 
   /// Every tensor in state_dict order: encoders (recurrent stack, then pooling), fusion, head.
   public var parameterSpecs: [ParameterSpec] {
-    var specs: [ParameterSpec] = []
-    for (e, P) in zip(encoders, pooledSizes) {
-      let bound = 1 / Double(e.hidden).squareRoot()
-      for k in 0..<architecture.layers {
-        let input = k == 0 ? e.features : P
-        specs += RecurrentStack.parameterSpecs(
-          cell: architecture.cell, bidirectional: architecture.bidirectional, prefix: e.recurrentPrefix(architecture.cell), layer: k, input: input, hidden: e.hidden
-        ).map { ParameterSpec($0.name, $0.shape, bound: bound) }
-      }
-      specs += architecture.pooling.method.parameterSpecs(prefix: e.prefix, size: P, attention: architecture.attentionSize ?? P)
-    }
+    var specs = encoders.flatMap { $0.parameterSpecs(architecture) }
     specs += architecture.fusion.method.parameterSpecs(names: inputs.map(\.name), pooled: pooledSizes, size: resolvedFusionSize)
     specs += Head.parameterSpecs(input: fusedSize, hidden: resolvedHeadHidden, outputs: outputs)
     return specs

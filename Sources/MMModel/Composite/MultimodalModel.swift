@@ -23,7 +23,7 @@ public final class MultimodalModel {
   public let maxBatch: Int
   public let arena: ParameterArena
   let bounds: [Double]                 // per arena tensor: U(-bound, bound) at initialisation
-  let encoders: [Encoder]
+  let encoders: [any ModalityEncoder]
   let fusion: any FusionLayer
   let head: Head
   let headMask: Buffer    // (B, F) dropout mask on the fused vector
@@ -45,7 +45,7 @@ public final class MultimodalModel {
   /// Called between the recurrent layers' backward time steps (see RecurrentLayer.poll): the trainer lets
   /// the buckets' sums progress there.
   public var poll: (() -> Void)? {
-    didSet { for e in encoders { for l in e.layers { l.poll = poll } } }
+    didSet { for e in encoders { e.poll = poll } }
   }
   let fusedSize: Int, maxSteps: Int, width: Int  // the spec's, computed once (its getters build arrays)
   let concatenatesSteps: Bool                      // early fusion: one encoder over the fused columns
@@ -58,7 +58,7 @@ public final class MultimodalModel {
     let arena = ParameterArena(specs.map { ($0.name, $0.shape) })
     self.arena = arena
     bounds = specs.map(\.bound)
-    encoders = spec.encoders.enumerated().map { Encoder($1, index: $0, model: spec, arena: arena, maxBatch: B, inputGradient: inputGradient) }
+    encoders = spec.encoders.enumerated().map { $1.make(index: $0, model: spec, arena: arena, maxBatch: B, inputGradient: inputGradient) }
     fusion = spec.fusion.method.makeLayer(names: spec.inputs.map(\.name), pooled: spec.pooledSizes, size: spec.resolvedFusionSize,
                                           arena: arena, maxBatch: B)
     head = Head(arena: arena, input: spec.fusedSize, hidden: spec.resolvedHeadHidden, outputs: spec.outputs, maxBatch: B)
