@@ -11,7 +11,7 @@ import PackageDescription
 // does), so the point-wise gate math, the loss and the optimiser use its widest vectors (AVX2 or AVX-512: 8 or
 // 16 floats instead of SSE2's 4), with bit-identical results (no fast-math; element-wise loops). The binary then
 // needs that CPU's instruction set where it runs. `MMTRAIN_PORTABLE=1 swift build -c release` builds for the
-// architecture's baseline (any x86-64), `MMTRAIN_TARGET_CPU=haswell` for a named CPU (README, "Your own data").
+// architecture's baseline (any x86-64), `MMTRAIN_TARGET_CPU=haswell` for a named CPU (the "Running on a cluster" article).
 let targetCPU: String? = {
   let env = ProcessInfo.processInfo.environment
   if env["MMTRAIN_PORTABLE"] == "1" { return nil }
@@ -37,6 +37,8 @@ let package = Package(
     .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     // Tests only: counts malloc calls, to check that a training step allocates nothing.
     .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
+    // Docs only: `swift package generate-documentation --target mmtrain` builds Sources/mmtrain/Documentation.docc.
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
   targets: [
     // MARK: - System libraries (pkg-config; shim.h exposes the C macros Swift cannot import)

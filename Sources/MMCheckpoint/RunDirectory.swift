@@ -176,14 +176,8 @@ public struct RunDirectory {
     return target + "/" + last
   }
 
-  /// Appends one JSON object as a line to metrics.jsonl.
-  public func appendMetrics(_ object: [String: Any]) throws {
-    // JSON has no NaN/Infinity: such values are written as null.
-    let clean = object.mapValues { v -> Any in
-      if let d = v as? Double, !d.isFinite { return NSNull() }
-      return v
-    }
-    let data = try JSONSerialization.data(withJSONObject: clean, options: [.sortedKeys])
+  /// Appends one JSON object (`line`, without its newline) to metrics.jsonl.
+  public func appendMetrics(line data: Data) throws {
     if !FileManager.default.fileExists(atPath: metricsPath) {
       _ = FileManager.default.createFile(atPath: metricsPath, contents: nil)
     }

@@ -12,11 +12,9 @@ import Glibc
 /// is about to be written whole (a shard's features) is `prefault`ed instead: MAP_POPULATE maps every page in
 /// the one mmap call rather than one fault at a time.
 ///
-/// No transparent huge pages: in this project's KVM guest a fresh 2 MB page is one the host has to back again
-/// (free memory is handed back to it), and the first touch ran at 0.45 GB/s against 2.4 GB/s for 4 KB pages
-/// and 2.8–3.0 GB/s prefaulted (168 MB, 3 s apart, alternating). Measured here, one rank, 2 interleaved rounds:
-/// W1 loads at 0.34–0.42 GB/s with huge pages, 1.42–1.56 without, 2.04–2.19 prefaulted; W2 trains at 164–176
-/// samples/s with huge pages, 184–205 without.
+/// No transparent huge pages: in a VM that hands free memory back to its host, a fresh 2 MB page has to be
+/// backed again on first touch, which made both loading and training slower (measured in the Performance
+/// article).
 public final class Buffer {
   public let count: Int
   public let pointer: UnsafeMutablePointer<Float>

@@ -140,14 +140,14 @@ public final class CrossValidation {
     c.data.validationFraction = 0
     c.train.earlyStopping = nil
     c.train.epochs = epochs
-    var options = Trainer.Options()
+    var options = TrainingSession.Options()
     options.progress = progressMode
     let run = RunDirectory(path: dir)
     let resumeFrom: String? = try comm.agree { run.checkpoints().isEmpty ? nil : try RunDirectory.resolveCheckpoint(dir) }
     if let resumeFrom { options.resume = try comm.agree { try Checkpoint.read(path: resumeFrom) } }
     let why = config.train.earlyStopping != nil ? "the folds' mean best epoch" : "train.epochs"
     console.line("refit: one model on all \(manifest.data.samples) samples for \(epochs) epochs (\(why)) -> \(dir)")
-    try Trainer(config: c, comm: comm, options: options).train()
+    try TrainLoop(try TrainingSession(config: c, comm: comm, options: options)).run()
     console.line("refit: done; the final model is \(dir)/latest")
   }
 
@@ -265,7 +265,7 @@ public final class CrossValidation {
     var c = config
     c.checkpoint.dir = dir
     let run = RunDirectory(path: dir)
-    var options = Trainer.Options()
+    var options = TrainingSession.Options()
     options.progress = progressMode
     options.trainingRows = manifest.folds[f].train
     options.checkpointAttributes = ["cv_manifest": manifest.foldAttribute(f)]
@@ -277,15 +277,17 @@ public final class CrossValidation {
       if group.isRoot { console.line("fold \(f): resuming from \(resumeFrom)") }
     }
     if group.isRoot { console.line("fold \(f + 1)/\(manifest.k): \(manifest.folds[f].train.count) training rows, \(manifest.folds[f].test.count) test rows -> \(dir)") }
-    let trainer = Trainer(config: c, comm: group, options: options)
-    try trainer.train()
-    let test = trainer.predict(rows: manifest.folds[f].test)
-    let metrics = trainer.metrics(test)
+    let session = try TrainingSession(config: c, comm: group, options: options)
+    let loop = TrainLoop(session)
+    try loop.run()
+    let evaluator = Evaluator(session)
+    let test = evaluator.predict(rows: manifest.folds[f].test)
+    let metrics = evaluator.metrics(test)
     let main = config.report.metric.resolved(classification: config.task.kind != .regression)!
     var ablation: [ModalityScore]? = nil
     if config.report.ablation {
-      ablation = trainer.modalityNames.enumerated().map { m, name in
-        let masked = trainer.metrics(trainer.predict(rows: manifest.folds[f].test, masking: m)).scalar(main)
+      ablation = session.modalityNames.enumerated().map { m, name in
+        let masked = evaluator.metrics(evaluator.predict(rows: manifest.folds[f].test, masking: m)).scalar(main)
         return ModalityScore(modality: name, metric: masked, drop: EvalMetrics.drop(metric: main, full: metrics.scalar(main), masked: masked))
       }
     }
@@ -293,12 +295,12 @@ public final class CrossValidation {
     try group.agree {
       guard group.isRoot else { return }
       let curves = Curves.read(run.metricsPath)
-      let best = trainer.bestEpoch
+      let best = loop.bestEpoch
       let result = FoldResult(
-        fold: f, nTrain: trainer.trainRowCount, nValidation: trainer.validationRows.count, nTest: test.rows.count,
+        fold: f, nTrain: session.split.trainRowCount, nValidation: session.split.validationRows.count, nTest: test.rows.count,
         metrics: metrics, curves: curves, epochs: curves.last?.epoch ?? config.train.epochs,
         seconds: seconds + (options.resume == nil ? 0 : previousSeconds(run)), ablation: ablation,
-        bestEpoch: best, stoppedEarly: trainer.stopper.map { $0.shouldStop })
+        bestEpoch: best, stoppedEarly: loop.stoppedEarly)
       let outcome = FoldOutcome(
         fold: f, worldSize: group.size, result: result, rows: test.rows, outputs: test.outputs, labels: test.labels,
         config: config.yaml(), bestEpoch: best)
@@ -378,7 +380,7 @@ public final class CrossValidation {
   /// The metrics of every fold's test predictions together.
   static func pooledMetrics(_ outcomes: [FoldOutcome], kind: TaskKind) -> EvalMetrics {
     let all = RowOutputs(rows: outcomes.flatMap(\.rows), outputs: outcomes.flatMap(\.outputs), labels: outcomes.flatMap(\.labels))
-    return Trainer.metrics(all, kind: kind)
+    return Evaluator.metrics(all, kind: kind)
   }
 
   /// The console's summary table: every metric's mean ± std and 95% CI.

@@ -13,11 +13,12 @@ import MMTensor
 /// only), and each chunk is evaluated by the rank owning its first row. Only a chunk that runs past the end of
 /// that rank's shard needs rows of other ranks: they are sent to it first, as records (`Shard.writeRecord`), in
 /// one MPI_Alltoallv (none when no chunk crosses a shard boundary). Every rank computes the same plan.
-extension Trainer {
+extension Evaluator {
   /// Calls `body` with every chunk this rank evaluates, gathered (rows in ascending order; `ModelBatch.samples`
   /// holds their global ids). `rows`: global ids, ascending. Collective.
   func forEachEvaluationChunk(_ rows: [Int], _ body: (ModelBatch) -> Void) {
-    let size = model.maxBatch, W = comm.size, me = comm.rank, n = schema.count, lower = shard.rows.lowerBound
+    let shard = session.shard
+    let size = model.maxBatch, W = comm.size, me = comm.rank, n = session.schema.count, lower = shard.rows.lowerBound
     let owner = { (row: Int) in Sharding.owner(of: row, world: W, count: n) }
     let evaluator = { (i: Int) in owner(rows[i / size * size]) }  // the owner of row i's chunk's first row
     let routes = RecordRoutes(world: W, rank: me)

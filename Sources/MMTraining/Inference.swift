@@ -65,8 +65,8 @@ public struct InferenceResult {
   public let outputs: RowOutputs
   /// Each member's metrics (ensembles only; empty without labels).
   public let memberMetrics: [(name: String, path: String, metrics: EvalMetrics)]
-  /// The last member's trainer: the data's schema, groups and the model's class names.
-  public let trainer: Trainer
+  /// The last member's session: the data's schema, groups and the model's class names.
+  public let session: TrainingSession
 }
 
 extension InferenceModels {
@@ -74,27 +74,27 @@ extension InferenceModels {
   public func run(comm: Communicator, labelsOptional: Bool) throws -> InferenceResult {
     var sum: RowOutputs? = nil
     var scores: [(name: String, path: String, metrics: EvalMetrics)] = []
-    var last: Trainer? = nil
+    var last: TrainingSession? = nil
     for member in members {
-      var options = Trainer.Options()
+      var options = TrainingSession.Options()
       options.inference = true
       options.initFrom = member.checkpoint
       options.labelsOptional = labelsOptional
-      let trainer = Trainer(config: member.config, comm: comm, options: options)
-      try trainer.prepare()
-      let out = trainer.predict(rows: Array(0..<trainer.schema.count))
-      if isEnsemble && trainer.schema.hasLabels { scores.append((member.name, member.path, trainer.metrics(out))) }
+      let session = try TrainingSession(config: member.config, comm: comm, options: options)
+      let evaluator = Evaluator(session)
+      let out = evaluator.predict(rows: Array(0..<session.schema.count))
+      if isEnsemble && session.schema.hasLabels { scores.append((member.name, member.path, evaluator.metrics(out))) }
       if var total = sum {
         for i in total.outputs.indices { for k in total.outputs[i].indices { total.outputs[i][k] += out.outputs[i][k] } }
         sum = total
       } else {
         sum = out
       }
-      last = trainer
+      last = session
     }
     guard var mean = sum, let last else { preconditionFailure("at least one model") }
     let n = Double(members.count)
     if members.count > 1 { mean.outputs = mean.outputs.map { $0.map { $0 / n } } }
-    return InferenceResult(outputs: mean, memberMetrics: scores, trainer: last)
+    return InferenceResult(outputs: mean, memberMetrics: scores, session: last)
   }
 }

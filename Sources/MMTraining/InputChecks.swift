@@ -62,19 +62,3 @@ public enum InputChecks {
     return warnings
   }
 }
-
-extension Trainer {
-  /// Per modality with lengths in the file: the mean valid steps of the training rows (rows not `excluded`)
-  /// and the file's T (what a checkpoint records as valid_lengths). Rank 0 reads the lengths datasets.
-  func meanValidLengths(_ file: HDF5File, _ schema: DataSchema, names: [String], excluded: [Bool]) throws -> [String: Provenance.ValidLength]? {
-    var means: [String: Provenance.ValidLength] = [:]
-    for m in schema.modalities where names.contains(m.name) {
-      guard let ds = schema.lengthsDataset(for: m.name) else { continue }
-      let lengths = try file.readInt64s(ds)
-      let rows = lengths.indices.filter { !excluded[$0] }
-      let sum = rows.reduce(0.0) { $0 + Double(min(max(lengths[$1], 0), Int64(m.steps))) }
-      means[m.name] = .init(mean: sum / Double(max(rows.count, 1)), steps: m.steps)
-    }
-    return means.isEmpty ? nil : means
-  }
-}

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// Where a run's time goes, for metrics.jsonl and `launch/bench.sh` (README, "Performance").
+/// Where a run's time goes, for metrics.jsonl and `launch/bench.sh` (the Performance article).
 ///
 ///     startup_s    prepare(): open and check the data, load the shard, build and broadcast the model (max over ranks)
 ///     load_s       ShardLoader.load alone (max over ranks); load_bytes: the largest shard's feature bytes (float32)

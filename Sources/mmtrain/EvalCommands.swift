@@ -200,7 +200,7 @@ struct Predict: ParsableCommand {
     try runOnRanks(early: early) { comm, _ in
       guard let models else { preconditionFailure("agreed: loaded") }
       let result = try models.run(comm: comm, labelsOptional: true)
-      let predictions = RunReports.predictions(result.trainer, result.outputs, fold: nil)
+      let predictions = RunReports.predictions(result.session, result.outputs, fold: nil)
       try comm.agree {
         guard comm.isRoot else { return }
         if out.hasSuffix(".csv") {

@@ -90,7 +90,7 @@ struct Train: ParsableCommand {
   @Flag(name: .long, help: "With --resume: continue even though the data file changed since the checkpoint (size, mtime or datasets).")
   var allowDataChange = false
 
-  @Flag(name: .long, help: "Only check the config (and --set); print it resolved, as YAML, and exit (launch/submit uses this).")
+  @Flag(name: .long, help: "Only check the config (and --set) and the data file against the contract; print the config resolved, as YAML, and exit (launch/submit uses this).")
   var check = false
 
   func validate() throws {
@@ -108,13 +108,13 @@ struct Train: ParsableCommand {
     HDF5.silenceErrorStack()
     // Everything that a typo can break is checked before any data is read, and before the run directory
     // is touched: a mistake costs a second, not a queue slot.
-    var options = Trainer.Options()
+    var options = TrainingSession.Options()
     options.progress = progress
     options.allowDataChange = allowDataChange
     if check {
       do {
         let cfg = try TrainConfig.load(path: config!, overrides: overrides).resolvingPaths()
-        // The data contract too, as Trainer.loadData checks it: a missing or broken data file is one line
+        // The data contract too, as a session checks it: a missing or broken data file is one line
         // here, at submit time, not a failed job after the queue.
         let file: HDF5File
         do { file = try HDF5File(path: cfg.data.path, mode: .readOnly) } catch { throw ConfigError("data.path in \(config!): \(error)") }
@@ -147,14 +147,14 @@ struct Train: ParsableCommand {
 
     try runOnRanks(early: early, check: { comm in try cfg?.check(worldSize: comm.size) }) { comm, log in
       guard let cfg else { preconditionFailure("config resolved") }
-      let trainer = Trainer(config: cfg, comm: comm, options: options)
       let started = Date()
-      let history = try trainer.train()
+      let loop = TrainLoop(try TrainingSession(config: cfg, comm: comm, options: options))
+      let history = try loop.run()
       if let last = history.last {
         log.info("done: \(last.epoch) epochs in \(String(format: "%.1f", last.elapsed))s; checkpoints and metrics.jsonl in \(TrainConfig.display(cfg.checkpoint.dir))")
       }
       do {
-        if try RunReports.writeTrainReport(trainer, seconds: Date().timeIntervalSince(started), configFile: config) != nil {
+        if try RunReports.writeTrainReport(loop, seconds: Date().timeIntervalSince(started), configFile: config) != nil {
           log.info("report: \(cfg.checkpoint.dir)/report/report.html (validation metrics; report.md, report.json, predictions.csv)")
         }
       } catch let failure as RankFailure where cfg.checkpoint.onError == .warn {
@@ -309,7 +309,7 @@ struct ConfigCommand: ParsableCommand {
     commandName: "config",
     abstract: "Print the configuration reference (Markdown), every key at its default (YAML), or one key's value (--get).")
 
-  @Flag(help: "The Markdown reference of every key, as in README's configuration reference.") var reference = false
+  @Flag(help: "The Markdown reference of every key, as README's configuration reference holds it.") var reference = false
 
   @Option(name: .long, help: "Print one key's resolved value on one line, e.g. --get train.batch_size (the default's without --config).")
   var get: String?

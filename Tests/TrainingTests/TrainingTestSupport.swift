@@ -26,10 +26,11 @@ func makeConfig(data: String, run: URL, _ extra: [String] = []) throws -> TrainC
   return try TrainConfig.parse(yaml: yaml, source: "test.yaml", overrides: extra)
 }
 
-func trainQuietly(_ config: TrainConfig, options: Trainer.Options = Trainer.Options()) throws -> Trainer {
+/// A session built and trained to its end (lines, no progress bar); the loop holds the session and history.
+func trainQuietly(_ config: TrainConfig, options: TrainingSession.Options = TrainingSession.Options()) throws -> TrainLoop {
   var o = options
   o.progress = .lines
-  let t = Trainer(config: config, comm: SingleProcessCommunicator(), options: o)
-  try t.train()
-  return t
+  let loop = TrainLoop(try TrainingSession(config: config, comm: SingleProcessCommunicator(), options: o))
+  try loop.run()
+  return loop
 }

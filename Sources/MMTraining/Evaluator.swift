@@ -1,7 +1,11 @@
 import Foundation
+import MMConfig
 import MMData
+import MMDistributed
 import MMEval
+import MMHDF5
 import MMModel
+import MMTensor
 
 /// Exact evaluation of a set of rows: every row once (no padding, no duplicates), in chunks that are the same
 /// for every world size (EvaluationChunks.swift), and the per-sample outputs assembled on every rank by one
@@ -16,13 +20,52 @@ public struct RowOutputs {
   public var labels: [[Double]]
 }
 
-extension Trainer {
+/// Metrics and predictions over a session: the validation split each epoch (loss, accuracy, F1, MAE,
+/// all-reduced), and every row's outputs for reports, `evaluate` and `predict`. Collective: every rank calls
+/// the same methods with the same rows.
+public struct Evaluator {
+  public let session: TrainingSession
+  public init(_ session: TrainingSession) { self.session = session }
+
+  var model: MultimodalModel { session.model }
+  var batch: BatchBuffers { session.batch }
+  var comm: Communicator { session.comm }
+  var config: TrainConfig { session.config }
+
+  /// Exact evaluation of the validation split: every row once, in world-size-independent chunks
+  /// (EvaluationChunks.swift); sums and counts all-reduced.
+  func validate() -> ValidationResult? {
+    let validationRows = session.split.validationRows
+    if validationRows.isEmpty { return nil }
+    let lossKind = config.task.kind
+    var totals = ValidationTotals()
+    var confusion = ConfusionCounts(classes: lossKind == .regression ? 0 : session.shard.classes)
+    forEachEvaluationChunk(validationRows) { mb in
+      let logits = model.forward(mb)
+      let r = Loss.evaluate(session.lossSpec, logits: logits, targets: batch.targets.pointer, batch: mb.count, outputs: model.outputs,
+                            denominator: 1, dlogits: nil)
+      totals.lossSum += r.lossSum; totals.samples += Double(mb.count); totals.correct += Double(r.correct)
+      totals.weightSum += r.weightSum; totals.absErrorSum += r.absErrorSum
+      if lossKind != .regression {
+        confusion.add(logits: logits, targets: batch.targets.pointer, batch: mb.count, outputs: model.outputs,
+                      binary: lossKind == .binary)
+      }
+    }
+    totals.allreduce(comm)
+    if lossKind != .regression { comm.allreduceSum(&confusion.counts) }
+    let n = max(totals.samples, 1)
+    let loss = totals.weightSum > 0 ? totals.lossSum / totals.weightSum : 0
+    return lossKind == .regression
+      ? ValidationResult(loss: loss, mae: totals.absErrorSum / n)
+      : ValidationResult(loss: loss, accuracy: totals.correct / n, f1: confusion.f1(binary: lossKind == .binary))
+  }
+
   /// Outputs for `rows` (global ids). `masking` a modality (model order) zeroes its features and gives it
   /// length 0 in every sample, as `report.ablation` asks. Collective.
   public func predict(rows: [Int], masking masked: Int? = nil) -> RowOutputs {
     let kind = config.task.kind
     let width = kind == .binary ? 2 : model.outputs
-    let labelWidth = shard.targetWidth
+    let labelWidth = session.shard.targetWidth
     let stride = width + labelWidth
     var buffer = [Double](repeating: 0, count: rows.count * stride)
     var position: [Int: Int] = [:]
@@ -74,7 +117,7 @@ extension Trainer {
 
   /// The metrics of `outputs` against their labels for this task.
   public func metrics(_ o: RowOutputs) -> EvalMetrics {
-    Trainer.metrics(o, kind: config.task.kind)
+    Evaluator.metrics(o, kind: config.task.kind)
   }
 
   public static func metrics(_ o: RowOutputs, kind: TaskKind) -> EvalMetrics {
@@ -84,11 +127,4 @@ extension Trainer {
     return EvalMetrics(classification: ClassificationMetrics(labels: o.labels.map { Int($0[0]) }, probabilities: o.outputs))
   }
 
-  /// The modality names in model order.
-  public var modalityNames: [String] { model.spec.inputs.map(\.name) }
-
-  /// The per-epoch curves so far, as the report shows them.
-  public var curves: [EpochPoint] {
-    history.map { EpochPoint(epoch: $0.epoch, trainLoss: $0.trainLoss, trainAccuracy: $0.trainAccuracy, valLoss: $0.valLoss, valAccuracy: $0.valAccuracy) }
-  }
 }
