@@ -31,22 +31,18 @@ public struct DataConfig: Equatable, Sendable {
   public var split: SplitKind
 }
 
-/// `model:` section.
+/// `model:` section: the `Architecture` a ModelSpec holds (declared once, in MMModel; `model.fusion` etc.
+/// read through to it), and the per-modality hidden sizes ModelSpec resolves into its inputs.
+@dynamicMemberLookup
 public struct ModelConfig: Equatable, Sendable {
-  public var fusion: FusionKind
-  public var cell: CellKind
-  /// Hidden units per direction: one value, or one per modality (late/attention/tensor fusion only).
+  public var architecture: Architecture
+  /// Hidden units per direction: one value, or one per modality (every fusion but early).
   public var hidden: PerModality
-  public var layers: Int
-  public var bidirectional: Bool
-  public var pooling: PoolingKind
-  /// nil = the encoder's output size.
-  public var attentionSize: Int?
-  /// nil = the fusion's default: the encoder output size for attention, 8 for tensor.
-  public var fusionSize: Int?
-  /// nil = the fusion's default: 0 (a Linear head) for early, 64 for the others.
-  public var headHidden: Int?
-  public var dropout: Double
+
+  public subscript<T>(dynamicMember field: WritableKeyPath<Architecture, T>) -> T {
+    get { architecture[keyPath: field] }
+    set { architecture[keyPath: field] = newValue }
+  }
 }
 
 /// `task:` section.
@@ -179,9 +175,7 @@ public struct TrainConfig: Equatable, Sendable {
     data: DataConfig(
       path: "", modalities: [], steps: .all(0), align: .interpolate, normalize: .zscore, missing: .error,
       validationFraction: 0, split: .random),
-    model: ModelConfig(
-      fusion: .early, cell: .lstm, hidden: .all(0), layers: 0, bidirectional: false, pooling: .last, attentionSize: nil,
-      fusionSize: nil, headHidden: nil, dropout: 0),
+    model: ModelConfig(architecture: Architecture(), hidden: .all(0)),
     task: TaskConfig(kind: .multiclass, classes: nil, classWeights: .none, loss: .mse, huberDelta: 0),
     train: TrainSettings(
       epochs: 0, batchSize: 0, optimizer: .adam, lr: 0, momentum: 0, nesterov: false, weightDecay: 0, l1: 0,

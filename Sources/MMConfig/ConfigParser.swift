@@ -71,12 +71,12 @@ extension TrainConfig {
           + "use cv.parallel_folds ≤ \(config.cv.folds)")
     }
     for (path, value) in [("data.steps", config.data.steps), ("model.hidden", config.model.hidden)]
-    where value.isMap && config.model.fusion == .early {
+    where value.isMap && config.model.fusion.concatenatesSteps {
       let reader = ValueReader(path: path, source: raw.entries[path]?.source ?? raw.source)
       throw reader.invalid(
-        "is a per-modality map, but model.fusion is early: early fusion concatenates the modalities step by step "
-          + "into one sequence, so they share one \(path == "data.steps" ? "time axis" : "encoder"); give one integer, "
-          + "or use model.fusion: late, attention or tensor")
+        "is a per-modality map, but model.fusion is \(config.model.fusion.rawValue): \(config.model.fusion.rawValue) fusion "
+          + "concatenates the modalities step by step into one sequence, so they share one "
+          + "\(path == "data.steps" ? "time axis" : "encoder"); give one integer, or use model.fusion: " + perModalityFusions)
     }
     return config
   }
@@ -141,4 +141,10 @@ extension TrainConfig {
       return
     }
   }
+}
+
+/// The fusions with one encoder per modality (per-modality steps and hidden sizes): "late, attention or tensor".
+private var perModalityFusions: String {
+  let names = FusionKind.allCases.filter { !$0.concatenatesSteps }.map(\.rawValue)
+  return names.count < 2 ? names.joined() : names.dropLast().joined(separator: ", ") + " or " + names.last!
 }
