@@ -3,6 +3,7 @@
 import Foundation
 import MMCore
 import MMEval
+import MMModel
 
 extension TrainConfig {
   /// Parse YAML text. `source` names the file in errors ("configs/x.yaml"). `overrides` are "key.path=value"
