@@ -30,6 +30,7 @@ let package = Package(
   products: [
     // MARK: - Public products
     .executable(name: "mmtrain", targets: ["mmtrain"]),
+    .executable(name: "cellbench", targets: ["cellbench"]),  // a benchmark, not a test: Tests/Fixtures/bench_cells.py
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -79,9 +80,13 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
+    .executableTarget(name: "cellbench", dependencies: ["MMModel", "MMTensor"], swiftSettings: hostCPU),
+
     // MARK: - Tests (one target per room; MultiRankTests launch the built binary under mpirun)
     .systemLibrary(name: "CZlib", path: "Tests/CZlib", pkgConfig: "zlib"),  // PNG decoding in the report rendering test
-    .target(name: "TestSupport", dependencies: ["MMTensor"], path: "Tests/TestSupport"),
+    .target(  // the tests' shared fixtures: tolerances, batches, small data sets and runs
+      name: "TestSupport", dependencies: ["MMCore", "MMTensor", "MMModel", "MMData", "MMConfig", "MMDistributed", "MMTraining"],
+      path: "Tests/TestSupport"),
     .testTarget(name: "TensorTests", dependencies: ["MMTensor", "TestSupport"]),
     .testTarget(name: "HDF5Tests", dependencies: ["MMCore", "MMHDF5", "TestSupport"]),
     .testTarget(name: "DataTests", dependencies: ["MMCore", "MMData", "MMHDF5", "MMDistributed", "MMConfig", "TestSupport"]),

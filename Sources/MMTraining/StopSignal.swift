@@ -14,6 +14,9 @@ import Synchronization
 public enum StopSignal {
   static let flag = Atomic<Int32>(0)  // the signal number received, 0 = none
   static let interrupts = Atomic<Int32>(0)
+  /// The step's agreement on a stop: one float per signal number, carried after the gradients in their
+  /// all-reduce (ParameterArena.trailing); slot s > 0 summed over ranks: how many ranks received signal s.
+  public static let slots = 32
 
   public static var requested: Bool { received != 0 }
   /// The signal that asked for the stop (0 = none); the ranks agree on the largest one.

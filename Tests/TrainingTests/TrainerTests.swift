@@ -18,6 +18,9 @@ final class TrainerTests: XCTestCase {
     let t = try trainQuietly(try makeConfig(data: data, run: run, ["train.epochs=12", "model.hidden=16"]))
     let last = t.history.last!
     XCTAssertLessThan(last.trainLoss, t.history.first!.trainLoss)
+    // Seeded (data seed 3, train.seed 5): this run reaches validation accuracy 1.000 by epoch 12; 0.75 leaves
+    // a wide margin for another CPU's sgemm kernel, and still far above chance (0.5: the label is an
+    // interaction of text and audio, neither alone carries it).
     XCTAssertGreaterThan(last.valAccuracy!, 0.75, "the label is an interaction of text and audio: chance is 0.5")
     let rd = RunDirectory(path: run.path)
     XCTAssertEqual(rd.checkpoints(), ["checkpoint-e0011.h5", "checkpoint-e0012.h5"], "checkpoint.keep = 2")

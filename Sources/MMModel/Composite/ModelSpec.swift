@@ -90,8 +90,10 @@ public struct ModelSpec: Equatable, Sendable {
   }
 
   /// `inputGradient`: backward also writes d loss / d batch.x into `model.inputGradient` (tests only).
-  public func make(maxBatch: Int, inputGradient: Bool = false) -> MultimodalModel {
-    MultimodalModel(self, maxBatch: maxBatch, inputGradient: inputGradient)
+  /// `trailingGradients`: floats after the gradients that the first gradient bucket carries along
+  /// (ParameterArena.trailing).
+  public func make(maxBatch: Int, inputGradient: Bool = false, trailingGradients: Int = 0) -> MultimodalModel {
+    MultimodalModel(self, maxBatch: maxBatch, inputGradient: inputGradient, trailingGradients: trailingGradients)
   }
 
   /// One line for the console: "early fusion, 1x LSTM(409 -> 32), head 2 (multiclass)".

@@ -52,10 +52,10 @@ public final class MultimodalModel {
 
   public var outputs: Int { spec.outputs }
 
-  init(_ spec: ModelSpec, maxBatch B: Int, inputGradient: Bool = false) {
+  init(_ spec: ModelSpec, maxBatch B: Int, inputGradient: Bool = false, trailingGradients: Int = 0) {
     self.spec = spec; maxBatch = B
     let specs = spec.parameterSpecs
-    let arena = ParameterArena(specs.map { ($0.name, $0.shape) })
+    let arena = ParameterArena(specs.map { ($0.name, $0.shape) }, trailing: trailingGradients)
     self.arena = arena
     bounds = specs.map(\.bound)
     encoders = spec.encoders.enumerated().map { $1.make(index: $0, model: spec, arena: arena, maxBatch: B, inputGradient: inputGradient) }
@@ -85,7 +85,7 @@ public final class MultimodalModel {
       return end == range.upperBound
     }, "an encoder's buckets do not tile its tensors (layer tensors first, one block per layer, then the pooling's)")
     encoderBucketCounts = perEncoder.map(\.count)
-    gradientBuckets = [encodersEnd..<(arena.count + ParameterArena.controlCount)] + perEncoder.flatMap { $0 }
+    gradientBuckets = [encodersEnd..<(arena.count + arena.trailingCount)] + perEncoder.flatMap { $0 }
   }
 
   /// PyTorch's default initialisation, module by module: U(-bound, bound) per tensor. Deterministic for a seed.

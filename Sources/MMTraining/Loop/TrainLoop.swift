@@ -114,9 +114,9 @@ public final class TrainLoop {
       for k in 0..<count { denominator[0] += s.lossSpec.weight(ofLabel: s.batch.targets[k]) }
       s.comm.allreduceSum(&denominator)
     }
-    let control = model.arena.control  // control[s] = 1: this rank received signal s; summed with the gradients
-    control.update(repeating: 0, count: ParameterArena.controlCount)
-    control[Int(StopSignal.received) & (ParameterArena.controlCount - 1)] = 1
+    let control = model.arena.trailing  // control[s] = 1: this rank received signal s; summed with the gradients
+    control.update(repeating: 0, count: StopSignal.slots)
+    control[Int(StopSignal.received) & (StopSignal.slots - 1)] = 1
     if count == 0 {
       s.exchange.startAll()
     } else {
@@ -130,7 +130,7 @@ public final class TrainLoop {
     }
     s.exchange.finish()
     var signal: Int32 = 0
-    for k in 1..<ParameterArena.controlCount where control[k] > 0 { signal = Int32(k) }  // the ranks agree on the largest
+    for k in 1..<StopSignal.slots where control[k] > 0 { signal = Int32(k) }  // the ranks agree on the largest
     return signal
   }
 

@@ -26,7 +26,7 @@ struct SessionModel {
     let batch = BatchBuffers(
       steps: shard.steps, maxBatch: maxBatch, features: d.features, modalities: d.modalities.count,
       targetWidth: shard.targetWidth)
-    let model = spec.make(maxBatch: maxBatch)
+    let model = spec.make(maxBatch: maxBatch, trailingGradients: StopSignal.slots)
     let optimizer = c.train.optimizer.make(parameterCount: model.arena.count, OptimizerSettings(c.train))
     let controls = StepControls(c.train, arena: model.arena, stepsPerEpoch: d.sampler.stepsPerEpoch)
     let exchange = GradientExchange(

@@ -3,10 +3,9 @@ import MMConfig
 import MMData
 import MMDistributed
 import MMTraining
-import TestSupport
 
 /// A small synthetic set and a config for single-process trainer tests.
-func writeSynthetic(_ dir: URL, samples: Int = 120, steps: Int = 8, seed: UInt64 = 3) throws -> String {
+public func writeSynthetic(_ dir: URL, samples: Int = 120, steps: Int = 8, seed: UInt64 = 3) throws -> String {
   var spec = SynthSpec()
   spec.samples = samples; spec.steps = steps; spec.seed = seed
   spec.textFeatures = 12; spec.audioFeatures = 10; spec.visionFeatures = 4
@@ -15,7 +14,7 @@ func writeSynthetic(_ dir: URL, samples: Int = 120, steps: Int = 8, seed: UInt64
   return path
 }
 
-func makeConfig(data: String, run: URL, _ extra: [String] = []) throws -> TrainConfig {
+public func makeConfig(data: String, run: URL, _ extra: [String] = []) throws -> TrainConfig {
   let yaml = """
     data: {path: "\(data)", steps: 6, validation_fraction: 0.25}
     model: {hidden: 8, layers: 1}
@@ -27,7 +26,7 @@ func makeConfig(data: String, run: URL, _ extra: [String] = []) throws -> TrainC
 }
 
 /// A session built and trained to its end (lines, no progress bar); the loop holds the session and history.
-func trainQuietly(_ config: TrainConfig, options: TrainingSession.Options = TrainingSession.Options()) throws -> TrainLoop {
+public func trainQuietly(_ config: TrainConfig, options: TrainingSession.Options = TrainingSession.Options()) throws -> TrainLoop {
   var o = options
   o.progress = .lines
   let loop = TrainLoop(try TrainingSession(config: config, comm: SingleProcessCommunicator(), options: o))

@@ -3,14 +3,14 @@ import MMTensor
 
 /// A batch for tests: owns its memory (time-major x (S, B, D), per-modality lengths (M, B), fused lengths
 /// (B), sample ids 0..<B), and hands the model a `ModelBatch` over it.
-final class TestBatch {
-  let x: UnsafeMutablePointer<Float>, lengths: UnsafeMutablePointer<Int32>, fused: UnsafeMutablePointer<Int32>
-  let samples: UnsafeMutablePointer<Int>
-  let original: [Float], originalLengths: [Int32]
-  let B: Int
+public final class TestBatch {
+  public let x: UnsafeMutablePointer<Float>, lengths: UnsafeMutablePointer<Int32>, fused: UnsafeMutablePointer<Int32>
+  public let samples: UnsafeMutablePointer<Int>
+  public let original: [Float], originalLengths: [Int32]
+  public let B: Int
 
   /// x (S, B, D) time-major; modalityLengths (M, B); fused lengths default to the max over modalities (≥ 1).
-  init(x: [Float], modalityLengths: [Int32], batch B: Int, fusedLengths: [Int32]? = nil) {
+  public init(x: [Float], modalityLengths: [Int32], batch B: Int, fusedLengths: [Int32]? = nil) {
     self.B = B
     original = x; originalLengths = modalityLengths
     self.x = .allocate(capacity: max(x.count, 1)); self.x.initialize(from: x, count: x.count)
@@ -24,7 +24,7 @@ final class TestBatch {
   deinit { x.deallocate(); lengths.deallocate(); fused.deallocate(); samples.deallocate() }
 
   /// The batch as given (a training forward may have changed x and lengths by modality dropout).
-  var model: ModelBatch {
+  public var model: ModelBatch {
     x.update(from: original, count: original.count)
     lengths.update(from: originalLengths, count: originalLengths.count)
     return ModelBatch(x: x, lengths: lengths, fusedLengths: fused, samples: samples, count: B)
