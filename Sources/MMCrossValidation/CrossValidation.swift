@@ -61,7 +61,29 @@ public final class CrossValidation {
             + "use a divisor of \(comm.size) or start a multiple of \(groups) ranks", kind: .usage)
       }
     }
-    let groupSize = comm.size / groups
+    try runFolds(manifest, mode: mode, groups: groups)
+    if case .fold = mode { return nil }
+    comm.barrier()
+    let report = try comm.agree { () -> Report? in
+      guard comm.isRoot else { return nil }
+      let report = try CrossValidation.merge(runDir: runDir)
+      for w in report.warnings where !manifest.warnings.contains(w) {
+        Console.warning(w)
+      }
+      console.line("")
+      for line in CrossValidation.summaryLines(report) { console.line(line) }
+      console.line("report: \(runDir)/report/report.html (and report.md, report.json, predictions.csv)")
+      return report
+    }
+    if config.cv.refit { try refit(manifest) }
+    return report
+  }
+
+  /// Trains this rank's folds: all of them in turn, or (cv.parallel_folds = G) those of its group of ranks,
+  /// the world split into G groups that train folds g, g+G, ... at the same time. A signal stops every group
+  /// at its next step with a checkpoint, and all exit 75 together.
+  func runFolds(_ manifest: FoldManifest, mode: Mode, groups: Int) throws {
+    let k = manifest.k, groupSize = comm.size / groups
     let color = comm.rank / groupSize
     let group = groups > 1 ? comm.split(color: color, key: comm.rank) : comm
     let mine: [Int]
@@ -92,21 +114,6 @@ public final class CrossValidation {
         throw stopped
       }
     }
-    if case .fold = mode { return nil }
-    comm.barrier()
-    let report = try comm.agree { () -> Report? in
-      guard comm.isRoot else { return nil }
-      let report = try CrossValidation.merge(runDir: runDir)
-      for w in report.warnings where !manifest.warnings.contains(w) {
-        Console.warning(w)
-      }
-      console.line("")
-      for line in CrossValidation.summaryLines(report) { console.line(line) }
-      console.line("report: \(runDir)/report/report.html (and report.md, report.json, predictions.csv)")
-      return report
-    }
-    if config.cv.refit { try refit(manifest) }
-    return report
   }
 
   // MARK: - Refit
