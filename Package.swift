@@ -11,7 +11,7 @@ import PackageDescription
 // does), so the point-wise gate math, the loss and the optimiser use its widest vectors (AVX2 or AVX-512: 8 or
 // 16 floats instead of SSE2's 4), with bit-identical results (no fast-math; element-wise loops). The binary then
 // needs that CPU's instruction set where it runs. `MMTRAIN_PORTABLE=1 swift build -c release` builds for the
-// architecture's baseline (any x86-64), `MMTRAIN_TARGET_CPU=haswell` for a named CPU (README, "Your own data").
+// architecture's baseline (any x86-64), `MMTRAIN_TARGET_CPU=haswell` for a named CPU (the "Running on a cluster" article).
 let targetCPU: String? = {
   let env = ProcessInfo.processInfo.environment
   if env["MMTRAIN_PORTABLE"] == "1" { return nil }
@@ -30,13 +30,15 @@ let package = Package(
   products: [
     // MARK: - Public products
     .executable(name: "mmtrain", targets: ["mmtrain"]),
+    .executable(name: "cellbench", targets: ["cellbench"]),  // a benchmark, not a test: Tests/Fixtures/bench_cells.py
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
-    .package(url: "https://github.com/apple/swift-log", from: "1.16.0"),
     // Tests only: counts malloc calls, to check that a training step allocates nothing.
     .package(url: "https://github.com/ordo-one/malloc-interposer", from: "1.6.1"),
+    // Docs only: `swift package generate-documentation --target mmtrain` builds Sources/mmtrain/Documentation.docc.
+    .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
   targets: [
     // MARK: - System libraries (pkg-config; shim.h exposes the C macros Swift cannot import)
@@ -51,44 +53,50 @@ let package = Package(
       providers: [.apt(["libopenblas-dev"])]),
 
     // MARK: - Implementation (one module per room the data passes through)
-    .target(name: "MMKernels", cSettings: kernelC),  // the recurrent steps' packed-weight products
-    .target(name: "MMTensor", dependencies: ["COpenBLAS", "MMKernels"], swiftSettings: hostCPU),
-    .target(name: "MMHDF5", dependencies: ["CHDF5"]),
-    .target(name: "MMDistributed", dependencies: ["CMPI"]),
-    .target(name: "MMData", dependencies: ["MMHDF5", "MMTensor", "MMDistributed", "MMModel"], swiftSettings: hostCPU),
-    .target(name: "MMModel", dependencies: ["MMTensor"], swiftSettings: hostCPU),
-    .target(name: "MMOptim", dependencies: ["MMModel"], swiftSettings: hostCPU),
-    .target(name: "MMConfig", dependencies: ["MMData", "MMModel", "MMOptim", "MMEval", "MMDistributed", .product(name: "Yams", package: "Yams")]),
-    .target(name: "MMCheckpoint", dependencies: ["MMHDF5", "MMModel", "MMOptim", "MMData"]),
-    .target(name: "MMEval", dependencies: ["MMTensor"]),  // folds, metrics, reports (MMTensor for the seeded RNG)
+    .target(name: "MMCore"),  // the one error type and exit codes, the console, TaskKind: what every room shares
+    .target(name: "MMKernels", cSettings: kernelC),  // C: the recurrent steps' packed-weight products; malloc tuning
+    .target(name: "MMTensor", dependencies: ["MMCore", "COpenBLAS", "MMKernels"], swiftSettings: hostCPU),
+    .target(name: "MMHDF5", dependencies: ["MMCore", "CHDF5"]),
+    .target(name: "MMDistributed", dependencies: ["MMCore", "MMTensor", "CMPI"]),  // ranks: MPI, the watchdog, every exchange
+    .target(name: "MMData", dependencies: ["MMCore", "MMHDF5", "MMTensor", "MMDistributed"], swiftSettings: hostCPU),
+    .target(name: "MMModel", dependencies: ["MMCore", "MMTensor"], swiftSettings: hostCPU),
+    .target(name: "MMOptim", dependencies: ["MMCore", "MMModel"], swiftSettings: hostCPU),
+    .target(name: "MMEval", dependencies: ["MMCore", "MMTensor"]),  // folds, metrics, reports (MMTensor for the seeded RNG)
+    .target(
+      name: "MMConfig",
+      dependencies: ["MMCore", "MMData", "MMModel", "MMOptim", "MMEval", "MMDistributed", .product(name: "Yams", package: "Yams")]),
+    .target(name: "MMCheckpoint", dependencies: ["MMCore", "MMHDF5", "MMModel", "MMOptim", "MMData"]),
     .target(
       name: "MMTraining",
-      dependencies: [
-        "MMConfig", "MMData", "MMModel", "MMOptim", "MMDistributed", "MMCheckpoint", "MMTensor", "MMEval",
-        .product(name: "Logging", package: "swift-log"),
-      ],
+      dependencies: ["MMCore", "MMConfig", "MMData", "MMModel", "MMOptim", "MMDistributed", "MMCheckpoint", "MMTensor", "MMEval"],
       swiftSettings: hostCPU),
+    .target(
+      name: "MMCrossValidation",  // k-fold orchestration: the manifest, fold groups, merge, refit, the fold ensemble
+      dependencies: ["MMCore", "MMTraining", "MMConfig", "MMCheckpoint", "MMData", "MMDistributed", "MMEval", "MMHDF5"]),
     .executableTarget(
       name: "mmtrain",
       dependencies: [
-        "MMTraining", "MMData", "MMDistributed", "MMEval",
+        "MMCore", "MMTraining", "MMCrossValidation", "MMConfig", "MMCheckpoint", "MMData", "MMDistributed", "MMEval", "MMHDF5", "MMTensor",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "Logging", package: "swift-log"),
       ]),
+
+    .executableTarget(name: "cellbench", dependencies: ["MMModel", "MMTensor"], swiftSettings: hostCPU),
 
     // MARK: - Tests (one target per room; MultiRankTests launch the built binary under mpirun)
     .systemLibrary(name: "CZlib", path: "Tests/CZlib", pkgConfig: "zlib"),  // PNG decoding in the report rendering test
-    .target(name: "TestSupport", dependencies: ["MMTensor"], path: "Tests/TestSupport"),
+    .target(  // the tests' shared fixtures: tolerances, batches, small data sets and runs
+      name: "TestSupport", dependencies: ["MMCore", "MMTensor", "MMModel", "MMData", "MMConfig", "MMDistributed", "MMTraining"],
+      path: "Tests/TestSupport"),
     .testTarget(name: "TensorTests", dependencies: ["MMTensor", "TestSupport"]),
-    .testTarget(name: "HDF5Tests", dependencies: ["MMHDF5", "TestSupport"]),
-    .testTarget(name: "DataTests", dependencies: ["MMData", "MMHDF5", "MMDistributed", "MMConfig", "TestSupport"]),
-    .testTarget(name: "ModelTests", dependencies: ["MMModel", "MMOptim", "MMTensor", "TestSupport"]),
-    .testTarget(name: "ConfigTests", dependencies: ["MMConfig", "TestSupport"]),
+    .testTarget(name: "HDF5Tests", dependencies: ["MMCore", "MMHDF5", "TestSupport"]),
+    .testTarget(name: "DataTests", dependencies: ["MMCore", "MMData", "MMHDF5", "MMDistributed", "MMConfig", "TestSupport"]),
+    .testTarget(name: "ModelTests", dependencies: ["MMCore", "MMModel", "MMOptim", "MMTensor", "TestSupport"]),
+    .testTarget(name: "ConfigTests", dependencies: ["MMEval", "MMOptim", "MMModel", "MMData", "MMCore", "MMConfig", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: [
       "MMTraining", "MMCheckpoint", "MMConfig", "MMData", "MMDistributed", "MMModel", "MMOptim", "MMHDF5", "TestSupport",
       .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
     ]),
-    .testTarget(name: "EvalTests", dependencies: ["MMEval", "TestSupport", "CZlib"]),
+    .testTarget(name: "EvalTests", dependencies: ["MMCore", "MMEval", "TestSupport", "CZlib"]),
     .testTarget(name: "MultiRankTests", dependencies: ["MMHDF5", "MMData", "MMCheckpoint", "MMConfig", "MMModel", "MMTensor", "MMTraining", "TestSupport"]),
   ],
   swiftLanguageModes: [.v5]

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The mmtrain benchmark (run it with `bash launch/bench.sh`; README, "Performance").
+"""The mmtrain benchmark (run it with `bash launch/bench.sh`; the Performance article, Sources/mmtrain/Documentation.docc/Performance.md).
 
 For each workload it trains mmtrain (release build, under mpirun) and the PyTorch reference
 (launch/bench_torch.py, DDP over gloo, one thread per rank) on the same HDF5 file with the same batch per

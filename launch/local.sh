@@ -12,15 +12,12 @@ cores=$(nproc)
 ranks=$cores
 if [ $# -gt 0 ] && [ "$1" != "--" ]; then ranks=$1; shift; fi
 [ "${1:-}" = "--" ] && shift
-bin=${MMTRAIN_BIN:-$root/.build/release/mmtrain}
-[ -x "$bin" ] || bin=$root/.build/debug/mmtrain
-[ -x "$bin" ] || { echo "local: mmtrain not built (bash launch/setup.sh)" >&2; exit 1; }
+. "$root/launch/lib.sh"
+bin=$(mmtrain_binary "$root") || { echo "local: mmtrain not built (bash launch/setup.sh)" >&2; exit 1; }
 mpi=()
 [ "$ranks" -gt "$cores" ] && mpi+=(--oversubscribe)
-if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
-export OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS:-1} PMIX_MCA_pcompress_base_silence_warning=1
-resolved=$("$bin" train --config "$config" --check "$@") || exit $?
-run_dir=$(echo "$resolved" | awk '/^checkpoint:/ {c = 1; next} /^[^ ]/ {c = 0} c && $1 == "dir:" {sub(/^[^:]*: */, ""); gsub(/"/, ""); print; exit}')
+"$bin" train --config "$config" --check "$@" >/dev/null || exit $?
+run_dir=$(mmtrain_run_dir "$bin" "$config" "$@")
 args=(train --config "$config" "$@")
 [ -e "$run_dir/latest" ] && args+=(--resume "$run_dir")
 echo "local: mpirun -n $ranks ${mpi[*]} $bin ${args[*]}"

@@ -17,21 +17,21 @@
 set -u
 cd "${PBS_O_WORKDIR:-.}"
 : "${CONFIG:?pass the config: qsub -v CONFIG=path/to/config.yaml launch/pbs.sh}"
-MMTRAIN=${MMTRAIN_BIN:-$PWD/.build/release/mmtrain}
-export OPENBLAS_NUM_THREADS=1
-if [ "$(id -u)" -eq 0 ]; then export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; fi
+# qsub runs a copy of this script from its spool: the checkout is found from the submit directory.
+root=${MMTRAIN_ROOT:-$PWD}
+[ -f "$root/launch/lib.sh" ] || { echo "pbs: $root/launch/lib.sh not found: qsub from the mmtrain checkout, or -v MMTRAIN_ROOT=..." >&2; exit 64; }
+. "$root/launch/lib.sh"
+MMTRAIN=$(mmtrain_binary "$root") || { echo "pbs: mmtrain not built (bash launch/setup.sh)" >&2; exit 1; }
 
 # A rerun job continues where the last one stopped.
-RUN_DIR=$("$MMTRAIN" train --config "$CONFIG" --check | awk '/^checkpoint:/ {c = 1; next} /^[^ ]/ {c = 0} c && $1 == "dir:" {sub(/^[^:]*: */, ""); gsub(/"/, ""); print; exit}')
+RUN_DIR=$(mmtrain_run_dir "$MMTRAIN" "$CONFIG") || exit 64
 args=(train --config "$CONFIG" --progress lines)
 [ -e "$RUN_DIR/latest" ] && args+=(--resume "$RUN_DIR")
 
 # mpirun reads the node list from $PBS_NODEFILE (OpenMPI's tm support) or gets it here explicitly.
 mpirun --hostfile "$PBS_NODEFILE" "$MMTRAIN" "${args[@]}" &
-pid=$!
-trap 'kill -USR1 $pid 2>/dev/null' USR1 TERM
-while kill -0 "$pid" 2>/dev/null; do wait "$pid"; done
-wait "$pid"; rc=$?
+mmtrain_forward_and_wait $! pbs USR1 TERM
+rc=$?
 # 75 = stopped with a checkpoint: ask the server to run this job again (it resumes from RUN_DIR).
 if [ "$rc" -eq 75 ]; then qrerun "$PBS_JOBID"; fi
 exit "$rc"

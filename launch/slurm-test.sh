@@ -9,10 +9,14 @@
 #      (once with srun --mpi=pmix, once with mpirun as the batch script's launcher);
 #   3. checks launch/submit's own errors (missing config, invalid config, no sbatch) and --dry-run;
 #   4. refuses srun without --mpi=pmix (every task rank 0 of 1); the other launch scripts parse;
-#   5. runs the cv array (one task per fold + afterok merge job): its merged predictions.csv equals a
-#      one-job `mpirun -n 2 mmtrain cv` run's (skipped, saying so, for an mmtrain without `cv`).
+#   5. runs the cv array (one task per fold + afterok merge job) with --partition and an sbatch argument
+#      after --, which reach the merge job: it ends COMPLETED, and its merged predictions.csv equals a
+#      one-job `mpirun -n 2 mmtrain cv` run's;
+#   6. submits a held job (-- --hold), edits the original YAML (train.epochs), releases it: the job runs the
+#      snapshot launch/submit wrote, not the edited file.
 # It stops exactly the daemons it started, by PID. It must run as root (CI does), or it fails; it never
-# passes silently. Usage: bash launch/slurm-test.sh   (MMTRAIN_BIN=path to test another binary)
+# passes silently. Usage: bash launch/slurm-test.sh   (MMTRAIN_BIN=path to test another binary;
+# SLURMCTLD_PORT and SLURMD_PORT, default 6817 and 6818, where another Slurm on this machine uses those)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -253,29 +257,57 @@ else fail "srun --mpi=none -n 2: exit $rc, output: $out"; fi
 if bash -n "$root/launch/pbs.sh" && bash -n "$root/launch/local.sh" && bash -n "$root/launch/slurm.sbatch"; then pass "launch/pbs.sh, local.sh and slurm.sbatch parse (bash -n)"; else fail "a launch script does not parse"; fi
 
 # --- 6. cv array: one array task per fold (`mmtrain cv --fold K`), then `mmtrain cv --merge` (afterok) ------
-if "$bin" --help 2>&1 | grep -qE '^ +cv( |$)'; then
-  folds=$'cv:\n  folds: 3'
-  config cvjobs.yaml "$W/work/runs/cvjobs" 3 "$folds"
-  config cvone.yaml "$W/work/runs/cvone" 3 "$folds"
-  MMTRAIN_BIN=$bin "$root/launch/submit" cvjobs.yaml --cv --array-folds --tasks 2 --time 00:20:00 >submit-cv.out 2>&1
-  array=$(sed -n 's/^submitted: job \([0-9]*\) (cv-fold.*/\1/p' submit-cv.out)
-  merge=$(sed -n 's/^submitted: job \([0-9]*\) (merges.*/\1/p' submit-cv.out)
-  if [ -z "$array" ] || [ -z "$merge" ]; then
-    fail "cv array: launch/submit printed no array and merge job ids: $(cat submit-cv.out)"
-  else
-    state=$(wait_job "$merge" 600)
-    tasks=$(scontrol show job "$array" 2>/dev/null | grep -c 'JobState=COMPLETED')
-    mpirun -n 2 --oversubscribe "$bin" cv --config cvone.yaml --progress lines >cvone.out 2>&1
-    if [ "$state" != COMPLETED ] || [ "$tasks" -ne 3 ]; then
-      fail "cv array: merge job $merge ended ${state:-?}, $tasks of 3 fold tasks COMPLETED"; tail -5 runs/cvjobs/slurm-*.out
-    elif ! cmp -s runs/cvjobs/report/predictions.csv runs/cvone/report/predictions.csv; then
-      fail "cv array: the merged report's predictions.csv differs from the one-job cv run's"
-    else
-      pass "cv array: 3 fold tasks of job $array and merge job $merge COMPLETED; merged predictions.csv equals a one-job mpirun -n 2 cv run"
-    fi
-  fi
+# --partition and an sbatch argument after -- (--nice) must reach the merge job too, or sbatch refuses it on a
+# cluster that needs them.
+partition=$(sinfo -h -o %R | head -1)
+folds=$'cv:\n  folds: 3'
+config cvjobs.yaml "$W/work/runs/cvjobs" 3 "$folds"
+config cvone.yaml "$W/work/runs/cvone" 3 "$folds"
+MMTRAIN_BIN=$bin "$root/launch/submit" cvjobs.yaml --cv --array-folds --tasks 2 --time 00:20:00 --partition "$partition" \
+  -- --nice=7 >submit-cv.out 2>&1
+array=$(sed -n 's/^submitted: job \([0-9]*\) (cv-fold.*/\1/p' submit-cv.out)
+merge=$(sed -n 's/^submitted: job \([0-9]*\) (merges.*/\1/p' submit-cv.out)
+if [ -z "$array" ] || [ -z "$merge" ]; then
+  fail "cv array: launch/submit printed no array and merge job ids: $(cat submit-cv.out)"
 else
-  echo "slurm: skipped: cv array (--cv --array-folds): this mmtrain has no 'cv' command yet"
+  state=$(wait_job "$merge" 600)
+  tasks=$(scontrol show job "$array" 2>/dev/null | grep -c 'JobState=COMPLETED')
+  merge_partition=$(job_field "$merge" Partition) merge_nice=$(job_field "$merge" Nice)
+  mpirun -n 2 --oversubscribe "$bin" cv --config cvone.yaml --progress lines >cvone.out 2>&1
+  if [ "$state" != COMPLETED ] || [ "$tasks" -ne 3 ]; then
+    fail "cv array: merge job $merge ended ${state:-?}, $tasks of 3 fold tasks COMPLETED"; tail -5 runs/cvjobs/slurm-*.out
+  elif [ "$merge_partition" != "$partition" ] || [ "$merge_nice" != 7 ]; then
+    fail "cv array: merge job $merge has Partition=$merge_partition Nice=$merge_nice, expected --partition $partition and -- --nice=7"
+  elif ! cmp -s runs/cvjobs/report/predictions.csv runs/cvone/report/predictions.csv; then
+    fail "cv array: the merged report's predictions.csv differs from the one-job cv run's"
+  else
+    pass "cv array with --partition $partition -- --nice=7: 3 fold tasks of job $array and merge job $merge (Partition=$merge_partition Nice=$merge_nice) COMPLETED; merged predictions.csv equals a one-job mpirun -n 2 cv run"
+  fi
+fi
+
+# --- 7. a held job runs the config as submitted, not as edited while it waited ---------------------------
+config held.yaml "$W/work/runs/held" 2
+MMTRAIN_BIN=$bin "$root/launch/submit" held.yaml --tasks 2 --time 00:10:00 -- --hold >submit-held.out 2>&1
+id=$(submitted_id submit-held.out)
+snapshot=$(sed -n 's/^config:  \(.*\) (the job runs this copy)$/\1/p' submit-held.out)
+if [ -z "$id" ] || [ ! -f "$snapshot" ]; then
+  fail "held job: launch/submit printed no job id or no snapshot: $(cat submit-held.out)"
+else
+  reason=$(job_field "$id" Reason)
+  sed -i 's/^  epochs: 2$/  epochs: 5/' held.yaml  # the user's edit while the job waits
+  grep -q '^  epochs: 5$' held.yaml || fail "held job: the test could not edit held.yaml"
+  scontrol release "$id"
+  state=$(wait_job "$id" 300)
+  epochs=$(wc -l <runs/held/metrics.jsonl 2>/dev/null || echo 0)
+  if [ "$state" != COMPLETED ]; then
+    fail "held job $id ended ${state:-?}, not COMPLETED"; tail -20 runs/held/slurm-"$id".out
+  elif [ "$reason" != JobHeldUser ]; then
+    fail "held job $id: Reason=$reason before release, expected JobHeldUser (-- --hold did not reach sbatch)"
+  elif [ "$epochs" -ne 2 ] || ! grep -q "^mmtrain-job: config $snapshot\$" runs/held/slurm-"$id".out; then
+    fail "held job $id trained $epochs epochs (snapshot: 2, edited file: 5), or its log does not name $snapshot"
+  else
+    pass "held job $id (Reason=$reason), held.yaml edited to 5 epochs, released: COMPLETED after the snapshot's 2 epochs ($snapshot)"
+  fi
 fi
 
 echo "slurm: logs and runs in $W"

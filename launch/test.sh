@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: install dependencies, build (the multi-rank tests run the built binary under mpirun),
-# then swift test (unit tests + multi-rank tests), then the cluster tests on a real one-node Slurm
-# (launch/slurm-test.sh: installs slurm-wlm and munge, needs root). .ci/run calls exactly this.
+# then swift test (unit tests + multi-rank tests), then the documentation (the DocC catalog in
+# Sources/mmtrain/Documentation.docc must build without a warning), then the cluster tests on a real
+# one-node Slurm (launch/slurm-test.sh: installs slurm-wlm and munge, needs root). .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 INSTALL=0 bash launch/setup.sh debug
@@ -16,6 +17,14 @@ fi
 log=$(mktemp)
 rc=0
 swift test --disable-swift-testing 2>&1 | tee "$log" || rc=1
+# The docs: a broken <doc:...> link or a malformed doc comment is a DocC warning, and a warning fails here.
+docs=$(mktemp)
+if swift package generate-documentation --target mmtrain >"$docs" 2>&1 && ! grep -q "warning:" "$docs"; then
+  echo "docs: built without warnings"
+else
+  cat "$docs"; echo "docs: generate-documentation failed or warned (above)"; rc=1
+fi
+rm -f "$docs"
 bash launch/slurm-test.sh || rc=1
 echo "swift test: $(grep -E 'Executed [0-9]+ tests' "$log" | tail -1 | sed 's/^[[:space:]]*//')"
 rm -f "$log"

@@ -4,7 +4,6 @@
 // use gets a static inline getter here that expands the macro, which keeps the H5open()/H5check() side effects.
 #pragma once
 #include <hdf5.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,5 +74,3 @@ static inline herr_t mm_set_image_keeper(hid_t fapl, mm_image_keeper *k) {
   return H5Pset_file_image_callbacks(fapl, &c);
 }
 
-// malloc maps (and unmaps on free) every block of at least `bytes`, always (HDF5.mapLargeAllocations).
-static inline int mm_malloc_map_from(int bytes) { return mallopt(M_MMAP_THRESHOLD, bytes); }

@@ -1,4 +1,5 @@
 import Foundation
+import MMCore
 import MMHDF5
 import MMModel
 import MMOptim
@@ -103,11 +104,11 @@ public enum Checkpoint {
       try provenance?.write(to: file)
       for (name, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(name, on: "/", string: value) }
       try file.closeKeepingImage { try writeDurably($0, to: tmp) }
-      guard rename(tmp, path) == 0 else { throw CheckpointError("\(path): cannot rename the checkpoint into place: \(String(cString: strerror(errno)))") }
+      guard rename(tmp, path) == 0 else { throw MMError("\(path): cannot rename the checkpoint into place: \(String(cString: strerror(errno)))") }
       try fsync(path: url.deletingLastPathComponent().path)
     } catch {
       unlink(tmp)
-      throw CheckpointError("\(path): cannot be written: \(reason(of: error))")
+      throw MMError("\(path): cannot be written: \(reason(of: error))")
     }
   }
 
@@ -128,15 +129,15 @@ public enum Checkpoint {
   public static func read(path: String) throws -> Contents {
     let file: HDF5File
     do { file = try HDF5File(path: path, mode: .readOnly) } catch {
-      throw CheckpointError("\(path): cannot open the checkpoint (\(error)); the file is damaged or not a checkpoint")
+      throw MMError("\(path): cannot open the checkpoint (\(error)); the file is damaged or not a checkpoint")
     }
     defer { file.close() }
     guard file.hasAttribute("format", on: "/"), try file.stringAttribute("format", on: "/") == format else {
-      throw CheckpointError("\(path): not an mmtrain checkpoint (no 'format' attribute; are you passing a data file?)")
+      throw MMError("\(path): not an mmtrain checkpoint (no 'format' attribute; are you passing a data file?)")
     }
     let version = try file.intAttribute("format_version", on: "/")
     guard version <= formatVersion else {
-      throw CheckpointError("\(path): checkpoint format version \(version) is newer than this mmtrain reads (\(formatVersion)); update mmtrain")
+      throw MMError("\(path): checkpoint format version \(version) is newer than this mmtrain reads (\(formatVersion)); update mmtrain")
     }
     var params: [(name: String, shape: [Int], values: [Float])] = []
     for name in try file.members(ofGroup: "/params") {
@@ -170,7 +171,7 @@ public enum Checkpoint {
   /// Reads a dataset; HDF5 checks its Fletcher-32 checksum on the way, so a failure here means damage.
   static func verified(_ file: HDF5File, _ dataset: String) throws -> [Float] {
     do { return try file.readFloats(dataset) } catch {
-      throw CheckpointError("\(file.path): \(dataset) is corrupt (checksum mismatch or truncated data: \(error)); use an earlier checkpoint")
+      throw MMError("\(file.path): \(dataset) is corrupt (checksum mismatch or truncated data: \(error)); use an earlier checkpoint")
     }
   }
 
@@ -179,26 +180,26 @@ public enum Checkpoint {
     let byName = Dictionary(c.params.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     for t in arena.tensors {
       guard let p = byName[t.name] else {
-        throw CheckpointError("\(c.path): /params/\(t.name) is missing (the checkpoint is of a different model; check model.* and data.modalities)")
+        throw MMError("\(c.path): /params/\(t.name) is missing (the checkpoint is of a different model; check model.* and data.modalities)")
       }
       guard p.shape == t.shape else {
-        throw CheckpointError("\(c.path): /params/\(t.name) has shape \(p.shape), the model needs \(t.shape) (check model.hidden, model.layers, data.modalities, task.classes)")
+        throw MMError("\(c.path): /params/\(t.name) has shape \(p.shape), the model needs \(t.shape) (check model.hidden, model.layers, data.modalities, task.classes)")
       }
       arena.setValues(p.values, of: t)
     }
     if let extra = c.params.first(where: { name, _, _ in !arena.tensors.contains { $0.name == name } }) {
-      throw CheckpointError("\(c.path): /params/\(extra.name) has no place in this model (check model.layers)")
+      throw MMError("\(c.path): /params/\(extra.name) has no place in this model (check model.layers)")
     }
   }
 
   /// Restores the optimiser's buffers and step count (same optimiser kind required).
   public static func loadOptimizer(_ c: Contents, into optimizer: Optimizer) throws {
     guard c.optimizer == optimizer.name else {
-      throw CheckpointError("\(c.path): saved with optimizer '\(c.optimizer)', the run uses '\(optimizer.name)' (resume with the same train.optimizer, or use --init to load only the weights)")
+      throw MMError("\(c.path): saved with optimizer '\(c.optimizer)', the run uses '\(optimizer.name)' (resume with the same train.optimizer, or use --init to load only the weights)")
     }
     for (name, buffer) in optimizer.state {
       guard let v = c.optimizerState[name], v.count == buffer.count else {
-        throw CheckpointError("\(c.path): /optimizer/\(name) is missing or has the wrong size")
+        throw MMError("\(c.path): /optimizer/\(name) is missing or has the wrong size")
       }
       v.withUnsafeBufferPointer { buffer.pointer.update(from: $0.baseAddress!, count: v.count) }
     }
@@ -208,28 +209,22 @@ public enum Checkpoint {
   /// Creates `path` with exactly `bytes`, fsynced; the POSIX reason on failure ("No space left on device").
   static func writeDurably(_ bytes: UnsafeRawBufferPointer, to path: String) throws {
     let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw CheckpointError(String(cString: strerror(errno))) }
+    guard fd >= 0 else { throw MMError(String(cString: strerror(errno))) }
     defer { close(fd) }
     var done = 0
     while done < bytes.count {
       let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
       if n < 0 && errno == EINTR { continue }
-      guard n > 0 else { throw CheckpointError(String(cString: strerror(errno))) }
+      guard n > 0 else { throw MMError(String(cString: strerror(errno))) }
       done += n
     }
-    guard Foundation.fsync(fd) == 0 else { throw CheckpointError(String(cString: strerror(errno))) }
+    guard Foundation.fsync(fd) == 0 else { throw MMError(String(cString: strerror(errno))) }
   }
 
   static func fsync(path: String) throws {
     let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { throw CheckpointError("\(path): cannot open for fsync: \(String(cString: strerror(errno)))") }
+    guard fd >= 0 else { throw MMError("\(path): cannot open for fsync: \(String(cString: strerror(errno)))") }
     defer { close(fd) }
-    guard Foundation.fsync(fd) == 0 else { throw CheckpointError("\(path): fsync failed: \(String(cString: strerror(errno)))") }
+    guard Foundation.fsync(fd) == 0 else { throw MMError("\(path): fsync failed: \(String(cString: strerror(errno)))") }
   }
-}
-
-public struct CheckpointError: Error, CustomStringConvertible {
-  public let message: String
-  public init(_ message: String) { self.message = message }
-  public var description: String { message }
 }

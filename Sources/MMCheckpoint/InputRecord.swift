@@ -1,4 +1,5 @@
 import Foundation
+import MMCore
 
 /// The input a model was trained on, as a checkpoint records it (attribute `input`, JSON): which modality
 /// fills which columns of the model's input, on how many steps, prepared how, for which task. A checkpoint
@@ -84,7 +85,7 @@ public struct InputRecord: Codable, Equatable, Sendable {
 
   public static func parse(json: String, source: String) throws -> InputRecord {
     do { return try JSONDecoder().decode(InputRecord.self, from: Data(json.utf8)) } catch {
-      throw CheckpointError("\(source): the 'input' attribute is not a valid input record (\(error)); is the file damaged?")
+      throw MMError("\(source): the 'input' attribute is not a valid input record (\(error)); is the file damaged?")
     }
   }
 }

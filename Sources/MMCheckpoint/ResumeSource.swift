@@ -1,4 +1,5 @@
 import Foundation
+import MMCore
 
 /// What `--resume RUN_DIR_OR_FILE` loads. A file is read as is (a damaged one is an error naming it). A run
 /// directory resumes its `latest`; when that cannot be read (a checksum mismatch, a truncated file, a
@@ -7,7 +8,7 @@ public enum ResumeSource {
   public static func load(_ target: String) throws -> (contents: Checkpoint.Contents, note: String?) {
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: target, isDirectory: &isDir) else {
-      throw CheckpointError("\(target): no such checkpoint file or run directory")
+      throw MMError("\(target): no such checkpoint file or run directory")
     }
     if !isDir.boolValue { return (try Checkpoint.read(path: target), nil) }
     let run = RunDirectory(path: target)
@@ -19,7 +20,7 @@ public enum ResumeSource {
       candidates.append(target + "/" + name)
     }
     guard !candidates.isEmpty else {
-      throw CheckpointError("\(target): run directory holds no checkpoint (nothing to resume; train without --resume)")
+      throw MMError("\(target): run directory holds no checkpoint (nothing to resume; train without --resume)")
     }
     var skipped: [String] = []
     for path in candidates {
@@ -33,6 +34,6 @@ public enum ResumeSource {
         skipped.append("skipped \(reason)")
       }
     }
-    throw CheckpointError("\(target): no valid checkpoint to resume from: \(skipped.joined(separator: "; "))")
+    throw MMError("\(target): no valid checkpoint to resume from: \(skipped.joined(separator: "; "))")
   }
 }

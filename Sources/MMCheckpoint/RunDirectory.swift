@@ -1,4 +1,5 @@
 import Foundation
+import MMCore
 
 /// The run directory (`checkpoint.dir`): checkpoints `checkpoint-eNNNN.h5`, the `latest` link to the
 /// newest, `metrics.jsonl`, `split.json` (the validation rows), and `STOPPED` while a run stopped by a
@@ -31,11 +32,11 @@ public struct RunDirectory {
       prefix += "/" + part
       var isDir: ObjCBool = false
       if FileManager.default.fileExists(atPath: prefix, isDirectory: &isDir) {
-        if !isDir.boolValue { throw CheckpointError("checkpoint.dir '\(path)' cannot be created: '\(prefix)' is a file, not a directory (choose another directory)") }
+        if !isDir.boolValue { throw MMError("checkpoint.dir '\(path)' cannot be created: '\(prefix)' is a file, not a directory (choose another directory)") }
         continue
       }
       if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-        throw CheckpointError("checkpoint.dir '\(path)' cannot be created: \(prefix): \(String(cString: strerror(errno))) (choose a writable directory)")
+        throw MMError("checkpoint.dir '\(path)' cannot be created: \(prefix): \(String(cString: strerror(errno))) (choose a writable directory)")
       }
       created.append(prefix)
     }
@@ -45,12 +46,12 @@ public struct RunDirectory {
     defer { unlink(probe) }
     let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     guard fd >= 0 else {
-      throw CheckpointError("checkpoint.dir '\(path)' is not writable: \(String(cString: strerror(errno))) (choose a writable directory with checkpoint.dir or --set checkpoint.dir=...)")
+      throw MMError("checkpoint.dir '\(path)' is not writable: \(String(cString: strerror(errno))) (choose a writable directory with checkpoint.dir or --set checkpoint.dir=...)")
     }
     defer { close(fd) }
     let bytes = [UInt8](repeating: 0, count: 64 * 1024)
     guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
-      throw CheckpointError("checkpoint.dir '\(path)' cannot be written: \(String(cString: strerror(errno))) (is the disk full? free space or choose another checkpoint.dir)")
+      throw MMError("checkpoint.dir '\(path)' cannot be written: \(String(cString: strerror(errno))) (is the disk full? free space or choose another checkpoint.dir)")
     }
     unlink(probe)
     return created
@@ -86,7 +87,7 @@ public struct RunDirectory {
 
       """
     do { try text.write(toFile: stopMarkerPath, atomically: true, encoding: .utf8) } catch {
-      throw CheckpointError("\(stopMarkerPath): cannot write the stop marker: \(error.localizedDescription)")
+      throw MMError("\(stopMarkerPath): cannot write the stop marker: \(error.localizedDescription)")
     }
   }
 
@@ -101,14 +102,14 @@ public struct RunDirectory {
     ]
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     guard FileManager.default.createFile(atPath: splitPath, contents: data + Data("\n".utf8)) else {
-      throw CheckpointError("\(splitPath): cannot write the validation split")
+      throw MMError("\(splitPath): cannot write the validation split")
     }
   }
 
   /// A fresh run must not overwrite another run's checkpoints: nothing is lost silently.
   public func ensureNoPreviousRun() throws {
     guard let last = checkpoints().last else { return }
-    throw CheckpointError("checkpoint.dir '\(path)' already holds a run (\(last)): continue it with --resume \(path), or choose another checkpoint.dir")
+    throw MMError("checkpoint.dir '\(path)' already holds a run (\(last)): continue it with --resume \(path), or choose another checkpoint.dir")
   }
 
   /// On resume: drops metrics.jsonl lines of epochs after the checkpoint (written before a crash, then redone).
@@ -134,7 +135,7 @@ public struct RunDirectory {
     let tmp = path + "/.latest.tmp-\(getpid())"
     unlink(tmp)
     guard symlink(name, tmp) == 0, rename(tmp, latestLink) == 0 else {
-      throw CheckpointError("\(latestLink): cannot update: \(String(cString: strerror(errno)))")
+      throw MMError("\(latestLink): cannot update: \(String(cString: strerror(errno)))")
     }
   }
 
@@ -163,7 +164,7 @@ public struct RunDirectory {
   public static func resolveCheckpoint(_ target: String) throws -> String {
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: target, isDirectory: &isDir) else {
-      throw CheckpointError("\(target): no such checkpoint file or run directory")
+      throw MMError("\(target): no such checkpoint file or run directory")
     }
     if !isDir.boolValue { return target }
     let run = RunDirectory(path: target)
@@ -171,31 +172,25 @@ public struct RunDirectory {
       return URL(fileURLWithPath: run.latestLink).resolvingSymlinksInPath().path
     }
     guard let last = run.checkpoints().last else {
-      throw CheckpointError("\(target): run directory holds no checkpoint (nothing to resume; train without --resume)")
+      throw MMError("\(target): run directory holds no checkpoint (nothing to resume; train without --resume)")
     }
     return target + "/" + last
   }
 
-  /// Appends one JSON object as a line to metrics.jsonl.
-  public func appendMetrics(_ object: [String: Any]) throws {
-    // JSON has no NaN/Infinity: such values are written as null.
-    let clean = object.mapValues { v -> Any in
-      if let d = v as? Double, !d.isFinite { return NSNull() }
-      return v
-    }
-    let data = try JSONSerialization.data(withJSONObject: clean, options: [.sortedKeys])
+  /// Appends one JSON object (`line`, without its newline) to metrics.jsonl.
+  public func appendMetrics(line data: Data) throws {
     if !FileManager.default.fileExists(atPath: metricsPath) {
       _ = FileManager.default.createFile(atPath: metricsPath, contents: nil)
     }
     guard let h = FileHandle(forWritingAtPath: metricsPath) else {
-      throw CheckpointError("\(metricsPath): cannot open for appending")
+      throw MMError("\(metricsPath): cannot open for appending")
     }
     defer { try? h.close() }
     do {
       try h.seekToEnd()
       try h.write(contentsOf: data + Data("\n".utf8))  // the throwing API: a full disk is an error, not a crash
     } catch {
-      throw CheckpointError("\(metricsPath): cannot append: \(Checkpoint.reason(of: error))")
+      throw MMError("\(metricsPath): cannot append: \(Checkpoint.reason(of: error))")
     }
   }
 }

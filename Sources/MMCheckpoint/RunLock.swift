@@ -1,4 +1,5 @@
 import Foundation
+import MMCore
 
 /// One run at a time in a run directory. Two runs writing into one RUN_DIR would interleave metrics.jsonl and
 /// overwrite each other's checkpoints and split, both exiting 0; so rank 0 holds a lock on `RUN_DIR/.lock`
@@ -25,7 +26,7 @@ public final class RunLock {
     path = directory + "/" + RunLock.fileName
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
     guard fd >= 0 else {
-      throw CheckpointError("\(path): cannot create the run directory's lock file: \(String(cString: strerror(errno))) (is checkpoint.dir writable?)")
+      throw MMError("\(path): cannot create the run directory's lock file: \(String(cString: strerror(errno))) (is checkpoint.dir writable?)")
     }
     var lock = flock()
     lock.l_type = Int16(mode == .exclusive ? F_WRLCK : F_RDLCK)
@@ -36,11 +37,11 @@ public final class RunLock {
       let reason = errno
       defer { close(fd); fd = -1 }
       if reason == EAGAIN || reason == EACCES {
-        throw CheckpointError(
+        throw MMError(
           "checkpoint.dir '\(directory)' is in use by another run (\(RunLock.holder(path))); two runs in one run "
             + "directory would overwrite each other's checkpoints: wait for it to end, or choose another checkpoint.dir")
       }
-      throw CheckpointError(
+      throw MMError(
         "\(path): cannot lock the run directory: \(String(cString: strerror(reason))) (on NFS the lock daemon must run; "
           + "on Lustre mount with -o flock)")
     }

@@ -1,16 +1,18 @@
 // The typed training configuration. Every key's YAML name, type, default and help text live in one place,
 // ConfigSchema.swift; this file only declares the shapes the rest of mmtrain codes against.
 import Foundation
+import MMCore
+
+import MMData
+import MMDistributed
+import MMEval
+import MMModel
+import MMOptim
 
 // The enums a key can take are owned by the module that acts on them (MMData: Align, Normalize,
-// MissingPolicy; MMModel: TaskKind, CellKind, PoolingKind, FusionKind, RegressionLoss, ClassWeights; MMOptim:
-// OptimizerKind, ScheduleKind) and
-// re-exported here, so code that reads a config needs only `import MMConfig`.
-@_exported import MMData
-@_exported import MMDistributed
-@_exported import MMModel
-@_exported import MMOptim
-@_exported import MMEval
+// MissingPolicy, SplitKind; MMModel: CellKind, PoolingKind, FusionKind, RegressionLoss, ClassWeights; MMOptim:
+// OptimizerKind, ScheduleKind; MMCore: TaskKind); code that reads them imports those modules.
+
 /// What a failed checkpoint write does: stop the run (exit 1) or warn and continue.
 public enum CheckpointErrorPolicy: String, CaseIterable, Sendable { case stop, warn }
 
@@ -33,22 +35,18 @@ public struct DataConfig: Equatable, Sendable {
   public var streamBufferMB: Int
 }
 
-/// `model:` section.
+/// `model:` section: the `Architecture` a ModelSpec holds (declared once, in MMModel; `model.fusion` etc.
+/// read through to it), and the per-modality hidden sizes ModelSpec resolves into its inputs.
+@dynamicMemberLookup
 public struct ModelConfig: Equatable, Sendable {
-  public var fusion: FusionKind
-  public var cell: CellKind
-  /// Hidden units per direction: one value, or one per modality (late/attention/tensor fusion only).
+  public var architecture: Architecture
+  /// Hidden units per direction: one value, or one per modality (every fusion but early).
   public var hidden: PerModality
-  public var layers: Int
-  public var bidirectional: Bool
-  public var pooling: PoolingKind
-  /// nil = the encoder's output size.
-  public var attentionSize: Int?
-  /// nil = the fusion's default: the encoder output size for attention, 8 for tensor.
-  public var fusionSize: Int?
-  /// nil = the fusion's default: 0 (a Linear head) for early, 64 for the others.
-  public var headHidden: Int?
-  public var dropout: Double
+
+  public subscript<T>(dynamicMember field: WritableKeyPath<Architecture, T>) -> T {
+    get { architecture[keyPath: field] }
+    set { architecture[keyPath: field] = newValue }
+  }
 }
 
 /// `task:` section.
@@ -181,9 +179,7 @@ public struct TrainConfig: Equatable, Sendable {
     data: DataConfig(
       path: "", modalities: [], steps: .all(0), align: .interpolate, normalize: .zscore, missing: .error,
       validationFraction: 0, split: .random, stream: false, streamBufferMB: 0),
-    model: ModelConfig(
-      fusion: .early, cell: .lstm, hidden: .all(0), layers: 0, bidirectional: false, pooling: .last, attentionSize: nil,
-      fusionSize: nil, headHidden: nil, dropout: 0),
+    model: ModelConfig(architecture: Architecture(), hidden: .all(0)),
     task: TaskConfig(kind: .multiclass, classes: nil, classWeights: .none, loss: .mse, huberDelta: 0),
     train: TrainSettings(
       epochs: 0, batchSize: 0, optimizer: .adam, lr: 0, momentum: 0, nesterov: false, weightDecay: 0, l1: 0,
@@ -195,14 +191,3 @@ public struct TrainConfig: Equatable, Sendable {
     dist: DistConfig(timeoutSeconds: 0, checkEvery: 0))
 }
 
-/// A configuration mistake, as one line that names the file (or "--set"), the full key path, and the fix.
-public struct ConfigError: Error, CustomStringConvertible, Equatable, Sendable {
-  public let message: String
-  public init(_ message: String) { self.message = message }
-  public var description: String { message }
-}
-
-extension ConfigError: LocalizedError {
-  /// So `error.localizedDescription` prints the message rather than Foundation's generic text.
-  public var errorDescription: String? { message }
-}

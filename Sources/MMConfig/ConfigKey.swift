@@ -1,6 +1,7 @@
 // One configuration key: where it sits in the YAML tree, how it is documented, and how its value is read,
 // range-checked, stored into a TrainConfig and written back out. ConfigSchema.keys lists every key once;
 // the parser, TrainConfig.defaults, yaml() and the reference docs all walk that list, so they cannot drift.
+import MMModel
 import Yams
 
 struct ConfigKey {
@@ -20,6 +21,8 @@ struct ConfigKey {
   let assign: (inout TrainConfig, Node?, ValueReader) throws -> Void
   /// The value as YAML flow text: `64`, `0.001`, `[text, audio]`, `null`.
   let render: (TrainConfig) -> String
+  /// The value as `mmtrain config --get` prints it: `render`'s text, but a string as it is, never quoted.
+  let plainText: (TrainConfig) -> String
 
   var path: String { "\(section).\(name)" }
   var defaultText: String { requiredWhat == nil ? render(.defaults) : "required" }
@@ -27,7 +30,7 @@ struct ConfigKey {
   private init<T>(
     _ path: String, _ field: WritableKeyPath<TrainConfig, T>, default value: T, type: String, help: String,
     aliases: [String], nullable: Bool = false, requiredWhat: String? = nil,
-    read: @escaping (ValueReader, Node?) throws -> T, render: @escaping (T) -> String
+    read: @escaping (ValueReader, Node?) throws -> T, render: @escaping (T) -> String, plain: ((T) -> String)? = nil
   ) {
     let parts = path.split(separator: ".", maxSplits: 1).map(String.init)
     precondition(parts.count == 2, "schema key paths are section.key, got '\(path)'")
@@ -37,6 +40,8 @@ struct ConfigKey {
     applyDefault = { $0[keyPath: field] = value }
     assign = { config, node, reader in config[keyPath: field] = try read(reader, node) }
     self.render = { render($0[keyPath: field]) }
+    let plain = plain ?? render
+    plainText = { plain($0[keyPath: field]) }
   }
 }
 
@@ -101,7 +106,7 @@ extension ConfigKey {
         if text.isEmpty { throw requiredWhat.map(reader.required) ?? reader.invalid("must not be empty") }
         return text
       },
-      render: YAMLText.string)
+      render: YAMLText.string, plain: { $0 })
   }
 
   static func bool(

@@ -1,6 +1,9 @@
 // Entry points: YAML text (or a file) plus --set overrides -> a checked TrainConfig. Checks happen here,
 // before MPI starts, so a typo costs a second rather than a queue slot.
 import Foundation
+import MMCore
+import MMEval
+import MMModel
 
 extension TrainConfig {
   /// Parse YAML text. `source` names the file in errors ("configs/x.yaml"). `overrides` are "key.path=value"
@@ -16,19 +19,19 @@ extension TrainConfig {
   public static func load(path: String, overrides: [String] = []) throws -> TrainConfig {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-      throw ConfigError("\(path): config file not found; check the path (e.g. --config configs/demo.yaml)")
+      throw MMError.usage("\(path): config file not found; check the path (e.g. --config configs/demo.yaml)")
     }
     guard !isDirectory.boolValue else {
-      throw ConfigError("\(path): is a directory; pass a YAML file (e.g. --config configs/demo.yaml)")
+      throw MMError.usage("\(path): is a directory; pass a YAML file (e.g. --config configs/demo.yaml)")
     }
     guard let data = FileManager.default.contents(atPath: path) else {
-      throw ConfigError("\(path): config file cannot be read; check its permissions")
+      throw MMError.usage("\(path): config file cannot be read; check its permissions")
     }
     if data.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) {  // "\x89HDF\r\n\x1a\n"
-      throw ConfigError("\(path): is an HDF5 file, not a YAML config; --config takes the YAML file, whose data.path names the data (see configs/demo.yaml; check the data with mmtrain inspect \(path))")
+      throw MMError.usage("\(path): is an HDF5 file, not a YAML config; --config takes the YAML file, whose data.path names the data (see configs/demo.yaml; check the data with mmtrain inspect \(path))")
     }
     guard let text = String(data: data, encoding: .utf8) else {
-      throw ConfigError("\(path): config file is not UTF-8 text; save it as UTF-8 YAML")
+      throw MMError.usage("\(path): config file is not UTF-8 text; save it as UTF-8 YAML")
     }
     return try parse(yaml: text, source: path, overrides: overrides)
   }
@@ -69,12 +72,12 @@ extension TrainConfig {
           + "use cv.parallel_folds ≤ \(config.cv.folds)")
     }
     for (path, value) in [("data.steps", config.data.steps), ("model.hidden", config.model.hidden)]
-    where value.isMap && config.model.fusion == .early {
+    where value.isMap && config.model.fusion.concatenatesSteps {
       let reader = ValueReader(path: path, source: raw.entries[path]?.source ?? raw.source)
       throw reader.invalid(
-        "is a per-modality map, but model.fusion is early: early fusion concatenates the modalities step by step "
-          + "into one sequence, so they share one \(path == "data.steps" ? "time axis" : "encoder"); give one integer, "
-          + "or use model.fusion: late, attention or tensor")
+        "is a per-modality map, but model.fusion is \(config.model.fusion.rawValue): \(config.model.fusion.rawValue) fusion "
+          + "concatenates the modalities step by step into one sequence, so they share one "
+          + "\(path == "data.steps" ? "time axis" : "encoder"); give one integer, or use model.fusion: " + perModalityFusions)
     }
     return config
   }
@@ -139,4 +142,10 @@ extension TrainConfig {
       return
     }
   }
+}
+
+/// The fusions with one encoder per modality (per-modality steps and hidden sizes): "late, attention or tensor".
+private var perModalityFusions: String {
+  let names = FusionKind.allCases.filter { !$0.concatenatesSteps }.map(\.rawValue)
+  return names.count < 2 ? names.joined() : names.dropLast().joined(separator: ", ") + " or " + names.last!
 }

@@ -2,6 +2,7 @@
 // the run was started from, and stored absolute (in the checkpoint's config too), so `--resume` finds the
 // data and the run directory from any other working directory.
 import Foundation
+import MMCore
 
 extension TrainConfig {
   /// `data.path` and `checkpoint.dir` made absolute against `directory` (normally the working directory).
@@ -26,7 +27,7 @@ extension TrainConfig {
   /// Rules that need the world size, checked as early as the config itself.
   public func check(worldSize: Int) throws {
     if train.batchSize < worldSize {
-      throw ConfigError("train.batch_size = \(train.batchSize) is smaller than the world size \(worldSize) (the global batch is split over the ranks; raise train.batch_size or start fewer ranks)")
+      throw MMError.usage("train.batch_size = \(train.batchSize) is smaller than the world size \(worldSize) (the global batch is split over the ranks; raise train.batch_size or start fewer ranks)")
     }
   }
 }

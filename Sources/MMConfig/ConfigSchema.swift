@@ -1,3 +1,9 @@
+import MMCore
+import MMData
+import MMDistributed
+import MMEval
+import MMModel
+import MMOptim
 // Every configuration key, in one table: YAML path, field, default, allowed values, and help text.
 // The parser, TrainConfig.defaults, TrainConfig.yaml() and the reference docs are all generated from it.
 enum ConfigSchema {
@@ -26,7 +32,7 @@ enum ConfigSchema {
     .perModality(
       "data.steps", \.data.steps, default: 20, min: 1,
       help: "Time steps per sequence fed to the encoder (see `align`). A map such as `{text: 50, audio: 100}` gives each "
-        + "modality its own time axis (late, attention and tensor fusion only).",
+        + "modality its own time axis (every fusion but early).",
       aliases: ["seq_len", "sequence_length", "timesteps", "length", "max_len"]),
     .choice(
       "data.align", \.data.align, default: Align.interpolate,
@@ -66,7 +72,8 @@ enum ConfigSchema {
       "model.fusion", \.model.fusion, default: FusionKind.early,
       help: "How modalities are combined: `early` concatenates their features at every step (one encoder); `late` "
         + "concatenates per-modality encoders' pooled vectors; `attention` runs self-attention over per-modality "
-        + "tokens; `tensor` takes the outer product of per-modality vectors (Tensor Fusion Network).",
+        + "tokens; `tensor` takes the outer product of per-modality vectors (Tensor Fusion Network); `gated` sums "
+        + "per-modality projections, each scaled by a sigmoid gate computed from all pooled vectors (gated multimodal unit).",
       aliases: ["fuse", "fusion_type"]),
     .choice(
       "model.cell", \.model.cell, default: CellKind.lstm,
@@ -75,7 +82,7 @@ enum ConfigSchema {
     .perModality(
       "model.hidden", \.model.hidden, default: 64, min: 1,
       help: "Hidden units per layer and direction; a map such as `{text: 64, audio: 32}` sizes each modality's "
-        + "encoder (late, attention and tensor fusion only).",
+        + "encoder (every fusion but early).",
       aliases: ["hidden_size", "hidden_dim", "units", "hidden_units"]),
     .int(
       "model.layers", \.model.layers, default: 1, min: 1,
@@ -96,8 +103,8 @@ enum ConfigSchema {
       aliases: ["attn_size", "attention_dim", "attention_hidden"]),
     .optionalInt(
       "model.fusion_size", \.model.fusionSize, min: 1,
-      help: "Width each modality's pooled vector is projected to (attention and tensor fusion); null = the "
-        + "encoder output size for attention, 8 for tensor.",
+      help: "Width each modality's pooled vector is projected to (attention, tensor and gated fusion); null = the "
+        + "encoder output size for attention and gated, 8 for tensor.",
       aliases: ["fusion_dim", "proj_size", "projection_size"]),
     .optionalInt(
       "model.head_hidden", \.model.headHidden, min: 0,

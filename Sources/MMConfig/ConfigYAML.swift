@@ -1,5 +1,6 @@
 // The resolved config written back out, as YAML and as the Markdown reference; both walk ConfigSchema.
 import Foundation
+import MMCore
 
 extension TrainConfig {
   /// Resolved config as YAML: every key, defaults filled in, sections in the order data, model, task, train,
@@ -11,6 +12,22 @@ extension TrainConfig {
       for key in ConfigSchema.keys(in: section) { lines.append("  \(key.name): \(key.render(self))") }
     }
     return lines.joined(separator: "\n") + "\n"
+  }
+
+  /// One key's value as `mmtrain config --get KEY` prints it: as yaml() shows it, except that a string comes
+  /// unquoted (a shell reads it back as it is). An unknown key is a ConfigError with a did-you-mean hint.
+  public func value(ofKey path: String) throws -> String {
+    try RawConfig.checkKeyPath(path, option: "--get")
+    return ConfigSchema.key(path)!.plainText(self)
+  }
+
+  /// A key's default, as `value(ofKey:)` prints it; a required key (data.path) has none and is an error.
+  public static func defaultValue(ofKey path: String) throws -> String {
+    try RawConfig.checkKeyPath(path, option: "--get")
+    if let what = ConfigSchema.key(path)!.requiredWhat {
+      throw MMError.usage("--get \(path): has no default (it names \(what), which every config gives); read it from a config: --get \(path) --config FILE")
+    }
+    return try defaults.value(ofKey: path)
   }
 
   /// The configuration reference: one Markdown table per section (key, type, default, meaning).

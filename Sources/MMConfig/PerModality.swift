@@ -1,3 +1,4 @@
+import MMCore
 // A key that is one integer for every modality, or a map with one per modality (`data.steps`,
 // `model.hidden`): `64` or `{text: 64, audio: 32}`.
 
@@ -23,10 +24,10 @@ public enum PerModality: Equatable, Sendable {
   public func check(key: String, modalities: [String]) throws {
     guard case .each(let map) = self else { return }
     if let unknown = map.keys.sorted().first(where: { !modalities.contains($0) }) {
-      throw ConfigError("\(key) names modality '\(unknown)', which the run does not use (its modalities: \(modalities.joined(separator: ", "))); fix the name or drop the entry")
+      throw MMError.usage("\(key) names modality '\(unknown)', which the run does not use (its modalities: \(modalities.joined(separator: ", "))); fix the name or drop the entry")
     }
     if let missing = modalities.first(where: { map[$0] == nil }) {
-      throw ConfigError("\(key) has no entry for modality '\(missing)'; give every modality a value, or one integer for all")
+      throw MMError.usage("\(key) has no entry for modality '\(missing)'; give every modality a value, or one integer for all")
     }
   }
 

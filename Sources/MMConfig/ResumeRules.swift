@@ -1,3 +1,4 @@
+import MMCore
 // Which keys a resumed run may change. A checkpoint is the product of everything it was trained on: the
 // data and how it was prepared, the model, the task, the split and batch order (train.seed), the folds.
 // Changing one of those under --resume would silently continue a different experiment, so it is refused,
@@ -37,7 +38,7 @@ public enum ResumeRules {
   /// with (an unset task.classes filled in from the checkpoint).
   public static func check(checkpoint saved: TrainConfig, run new: TrainConfig, checkpointPath: String) throws -> TrainConfig {
     if let change = changedKeys(checkpoint: saved, run: new).first {
-      throw ConfigError(
+      throw MMError.usage(
         "--resume \(checkpointPath): \(change.key) = \(change.run) differs from the checkpoint's \(change.checkpoint); "
           + "it would change what has already been trained (keep \(change.key): \(change.checkpoint) to continue, "
           + "or start a new run from these weights with --config ... --init \(checkpointPath))")
@@ -50,7 +51,7 @@ public enum ResumeRules {
   /// ("cv --resume RUN_DIR", "cv --fold 3").
   public static func checkCV(manifest saved: TrainConfig, run new: TrainConfig, how: String, manifestPath: String) throws -> TrainConfig {
     if let change = changedKeys(checkpoint: saved, run: new).first {
-      throw ConfigError(
+      throw MMError.usage(
         "\(how): \(change.key) = \(change.run) differs from \(change.checkpoint), which the folds of this run train with "
           + "(\(manifestPath)); folds of two experiments would be merged into one report (keep \(change.key): "
           + "\(change.checkpoint), or start a new cv run in another checkpoint.dir)")

@@ -1,5 +1,7 @@
 // Turns one YAML node into a typed value for one key, or into a one-line error that names the source
 // (file or "--set"), the full key path, what was expected and what was found.
+import MMCore
+import MMModel
 import Yams
 
 /// Allowed ranges for float keys.
@@ -40,9 +42,9 @@ struct ValueReader {
   /// The config file's name, or "--set" for an override.
   let source: String
 
-  func invalid(_ problem: String) -> ConfigError { ConfigError("\(source): \(path) \(problem)") }
+  func invalid(_ problem: String) -> MMError { MMError.usage("\(source): \(path) \(problem)") }
 
-  func required(_ what: String) -> ConfigError { ConfigError("\(source): \(path) is required (\(what))") }
+  func required(_ what: String) -> MMError { MMError.usage("\(source): \(path) is required (\(what))") }
 
   func int(_ node: Node, min: Int) throws -> Int {
     let text = try scalarText(node, expected: "an integer")

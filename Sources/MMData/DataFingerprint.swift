@@ -1,4 +1,5 @@
 import Foundation
+import MMCore
 import MMHDF5
 
 /// What identifies a data file without reading its values: its size, its modification time, and a hash of
@@ -16,7 +17,7 @@ public struct DataFingerprint: Equatable, Sendable {
   public static func of(path: String) throws -> DataFingerprint {
     var st = stat()
     guard stat(path, &st) == 0 else {
-      throw DataError("\(path): cannot read the file's size and time: \(String(cString: strerror(errno)))")
+      throw MMError("\(path): cannot read the file's size and time: \(String(cString: strerror(errno)))")
     }
     let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
     let file = try HDF5File(path: path, mode: .readOnly)

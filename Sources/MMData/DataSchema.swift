@@ -1,3 +1,4 @@
+import MMCore
 import MMHDF5
 
 /// The data file contract, read from metadata only (no feature values are read):
@@ -57,49 +58,49 @@ public struct DataSchema: Equatable {
   public static func read(_ file: HDF5File, requireLabels: Bool = true) throws -> DataSchema {
     let path = file.path
     guard file.isGroup("/modalities") else {
-      throw DataError("\(path): group '/modalities' not found (put each modality in /modalities/<name> as [N, T, D])")
+      throw MMError("\(path): group '/modalities' not found (put each modality in /modalities/<name> as [N, T, D])")
     }
     let names = try file.members(ofGroup: "/modalities")
-    guard !names.isEmpty else { throw DataError("\(path): '/modalities' is empty (at least one modality [N, T, D] is needed)") }
+    guard !names.isEmpty else { throw MMError("\(path): '/modalities' is empty (at least one modality [N, T, D] is needed)") }
     var modalities: [Modality] = []
     var n: Int? = nil
     let labelRows = file.isDataset("/labels") ? (try? file.datasetInfo("/labels"))?.shape.first : nil
     func checkN(_ dataset: String, _ rows: Int) throws {
       if let n, n != rows {
-        throw DataError("\(path): '\(dataset)' has \(rows) rows but '\(modalities.first?.dataset ?? "/labels")' has \(n) (every dataset needs the same N)")
+        throw MMError("\(path): '\(dataset)' has \(rows) rows but '\(modalities.first?.dataset ?? "/labels")' has \(n) (every dataset needs the same N)")
       }
       n = rows
     }
     for name in names.sorted() {
       let ds = "/modalities/\(name)"
-      guard file.isDataset(ds) else { throw DataError("\(path): '\(ds)' is not a dataset (expected float [N, T, D])") }
+      guard file.isDataset(ds) else { throw MMError("\(path): '\(ds)' is not a dataset (expected float [N, T, D])") }
       let info = try file.datasetInfo(ds)
       guard info.shape.count == 3 else {
-        throw DataError("\(path): '\(ds)' has rank \(info.shape.count) \(info.shape) (expected [N, T, D])")
+        throw MMError("\(path): '\(ds)' has rank \(info.shape.count) \(info.shape) (expected [N, T, D])")
       }
       guard case .float = info.dtype else {
-        throw DataError("\(path): '\(ds)' has dtype \(info.dtype) (expected float32, float64 or float16)")
+        throw MMError("\(path): '\(ds)' has dtype \(info.dtype) (expected float32, float64 or float16)")
       }
-      guard info.shape[1] > 0, info.shape[2] > 0 else { throw DataError("\(path): '\(ds)' has an empty dimension \(info.shape)") }
+      guard info.shape[1] > 0, info.shape[2] > 0 else { throw MMError("\(path): '\(ds)' has an empty dimension \(info.shape)") }
       if let expected = labelRows ?? n, info.shape[0] != expected, info.shape[1] == expected {
-        throw DataError("\(path): '\(ds)' has shape \(info.shape), which looks like [T, N, D] with N = \(expected) samples; the contract is [N, T, D] (write it as x.transpose(1, 0, 2))")
+        throw MMError("\(path): '\(ds)' has shape \(info.shape), which looks like [T, N, D] with N = \(expected) samples; the contract is [N, T, D] (write it as x.transpose(1, 0, 2))")
       }
       try checkN(ds, info.shape[0])
       modalities.append(Modality(name: name, steps: info.shape[1], features: info.shape[2], dtype: info.dtype))
     }
     guard file.isDataset("/labels") else {
       guard !requireLabels else {
-        throw DataError("\(path): dataset '/labels' not found (every data file needs /labels [N] or [N, K])")
+        throw MMError("\(path): dataset '/labels' not found (every data file needs /labels [N] or [N, K])")
       }
       return try finish(file, path: path, n: n!, modalities: modalities, labelShape: [], labelDType: .other("none"))
     }
     let labels = try file.datasetInfo("/labels")
     guard labels.shape.count == 1 || labels.shape.count == 2 else {
-      throw DataError("\(path): '/labels' has rank \(labels.shape.count) \(labels.shape) (expected [N] or [N, K])")
+      throw MMError("\(path): '/labels' has rank \(labels.shape.count) \(labels.shape) (expected [N] or [N, K])")
     }
     switch labels.dtype {
     case .integer, .float: break
-    default: throw DataError("\(path): '/labels' has dtype \(labels.dtype) (expected integer class ids or float targets)")
+    default: throw MMError("\(path): '/labels' has dtype \(labels.dtype) (expected integer class ids or float targets)")
     }
     try checkN("/labels", labels.shape[0])
     return try finish(file, path: path, n: n!, modalities: modalities, labelShape: labels.shape, labelDType: labels.dtype)
@@ -117,7 +118,7 @@ public struct DataSchema: Equatable {
       let members = try file.members(ofGroup: "/lengths")
       for m in members {
         guard modalities.contains(where: { $0.name == m }) else {
-          throw DataError("\(path): '/lengths/\(m)' names no modality (have: \(modalities.map(\.name).joined(separator: ", ")))")
+          throw MMError("\(path): '/lengths/\(m)' names no modality (have: \(modalities.map(\.name).joined(separator: ", ")))")
         }
         try checkIntegerVector(file, "/lengths/\(m)", n!)
       }
@@ -134,9 +135,9 @@ public struct DataSchema: Equatable {
 
   private static func checkIntegerVector(_ file: HDF5File, _ ds: String, _ n: Int) throws {
     let info = try file.datasetInfo(ds)
-    guard info.shape.count == 1 else { throw DataError("\(file.path): '\(ds)' has rank \(info.shape.count) \(info.shape) (expected [N] = [\(n)])") }
-    guard case .integer = info.dtype else { throw DataError("\(file.path): '\(ds)' has dtype \(info.dtype) (expected integers)") }
-    guard info.shape[0] == n else { throw DataError("\(file.path): '\(ds)' has \(info.shape[0]) rows but '/labels' has \(n) (every dataset needs the same N)") }
+    guard info.shape.count == 1 else { throw MMError("\(file.path): '\(ds)' has rank \(info.shape.count) \(info.shape) (expected [N] = [\(n)])") }
+    guard case .integer = info.dtype else { throw MMError("\(file.path): '\(ds)' has dtype \(info.dtype) (expected integers)") }
+    guard info.shape[0] == n else { throw MMError("\(file.path): '\(ds)' has \(info.shape[0]) rows but '/labels' has \(n) (every dataset needs the same N)") }
   }
 
   /// The model's modality order: `requested` (config order) if given, else every modality sorted by name.
@@ -144,9 +145,9 @@ public struct DataSchema: Equatable {
     if requested.isEmpty { return modalities }
     var seen = Set<String>()
     return try requested.map { name in
-      guard seen.insert(name).inserted else { throw DataError("data.modalities lists '\(name)' twice") }
+      guard seen.insert(name).inserted else { throw MMError("data.modalities lists '\(name)' twice") }
       guard let m = modality(name) else {
-        throw DataError("data.modalities names '\(name)', which \(path) does not have (has: \(modalities.map(\.name).joined(separator: ", ")))")
+        throw MMError("data.modalities names '\(name)', which \(path) does not have (has: \(modalities.map(\.name).joined(separator: ", ")))")
       }
       return m
     }

@@ -11,17 +11,19 @@ public struct Inspection {
   public let warnings: [String]   // usable, but probably not as meant (labels a classification run refuses)
   public var isValid: Bool { problems.isEmpty }
 
-  /// The last line of the report: "usable: yes", "usable: yes (1 warning)", "usable: no (2 problems)".
+  /// The last line of the report: "usable: yes", "usable: yes (1 warning)", "usable: no (2 problems)", and
+  /// for a file without /labels "usable for predict (no /labels: not for training)".
   public var verdict: String {
     func count(_ n: Int, _ what: String) -> String { "\(n) \(what)\(n == 1 ? "" : "s")" }
     if !isValid { return "usable: no (\(count(problems.count, "problem")))" }
-    return warnings.isEmpty ? "usable: yes" : "usable: yes (\(count(warnings.count, "warning")))"
+    let usable = schema.hasLabels ? "usable: yes" : "usable for predict (no /labels: not for training)"
+    return warnings.isEmpty ? usable : "\(usable) (\(count(warnings.count, "warning")))"
   }
 
   public static func run(path: String) throws -> Inspection {
     let file = try HDF5File(path: path, mode: .readOnly)
     defer { file.close() }
-    let schema = try DataSchema.read(file)
+    let schema = try DataSchema.read(file, requireLabels: false)  // unlabelled: still a file to predict on
     var lines: [String] = [], problems: [String] = [], warnings: [String] = []
     let n = schema.count
     lines.append("file        \(path)")
@@ -54,8 +56,9 @@ public struct Inspection {
       case .perModality(let names): return "/lengths/<name> for \(names.joined(separator: ", "))"
       }
     }())
-    lines.append("labels      \(schema.labelDType) \(schema.labelShape)")
-    if schema.labelsAreIntegers && schema.labelShape.count == 1 {
+    lines.append("labels      " + (schema.hasLabels
+      ? "\(schema.labelDType) \(schema.labelShape)" : "none (no /labels: mmtrain predict can use the file, train and evaluate cannot)"))
+    if schema.hasLabels && schema.labelsAreIntegers && schema.labelShape.count == 1 {
       let ids = try file.readInt64s("/labels")
       var counts: [Int64: Int] = [:]
       for id in ids { counts[id, default: 0] += 1 }
@@ -64,7 +67,14 @@ public struct Inspection {
         lines.append(String(format: "  class %lld%@: %d (%.1f%%)", id, name as NSString, c, 100 * Double(c) / Double(max(n, 1))))
       }
       if let bad = ids.first(where: { $0 < 0 }) { problems.append("/labels has a negative class id \(bad)") }
-    } else {
+      if let names = schema.classNames, let bad = ids.first(where: { $0 >= names.count }) {
+        problems.append("/labels has class id \(bad), but /labels@class_names names \(names.count) classes (ids 0...\(names.count - 1)); fix the label or add its name to class_names")
+      }
+      if counts.count == 1, let only = counts.keys.first {
+        let name = schema.classNames.flatMap { only >= 0 && Int(only) < $0.count ? " (\($0[Int(only)]))" : nil } ?? ""
+        warnings.append("only class \(only)\(name) occurs: a classifier cannot learn from it")
+      }
+    } else if schema.hasLabels {
       let v = try file.readDoubles("/labels")
       let finite = v.filter(\.isFinite)
       let mean = finite.reduce(0, +) / Double(max(finite.count, 1))

@@ -1,4 +1,5 @@
-import MMModel
+import MMCore
+import MMDistributed
 import MMTensor
 
 /// Per-feature z-score statistics in fused feature order (the model's input columns), computed over the
@@ -136,4 +137,9 @@ public final class Shard {
     tail[1 + M + W] = Float(bitPattern: UInt32(truncatingIfNeeded: row))
     tail[2 + M + W] = Float(bitPattern: UInt32(truncatingIfNeeded: row >> 32))
   }
+}
+
+extension Shard: RecordSource {
+  /// A row's work for the batch balancer: its fused length.
+  public func work(_ i: Int) -> Int32 { lengths[i] }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import MMModel
+import MMCore
 import MMDistributed
 import MMHDF5
 import MMTensor
@@ -22,11 +22,11 @@ public enum ShardLoader {
         guard let ds = schema.lengthsDataset(for: m.name) else { return [Int](repeating: m.steps, count: rows.count) }
         let ls = try file.readInt64s(ds, rows: rows)
         for (i, l) in ls.enumerated() where l < 0 || l > Int64(m.steps) {
-          throw DataError("\(path): \(ds)[\(rows.lowerBound + i)] = \(l) is outside 0...\(m.steps) (the steps of /modalities/\(m.name))")
+          throw MMError("\(path): \(ds)[\(rows.lowerBound + i)] = \(l) is outside 0...\(m.steps) (the steps of /modalities/\(m.name))")
         }
         let S = o.steps[o.modalities.firstIndex(of: m)!]
         if o.align == .pad, let i = ls.firstIndex(where: { $0 > Int64(S) }) {
-          throw DataError("\(path): sample \(rows.lowerBound + i) has \(ls[i]) steps of '\(m.name)', more than data.steps = \(S) (data.align: pad never cuts; use truncate or interpolate, or raise data.steps)")
+          throw MMError("\(path): sample \(rows.lowerBound + i) has \(ls[i]) steps of '\(m.name)', more than data.steps = \(S) (data.align: pad never cuts; use truncate or interpolate, or raise data.steps)")
         }
         return ls.map(Int.init)
       }
@@ -52,7 +52,7 @@ public enum ShardLoader {
       /// Imputes, normalises and aligns local row i (raw steps at `src`, L of them valid) into the shard.
       func finish(_ i: Int, _ src: UnsafeMutablePointer<Float>, _ L: Int, _ mean: [Float], _ std: [Float]) throws {
         let aligned = try Self.finish(src, L, Dm, o, mean, std, dst: output.row(i), steps: output.steps, stride: D) { s, j, v in
-          DataError("\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+          MMError("\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
         }
         modelLengths[i] = max(modelLengths[i], Int32(aligned))
         modalityLengths[i * M + mi] = Int32(aligned)
@@ -77,7 +77,7 @@ public enum ShardLoader {
                 let i = start + r, L = lengths[mi][i], src = raw + r * T * Dm
                 if o.missing == .error, !allFinite(src, L * Dm) {  // the first bad value, in the order finishing meets it
                   try impute(src, L, Dm, .error, []) { s, j, v in
-                    DataError("\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+                    MMError("\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
                   }
                 }
                 if !o.validationMask[rows.lowerBound + i] { accumulate(src, L, Dm, acc.baseAddress!) }
@@ -107,7 +107,7 @@ public enum ShardLoader {
                     let v = dst + s * D
                     if !allFinite(v, Dm) {
                       try impute(v, 1, Dm, o.missing, mu) { _, j, value in
-                        DataError("\(path): \(ds) has \(value) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+                        MMError("\(path): \(ds) has \(value) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
                       }
                     }
                     if o.normalize == .zscore { for j in 0..<Dm { v[j] = (v[j] - mean[j]) / std[j] } }
@@ -155,7 +155,7 @@ public enum ShardLoader {
               let i = start + r, L = lengths[mi][i], src = raw + r * T * Dm
               if o.missing == .error, !allFinite(src, L * Dm) {
                 try impute(src, L, Dm, .error, []) { s, j, v in
-                  DataError("\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+                  MMError("\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
                 }
               }
               if computed && !o.validationMask[rows.lowerBound + i] { accumulate(src, L, Dm, acc.baseAddress!) }
@@ -191,7 +191,7 @@ public enum ShardLoader {
   @discardableResult
   static func finish(
     _ src: UnsafeMutablePointer<Float>, _ L: Int, _ Dm: Int, _ o: LoadOptions, _ mean: [Float], _ std: [Float],
-    dst: UnsafeMutablePointer<Float>, steps: Int, stride: Int, _ bad: (Int, Int, Float) -> DataError
+    dst: UnsafeMutablePointer<Float>, steps: Int, stride: Int, _ bad: (Int, Int, Float) -> MMError
   ) throws -> Int {
     try impute(src, L, Dm, o.missing, mean, bad)
     if o.normalize == .zscore { zscore(src, L * Dm, mean, std) }
@@ -230,7 +230,7 @@ public enum ShardLoader {
   @inline(__always)
   static func impute(
     _ src: UnsafeMutablePointer<Float>, _ L: Int, _ Dm: Int, _ missing: MissingPolicy, _ mean: [Float],
-    _ bad: (Int, Int, Float) -> DataError
+    _ bad: (Int, Int, Float) -> MMError
   ) throws {
     guard !allFinite(src, L * Dm) else { return }
     for s in 0..<L {
@@ -317,7 +317,7 @@ public enum ShardLoader {
       let values = try comm.agree { () -> [Double] in
         let v = try file.readDoubles("/labels", rows: rows)
         if let i = v.firstIndex(where: { !$0.isFinite }) {
-          throw DataError("\(path): /labels has \(v[i]) at sample \(rows.lowerBound + i / schema.labelWidth) (regression targets must be finite)")
+          throw MMError("\(path): /labels has \(v[i]) at sample \(rows.lowerBound + i / schema.labelWidth) (regression targets must be finite)")
         }
         return v
       }
@@ -326,11 +326,11 @@ public enum ShardLoader {
     let ids = try comm.agree { () -> [Int64] in
       guard schema.labelsAreIntegers, schema.labelShape.count == 1 else {
         let fix = LabelHints.classificationFix(schema, (try? file.readDoubles("/labels", rows: rows)) ?? [])
-        throw DataError("\(path): /labels is \(schema.labelDType) \(schema.labelShape); task.kind \(o.task.rawValue) needs integer class ids [N] \(fix)")
+        throw MMError("\(path): /labels is \(schema.labelDType) \(schema.labelShape); task.kind \(o.task.rawValue) needs integer class ids [N] \(fix)")
       }
       let v = try file.readInt64s("/labels", rows: rows)
       if let i = v.firstIndex(where: { $0 < 0 }) {
-        throw DataError("\(path): /labels[\(rows.lowerBound + i)] = \(v[i]) is negative (class ids are 0..C-1)")
+        throw MMError("\(path): /labels[\(rows.lowerBound + i)] = \(v[i]) is negative (class ids are 0..C-1)")
       }
       return v
     }
@@ -343,7 +343,7 @@ public enum ShardLoader {
     try comm.agree {
       if let i = ids.firstIndex(where: { $0 >= Int64(classes) }) {
         let key = o.task == .binary ? "task.kind binary (labels must be 0 or 1)" : "task.classes = \(classes) (labels must be 0..\(classes - 1))"
-        throw DataError("\(path): /labels[\(rows.lowerBound + i)] = \(ids[i]) is out of range for \(key)")
+        throw MMError("\(path): /labels[\(rows.lowerBound + i)] = \(ids[i]) is out of range for \(key)")
       }
     }
     return (ids.map(Float.init), 1, classes)

@@ -1,4 +1,5 @@
 import Foundation
+import MMCore
 import MMHDF5
 import MMTensor
 
@@ -54,7 +55,7 @@ final class ShardStream: @unchecked Sendable {
     slotCount = options.bufferBytes / cacheShare / max(slotBytes, 1)
     guard slotCount >= 2 else {
       let need = (2 * cacheShare * slotBytes + (1 << 20) - 1) >> 20
-      throw DataError(
+      throw MMError(
         "\(path): data.stream_buffer_mb = \(options.bufferBytes >> 20) holds \(slotCount) step(s) of this rank's rows "
           + "(\(slotRows) rows of \(rowFloats * 4) bytes each); at least two are needed: set data.stream_buffer_mb to \(need) or more")
     }
@@ -230,7 +231,7 @@ struct RowAssembler: @unchecked Sendable {
       }
       try ShardLoader.finish(files.raw.pointer, L, m.features, options, mean[mi], std[mi], dst: dst + columns[mi],
                              steps: options.steps[mi], stride: D) { s, j, v in
-        DataError("\(path): \(m.dataset) has \(v) at sample \(row), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+        MMError("\(path): \(m.dataset) has \(v) at sample \(row), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
       }
     }
   }

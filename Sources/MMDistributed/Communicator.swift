@@ -100,28 +100,26 @@ public final class SingleProcessCommunicator: Communicator {
 
 #if canImport(Glibc)
 import Glibc
+import MMCore
 #endif
 
-/// A failure agreed on by all ranks. `message` is set only on the rank that reports it (the lowest
-/// failing rank), so the error is printed once; the others stay quiet and exit with the same code.
-public struct RankFailure: Error, CustomStringConvertible {
-  public let rank: Int
-  public let message: String?
-  public init(rank: Int, message: String?) { self.rank = rank; self.message = message }
-  public var description: String { message ?? "rank \(rank) failed" }
-}
-
 extension Communicator {
-  /// Runs a local step that may throw, then agrees across ranks: if any rank threw, every rank throws
-  /// a `RankFailure` (collective; all ranks must call it in the same order).
+  /// Runs a local step that may throw, then agrees across ranks: if any rank threw, every rank throws the
+  /// same agreed MMError (collective; all ranks must call it in the same order). The lowest failing rank
+  /// reports it (`printsHere`); it is a usage mistake if any failing rank's was, a runtime failure otherwise.
   public func agree<T>(_ body: () throws -> T) throws -> T {
     var result: T?
     var error: Error?
     do { result = try body() } catch let e { error = e }
     if let failing = firstFailingRank(error != nil) {
+      let usage = allreduceMax(error?.mmKind == .usage ? 1 : 0) > 0
+      if let agreed = error as? MMError, agreed.seenBy != nil { throw agreed }  // agreed further in already
       // Rank 0 speaks for the job; any other rank names itself (it owns the rows in question).
-      let message = failing == rank ? (rank > 0 ? "rank \(rank): " : "") + "\(error!)" : nil
-      throw RankFailure(rank: failing, message: message)
+      let message = failing == rank ? (rank > 0 ? "rank \(rank): " : "") + "\(error!)" : "rank \(failing) failed"
+      var agreed = MMError(message, kind: usage ? .usage : .runtime)
+      agreed.seenBy = failing
+      agreed.printsHere = failing == rank
+      throw agreed
     }
     return result!
   }

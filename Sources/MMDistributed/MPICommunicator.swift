@@ -52,10 +52,9 @@ public final class MPICommunicator: Communicator {
     // Open MPI's non-blocking all-reduce (coll/libnbc, which serves every MPI_Iallreduce here) picks a binomial
     // tree, a reduce to rank 0 and then a broadcast (the whole buffer twice over), whenever the buffer is in
     // place or fewer than 4 ranks take part: always, for the gradient sums. Rabenseifner's reduce-scatter +
-    // all-gather (algorithm 3; a ring below 2^k elements) moves each element once each way. Two ranks, one
-    // machine, best of 200: 275k floats (W1's gradients) 0.196 -> 0.091 ms, 4M floats (W2's) 5.87 -> 2.56 ms,
-    // as fast as the blocking MPI_Allreduce. Read by MPI_Init; a value the user set (mpirun --mca, the
-    // environment) is kept.
+    // all-gather (algorithm 3; a ring below 2^k elements) moves each element once each way, as fast as the
+    // blocking MPI_Allreduce (the Performance article has the timings). Read by MPI_Init; a value the user set
+    // (mpirun --mca, the environment) is kept.
     setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "3", 0)
     let rc = MPI_Init(&argc, &argv)
     if rc != mm_success() {

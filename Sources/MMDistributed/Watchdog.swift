@@ -48,10 +48,8 @@ final class CollectiveWatchdog {
         return rank == 0 ? takeCensus(call) : "watchdog: rank \(rank) at step \(step): \(call) waited \(String(format: "%g", limit)) s (2 x dist.timeout_s + \(String(format: "%g", grace)) s) and rank 0 did not answer: rank 0 hangs; aborting the job"
       }
       // Spin (yielding to any other process on the core) for the first spinSeconds: a collective makes progress
-      // only while its ranks call into MPI, so a sleeping rank stalls the sum. W1 at 2 ranks, each against
-      // blocking MPI (dist.timeout_s: 0) in interleaved runs: 100 µs sleeps after 200 spins 3044–3939 against
-      // 4038–4195 samples/s; this 4276–4542 against 4019–4367. Long waits (a checkpoint being written) then
-      // sleep in 100 µs steps.
+      // only while its ranks call into MPI, so a sleeping rank stalls the sum (measured in the Performance
+      // article). Long waits (a checkpoint being written) then sleep in 100 µs steps.
       if waited > Self.spinSeconds { usleep(100) } else { sched_yield() }
     }
   }

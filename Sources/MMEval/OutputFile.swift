@@ -1,4 +1,5 @@
 import Foundation
+import MMCore
 
 /// Writing a path the user named (`predict --out`, a report, `synth --out`, a cv merge): the bytes go into a
 /// temporary file beside the target, then rename(2) puts it in place. rename replaces a regular file
@@ -14,22 +15,22 @@ public enum OutputFile {
     var st = stat()
     if stat(path, &st) == 0 {
       if st.st_mode & S_IFMT == S_IFDIR {
-        throw EvalError("\(name) is a directory; give a file path (mmtrain never replaces a directory)", usage: true)
+        throw MMError("\(name) is a directory; give a file path (mmtrain never replaces a directory)", kind: .usage)
       }
       if st.st_mode & S_IFMT != S_IFREG {
-        throw EvalError("\(name) exists and is not a regular file; give another path", usage: true)
+        throw MMError("\(name) exists and is not a regular file; give another path", kind: .usage)
       }
     } else if lstat(path, &st) == 0 {
-      throw EvalError("\(name) is a symbolic link to nothing; remove it or give another path", usage: true)
+      throw MMError("\(name) is a symbolic link to nothing; remove it or give another path", kind: .usage)
     }
     let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
     var isDirectory: ObjCBool = false
     if !FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) {
       if folderMayBeMissing { return }
-      throw EvalError("\(option.map { "\($0)'s" } ?? "the") folder \(folder) does not exist (create it first, or give another \(option ?? "path"))", usage: true)
+      throw MMError("\(option.map { "\($0)'s" } ?? "the") folder \(folder) does not exist (create it first, or give another \(option ?? "path"))", kind: .usage)
     }
     if !isDirectory.boolValue {
-      throw EvalError("\(option.map { "\($0)'s" } ?? "the") folder \(folder) is not a directory (give another \(option ?? "path"))", usage: true)
+      throw MMError("\(option.map { "\($0)'s" } ?? "the") folder \(folder) is not a directory (give another \(option ?? "path"))", kind: .usage)
     }
   }
 
@@ -37,7 +38,7 @@ public enum OutputFile {
   public static func write(_ data: Data, to path: String, option: String? = nil) throws {
     try replace(path, option: option) { tmp in
       guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-        throw EvalError("\(path): cannot write: \(String(cString: strerror(errno))) (is the folder writable?)")
+        throw MMError("\(path): cannot write: \(String(cString: strerror(errno))) (is the folder writable?)")
       }
     }
   }
@@ -54,7 +55,7 @@ public enum OutputFile {
     do {
       try body(tmp)
       guard rename(tmp, target) == 0 else {
-        throw EvalError("\(option.map { "\($0) \(path)" } ?? path): cannot write: \(String(cString: strerror(errno)))")
+        throw MMError("\(option.map { "\($0) \(path)" } ?? path): cannot write: \(String(cString: strerror(errno)))")
       }
     } catch {
       unlink(tmp)

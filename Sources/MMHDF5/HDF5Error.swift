@@ -1,25 +1,9 @@
 import CHDF5
 import Glibc
-
-/// A failed HDF5 operation. The message names the file, the object inside it, and what to do about it,
-/// e.g. "data/x.h5: dataset '/labels' not found (list what the file holds with `h5ls -r data/x.h5`)".
-public struct HDF5Error: Error, CustomStringConvertible {
-  public let message: String
-
-  public init(_ message: String) { self.message = message }
-
-  public var description: String { message }
-}
+import MMCore
 
 public enum HDF5 {
-  /// Makes malloc map and unmap every block from 1 MB, always: call once, at start. glibc's default raises
-  /// that threshold to the largest block freed so far, so a checkpoint's buffers (HDF5's in-memory image,
-  /// its checksum filter's chunk) come from the heap the next time and stay resident after: W2 with a
-  /// checkpoint every epoch peaked at 296, 312 MB after epochs 2, 3, and at 280, 283 MB with the threshold
-  /// fixed. The training step allocates nothing, so no hot path pays for the mappings.
-  public static func mapLargeAllocations() { _ = mm_malloc_map_from(1 << 20) }
-
-  /// Stops HDF5 from printing its raw error stack to stderr; failures reach callers as `HDF5Error` instead.
+  /// Stops HDF5 from printing its raw error stack to stderr; failures reach callers as `MMError` instead, naming the file, the object and the fix.
   ///
   /// The Debian build of libhdf5 is thread-safe, and in such a build the printing switch is per thread:
   /// a thread that never called this prints. `HDF5File` therefore calls `silenceErrorStackOnThisThread()`

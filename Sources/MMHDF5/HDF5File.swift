@@ -1,5 +1,6 @@
 import CHDF5
 import Foundation
+import MMCore
 
 /// An open HDF5 file. Owns the file handle and closes it in `deinit` (or earlier with `close()`).
 ///
@@ -72,7 +73,7 @@ public final class HDF5File {
   /// `.inMemory`: closes the file and hands `body` the bytes of the closed file, where HDF5 built them (no copy
   /// of the image, as H5Fget_file_image would make); they are freed when `body` returns.
   public func closeKeepingImage(_ body: (UnsafeRawBufferPointer) throws -> Void) throws {
-    guard keeper != nil else { throw HDF5Error("\(path): closeKeepingImage needs a file opened .inMemory") }
+    guard keeper != nil else { throw MMError("\(path): closeKeepingImage needs a file opened .inMemory") }
     let file = try fileID()
     // The image's size (HDF5's end of allocated space; the buffer may be longer), once everything is flushed.
     guard H5Fflush(file, H5F_SCOPE_GLOBAL) >= 0 else { throw failure("cannot flush the in-memory file") }
@@ -80,9 +81,9 @@ public final class HDF5File {
     guard size > 0 else { throw failure("cannot get the file image") }
     guard H5Fclose(file) >= 0 else { throw failure("cannot close the in-memory file") }
     fileHandle = -1
-    guard let image = takeClosedImage() else { throw HDF5Error("\(path): the in-memory file stayed open after close (an object in it is open)") }
+    guard let image = takeClosedImage() else { throw MMError("\(path): the in-memory file stayed open after close (an object in it is open)") }
     defer { free(image.mem) }
-    guard let mem = image.mem, image.size >= size else { throw HDF5Error("\(path): the in-memory file's buffer is missing") }
+    guard let mem = image.mem, image.size >= size else { throw MMError("\(path): the in-memory file's buffer is missing") }
     try body(UnsafeRawBufferPointer(start: mem, count: size))
   }
 
@@ -97,7 +98,7 @@ public final class HDF5File {
 
   /// The open file id, after making sure HDF5 stays quiet on the calling thread.
   func fileID() throws -> hid_t {
-    guard fileHandle >= 0 else { throw HDF5Error("\(path): file was used after close()") }
+    guard fileHandle >= 0 else { throw MMError("\(path): file was used after close()") }
     HDF5.silenceErrorStackOnThisThread()
     return fileHandle
   }
@@ -117,36 +118,36 @@ public final class HDF5File {
   }
 
   /// An error about this file: "<file>: <what>", plus HDF5's own message when there is one.
-  func error(_ what: String, cause: String? = nil) -> HDF5Error {
-    HDF5Error("\(path): \(what)" + (cause.map { " (HDF5: \($0))" } ?? ""))
+  func error(_ what: String, cause: String? = nil) -> MMError {
+    MMError("\(path): \(what)" + (cause.map { " (HDF5: \($0))" } ?? ""))
   }
 
   /// An error for an HDF5 call that failed for a reason we did not check beforehand; adds HDF5's innermost
   /// message. Build it right after the failing call, before any other HDF5 call clears the error stack.
-  func failure(_ what: String) -> HDF5Error {
+  func failure(_ what: String) -> MMError {
     error(what, cause: HDF5.innermostErrorMessage())
   }
 
   /// Why H5Fopen/H5Fcreate failed, checked in the order a user would look.
-  private static func openFailure(path: String, mode: Mode) -> HDF5Error {
+  private static func openFailure(path: String, mode: Mode) -> MMError {
     let cause = HDF5.innermostErrorMessage().map { " (HDF5: \($0))" } ?? ""
-    if mode == .inMemory { return HDF5Error("\(path): cannot create the file in memory\(cause)") }
+    if mode == .inMemory { return MMError("\(path): cannot create the file in memory\(cause)") }
     var isDirectory: ObjCBool = false
     let exists = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory)
     if mode == .truncate {
-      if isDirectory.boolValue { return HDF5Error("\(path): is a directory; cannot create an HDF5 file there") }
+      if isDirectory.boolValue { return MMError("\(path): is a directory; cannot create an HDF5 file there") }
       let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
       if !FileManager.default.fileExists(atPath: folder) {
-        return HDF5Error("\(path): cannot create file: folder \(folder) does not exist")
+        return MMError("\(path): cannot create file: folder \(folder) does not exist")
       }
-      return HDF5Error("\(path): cannot create file (is the folder writable, and the file not open elsewhere?)\(cause)")
+      return MMError("\(path): cannot create file (is the folder writable, and the file not open elsewhere?)\(cause)")
     }
-    if !exists { return HDF5Error("\(path): no such file") }
-    if isDirectory.boolValue { return HDF5Error("\(path): is a directory, not an HDF5 file") }
-    if !FileManager.default.isReadableFile(atPath: path) { return HDF5Error("\(path): permission denied") }
-    if H5Fis_hdf5(path) == 0 { return HDF5Error("\(path): not an HDF5 file (are you passing the right file?)") }
+    if !exists { return MMError("\(path): no such file") }
+    if isDirectory.boolValue { return MMError("\(path): is a directory, not an HDF5 file") }
+    if !FileManager.default.isReadableFile(atPath: path) { return MMError("\(path): permission denied") }
+    if H5Fis_hdf5(path) == 0 { return MMError("\(path): not an HDF5 file (are you passing the right file?)") }
     let access = mode == .readOnly ? "reading" : "writing"
-    return HDF5Error(
+    return MMError(
       "\(path): cannot open for \(access)\(cause); if another process has it open for writing, wait for it to "
         + "finish, or set HDF5_USE_FILE_LOCKING=FALSE on a filesystem without file locks")
   }

@@ -1,4 +1,5 @@
 import CHDF5
+import MMCore
 
 /// One numeric dataset, opened once, read whole rows at a time into caller-owned memory: the loader's path
 /// through a modality, block after block.
@@ -41,7 +42,7 @@ public final class HDF5RowReader {
     defer { _ = H5Pclose(access) }
     if chunkRows != nil && filters.isEmpty {
       // Stored as written: no cache at all, so HDF5 reads each chunk's selected part straight into the caller's
-      // memory instead of into a fresh allocation first (README, "Performance").
+      // memory instead of into a fresh allocation first (Performance.md, "Start-up by file layout").
       guard H5Pset_chunk_cache(access, 0, 0, 1.0) >= 0 else {
         throw file.failure("cannot size the chunk cache of dataset '\(self.path)'")
       }
@@ -57,7 +58,7 @@ public final class HDF5RowReader {
       // HDF5's advice: about 100 hash slots per chunk that fits, a prime, so the chunks of a band do not collide.
       let slots = Self.prime(atLeast: max(521, min(chunks * 100, 1 << 20)))
       // w0 stays HDF5's 0.75: with 1.0 (evict fully read chunks first) libhdf5 1.10 kept ~1 MB per chunk a random
-      // row read touched until the dataset closed (README, "Performance").
+      // row read touched until the dataset closed (Performance.md, "Start-up by file layout").
       guard H5Pset_chunk_cache(access, slots, bytes, 0.75) >= 0 else {
         throw file.failure("cannot size the chunk cache of dataset '\(self.path)'")
       }
@@ -84,7 +85,7 @@ public final class HDF5RowReader {
   // MARK: - Private
 
   private func read(rows: Range<Int>, memoryType: hid_t, into destination: UnsafeMutableRawPointer?, count: Int) throws {
-    guard dataset >= 0 else { throw HDF5Error("\(file.path): dataset '\(path)' was read after close()") }
+    guard dataset >= 0 else { throw MMError("\(file.path): dataset '\(path)' was read after close()") }
     HDF5.silenceErrorStackOnThisThread()
     guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
       throw file.error("rows \(rows) are out of range for dataset '\(path)', which has \(rowCount) rows")
@@ -119,7 +120,7 @@ public final class HDF5RowReader {
 
   /// Why a read of `rows` failed, in one line: a filter this library lacks, the chunk whose data is corrupt
   /// (found by reading chunk by chunk), or HDF5's own reason.
-  private func diagnose(_ rows: Range<Int>, cause: String?) -> HDF5Error {
+  private func diagnose(_ rows: Range<Int>, cause: String?) -> MMError {
     if let missing = filters.first(where: { !$0.isAvailable }) { return file.missingFilter(missing, dataset: path) }
     guard let chunkRows, !filters.isEmpty else { return file.error("cannot read rows \(rows) of dataset '\(path)'", cause: cause) }
     var band = rows.lowerBound - rows.lowerBound % chunkRows
@@ -206,7 +207,7 @@ extension HDF5File {
   }
 
   /// The one line for a dataset whose filter this library cannot run.
-  func missingFilter(_ filter: HDF5Filter, dataset: String) -> HDF5Error {
+  func missingFilter(_ filter: HDF5Filter, dataset: String) -> MMError {
     error("dataset '\(dataset)' is stored with filter \(filter.id) (\(filter.name)), which this HDF5 library does not have; "
       + "rewrite the file without it (`h5repack -f NONE \(path) plain.h5`, or h5py with compression=\"gzip\"), "
       + "or put the filter's plugin on HDF5_PLUGIN_PATH")

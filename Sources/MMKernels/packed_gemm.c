@@ -6,9 +6,8 @@
 //   level 1, AVX2+FMA: V = 8, MR = 6 (12 of 16 ymm)
 //   level 0, SSE2:     V = 4, MR = 6 (12 of 16 xmm)
 // Per kk a tile loads the panel's two vectors once and broadcasts one element of each A row: 2·MR
-// multiply-adds per 2 + MR loads. Measured on one AVX-512 core against OpenBLAS's sgemm (which re-packs B):
-// (32, 2048, 512) 116 -> 213 GFLOP/s, (32, 512, 128) 114 -> 208; AVX2 against OpenBLAS's Haswell kernel, 88 -> 112
-// (README, "Performance").
+// multiply-adds per 2 + MR loads. Its speed against OpenBLAS's sgemm (which re-packs B every call) is measured in
+// the Performance article (Sources/mmtrain/Documentation.docc).
 #include "packed_gemm.h"
 
 #pragma STDC FP_CONTRACT ON  // a * b + c as one FMA where the target has it (clang's default, stated)

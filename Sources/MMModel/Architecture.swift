@@ -1,12 +1,51 @@
-// The architecture choices of `model:` (cell, pooling, fusion). MMConfig reads them from YAML; they live
-// here, beside the layers that implement them.
+// The architecture choices of `model:`. MMConfig reads them from YAML into an `Architecture` (its `model`
+// section holds one); ModelSpec adds the data's modalities to it. The kinds (cell, pooling, fusion) are
+// chosen by name from one registry each:
+//
+//     kind      protocol (behaviour)              registry                 one file per kind
+//     cell      RecurrentCell   Recurrent/Cell.swift      CellKind.allCases        Recurrent/*Cell.swift
+//     pooling   PoolingMethod   Composite/Pooling.swift   PoolingKind.allCases     Composite/Pooling/*.swift
+//     fusion    FusionMethod    Composite/Fusion.swift    FusionKind.allCases      Composite/Fusion/*.swift
+//
+// A new kind is a new file (a type conforming to the protocol, and `extension XKind { static let x = ... }`)
+// plus its line in the registry. A name that is not registered is a config error listing the valid names.
 
-/// How an encoder turns its output sequence (T, B, H) into one vector per sample (`model.pooling`).
-public enum PoolingKind: String, CaseIterable, Sendable { case last, mean, max, attention }
+/// Everything `model:` chooses apart from the per-modality hidden sizes (`model.hidden`, which ModelSpec
+/// resolves into its inputs). Declared once: the config's model section and ModelSpec both hold this value.
+public struct Architecture: Equatable, Sendable {
+  public var fusion: FusionKind
+  public var cell: CellKind
+  public var layers: Int
+  public var bidirectional: Bool
+  public var pooling: PoolingKind
+  /// nil = the encoder's output size.
+  public var attentionSize: Int?
+  /// nil = the fusion's default (FusionMethod.defaultSize).
+  public var fusionSize: Int?
+  /// nil = the fusion's default (FusionMethod.defaultHeadHidden): 0 (a Linear head) for early, 64 for the others.
+  public var headHidden: Int?
+  public var dropout: Double
 
-/// How the modalities are combined (`model.fusion`):
-///   early      concatenate the features per step, one encoder over all of them
-///   late       one encoder per modality, pooled vectors concatenated, MLP head
-///   attention  per-modality encoders, projected tokens, one-head self-attention over modalities, mean
-///   tensor     per-modality encoders, projected vectors with a 1 appended, outer product (TFN), MLP head
-public enum FusionKind: String, CaseIterable, Sendable { case early, late, attention, tensor }
+  public init(fusion: FusionKind = .early, cell: CellKind = .lstm, layers: Int = 1, bidirectional: Bool = false,
+              pooling: PoolingKind = .last, attentionSize: Int? = nil, fusionSize: Int? = nil, headHidden: Int? = nil,
+              dropout: Double = 0) {
+    self.fusion = fusion; self.cell = cell; self.layers = layers; self.bidirectional = bidirectional; self.pooling = pooling
+    self.attentionSize = attentionSize; self.fusionSize = fusionSize; self.headHidden = headHidden; self.dropout = dropout
+  }
+}
+
+/// A kind chosen by name (`model.cell`, `model.pooling`, `model.fusion`): a value wrapping the kind's
+/// implementation, equal by name. `allCases` is the registry: `init(rawValue:)` finds only registered kinds,
+/// and the config's choice of valid names is that list.
+public protocol RegisteredKind: RawRepresentable, CaseIterable, Hashable, Sendable, CustomStringConvertible
+where RawValue == String, AllCases == [Self] {}
+
+extension RegisteredKind {
+  public init?(rawValue: String) {
+    guard let kind = Self.allCases.first(where: { $0.rawValue == rawValue }) else { return nil }
+    self = kind
+  }
+  public static func == (a: Self, b: Self) -> Bool { a.rawValue == b.rawValue }
+  public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
+  public var description: String { rawValue }
+}

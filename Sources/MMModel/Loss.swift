@@ -1,4 +1,5 @@
 import Foundation
+import MMCore
 
 /// The training objective, matching PyTorch's mean-reduced losses over the GLOBAL batch:
 ///
@@ -10,10 +11,6 @@ import Foundation
 /// dlogits by 1 / denominator, where the denominator is the global batch's Σ w_y for weighted cross-entropy
 /// (torch divides by the weights of the batch's labels) and the global row count otherwise. The all-reduced
 /// gradient sum is then exactly the gradient of the global mean.
-/// `task.kind`: what is predicted. It picks the head's width and the loss, so it lives with the loss.
-public enum TaskKind: String, CaseIterable, Sendable {
-  case binary, multiclass, regression
-}
 
 /// `task.loss` for regression.
 public enum RegressionLoss: String, CaseIterable, Sendable { case mse, mae, huber }

@@ -17,13 +17,14 @@ public final class ParameterArena {
   public let values: Buffer
   public let grads: Buffer
   public var count: Int { values.count }
-  /// `controlCount` floats past the last gradient that ride along with the gradient all-reduce (the
-  /// trainer's stop signal: one slot per signal number), so a training step needs one collective.
-  public var control: UnsafeMutablePointer<Float> { grads.pointer + count }
-  public static let controlCount = 32
+  /// `trailingCount` floats past the last gradient, for a caller's values that should ride along with the
+  /// gradients' all-reduce (the training loop's stop signal), so a training step needs one collective.
+  public let trailingCount: Int
+  public var trailing: UnsafeMutablePointer<Float> { grads.pointer + count }
 
-  /// `specs`: (name, shape) in state_dict order.
-  public init(_ specs: [(name: String, shape: [Int])]) {
+  /// `specs`: (name, shape) in state_dict order; `trailing`: floats after the gradients (see `trailing`).
+  public init(_ specs: [(name: String, shape: [Int])], trailing: Int = 0) {
+    trailingCount = trailing
     var offset = 0
     for spec in specs {
       precondition(!tensors.contains { $0.name == spec.name }, "duplicate parameter \(spec.name)")
@@ -31,7 +32,7 @@ public final class ParameterArena {
       offset += spec.shape.reduce(1, *)
     }
     values = Buffer(count: offset)
-    grads = Buffer(count: offset + ParameterArena.controlCount)  // + the control slots
+    grads = Buffer(count: offset + trailing)
   }
 
   public func tensor(_ name: String) -> Tensor {

@@ -23,10 +23,6 @@ public protocol RecurrentLayer: AnyObject {
                 lengths: UnsafePointer<Int32>, dx: UnsafeMutablePointer<Float>?, steps T: Int, batch B: Int)
 }
 
-/// Which cell; owned by MMModel (MMConfig imports it): `model.cell: lstm | lstm_peephole | gru`.
-/// Gate widths, extra parameters and point-wise steps: Recurrent/Cell*.swift.
-public enum CellKind: String, CaseIterable, Sendable { case lstm, lstm_peephole = "lstm_peephole", gru }
-
 /// Builds layer k of a stack: parameter specs (PyTorch state_dict names under `prefix`, e.g. "fusion.lstm."
 /// or "encoders.text.gru.") and the layer over an arena. Layer k > 0 takes the previous layer's output,
 /// so its D is H, or 2H when bidirectional.

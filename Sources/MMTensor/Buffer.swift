@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import MMKernels
 #endif
 
 /// A fixed-size, zero-initialised, contiguous Float buffer that owns its memory.
@@ -12,11 +13,9 @@ import Glibc
 /// is about to be written whole (a shard's features) is `prefault`ed instead: MAP_POPULATE maps every page in
 /// the one mmap call rather than one fault at a time.
 ///
-/// No transparent huge pages: in this project's KVM guest a fresh 2 MB page is one the host has to back again
-/// (free memory is handed back to it), and the first touch ran at 0.45 GB/s against 2.4 GB/s for 4 KB pages
-/// and 2.8–3.0 GB/s prefaulted (168 MB, 3 s apart, alternating). Measured here, one rank, 2 interleaved rounds:
-/// W1 loads at 0.34–0.42 GB/s with huge pages, 1.42–1.56 without, 2.04–2.19 prefaulted; W2 trains at 164–176
-/// samples/s with huge pages, 184–205 without.
+/// No transparent huge pages: in a VM that hands free memory back to its host, a fresh 2 MB page has to be
+/// backed again on first touch, which made both loading and training slower (measured in the Performance
+/// article).
 public final class Buffer {
   public let count: Int
   public let pointer: UnsafeMutablePointer<Float>
@@ -70,4 +69,12 @@ public final class Buffer {
     precondition(other.count == count)
     pointer.update(from: other.pointer, count: count)
   }
+}
+
+extension Buffer {
+  /// Makes malloc map and unmap every block from 1 MB, always: call once, at start. glibc's default raises
+  /// that threshold to the largest block freed so far, so a checkpoint's buffers (HDF5's in-memory image, its
+  /// checksum filter's chunk) would come from the heap the next time and stay resident after (the Performance
+  /// article has the figures). The training step allocates nothing, so no hot path pays for the mappings.
+  public static func mapLargeAllocations() { _ = mmk_malloc_map_from(1 << 20) }
 }

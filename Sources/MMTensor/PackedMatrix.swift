@@ -3,7 +3,7 @@ import MMKernels
 /// A (k, n) weight matrix packed once for many products with a small left operand (MMKernels/packed_gemm.h):
 /// each recurrent step's h_{t-1} (B_t, H) · W_hhᵀ and dgates_t (B_t, G) · W_hh. OpenBLAS re-packs its right
 /// operand on every call; this is packed once per forward and then costs only the micro-kernel (its speed:
-/// packed_gemm.c, README "Performance").
+/// packed_gemm.c, the Performance article).
 ///
 /// A row of the product does not depend on the other rows of A: one in-order FMA chain per element. The kernel
 /// is picked at run time for the CPU (AVX-512, AVX2, SSE2: `level`); AVX-512 and AVX2 give the same bits.

@@ -1,7 +1,9 @@
 import Foundation
 import MMCheckpoint
 import MMConfig
+import MMCore
 import MMData
+import MMDistributed
 import MMEval
 
 /// The models `evaluate` and `predict` score a data file with: one checkpoint (a file, or a run directory's
@@ -22,31 +24,13 @@ public struct InferenceModels {
   public let cvRunDir: String?
   public var isEnsemble: Bool { cvRunDir != nil }
 
-  /// `target`: a checkpoint file, a run directory, or a cv run directory (folds.json). `overrides` are laid
-  /// over each checkpoint's config (`data.path`, `data.missing`).
-  public static func load(_ target: String, overrides: [String]) throws -> InferenceModels {
-    let manifestPath = FoldManifest.path(target)
-    guard FileManager.default.fileExists(atPath: manifestPath) else {
-      let path = try RunDirectory.resolveCheckpoint(target)
-      return InferenceModels(members: [try member(URL(fileURLWithPath: path).lastPathComponent, path, overrides)], cvRunDir: nil)
-    }
-    let manifest = try FoldManifest.read(target)
-    var members: [Member] = []
-    for f in 0..<manifest.k {
-      let dir = "\(target)/fold-\(f)"
-      guard FileManager.default.fileExists(atPath: FoldOutcome.path(target, fold: f)),
-        let path = try? RunDirectory.resolveCheckpoint(dir)
-      else {
-        throw TrainingError(
-          "\(target) is a cv run whose fold \(f) is not finished (no \(FoldOutcome.path(target, fold: f))): finish it "
-            + "(mmtrain cv --resume \(target)), or score one fold's model with --checkpoint \(target)/fold-K")
-      }
-      members.append(try member("fold-\(f)", path, overrides))
-    }
-    return InferenceModels(members: members, cvRunDir: target)
+  public init(members: [Member], cvRunDir: String?) {
+    self.members = members
+    self.cvRunDir = cvRunDir
   }
 
-  static func member(_ name: String, _ path: String, _ overrides: [String]) throws -> Member {
+  /// One checkpoint file's model, its config pointed at the data by `overrides`.
+  public static func member(_ name: String, _ path: String, _ overrides: [String]) throws -> Member {
     let contents = try Checkpoint.read(path: path)
     let config = try TrainConfig.parse(yaml: contents.configYAML, source: path, overrides: overrides)
     return Member(name: name, path: path, checkpoint: contents, config: config)
@@ -65,8 +49,8 @@ public struct InferenceResult {
   public let outputs: RowOutputs
   /// Each member's metrics (ensembles only; empty without labels).
   public let memberMetrics: [(name: String, path: String, metrics: EvalMetrics)]
-  /// The last member's trainer: the data's schema, groups and the model's class names.
-  public let trainer: Trainer
+  /// The last member's session: the data's schema, groups and the model's class names.
+  public let session: TrainingSession
 }
 
 extension InferenceModels {
@@ -74,27 +58,27 @@ extension InferenceModels {
   public func run(comm: Communicator, labelsOptional: Bool) throws -> InferenceResult {
     var sum: RowOutputs? = nil
     var scores: [(name: String, path: String, metrics: EvalMetrics)] = []
-    var last: Trainer? = nil
+    var last: TrainingSession? = nil
     for member in members {
-      var options = Trainer.Options()
+      var options = TrainingSession.Options()
       options.inference = true
       options.initFrom = member.checkpoint
       options.labelsOptional = labelsOptional
-      let trainer = Trainer(config: member.config, comm: comm, options: options)
-      try trainer.prepare()
-      let out = trainer.predict(rows: Array(0..<trainer.schema.count))
-      if isEnsemble && trainer.schema.hasLabels { scores.append((member.name, member.path, trainer.metrics(out))) }
+      let session = try TrainingSession(config: member.config, comm: comm, options: options)
+      let evaluator = Evaluator(session)
+      let out = evaluator.predict(rows: Array(0..<session.schema.count))
+      if isEnsemble && session.schema.hasLabels { scores.append((member.name, member.path, evaluator.metrics(out))) }
       if var total = sum {
         for i in total.outputs.indices { for k in total.outputs[i].indices { total.outputs[i][k] += out.outputs[i][k] } }
         sum = total
       } else {
         sum = out
       }
-      last = trainer
+      last = session
     }
     guard var mean = sum, let last else { preconditionFailure("at least one model") }
     let n = Double(members.count)
     if members.count > 1 { mean.outputs = mean.outputs.map { $0.map { $0 / n } } }
-    return InferenceResult(outputs: mean, memberMetrics: scores, trainer: last)
+    return InferenceResult(outputs: mean, memberMetrics: scores, session: last)
   }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import MMCheckpoint
 import MMConfig
+import MMCore
 import MMData
 import MMHDF5
 
@@ -26,14 +27,14 @@ public enum InputChecks {
     let schema = try DataSchema.read(file, requireLabels: false)
     var warnings: [String] = []
     if needsLabels && !schema.hasLabels {
-      throw TrainingError(
+      throw MMError(
         "\(path) has no /labels, so there is nothing to score against; for the model's outputs without labels use "
           + "mmtrain predict --checkpoint \(checkpoint.path) --data \(path) --out predictions.csv")
     }
     if schema.hasLabels {
       let integers = schema.labelsAreIntegers && schema.labelShape.count == 1
       if c.task.kind != .regression && !integers {
-        throw TrainingError(
+        throw MMError(
           "\(checkpoint.path) is a \(c.task.kind.rawValue) classifier, but /labels in \(path) is \(schema.labelDType) "
             + "\(schema.labelShape) (regression targets?); score it on a file with integer class ids [N], or use a "
             + "checkpoint trained with task.kind: regression")
@@ -58,23 +59,7 @@ public enum InputChecks {
           + String(format: "'%@' sequences with a mean valid length of %.1f of %d steps: ", name, trained.mean, trained.steps)
           + "every step is read as data, padding included, and the results will be off (add the lengths to the file)")
     }
-    if strict, let first = warnings.first { throw TrainingError("\(first) (--strict)") }
+    if strict, let first = warnings.first { throw MMError("\(first) (--strict)") }
     return warnings
-  }
-}
-
-extension Trainer {
-  /// Per modality with lengths in the file: the mean valid steps of the training rows (rows not `excluded`)
-  /// and the file's T (what a checkpoint records as valid_lengths). Rank 0 reads the lengths datasets.
-  func meanValidLengths(_ file: HDF5File, _ schema: DataSchema, names: [String], excluded: [Bool]) throws -> [String: Provenance.ValidLength]? {
-    var means: [String: Provenance.ValidLength] = [:]
-    for m in schema.modalities where names.contains(m.name) {
-      guard let ds = schema.lengthsDataset(for: m.name) else { continue }
-      let lengths = try file.readInt64s(ds)
-      let rows = lengths.indices.filter { !excluded[$0] }
-      let sum = rows.reduce(0.0) { $0 + Double(min(max(lengths[$1], 0), Int64(m.steps))) }
-      means[m.name] = .init(mean: sum / Double(max(rows.count, 1)), steps: m.steps)
-    }
-    return means.isEmpty ? nil : means
   }
 }

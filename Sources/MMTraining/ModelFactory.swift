@@ -20,9 +20,6 @@ extension ModelSpec {
                           hidden: c.model.hidden.value(for: m.name)!))
       column += m.features
     }
-    return ModelSpec(
-      inputs: inputs, fusion: c.model.fusion, cell: c.model.cell, layers: c.model.layers, bidirectional: c.model.bidirectional,
-      pooling: c.model.pooling, attentionSize: c.model.attentionSize, fusionSize: c.model.fusionSize,
-      headHidden: c.model.headHidden, dropout: c.model.dropout, task: c.task.kind, outputs: outputs)
+    return ModelSpec(inputs: inputs, architecture: c.model.architecture, task: c.task.kind, outputs: outputs)
   }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import MMCheckpoint
 import MMConfig
+import MMCore
 import MMData
 import MMHDF5
 
@@ -21,10 +22,10 @@ enum ResumeChecks {
     guard let saved else { return }
     if let record = saved.provenance?.input {
       if let difference = input.difference(from: record) {
-        throw TrainingError("\(how) \(saved.path): the checkpoint does not fit this run: \(difference)")
+        throw MMError("\(how) \(saved.path): the checkpoint does not fit this run: \(difference)")
       }
     } else if let stats = saved.normalization, stats.mean.count != input.features {
-      throw TrainingError("\(how) \(saved.path): normalisation statistics cover \(stats.mean.count) features, the data gives \(input.features) (same data.modalities needed)")
+      throw MMError("\(how) \(saved.path): normalisation statistics cover \(stats.mean.count) features, the data gives \(input.features) (same data.modalities needed)")
     }
   }
 
@@ -40,7 +41,7 @@ enum ResumeChecks {
     var mask = [Bool](repeating: false, count: n)
     for row in rows {
       guard row >= 0 && row < n else {
-        throw TrainingError("--resume \(resume!.path): its validation split names sample \(row), but \(c.data.path) has \(n) samples (is it the file the run was trained on?)")
+        throw MMError("--resume \(resume!.path): its validation split names sample \(row), but \(c.data.path) has \(n) samples (is it the file the run was trained on?)")
       }
       mask[row] = true
     }
@@ -57,18 +58,18 @@ enum ResumeChecks {
       return (nil, nil)
     case .group:
       guard schema.hasGroups else {
-        throw TrainingError(
+        throw MMError(
           "\(c.data.path): data.split: group holds out whole /groups, but the file has no /groups (integer [N]: the "
             + "subject, speaker or session of each sample); add it, or use data.split: random")
       }
       let groups = try file.readInt64s("/groups").map(Int.init)
       if Set(groups).count < 2 {
-        throw TrainingError("\(c.data.path): data.split: group needs at least 2 groups in /groups, the file has 1; use data.split: random")
+        throw MMError("\(c.data.path): data.split: group needs at least 2 groups in /groups, the file has 1; use data.split: random")
       }
       return (groups, nil)
     case .stratified:
       guard c.task.kind != .regression, schema.labelsAreIntegers, schema.labelShape.count == 1 else {
-        throw TrainingError(
+        throw MMError(
           "data.split: stratified keeps class shares, but \(c.data.path) has no integer class labels [N] "
             + "(task.kind \(c.task.kind.rawValue)); use data.split: random or group")
       }
@@ -81,7 +82,7 @@ enum ResumeChecks {
   static func checkSampler(_ sampler: EpochSampler, _ resume: Checkpoint.Contents) throws {
     guard sampler.rng(epoch: resume.state.epoch).stateArray == resume.state.rngState else {
       let version = resume.provenance?.version ?? "before 0.2.0"
-      throw TrainingError("--resume \(resume.path): the sampler state (rng_state) does not match seed \(resume.state.seed) and epoch \(resume.state.epoch + 1) in this mmtrain \(MMTrainVersion.string) (written by mmtrain \(version)); the batch order cannot be continued exactly (use --init to start a new run from these weights)")
+      throw MMError("--resume \(resume.path): the sampler state (rng_state) does not match seed \(resume.state.seed) and epoch \(resume.state.epoch + 1) in this mmtrain \(MMTrainVersion.string) (written by mmtrain \(version)); the batch order cannot be continued exactly (use --init to start a new run from these weights)")
     }
   }
 

@@ -11,15 +11,16 @@ public enum RunReports {
   /// Collective: the validation split's predictions are gathered on every rank; rank 0 writes
   /// RUN_DIR/report/. Returns nil when the run has no validation split.
   @discardableResult
-  public static func writeTrainReport(_ t: Trainer, seconds: Double, configFile: String? = nil) throws -> Report? {
-    guard !t.validationRows.isEmpty else { return nil }
-    let out = t.predict(rows: t.validationRows)
-    let metrics = t.metrics(out)
+  public static func writeTrainReport(_ loop: TrainLoop, seconds: Double, configFile: String? = nil) throws -> Report? {
+    let t = loop.session, evaluator = Evaluator(t)
+    guard !t.split.validationRows.isEmpty else { return nil }
+    let out = evaluator.predict(rows: t.split.validationRows)
+    let metrics = evaluator.metrics(out)
     let curves = Curves.read(t.config.checkpoint.dir + "/metrics.jsonl")
     let result = FoldResult(
-      fold: 0, nTrain: t.trainRowCount, nValidation: out.rows.count, nTest: out.rows.count, metrics: metrics,
+      fold: 0, nTrain: t.split.trainRowCount, nValidation: out.rows.count, nTest: out.rows.count, metrics: metrics,
       curves: curves, epochs: curves.last?.epoch ?? t.config.train.epochs, seconds: seconds,
-      bestEpoch: t.bestEpoch, stoppedEarly: t.stopper.map { $0.shouldStop })
+      bestEpoch: loop.bestEpoch, stoppedEarly: loop.stoppedEarly)
     let report = make(t, kind: .train, title: title(runDir: t.config.checkpoint.dir, configFile: configFile), result: result, seconds: seconds)
     try t.comm.agree {
       guard t.comm.isRoot else { return }
@@ -31,9 +32,9 @@ public enum RunReports {
   /// Collective: the report of `models` scored on every row of `data` (`r`, from InferenceModels.run). Rank 0
   /// writes it into `dir`.
   public static func evaluate(_ r: InferenceResult, models: InferenceModels, data: String, seconds: Double, into dir: String) throws -> Report {
-    let t = r.trainer
+    let t = r.session
     let result = FoldResult(
-      fold: 0, nTrain: 0, nValidation: 0, nTest: r.outputs.rows.count, metrics: t.metrics(r.outputs), curves: [], epochs: 0,
+      fold: 0, nTrain: 0, nValidation: 0, nTest: r.outputs.rows.count, metrics: Evaluator(t).metrics(r.outputs), curves: [], epochs: 0,
       seconds: seconds)
     let name = models.cvRunDir.map { title(runDir: $0, configFile: nil) + " (ensemble)" } ?? models.members[0].name
     var report = make(t, kind: .evaluate, title: "\(name) on \(URL(fileURLWithPath: data).lastPathComponent)", result: result, seconds: seconds)
@@ -55,7 +56,7 @@ public enum RunReports {
     return configFile.map { "\(name) (\(URL(fileURLWithPath: $0).lastPathComponent))" } ?? name
   }
 
-  static func make(_ t: Trainer, kind: Report.Kind, title: String, result: FoldResult, seconds: Double) -> Report {
+  static func make(_ t: TrainingSession, kind: Report.Kind, title: String, result: FoldResult, seconds: Double) -> Report {
     let c = t.config
     let classification = c.task.kind != .regression
     let fingerprint = try? DataFingerprint.of(path: c.data.path)
@@ -72,14 +73,14 @@ public enum RunReports {
   }
 
   /// Inference: the names the checkpoint recorded, whatever the data file holds; training: the file's.
-  static func classNames(_ t: Trainer) -> [String] {
+  static func classNames(_ t: TrainingSession) -> [String] {
     let C = t.config.task.kind == .binary ? 2 : t.model.outputs
     if t.options.inference, let saved = t.options.initFrom?.provenance?.classNames, saved.count == C { return saved }
     return InputChecks.classNames(t.schema.classNames, classes: C, t.config.task.kind)
   }
 
   /// predictions.csv rows (with /groups when the file has it; no label column values without /labels).
-  public static func predictions(_ t: Trainer, _ out: RowOutputs, fold: Int?) -> Predictions {
+  public static func predictions(_ t: TrainingSession, _ out: RowOutputs, fold: Int?) -> Predictions {
     let groups = t.groups
     let rows = out.rows.enumerated().map { i, r in
       Predictions.Row(index: r, group: groups?[r], fold: fold, label: t.schema.hasLabels ? out.labels[i] : nil, outputs: out.outputs[i])
@@ -90,7 +91,7 @@ public enum RunReports {
   }
 }
 
-extension Trainer {
+extension TrainingSession {
   /// The file's /groups (read on demand, rank 0 uses it for predictions.csv).
   var groups: [Int]? {
     guard schema.hasGroups, let file = try? HDF5File(path: config.data.path, mode: .readOnly) else { return nil }

@@ -1,8 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import MMCore
 
-/// Where a run's time goes, for metrics.jsonl and `launch/bench.sh` (README, "Performance").
+/// Where a run's time goes, for metrics.jsonl and `launch/bench.sh` (the Performance article).
 ///
 ///     startup_s    prepare(): open and check the data, load the shard, build and broadcast the model (max over ranks)
 ///     load_s       ShardLoader.load alone (max over ranks); load_bytes: the largest shard's feature bytes (float32)
@@ -14,12 +15,8 @@ public struct RunTiming: Sendable {
   public var loadSeconds = 0.0
   public var loadBytes = 0
 
-  /// Monotonic seconds; reading the clock allocates nothing (safe inside the step).
-  @inline(__always) public static func now() -> Double {
-    var t = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &t)
-    return Double(t.tv_sec) + 1e-9 * Double(t.tv_nsec)
-  }
+  /// Monotonic seconds (MonotonicClock).
+  @inline(__always) public static func now() -> Double { MonotonicClock.now() }
 
   /// This process's peak resident set size, in bytes.
   public static func peakRSS() -> Int {

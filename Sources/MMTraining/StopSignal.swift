@@ -1,4 +1,5 @@
 import Foundation
+import MMCore
 import Synchronization
 
 /// SIGTERM, SIGINT and SIGUSR1 ask the run to stop cleanly: the ranks agree on it at the next step,
@@ -13,8 +14,9 @@ import Synchronization
 public enum StopSignal {
   static let flag = Atomic<Int32>(0)  // the signal number received, 0 = none
   static let interrupts = Atomic<Int32>(0)
-  public static let interruptedExitCode: Int32 = 130
-  public static let exitCode: Int32 = 75
+  /// The step's agreement on a stop: one float per signal number, carried after the gradients in their
+  /// all-reduce (ParameterArena.trailing); slot s > 0 summed over ranks: how many ranks received signal s.
+  public static let slots = 32
 
   public static var requested: Bool { received != 0 }
   /// The signal that asked for the stop (0 = none); the ranks agree on the largest one.
@@ -30,7 +32,7 @@ public enum StopSignal {
       if StopSignal.interrupts.add(1, ordering: .relaxed).newValue >= 2 {
         let line = "mmtrain: second interrupt: exiting now, without a checkpoint (resume from the previous one)\n"
         _ = line.utf8CString.withUnsafeBufferPointer { write(2, $0.baseAddress, $0.count - 1) }
-        _exit(StopSignal.interruptedExitCode)
+        _exit(ExitStatus.interrupted)
       }
       StopSignal.flag.store(s, ordering: .relaxed)
     }
@@ -47,10 +49,11 @@ public enum StopSignal {
   }
 }
 
-/// Thrown on every rank once the ranks agreed to stop; the checkpoint is already written.
-public struct TrainingStopped: Error, CustomStringConvertible {
-  public let epoch: Int, stepInEpoch: Int, checkpoint: String, signal: Int32
-  public var description: String {
-    "stopped by a signal (\(StopSignal.name(signal))) in epoch \(epoch + 1) after step \(stepInEpoch); checkpoint \(checkpoint) (continue with --resume)"
+extension MMError {
+  /// Thrown on every rank once the ranks agreed to stop; the checkpoint is already written (exit 75).
+  static func stopped(epoch: Int, stepInEpoch: Int, checkpoint: String, signal: Int32) -> MMError {
+    MMError(
+      "stopped by a signal (\(StopSignal.name(signal))) in epoch \(epoch + 1) after step \(stepInEpoch); checkpoint "
+        + "\(checkpoint) (continue with --resume)", kind: .stopped)
   }
 }

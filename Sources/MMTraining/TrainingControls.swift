@@ -1,6 +1,7 @@
 import Foundation
 import MMCheckpoint
 import MMConfig
+import MMCore
 import MMData
 import MMDistributed
 import MMModel
@@ -42,7 +43,7 @@ struct StepControls {
   static func checkWarmup(_ t: TrainSettings, stepsPerEpoch: Int) throws {
     let total = t.epochs * stepsPerEpoch
     guard t.warmupSteps > 0, t.warmupSteps >= total else { return }
-    throw TrainingError(
+    throw MMError(
       "train.warmup_steps = \(t.warmupSteps) is not below the run's total steps \(total) (train.epochs \(t.epochs) × "
         + "\(stepsPerEpoch) steps per epoch); lower train.warmup_steps or raise train.epochs")
   }
@@ -69,7 +70,7 @@ extension LossSpec {
     case .list(let w):
       try comm.agree {
         guard w.count != classes else { return }
-        throw TrainingError(
+        throw MMError(
           "task.class_weights has \(w.count) weights, but the labels of \(c.data.path) give \(classes) classes; give one weight per class")
       }
       weights = w
@@ -80,7 +81,7 @@ extension LossSpec {
       let n = counts.reduce(0, +)
       try comm.agree {
         guard let empty = counts.firstIndex(of: 0) else { return }
-        throw TrainingError(
+        throw MMError(
           "task.class_weights: balanced needs every class in the training rows, but class \(empty) has none in \(c.data.path); "
             + "give the weights as a list")
       }

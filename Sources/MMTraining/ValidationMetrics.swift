@@ -1,4 +1,5 @@
 import MMConfig
+import MMDistributed
 
 /// The validation split's metrics, each all-reduced: loss (class-weighted like the training loss),
 /// accuracy, F1 (binary: of class 1; multiclass: macro over the classes that occur in labels or
@@ -47,5 +48,20 @@ struct ConfusionCounts {
     if binary { return f1(1) }
     let present = (0..<classes).filter { counts[$0] + counts[classes + $0] + counts[2 * classes + $0] > 0 }
     return present.isEmpty ? 0 : present.map(f1).reduce(0, +) / Double(present.count)
+  }
+}
+
+/// What the validation chunks of one rank add up; all-reduced once.
+struct ValidationTotals {
+  var lossSum = 0.0      // Σ per-sample loss (class-weighted)
+  var samples = 0.0
+  var correct = 0.0
+  var weightSum = 0.0    // Σ class weights
+  var absErrorSum = 0.0  // regression: Σ per-sample mean |prediction − target|
+
+  mutating func allreduce(_ comm: Communicator) {
+    var v = [lossSum, samples, correct, weightSum, absErrorSum]
+    comm.allreduceSum(&v)
+    (lossSum, samples, correct, weightSum, absErrorSum) = (v[0], v[1], v[2], v[3], v[4])
   }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import MMCheckpoint
+import MMCore
+import MMCrossValidation
 import MMConfig
 import MMData
 import MMDistributed
@@ -35,7 +37,7 @@ struct CV: ParsableCommand {
   var merge: String?
 
   @Option(name: .long, help: "Console output on rank 0: auto (bar on a terminal), bar, lines.")
-  var progress: ConsoleProgress.Mode = .auto
+  var progress: Console.Mode = .auto
 
   func validate() throws {
     let given = [config != nil, resume != nil, merge != nil].filter { $0 }.count
@@ -65,7 +67,7 @@ struct CV: ParsableCommand {
       if let merge {
         let report = try comm.agree { comm.isRoot ? try CrossValidation.merge(runDir: merge) : nil }
         if let report {
-          for w in report.warnings { FileHandle.standardError.write(Data("mmtrain: warning: \(w)\n".utf8)) }
+          for w in report.warnings { Console.warning(w) }
           CrossValidation.summaryLines(report).forEach { print($0) }
           print("report: \(merge)/report/report.html (and report.md, report.json, predictions.csv)")
         }
@@ -119,9 +121,7 @@ struct CheckpointOnData: ParsableArguments {
   func loadOrEarly(labelsOptional: Bool) -> (InferenceModels?, Error?) {
     do {
       let (models, warnings) = try load(labelsOptional: labelsOptional)
-      if (MPICommunicator.launcherRank ?? 0) == 0 {
-        for w in warnings { FileHandle.standardError.write(Data("mmtrain: warning: \(w)\n".utf8)) }
-      }
+      if Console.launcherSpeaks { warnings.forEach(Console.warning) }
       return (models, nil)
     } catch {
       return (nil, error)
@@ -200,7 +200,7 @@ struct Predict: ParsableCommand {
     try runOnRanks(early: early) { comm, _ in
       guard let models else { preconditionFailure("agreed: loaded") }
       let result = try models.run(comm: comm, labelsOptional: true)
-      let predictions = RunReports.predictions(result.trainer, result.outputs, fold: nil)
+      let predictions = RunReports.predictions(result.session, result.outputs, fold: nil)
       try comm.agree {
         guard comm.isRoot else { return }
         if out.hasSuffix(".csv") {
@@ -260,7 +260,7 @@ struct ReportCommand: ParsableCommand {
       try ReportFiles.renderDocuments(report, to: URL(fileURLWithPath: dir))
       print("report: \(dir)/report.md, \(dir)/report.html")
     } catch {
-      reportError("\(error)")
+      Console.error("\(error)")
       throw ExitCode(ExitStatus.failure)
     }
   }

@@ -1,12 +1,15 @@
 import ArgumentParser
 import Foundation
-import Logging
 import MMCheckpoint
+import MMCore
+import MMCrossValidation
 import MMConfig
 import MMData
 import MMDistributed
 import MMEval
 import MMHDF5
+import MMModel
+import MMTensor
 import MMTraining
 
 /// The command line only: parse, validate, hand over to MMTraining / MMData. No training logic here.
@@ -23,7 +26,7 @@ struct MMTrain: ParsableCommand {
   /// the ranks start MPI and agree before exiting (a rank leaving first would make mpirun kill rank 0
   /// before it printed).
   static func main() {
-    HDF5.mapLargeAllocations()  // a checkpoint's buffers do not stay resident (see there)
+    Buffer.mapLargeAllocations()  // a checkpoint's buffers do not stay resident (see there)
     var command: ParsableCommand
     do {
       command = try parseAsRoot()
@@ -41,7 +44,7 @@ struct MMTrain: ParsableCommand {
     let code = exitCode(for: error)
     // --help and --version print as usual; an argument mistake is one line like every other error.
     let speak = {
-      if code == .success { print(fullMessage(for: error)); fflush(stdout) } else { reportError(message(for: error)) }
+      if code == .success { print(fullMessage(for: error)); fflush(stdout) } else { Console.error(message(for: error)) }
     }
     guard MPICommunicator.launchedByMPI else { speak(); Foundation.exit(code.rawValue) }
     let comm = MPICommunicator()
@@ -50,18 +53,6 @@ struct MMTrain: ParsableCommand {
     comm.finalize()
     Foundation.exit(code.rawValue)
   }
-}
-
-/// Exit codes: 0 done, 1 data/runtime error, 64 usage/config error (EX_USAGE, as swift-argument-parser),
-/// 75 stopped by a signal (EX_TEMPFAIL: resumable).
-enum ExitStatus {
-  static let failure: Int32 = 1
-  static let usage: Int32 = 64
-}
-
-/// The one way mmtrain reports an error: one line on stderr.
-func reportError(_ message: String) {
-  FileHandle.standardError.write(Data("mmtrain: error: \(message)\n".utf8))
 }
 
 struct Train: ParsableCommand {
@@ -81,7 +72,7 @@ struct Train: ParsableCommand {
   var initFrom: String?
 
   @Option(name: .long, help: "Console output on rank 0: auto (bar on a terminal), bar, lines.")
-  var progress: ConsoleProgress.Mode = .auto
+  var progress: Console.Mode = .auto
 
   /// Not an option: caught so that `mmtrain train my.yaml` gets a hint instead of "unexpected argument".
   @Argument(help: .hidden)
@@ -90,7 +81,7 @@ struct Train: ParsableCommand {
   @Flag(name: .long, help: "With --resume: continue even though the data file changed since the checkpoint (size, mtime or datasets).")
   var allowDataChange = false
 
-  @Flag(name: .long, help: "Only check the config (and --set); print it resolved, as YAML, and exit (launch/submit uses this).")
+  @Flag(name: .long, help: "Only check the config (and --set) and the data file against the contract; print the config resolved, as YAML, and exit (launch/submit uses this).")
   var check = false
 
   func validate() throws {
@@ -108,15 +99,24 @@ struct Train: ParsableCommand {
     HDF5.silenceErrorStack()
     // Everything that a typo can break is checked before any data is read, and before the run directory
     // is touched: a mistake costs a second, not a queue slot.
-    var options = Trainer.Options()
+    var options = TrainingSession.Options()
     options.progress = progress
     options.allowDataChange = allowDataChange
     if check {
       do {
-        print(try TrainConfig.load(path: config!, overrides: overrides).resolvingPaths().yaml(), terminator: "")
+        let cfg = try TrainConfig.load(path: config!, overrides: overrides).resolvingPaths()
+        // The data contract too, as a session checks it: a missing or broken data file is one line
+        // here, at submit time, not a failed job after the queue.
+        let file: HDF5File
+        do { file = try HDF5File(path: cfg.data.path, mode: .readOnly) } catch { throw MMError.usage("data.path in \(config!): \(error)") }
+        defer { file.close() }
+        let names = try DataSchema.read(file).resolveModalities(cfg.data.modalities).map(\.name)
+        try ModelSpec.checkPerModalityKeys(cfg, modalities: names)
+        try cfg.check(worldSize: 1)
+        print(cfg.yaml(), terminator: "")
         return
       } catch {
-        reportError("\(error)")
+        Console.error("\(error)")
         throw ExitCode(ExitStatus.usage)
       }
     }
@@ -125,7 +125,7 @@ struct Train: ParsableCommand {
     do {
       if let resume {
         let (contents, note) = try ResumeSource.load(resume)
-        if let note, (MPICommunicator.launcherRank ?? 0) == 0 { FileHandle.standardError.write(Data("mmtrain: warning: \(note)\n".utf8)) }
+        if let note, Console.launcherSpeaks { Console.warning(note) }
         options.resume = contents
         cfg = try resumedConfig(contents, runDir: RunDirectory.runDirectory(ofResumeTarget: resume))
       } else {
@@ -136,21 +136,21 @@ struct Train: ParsableCommand {
       early = error
     }
 
-    try runOnRanks(early: early, check: { comm in try cfg?.check(worldSize: comm.size) }) { comm, log in
+    try runOnRanks(early: early, check: { comm in try cfg?.check(worldSize: comm.size) }) { comm, console in
       guard let cfg else { preconditionFailure("config resolved") }
-      let trainer = Trainer(config: cfg, comm: comm, options: options)
       let started = Date()
-      let history = try trainer.train()
+      let loop = TrainLoop(try TrainingSession(config: cfg, comm: comm, options: options))
+      let history = try loop.run()
       if let last = history.last {
-        log.info("done: \(last.epoch) epochs in \(String(format: "%.1f", last.elapsed))s; checkpoints and metrics.jsonl in \(TrainConfig.display(cfg.checkpoint.dir))")
+        console.line("done: \(last.epoch) epochs in \(String(format: "%.1f", last.elapsed))s; checkpoints and metrics.jsonl in \(TrainConfig.display(cfg.checkpoint.dir))")
       }
       do {
-        if try RunReports.writeTrainReport(trainer, seconds: Date().timeIntervalSince(started), configFile: config) != nil {
-          log.info("report: \(cfg.checkpoint.dir)/report/report.html (validation metrics; report.md, report.json, predictions.csv)")
+        if try RunReports.writeTrainReport(loop, seconds: Date().timeIntervalSince(started), configFile: config) != nil {
+          console.line("report: \(cfg.checkpoint.dir)/report/report.html (validation metrics; report.md, report.json, predictions.csv)")
         }
-      } catch let failure as RankFailure where cfg.checkpoint.onError == .warn {
+      } catch let failure as MMError where failure.seenBy != nil && cfg.checkpoint.onError == .warn {
         // checkpoint.on_error: warn covers every write into RUN_DIR (a full disk): the training itself is done.
-        if let m = failure.message { FileHandle.standardError.write(Data("mmtrain: warning: \(m) (checkpoint.on_error: warn)\n".utf8)) }
+        if failure.printsHere { Console.warning("\(failure.message) (checkpoint.on_error: warn)") }
       }
     }
   }
@@ -164,7 +164,7 @@ struct Train: ParsableCommand {
     var resumed = try ResumeRules.check(checkpoint: saved, run: given.resolvingPaths(), checkpointPath: checkpoint.path)
     let setsDir = overrides.contains { $0.split(separator: "=").first?.trimmingCharacters(in: .whitespaces) == "checkpoint.dir" }
     if setsDir && resumed.checkpoint.dir != runDir {
-      throw ConfigError("--set checkpoint.dir: --resume continues in its run directory \(runDir); to start a new run from this checkpoint, give the new checkpoint.dir with --config FILE --init \(checkpoint.path)")
+      throw MMError.usage("--set checkpoint.dir: --resume continues in its run directory \(runDir); to start a new run from this checkpoint, give the new checkpoint.dir with --config FILE --init \(checkpoint.path)")
     }
     resumed.checkpoint.dir = runDir
     return resumed
@@ -172,59 +172,50 @@ struct Train: ParsableCommand {
 }
 
 /// Starts MPI (or the single-process stand-in) and runs `body` on every rank under mmtrain's error rules:
-/// an early (pre-MPI) error is agreed first; an agreed failure is printed once by the rank that saw it and
-/// every rank exits together (64 for usage/config, 1 otherwise); a stop request exits 75; an error only
-/// this rank saw brings every rank down.
+/// an early (pre-MPI) error is agreed first; an agreed failure (MMError with `seenBy`) is printed once by the
+/// rank that saw it and every rank exits together with its kind's code (ExitStatus: 64 usage, 1 runtime); a
+/// stop request exits 75; an error only this rank saw brings every rank down.
 func runOnRanks(
-  early: Error?, check: ((Communicator) throws -> Void)? = nil, _ body: (Communicator, Logger) throws -> Void
+  early: Error?, check: ((Communicator) throws -> Void)? = nil, _ body: (Communicator, Console) throws -> Void
 ) throws {
   let comm: Communicator = MPICommunicator.launchedByMPI ? MPICommunicator() : SingleProcessCommunicator()
   var early = early
   if let mismatch = LaunchEnvironment.mismatch(rank: comm.rank, size: comm.size) {
     // The processes may not be able to talk to each other at all: the one Slurm calls task 0 reports.
     if comm.size == 1 {
-      if LaunchEnvironment.speaksAlone { reportError(mismatch) }
+      if LaunchEnvironment.speaksAlone { Console.error(mismatch) }
       throw ExitCode(ExitStatus.usage)
     }
-    if early == nil { early = ConfigError(mismatch) }
+    if early == nil { early = MMError.usage(mismatch) }
   }
   if early == nil, let check { do { try check(comm) } catch { early = error } }
-  LoggingSystem.bootstrap { _ in ConsoleLogHandler(speaks: comm.isRoot) }
-  let log = Logger(label: "mmtrain")
+  let console = Console(mode: .lines, speaks: comm.isRoot)
   StopSignal.install()
   do {
     // The ranks agree on an early error before anyone exits: a rank leaving first would make mpirun
     // kill rank 0 before it reported.
     try comm.agree { if let early { throw early } }
-    try body(comm, log)
+    try body(comm, console)
     comm.finalize()
-  } catch let stopped as TrainingStopped {
-    log.warning("\(stopped)")
+  } catch let stopped as MMError where stopped.kind == .stopped {
+    if stopped.printsHere { console.warning(stopped.message) }
     comm.finalize()
-    throw ExitCode(StopSignal.exitCode)
-  } catch let stopped as CVStopped {
-    if comm.isRoot { log.warning("\(stopped)") }
-    comm.finalize()
-    throw ExitCode(StopSignal.exitCode)
-  } catch let agreed as AgreedFailure {
-    if let message = agreed.failure.message { reportError(message) }
-    comm.finalize()
-    throw ExitCode(agreed.usage ? ExitStatus.usage : ExitStatus.failure)
-  } catch let failure as RankFailure {
+    throw ExitCode(ExitStatus.stopped)
+  } catch let agreed as MMError where agreed.seenBy != nil {
     // Agreed by every rank: the rank that saw it reports, all exit together.
-    if let message = failure.message { reportError(message) }
+    if agreed.printsHere { Console.error(agreed.message) }
     comm.finalize()
-    throw ExitCode(early is ConfigError || early is ValidationError ? ExitStatus.usage : ExitStatus.failure)
+    throw ExitCode(agreed.exitCode)
   } catch {
     // Seen by this rank alone: report and bring every rank down rather than leave them waiting.
     let prefix = comm.size > 1 ? "rank \(comm.rank): " : ""
-    reportError("\(prefix)\(error)")
+    Console.error("\(prefix)\(error)")
     if comm.size > 1 { comm.abort(code: ExitStatus.failure) }
-    throw ExitCode(ExitStatus.failure)
+    throw ExitCode(ExitStatus.code(for: error.mmKind))
   }
 }
 
-extension ConsoleProgress.Mode: ExpressibleByArgument {}
+extension Console.Mode: ExpressibleByArgument {}
 
 struct Inspect: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -238,14 +229,14 @@ struct Inspect: ParsableCommand {
     do {
       let report = try Inspection.run(path: file)
       report.lines.forEach { print($0) }
-      for w in report.warnings { FileHandle.standardError.write(Data("mmtrain: warning: \(file): \(w)\n".utf8)) }
-      for p in report.problems { reportError("\(file): \(p)") }
+      for w in report.warnings { Console.warning("\(file): \(w)") }
+      for p in report.problems { Console.error("\(file): \(p)") }
       print(report.verdict)
       if !report.isValid { throw ExitCode(ExitStatus.failure) }
     } catch let e as ExitCode {
       throw e
     } catch {
-      reportError("\(error)")  // the file breaks the contract before it can be summarised
+      Console.error("\(error)")  // the file breaks the contract before it can be summarised
       print("usable: no (1 problem)")
       throw ExitCode(ExitStatus.failure)
     }
@@ -289,19 +280,48 @@ struct Synth: ParsableCommand {
       try OutputFile.replace(out, option: "--out") { tmp in try MMData.Synth.write(spec, to: tmp) }
       print("wrote \(out): \(samples) samples; text [\(steps), \(textFeatures)], audio [\(audioRate * steps), \(audioFeatures)], vision [\(steps), \(visionFeatures)]; 2 classes")
     } catch {
-      reportError("\(error)")
-      throw ExitCode((error as? EvalError)?.isUsage == true ? ExitStatus.usage : ExitStatus.failure)
+      Console.error("\(error)")
+      throw ExitCode(ExitStatus.code(for: error.mmKind))
     }
   }
 }
 
 struct ConfigCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "config", abstract: "Print the configuration reference (Markdown) or every key at its default (YAML).")
+    commandName: "config",
+    abstract: "Print the configuration reference (Markdown), every key at its default (YAML), or one key's value (--get).")
 
-  @Flag(help: "The Markdown reference of every key, as in README's configuration reference.") var reference = false
+  @Flag(help: "The Markdown reference of every key, as README's configuration reference holds it.") var reference = false
+
+  @Option(name: .long, help: "Print one key's resolved value on one line, e.g. --get train.batch_size (the default's without --config).")
+  var get: String?
+
+  @Option(name: .long, help: "With --get: the YAML config to read the value from (resolved as train --check prints it).")
+  var config: String?
+
+  @Option(name: .customLong("set"), help: "With --get and --config: override a key first, e.g. --set train.lr=0.01 (repeatable).")
+  var overrides: [String] = []
+
+  func validate() throws {
+    if get != nil && reference { throw ValidationError("--get and --reference exclude each other: mmtrain config --get KEY [--config FILE]") }
+    if get == nil && (config != nil || !overrides.isEmpty) {
+      throw ValidationError("--config and --set go with --get KEY: mmtrain config --get train.epochs --config FILE")
+    }
+    if config == nil && !overrides.isEmpty { throw ValidationError("--set needs --config FILE (without one, --get prints the default)") }
+  }
 
   func run() throws {
-    print(reference ? TrainConfig.referenceMarkdown() : TrainConfig.defaults.yaml(), terminator: "")
+    guard let key = get else {
+      print(reference ? TrainConfig.referenceMarkdown() : TrainConfig.defaults.yaml(), terminator: "")
+      return
+    }
+    do {
+      let value = try config.map { try TrainConfig.load(path: $0, overrides: overrides).resolvingPaths().value(ofKey: key) }
+        ?? TrainConfig.defaultValue(ofKey: key)
+      print(value)
+    } catch {
+      Console.error("\(error)")
+      throw ExitCode(ExitStatus.usage)
+    }
   }
 }

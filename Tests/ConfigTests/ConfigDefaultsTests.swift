@@ -1,4 +1,8 @@
 import MMConfig
+import MMCore
+import MMData
+import MMModel
+import MMOptim
 import XCTest
 
 final class ConfigDefaultsTests: XCTestCase {

@@ -1,4 +1,6 @@
 @testable import MMConfig
+import MMCore
+import MMEval
 import XCTest
 
 /// Every mistake gives one line naming the file and the full key path, plus the fix.
@@ -170,9 +172,9 @@ final class ConfigErrorTests: XCTestCase {
   func testLoadMissingFileNamesThePath() {
     XCTAssertThrowsError(try TrainConfig.load(path: "/nonexistent/mmtrain.yaml")) { error in
       XCTAssertEqual(
-        (error as? ConfigError)?.message,
+        (error as? MMError)?.message,
         "/nonexistent/mmtrain.yaml: config file not found; check the path (e.g. --config configs/demo.yaml)")
-      XCTAssertEqual(error.localizedDescription, (error as? ConfigError)?.message)
+      XCTAssertEqual(error.localizedDescription, (error as? MMError)?.message)
     }
   }
 }

@@ -96,11 +96,46 @@ final class ConfigRoundTripTests: XCTestCase {
 }
 
 final class ReadmeReferenceTests: XCTestCase {
-  /// README's configuration reference is generated from the schema; a new key without docs fails here.
-  func testReadmeHoldsTheGeneratedReference() throws {
+  /// README's configuration reference is generated from the schema, and it is there once: a new key without
+  /// docs fails here, and so does a table pasted twice (into README again, or into an article of the DocC
+  /// catalog, where a copy would go stale).
+  func testReadmeHoldsTheGeneratedReferenceOnce() throws {
     let readme = try String(contentsOf: packageRoot().appendingPathComponent("README.md"), encoding: .utf8)
-    XCTAssertTrue(readme.contains(TrainConfig.referenceMarkdown()),
-                  "README.md's configuration reference is out of date: replace its tables (from '### `data`' to the next '## ' heading) with the output of `mmtrain config --reference`")
+    let reference = TrainConfig.referenceMarkdown()
+    let regenerate = "replace README.md's tables (from '### `data`' to the next '## ' heading) with the output of `mmtrain config --reference`"
+    XCTAssertEqual(occurrences(of: reference, in: readme), 1,
+                   "README.md must hold the configuration reference exactly once: \(regenerate)")
+
+    let articles = try documentationArticles()
+    XCTAssertFalse(articles.isEmpty, "no .md files found under Sources/ (the DocC catalog)")
+    // Each section heading and each key's row: once in README, never in an article.
+    let headings = ConfigSchema.sections.map { "### `\($0.name)`\n" }
+    let rows = reference.split(separator: "\n").map(String.init).filter { $0.hasPrefix("| `") }
+    XCTAssertEqual(rows.count, ConfigSchema.keys.count)
+    for line in headings + rows {
+      let text = line.hasSuffix("\n") ? line : line + "\n"
+      XCTAssertEqual(occurrences(of: "\n" + text, in: "\n" + readme), 1,
+                     "README.md must hold '\(line.trimmingCharacters(in: .newlines))' exactly once: \(regenerate)")
+      for (path, article) in articles where article.contains(line.trimmingCharacters(in: .newlines)) {
+        XCTFail("\(path) repeats README's configuration reference ('\(line.trimmingCharacters(in: .newlines))'); link to README's instead")
+      }
+    }
+  }
+
+  /// Every Markdown file under Sources/ (the DocC catalog's articles), by path relative to the package root.
+  private func documentationArticles() throws -> [(String, String)] {
+    let root = packageRoot()
+    let sources = root.appendingPathComponent("Sources")
+    guard let walk = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil) else { return [] }
+    var articles: [(String, String)] = []
+    for case let url as URL in walk where url.pathExtension == "md" {
+      articles.append((String(url.path.dropFirst(root.path.count + 1)), try String(contentsOf: url, encoding: .utf8)))
+    }
+    return articles
+  }
+
+  private func occurrences(of needle: String, in haystack: String) -> Int {
+    haystack.components(separatedBy: needle).count - 1
   }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import MMConfig
+import MMCore
 import TestSupport
 import XCTest
 
@@ -18,7 +19,7 @@ final class ResumeRulesTests: XCTestCase {
     let new = parseOK(minimalYAML, overrides: ["train.seed=9"])!
     XCTAssertThrowsError(try ResumeRules.check(checkpoint: saved, run: new, checkpointPath: "runs/a/latest")) { error in
       let message = "\(error)"
-      XCTAssertTrue(error is ConfigError, "a config error (exit 64): \(type(of: error))")
+      XCTAssertEqual((error as? MMError)?.kind, .usage, "a config error (exit 64): \(type(of: error))")
       XCTAssertTrue(message.contains("train.seed = 9 differs from the checkpoint's 3"), message)
       XCTAssertTrue(message.contains("--init runs/a/latest"), "offers --init: \(message)")
     }
@@ -83,7 +84,7 @@ final class ConfigPathTests: XCTestCase {
     let c = parseOK(minimalYAML + "train:\n  batch_size: 2\n")!
     XCTAssertNoThrow(try c.check(worldSize: 2))
     XCTAssertThrowsError(try c.check(worldSize: 4)) { error in
-      XCTAssertTrue(error is ConfigError)
+      XCTAssertEqual((error as? MMError)?.kind, .usage)
       XCTAssertTrue("\(error)".contains("train.batch_size = 2 is smaller than the world size 4"), "\(error)")
     }
   }

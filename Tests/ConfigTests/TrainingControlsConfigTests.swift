@@ -1,4 +1,6 @@
 @testable import MMConfig
+import MMModel
+import MMOptim
 import XCTest
 
 /// The keys of the training controls (issue 15): parsing, defaults, round trips, and one clear line for

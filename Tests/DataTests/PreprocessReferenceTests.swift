@@ -6,9 +6,10 @@ import MMHDF5
 import TestSupport
 import XCTest
 
-/// README documents the preprocessing with a numpy function (Tests/Fixtures/preprocess.py). Its output on
-/// the fixture files is committed (preprocess_reference.json); mmtrain's loader must give the same model
-/// input, lengths and statistics, and README must still print exactly that function.
+/// The Preprocessing article (Sources/mmtrain/Documentation.docc/Preprocessing.md) documents the preprocessing
+/// with a numpy function (Tests/Fixtures/preprocess.py). Its output on the fixture files is committed
+/// (preprocess_reference.json); mmtrain's loader must give the same model input, lengths and statistics, and
+/// the article must still print exactly that function.
 final class PreprocessReferenceTests: XCTestCase {
   struct Case: Decodable {
     let file: String, modalities: [String], steps: [Int], align: String, normalize: String, missing: String
@@ -44,12 +45,13 @@ final class PreprocessReferenceTests: XCTestCase {
     }
   }
 
-  func testREADMEPrintsTheCheckedFunction() throws {
+  func testArticlePrintsTheCheckedFunction() throws {
     let script = try String(contentsOf: fixturesDirectory().appendingPathComponent("preprocess.py"), encoding: .utf8)
-    let readme = try String(contentsOf: packageRoot().appendingPathComponent("README.md"), encoding: .utf8)
-    let begin = "# --- begin preprocess (quoted in README.md) ---\n", end = "# --- end preprocess ---"
+    let path = "Sources/mmtrain/Documentation.docc/Preprocessing.md"
+    let article = try String(contentsOf: packageRoot().appendingPathComponent(path), encoding: .utf8)
+    let begin = "# --- begin preprocess (quoted in Preprocessing.md) ---\n", end = "# --- end preprocess ---"
     let function = try XCTUnwrap(script.components(separatedBy: begin).dropFirst().first?.components(separatedBy: end).first)
     XCTAssertTrue(function.hasPrefix("def preprocess("), function)
-    XCTAssertTrue(readme.contains(function), "README.md must quote Tests/Fixtures/preprocess.py's preprocess() verbatim")
+    XCTAssertTrue(article.contains(function), "\(path) must quote Tests/Fixtures/preprocess.py's preprocess() verbatim")
   }
 }

@@ -1,4 +1,5 @@
 import MMConfig
+import MMCore
 import MMData
 import MMDistributed
 import MMHDF5

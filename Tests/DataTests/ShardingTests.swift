@@ -1,4 +1,5 @@
 import MMData
+import MMDistributed
 import XCTest
 
 final class ShardingTests: XCTestCase {

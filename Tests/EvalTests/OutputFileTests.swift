@@ -1,4 +1,5 @@
 import Foundation
+import MMCore
 import MMEval
 import TestSupport
 import XCTest
@@ -16,7 +17,7 @@ final class OutputFileTests: XCTestCase {
     try "notes".write(toFile: target + "/notes.txt", atomically: true, encoding: .utf8)
     XCTAssertThrowsError(try OutputFile.write(Data("a,b\n".utf8), to: target, option: "--out")) { error in
       XCTAssertEqual("\(error)", "--out \(target) is a directory; give a file path (mmtrain never replaces a directory)")
-      XCTAssertTrue((error as? EvalError)?.isUsage ?? false)
+      XCTAssertEqual((error as? MMError)?.kind, .usage)
     }
     XCTAssertEqual(try String(contentsOfFile: target + "/notes.txt", encoding: .utf8), "notes")
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["out.csv"], "no temporary file left")

@@ -8,7 +8,7 @@ bidirectional layers too). PyTorch has no peephole LSTM: its row is nn.LSTM, the
 Each round runs every case in Swift then in PyTorch, alternating, so machine load hits both alike;
 the table gives the median over rounds in samples/s.
 
-    swift build -c release --build-tests -Xswiftc -enable-testing   # other test targets use @testable
+    swift build -c release --product cellbench
     python3 Tests/Fixtures/bench_cells.py [--rounds 3] [--seconds 2] [--bi]
 """
 
@@ -27,13 +27,12 @@ T, D, B = 20, 409, 64
 
 
 def swift_case(cell, H, bi, seconds):
-    env = dict(os.environ, MMTRAIN_BENCH="1", MMTRAIN_BENCH_CASES=f"{cell}:{H}{':bi' if bi else ''}",
-               MMTRAIN_BENCH_SECONDS=str(seconds))
-    xctest = os.path.join(ROOT, ".build/release/mmtrainPackageTests.xctest")
-    out = subprocess.run([xctest, "ModelTests.RecurrentBenchmarkTests"], env=env, capture_output=True, text=True, cwd=ROOT)
+    exe = os.path.join(ROOT, ".build/release/cellbench")
+    out = subprocess.run([exe, f"{cell}:{H}{':bi' if bi else ''}", "--seconds", str(seconds)], capture_output=True,
+                         text=True, cwd=ROOT)
     m = re.search(r"samples_per_s=([0-9.]+)", out.stdout + out.stderr)
     if not m:
-        raise SystemExit(f"no benchmark line from {xctest} (run `swift build -c release --build-tests -Xswiftc -enable-testing` first):\n{out.stdout}{out.stderr}")
+        raise SystemExit(f"no benchmark line from {exe} (run `swift build -c release --product cellbench` first):\n{out.stdout}{out.stderr}")
     return float(m.group(1))
 
 

@@ -25,12 +25,13 @@ where both sides read it). Lengths: one modality of one sample is 0, some length
 
 The matrix: every fusion x every pooling with a unidirectional LSTM; every cell (lstm, lstm_peephole,
 gru) x {uni, bidirectional} for late and early fusion with last pooling; bidirectional with mean, max and
-attention pooling (one per fusion); 1 or 2 layers; head_hidden 0
-and > 0; multiclass, binary and regression spread over the cases. One attention-fusion case has a sample
+attention pooling (one per fusion); gated fusion once per pooling (every cell, both directions); 1 or 2
+layers; head_hidden 0 and > 0; multiclass, binary and regression spread over the cases. One attention-fusion case has a sample
 with no modality present. After writing, every file is reloaded, the module rebuilt from "params" with
 load_state_dict(strict=True), and everything recomputed and compared.
 
-Regenerate (from the repo root): python3 Tests/Fixtures/make_zoo_reference.py
+Regenerate (from the repo root): python3 Tests/Fixtures/make_zoo_reference.py [CASE ...]
+With case names (e.g. gated_lstm_last), only those fixtures are rewritten (and verified); the others stay.
 """
 
 import glob
@@ -105,6 +106,17 @@ def cases():
             pooling=pooling, layers=layers, attention_size=3 if pooling == "attention" else None,
             fusion_size=3 if fusion == "tensor" else None, head_hidden=5, task=task, outputs=C, modalities=mods,
             lengths=lengths))
+        n += 1
+    # Gated fusion: every pooling once, uni and bidirectional cells, 2 and 3 modalities.
+    for cell, bidirectional, pooling, layers, mods in [("lstm", False, "last", 1, SEPARATE), ("gru", True, "mean", 2, SEPARATE[:2]),
+                                                        ("lstm_peephole", False, "max", 1, SEPARATE),
+                                                        ("lstm", True, "attention", 1, SEPARATE[:2])]:
+        task, C = TASKS[n % 3]
+        lengths = {m["name"]: list(SEPARATE_LENGTHS[m["name"]]) for m in mods}
+        out.append(dict(
+            name=f"gated_{cell}_{'bi_' if bidirectional else ''}{pooling}", seed=2000 + n, fusion="gated", cell=cell,
+            bidirectional=bidirectional, pooling=pooling, layers=layers, attention_size=3 if pooling == "attention" else None,
+            fusion_size=[None, 3][n % 2], head_hidden=[5, 0][n % 2], task=task, outputs=C, modalities=mods, lengths=lengths))
         n += 1
     return out
 
@@ -216,15 +228,22 @@ def check_peephole_module():
     return err < 1e-12
 
 
-def main():
+def main(only):
     torch.set_num_threads(1)
     if not check_peephole_module():
         return 1
-    for old in glob.glob(os.path.join(HERE, "zoo_*.json")):
-        os.remove(old)
-    total = 0
     all_cases = cases()
     assert len({c["name"] for c in all_cases}) == len(all_cases)
+    unknown = set(only) - {c["name"] for c in all_cases}
+    if unknown:
+        print(f"unknown case(s): {', '.join(sorted(unknown))}")
+        return 1
+    if only:
+        all_cases = [c for c in all_cases if c["name"] in only]
+    else:
+        for old in glob.glob(os.path.join(HERE, "zoo_*.json")):
+            os.remove(old)
+    total = 0
     for c in all_cases:
         path = os.path.join(HERE, f"zoo_{c['name']}.json")
         with open(path, "w") as f:
@@ -238,4 +257,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""mmtrain's preprocessing in numpy, as README prints it, and the reference it checks mmtrain against.
+"""mmtrain's preprocessing in numpy, as the Preprocessing article prints it, and the reference it checks mmtrain against.
 
-`preprocess` (between the markers) is quoted verbatim in README's "From file to model input"; a Swift test
-(DataTests/PreprocessReferenceTests) checks that README still holds exactly this text, and that mmtrain's
+`preprocess` (between the markers) is quoted verbatim in Sources/mmtrain/Documentation.docc/Preprocessing.md; a
+Swift test (DataTests/PreprocessReferenceTests) checks that the article still holds exactly this text, and that mmtrain's
 own loader gives what `preprocess` wrote to preprocess_reference.json. Regenerate (needs numpy and h5py):
     python3 Tests/Fixtures/preprocess.py
 It writes preprocess_input.h5 (shared /lengths, an absent modality, NaN values) and preprocess_reference.json.
@@ -13,7 +13,7 @@ import os
 import h5py
 import numpy as np
 
-# --- begin preprocess (quoted in README.md) ---
+# --- begin preprocess (quoted in Preprocessing.md) ---
 def preprocess(f, modalities, steps, align="interpolate", normalize="zscore", missing="error",
                train_rows=None, stats=None):
     """Model input of every sample in h5py.File f: x (N, S, D) float32, lengths (N,), (mean, std).

@@ -8,7 +8,7 @@ arena, which is what a checkpoint's /params holds, so
 
 loads any mmtrain checkpoint. `spec` is a dict (the reference fixtures' "spec"):
 
-    {"fusion": "early|late|attention|tensor", "cell": "lstm|lstm_peephole|gru", "layers": int,
+    {"fusion": "early|late|attention|tensor|gated", "cell": "lstm|lstm_peephole|gru", "layers": int,
      "bidirectional": bool, "pooling": "last|mean|max|attention", "attention_size": int|None,
      "fusion_size": int|None, "head_hidden": int|None, "dropout": float, "outputs": int, "task": str,
      "modalities": [{"name": str, "features": int, "steps": int, "hidden": int}, ...]}   # model order
@@ -19,6 +19,7 @@ Layout (the state_dict follows the order the modules are registered):
     late       encoders.<m>.{lstm|gru}.*  [encoders.<m>.pool.*]  (per modality, model order)            head
     attention  encoders.<m>.*  fusion.proj.<m> (per modality)  fusion.query  fusion.key  fusion.value  head
     tensor     encoders.<m>.*  fusion.proj.<m> (per modality)                                          head
+    gated      encoders.<m>.*  fusion.proj.<m> (per modality)  fusion.gate.<m> (per modality)          head
     head       nn.Linear(F, C) when head_hidden == 0, else nn.Sequential(Linear(F, Hh), ReLU(), Linear(Hh, C))
 
 Inputs of `forward(xs, lengths)`: xs[m] (B, T_m, D_m) batch-first; lengths[m] (B,) int64 in 0..T_m, 0 = the
@@ -206,6 +207,21 @@ class TensorFusion(nn.Module):
         return out
 
 
+class GatedFusion(nn.Module):
+    """Gated multimodal unit over M modalities, one per-feature gate per modality from all pooled vectors:
+    z_m = proj_m(p_m) (F);  g_m = σ(gate_m([p_0; ...; p_{M-1}])) (F);  fused = Σ_m g_m ⊙ tanh(z_m)."""
+
+    def __init__(self, names, pooled, size):
+        super().__init__()
+        self.proj = nn.ModuleDict({n: nn.Linear(p, size) for n, p in zip(names, pooled)})
+        self.gate = nn.ModuleDict({n: nn.Linear(sum(pooled), size) for n in names})
+
+    def forward(self, pooled):
+        cat = torch.cat(pooled, dim=1)
+        return sum(torch.sigmoid(gate(cat)) * torch.tanh(proj(p))
+                   for proj, gate, p in zip(self.proj.values(), self.gate.values(), pooled))
+
+
 def resolved(spec):
     """The spec with mmtrain's defaults filled in (ModelSpec.resolvedFusionSize / resolvedHeadHidden)."""
     s = dict(spec)
@@ -246,6 +262,9 @@ class MultimodalModel(nn.Module):
             elif s["fusion"] == "tensor":
                 self.fusion = TensorFusion(names, s["pooled"], Fs)
                 fused = (Fs + 1) ** len(mods)
+            elif s["fusion"] == "gated":
+                self.fusion = GatedFusion(names, s["pooled"], Fs)
+                fused = Fs
             else:
                 raise ValueError(f"unknown fusion {s['fusion']!r}")
         self.drop = nn.Dropout(s["dropout"])

@@ -1,4 +1,5 @@
 import Foundation
+import MMCore
 import MMHDF5
 import TestSupport
 import XCTest
@@ -12,7 +13,7 @@ final class ErrorTests: XCTestCase {
     XCTAssertThrowsError(try file.readFloats("/labels")) { error in
       let text = "\(error)"
       XCTAssertTrue(text.contains(path) && text.contains("dataset '/labels' not found"), text)
-      XCTAssertEqual(text, (error as? HDF5Error)?.message)
+      XCTAssertEqual(text, (error as? MMError)?.message)
     }
     XCTAssertThrowsError(try file.datasetInfo("/a/b/c")) { error in
       XCTAssertTrue("\(error)".contains("dataset '/a/b/c' not found"), "\(error)")

@@ -1,3 +1,4 @@
+import MMCore
 import MMModel
 import MMTensor
 import TestSupport

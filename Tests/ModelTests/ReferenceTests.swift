@@ -1,4 +1,5 @@
 import Foundation
+import MMCore
 import MMModel
 import MMTensor
 import TestSupport

@@ -1,4 +1,5 @@
 import Foundation
+import MMCore
 import MMModel
 import MMTensor
 import TestSupport
@@ -118,6 +119,7 @@ final class ZooReferenceTests: XCTestCase {
     "late_lstm_bi_last", "late_lstm_peephole_uni_last", "late_lstm_peephole_bi_last", "late_gru_uni_last", "late_gru_bi_last",
     "early_lstm_bi_last", "early_lstm_peephole_uni_last", "early_lstm_peephole_bi_last", "early_gru_uni_last", "early_gru_bi_last",
     "attention_gru_bi_mean", "tensor_lstm_peephole_bi_max", "early_lstm_bi_attention",
+    "gated_lstm_last", "gated_gru_bi_mean", "gated_lstm_peephole_max", "gated_lstm_bi_attention",
   ]
 
   /// Every committed zoo fixture has a test below, and every test its fixture.
@@ -162,4 +164,10 @@ final class ZooReferenceTests: XCTestCase {
   func testAttentionFusionGRUBidirectionalMean() throws { try check("attention_gru_bi_mean") }
   func testTensorPeepholeBidirectionalMax() throws { try check("tensor_lstm_peephole_bi_max") }
   func testEarlyLSTMBidirectionalAttentionPooling() throws { try check("early_lstm_bi_attention") }
+
+  // Gated fusion: every pooling once, every cell, both directions.
+  func testGatedLast() throws { try check("gated_lstm_last") }
+  func testGatedGRUBidirectionalMean() throws { try check("gated_gru_bi_mean") }
+  func testGatedPeepholeMax() throws { try check("gated_lstm_peephole_max") }
+  func testGatedLSTMBidirectionalAttentionPooling() throws { try check("gated_lstm_bi_attention") }
 }

@@ -1,6 +1,7 @@
 // Launching the built `mmtrain` under `mpirun`, the way a user does, and collecting what it printed.
-// A run that does not finish within its timeout is killed (with every process it started) and is a
-// test failure: a hang is the worst way a multi-rank program can fail.
+// A run that stops making progress (neither stdout nor stderr grows for its timeout) is killed (with every
+// process it started) and is a test failure: a hang is the worst way a multi-rank program can fail. A slow,
+// loaded machine is not a hang: as long as output keeps coming, the run goes on (up to an absolute cap).
 import Foundation
 import TestSupport
 import XCTest
@@ -67,13 +68,15 @@ enum Harness {
     return path.split(separator: ":").map { "\($0)/mpirun" }.first(where: isExecutableFile)
   }
 
-  /// Runs `mpirun -n <ranks> --oversubscribe <mmtrain> <args...>` in `directory`, killing it after `timeout`.
+  /// Runs `mpirun -n <ranks> --oversubscribe <mmtrain> <args...>` in `directory`, killing it as hung when
+  /// neither its stdout nor its stderr has grown for `timeout` seconds, or when it is still running after
+  /// `absoluteCapFactor` × `timeout` seconds in all (output that never ends is a hang too).
   /// `environment` is laid over the inherited one (e.g. MCA settings for mpirun).
   /// Returns nil (after recording a failure) only when mmtrain or mpirun cannot be found or started.
   /// `ranks: 0` runs mmtrain directly, without mpirun (one process, no MPI). `action` runs once, with
   /// the launched process's pid, as soon as stdout contains its trigger (to stop or kill a rank, fill a disk).
   static func runMPI(
-    ranks: Int, args: [String], in directory: URL? = nil, timeout: Double = 90,
+    ranks: Int, args: [String], in directory: URL? = nil, timeout: Double = 90, absoluteCapFactor: Double = 10,
     signal: (number: Int32, whenStdoutContains: String)? = nil,
     action: (whenStdoutContains: String, run: (pid_t) -> Void)? = nil,
     environment extra: [String: String] = [:],
@@ -121,7 +124,10 @@ enum Harness {
       XCTFail("cannot start \(command): \(error)", file: file, line: line)
       return nil
     }
-    var timedOut = false
+    var hang: String? = nil  // why the run was killed as hung
+    var sizes: (stdout: UInt64, stderr: UInt64) = (0, 0)
+    var grew: (stdout: Date?, stderr: Date?) = (nil, nil)  // when each last grew
+    var lastGrowth = start
     var signalPending = signal
     var actionPending = action
     while process.isRunning {
@@ -136,8 +142,19 @@ enum Harness {
         kill(process.processIdentifier, pending.number)
         signalPending = nil
       }
-      if Date().timeIntervalSince(start) > timeout {
-        timedOut = true
+      let now = Date()
+      let current = (stdout: fileSize(stdoutURL), stderr: fileSize(stderrURL))
+      if current.stdout != sizes.stdout { grew.stdout = now; lastGrowth = now }
+      if current.stderr != sizes.stderr { grew.stderr = now; lastGrowth = now }
+      sizes = current
+      func ago(_ date: Date?) -> String { date.map { "\(Int(now.timeIntervalSince($0))) s ago" } ?? "never" }
+      let streams = "stdout last grew \(ago(grew.stdout)), stderr \(ago(grew.stderr))"
+      if now.timeIntervalSince(lastGrowth) > timeout {
+        hang = "no progress: neither stdout nor stderr grew for \(Int(timeout)) s (\(streams)); killed"
+      } else if now.timeIntervalSince(start) > timeout * absoluteCapFactor {
+        hang = "still running after the absolute cap of \(Int(timeout * absoluteCapFactor)) s although its output kept growing (\(streams)); killed"
+      }
+      if hang != nil {
         killTree(process.processIdentifier)
         break
       }
@@ -149,10 +166,14 @@ enum Harness {
       command: command, status: process.terminationStatus,
       stdout: (try? String(contentsOf: stdoutURL, encoding: .utf8)) ?? "",
       stderr: (try? String(contentsOf: stderrURL, encoding: .utf8)) ?? "", seconds: seconds)
-    if timedOut {
-      XCTFail("hang: killed after \(Int(timeout)) s: \(run.transcript)", file: file, line: line)
+    if let hang {
+      XCTFail("hang: \(hang): \(run.transcript)", file: file, line: line)
     }
     return run
+  }
+
+  private static func fileSize(_ url: URL) -> UInt64 {
+    ((try? FileManager.default.attributesOfItem(atPath: url.path))?[.size] as? NSNumber)?.uint64Value ?? 0
   }
 
   /// Stops `root` and every process below it (the ranks mpirun forked): SIGTERM to mpirun first, which

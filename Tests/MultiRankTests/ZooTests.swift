@@ -24,9 +24,9 @@ final class ZooTests: MultiRankTestCase {
   }
 
   /// Stated tolerance, as EquivalenceTests: float32 sums in another order over 2 epochs of SGD.
-  func testLateAndAttentionFusionTrainTheSameModelOnOneAndFourRanks() throws {
+  func testLateAttentionAndGatedFusionTrainTheSameModelOnOneAndFourRanks() throws {
     let data = try TestData.synth(samples: 50, to: path("data.h5"))
-    for fusion in ["late", "attention"] {
+    for fusion in ["late", "attention", "gated"] {
       var dirs: [Int: String] = [:]
       for ranks in [1, 4] {
         let dir = path("\(fusion)-n\(ranks)")
@@ -101,7 +101,7 @@ final class ZooTests: MultiRankTestCase {
     let single = try ["text", "audio"].map { try validationAccuracy("only-\($0)", ["data.modalities": "[\($0)]"]) }
     let best = single.max()!
     XCTAssertLessThan(best, 0.7, "one modality alone should be near chance: \(single)")
-    for fusion in ["early", "late", "attention", "tensor"] {
+    for fusion in ["early", "late", "attention", "tensor", "gated"] {
       let accuracy = try validationAccuracy(fusion, ["model.fusion": fusion])
       print("fusion must fuse: \(fusion) val accuracy \(accuracy); text alone \(single[0]), audio alone \(single[1])")
       XCTAssertGreaterThan(accuracy, best + 0.2, "\(fusion) fusion: val accuracy \(accuracy), best single modality \(best)")

@@ -30,14 +30,13 @@ final class AllocationTests: XCTestCase {
       let run = dir.appendingPathComponent("run-\(extra[0])")
       // 90 training rows, batch 8: 12 steps per epoch; count steps 15...20 (inside epoch 2).
       let config = try makeConfig(data: data, run: run, ["train.epochs=2", "train.batch_size=8"] + extra)
-      var options = Trainer.Options()
+      var options = TrainingSession.Options()
       options.progress = .lines
       options.afterStep = { step in
         if step == 15 { AllocationCount.start() }
         if step == 20 { AllocationCount.stop() }
       }
-      let t = Trainer(config: config, comm: SingleProcessCommunicator(), options: options)
-      try t.train()
+      try TrainLoop(try TrainingSession(config: config, comm: SingleProcessCommunicator(), options: options)).run()
       XCTAssertEqual(AllocationCount.ours, 0, "\(extra): mallocs in 5 training steps, first from:\n\(AllocationCount.firstTrace)")
     }
   }

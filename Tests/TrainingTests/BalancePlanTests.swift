@@ -1,5 +1,5 @@
 import MMData
-@testable import MMTraining
+@testable import MMDistributed
 import MMTensor
 import XCTest
 

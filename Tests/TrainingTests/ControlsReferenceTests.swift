@@ -78,8 +78,7 @@ final class ControlsReferenceTests: XCTestCase {
     }
 
     // --init: a checkpoint holding the reference's initial weights.
-    let seedRun = Trainer(config: try config("init"), comm: SingleProcessCommunicator())
-    try seedRun.prepare()
+    let seedRun = try TrainingSession(config: try config("init"), comm: SingleProcessCommunicator())
     for t in seedRun.model.arena.tensors {
       let given = try XCTUnwrap(c.`init`[t.name], "\(c.name): no initial \(t.name)")
       XCTAssertEqual(given.shape, t.shape, "\(c.name): \(t.name)")
@@ -88,11 +87,11 @@ final class ControlsReferenceTests: XCTestCase {
     let initPath = caseDir.appendingPathComponent("init.h5").path
     try Checkpoint.write(to: initPath, arena: seedRun.model.arena, optimizer: seedRun.optimizer, normalization: nil,
                          state: .init(epoch: 0, step: 0, stepInEpoch: 0, seed: 0, rngState: []), configYAML: "")
-    var options = Trainer.Options()
+    var options = TrainingSession.Options()
     options.initFrom = try Checkpoint.read(path: initPath)
     options.progress = .lines
-    let t = Trainer(config: try config("run"), comm: SingleProcessCommunicator(), options: options)
-    try t.train()
+    let t = TrainLoop(try TrainingSession(config: try config("run"), comm: SingleProcessCommunicator(), options: options))
+    try t.run()
 
     XCTAssertEqual(t.history.count, f.steps, "\(c.name): one step per epoch")
     var lossDiff = 0.0, normDiff = 0.0
@@ -104,9 +103,9 @@ final class ControlsReferenceTests: XCTestCase {
     XCTAssertLessThan(lossDiff, tolerance, "\(c.name): per-step loss")
     XCTAssertLessThan(normDiff, tolerance, "\(c.name): per-step grad_norm")
     var paramDiff = 0.0
-    for tensor in t.model.arena.tensors {
+    for tensor in t.session.model.arena.tensors {
       let expected = try XCTUnwrap(c.final[tensor.name], "\(c.name): no final \(tensor.name)")
-      let d = maxRelativeDifference(t.model.arena.values(of: tensor), expected.data)
+      let d = maxRelativeDifference(t.session.model.arena.values(of: tensor), expected.data)
       XCTAssertLessThan(d, tolerance, "\(c.name): final \(tensor.name)")
       paramDiff = max(paramDiff, d)
     }

@@ -31,12 +31,12 @@ final class ProvenanceTests: XCTestCase {
   }
 
   func loadError(_ data: String, _ overrides: [String], resume: Checkpoint.Contents? = nil, initFrom: Checkpoint.Contents? = nil) -> String {
-    var options = Trainer.Options()
+    var options = TrainingSession.Options()
     options.resume = resume; options.initFrom = initFrom; options.progress = .lines
     let run = resume != nil ? dir.appendingPathComponent("a") : dir.appendingPathComponent("b-\(UUID().uuidString.prefix(4))")
     do {
-      let t = Trainer(config: try makeConfig(data: data, run: run, ["train.epochs=2"] + overrides), comm: SingleProcessCommunicator(), options: options)
-      try t.prepare()
+      _ = try TrainingSession(
+        config: try makeConfig(data: data, run: run, ["train.epochs=2"] + overrides), comm: SingleProcessCommunicator(), options: options)
       XCTFail("loaded with \(overrides)")
       return ""
     } catch {
@@ -90,10 +90,11 @@ final class ProvenanceTests: XCTestCase {
   func testElapsedTimeContinuesAcrossAResume() throws {
     let data = try writeSynthetic(dir)
     let run = dir.appendingPathComponent("a")
-    let first = try trainQuietly(try makeConfig(data: data, run: run, ["train.epochs=2"]))
-    var options = Trainer.Options()
+    // The first trainer is gone before the second starts: a live one holds the run directory's lock.
+    let firstElapsed = try trainQuietly(try makeConfig(data: data, run: run, ["train.epochs=2"])).history.last!.elapsed
+    var options = TrainingSession.Options()
     options.resume = try Checkpoint.read(path: try RunDirectory.resolveCheckpoint(run.path))
-    XCTAssertEqual(options.resume!.state.elapsed, first.history.last!.elapsed, accuracy: 0.5)
+    XCTAssertEqual(options.resume!.state.elapsed, firstElapsed, accuracy: 0.5)
     let resumed = try trainQuietly(try makeConfig(data: data, run: run, ["train.epochs=3"]), options: options)
     XCTAssertGreaterThanOrEqual(resumed.history.first!.elapsed, options.resume!.state.elapsed, "elapsed_s does not restart at 0")
   }

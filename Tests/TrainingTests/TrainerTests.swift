@@ -18,6 +18,9 @@ final class TrainerTests: XCTestCase {
     let t = try trainQuietly(try makeConfig(data: data, run: run, ["train.epochs=12", "model.hidden=16"]))
     let last = t.history.last!
     XCTAssertLessThan(last.trainLoss, t.history.first!.trainLoss)
+    // Seeded (data seed 3, train.seed 5): this run reaches validation accuracy 1.000 by epoch 12; 0.75 leaves
+    // a wide margin for another CPU's sgemm kernel, and still far above chance (0.5: the label is an
+    // interaction of text and audio, neither alone carries it).
     XCTAssertGreaterThan(last.valAccuracy!, 0.75, "the label is an interaction of text and audio: chance is 0.5")
     let rd = RunDirectory(path: run.path)
     XCTAssertEqual(rd.checkpoints(), ["checkpoint-e0011.h5", "checkpoint-e0012.h5"], "checkpoint.keep = 2")
@@ -40,11 +43,11 @@ final class TrainerTests: XCTestCase {
     let straight = try trainQuietly(try makeConfig(data: data, run: dir.appendingPathComponent("a")))
     let runB = dir.appendingPathComponent("b")
     _ = try trainQuietly(try makeConfig(data: data, run: runB, ["train.epochs=2"]))
-    var options = Trainer.Options()
+    var options = TrainingSession.Options()
     options.resume = try Checkpoint.read(path: try RunDirectory.resolveCheckpoint(runB.path))
     let resumed = try trainQuietly(try makeConfig(data: data, run: runB), options: options)
     XCTAssertEqual(resumed.history.map(\.epoch), [3, 4])
-    XCTAssertEqual(resumed.model.arena.values.array, straight.model.arena.values.array, "same weights as an uninterrupted run")
+    XCTAssertEqual(resumed.session.model.arena.values.array, straight.session.model.arena.values.array, "same weights as an uninterrupted run")
     XCTAssertEqual(resumed.history.last!.trainLoss, straight.history.last!.trainLoss)
   }
 
@@ -64,7 +67,7 @@ final class TrainerTests: XCTestCase {
     // As if the run had logged epoch 3 and crashed before its checkpoint landed.
     let metrics = RunDirectory(path: run.path).metricsPath
     try (try String(contentsOfFile: metrics, encoding: .utf8) + "{\"epoch\":3,\"train_loss\":9}\n").write(toFile: metrics, atomically: true, encoding: .utf8)
-    var options = Trainer.Options()
+    var options = TrainingSession.Options()
     options.resume = try Checkpoint.read(path: try RunDirectory.resolveCheckpoint(run.path))
     _ = try trainQuietly(try makeConfig(data: data, run: run, ["train.epochs=3"]), options: options)
     let epochs = try String(contentsOfFile: metrics, encoding: .utf8).split(separator: "\n").map {
@@ -76,14 +79,15 @@ final class TrainerTests: XCTestCase {
   func testInitLoadsWeightsOnly() throws {
     let data = try writeSynthetic(dir)
     let first = try trainQuietly(try makeConfig(data: data, run: dir.appendingPathComponent("a"), ["train.epochs=2"]))
-    var options = Trainer.Options()
+    var options = TrainingSession.Options()
     options.initFrom = try Checkpoint.read(path: try RunDirectory.resolveCheckpoint(dir.appendingPathComponent("a").path))
-    let t = Trainer(config: try makeConfig(data: data, run: dir.appendingPathComponent("c"), ["train.epochs=1"]),
-                    comm: SingleProcessCommunicator(), options: options)
-    try t.prepare()
-    XCTAssertEqual(t.model.arena.values.array, first.model.arena.values.array)
-    try t.train()
+    let session = try TrainingSession(
+      config: try makeConfig(data: data, run: dir.appendingPathComponent("c"), ["train.epochs=1"]),
+      comm: SingleProcessCommunicator(), options: options)
+    XCTAssertEqual(session.model.arena.values.array, first.session.model.arena.values.array)
+    let t = TrainLoop(session)
+    try t.run()
     XCTAssertEqual(t.history.map(\.epoch), [1], "epochs start from 0 with --init")
-    XCTAssertEqual(t.optimizer.stepCount, 6, "fresh optimiser: one epoch of 90/16 -> 6 steps")
+    XCTAssertEqual(session.optimizer.stepCount, 6, "fresh optimiser: one epoch of 90/16 -> 6 steps")
   }
 }

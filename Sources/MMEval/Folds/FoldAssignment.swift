@@ -1,3 +1,4 @@
+import MMCore
 import MMTensor
 
 /// k-fold assignment with scikit-learn's semantics (KFold, StratifiedKFold, GroupKFold,
@@ -54,21 +55,21 @@ public enum FoldAssigner {
   /// `groups` (the file's `/groups`) by the group strategies.
   public static func assign(_ spec: FoldSpec, n: Int, labels: [Int]? = nil, groups: [Int]? = nil) throws -> FoldPlan {
     let k = spec.k
-    guard k >= 2 else { throw EvalError("cv.folds must be at least 2, got \(k)", usage: true) }
+    guard k >= 2 else { throw MMError("cv.folds must be at least 2, got \(k)", kind: .usage) }
     guard k <= n else {
-      throw EvalError("cv.folds = \(k) is more than the \(n) samples in the data; use cv.folds ≤ \(n)", usage: true)
+      throw MMError("cv.folds = \(k) is more than the \(n) samples in the data; use cv.folds ≤ \(n)", kind: .usage)
     }
     if let labels { precondition(labels.count == n, "labels: \(labels.count) for \(n) samples") }
     if let groups { precondition(groups.count == n, "groups: \(groups.count) for \(n) samples") }
     if spec.strategy.needsGroups && groups == nil {
-      throw EvalError(
+      throw MMError(
         "cv.strategy: \(spec.strategy.rawValue) needs the dataset /groups (an integer [N] subject or speaker id); "
           + "add it to the data file or use cv.strategy: \(spec.strategy == .group ? "kfold" : "stratified")")
     }
     if spec.strategy.needsClasses && labels == nil {
-      throw EvalError(
+      throw MMError(
         "cv.strategy: \(spec.strategy.rawValue) needs class labels (task.kind binary or multiclass); "
-          + "use cv.strategy: \(spec.strategy == .stratified ? "kfold" : "group") for regression", usage: true)
+          + "use cv.strategy: \(spec.strategy == .stratified ? "kfold" : "group") for regression", kind: .usage)
     }
     var warnings: [String] = []
     let foldOf: [Int]
@@ -84,9 +85,9 @@ public enum FoldAssigner {
       Fold(test: test, train: foldOf.indices.filter { foldOf[$0] != f })
     }
     if let empty = folds.firstIndex(where: { $0.test.isEmpty }) {
-      throw EvalError(
+      throw MMError(
         "cv: fold \(empty) has no test samples (cv.strategy: \(spec.strategy.rawValue), cv.folds = \(k)); "
-          + "use fewer folds", usage: true)
+          + "use fewer folds", kind: .usage)
     }
     return FoldPlan(folds: folds, warnings: warnings)
   }
@@ -156,9 +157,9 @@ public enum FoldAssigner {
     guard let smallest = counts.min() else { return }
     let label = { (c: Int) in code.first { $0.value == c }!.key }
     if counts.allSatisfy({ $0 < k }) {
-      throw EvalError(
+      throw MMError(
         "cv.folds = \(k) is more than the members of every class (largest: \(counts.max()!)); "
-          + "use cv.folds ≤ \(counts.max()!) or cv.strategy: kfold", usage: true)
+          + "use cv.folds ≤ \(counts.max()!) or cv.strategy: kfold", kind: .usage)
     }
     if smallest < k {
       let c = counts.firstIndex(of: smallest)!
@@ -204,8 +205,8 @@ public enum FoldAssigner {
 
   private static func checkGroupCount(_ count: Int, k: Int) throws {
     if k > count {
-      throw EvalError(
-        "cv.folds = \(k) is more than the \(count) distinct groups in /groups; use cv.folds ≤ \(count)", usage: true)
+      throw MMError(
+        "cv.folds = \(k) is more than the \(count) distinct groups in /groups; use cv.folds ≤ \(count)", kind: .usage)
     }
   }
 

@@ -2,7 +2,7 @@ import Foundation
 
 /// Everything a run's report shows, as one plain value: `report.json` is this struct encoded (snake_case
 /// keys), and `report.md` / `report.html` are rendered from it alone, so `mmtrain report RUN_DIR` can
-/// re-render them from report.json. The schema is documented in README ("Cross-validation and reports").
+/// re-render them from report.json. The schema is documented in the CrossValidationAndReports article.
 public struct Report: Codable, Equatable, Sendable {
   public static let currentFormat = "mmtrain-report"
   /// 2 added diagnostics, source, ensemble and FoldResult's bestEpoch/stoppedEarly, all optional: version 1

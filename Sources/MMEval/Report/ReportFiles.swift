@@ -1,4 +1,5 @@
 import Foundation
+import MMCore
 
 /// The files of RUN_DIR/report/: report.json, report.md, report.html and (given predictions)
 /// predictions.csv. Written atomically (temporary file, then rename), so a reader never sees half a file.
@@ -47,14 +48,14 @@ public enum ReportFiles {
   /// Reads report.json, naming the file and the fix on failure.
   public static func read(_ url: URL) throws -> Report {
     guard let data = FileManager.default.contents(atPath: url.path) else {
-      throw EvalError("\(url.path): cannot read the report; is this a run directory written by mmtrain cv or train?")
+      throw MMError("\(url.path): cannot read the report; is this a run directory written by mmtrain cv or train?")
     }
     let report: Report
     do { report = try decoder().decode(Report.self, from: data) } catch {
-      throw EvalError("\(url.path): not a valid mmtrain report.json (\(describe(error))); re-run mmtrain cv --merge or train")
+      throw MMError("\(url.path): not a valid mmtrain report.json (\(describe(error))); re-run mmtrain cv --merge or train")
     }
     guard report.format == Report.currentFormat, report.formatVersion <= Report.currentVersion else {
-      throw EvalError(
+      throw MMError(
         "\(url.path): format \(report.format) version \(report.formatVersion) is not an mmtrain report this version reads "
           + "(mmtrain-report ≤ \(Report.currentVersion)); use a newer mmtrain")
     }
@@ -76,7 +77,7 @@ public enum ReportFiles {
 
   static func createDirectory(_ dir: URL) throws {
     do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
-      throw EvalError("\(dir.path): cannot create the report directory (\(error.localizedDescription)); check checkpoint.dir")
+      throw MMError("\(dir.path): cannot create the report directory (\(error.localizedDescription)); check checkpoint.dir")
     }
   }
 

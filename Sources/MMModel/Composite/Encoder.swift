@@ -1,121 +1,41 @@
 import MMTensor
 
-/// One encoder: a column range of the fused batch (one modality, or all of them for early fusion), a stack
-/// of recurrent layers over its own steps and lengths, dropout between the layers, and a pooling.
-///
-///     x[:, :, column ..< column+D]  (T, B, D)  -> layer 0 -> (T, B, Hs) -> dropout -> layer 1 ... -> pool -> (B, Hs)
-///
-/// The first layer reads the columns in place (ldx = the fused width), so nothing is copied.
-/// Legend: T = this encoder's steps, B = batch, D = its features, Hs = output size (H, or 2H bidirectional).
-final class Encoder {
-  let spec: EncoderSpec
-  let index: Int                  // position among the model's encoders (tells dropout sites apart)
-  let layers: [RecurrentLayer]
-  /// Arena ranges in the order backward finishes them: the pooling's tensors (empty for last and mean
-  /// pooling; in the arena they follow the layers'), then each layer's (both directions), the top one first.
-  let gradientBuckets: [Range<Int>]
-  let pooling: Pooling
-  let dropout: Double
-  var outputSize: Int { layers.last!.outputSize }
+/// What the model needs of an encoder: it turns its columns of the fused batch (one modality, or all of them
+/// for early fusion) into one vector per sample, and back-propagates into its own tensors. Called once per
+/// forward and backward. Every encoder today is a RecurrentEncoder (a cell stack and a pooling); an encoder
+/// for another kind of modality (convolutions over images, an MLP over static features, an embedding over
+/// tokens) is another conformer, chosen for its EncoderSpec in `EncoderSpec.parameterSpecs`, `outputSize`
+/// and `make` below, the one place that maps a spec to an encoder.
+protocol ModalityEncoder: AnyObject {
+  var spec: EncoderSpec { get }
+  /// Size of the pooled vector (B, outputSize) that `forward` returns.
+  var outputSize: Int { get }
+  /// Arena ranges in the order `backward` finishes them (each reported through `ready`); together they tile
+  /// the encoder's tensors, which are contiguous in the arena under `spec.prefix`.
+  var gradientBuckets: [Range<Int>] { get }
+  /// (B, outputSize) d loss / d the pooled vector, written by the fusion before `backward`.
+  var dPooled: Buffer { get }
+  /// (T, B, D) d loss / d the encoder's input columns after `backward`; only when made with inputGradient.
+  var dx: Buffer? { get }
+  /// Called between expensive steps of `backward` (RecurrentLayer.poll), so gradient sums already started progress.
+  var poll: (() -> Void)? { get set }
 
-  let masks: [Buffer]     // (T, B, Hs) per layer boundary: 0 or 1/(1-p)
-  let dropped: [Buffer]   // (T, B, Hs) per layer boundary: the previous layer's output times its mask
-  let dSeqA, dSeqB: Buffer  // (T, B, Hs) backward scratch
-  let pooled: Buffer      // (B, Hs)
-  let dPooled: Buffer     // (B, Hs) set by the fusion before backward
-  let lengths: UnsafeMutablePointer<Int32>  // (B) copy of this encoder's lengths for the last forward
-  let dx: Buffer?         // (T, B, D) d loss / d this encoder's input columns; only when the model was made with inputGradient
+  /// x (T, B, ldx) at the encoder's first column; lengths (B) in 0...T. Returns pooled (B, outputSize), zero
+  /// for samples of length 0; `samples` and `training` seed dropout.
+  func forward(_ x: UnsafePointer<Float>, ldx: Int, lengths: UnsafePointer<Int32>, batch B: Int,
+               samples: UnsafePointer<Int>, training: TrainingContext?) -> UnsafePointer<Float>
+  /// Back-propagates `dPooled` through the last forward, accumulating parameter gradients; `ready(j)` as soon
+  /// as `gradientBuckets[j]` is final, j = 0, 1, ... in order.
+  func backward(ready: (Int) -> Void)
+}
 
-  // The last forward.
-  var x: UnsafePointer<Float>? = nil
-  var ldx = 0, batch = 0, training = false
-  var inputs: [UnsafePointer<Float>] = []
-  var top: UnsafePointer<Float>? = nil
-
-  init(_ spec: EncoderSpec, index: Int, model m: ModelSpec, arena: ParameterArena, maxBatch B: Int, inputGradient: Bool) {
-    self.spec = spec; self.index = index; dropout = m.dropout
-    let T = spec.steps, H = spec.hidden
-    var layers: [RecurrentLayer] = []
-    for k in 0..<m.layers {
-      layers.append(RecurrentStack.makeLayer(
-        cell: m.cell, bidirectional: m.bidirectional, arena: arena, prefix: spec.recurrentPrefix(m.cell), layer: k,
-        input: k == 0 ? spec.features : layers[k - 1].outputSize, hidden: H, maxSteps: T, maxBatch: B))
-    }
-    self.layers = layers
-    let layerRanges = (0..<m.layers).map { k in
-      let names = Set(RecurrentStack.parameterSpecs(cell: m.cell, bidirectional: m.bidirectional, prefix: spec.recurrentPrefix(m.cell),
-                                                    layer: k, input: layers[k].inputSize, hidden: H).map(\.name))
-      return arena.span { names.contains($0.name) }
-    }
-    let all = arena.span { $0.name.hasPrefix(spec.prefix) }
-    gradientBuckets = [(layerRanges.last?.upperBound ?? all.lowerBound)..<all.upperBound] + layerRanges.reversed()
-    let Hs = layers.last!.outputSize
-    pooling = Pooling(m.pooling, arena: arena, prefix: spec.prefix, size: Hs, bidirectional: m.bidirectional,
-                      attention: m.attentionSize ?? Hs, maxSteps: T, maxBatch: B)
-    let boundaries = m.dropout > 0 ? m.layers - 1 : 0
-    masks = (0..<boundaries).map { _ in Buffer(count: T * B * Hs) }
-    dropped = (0..<boundaries).map { _ in Buffer(count: T * B * Hs) }
-    dSeqA = Buffer(count: T * B * Hs); dSeqB = Buffer(count: T * B * Hs)
-    pooled = Buffer(count: B * Hs); dPooled = Buffer(count: B * Hs)
-    dx = inputGradient ? Buffer(count: T * B * spec.features) : nil
-    lengths = .allocate(capacity: B); lengths.initialize(repeating: 0, count: B)
-    inputs.reserveCapacity(m.layers)
-  }
-
-  deinit { lengths.deallocate() }
-
-  /// x (T, B, ldx) at this encoder's first column; lengths (B) in 0...T. Returns pooled (B, Hs).
-  func forward(_ x: UnsafePointer<Float>, ldx: Int, lengths l: UnsafePointer<Int32>, batch B: Int,
-               samples: UnsafePointer<Int>, training ctx: TrainingContext?) -> UnsafePointer<Float> {
-    let T = spec.steps
-    self.x = x; self.ldx = ldx; batch = B; training = ctx != nil
-    lengths.update(from: l, count: B)
-    inputs.removeAll(keepingCapacity: true)
-    var h = layers[0].forward(x, ldx: ldx, lengths: lengths, steps: T, batch: B)
-    for k in 1..<max(layers.count, 1) {
-      if let ctx, dropout > 0 {  // between layers, as nn.LSTM(dropout=p): on every output of layer k-1
-        let Hs = layers[k - 1].outputSize, mask = masks[k - 1].pointer, out = dropped[k - 1].pointer
-        for t in 0..<T {
-          for b in 0..<B {
-            let row = (t * B + b) * Hs
-            DropoutMask.fill(mask + row, count: Hs, p: dropout, seed: ctx.seed, epoch: ctx.epoch, sample: samples[b],
-                             site: DropoutSite.encoderLayer(index, k), offset: t * Hs)
-            for j in 0..<Hs { out[row + j] = h[row + j] * mask[row + j] }
-          }
-        }
-        h = UnsafePointer(out)
-      }
-      inputs.append(h)
-      h = layers[k].forward(h, ldx: layers[k].inputSize, lengths: lengths, steps: T, batch: B)
-    }
-    top = h
-    pooling.forward(h, lengths: lengths, steps: T, batch: B, out: pooled.pointer)
-    return UnsafePointer(pooled.pointer)
-  }
-
-  /// Back-propagates `dPooled` through the last forward; accumulates parameter gradients. `ready(j)` is
-  /// called as soon as `gradientBuckets[j]` is final, j = 0, 1, ... in order.
-  func backward(ready: (Int) -> Void) {
-    guard let x, let top else {
-      for j in 0...layers.count { ready(j) }
-      return
-    }
-    let T = spec.steps, B = batch
-    var dOut = dSeqA.pointer, dIn = dSeqB.pointer
-    pooling.backward(dPooled.pointer, seq: top, lengths: lengths, steps: T, batch: B, dSeq: dOut)
-    ready(0)
-    for k in stride(from: layers.count - 1, through: 0, by: -1) {
-      if k == 0 {
-        layers[0].backward(dOut, input: x, ldx: ldx, lengths: lengths, dx: dx?.pointer, steps: T, batch: B)
-      } else {
-        layers[k].backward(dOut, input: inputs[k - 1], ldx: layers[k].inputSize, lengths: lengths, dx: dIn, steps: T, batch: B)
-        if training && dropout > 0 {
-          let mask = masks[k - 1].pointer
-          for i in 0..<(T * B * layers[k - 1].outputSize) { dIn[i] *= mask[i] }
-        }
-        swap(&dOut, &dIn)
-      }
-      ready(layers.count - k)
-    }
+extension EncoderSpec {
+  /// The encoder's tensors in state_dict order.
+  func parameterSpecs(_ a: Architecture) -> [ParameterSpec] { RecurrentEncoder.parameterSpecs(self, a) }
+  /// The size of its pooled vector.
+  func outputSize(_ a: Architecture) -> Int { RecurrentEncoder.outputSize(self, a) }
+  /// The encoder over the arena; `index` is its position among the model's encoders (it tells dropout sites apart).
+  func make(index: Int, model: ModelSpec, arena: ParameterArena, maxBatch B: Int, inputGradient: Bool) -> any ModalityEncoder {
+    RecurrentEncoder(self, index: index, model: model, arena: arena, maxBatch: B, inputGradient: inputGradient)
   }
 }

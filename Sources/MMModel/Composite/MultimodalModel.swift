@@ -23,8 +23,8 @@ public final class MultimodalModel {
   public let maxBatch: Int
   public let arena: ParameterArena
   let bounds: [Double]                 // per arena tensor: U(-bound, bound) at initialisation
-  let encoders: [Encoder]
-  let fusion: FusionLayer
+  let encoders: [any ModalityEncoder]
+  let fusion: any FusionLayer
   let head: Head
   let headMask: Buffer    // (B, F) dropout mask on the fused vector
   let headInput: Buffer   // (B, F) fused vector after dropout
@@ -45,26 +45,27 @@ public final class MultimodalModel {
   /// Called between the recurrent layers' backward time steps (see RecurrentLayer.poll): the trainer lets
   /// the buckets' sums progress there.
   public var poll: (() -> Void)? {
-    didSet { for e in encoders { for l in e.layers { l.poll = poll } } }
+    didSet { for e in encoders { e.poll = poll } }
   }
   let fusedSize: Int, maxSteps: Int, width: Int  // the spec's, computed once (its getters build arrays)
+  let concatenatesSteps: Bool                      // early fusion: one encoder over the fused columns
 
   public var outputs: Int { spec.outputs }
 
-  init(_ spec: ModelSpec, maxBatch B: Int, inputGradient: Bool = false) {
+  init(_ spec: ModelSpec, maxBatch B: Int, inputGradient: Bool = false, trailingGradients: Int = 0) {
     self.spec = spec; maxBatch = B
     let specs = spec.parameterSpecs
-    let arena = ParameterArena(specs.map { ($0.name, $0.shape) })
+    let arena = ParameterArena(specs.map { ($0.name, $0.shape) }, trailing: trailingGradients)
     self.arena = arena
     bounds = specs.map(\.bound)
-    encoders = spec.encoders.enumerated().map { Encoder($1, index: $0, model: spec, arena: arena, maxBatch: B, inputGradient: inputGradient) }
-    fusion = FusionLayer(spec.fusion, names: spec.inputs.map(\.name), pooled: spec.pooledSizes, size: spec.resolvedFusionSize,
-                         arena: arena, maxBatch: B)
+    encoders = spec.encoders.enumerated().map { $1.make(index: $0, model: spec, arena: arena, maxBatch: B, inputGradient: inputGradient) }
+    fusion = spec.fusion.method.makeLayer(names: spec.inputs.map(\.name), pooled: spec.pooledSizes, size: spec.resolvedFusionSize,
+                                          arena: arena, maxBatch: B)
     head = Head(arena: arena, input: spec.fusedSize, hidden: spec.resolvedHeadHidden, outputs: spec.outputs, maxBatch: B)
     let F = spec.fusedSize
-    fusedSize = F; maxSteps = spec.maxSteps; width = spec.width
-    headMask = Buffer(count: spec.dropout > 0 ? B * F : 0)
-    headInput = Buffer(count: spec.dropout > 0 ? B * F : 0)
+    fusedSize = F; maxSteps = spec.maxSteps; width = spec.width; concatenatesSteps = spec.fusion.concatenatesSteps
+    headMask = Buffer(count: spec.architecture.dropout > 0 ? B * F : 0)
+    headInput = Buffer(count: spec.architecture.dropout > 0 ? B * F : 0)
     dFused = Buffer(count: B * F)
     dlogits = Buffer(count: B * spec.outputs)
     self.inputGradient = inputGradient ? Buffer(count: spec.maxSteps * B * spec.width) : nil
@@ -84,7 +85,7 @@ public final class MultimodalModel {
       return end == range.upperBound
     }, "an encoder's buckets do not tile its tensors (layer tensors first, one block per layer, then the pooling's)")
     encoderBucketCounts = perEncoder.map(\.count)
-    gradientBuckets = [encodersEnd..<(arena.count + ParameterArena.controlCount)] + perEncoder.flatMap { $0 }
+    gradientBuckets = [encodersEnd..<(arena.count + arena.trailingCount)] + perEncoder.flatMap { $0 }
   }
 
   /// PyTorch's default initialisation, module by module: U(-bound, bound) per tensor. Deterministic for a seed.
@@ -110,11 +111,11 @@ public final class MultimodalModel {
       let lengths = e.spec.modality.map { b.lengths + $0 * B } ?? b.fusedLengths
       pooled.append(e.forward(b.x + e.spec.column, ldx: D, lengths: lengths, batch: B, samples: b.samples, training: ctx))
     }
-    var fused = fusion.forward(pooled, lengths: spec.fusion == .early ? nil : UnsafePointer(b.lengths), batch: B)
-    if let ctx, spec.dropout > 0 {  // dropout on the fused vector before the head
+    var fused = fusion.forward(pooled, lengths: concatenatesSteps ? nil : UnsafePointer(b.lengths), batch: B)
+    if let ctx, spec.architecture.dropout > 0 {  // dropout on the fused vector before the head
       let F = fusedSize, mask = headMask.pointer, out = headInput.pointer
       for s in 0..<B {
-        DropoutMask.fill(mask + s * F, count: F, p: spec.dropout, seed: ctx.seed, epoch: ctx.epoch, sample: b.samples[s],
+        DropoutMask.fill(mask + s * F, count: F, p: spec.architecture.dropout, seed: ctx.seed, epoch: ctx.epoch, sample: b.samples[s],
                          site: DropoutSite.headInput, offset: 0)
       }
       for i in 0..<(B * F) { out[i] = fused[i] * mask[i] }
@@ -133,7 +134,7 @@ public final class MultimodalModel {
     }
     let B = batch, d = dFused.pointer
     head.backward(dlogits.pointer, input: fusedInput, batch: B, dx: d)
-    if training && spec.dropout > 0 {
+    if training && spec.architecture.dropout > 0 {
       let mask = headMask.pointer
       for i in 0..<(B * fusedSize) { d[i] *= mask[i] }
     }
@@ -171,7 +172,7 @@ public final class MultimodalModel {
       guard drop != 0 else { continue }
       for m in 0..<min(M, 64) where drop & (1 << UInt64(m)) != 0 {
         b.lengths[m * B + s] = 0
-        if spec.fusion == .early {
+        if concatenatesSteps {
           let input = spec.inputs[m]
           for t in 0..<S { (b.x + (t * B + s) * D + input.column).update(repeating: 0, count: input.features) }
         }

@@ -1,5 +1,3 @@
-import MMTensor
-
 /// From an encoder's output sequence (T, B, Hs) to one vector per sample (B, Hs), over valid steps only.
 ///
 ///     last       the output at step L-1; bidirectional: forward half at L-1, reverse half at 0 (as h_n)
@@ -7,156 +5,33 @@ import MMTensor
 ///     max        max_{t<L} h_t per feature
 ///     attention  u_t = tanh(W h_t + b) (A);  e_t = vᵀ u_t;  α = softmax_{t<L}(e);  Σ_{t<L} α_t h_t
 ///
-/// A sample with L = 0 (modality absent) pools to zeros. Attention parameters, as PyTorch modules:
-/// `<prefix>pool.proj` = nn.Linear(Hs, A) (weight (A, Hs), bias (A)), `<prefix>pool.score` =
-/// nn.Linear(A, 1, bias=False) (weight (1, A)).
+/// A sample with L = 0 (modality absent) pools to zeros. One file per pooling in Pooling/.
 /// Legend: T = steps, B = batch, Hs = encoder output size (2H when bidirectional), A = attention size.
-final class Pooling {
-  static func parameterSpecs(_ kind: PoolingKind, prefix: String, size Hs: Int, attention A: Int) -> [ParameterSpec] {
-    guard kind == .attention else { return [] }
-    let bound = 1 / Double(Hs).squareRoot()
-    return [.init("\(prefix)pool.proj.weight", [A, Hs], bound: bound), .init("\(prefix)pool.proj.bias", [A], bound: bound),
-            .init("\(prefix)pool.score.weight", [1, A], bound: 1 / Double(A).squareRoot())]
-  }
+protocol PoolingMethod: Sendable {
+  /// `model.pooling`'s value.
+  var name: String { get }
+  /// The pooling's tensors under the encoder's `prefix` ("encoders.text."), in state_dict order.
+  func parameterSpecs(prefix: String, size Hs: Int, attention A: Int) -> [ParameterSpec]
+  /// The pooling of one encoder over the arena, its workspace sized for (maxSteps, maxBatch).
+  func makeLayer(arena: ParameterArena, prefix: String, size Hs: Int, bidirectional: Bool, attention A: Int,
+                 maxSteps T: Int, maxBatch B: Int) -> any PoolingLayer
+}
 
-  let kind: PoolingKind
-  let size: Int, bidirectional: Bool, attention: Int
-  // Attention parameters (nil for the others) and their gradients.
-  let w, bias, v, gW, gB, gV: UnsafeMutablePointer<Float>?  // (A, Hs) (A) (A)
-  // Forward caches.
-  let u: Buffer        // (T, B, A)  tanh(W h_t + b)
-  let alpha: Buffer    // (T, B)     attention weights, 0 past L
-  let argmax: UnsafeMutablePointer<Int32>  // (B, Hs) max: the step that won
-  let dPre: Buffer     // (T, B, A)  backward scratch
-
-  init(_ kind: PoolingKind, arena: ParameterArena, prefix: String, size Hs: Int, bidirectional: Bool, attention A: Int,
-       maxSteps T: Int, maxBatch B: Int) {
-    self.kind = kind; size = Hs; self.bidirectional = bidirectional; attention = A
-    if kind == .attention {
-      w = arena.value("\(prefix)pool.proj.weight"); bias = arena.value("\(prefix)pool.proj.bias"); v = arena.value("\(prefix)pool.score.weight")
-      gW = arena.grad("\(prefix)pool.proj.weight"); gB = arena.grad("\(prefix)pool.proj.bias"); gV = arena.grad("\(prefix)pool.score.weight")
-    } else {
-      (w, bias, v, gW, gB, gV) = (nil, nil, nil, nil, nil, nil)
-    }
-    u = Buffer(count: kind == .attention ? T * B * A : 0)
-    dPre = Buffer(count: kind == .attention ? T * B * A : 0)
-    alpha = Buffer(count: kind == .attention ? T * B : 0)
-    argmax = .allocate(capacity: kind == .max ? B * Hs : 1)
-    argmax.initialize(repeating: 0, count: kind == .max ? B * Hs : 1)
-  }
-
-  deinit { argmax.deallocate() }
-
-  /// seq (T, B, Hs), lengths (B) -> out (B, Hs).
-  func forward(_ seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int, out: UnsafeMutablePointer<Float>) {
-    let Hs = size
-    out.update(repeating: 0, count: B * Hs)
-    switch kind {
-    case .last:
-      let h = bidirectional ? Hs / 2 : Hs
-      for b in 0..<B where lengths[b] > 0 {
-        let t = Int(lengths[b]) - 1
-        (out + b * Hs).update(from: seq + (t * B + b) * Hs, count: h)
-        if bidirectional { (out + b * Hs + h).update(from: seq + b * Hs + h, count: h) }  // reverse half at step 0
-      }
-    case .mean:
-      for b in 0..<B where lengths[b] > 0 {
-        let L = Int(lengths[b]), o = out + b * Hs
-        for t in 0..<L { let s = seq + (t * B + b) * Hs; for j in 0..<Hs { o[j] += s[j] } }
-        let inv = 1 / Float(L)
-        for j in 0..<Hs { o[j] *= inv }
-      }
-    case .max:
-      for b in 0..<B where lengths[b] > 0 {
-        let L = Int(lengths[b]), o = out + b * Hs, am = argmax + b * Hs
-        o.update(from: seq + b * Hs, count: Hs)
-        am.update(repeating: 0, count: Hs)
-        for t in 1..<max(L, 1) {
-          let s = seq + (t * B + b) * Hs
-          for j in 0..<Hs where s[j] > o[j] { o[j] = s[j]; am[j] = Int32(t) }
-        }
-      }
-    case .attention:
-      let A = attention, up = u.pointer, ap = alpha.pointer
-      // u (T*B, A) = tanh(seq (T*B, Hs) · Wᵀ (Hs, A) + b)
-      BLAS.gemm(transB: true, m: T * B, n: A, k: Hs, a: seq, lda: Hs, b: w!, ldb: Hs, beta: 0, c: up, ldc: A)
-      for r in 0..<(T * B) { let row = up + r * A; for j in 0..<A { row[j] += bias![j] }; Activations.tanh(row, A) }
-      ap.update(repeating: 0, count: T * B)
-      for b in 0..<B where lengths[b] > 0 {
-        let L = Int(lengths[b])
-        var mx = -Float.infinity
-        for t in 0..<L {
-          let row = up + (t * B + b) * A
-          var e: Float = 0
-          for j in 0..<A { e += v![j] * row[j] }  // e_t = vᵀ u_t
-          ap[t * B + b] = e
-          mx = max(mx, e)
-        }
-        var sum: Float = 0
-        for t in 0..<L { let a = Activations.exp(ap[t * B + b] - mx); ap[t * B + b] = a; sum += a }
-        let o = out + b * Hs
-        for t in 0..<L {
-          let a = ap[t * B + b] / sum
-          ap[t * B + b] = a
-          let s = seq + (t * B + b) * Hs
-          for j in 0..<Hs { o[j] += a * s[j] }  // Σ α_t h_t
-        }
-      }
-    }
-  }
-
-  /// dOut (B, Hs) -> dSeq (T, B, Hs) (overwritten); accumulates attention parameter gradients.
+/// One encoder's pooling: called once per forward and backward (one dispatch per encoder).
+protocol PoolingLayer: AnyObject {
+  /// seq (T, B, Hs), lengths (B) -> out (B, Hs), which arrives zeroed (samples with L = 0 stay zero).
+  func forward(_ seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int, out: UnsafeMutablePointer<Float>)
+  /// dOut (B, Hs) -> dSeq (T, B, Hs), which arrives zeroed; accumulates parameter gradients.
   func backward(_ dOut: UnsafePointer<Float>, seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int,
-                dSeq: UnsafeMutablePointer<Float>) {
-    let Hs = size
-    dSeq.update(repeating: 0, count: T * B * Hs)
-    switch kind {
-    case .last:
-      let h = bidirectional ? Hs / 2 : Hs
-      for b in 0..<B where lengths[b] > 0 {
-        let t = Int(lengths[b]) - 1
-        (dSeq + (t * B + b) * Hs).update(from: dOut + b * Hs, count: h)
-        if bidirectional { (dSeq + b * Hs + h).update(from: dOut + b * Hs + h, count: h) }
-      }
-    case .mean:
-      for b in 0..<B where lengths[b] > 0 {
-        let L = Int(lengths[b]), inv = 1 / Float(L), d = dOut + b * Hs
-        for t in 0..<L { let ds = dSeq + (t * B + b) * Hs; for j in 0..<Hs { ds[j] = d[j] * inv } }
-      }
-    case .max:
-      for b in 0..<B where lengths[b] > 0 {
-        let d = dOut + b * Hs, am = argmax + b * Hs
-        for j in 0..<Hs { dSeq[(Int(am[j]) * B + b) * Hs + j] = d[j] }
-      }
-    case .attention:
-      let A = attention, up = u.pointer, ap = alpha.pointer, dp = dPre.pointer
-      dp.update(repeating: 0, count: T * B * A)
-      for b in 0..<B where lengths[b] > 0 {
-        let L = Int(lengths[b]), d = dOut + b * Hs
-        // dα_t = dOut · h_t;  de_t = α_t (dα_t - Σ_s α_s dα_s)
-        var dotSum: Float = 0
-        for t in 0..<L {
-          let s = seq + (t * B + b) * Hs, a = ap[t * B + b]
-          var da: Float = 0
-          for j in 0..<Hs { da += d[j] * s[j] }
-          dp[(t * B + b) * A] = da  // park dα_t in the first slot until dPre is written below
-          dotSum += a * da
-        }
-        for t in 0..<L {
-          let a = ap[t * B + b], row = up + (t * B + b) * A, dpre = dp + (t * B + b) * A
-          let de = a * (dpre[0] - dotSum)
-          for j in 0..<A {
-            gV![j] += de * row[j]                             // e_t = vᵀ u_t
-            dpre[j] = de * v![j] * (1 - row[j] * row[j])       // u_t = tanh(W h_t + b)
-          }
-          let ds = dSeq + (t * B + b) * Hs
-          for j in 0..<Hs { ds[j] = a * d[j] }                 // pooled = Σ α_t h_t
-        }
-      }
-      // W (A, Hs) += dPreᵀ (A, T*B) · seq (T*B, Hs);  b += Σ dPre;  dSeq (T*B, Hs) += dPre (T*B, A) · W (A, Hs)
-      BLAS.gemm(transA: true, m: A, n: Hs, k: T * B, a: dp, lda: A, b: seq, ldb: Hs, beta: 1, c: gW!, ldc: Hs)
-      for r in 0..<(T * B) { let row = dp + r * A; for j in 0..<A { gB![j] += row[j] } }
-      BLAS.gemm(m: T * B, n: Hs, k: A, a: dp, lda: A, b: w!, ldb: Hs, beta: 1, c: dSeq, ldc: Hs)
-    }
-  }
+                dSeq: UnsafeMutablePointer<Float>)
+}
+
+/// `model.pooling`: how an encoder turns its output sequence into one vector per sample.
+public struct PoolingKind: RegisteredKind {
+  let method: any PoolingMethod
+  init(_ method: any PoolingMethod) { self.method = method }
+  public var rawValue: String { method.name }
+
+  /// The registry: every pooling `model.pooling` accepts, in the order the docs list them.
+  public static let allCases: [PoolingKind] = [.last, .mean, .max, .attention]
 }

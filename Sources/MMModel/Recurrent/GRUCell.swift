@@ -55,3 +55,43 @@ func gruCellBackward(
     }
   }
 }
+
+/// nn.GRU's cell (`model.cell: gru`).
+struct GRUCell: RecurrentCell {
+  var name: String { "gru" }
+  var module: String { "gru" }
+  var displayName: String { "GRU" }
+  var gateCount: Int { 3 }
+  var extraParameters: [String] { [] }
+  var hasCellState: Bool { false }
+  var keepsHiddenProjectionApart: Bool { true }
+
+  func forward(_ l: UnidirectionalLayer, _ s: StepRows) {
+    let H = l.hidden, G = 3 * H, n = s.n, hPrev = l.previous(l.hOut.pointer, s.t)
+    // hg_t (B_t, G) = b_hh + h_{t-1} (B_t, H) · W_hhᵀ   (h_{-1} = 0: b_hh alone at t = 0)
+    let hgt = l.hg.pointer + s.r * G
+    if s.t > 0 {
+      l.packedWHh.multiply(m: n, a: hPrev, lda: H, accumulate: false, bias: l.bHh, c: hgt, ldc: G)
+    } else {
+      for b in 0..<n { (hgt + b * G).update(from: l.bHh, count: G) }
+    }
+    gruCellForward(h: l.hOut.pointer + s.r * H, gates: l.gates.pointer + s.r * G, hg: hgt, hPrev: hPrev, n, H)
+  }
+
+  func backward(_ l: UnidirectionalLayer, _ s: StepRows, dOut: UnsafePointer<Float>) {
+    let H = l.hidden, G = 3 * H, n = s.n, dhp = l.dh.pointer
+    let dhgt = l.hg.pointer + s.r * G   // dhg_t over hg_t
+    gruCellBackward(dXg: l.gates.pointer + s.r * G, dHg: dhgt, dh: dhp, dOut: dOut, gates: l.gates.pointer + s.r * G, hg: dhgt,
+                    hPrev: l.previous(l.hOut.pointer, s.t), n, H)
+    // dh_{t-1} (B_t, H) = z ⊙ dh_t (the cell wrote it) + dhg_t (B_t, G) · W_hh (G, H)   (dh_{-1} is not needed)
+    if s.t > 0 { l.packedWHh.multiply(m: n, a: dhgt, lda: G, accumulate: true, c: dhp, ldc: H) }
+    let dbh = l.dBias.pointer + G
+    for row in 0..<n { let d = dhgt + row * G; for j in 0..<G { dbh[j] += d[j] } }   // db_hh: column sums of dhg
+  }
+
+  func accumulateExtraGradients(_ layer: UnidirectionalLayer, steps T: Int) {}
+}
+
+extension CellKind {
+  public static let gru = CellKind(GRUCell())
+}

@@ -64,3 +64,67 @@ func lstmCellBackward(
     }
   }
 }
+
+/// nn.LSTM's cell (`model.cell: lstm`).
+struct LSTMCell: RecurrentCell {
+  var name: String { "lstm" }
+  var module: String { "lstm" }
+  var displayName: String { "LSTM" }
+  var gateCount: Int { 4 }
+  var extraParameters: [String] { [] }
+  var hasCellState: Bool { true }
+  var keepsHiddenProjectionApart: Bool { false }
+
+  func forward(_ l: UnidirectionalLayer, _ s: StepRows) {
+    let c = l.lstmCaches(s)
+    l.addHiddenProjection(s)
+    lstmCellForward(h: c.h, c: c.c, tanhC: c.tanhC, gates: c.gates, cPrev: c.cPrev, s.n, l.hidden)
+  }
+
+  func backward(_ l: UnidirectionalLayer, _ s: StepRows, dOut: UnsafePointer<Float>) {
+    let c = l.lstmCaches(s)
+    lstmCellBackward(dGates: c.gates, dc: l.dc.pointer, dOut: dOut, dhNext: l.dh.pointer, gates: c.gates, cPrev: c.cPrev,
+                     tanhC: c.tanhC, s.n, l.hidden)
+    l.backpropagateGatesToHidden(s)
+  }
+
+  func accumulateExtraGradients(_ layer: UnidirectionalLayer, steps T: Int) {}
+}
+
+extension CellKind {
+  public static let lstm = CellKind(LSTMCell())
+}
+
+/// Step t's rows of an LSTM layer's caches (the peephole cell's too).
+struct LSTMStepCaches {
+  let gates: UnsafeMutablePointer<Float>   // (n, 4H) pre-activations, then the activated gates; backward: dgates
+  let h: UnsafeMutablePointer<Float>       // (n, H) h_t
+  let c: UnsafeMutablePointer<Float>       // (n, H) c_t
+  let cPrev: UnsafePointer<Float>          // (n, H) c_{t-1} (zeros at t = 0)
+  let tanhC: UnsafeMutablePointer<Float>   // (n, H) tanh(c_t)
+}
+
+extension UnidirectionalLayer {
+  @inline(__always) func lstmCaches(_ s: StepRows) -> LSTMStepCaches {
+    let H = hidden, G = 4 * H
+    return LSTMStepCaches(gates: gates.pointer + s.r * G, h: hOut.pointer + s.r * H, c: cOut.pointer + s.r * H,
+                          cPrev: previous(cOut.pointer, s.t), tanhC: tanhC.pointer + s.r * H)
+  }
+
+  /// gates_t (B_t, G) = (x_t·W_ihᵀ + h_{t-1} (B_t, H) · W_hhᵀ) + bias   (h_{-1} = 0: the bias alone at t = 0)
+  @inline(__always) func addHiddenProjection(_ s: StepRows) {
+    let H = hidden, G = 4 * H, gt = gates.pointer + s.r * G
+    if s.t > 0 {
+      packedWHh.multiply(m: s.n, a: previous(hOut.pointer, s.t), lda: H, accumulate: true, bias: bias.pointer, c: gt, ldc: G)
+    } else {
+      let bp = bias.pointer
+      for b in 0..<s.n { let row = gt + b * G; for j in 0..<G { row[j] += bp[j] } }
+    }
+  }
+
+  /// dh_{t-1} (B_t, H) = dgates_t (B_t, G) · W_hh (G, H)   (dh_{-1} is not needed)
+  @inline(__always) func backpropagateGatesToHidden(_ s: StepRows) {
+    let H = hidden, G = 4 * H
+    if s.t > 0 { packedWHh.multiply(m: s.n, a: gates.pointer + s.r * G, lda: G, accumulate: false, c: dh.pointer, ldc: H) }
+  }
+}

@@ -85,3 +85,39 @@ func peepholeWeightGradients(
     }
   }
 }
+
+/// The LSTM with diagonal peepholes (`model.cell: lstm_peephole`); its tensors live under "lstm." as nn.LSTM's.
+struct PeepholeLSTMCell: RecurrentCell {
+  var name: String { "lstm_peephole" }
+  var module: String { "lstm" }
+  var displayName: String { "peephole LSTM" }
+  var gateCount: Int { 4 }
+  var extraParameters: [String] { ["weight_ci", "weight_cf", "weight_co"] }
+  var hasCellState: Bool { true }
+  var keepsHiddenProjectionApart: Bool { false }
+
+  func forward(_ l: UnidirectionalLayer, _ s: StepRows) {
+    let c = l.lstmCaches(s), w = l.extras
+    l.addHiddenProjection(s)
+    peepholeCellForward(h: c.h, c: c.c, tanhC: c.tanhC, gates: c.gates, cPrev: c.cPrev, wci: w[0], wcf: w[1], wco: w[2], s.n, l.hidden)
+  }
+
+  func backward(_ l: UnidirectionalLayer, _ s: StepRows, dOut: UnsafePointer<Float>) {
+    let c = l.lstmCaches(s), w = l.extras
+    peepholeCellBackward(dGates: c.gates, dc: l.dc.pointer, dOut: dOut, dhNext: l.dh.pointer, gates: c.gates, cPrev: c.cPrev,
+                         tanhC: c.tanhC, wci: w[0], wcf: w[1], wco: w[2], s.n, l.hidden)
+    l.backpropagateGatesToHidden(s)
+  }
+
+  func accumulateExtraGradients(_ l: UnidirectionalLayer, steps T: Int) {
+    let H = l.hidden, G = 4 * H, g = l.gExtras, cop = l.cOut.pointer
+    for t in 0..<T where l.active[t] > 0 {
+      let n = l.active[t], r = l.offsets[t]
+      peepholeWeightGradients(dwci: g[0], dwcf: g[1], dwco: g[2], dGates: l.gates.pointer + r * G, cPrev: l.previous(cop, t), c: cop + r * H, n, H)
+    }
+  }
+}
+
+extension CellKind {
+  public static let lstm_peephole = CellKind(PeepholeLSTMCell())
+}

@@ -19,7 +19,8 @@ import MMTensor
 ///
 /// Legend: T = steps, B = batch, D = input features, H = hidden, G = gate width (4H LSTM, 3H GRU), N = Σ lengths.
 public final class UnidirectionalLayer: RecurrentLayer {
-  public let cell: CellKind
+  public let kind: CellKind
+  let cell: any RecurrentCell    // kind.cell, unwrapped once: the time loops call it once per step
   public let inputSize: Int, hidden: Int, maxSteps: Int, maxBatch: Int
   public let reversed: Bool
   public var outputSize: Int { hidden }
@@ -59,7 +60,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
 
   public init(cell: CellKind, arena: ParameterArena, names: RecurrentParameterNames, input D: Int, hidden H: Int,
               maxSteps T: Int, maxBatch B: Int, reversed: Bool = false) {
-    self.cell = cell; inputSize = D; hidden = H; maxSteps = T; maxBatch = B; self.reversed = reversed
+    kind = cell; self.cell = cell.cell; inputSize = D; hidden = H; maxSteps = T; maxBatch = B; self.reversed = reversed
     let G = cell.gateCount * H
     for (name, shape) in [(names.weightIH, [G, D]), (names.weightHH, [G, H]), (names.biasIH, [G]), (names.biasHH, [G])] + names.extras.map({ ($0, [H]) }) {
       precondition(arena.tensor(name).shape == shape, "\(name): arena shape \(arena.tensor(name).shape), layer expects \(shape)")
@@ -74,7 +75,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
     sortedLengths = .allocate(capacity: B); sortedLengths.initialize(repeating: 0, count: B)
     active = .allocate(capacity: T + 1); active.initialize(repeating: 0, count: T + 1)
     offsets = .allocate(capacity: T + 1); offsets.initialize(repeating: 0, count: T + 1)
-    let apart = cell.keepsHiddenProjectionApart, lstm = cell.hasCellState, N = T * B
+    let apart = self.cell.keepsHiddenProjectionApart, lstm = self.cell.hasCellState, N = T * B
     xs = Buffer(count: N * D)
     bias = Buffer(count: G)
     packedWHh = PackedMatrix(shapes: [(H, G), (G, H)])
@@ -126,7 +127,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
     let H = hidden, G = cell.gateCount * H, D = inputSize
     pack(lengths, T, B)
     let N = offsets[T]
-    let gp = gates.pointer, hop = hOut.pointer, cop = cOut.pointer
+    let gp = gates.pointer, hop = hOut.pointer
     // The valid input rows in step order: xs (N, D) gathered, or x itself (row stride ldx) when dense.
     let xp = dense ? x : UnsafePointer(xs.pointer), ldxp = dense ? ldx : D
     if !dense {
@@ -146,35 +147,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
     // W_hhᵀ (H, G) packed once per forward: each step's h_{t-1} (B_t, H) · W_hhᵀ is then the micro-kernel alone
     // (PackedMatrix), where OpenBLAS would re-pack W_hh on every step.
     packedWHh.pack(wHh, ld: H, transposed: true, k: H, n: G)
-    for t in 0..<T where active[t] > 0 {
-      let n = active[t], r = offsets[t]
-      let gt = gp + r * G, hPrevT = previous(hop, t), hNext = hop + r * H
-      switch cell {
-      case .lstm, .lstm_peephole:
-        let cPrevT = previous(cop, t), cNext = cop + r * H, tct = tanhC.pointer + r * H
-        // gates_t (B_t, G) = (x_t·W_ihᵀ + h_{t-1} (B_t, H) · W_hhᵀ) + bias   (h_{-1} = 0: the bias alone at t = 0)
-        if t > 0 {
-          packedWHh.multiply(m: n, a: hPrevT, lda: H, accumulate: true, bias: bias.pointer, c: gt, ldc: G)
-        } else {
-          let bp = bias.pointer
-          for b in 0..<n { let row = gt + b * G; for j in 0..<G { row[j] += bp[j] } }
-        }
-        if cell == .lstm {
-          lstmCellForward(h: hNext, c: cNext, tanhC: tct, gates: gt, cPrev: cPrevT, n, H)
-        } else {
-          peepholeCellForward(h: hNext, c: cNext, tanhC: tct, gates: gt, cPrev: cPrevT, wci: extras[0], wcf: extras[1], wco: extras[2], n, H)
-        }
-      case .gru:
-        // hg_t (B_t, G) = b_hh + h_{t-1} (B_t, H) · W_hhᵀ   (h_{-1} = 0: b_hh alone at t = 0)
-        let hgt = hg.pointer + r * G
-        if t > 0 {
-          packedWHh.multiply(m: n, a: hPrevT, lda: H, accumulate: false, bias: bHh, c: hgt, ldc: G)
-        } else {
-          for b in 0..<n { (hgt + b * G).update(from: bHh, count: G) }
-        }
-        gruCellForward(h: hNext, gates: gt, hg: hgt, hPrev: hPrevT, n, H)
-      }
-    }
+    for t in 0..<T where active[t] > 0 { cell.forward(self, rows(t)) }
     if dense { return UnsafePointer(hop) }
     // Unpack: output (T, B, H), zero past each length.
     let out = output.pointer
@@ -184,6 +157,9 @@ public final class UnidirectionalLayer: RecurrentLayer {
     }
     return UnsafePointer(out)
   }
+
+  /// Step t's packed rows, for the cell.
+  @inline(__always) func rows(_ t: Int) -> StepRows { StepRows(t: t, n: active[t], r: offsets[t]) }
 
   public func backward(_ dOut: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, ldx: Int,
                        lengths: UnsafePointer<Int32>, dx: UnsafeMutablePointer<Float>?, steps T: Int, batch B: Int) {
@@ -195,7 +171,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
   func backward(_ dOut: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, ldx: Int,
                 lengths: UnsafePointer<Int32>, dx: UnsafeMutablePointer<Float>?, accumulateDx: Bool, steps T: Int, batch B: Int) {
     let H = hidden, G = cell.gateCount * H, D = inputSize, N = offsets[T]
-    let gp = gates.pointer, dgp = gates.pointer, dhp = dh.pointer, hop = hOut.pointer, cop = cOut.pointer
+    let dgp = gates.pointer, dhp = dh.pointer, hop = hOut.pointer
     // Only the valid rows of dOut matter (those past a length are never read): pack them (dense: as they are).
     let dop = dense ? dOut : dOutP.pointer
     if !dense {
@@ -205,7 +181,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
     }
     let apart = cell.keepsHiddenProjectionApart
     packedWHh.pack(wHh, ld: H, transposed: false, k: G, n: H)   // W_hh (G, H) for the steps' dh_{t-1}, as W_hhᵀ in forward
-    let dbx = dBias.pointer, dbh = apart ? dBias.pointer + G : dBias.pointer
+    let dbx = dBias.pointer, dbh = apart ? dBias.pointer + G : dBias.pointer   // the cell sums dhg into dbh
     dBias.zero()
     for t in stride(from: T - 1, through: 0, by: -1) where active[t] > 0 {
       poll?()
@@ -213,32 +189,15 @@ public final class UnidirectionalLayer: RecurrentLayer {
       // Samples whose last step is t start with nothing from the future.
       (dhp + ended * H).update(repeating: 0, count: (n - ended) * H)
       if cell.hasCellState { (dc.pointer + ended * H).update(repeating: 0, count: (n - ended) * H) }
-      let gt = gp + r * G, dgt = dgp + r * G, dOutT = dop + r * H
-      switch cell {
-      case .lstm, .lstm_peephole:
-        let cPrevT = previous(cop, t), tct = tanhC.pointer + r * H
-        if cell == .lstm {
-          lstmCellBackward(dGates: dgt, dc: dc.pointer, dOut: dOutT, dhNext: dhp, gates: gt, cPrev: cPrevT, tanhC: tct, n, H)
-        } else {
-          peepholeCellBackward(dGates: dgt, dc: dc.pointer, dOut: dOutT, dhNext: dhp, gates: gt, cPrev: cPrevT, tanhC: tct,
-                               wci: extras[0], wcf: extras[1], wco: extras[2], n, H)
-        }
-        // dh_{t-1} (B_t, H) = dgates_t (B_t, G) · W_hh (G, H)   (dh_{-1} is not needed)
-        if t > 0 { packedWHh.multiply(m: n, a: dgt, lda: G, accumulate: false, c: dhp, ldc: H) }
-      case .gru:
-        let dhgt = hg.pointer + r * G   // dhg_t over hg_t
-        gruCellBackward(dXg: dgt, dHg: dhgt, dh: dhp, dOut: dOutT, gates: gt, hg: dhgt, hPrev: previous(hop, t), n, H)
-        // dh_{t-1} (B_t, H) = z ⊙ dh_t (the cell wrote it) + dhg_t (B_t, G) · W_hh (G, H)   (dh_{-1} is not needed)
-        if t > 0 { packedWHh.multiply(m: n, a: dhgt, lda: G, accumulate: true, c: dhp, ldc: H) }
-        for row in 0..<n { let d = dhgt + row * G; for j in 0..<G { dbh[j] += d[j] } }   // db_hh: column sums of dhg
-      }
+      let dgt = dgp + r * G
+      cell.backward(self, StepRows(t: t, n: n, r: r), dOut: dop + r * H)
       for row in 0..<n { let d = dgt + row * G; for j in 0..<G { dbx[j] += d[j] } }      // db_ih: column sums of dgates
     }
     // Weight gradients over all N valid rows at once.
     // dW_hh (G, H) += dhiddenᵀ (G, N) · h_{t-1} (N, H), where dhidden is dgates (LSTMs) or dhg (GRU). Step 0's
     // rows (the first B_0) have h_{-1} = 0 and are left out. Dense, row B + i's h_{t-1} is h_t of row i; else the
     // rows' h_{t-1} are gathered into dOutP (free now).
-    let dHidden = cell.keepsHiddenProjectionApart ? hg.pointer : dgp, first = active[0]
+    let dHidden = apart ? hg.pointer : dgp, first = active[0]
     var hPrevRows = UnsafePointer(hop)
     if !dense {
       for t in 1..<max(T, 1) where active[t] > 0 {
@@ -254,12 +213,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
       gBIh[j] += dbx[j]
       gBHh[j] += dbh[j]
     }
-    if cell == .lstm_peephole {
-      for t in 0..<T where active[t] > 0 {
-        let n = active[t], r = offsets[t]
-        peepholeWeightGradients(dwci: gExtras[0], dwcf: gExtras[1], dwco: gExtras[2], dGates: dgp + r * G, cPrev: previous(cop, t), c: cop + r * H, n, H)
-      }
-    }
+    cell.accumulateExtraGradients(self, steps: T)
     // dW_ih (G, D) += dgatesᵀ (G, N) · xs (N, D)   (dense: x, row stride ldx)
     BLAS.gemm(transA: true, m: G, n: D, k: N, a: dgp, lda: G, b: dense ? x : UnsafePointer(xs.pointer), ldb: dense ? ldx : D, beta: 1, c: gWIh, ldc: D)
     // dx (T·B, D) (+)= dgates (N, G) · W_ih (G, D): in place when dense; else into xs (free now), then scattered
@@ -278,4 +232,10 @@ public final class UnidirectionalLayer: RecurrentLayer {
       }
     }
   }
+}
+
+/// Step t of a layer's packed caches as a cell sees it: its n = B_t rows start at packed row r, so its gates
+/// are `gates[r ..< r + n]` (n, G), its h_t `hOut[r ..< r + n]` (n, H) and its h_{t-1} `previous(hOut, t)`.
+struct StepRows {
+  let t: Int, n: Int, r: Int
 }

@@ -1,0 +1,48 @@
+import MMCheckpoint
+import MMConfig
+import MMData
+import MMDistributed
+import MMModel
+import MMOptim
+
+/// The model half of a session's assembly: the model over the data's modalities, its optimiser and step
+/// controls, the batch buffers, the gradient exchange and the batch balancer; the parameters loaded from the
+/// checkpoint or initialised by rank 0, then broadcast so every replica starts identical. Collective.
+struct SessionModel {
+  let model: MultimodalModel
+  let optimizer: Optimizer
+  let controls: StepControls
+  let batch: BatchBuffers
+  let exchange: GradientExchange
+  let balancer: BatchBalancer
+
+  static func build(_ d: SessionData, comm: Communicator, options o: TrainingSession.Options) throws -> SessionModel {
+    let c = d.config, shard = d.shard
+    let outputs = c.task.kind == .binary ? 1 : shard.classes
+    // The largest batch: a rank's share of a global batch in training (about ⌈B/W⌉ rows once balanced, never
+    // more than B), and the evaluation chunk, which must not depend on the world size (EvaluationChunks).
+    let maxBatch = max(1, min(c.train.batchSize, d.schema.count))
+    let spec = ModelSpec.make(c, modalities: d.modalities, outputs: outputs)
+    let batch = BatchBuffers(
+      steps: shard.steps, maxBatch: maxBatch, features: d.features, modalities: d.modalities.count,
+      targetWidth: shard.targetWidth)
+    let model = spec.make(maxBatch: maxBatch, trailingGradients: StopSignal.slots)
+    let optimizer = c.train.optimizer.make(parameterCount: model.arena.count, OptimizerSettings(c.train))
+    let controls = StepControls(c.train, arena: model.arena, stepsPerEpoch: d.sampler.stepsPerEpoch)
+    let exchange = GradientExchange(
+      comm: comm, grads: model.arena.grads.pointer, buckets: model.gradientBuckets, compress: c.dist.compress)
+    if comm.size > 1 && GradientExchange.bucketed { model.poll = { [exchange] in exchange.poll() } }
+    let work = o.inference ? [] : BatchBalancer.rowWork(shard, samples: d.schema.count, comm: comm)
+    let balancer = BatchBalancer(comm: comm, shard: shard, samples: d.schema.count, work: work, batchSize: c.train.batchSize)
+    let (saved, _) = SessionData.saved(o)
+    if let saved {
+      try comm.agree { try Checkpoint.loadParams(saved, into: model.arena) }
+      if let resume = o.resume { try comm.agree { try Checkpoint.loadOptimizer(resume, into: optimizer) } }
+    } else if comm.isRoot {
+      model.initialize(seed: c.train.seed)
+    }
+    // Rank 0's parameters are the truth; one broadcast makes every replica identical.
+    comm.broadcast(model.arena.values.pointer, count: model.arena.count, root: 0)
+    return SessionModel(model: model, optimizer: optimizer, controls: controls, batch: batch, exchange: exchange, balancer: balancer)
+  }
+}
