@@ -20,17 +20,17 @@ public struct StreamOptions: Sendable {
 /// is what the in-memory loader makes of it (`RowAssembler`, the same functions), so results do not change.
 final class ShardStream: @unchecked Sendable {
   let assembler: RowAssembler
-  let rowFloats: Int        // S * D
-  let slotRows: Int         // rows per slot: one step's
+  let rowFloats: Int  // S * D
+  let slotRows: Int  // rows per slot: one step's
   let slotCount: Int
-  let slots: Buffer         // (slotCount, slotRows, S, D)
-  let scratch: Buffer       // (S, D): a row prepared on the spot
+  let slots: Buffer  // (slotCount, slotRows, S, D)
+  let scratch: Buffer  // (S, D): a row prepared on the spot
 
   // The schedule (written by `schedule` only while the reader is idle; read by the reader while it fills).
-  private var groupOf: [Int32]      // per local row: its step in this schedule, or -1
-  private var slotRow: [Int32]      // per local row: its row within the step's slot
+  private var groupOf: [Int32]  // per local row: its step in this schedule, or -1
+  private var slotRow: [Int32]  // per local row: its row within the step's slot
   private var groupStarts: [Int] = [0]
-  private var groupRows: [Int] = [] // each step's local rows, ascending
+  private var groupRows: [Int] = []  // each step's local rows, ascending
 
   // Shared state, under `lock`.
   private let lock = NSCondition()
@@ -57,7 +57,8 @@ final class ShardStream: @unchecked Sendable {
       let need = (2 * cacheShare * slotBytes + (1 << 20) - 1) >> 20
       throw MMError(
         "\(path): data.stream_buffer_mb = \(options.bufferBytes >> 20) holds \(slotCount) step(s) of this rank's rows "
-          + "(\(slotRows) rows of \(rowFloats * 4) bytes each); at least two are needed: set data.stream_buffer_mb to \(need) or more")
+          + "(\(slotRows) rows of \(rowFloats * 4) bytes each); at least two are needed: set data.stream_buffer_mb to \(need) or more"
+      )
     }
     slots = Buffer(count: slotCount * slotRows * rowFloats)
     scratch = Buffer(count: rowFloats)
@@ -170,7 +171,8 @@ final class ShardStream: @unchecked Sendable {
   /// The file changed under a running job (the load read every row once): one line, and the rank exits, which
   /// ends the job. (The batch path cannot throw: it allocates nothing and runs every step.)
   private static func fail(_ message: String) -> Never {
-    FileHandle.standardError.write(Data("mmtrain: error: \(message) (read while streaming: did the file change during the run?)\n".utf8))
+    FileHandle.standardError.write(
+      Data("mmtrain: error: \(message) (read while streaming: did the file change during the run?)\n".utf8))
     exit(1)
   }
 }
@@ -184,7 +186,9 @@ final class RowFiles {
   init(path: String, assembler: RowAssembler, cacheBytes: [Int?]) throws {
     let file = try HDF5File(path: path, mode: .readOnly)
     self.file = file
-    readers = try zip(assembler.modalities, cacheBytes).map { m, bytes in try HDF5RowReader(file, m.dataset, cacheBytes: bytes) }
+    readers = try zip(assembler.modalities, cacheBytes).map { m, bytes in
+      try HDF5RowReader(file, m.dataset, cacheBytes: bytes)
+    }
     raw = Buffer(count: assembler.modalities.map { $0.steps * $0.features }.max() ?? 1)
   }
 
@@ -201,7 +205,7 @@ struct RowAssembler: @unchecked Sendable {
   let modalities: [DataSchema.Modality]
   let options: LoadOptions
   let rows: Range<Int>
-  let lengths: [[Int]]        // per modality, per local row
+  let lengths: [[Int]]  // per modality, per local row
   let mean: [[Float]], std: [[Float]]  // per modality
   let columns: [Int]
   var maxSteps: Int { options.maxSteps }
@@ -227,11 +231,16 @@ struct RowAssembler: @unchecked Sendable {
       let L = lengths[mi][i], row = rows.lowerBound + i
       if L > 0 {
         try files.readers[mi].readFloats(
-          rows: row..<(row + 1), into: UnsafeMutableBufferPointer(start: files.raw.pointer, count: m.steps * m.features))
+          rows: row..<(row + 1), into: UnsafeMutableBufferPointer(start: files.raw.pointer, count: m.steps * m.features)
+        )
       }
-      try ShardLoader.finish(files.raw.pointer, L, m.features, options, mean[mi], std[mi], dst: dst + columns[mi],
-                             steps: options.steps[mi], stride: D) { s, j, v in
-        MMError("\(path): \(m.dataset) has \(v) at sample \(row), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+      try ShardLoader.finish(
+        files.raw.pointer, L, m.features, options, mean[mi], std[mi], dst: dst + columns[mi],
+        steps: options.steps[mi], stride: D
+      ) { s, j, v in
+        MMError(
+          "\(path): \(m.dataset) has \(v) at sample \(row), step \(s), feature \(j) (set data.missing: zero or mean to impute)"
+        )
       }
     }
   }

@@ -31,7 +31,9 @@ public final class HDF5RowReader {
     self.file = file
     self.path = file.absolute(path)
     let info = try file.datasetInfo(path)
-    guard info.dtype.isNumeric else { throw file.error("dataset '\(self.path)' is \(info.dtype); only numeric datasets have rows to read") }
+    guard info.dtype.isNumeric else {
+      throw file.error("dataset '\(self.path)' is \(info.dtype); only numeric datasets have rows to read")
+    }
     guard !info.shape.isEmpty else { throw file.error("dataset '\(self.path)' is a scalar; it has no rows to read") }
     shape = info.shape
     (chunkShape, filters) = try file.storage(of: path)
@@ -79,19 +81,23 @@ public final class HDF5RowReader {
   /// Reads `rows` (every other dimension whole) as float32 into `buffer`, which holds exactly
   /// `rows.count * rowSize` floats.
   public func readFloats(rows: Range<Int>, into buffer: UnsafeMutableBufferPointer<Float>) throws {
-    try read(rows: rows, memoryType: mm_h5t_native_float(), into: UnsafeMutableRawPointer(buffer.baseAddress), count: buffer.count)
+    try read(
+      rows: rows, memoryType: mm_h5t_native_float(), into: UnsafeMutableRawPointer(buffer.baseAddress),
+      count: buffer.count)
   }
 
   // MARK: - Private
 
-  private func read(rows: Range<Int>, memoryType: hid_t, into destination: UnsafeMutableRawPointer?, count: Int) throws {
+  private func read(rows: Range<Int>, memoryType: hid_t, into destination: UnsafeMutableRawPointer?, count: Int) throws
+  {
     guard dataset >= 0 else { throw MMError("\(file.path): dataset '\(path)' was read after close()") }
     HDF5.silenceErrorStackOnThisThread()
     guard rows.lowerBound >= 0, rows.upperBound <= rowCount else {
       throw file.error("rows \(rows) are out of range for dataset '\(path)', which has \(rowCount) rows")
     }
     guard count == rows.count * rowSize else {
-      throw file.error("dataset '\(path)' rows \(rows) hold \(rows.count * rowSize) values; the buffer has room for \(count)")
+      throw file.error(
+        "dataset '\(path)' rows \(rows) hold \(rows.count * rowSize) values; the buffer has room for \(count)")
     }
     guard count > 0 else { return }
     if try select(rows, memoryType: memoryType, into: destination) { return }
@@ -100,7 +106,8 @@ public final class HDF5RowReader {
   }
 
   /// One H5Dread of `rows`; false when HDF5 fails (its error stack is left for the caller to read).
-  private func select(_ rows: Range<Int>, memoryType: hid_t, into destination: UnsafeMutableRawPointer?) throws -> Bool {
+  private func select(_ rows: Range<Int>, memoryType: hid_t, into destination: UnsafeMutableRawPointer?) throws -> Bool
+  {
     let rank = shape.count
     var start = [hsize_t](repeating: 0, count: rank), count = shape.map { hsize_t($0) }
     start[0] = hsize_t(rows.lowerBound)
@@ -122,9 +129,12 @@ public final class HDF5RowReader {
   /// (found by reading chunk by chunk), or HDF5's own reason.
   private func diagnose(_ rows: Range<Int>, cause: String?) -> MMError {
     if let missing = filters.first(where: { !$0.isAvailable }) { return file.missingFilter(missing, dataset: path) }
-    guard let chunkRows, !filters.isEmpty else { return file.error("cannot read rows \(rows) of dataset '\(path)'", cause: cause) }
+    guard let chunkRows, !filters.isEmpty else {
+      return file.error("cannot read rows \(rows) of dataset '\(path)'", cause: cause)
+    }
     var band = rows.lowerBound - rows.lowerBound % chunkRows
-    let scratch = UnsafeMutableRawPointer.allocate(byteCount: chunkRows * rowSize * MemoryLayout<Float>.size, alignment: 64)
+    let scratch = UnsafeMutableRawPointer.allocate(
+      byteCount: chunkRows * rowSize * MemoryLayout<Float>.size, alignment: 64)
     defer { scratch.deallocate() }
     while band < rows.upperBound {
       let chunk = band..<min(band + chunkRows, rowCount)
@@ -182,8 +192,10 @@ extension HDF5File {
       let id = H5Pget_filter2(plist, UInt32(index), &flags, &valueCount, &values, name.count, &name, &config)
       guard id >= 0 else { throw failure("cannot read the filters of dataset '\(absolute(path))'") }
       let recorded = String(cString: name)
-      filters.append(HDF5Filter(id: Int(id), name: recorded.isEmpty ? HDF5Filter.knownName(Int(id)) : recorded,
-                                isAvailable: H5Zfilter_avail(id) > 0))
+      filters.append(
+        HDF5Filter(
+          id: Int(id), name: recorded.isEmpty ? HDF5Filter.knownName(Int(id)) : recorded,
+          isAvailable: H5Zfilter_avail(id) > 0))
     }
     return (dims.prefix(Int(rank)).map { Int($0) }, filters)
   }
@@ -208,9 +220,10 @@ extension HDF5File {
 
   /// The one line for a dataset whose filter this library cannot run.
   func missingFilter(_ filter: HDF5Filter, dataset: String) -> MMError {
-    error("dataset '\(dataset)' is stored with filter \(filter.id) (\(filter.name)), which this HDF5 library does not have; "
-      + "rewrite the file without it (`h5repack -f NONE \(path) plain.h5`, or h5py with compression=\"gzip\"), "
-      + "or put the filter's plugin on HDF5_PLUGIN_PATH")
+    error(
+      "dataset '\(dataset)' is stored with filter \(filter.id) (\(filter.name)), which this HDF5 library does not have; "
+        + "rewrite the file without it (`h5repack -f NONE \(path) plain.h5`, or h5py with compression=\"gzip\"), "
+        + "or put the filter's plugin on HDF5_PLUGIN_PATH")
   }
 }
 

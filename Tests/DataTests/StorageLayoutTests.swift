@@ -44,15 +44,18 @@ final class StorageLayoutTests: XCTestCase {
     defer { file.close() }
     let schema = try DataSchema.read(file)
     let modalities = try schema.resolveModalities([])
-    let options = LoadOptions(modalities: modalities, steps: [4, 7], align: align, normalize: .zscore, missing: missing,
-                              task: .multiclass, classes: nil, validationMask: (0..<N).map { $0 % 5 == 2 })
+    let options = LoadOptions(
+      modalities: modalities, steps: [4, 7], align: align, normalize: .zscore, missing: missing,
+      task: .multiclass, classes: nil, validationMask: (0..<N).map { $0 % 5 == 2 })
     return try ShardLoader.load(file: file, schema: schema, options: options, comm: RankView(rank: rank, size: world))
   }
 
   func testShardsAreBitIdenticalWhateverTheStorage() throws {
     let plain = try write("plain.h5", chunkRows: nil)
-    let layouts = [try write("chunks.h5", chunkRows: 4), try write("gzip.h5", chunkRows: 5, gzip: 4, shuffle: true),
-                   try write("rows.h5", chunkRows: 1, gzip: 1)]
+    let layouts = [
+      try write("chunks.h5", chunkRows: 4), try write("gzip.h5", chunkRows: 5, gzip: 4, shuffle: true),
+      try write("rows.h5", chunkRows: 1, gzip: 1),
+    ]
     for align in [Align.interpolate, .truncate] {
       for world in 1...3 {
         for rank in 0..<world {
@@ -77,16 +80,20 @@ final class StorageLayoutTests: XCTestCase {
   func testMatchesTheTwoPassOrderBitForBit() throws {
     let plain = try write("plain.h5", chunkRows: nil), gzip = try write("gzip.h5", chunkRows: 4, gzip: 4, shuffle: true)
     let mask = (0..<N).map { $0 % 5 == 2 }
-    for (align, steps) in [(Align.interpolate, [4, 7]), (.interpolate, [6, 12]), (.truncate, [4, 7]), (.pad, [6, 9])] {
+    for (align, steps) in [
+      (Align.interpolate, [4, 7]), (.interpolate, [6, 12]), (.truncate, [4, 7]), (.pad, [6, 9]),
+    ] {
       for missing in [MissingPolicy.mean, .zero] {
         for normalize in [Normalize.zscore, .none] {
           let want = try twoPass(plain, steps: steps, align: align, missing: missing, normalize: normalize, mask: mask)
           for path in [plain, gzip] {
             let file = try HDF5File(path: path)
             let schema = try DataSchema.read(file)
-            let options = LoadOptions(modalities: try schema.resolveModalities([]), steps: steps, align: align, normalize: normalize,
-                                      missing: missing, task: .multiclass, classes: nil, validationMask: mask)
-            let got = try ShardLoader.load(file: file, schema: schema, options: options, comm: SingleProcessCommunicator())
+            let options = LoadOptions(
+              modalities: try schema.resolveModalities([]), steps: steps, align: align, normalize: normalize,
+              missing: missing, task: .multiclass, classes: nil, validationMask: mask)
+            let got = try ShardLoader.load(
+              file: file, schema: schema, options: options, comm: SingleProcessCommunicator())
             let what = "\(URL(fileURLWithPath: path).lastPathComponent) \(align) \(steps) \(missing) \(normalize)"
             XCTAssertEqual(got.x.array.map(\.bitPattern), want.x.map(\.bitPattern), what)
             XCTAssertEqual(got.statistics, want.stats, what)
@@ -98,7 +105,8 @@ final class StorageLayoutTests: XCTestCase {
 
   /// Statistics in float64 over every training row's valid, finite steps (one pass over the file), then each
   /// row imputed, normalised and aligned (a second pass).
-  func twoPass(_ path: String, steps: [Int], align: Align, missing: MissingPolicy, normalize: Normalize, mask: [Bool]) throws
+  func twoPass(_ path: String, steps: [Int], align: Align, missing: MissingPolicy, normalize: Normalize, mask: [Bool])
+    throws
     -> (x: [Float], stats: FeatureStatistics)
   {
     let file = try HDF5File(path: path)
@@ -129,8 +137,9 @@ final class StorageLayoutTests: XCTestCase {
         for k in 0..<(lengths[i] * Dm) where !row[k].isFinite { row[k] = missing == .zero ? 0 : m32[k % Dm] }
         if normalize == .zscore { for k in 0..<(lengths[i] * Dm) { row[k] = (row[k] - m32[k % Dm]) / s32[k % Dm] } }
         x.withUnsafeMutableBufferPointer { out in
-          Resample.align(align, src: row, validSteps: lengths[i], features: Dm, dst: out.baseAddress! + i * S * D + column,
-                         steps: steps[mi], dstStride: D)
+          Resample.align(
+            align, src: row, validSteps: lengths[i], features: Dm, dst: out.baseAddress! + i * S * D + column,
+            steps: steps[mi], dstStride: D)
         }
       }
       column += Dm
@@ -141,7 +150,9 @@ final class StorageLayoutTests: XCTestCase {
   func testNaNUnderMissingErrorIsNamedWhateverTheStorage() throws {
     for path in [try write("plain.h5", chunkRows: nil), try write("gzip.h5", chunkRows: 4, gzip: 4, shuffle: true)] {
       XCTAssertThrowsError(try load(path, rank: 0, world: 1, align: .interpolate, missing: .error)) { error in
-        XCTAssertEqual("\(error)", "\(path): /modalities/a has nan at sample 6, step 5, feature 2 (set data.missing: zero or mean to impute)")
+        XCTAssertEqual(
+          "\(error)",
+          "\(path): /modalities/a has nan at sample 6, step 5, feature 2 (set data.missing: zero or mean to impute)")
       }
     }
   }
@@ -154,21 +165,29 @@ final class StorageLayoutTests: XCTestCase {
     try bytes.write(to: URL(fileURLWithPath: path))
     XCTAssertThrowsError(try load(path, rank: 0, world: 1, align: .truncate)) { error in
       let line = "\(error)"
-      XCTAssertTrue(line.hasPrefix("\(path): dataset '/modalities/b' rows 16..<20 cannot be read: their chunk is corrupt"), line)
+      XCTAssertTrue(
+        line.hasPrefix("\(path): dataset '/modalities/b' rows 16..<20 cannot be read: their chunk is corrupt"), line)
       XCTAssertFalse(line.contains("\n"), line)
     }
-    XCTAssertNoThrow(try load(path, rank: 0, world: 2, align: .truncate), "rank 0 of 2 owns rows 0..<15, before the damage")
+    XCTAssertNoThrow(
+      try load(path, rank: 0, world: 2, align: .truncate), "rank 0 of 2 owns rows 0..<15, before the damage")
   }
 
   func testMissingFilterStopsTheLoadWithOneLine() throws {
     let path = fixturesDirectory().appendingPathComponent("lzf_modality.h5").path
     let file = try HDF5File(path: path)
     let schema = try DataSchema.read(file)
-    let options = LoadOptions(modalities: try schema.resolveModalities([]), steps: [2, 2], align: .pad, normalize: .zscore,
-                              missing: .error, task: .binary, classes: nil, validationMask: [Bool](repeating: false, count: 6))
-    XCTAssertThrowsError(try ShardLoader.load(file: file, schema: schema, options: options, comm: SingleProcessCommunicator())) { error in
+    let options = LoadOptions(
+      modalities: try schema.resolveModalities([]), steps: [2, 2], align: .pad, normalize: .zscore,
+      missing: .error, task: .binary, classes: nil, validationMask: [Bool](repeating: false, count: 6))
+    XCTAssertThrowsError(
+      try ShardLoader.load(file: file, schema: schema, options: options, comm: SingleProcessCommunicator())
+    ) { error in
       let line = "\(error)"
-      XCTAssertTrue(line.hasPrefix("\(path): dataset '/modalities/text' is stored with filter 32000 (lzf), which this HDF5 library does not have"), line)
+      XCTAssertTrue(
+        line.hasPrefix(
+          "\(path): dataset '/modalities/text' is stored with filter 32000 (lzf), which this HDF5 library does not have"
+        ), line)
       XCTAssertTrue(line.contains("h5repack -f NONE"), line)
     }
   }
@@ -190,9 +209,11 @@ final class RankView: Communicator {
   func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {}
   func broadcast(_ bytes: inout [UInt8], root: Int) {}
   func allgather(_ value: Int) -> [Int] { [Int](repeating: value, count: size) }
-  func exchange(send: UnsafePointer<Float>, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
-                receive: UnsafeMutablePointer<Float>, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>,
-                recordFloats: Int) {}
+  func exchange(
+    send: UnsafePointer<Float>, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
+    receive: UnsafeMutablePointer<Float>, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>,
+    recordFloats: Int
+  ) {}
   func startWatchdog(timeoutSeconds: Double) {}
   func noteStep(_ step: Int) {}
   func barrier() {}

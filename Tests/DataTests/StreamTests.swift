@@ -25,7 +25,8 @@ final class StreamTests: XCTestCase {
         return wave + Float(i % 7)
       }
       if let chunkRows {
-        try f.writeFloats("/modalities/\(m)", v, shape: shape, chunkRows: chunkRows, gzipLevel: gzip, shuffle: gzip != nil)
+        try f.writeFloats(
+          "/modalities/\(m)", v, shape: shape, chunkRows: chunkRows, gzipLevel: gzip, shuffle: gzip != nil)
       } else {
         try f.writeFloats("/modalities/\(m)", v, shape: shape)
       }
@@ -36,13 +37,16 @@ final class StreamTests: XCTestCase {
     return path
   }
 
-  func load(_ path: String, N: Int, rank: Int = 0, world: Int = 1, align: Align = .interpolate, stream: StreamOptions?) throws -> Shard {
+  func load(_ path: String, N: Int, rank: Int = 0, world: Int = 1, align: Align = .interpolate, stream: StreamOptions?)
+    throws -> Shard
+  {
     let file = try HDF5File(path: path)
     defer { file.close() }
     let schema = try DataSchema.read(file)
-    let options = LoadOptions(modalities: try schema.resolveModalities([]), steps: [4, 7], align: align, normalize: .zscore,
-                              missing: .mean, task: .multiclass, classes: nil, validationMask: (0..<N).map { $0 % 5 == 2 },
-                              stream: stream)
+    let options = LoadOptions(
+      modalities: try schema.resolveModalities([]), steps: [4, 7], align: align, normalize: .zscore,
+      missing: .mean, task: .multiclass, classes: nil, validationMask: (0..<N).map { $0 % 5 == 2 },
+      stream: stream)
     return try ShardLoader.load(file: file, schema: schema, options: options, comm: RankView(rank: rank, size: world))
   }
 
@@ -52,9 +56,13 @@ final class StreamTests: XCTestCase {
     var x = [Float](repeating: -1, count: S * B * D), lengths = [Int32](repeating: 0, count: B)
     var ml = [Int32](repeating: 0, count: M * B), targets = [Float](repeating: 0, count: B * shard.targetWidth)
     var samples = [Int](repeating: 0, count: B)
-    local.withUnsafeBufferPointer { shard.gather($0, x: &x, lengths: &lengths, modalityLengths: &ml, targets: &targets, samples: &samples) }
+    local.withUnsafeBufferPointer {
+      shard.gather($0, x: &x, lengths: &lengths, modalityLengths: &ml, targets: &targets, samples: &samples)
+    }
     var record = [Float](repeating: 0, count: shard.recordFloats * B)
-    for (k, i) in local.enumerated() { record.withUnsafeMutableBufferPointer { shard.writeRecord(i, to: $0.baseAddress! + k * shard.recordFloats) } }
+    for (k, i) in local.enumerated() {
+      record.withUnsafeMutableBufferPointer { shard.writeRecord(i, to: $0.baseAddress! + k * shard.recordFloats) }
+    }
     return (x + record).map(\.bitPattern) + lengths.map { UInt32(bitPattern: $0) } + ml.map { UInt32(bitPattern: $0) }
   }
 
@@ -66,8 +74,9 @@ final class StreamTests: XCTestCase {
           let memory = try load(path, N: N, rank: rank, world: world, align: align, stream: nil)
           // 3 steps of rows in the buffer (compressed: half of it caches chunks): the ring wraps many times an epoch.
           let rowBytes = memory.steps * memory.features * 4
-          let streamed = try load(path, N: N, rank: rank, world: world, align: align,
-                                  stream: StreamOptions(bufferBytes: 6 * batch * rowBytes, rowsPerStep: batch))
+          let streamed = try load(
+            path, N: N, rank: rank, world: world, align: align,
+            stream: StreamOptions(bufferBytes: 6 * batch * rowBytes, rowsPerStep: batch))
           let what = "\(URL(fileURLWithPath: path).lastPathComponent) rank \(rank) of \(world), \(align)"
           XCTAssertTrue(streamed.isStreamed && streamed.x.count == 0, "no shard in memory")
           XCTAssertEqual(streamed.statistics, memory.statistics, what)
@@ -98,7 +107,9 @@ final class StreamTests: XCTestCase {
     let N = 2048, batch = 16, wide = 32
     // shard (N, 7, 8 * 32) floats: 14.7 MB; the buffer: a quarter of it. Compressed, random rows go through
     // HDF5's chunk cache, which must stay inside the buffer too.
-    for path in [try write("big.h5", N: N, wide: wide), try write("big-gzip.h5", N: N, chunkRows: 16, gzip: 1, wide: wide)] {
+    for path in [
+      try write("big.h5", N: N, wide: wide), try write("big-gzip.h5", N: N, chunkRows: 16, gzip: 1, wide: wide),
+    ] {
       let rowBytes = 7 * 8 * wide * 4, buffer = N * rowBytes / 4, slack = 3 << 20  // HDF5's own, the test's arrays
       let before = residentBytes()
       let streamed = try load(path, N: N, stream: StreamOptions(bufferBytes: buffer, rowsPerStep: batch))
@@ -107,9 +118,12 @@ final class StreamTests: XCTestCase {
       streamed.willTrain(order: order, sampler: sampler, steps: 0..<sampler.stepsPerEpoch)
       for step in 0..<sampler.stepsPerEpoch { _ = gather(streamed, Array(sampler.batch(step, of: order))) }
       let grown = residentBytes() - before
-      XCTAssertLessThan(grown, buffer + slack, "\(path): an epoch through a streamed shard: \(grown) bytes resident for a \(buffer)-byte buffer")
+      XCTAssertLessThan(
+        grown, buffer + slack,
+        "\(path): an epoch through a streamed shard: \(grown) bytes resident for a \(buffer)-byte buffer")
       let memory = try load(path, N: N, stream: nil)
-      XCTAssertGreaterThan(residentBytes() - before - grown, N * rowBytes * 9 / 10, "the in-memory shard is resident (the measure works)")
+      XCTAssertGreaterThan(
+        residentBytes() - before - grown, N * rowBytes * 9 / 10, "the in-memory shard is resident (the measure works)")
       XCTAssertEqual(memory.count, streamed.count)
     }
   }
@@ -117,8 +131,10 @@ final class StreamTests: XCTestCase {
   func testABufferTooSmallForTwoStepsIsOneLine() throws {
     let path = try write("d.h5", N: 20)
     XCTAssertThrowsError(try load(path, N: 20, stream: StreamOptions(bufferBytes: 1 << 10, rowsPerStep: 8))) { error in
-      XCTAssertEqual("\(error)", "\(path): data.stream_buffer_mb = 0 holds 0 step(s) of this rank's rows (8 rows of 224 bytes each); "
-        + "at least two are needed: set data.stream_buffer_mb to 1 or more")
+      XCTAssertEqual(
+        "\(error)",
+        "\(path): data.stream_buffer_mb = 0 holds 0 step(s) of this rank's rows (8 rows of 224 bytes each); "
+          + "at least two are needed: set data.stream_buffer_mb to 1 or more")
     }
   }
 

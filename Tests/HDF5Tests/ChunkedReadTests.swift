@@ -26,7 +26,9 @@ final class ChunkedReadTests: XCTestCase {
   }
 
   func testRowsReadBackWhateverTheStorage() throws {
-    for (name, chunk, gzip, shuffle) in [("c.h5", nil, nil, false), ("k.h5", 5, nil, false), ("z.h5", 4, 4, true), ("g.h5", 1, 9, false)] as [(String, Int?, Int?, Bool)] {
+    for (name, chunk, gzip, shuffle) in [
+      ("c.h5", nil, nil, false), ("k.h5", 5, nil, false), ("z.h5", 4, 4, true), ("g.h5", 1, 9, false),
+    ] as [(String, Int?, Int?, Bool)] {
       let file = try HDF5File(path: try write(name, chunkRows: chunk, gzip: gzip, shuffle: shuffle))
       let reader = try HDF5RowReader(file, "/x", cacheRows: 6)
       XCTAssertEqual(reader.chunkRows, chunk, name)
@@ -34,7 +36,8 @@ final class ChunkedReadTests: XCTestCase {
       for rows in [0..<N, 3..<9, 7..<8, 22..<23, 4..<4] {
         var got = [Float](repeating: .nan, count: rows.count * T * D)
         try got.withUnsafeMutableBufferPointer { try reader.readFloats(rows: rows, into: $0) }
-        XCTAssertEqual(got, Array(values[(rows.lowerBound * T * D)..<(rows.upperBound * T * D)]), "\(name) rows \(rows)")
+        XCTAssertEqual(
+          got, Array(values[(rows.lowerBound * T * D)..<(rows.upperBound * T * D)]), "\(name) rows \(rows)")
       }
       var two = [Float](repeating: 0, count: 2 * T * D)
       XCTAssertThrowsError(try two.withUnsafeMutableBufferPointer { try reader.readFloats(rows: 22..<24, into: $0) }) {
@@ -55,7 +58,8 @@ final class ChunkedReadTests: XCTestCase {
     try good.withUnsafeMutableBufferPointer { try reader.readFloats(rows: 0..<8, into: $0) }  // the chunks before it are fine
     XCTAssertEqual(good, Array(values[0..<(8 * T * D)]))
     var all = [Float](repeating: 0, count: N * T * D)
-    XCTAssertThrowsError(try all.withUnsafeMutableBufferPointer { try reader.readFloats(rows: 0..<N, into: $0) }) { error in
+    XCTAssertThrowsError(try all.withUnsafeMutableBufferPointer { try reader.readFloats(rows: 0..<N, into: $0) }) {
+      error in
       let line = "\(error)"
       XCTAssertTrue(line.hasPrefix("\(path): dataset '/x' rows 8..<12 cannot be read: their chunk is corrupt"), line)
       XCTAssertFalse(line.contains("\n"), "one line: \(line)")
