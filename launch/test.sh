@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test: install dependencies, build (the multi-rank tests run the built binary under mpirun),
 # then swift test (unit tests + multi-rank tests), then the documentation (the DocC catalog in
-# Sources/mmtrain/Documentation.docc must build without a warning), then the cluster tests on a real
+# Sources/mmtrain/Documentation.docc must build without a warning), the code format (.swift-format: 120
+# columns; `swift format format -i -r Sources Tests` fixes what it finds), then the cluster tests on a real
 # one-node Slurm (launch/slurm-test.sh: installs slurm-wlm and munge, needs root). .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,11 @@ else
   cat "$docs"; echo "docs: generate-documentation failed or warned (above)"; rc=1
 fi
 rm -f "$docs"
+if lint=$(swift format lint --strict -r --configuration .swift-format Sources Tests 2>&1) && [ -z "$lint" ]; then
+  echo "format: swift format lint --strict: clean"
+else
+  echo "$lint" | head -20; echo "format: swift format lint found the lines above (fix: swift format format -i -r Sources Tests)"; rc=1
+fi
 bash launch/slurm-test.sh || rc=1
 echo "swift test: $(grep -E 'Executed [0-9]+ tests' "$log" | tail -1 | sed 's/^[[:space:]]*//')"
 rm -f "$log"

@@ -24,15 +24,17 @@ public enum Checkpoint {
 
   /// Where training stands; enough to continue exactly.
   public struct State: Equatable {
-    public var epoch: Int          // epochs completed
-    public var step: Int           // optimiser steps taken in total
-    public var stepInEpoch: Int    // sampler position inside the next epoch (0 at an epoch boundary)
-    public var seed: UInt64        // sampler/initialisation seed
+    public var epoch: Int  // epochs completed
+    public var step: Int  // optimiser steps taken in total
+    public var stepInEpoch: Int  // sampler position inside the next epoch (0 at an epoch boundary)
+    public var seed: UInt64  // sampler/initialisation seed
     public var rngState: [UInt64]  // the sampler's RNG state for the epoch in progress
-    public var elapsed: Double     // seconds of training so far, over every resume
+    public var elapsed: Double  // seconds of training so far, over every resume
     public var earlyStopping: EarlyStoppingState?  // nil when early stopping is off
-    public init(epoch: Int, step: Int, stepInEpoch: Int, seed: UInt64, rngState: [UInt64], elapsed: Double = 0,
-                earlyStopping: EarlyStoppingState? = nil) {
+    public init(
+      epoch: Int, step: Int, stepInEpoch: Int, seed: UInt64, rngState: [UInt64], elapsed: Double = 0,
+      earlyStopping: EarlyStoppingState? = nil
+    ) {
       self.epoch = epoch; self.step = step; self.stepInEpoch = stepInEpoch; self.seed = seed; self.rngState = rngState
       self.elapsed = elapsed; self.earlyStopping = earlyStopping
     }
@@ -43,7 +45,9 @@ public enum Checkpoint {
     public var best: Double
     public var bestEpoch: Int
     public var wait: Int
-    public init(best: Double, bestEpoch: Int, wait: Int) { self.best = best; self.bestEpoch = bestEpoch; self.wait = wait }
+    public init(best: Double, bestEpoch: Int, wait: Int) {
+      self.best = best; self.bestEpoch = bestEpoch; self.wait = wait
+    }
   }
 
   /// Everything read back from a checkpoint file.
@@ -72,13 +76,15 @@ public enum Checkpoint {
       defer { file.close() }
       // From the arena's and the optimiser's own memory: the image is the one copy (W2: a 48 MB checkpoint).
       for t in arena.tensors {
-        try file.writeFloats("/params/\(t.name)", UnsafeBufferPointer(start: arena.values.pointer + t.offset, count: t.count),
-                             shape: t.shape, checksummed: true)
+        try file.writeFloats(
+          "/params/\(t.name)", UnsafeBufferPointer(start: arena.values.pointer + t.offset, count: t.count),
+          shape: t.shape, checksummed: true)
       }
       try file.createGroup("/optimizer")
       for (name, buffer) in optimizer.state {
-        try file.writeFloats("/optimizer/\(name)", UnsafeBufferPointer(start: buffer.pointer, count: buffer.count),
-                             shape: [buffer.count], checksummed: true)
+        try file.writeFloats(
+          "/optimizer/\(name)", UnsafeBufferPointer(start: buffer.pointer, count: buffer.count),
+          shape: [buffer.count], checksummed: true)
       }
       if let n = normalization {
         try file.writeFloats("/normalization/mean", n.mean, shape: [n.mean.count], checksummed: true)
@@ -102,9 +108,13 @@ public enum Checkpoint {
       }
       try file.setAttribute("created", on: "/", string: ISO8601DateFormatter().string(from: Date()))
       try provenance?.write(to: file)
-      for (name, value) in attributes.sorted(by: { $0.key < $1.key }) { try file.setAttribute(name, on: "/", string: value) }
+      for (name, value) in attributes.sorted(by: { $0.key < $1.key }) {
+        try file.setAttribute(name, on: "/", string: value)
+      }
       try file.closeKeepingImage { try writeDurably($0, to: tmp) }
-      guard rename(tmp, path) == 0 else { throw MMError("\(path): cannot rename the checkpoint into place: \(String(cString: strerror(errno)))") }
+      guard rename(tmp, path) == 0 else {
+        throw MMError("\(path): cannot rename the checkpoint into place: \(String(cString: strerror(errno)))")
+      }
       try fsync(path: url.deletingLastPathComponent().path)
     } catch {
       unlink(tmp)
@@ -137,7 +147,9 @@ public enum Checkpoint {
     }
     let version = try file.intAttribute("format_version", on: "/")
     guard version <= formatVersion else {
-      throw MMError("\(path): checkpoint format version \(version) is newer than this mmtrain reads (\(formatVersion)); update mmtrain")
+      throw MMError(
+        "\(path): checkpoint format version \(version) is newer than this mmtrain reads (\(formatVersion)); update mmtrain"
+      )
     }
     var params: [(name: String, shape: [Int], values: [Float])] = []
     for name in try file.members(ofGroup: "/params") {
@@ -153,7 +165,8 @@ public enum Checkpoint {
     var state = State(
       epoch: Int(try file.intAttribute("epoch", on: "/")), step: Int(try file.intAttribute("step", on: "/")),
       stepInEpoch: Int(try file.intAttribute("step_in_epoch", on: "/")),
-      seed: try file.uint64sAttribute("seed", on: "/").first ?? 0, rngState: try file.uint64sAttribute("rng_state", on: "/"),
+      seed: try file.uint64sAttribute("seed", on: "/").first ?? 0,
+      rngState: try file.uint64sAttribute("rng_state", on: "/"),
       elapsed: file.hasAttribute("elapsed_s", on: "/") ? try file.doubleAttribute("elapsed_s", on: "/") : 0)
     if file.hasAttribute("early_stopping_best", on: "/") {
       state.earlyStopping = EarlyStoppingState(
@@ -171,7 +184,9 @@ public enum Checkpoint {
   /// Reads a dataset; HDF5 checks its Fletcher-32 checksum on the way, so a failure here means damage.
   static func verified(_ file: HDF5File, _ dataset: String) throws -> [Float] {
     do { return try file.readFloats(dataset) } catch {
-      throw MMError("\(file.path): \(dataset) is corrupt (checksum mismatch or truncated data: \(error)); use an earlier checkpoint")
+      throw MMError(
+        "\(file.path): \(dataset) is corrupt (checksum mismatch or truncated data: \(error)); use an earlier checkpoint"
+      )
     }
   }
 
@@ -180,10 +195,14 @@ public enum Checkpoint {
     let byName = Dictionary(c.params.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
     for t in arena.tensors {
       guard let p = byName[t.name] else {
-        throw MMError("\(c.path): /params/\(t.name) is missing (the checkpoint is of a different model; check model.* and data.modalities)")
+        throw MMError(
+          "\(c.path): /params/\(t.name) is missing (the checkpoint is of a different model; check model.* and data.modalities)"
+        )
       }
       guard p.shape == t.shape else {
-        throw MMError("\(c.path): /params/\(t.name) has shape \(p.shape), the model needs \(t.shape) (check model.hidden, model.layers, data.modalities, task.classes)")
+        throw MMError(
+          "\(c.path): /params/\(t.name) has shape \(p.shape), the model needs \(t.shape) (check model.hidden, model.layers, data.modalities, task.classes)"
+        )
       }
       arena.setValues(p.values, of: t)
     }
@@ -195,7 +214,9 @@ public enum Checkpoint {
   /// Restores the optimiser's buffers and step count (same optimiser kind required).
   public static func loadOptimizer(_ c: Contents, into optimizer: Optimizer) throws {
     guard c.optimizer == optimizer.name else {
-      throw MMError("\(c.path): saved with optimizer '\(c.optimizer)', the run uses '\(optimizer.name)' (resume with the same train.optimizer, or use --init to load only the weights)")
+      throw MMError(
+        "\(c.path): saved with optimizer '\(c.optimizer)', the run uses '\(optimizer.name)' (resume with the same train.optimizer, or use --init to load only the weights)"
+      )
     }
     for (name, buffer) in optimizer.state {
       guard let v = c.optimizerState[name], v.count == buffer.count else {

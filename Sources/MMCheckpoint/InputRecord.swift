@@ -9,27 +9,29 @@ import MMCore
 public struct InputRecord: Codable, Equatable, Sendable {
   public struct Modality: Codable, Equatable, Sendable {
     public var name: String
-    public var features: Int   // D_name
-    public var steps: Int      // steps this modality is brought to (data.steps)
-    public var column: Int     // its first column in the fused input
+    public var features: Int  // D_name
+    public var steps: Int  // steps this modality is brought to (data.steps)
+    public var column: Int  // its first column in the fused input
     public init(name: String, features: Int, steps: Int, column: Int) {
       self.name = name; self.features = features; self.steps = steps; self.column = column
     }
   }
 
   public var modalities: [Modality]  // in input order
-  public var align: String           // data.align
-  public var normalize: String       // data.normalize
-  public var task: String            // task.kind
-  public var classes: Int?           // outputs (classes, or regression targets); nil = not known yet
+  public var align: String  // data.align
+  public var normalize: String  // data.normalize
+  public var task: String  // task.kind
+  public var classes: Int?  // outputs (classes, or regression targets); nil = not known yet
 
   public init(modalities: [Modality], align: String, normalize: String, task: String, classes: Int?) {
-    self.modalities = modalities; self.align = align; self.normalize = normalize; self.task = task; self.classes = classes
+    self.modalities = modalities; self.align = align; self.normalize = normalize; self.task = task;
+    self.classes = classes
   }
 
   /// Modalities laid side by side in the given order: each starts where the previous one ends.
   public init(
-    modalities: [(name: String, features: Int, steps: Int)], align: String, normalize: String, task: String, classes: Int?
+    modalities: [(name: String, features: Int, steps: Int)], align: String, normalize: String, task: String,
+    classes: Int?
   ) {
     var column = 0
     var placed: [Modality] = []
@@ -49,16 +51,21 @@ public struct InputRecord: Codable, Equatable, Sendable {
     if names != savedNames {
       let list = { (n: [String]) in "[" + n.joined(separator: ", ") + "]" }
       if Set(names) == Set(savedNames) {
-        return "data.modalities is \(list(names)), the checkpoint was trained on \(list(savedNames)): the same modalities in another order would feed the weights the wrong columns (use the checkpoint's order)"
+        return
+          "data.modalities is \(list(names)), the checkpoint was trained on \(list(savedNames)): the same modalities in another order would feed the weights the wrong columns (use the checkpoint's order)"
       }
       let added = names.filter { !savedNames.contains($0) }, missing = savedNames.filter { !names.contains($0) }
-      let detail = [added.isEmpty ? nil : "new: \(added.joined(separator: ", "))", missing.isEmpty ? nil : "missing: \(missing.joined(separator: ", "))"]
-        .compactMap { $0 }.joined(separator: "; ")
+      let detail = [
+        added.isEmpty ? nil : "new: \(added.joined(separator: ", "))",
+        missing.isEmpty ? nil : "missing: \(missing.joined(separator: ", "))",
+      ]
+      .compactMap { $0 }.joined(separator: "; ")
       return "data.modalities is \(list(names)), the checkpoint was trained on \(list(savedNames)) (\(detail))"
     }
     for (m, s) in zip(modalities, saved.modalities) {
       if m.features != s.features {
-        return "modality '\(m.name)' has \(m.features) features in this data, \(s.features) in the checkpoint's (is data.path the file it was trained on?)"
+        return
+          "modality '\(m.name)' has \(m.features) features in this data, \(s.features) in the checkpoint's (is data.path the file it was trained on?)"
       }
       if m.steps != s.steps {
         return "modality '\(m.name)' is put on \(m.steps) steps (data.steps), the checkpoint was trained on \(s.steps)"
@@ -68,7 +75,9 @@ public struct InputRecord: Codable, Equatable, Sendable {
       }
     }
     if align != saved.align { return "data.align is \(align), the checkpoint was trained with \(saved.align)" }
-    if normalize != saved.normalize { return "data.normalize is \(normalize), the checkpoint was trained with \(saved.normalize)" }
+    if normalize != saved.normalize {
+      return "data.normalize is \(normalize), the checkpoint was trained with \(saved.normalize)"
+    }
     if task != saved.task { return "task.kind is \(task), the checkpoint was trained for \(saved.task)" }
     if let classes, let savedClasses = saved.classes, classes != savedClasses {
       return "task.classes is \(classes) here, the checkpoint was trained with \(savedClasses)"

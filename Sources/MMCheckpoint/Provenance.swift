@@ -39,7 +39,8 @@ public struct Provenance: Equatable {
     validLengths: [String: ValidLength]? = nil
   ) {
     self.version = version; self.input = input; self.dataPath = dataPath; self.data = data
-    self.validationRows = validationRows; self.validationSeed = validationSeed; self.validationFraction = validationFraction
+    self.validationRows = validationRows; self.validationSeed = validationSeed;
+    self.validationFraction = validationFraction
     self.classNames = classNames; self.validLengths = validLengths
   }
 
@@ -74,7 +75,8 @@ public struct Provenance: Equatable {
       validationFraction: try file.doubleAttribute("validation_fraction", on: "/"),
       classNames: file.hasAttribute("class_names", on: "/") ? try file.stringsAttribute("class_names", on: "/") : nil,
       validLengths: file.hasAttribute("valid_lengths", on: "/")
-        ? try? JSONDecoder().decode([String: ValidLength].self, from: Data(try file.stringAttribute("valid_lengths", on: "/").utf8))
+        ? try? JSONDecoder().decode(
+          [String: ValidLength].self, from: Data(try file.stringAttribute("valid_lengths", on: "/").utf8))
         : nil)
   }
 }

@@ -26,11 +26,14 @@ public enum ResumeSource {
     for path in candidates {
       do {
         let contents = try Checkpoint.read(path: path)
-        let note = skipped.isEmpty ? nil
+        let note =
+          skipped.isEmpty
+          ? nil
           : "\(skipped.joined(separator: "; ")); resuming from the newest valid checkpoint, \(URL(fileURLWithPath: path).lastPathComponent)"
         return (contents, note)
       } catch {
-        let reason = FileManager.default.fileExists(atPath: path) ? "\(error)" : "\(path): missing (latest points to it)"
+        let reason =
+          FileManager.default.fileExists(atPath: path) ? "\(error)" : "\(path): missing (latest points to it)"
         skipped.append("skipped \(reason)")
       }
     }

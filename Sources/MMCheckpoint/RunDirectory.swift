@@ -14,7 +14,8 @@ public struct RunDirectory {
   public var stopMarkerPath: String { path + "/STOPPED" }
   /// `checkpoint-e0003.h5` after 3 epochs; `checkpoint-e0003-s00017.h5` when stopped 17 steps into the 4th.
   public func checkpointPath(epoch: Int, stepInEpoch: Int = 0) -> String {
-    path + String(format: "/checkpoint-e%04d", epoch) + (stepInEpoch > 0 ? String(format: "-s%05d", stepInEpoch) : "") + ".h5"
+    path + String(format: "/checkpoint-e%04d", epoch) + (stepInEpoch > 0 ? String(format: "-s%05d", stepInEpoch) : "")
+      + ".h5"
   }
 
   /// The best epoch's checkpoint under early stopping; not a rolling checkpoint, so `checkpoint.keep` never
@@ -32,11 +33,17 @@ public struct RunDirectory {
       prefix += "/" + part
       var isDir: ObjCBool = false
       if FileManager.default.fileExists(atPath: prefix, isDirectory: &isDir) {
-        if !isDir.boolValue { throw MMError("checkpoint.dir '\(path)' cannot be created: '\(prefix)' is a file, not a directory (choose another directory)") }
+        if !isDir.boolValue {
+          throw MMError(
+            "checkpoint.dir '\(path)' cannot be created: '\(prefix)' is a file, not a directory (choose another directory)"
+          )
+        }
         continue
       }
       if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-        throw MMError("checkpoint.dir '\(path)' cannot be created: \(prefix): \(String(cString: strerror(errno))) (choose a writable directory)")
+        throw MMError(
+          "checkpoint.dir '\(path)' cannot be created: \(prefix): \(String(cString: strerror(errno))) (choose a writable directory)"
+        )
       }
       created.append(prefix)
     }
@@ -46,12 +53,16 @@ public struct RunDirectory {
     defer { unlink(probe) }
     let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     guard fd >= 0 else {
-      throw MMError("checkpoint.dir '\(path)' is not writable: \(String(cString: strerror(errno))) (choose a writable directory with checkpoint.dir or --set checkpoint.dir=...)")
+      throw MMError(
+        "checkpoint.dir '\(path)' is not writable: \(String(cString: strerror(errno))) (choose a writable directory with checkpoint.dir or --set checkpoint.dir=...)"
+      )
     }
     defer { close(fd) }
     let bytes = [UInt8](repeating: 0, count: 64 * 1024)
     guard write(fd, bytes, bytes.count) == bytes.count, fsync(fd) == 0 else {
-      throw MMError("checkpoint.dir '\(path)' cannot be written: \(String(cString: strerror(errno))) (is the disk full? free space or choose another checkpoint.dir)")
+      throw MMError(
+        "checkpoint.dir '\(path)' cannot be written: \(String(cString: strerror(errno))) (is the disk full? free space or choose another checkpoint.dir)"
+      )
     }
     unlink(probe)
     return created
@@ -96,9 +107,12 @@ public struct RunDirectory {
 
   /// `split.json`: the validation rows (global sample indices), and the seed, fraction and kind
   /// (`data.split`) that chose them.
-  public func writeSplit(seed: UInt64, fraction: Double, samples: Int, validationRows: [Int], kind: String = "random") throws {
+  public func writeSplit(seed: UInt64, fraction: Double, samples: Int, validationRows: [Int], kind: String = "random")
+    throws
+  {
     let object: [String: Any] = [
-      "seed": seed, "validation_fraction": fraction, "samples": samples, "validation_rows": validationRows, "split": kind,
+      "seed": seed, "validation_fraction": fraction, "samples": samples, "validation_rows": validationRows,
+      "split": kind,
     ]
     let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
     guard FileManager.default.createFile(atPath: splitPath, contents: data + Data("\n".utf8)) else {
@@ -109,7 +123,9 @@ public struct RunDirectory {
   /// A fresh run must not overwrite another run's checkpoints: nothing is lost silently.
   public func ensureNoPreviousRun() throws {
     guard let last = checkpoints().last else { return }
-    throw MMError("checkpoint.dir '\(path)' already holds a run (\(last)): continue it with --resume \(path), or choose another checkpoint.dir")
+    throw MMError(
+      "checkpoint.dir '\(path)' already holds a run (\(last)): continue it with --resume \(path), or choose another checkpoint.dir"
+    )
   }
 
   /// On resume: drops metrics.jsonl lines of epochs after the checkpoint (written before a crash, then redone).
@@ -119,7 +135,8 @@ public struct RunDirectory {
       let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
       return (object?["epoch"] as? Int).map { $0 <= epoch } ?? true
     }
-    try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(toFile: metricsPath, atomically: true, encoding: .utf8)
+    try (kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).write(
+      toFile: metricsPath, atomically: true, encoding: .utf8)
   }
 
   /// Points `latest` at `file` (a relative symlink, replaced atomically) and keeps the newest `keep` checkpoints.

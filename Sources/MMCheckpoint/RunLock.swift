@@ -26,7 +26,9 @@ public final class RunLock {
     path = directory + "/" + RunLock.fileName
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
     guard fd >= 0 else {
-      throw MMError("\(path): cannot create the run directory's lock file: \(String(cString: strerror(errno))) (is checkpoint.dir writable?)")
+      throw MMError(
+        "\(path): cannot create the run directory's lock file: \(String(cString: strerror(errno))) (is checkpoint.dir writable?)"
+      )
     }
     var lock = flock()
     lock.l_type = Int16(mode == .exclusive ? F_WRLCK : F_RDLCK)
@@ -39,7 +41,8 @@ public final class RunLock {
       if reason == EAGAIN || reason == EACCES {
         throw MMError(
           "checkpoint.dir '\(directory)' is in use by another run (\(RunLock.holder(path))); two runs in one run "
-            + "directory would overwrite each other's checkpoints: wait for it to end, or choose another checkpoint.dir")
+            + "directory would overwrite each other's checkpoints: wait for it to end, or choose another checkpoint.dir"
+        )
       }
       throw MMError(
         "\(path): cannot lock the run directory: \(String(cString: strerror(reason))) (on NFS the lock daemon must run; "
@@ -73,7 +76,8 @@ public final class RunLock {
       let parts = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
       if parts.count == 2 { fields[parts[0]] = parts[1] }
     }
-    return "\(fields["command"] ?? "mmtrain"), pid \(fields["pid"] ?? "?") on \(fields["host"] ?? "?") since \(fields["started"] ?? "?")"
+    return
+      "\(fields["command"] ?? "mmtrain"), pid \(fields["pid"] ?? "?") on \(fields["host"] ?? "?") since \(fields["started"] ?? "?")"
   }
 
   /// Gives the lock up; `removingFile` also deletes the lock file (a run that leaves no run directory).

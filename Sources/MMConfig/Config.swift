@@ -183,11 +183,11 @@ public struct TrainConfig: Equatable, Sendable {
     task: TaskConfig(kind: .multiclass, classes: nil, classWeights: .none, loss: .mse, huberDelta: 0),
     train: TrainSettings(
       epochs: 0, batchSize: 0, optimizer: .adam, lr: 0, momentum: 0, nesterov: false, weightDecay: 0, l1: 0,
-      modalityDropout: 0, beta1: 0, beta2: 0, eps: 0, alpha: 0, schedule: .constant, warmupSteps: 0, gamma: 0, stepEpochs: 0,
+      modalityDropout: 0, beta1: 0, beta2: 0, eps: 0, alpha: 0, schedule: .constant, warmupSteps: 0, gamma: 0,
+      stepEpochs: 0,
       lrMin: 0, clipNorm: 0, labelSmoothing: 0, earlyStopping: nil, seed: 0, blasThreads: 0),
     checkpoint: CheckpointConfig(dir: "", everyEpochs: 0, keep: 0, everySteps: 0, onError: .stop),
     cv: CVConfig(folds: 0, strategy: .kfold, shuffle: false, seed: 0, parallelFolds: 0, refit: false),
     report: ReportConfig(ablation: false, metric: .auto),
     dist: DistConfig(timeoutSeconds: 0, checkEvery: 0))
 }
-

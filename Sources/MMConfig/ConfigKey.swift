@@ -149,10 +149,12 @@ extension ConfigKey {
     _ path: String, _ field: WritableKeyPath<TrainConfig, EarlyStopping?>, help: String, aliases: [String] = []
   ) -> ConfigKey {
     ConfigKey(
-      path, field, default: nil, type: "{metric, patience, min_delta} or null", help: help, aliases: aliases, nullable: true,
+      path, field, default: nil, type: "{metric, patience, min_delta} or null", help: help, aliases: aliases,
+      nullable: true,
       read: { reader, node in try node.map { try reader.earlyStopping($0) } },
       render: { e in
-        e.map { "{metric: \($0.metric.rawValue), patience: \($0.patience), min_delta: \(YAMLText.float($0.minDelta))}" } ?? "null"
+        e.map { "{metric: \($0.metric.rawValue), patience: \($0.patience), min_delta: \(YAMLText.float($0.minDelta))}" }
+          ?? "null"
       })
   }
 

@@ -28,7 +28,9 @@ extension TrainConfig {
       throw MMError.usage("\(path): config file cannot be read; check its permissions")
     }
     if data.starts(with: [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]) {  // "\x89HDF\r\n\x1a\n"
-      throw MMError.usage("\(path): is an HDF5 file, not a YAML config; --config takes the YAML file, whose data.path names the data (see configs/demo.yaml; check the data with mmtrain inspect \(path))")
+      throw MMError.usage(
+        "\(path): is an HDF5 file, not a YAML config; --config takes the YAML file, whose data.path names the data (see configs/demo.yaml; check the data with mmtrain inspect \(path))"
+      )
     }
     guard let text = String(data: data, encoding: .utf8) else {
       throw MMError.usage("\(path): config file is not UTF-8 text; save it as UTF-8 YAML")
@@ -66,7 +68,8 @@ extension TrainConfig {
           + fits.joined(separator: ", "))
     }
     if config.cv.parallelFolds > config.cv.folds {
-      let reader = ValueReader(path: "cv.parallel_folds", source: raw.entries["cv.parallel_folds"]?.source ?? raw.source)
+      let reader = ValueReader(
+        path: "cv.parallel_folds", source: raw.entries["cv.parallel_folds"]?.source ?? raw.source)
       throw reader.invalid(
         "= \(config.cv.parallelFolds) is more than cv.folds = \(config.cv.folds) (each group of ranks trains one fold at a time); "
           + "use cv.parallel_folds ≤ \(config.cv.folds)")
@@ -77,14 +80,17 @@ extension TrainConfig {
       throw reader.invalid(
         "is a per-modality map, but model.fusion is \(config.model.fusion.rawValue): \(config.model.fusion.rawValue) fusion "
           + "concatenates the modalities step by step into one sequence, so they share one "
-          + "\(path == "data.steps" ? "time axis" : "encoder"); give one integer, or use model.fusion: " + perModalityFusions)
+          + "\(path == "data.steps" ? "time axis" : "encoder"); give one integer, or use model.fusion: "
+          + perModalityFusions)
     }
     return config
   }
 
   /// The training controls that must fit the task, the optimiser or the data split (issue 15).
   private static func checkTrainingControls(_ config: TrainConfig, raw: RawConfig) throws {
-    func reader(_ path: String) -> ValueReader { ValueReader(path: path, source: raw.entries[path]?.source ?? raw.source) }
+    func reader(_ path: String) -> ValueReader {
+      ValueReader(path: path, source: raw.entries[path]?.source ?? raw.source)
+    }
     let kind = config.task.kind
     if let early = config.train.earlyStopping {
       if !early.metric.applies(to: kind) {
@@ -99,7 +105,8 @@ extension TrainConfig {
       }
     }
     if kind == .regression, config.task.classWeights != .none {
-      throw reader("task.class_weights").invalid("applies to binary and multiclass tasks; task.kind is regression (drop it)")
+      throw reader("task.class_weights").invalid(
+        "applies to binary and multiclass tasks; task.kind is regression (drop it)")
     }
     if case .list(let w) = config.task.classWeights {
       if let classes = config.task.classes, w.count != classes {
@@ -107,20 +114,24 @@ extension TrainConfig {
           "has \(w.count) weights, but task.classes is \(classes); give one weight per class")
       }
       if kind == .binary, w.count != 2 {
-        throw reader("task.class_weights").invalid("has \(w.count) weights; a binary task needs 2, [w0, w1] (pos_weight = w1 / w0)")
+        throw reader("task.class_weights").invalid(
+          "has \(w.count) weights; a binary task needs 2, [w0, w1] (pos_weight = w1 / w0)")
       }
       if kind == .binary, w[0] == 0 {
-        throw reader("task.class_weights").invalid("gives class 0 the weight 0; binary weights become pos_weight = w1 / w0, so w0 must be above 0")
+        throw reader("task.class_weights").invalid(
+          "gives class 0 the weight 0; binary weights become pos_weight = w1 / w0, so w0 must be above 0")
       }
       if w.allSatisfy({ $0 == 0 }) {
         throw reader("task.class_weights").invalid("are all 0; give at least one class a positive weight")
       }
     }
     if config.task.loss != .mse, kind != .regression {
-      throw reader("task.loss").invalid("chooses a regression loss, but task.kind is \(kind.rawValue) (its loss is cross-entropy); drop task.loss")
+      throw reader("task.loss").invalid(
+        "chooses a regression loss, but task.kind is \(kind.rawValue) (its loss is cross-entropy); drop task.loss")
     }
     if config.train.labelSmoothing > 0, kind != .multiclass {
-      throw reader("train.label_smoothing").invalid("applies to multiclass only; task.kind is \(kind.rawValue) (set it to 0)")
+      throw reader("train.label_smoothing").invalid(
+        "applies to multiclass only; task.kind is \(kind.rawValue) (set it to 0)")
     }
     if config.train.nesterov, config.train.optimizer == .sgd, config.train.momentum == 0 {
       throw reader("train.nesterov").invalid("needs SGD momentum above 0 (train.momentum is 0), as torch.optim.SGD")

@@ -14,12 +14,15 @@ extension TrainConfig {
   }
 
   public static func absolute(_ path: String, against directory: String) -> String {
-    let url = path.hasPrefix("/") ? URL(fileURLWithPath: path) : URL(fileURLWithPath: directory).appendingPathComponent(path)
+    let url =
+      path.hasPrefix("/") ? URL(fileURLWithPath: path) : URL(fileURLWithPath: directory).appendingPathComponent(path)
     return url.standardizedFileURL.path
   }
 
   /// A path as printed: relative to the working directory when it lies below it, absolute otherwise.
-  public static func display(_ path: String, from directory: String = FileManager.default.currentDirectoryPath) -> String {
+  public static func display(_ path: String, from directory: String = FileManager.default.currentDirectoryPath)
+    -> String
+  {
     let base = directory.hasSuffix("/") ? directory : directory + "/"
     return path.hasPrefix(base) ? String(path.dropFirst(base.count)) : path
   }
@@ -27,7 +30,9 @@ extension TrainConfig {
   /// Rules that need the world size, checked as early as the config itself.
   public func check(worldSize: Int) throws {
     if train.batchSize < worldSize {
-      throw MMError.usage("train.batch_size = \(train.batchSize) is smaller than the world size \(worldSize) (the global batch is split over the ranks; raise train.batch_size or start fewer ranks)")
+      throw MMError.usage(
+        "train.batch_size = \(train.batchSize) is smaller than the world size \(worldSize) (the global batch is split over the ranks; raise train.batch_size or start fewer ranks)"
+      )
     }
   }
 }

@@ -31,7 +31,8 @@ enum ConfigSchema {
       aliases: ["modality", "inputs", "features", "streams"]),
     .perModality(
       "data.steps", \.data.steps, default: 20, min: 1,
-      help: "Time steps per sequence fed to the encoder (see `align`). A map such as `{text: 50, audio: 100}` gives each "
+      help:
+        "Time steps per sequence fed to the encoder (see `align`). A map such as `{text: 50, audio: 100}` gives each "
         + "modality its own time axis (every fusion but early).",
       aliases: ["seq_len", "sequence_length", "timesteps", "length", "max_len"]),
     .choice(
@@ -108,11 +109,13 @@ enum ConfigSchema {
       aliases: ["fusion_dim", "proj_size", "projection_size"]),
     .optionalInt(
       "model.head_hidden", \.model.headHidden, min: 0,
-      help: "Hidden width of the MLP head (one ReLU layer); 0 = a Linear head; null = 0 for early fusion, 64 otherwise.",
+      help:
+        "Hidden width of the MLP head (one ReLU layer); 0 = a Linear head; null = 0 for early fusion, 64 otherwise.",
       aliases: ["head_size", "mlp_hidden", "classifier_hidden"]),
     .float(
       "model.dropout", \.model.dropout, default: 0, .unitInterval,
-      help: "Dropout between stacked recurrent layers (as nn.LSTM's `dropout`) and on the fused vector before the head.",
+      help:
+        "Dropout between stacked recurrent layers (as nn.LSTM's `dropout`) and on the fused vector before the head.",
       aliases: ["dropout_rate", "drop", "p_dropout"]),
 
     // MARK: task
@@ -127,7 +130,8 @@ enum ConfigSchema {
       aliases: ["num_classes", "n_classes", "nclasses", "outputs", "num_outputs"]),
     .classWeights(
       "task.class_weights", \.task.classWeights,
-      help: "Per-class loss weights (multiclass and binary), as CrossEntropyLoss(weight=w): the loss of a global batch is "
+      help:
+        "Per-class loss weights (multiclass and binary), as CrossEntropyLoss(weight=w): the loss of a global batch is "
         + "Σ w_y·l / Σ w_y. `balanced` = n / (C · count_c) over the training rows (sklearn); a list gives one weight ≥ 0 per "
         + "class. Binary uses them as pos_weight = w1 / w0.",
       aliases: ["class_weight", "weights", "weight", "loss_weights", "pos_weight"]),
@@ -147,11 +151,13 @@ enum ConfigSchema {
       aliases: ["num_epochs", "n_epochs", "max_epochs", "epoch"]),
     .int(
       "train.batch_size", \.train.batchSize, default: 64, min: 1,
-      help: "GLOBAL batch: sequences per optimiser step over all ranks together (the ranks share its work evenly, each keeping its own rows where it can; see Distributed semantics); at least the number of ranks.",
+      help:
+        "GLOBAL batch: sequences per optimiser step over all ranks together (the ranks share its work evenly, each keeping its own rows where it can; see Distributed semantics); at least the number of ranks.",
       aliases: ["batch", "batchsize", "bs", "per_device_batch_size"]),
     .choice(
       "train.optimizer", \.train.optimizer, default: OptimizerKind.adam,
-      help: "Optimizer, as in torch.optim: SGD (momentum, nesterov), Adam (L2 weight decay), AdamW (decoupled weight decay: "
+      help:
+        "Optimizer, as in torch.optim: SGD (momentum, nesterov), Adam (L2 weight decay), AdamW (decoupled weight decay: "
         + "p -= lr·wd·p before the Adam update), RMSprop (alpha, eps; momentum 0, not centered).",
       aliases: ["optim", "opt", "solver"]),
     .float(
@@ -172,7 +178,8 @@ enum ConfigSchema {
       aliases: ["wd", "l2", "decay", "l2_penalty"]),
     .float(
       "train.l1", \.train.l1, default: 0, .nonNegative,
-      help: "L1 penalty λ: adds λ·Σ|p| over the weight matrices (not biases) to the loss; its gradient λ·sign(p) is added "
+      help:
+        "L1 penalty λ: adds λ·Σ|p| over the weight matrices (not biases) to the loss; its gradient λ·sign(p) is added "
         + "once, after the all-reduce and before clipping.",
       aliases: ["l1_penalty", "l1_lambda", "lasso", "l1_reg"]),
     .float(
@@ -198,7 +205,8 @@ enum ConfigSchema {
       aliases: ["rho", "rmsprop_alpha", "decay_rate"]),
     .choice(
       "train.schedule", \.train.schedule, default: ScheduleKind.constant,
-      help: "Learning-rate schedule after the warm-up, per optimiser step s of epoch e: constant lr; step lr·gamma^⌊e/step_epochs⌋; "
+      help:
+        "Learning-rate schedule after the warm-up, per optimiser step s of epoch e: constant lr; step lr·gamma^⌊e/step_epochs⌋; "
         + "exponential lr·gamma^e; cosine lr_min + (lr − lr_min)·(1 + cos(π·(s − W)/(S − W)))/2 over the run's S steps.",
       aliases: ["lr_schedule", "scheduler", "lr_scheduler", "decay_schedule"]),
     .int(
@@ -219,7 +227,8 @@ enum ConfigSchema {
       aliases: ["min_lr", "eta_min", "lr_end", "final_lr"]),
     .float(
       "train.clip_norm", \.train.clipNorm, default: 0, .nonNegative,
-      help: "Clip the averaged gradient to this global L2 norm, as torch.nn.utils.clip_grad_norm_ after DDP's all-reduce; "
+      help:
+        "Clip the averaged gradient to this global L2 norm, as torch.nn.utils.clip_grad_norm_ after DDP's all-reduce; "
         + "0 = off. The pre-clip norm is logged as grad_norm.",
       aliases: ["max_grad_norm", "grad_clip", "clip", "gradient_clip_val", "clipnorm", "max_norm"]),
     .float(
@@ -228,7 +237,8 @@ enum ConfigSchema {
       aliases: ["smoothing", "label_smooth"]),
     .earlyStopping(
       "train.early_stopping", \.train.earlyStopping,
-      help: "`{metric: val_loss | val_accuracy | val_f1 | val_mae, patience: N, min_delta: d}` (defaults val_loss, 5, 0); "
+      help:
+        "`{metric: val_loss | val_accuracy | val_f1 | val_mae, patience: N, min_delta: d}` (defaults val_loss, 5, 0); "
         + "absent = off. Stops when the metric has not improved by more than d for N epochs; the best epoch is kept as "
         + "checkpoint-best.h5 and `latest` points to it at the end. Needs validation rows.",
       aliases: ["earlystopping", "early_stop", "patience", "earlystop"]),
@@ -260,9 +270,9 @@ enum ConfigSchema {
       aliases: ["save_steps", "every_n_steps", "checkpoint_steps"]),
     .choice(
       "checkpoint.on_error", \.checkpoint.onError, default: CheckpointErrorPolicy.stop,
-      help: "A checkpoint that cannot be written (full disk, unwritable folder): `stop` the run (exit 1; the previous checkpoint stays intact) or `warn` and go on training.",
+      help:
+        "A checkpoint that cannot be written (full disk, unwritable folder): `stop` the run (exit 1; the previous checkpoint stays intact) or `warn` and go on training.",
       aliases: ["on_failure", "errors", "error_policy"]),
-
 
     // MARK: cv
     .int(
@@ -307,11 +317,13 @@ enum ConfigSchema {
     // MARK: dist
     .float(
       "dist.timeout_s", \.dist.timeoutSeconds, default: 600, .nonNegative,
-      help: "Watchdog: a collective that waits longer than this many seconds for the other ranks aborts the job, naming the ranks that did not arrive and the step (0 = off).",
+      help:
+        "Watchdog: a collective that waits longer than this many seconds for the other ranks aborts the job, naming the ranks that did not arrive and the step (0 = off).",
       aliases: ["timeout", "watchdog", "collective_timeout", "nccl_timeout"]),
     .int(
       "dist.check_every", \.dist.checkEvery, default: 0, min: 0,
-      help: "Every N steps the ranks compare a checksum of their parameters and stop, naming a rank whose replica diverged (0 = off).",
+      help:
+        "Every N steps the ranks compare a checksum of their parameters and stop, naming a rank whose replica diverged (0 = off).",
       aliases: ["check", "consistency_check", "verify_every"]),
     .choice(
       "dist.compress", \.dist.compress, default: GradientCompression.none,

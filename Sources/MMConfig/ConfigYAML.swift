@@ -25,7 +25,9 @@ extension TrainConfig {
   public static func defaultValue(ofKey path: String) throws -> String {
     try RawConfig.checkKeyPath(path, option: "--get")
     if let what = ConfigSchema.key(path)!.requiredWhat {
-      throw MMError.usage("--get \(path): has no default (it names \(what), which every config gives); read it from a config: --get \(path) --config FILE")
+      throw MMError.usage(
+        "--get \(path): has no default (it names \(what), which every config gives); read it from a config: --get \(path) --config FILE"
+      )
     }
     return try defaults.value(ofKey: path)
   }

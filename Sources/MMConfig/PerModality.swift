@@ -24,10 +24,13 @@ public enum PerModality: Equatable, Sendable {
   public func check(key: String, modalities: [String]) throws {
     guard case .each(let map) = self else { return }
     if let unknown = map.keys.sorted().first(where: { !modalities.contains($0) }) {
-      throw MMError.usage("\(key) names modality '\(unknown)', which the run does not use (its modalities: \(modalities.joined(separator: ", "))); fix the name or drop the entry")
+      throw MMError.usage(
+        "\(key) names modality '\(unknown)', which the run does not use (its modalities: \(modalities.joined(separator: ", "))); fix the name or drop the entry"
+      )
     }
     if let missing = modalities.first(where: { map[$0] == nil }) {
-      throw MMError.usage("\(key) has no entry for modality '\(missing)'; give every modality a value, or one integer for all")
+      throw MMError.usage(
+        "\(key) has no entry for modality '\(missing)'; give every modality a value, or one integer for all")
     }
   }
 
@@ -35,7 +38,8 @@ public enum PerModality: Equatable, Sendable {
   var yaml: String {
     switch self {
     case .all(let v): return String(v)
-    case .each(let map): return "{" + map.keys.sorted().map { "\(YAMLText.string($0)): \(map[$0]!)" }.joined(separator: ", ") + "}"
+    case .each(let map):
+      return "{" + map.keys.sorted().map { "\(YAMLText.string($0)): \(map[$0]!)" }.joined(separator: ", ") + "}"
     }
   }
 }

@@ -108,7 +108,8 @@ struct RawConfig {
       throw unknownKey(path, in: parts[0], source: option)
     }
     if ConfigSchema.sectionNames.contains(path) {
-      let example = option == "--set" ? "set one key at a time, e.g. --set train.lr=0.001" : "give one key, e.g. \(option) train.lr"
+      let example =
+        option == "--set" ? "set one key at a time, e.g. --set train.lr=0.001" : "give one key, e.g. \(option) train.lr"
       throw MMError.usage("\(option): '\(path)' is a section; \(example)")
     }
     let suggestion =

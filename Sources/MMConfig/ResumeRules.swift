@@ -14,7 +14,9 @@ public enum ResumeRules {
   /// gives the same input layout the input record's.
   /// `cv.parallel_folds` and `cv.refit` only say how the remaining work is scheduled; `data.stream` and
   /// `data.stream_buffer_mb` only where the rows wait (memory or file), not what they are.
-  public static let movable: Set<String> = ["data.path", "cv.parallel_folds", "cv.refit", "data.stream", "data.stream_buffer_mb"]
+  public static let movable: Set<String> = [
+    "data.path", "cv.parallel_folds", "cv.refit", "data.stream", "data.stream_buffer_mb",
+  ]
 
   public static func isFrozen(_ key: String) -> Bool {
     !movable.contains(key) && frozenPrefixes.contains { key == $0 || ($0.hasSuffix(".") && key.hasPrefix($0)) }
@@ -24,7 +26,9 @@ public enum ResumeRules {
   /// values as YAML. Comparing resolved values means a --set that repeats the checkpoint's value is fine.
   /// An inferred value left unset in the new config (task.classes: null, data.modalities: []) takes the
   /// checkpoint's, which holds what was inferred.
-  public static func changedKeys(checkpoint saved: TrainConfig, run new: TrainConfig) -> [(key: String, checkpoint: String, run: String)] {
+  public static func changedKeys(checkpoint saved: TrainConfig, run new: TrainConfig) -> [(
+    key: String, checkpoint: String, run: String
+  )] {
     var new = new
     if new.task.classes == nil { new.task.classes = saved.task.classes }
     if new.data.modalities.isEmpty { new.data.modalities = saved.data.modalities }
@@ -36,7 +40,9 @@ public enum ResumeRules {
 
   /// Throws a ConfigError naming the first frozen key the new config changes; returns the config to resume
   /// with (an unset task.classes filled in from the checkpoint).
-  public static func check(checkpoint saved: TrainConfig, run new: TrainConfig, checkpointPath: String) throws -> TrainConfig {
+  public static func check(checkpoint saved: TrainConfig, run new: TrainConfig, checkpointPath: String) throws
+    -> TrainConfig
+  {
     if let change = changedKeys(checkpoint: saved, run: new).first {
       throw MMError.usage(
         "--resume \(checkpointPath): \(change.key) = \(change.run) differs from the checkpoint's \(change.checkpoint); "
@@ -49,7 +55,9 @@ public enum ResumeRules {
   /// The same rule for a cv run: the manifest's config is what every fold trains with, so a frozen key that
   /// differs would put folds of two experiments into one report. `how` names the command
   /// ("cv --resume RUN_DIR", "cv --fold 3").
-  public static func checkCV(manifest saved: TrainConfig, run new: TrainConfig, how: String, manifestPath: String) throws -> TrainConfig {
+  public static func checkCV(manifest saved: TrainConfig, run new: TrainConfig, how: String, manifestPath: String)
+    throws -> TrainConfig
+  {
     if let change = changedKeys(checkpoint: saved, run: new).first {
       throw MMError.usage(
         "\(how): \(change.key) = \(change.run) differs from \(change.checkpoint), which the folds of this run train with "

@@ -98,29 +98,33 @@ struct ValueReader {
       case "none": return .none
       case "balanced": return .balanced
       default:
-        throw invalid("must be none, balanced or a list of weights such as [1.0, 3.0], got '\(scalar.string)'"
-          + Self.hint(scalar.string, among: ["none", "balanced"]))
+        throw invalid(
+          "must be none, balanced or a list of weights such as [1.0, 3.0], got '\(scalar.string)'"
+            + Self.hint(scalar.string, among: ["none", "balanced"]))
       }
     }
     guard let sequence = node.sequence, sequence.count > 0 else {
-      throw invalid("must be none, balanced or a non-empty list of weights such as [1.0, 3.0], got \(Self.describe(node))")
+      throw invalid(
+        "must be none, balanced or a non-empty list of weights such as [1.0, 3.0], got \(Self.describe(node))")
     }
-    return .list(try sequence.enumerated().map { index, item in
-      guard let text = item.scalar?.string, let w = Double(text), w.isFinite else {
-        throw invalid("must be a list of numbers, but item \(index + 1) is \(Self.describe(item))")
-      }
-      guard w >= 0 else {
-        throw invalid("has a negative weight \(text) for class \(index); class weights must be at least 0")
-      }
-      return w
-    })
+    return .list(
+      try sequence.enumerated().map { index, item in
+        guard let text = item.scalar?.string, let w = Double(text), w.isFinite else {
+          throw invalid("must be a list of numbers, but item \(index + 1) is \(Self.describe(item))")
+        }
+        guard w >= 0 else {
+          throw invalid("has a negative weight \(text) for class \(index); class weights must be at least 0")
+        }
+        return w
+      })
   }
 
   /// `{metric: val_loss, patience: 5, min_delta: 0.001}`; each entry may be left out for its default.
   func earlyStopping(_ node: Node) throws -> EarlyStopping {
     guard let mapping = node.mapping else {
-      throw invalid("must be a mapping such as {metric: val_loss, patience: 5, min_delta: 0.0}, got \(Self.describe(node)); "
-        + "leave the key out to turn early stopping off")
+      throw invalid(
+        "must be a mapping such as {metric: val_loss, patience: 5, min_delta: 0.0}, got \(Self.describe(node)); "
+          + "leave the key out to turn early stopping off")
     }
     var result = EarlyStopping()
     let fields = ["metric", "patience", "min_delta"]
@@ -132,7 +136,9 @@ struct ValueReader {
       case "patience": result.patience = try reader.int(value, min: 1)
       case "min_delta": result.minDelta = try reader.double(value, .nonNegative)
       default:
-        throw invalid("has no entry '\(name)'" + Self.hint(name, among: fields) + "; its entries are \(fields.joined(separator: ", "))")
+        throw invalid(
+          "has no entry '\(name)'" + Self.hint(name, among: fields)
+            + "; its entries are \(fields.joined(separator: ", "))")
       }
     }
     return result
@@ -153,11 +159,15 @@ struct ValueReader {
   func perModality(_ node: Node, min: Int) throws -> PerModality {
     if node.scalar != nil { return .all(try int(node, min: min)) }
     guard let mapping = node.mapping else {
-      throw invalid("must be an integer or a mapping of modality to integer such as {text: 64, audio: 32}, got \(Self.describe(node))")
+      throw invalid(
+        "must be an integer or a mapping of modality to integer such as {text: 64, audio: 32}, got \(Self.describe(node))"
+      )
     }
     var map: [String: Int] = [:]
     for (keyNode, value) in mapping {
-      guard let name = keyNode.scalar?.string, !name.isEmpty else { throw invalid("has a key that is not a modality name") }
+      guard let name = keyNode.scalar?.string, !name.isEmpty else {
+        throw invalid("has a key that is not a modality name")
+      }
       guard map[name] == nil else { throw invalid("names '\(name)' twice") }
       map[name] = try ValueReader(path: "\(path).\(name)", source: source).int(value, min: min)
     }

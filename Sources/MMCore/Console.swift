@@ -68,7 +68,8 @@ public final class Console {
     let width = 30, filled = steps > 0 ? width * step / steps : width
     let barText = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
     print(
-      String(format: "\r\u{1B}[2Kepoch %d/%d [%@] %d/%d loss %.4f", epoch, epochs, barText, step, steps, loss), terminator: "")
+      String(format: "\r\u{1B}[2Kepoch %d/%d [%@] %d/%d loss %.4f", epoch, epochs, barText, step, steps, loss),
+      terminator: "")
     fflush(stdout)
   }
 }

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+  import Glibc
 #endif
 
 /// Monotonic seconds; reading the clock allocates nothing (safe inside the step).

@@ -35,9 +35,9 @@ public final class CrossValidation {
   }
 
   public enum Mode: Equatable {
-    case fresh        // a new run: RUN_DIR must not hold one
-    case resume       // continue: finished folds are skipped, a fold with a checkpoint continues exactly
-    case fold(Int)    // one fold only (Slurm array jobs); the manifest is created or checked
+    case fresh  // a new run: RUN_DIR must not hold one
+    case resume  // continue: finished folds are skipped, a fold with a checkpoint continues exactly
+    case fold(Int)  // one fold only (Slurm array jobs); the manifest is created or checked
   }
 
   /// Runs the folds of this mode. Returns the merged report on world rank 0 (nil for `.fold`, and on
@@ -50,7 +50,9 @@ public final class CrossValidation {
     var groups = config.cv.parallelFolds
     if case .fold(let f) = mode {
       try comm.agree {
-        if f < 0 || f >= k { throw MMError("--fold \(f) is out of range: \(runDir) has folds 0...\(k - 1)", kind: .usage) }
+        if f < 0 || f >= k {
+          throw MMError("--fold \(f) is out of range: \(runDir) has folds 0...\(k - 1)", kind: .usage)
+        }
       }
       groups = 1
     }
@@ -91,7 +93,8 @@ public final class CrossValidation {
     if comm.isRoot {
       console.line(
         "cv: \(k) folds (\(manifest.strategy.rawValue)\(manifest.shuffle ? ", shuffled, seed \(manifest.seed)" : "")) of \(manifest.data.samples) samples"
-          + (groups > 1 ? "; \(groups) groups of \(groupSize) rank(s) train folds in parallel" : "") + "; manifest \(FoldManifest.path(runDir))")
+          + (groups > 1 ? "; \(groups) groups of \(groupSize) rank(s) train folds in parallel" : "")
+          + "; manifest \(FoldManifest.path(runDir))")
     }
     var stoppedHere: MMError? = nil
     do {
@@ -124,13 +127,14 @@ public final class CrossValidation {
   func refit(_ manifest: FoldManifest) throws {
     let dir = runDir + "/final"
     // Rank 0 reads the folds' best epochs; the rounded mean reaches every rank by one max-reduce.
-    let epochs = comm.allreduceMax(try comm.agree { () -> Int in
-      guard comm.isRoot else { return 0 }
-      guard config.train.earlyStopping != nil else { return config.train.epochs }
-      let best = try (0..<manifest.k).compactMap { try FoldOutcome.read(runDir, fold: $0)?.bestEpoch }
-      guard !best.isEmpty else { return config.train.epochs }
-      return max(1, Int((Double(best.reduce(0, +)) / Double(best.count)).rounded()))
-    })
+    let epochs = comm.allreduceMax(
+      try comm.agree { () -> Int in
+        guard comm.isRoot else { return 0 }
+        guard config.train.earlyStopping != nil else { return config.train.epochs }
+        let best = try (0..<manifest.k).compactMap { try FoldOutcome.read(runDir, fold: $0)?.bestEpoch }
+        guard !best.isEmpty else { return config.train.epochs }
+        return max(1, Int((Double(best.reduce(0, +)) / Double(best.count)).rounded()))
+      })
     var c = config
     c.checkpoint.dir = dir
     c.data.validationFraction = 0
@@ -139,7 +143,9 @@ public final class CrossValidation {
     var options = TrainingSession.Options()
     options.progress = progressMode
     let run = RunDirectory(path: dir)
-    let resumeFrom: String? = try comm.agree { run.checkpoints().isEmpty ? nil : try RunDirectory.resolveCheckpoint(dir) }
+    let resumeFrom: String? = try comm.agree {
+      run.checkpoints().isEmpty ? nil : try RunDirectory.resolveCheckpoint(dir)
+    }
     if let resumeFrom { options.resume = try comm.agree { try Checkpoint.read(path: resumeFrom) } }
     let why = config.train.earlyStopping != nil ? "the folds' mean best epoch" : "train.epochs"
     console.line("refit: one model on all \(manifest.data.samples) samples for \(epochs) epochs (\(why)) -> \(dir)")
@@ -225,14 +231,17 @@ public final class CrossValidation {
     let labels = strategy.needsClasses ? try file.readInt64s("/labels").map(Int.init) : nil
     var plan: FoldPlan
     do {
-      plan = try FoldAssigner.assign(c.cv.spec, n: schema.count, labels: labels, groups: strategy.needsGroups ? groups : nil)
+      plan = try FoldAssigner.assign(
+        c.cv.spec, n: schema.count, labels: labels, groups: strategy.needsGroups ? groups : nil)
     } catch let e as MMError {
       throw MMError("\(c.data.path): \(e.message)", kind: e.kind)
     }
     let print = try DataFingerprint.of(path: c.data.path)
     return FoldManifest(
       strategy: strategy, k: c.cv.folds, shuffle: c.cv.shuffle, seed: c.cv.seed,
-      data: .init(path: c.data.path, samples: schema.count, sizeBytes: print.size, mtime: print.mtime, schemaHash: print.schemaHash),
+      data: .init(
+        path: c.data.path, samples: schema.count, sizeBytes: print.size, mtime: print.mtime,
+        schemaHash: print.schemaHash),
       classNames: schema.classNames, groups: groups, warnings: plan.warnings, config: c.yaml(), folds: plan.folds,
       configFile: configFile)
   }
@@ -267,12 +276,18 @@ public final class CrossValidation {
     options.checkpointAttributes = ["cv_manifest": manifest.foldAttribute(f)]
     options.split = CrossValidation.innerSplit(manifest.strategy)
     // A fold with checkpoints (stopped or crashed) continues exactly from its latest.
-    let resumeFrom: String? = try group.agree { run.checkpoints().isEmpty ? nil : try RunDirectory.resolveCheckpoint(dir) }
+    let resumeFrom: String? = try group.agree {
+      run.checkpoints().isEmpty ? nil : try RunDirectory.resolveCheckpoint(dir)
+    }
     if let resumeFrom {
       options.resume = try group.agree { try Checkpoint.read(path: resumeFrom) }
       if group.isRoot { console.line("fold \(f): resuming from \(resumeFrom)") }
     }
-    if group.isRoot { console.line("fold \(f + 1)/\(manifest.k): \(manifest.folds[f].train.count) training rows, \(manifest.folds[f].test.count) test rows -> \(dir)") }
+    if group.isRoot {
+      console.line(
+        "fold \(f + 1)/\(manifest.k): \(manifest.folds[f].train.count) training rows, \(manifest.folds[f].test.count) test rows -> \(dir)"
+      )
+    }
     let session = try TrainingSession(config: c, comm: group, options: options)
     let loop = TrainLoop(session)
     try loop.run()
@@ -284,7 +299,9 @@ public final class CrossValidation {
     if config.report.ablation {
       ablation = session.modalityNames.enumerated().map { m, name in
         let masked = evaluator.metrics(evaluator.predict(rows: manifest.folds[f].test, masking: m)).scalar(main)
-        return ModalityScore(modality: name, metric: masked, drop: EvalMetrics.drop(metric: main, full: metrics.scalar(main), masked: masked))
+        return ModalityScore(
+          modality: name, metric: masked,
+          drop: EvalMetrics.drop(metric: main, full: metrics.scalar(main), masked: masked))
       }
     }
     let seconds = Date().timeIntervalSince(started)
@@ -293,14 +310,16 @@ public final class CrossValidation {
       let curves = Curves.read(run.metricsPath)
       let best = loop.bestEpoch
       let result = FoldResult(
-        fold: f, nTrain: session.split.trainRowCount, nValidation: session.split.validationRows.count, nTest: test.rows.count,
+        fold: f, nTrain: session.split.trainRowCount, nValidation: session.split.validationRows.count,
+        nTest: test.rows.count,
         metrics: metrics, curves: curves, epochs: curves.last?.epoch ?? config.train.epochs,
         seconds: seconds + (options.resume == nil ? 0 : previousSeconds(run)), ablation: ablation,
         bestEpoch: best, stoppedEarly: loop.stoppedEarly)
       let outcome = FoldOutcome(
         fold: f, worldSize: group.size, result: result, rows: test.rows, outputs: test.outputs, labels: test.labels,
         config: config.yaml(), bestEpoch: best)
-      try ReportFiles.atomicWrite(try ReportFiles.encoder().encode(outcome), to: URL(fileURLWithPath: FoldOutcome.path(runDir, fold: f)))
+      try ReportFiles.atomicWrite(
+        try ReportFiles.encoder().encode(outcome), to: URL(fileURLWithPath: FoldOutcome.path(runDir, fold: f)))
       console.line(CrossValidation.foldLine(result, main: main, k: manifest.k))
     }
   }
@@ -324,7 +343,8 @@ public final class CrossValidation {
   }
 
   static func foldLine(_ r: FoldResult, main: String, k: Int) -> String {
-    let shown = [main] + (r.metrics.classification != nil ? ["macro_f1", "roc_auc"] : ["rmse", "r2"]).filter { $0 != main }
+    let shown =
+      [main] + (r.metrics.classification != nil ? ["macro_f1", "roc_auc"] : ["rmse", "r2"]).filter { $0 != main }
     let values = shown.map { "\($0) \(ReportFormat.value(r.metrics.scalar($0)))" }.joined(separator: "  ")
     return "fold \(r.fold + 1)/\(k) done: \(values)  (test \(r.nTest), \(String(format: "%.1f", r.seconds))s)"
   }
@@ -352,18 +372,25 @@ public final class CrossValidation {
     let names = classification ? (manifest.classNames ?? (0..<width).map(String.init)) : nil
     let folds = outcomes.map(\.result)
     let report = Report(
-      kind: .cv, title: RunReports.title(runDir: runDir, configFile: manifest.configFile), mmtrainVersion: MMTrainVersion.string, worldSize: outcomes.map(\.worldSize).max() ?? 1,
+      kind: .cv, title: RunReports.title(runDir: runDir, configFile: manifest.configFile),
+      mmtrainVersion: MMTrainVersion.string, worldSize: outcomes.map(\.worldSize).max() ?? 1,
       task: .init(
         kind: config.task.kind.rawValue, outputs: width, classNames: names, modalities: config.data.modalities,
         mainMetric: config.report.metric.resolved(classification: classification)!),
-      data: .init(path: manifest.data.path, samples: manifest.data.samples, sizeBytes: Int(manifest.data.sizeBytes), fingerprint: manifest.data.fingerprint),
-      cv: .init(strategy: manifest.strategy.rawValue, k: manifest.k, shuffle: manifest.shuffle, seed: manifest.seed, parallelFolds: config.cv.parallelFolds),
-      folds: folds, pooled: pooledMetrics(outcomes, kind: config.task.kind), ablation: ModalityAblation.collect(folds), timing: .init(totalSeconds: folds.map(\.seconds).reduce(0, +)),
+      data: .init(
+        path: manifest.data.path, samples: manifest.data.samples, sizeBytes: Int(manifest.data.sizeBytes),
+        fingerprint: manifest.data.fingerprint),
+      cv: .init(
+        strategy: manifest.strategy.rawValue, k: manifest.k, shuffle: manifest.shuffle, seed: manifest.seed,
+        parallelFolds: config.cv.parallelFolds),
+      folds: folds, pooled: pooledMetrics(outcomes, kind: config.task.kind), ablation: ModalityAblation.collect(folds),
+      timing: .init(totalSeconds: folds.map(\.seconds).reduce(0, +)),
       warnings: manifest.warnings + settings.warnings, config: settings.config)
     var rows: [Predictions.Row] = []
     for o in outcomes {
       for (i, r) in o.rows.enumerated() {
-        rows.append(.init(index: r, group: manifest.groups?[r], fold: o.fold, label: o.labels[i], outputs: o.outputs[i]))
+        rows.append(
+          .init(index: r, group: manifest.groups?[r], fold: o.fold, label: o.labels[i], outputs: o.outputs[i]))
       }
     }
     rows.sort { $0.index < $1.index }
@@ -375,24 +402,33 @@ public final class CrossValidation {
 
   /// The metrics of every fold's test predictions together.
   static func pooledMetrics(_ outcomes: [FoldOutcome], kind: TaskKind) -> EvalMetrics {
-    let all = RowOutputs(rows: outcomes.flatMap(\.rows), outputs: outcomes.flatMap(\.outputs), labels: outcomes.flatMap(\.labels))
+    let all = RowOutputs(
+      rows: outcomes.flatMap(\.rows), outputs: outcomes.flatMap(\.outputs), labels: outcomes.flatMap(\.labels))
     return Evaluator.metrics(all, kind: kind)
   }
 
   /// The console's summary table: every metric's mean ± std and 95% CI.
   public static func summaryLines(_ r: Report) -> [String] {
-    var lines = ["summary over \(r.folds.count) folds (mean ± std, 95% CI, t distribution" + (r.pooled != nil ? "; pooled out-of-fold" : "") + "):"]
+    var lines = [
+      "summary over \(r.folds.count) folds (mean ± std, 95% CI, t distribution"
+        + (r.pooled != nil ? "; pooled out-of-fold" : "") + "):"
+    ]
     let width = max(10, r.summary.map(\.metric.count).max() ?? 10)
     for s in r.summary {
       let name = s.metric.padding(toLength: width, withPad: " ", startingAt: 0)
       let pooled = r.pooled.map { "  \(ReportFormat.value($0.scalar(s.metric)))" } ?? ""
       lines.append(
         "  \(name)  \(ReportFormat.meanStd(s).padding(toLength: 17, withPad: " ", startingAt: 0))  "
-          + "\(ReportFormat.ci(s).padding(toLength: 18, withPad: " ", startingAt: 0))\(pooled)\(s.metric == r.task.mainMetric ? "  (main)" : "")")
+          + "\(ReportFormat.ci(s).padding(toLength: 18, withPad: " ", startingAt: 0))\(pooled)\(s.metric == r.task.mainMetric ? "  (main)" : "")"
+      )
     }
     if let a = r.ablation {
       lines.append("modality ablation: drop of \(r.task.mainMetric) when masked (mean ± std):")
-      for row in a { lines.append("  \(row.modality.padding(toLength: width, withPad: " ", startingAt: 0))  \(ReportFormat.meanStd(row.summary))") }
+      for row in a {
+        lines.append(
+          "  \(row.modality.padding(toLength: width, withPad: " ", startingAt: 0))  \(ReportFormat.meanStd(row.summary))"
+        )
+      }
     }
     return lines
   }

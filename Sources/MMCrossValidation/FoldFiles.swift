@@ -52,8 +52,13 @@ public struct FoldManifest: Codable, Equatable {
 
   /// The part of the manifest one fold's checkpoints carry (attribute `cv_manifest`).
   public func foldAttribute(_ f: Int) -> String {
-    struct One: Codable { var strategy: FoldStrategy; var k: Int; var shuffle: Bool; var seed: UInt64; var data: DataRef; var fold: Int; var test: [Int]; var train: [Int] }
-    let one = One(strategy: strategy, k: k, shuffle: shuffle, seed: seed, data: data, fold: f, test: folds[f].test, train: folds[f].train)
+    struct One: Codable {
+      var strategy: FoldStrategy; var k: Int; var shuffle: Bool; var seed: UInt64; var data: DataRef; var fold: Int;
+      var test: [Int]; var train: [Int]
+    }
+    let one = One(
+      strategy: strategy, k: k, shuffle: shuffle, seed: seed, data: data, fold: f, test: folds[f].test,
+      train: folds[f].train)
     let e = JSONEncoder()
     e.keyEncodingStrategy = .convertToSnakeCase
     return String(decoding: (try? e.encode(one)) ?? Data(), as: UTF8.self)
@@ -98,7 +103,9 @@ enum FoldSettings {
 
   /// The config the report shows (the folds' own when they agree) and one warning per key they differ in.
   /// Throws when a fold trained with a frozen key other than the manifest's (a result from another experiment).
-  static func reconcile(_ manifest: FoldManifest, _ outcomes: [FoldOutcome], runDir: String) throws -> (config: String, warnings: [String]) {
+  static func reconcile(_ manifest: FoldManifest, _ outcomes: [FoldOutcome], runDir: String) throws -> (
+    config: String, warnings: [String]
+  ) {
     let source = FoldManifest.path(runDir)
     let saved = try TrainConfig.parse(yaml: manifest.config, source: source)
     var configs: [(fold: Int, yaml: String, config: TrainConfig)] = []
@@ -108,7 +115,8 @@ enum FoldSettings {
       if let change = ResumeRules.changedKeys(checkpoint: saved, run: c).first {
         throw MMError(
           "\(FoldOutcome.path(runDir, fold: o.fold)): fold \(o.fold) trained with \(change.key) = \(change.run), but the run's "
-            + "folds train with \(change.checkpoint) (\(source)); delete that fold's folder and run it again (mmtrain cv --resume \(runDir))")
+            + "folds train with \(change.checkpoint) (\(source)); delete that fold's folder and run it again (mmtrain cv --resume \(runDir))"
+        )
       }
       configs.append((o.fold, yaml, c))
     }
@@ -122,7 +130,9 @@ enum FoldSettings {
       let parts = folds.sorted { $0.value[0] < $1.value[0] }.map { value, fs in
         "\(value) (fold\(fs.count == 1 ? "" : "s") \(fs.map(String.init).joined(separator: ", ")))"
       }
-      warnings.append("the folds trained with different \(key): \(parts.joined(separator: "; ")); the config shown is fold \(configs[0].fold)'s")
+      warnings.append(
+        "the folds trained with different \(key): \(parts.joined(separator: "; ")); the config shown is fold \(configs[0].fold)'s"
+      )
     }
     return (configs.first?.yaml ?? manifest.config, warnings)
   }

@@ -10,7 +10,8 @@ extension InferenceModels {
     let manifestPath = FoldManifest.path(target)
     guard FileManager.default.fileExists(atPath: manifestPath) else {
       let path = try RunDirectory.resolveCheckpoint(target)
-      return InferenceModels(members: [try member(URL(fileURLWithPath: path).lastPathComponent, path, overrides)], cvRunDir: nil)
+      return InferenceModels(
+        members: [try member(URL(fileURLWithPath: path).lastPathComponent, path, overrides)], cvRunDir: nil)
     }
     let manifest = try FoldManifest.read(target)
     var members: [Member] = []

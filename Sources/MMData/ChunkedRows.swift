@@ -36,7 +36,8 @@ enum ChunkedRows {
       // The first block of a chunked dataset ends on a chunk boundary; later ones are whole chunks.
       var count = min(block, rows.count - first)
       if let c = chunk, start % c != 0 { count = min(count, c - start % c) }
-      try reader.readFloats(rows: start..<(start + count), into: UnsafeMutableBufferPointer(start: buffer.pointer, count: count * rowSize))
+      try reader.readFloats(
+        rows: start..<(start + count), into: UnsafeMutableBufferPointer(start: buffer.pointer, count: count * rowSize))
       try body(first, count, buffer.pointer)
       first += count
     }

@@ -6,9 +6,9 @@ import MMHDF5
 /// every dataset's name, shape and dtype. Checkpoints record it, so a run can tell whether it continues on
 /// the file it was trained on.
 public struct DataFingerprint: Equatable, Sendable {
-  public var size: Int64          // bytes
-  public var mtime: Double        // seconds since 1970
-  public var schemaHash: String   // FNV-1a-64 of "path shape dtype" lines, every dataset, sorted; 16 hex digits
+  public var size: Int64  // bytes
+  public var mtime: Double  // seconds since 1970
+  public var schemaHash: String  // FNV-1a-64 of "path shape dtype" lines, every dataset, sorted; 16 hex digits
 
   public init(size: Int64, mtime: Double, schemaHash: String) {
     self.size = size; self.mtime = mtime; self.schemaHash = schemaHash
@@ -22,7 +22,8 @@ public struct DataFingerprint: Equatable, Sendable {
     let mtime = Double(st.st_mtim.tv_sec) + Double(st.st_mtim.tv_nsec) / 1e9
     let file = try HDF5File(path: path, mode: .readOnly)
     defer { file.close() }
-    return DataFingerprint(size: Int64(st.st_size), mtime: mtime, schemaHash: fnv1a64Hex(try schemaLines(file, "/").joined()))
+    return DataFingerprint(
+      size: Int64(st.st_size), mtime: mtime, schemaHash: fnv1a64Hex(try schemaLines(file, "/").joined()))
   }
 
   /// One line per dataset below `group`, depth first in name order: "/modalities/text [100, 20, 300] float32\n".
@@ -48,7 +49,9 @@ public struct DataFingerprint: Equatable, Sendable {
     if size != old.size { changes.append("size \(old.size) -> \(size) bytes") }
     if mtime != old.mtime {
       let f = ISO8601DateFormatter()
-      changes.append("modified \(f.string(from: Date(timeIntervalSince1970: old.mtime))) -> \(f.string(from: Date(timeIntervalSince1970: mtime)))")
+      changes.append(
+        "modified \(f.string(from: Date(timeIntervalSince1970: old.mtime))) -> \(f.string(from: Date(timeIntervalSince1970: mtime)))"
+      )
     }
     return changes.isEmpty ? nil : changes.joined(separator: "; ")
   }

@@ -11,21 +11,21 @@ import MMHDF5
 public struct DataSchema: Equatable {
   public struct Modality: Equatable {
     public let name: String
-    public let steps: Int      // T_name
-    public let features: Int   // D_name
+    public let steps: Int  // T_name
+    public let features: Int  // D_name
     public let dtype: HDF5DType
     public var dataset: String { "/modalities/\(name)" }
   }
   public enum Lengths: Equatable {
-    case none                      // every step valid
-    case shared                    // /lengths [N]
-    case perModality([String])     // /lengths/<name> [N] for these names
+    case none  // every step valid
+    case shared  // /lengths [N]
+    case perModality([String])  // /lengths/<name> [N] for these names
   }
 
   public let path: String
-  public let count: Int                // N
-  public let modalities: [Modality]    // sorted by name
-  public let labelShape: [Int]         // [N] or [N, K]
+  public let count: Int  // N
+  public let modalities: [Modality]  // sorted by name
+  public let labelShape: [Int]  // [N] or [N, K]
   public let labelDType: HDF5DType
   public let lengths: Lengths
   public let hasGroups: Bool
@@ -61,13 +61,17 @@ public struct DataSchema: Equatable {
       throw MMError("\(path): group '/modalities' not found (put each modality in /modalities/<name> as [N, T, D])")
     }
     let names = try file.members(ofGroup: "/modalities")
-    guard !names.isEmpty else { throw MMError("\(path): '/modalities' is empty (at least one modality [N, T, D] is needed)") }
+    guard !names.isEmpty else {
+      throw MMError("\(path): '/modalities' is empty (at least one modality [N, T, D] is needed)")
+    }
     var modalities: [Modality] = []
     var n: Int? = nil
     let labelRows = file.isDataset("/labels") ? (try? file.datasetInfo("/labels"))?.shape.first : nil
     func checkN(_ dataset: String, _ rows: Int) throws {
       if let n, n != rows {
-        throw MMError("\(path): '\(dataset)' has \(rows) rows but '\(modalities.first?.dataset ?? "/labels")' has \(n) (every dataset needs the same N)")
+        throw MMError(
+          "\(path): '\(dataset)' has \(rows) rows but '\(modalities.first?.dataset ?? "/labels")' has \(n) (every dataset needs the same N)"
+        )
       }
       n = rows
     }
@@ -81,9 +85,13 @@ public struct DataSchema: Equatable {
       guard case .float = info.dtype else {
         throw MMError("\(path): '\(ds)' has dtype \(info.dtype) (expected float32, float64 or float16)")
       }
-      guard info.shape[1] > 0, info.shape[2] > 0 else { throw MMError("\(path): '\(ds)' has an empty dimension \(info.shape)") }
+      guard info.shape[1] > 0, info.shape[2] > 0 else {
+        throw MMError("\(path): '\(ds)' has an empty dimension \(info.shape)")
+      }
       if let expected = labelRows ?? n, info.shape[0] != expected, info.shape[1] == expected {
-        throw MMError("\(path): '\(ds)' has shape \(info.shape), which looks like [T, N, D] with N = \(expected) samples; the contract is [N, T, D] (write it as x.transpose(1, 0, 2))")
+        throw MMError(
+          "\(path): '\(ds)' has shape \(info.shape), which looks like [T, N, D] with N = \(expected) samples; the contract is [N, T, D] (write it as x.transpose(1, 0, 2))"
+        )
       }
       try checkN(ds, info.shape[0])
       modalities.append(Modality(name: name, steps: info.shape[1], features: info.shape[2], dtype: info.dtype))
@@ -103,7 +111,8 @@ public struct DataSchema: Equatable {
     default: throw MMError("\(path): '/labels' has dtype \(labels.dtype) (expected integer class ids or float targets)")
     }
     try checkN("/labels", labels.shape[0])
-    return try finish(file, path: path, n: n!, modalities: modalities, labelShape: labels.shape, labelDType: labels.dtype)
+    return try finish(
+      file, path: path, n: n!, modalities: modalities, labelShape: labels.shape, labelDType: labels.dtype)
   }
 
   /// Lengths, groups and class names, once the modalities and labels are known.
@@ -118,7 +127,8 @@ public struct DataSchema: Equatable {
       let members = try file.members(ofGroup: "/lengths")
       for m in members {
         guard modalities.contains(where: { $0.name == m }) else {
-          throw MMError("\(path): '/lengths/\(m)' names no modality (have: \(modalities.map(\.name).joined(separator: ", ")))")
+          throw MMError(
+            "\(path): '/lengths/\(m)' names no modality (have: \(modalities.map(\.name).joined(separator: ", ")))")
         }
         try checkIntegerVector(file, "/lengths/\(m)", n!)
       }
@@ -126,7 +136,8 @@ public struct DataSchema: Equatable {
     }
     let hasGroups = file.isDataset("/groups")
     if hasGroups { try checkIntegerVector(file, "/groups", n!) }
-    let classNames = file.isDataset("/labels") && file.hasAttribute("class_names", on: "/labels")
+    let classNames =
+      file.isDataset("/labels") && file.hasAttribute("class_names", on: "/labels")
       ? try file.stringsAttribute("class_names", on: "/labels") : nil
     return DataSchema(
       path: path, count: n!, modalities: modalities, labelShape: labelShape, labelDType: labelDType,
@@ -135,9 +146,16 @@ public struct DataSchema: Equatable {
 
   private static func checkIntegerVector(_ file: HDF5File, _ ds: String, _ n: Int) throws {
     let info = try file.datasetInfo(ds)
-    guard info.shape.count == 1 else { throw MMError("\(file.path): '\(ds)' has rank \(info.shape.count) \(info.shape) (expected [N] = [\(n)])") }
-    guard case .integer = info.dtype else { throw MMError("\(file.path): '\(ds)' has dtype \(info.dtype) (expected integers)") }
-    guard info.shape[0] == n else { throw MMError("\(file.path): '\(ds)' has \(info.shape[0]) rows but '/labels' has \(n) (every dataset needs the same N)") }
+    guard info.shape.count == 1 else {
+      throw MMError("\(file.path): '\(ds)' has rank \(info.shape.count) \(info.shape) (expected [N] = [\(n)])")
+    }
+    guard case .integer = info.dtype else {
+      throw MMError("\(file.path): '\(ds)' has dtype \(info.dtype) (expected integers)")
+    }
+    guard info.shape[0] == n else {
+      throw MMError(
+        "\(file.path): '\(ds)' has \(info.shape[0]) rows but '/labels' has \(n) (every dataset needs the same N)")
+    }
   }
 
   /// The model's modality order: `requested` (config order) if given, else every modality sorted by name.
@@ -147,7 +165,9 @@ public struct DataSchema: Equatable {
     return try requested.map { name in
       guard seen.insert(name).inserted else { throw MMError("data.modalities lists '\(name)' twice") }
       guard let m = modality(name) else {
-        throw MMError("data.modalities names '\(name)', which \(path) does not have (has: \(modalities.map(\.name).joined(separator: ", ")))")
+        throw MMError(
+          "data.modalities names '\(name)', which \(path) does not have (has: \(modalities.map(\.name).joined(separator: ", ")))"
+        )
       }
       return m
     }

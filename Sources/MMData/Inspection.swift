@@ -7,8 +7,8 @@ import MMTensor
 public struct Inspection {
   public let schema: DataSchema
   public let lines: [String]
-  public let problems: [String]   // non-empty: the file is not usable as it is
-  public let warnings: [String]   // usable, but probably not as meant (labels a classification run refuses)
+  public let problems: [String]  // non-empty: the file is not usable as it is
+  public let warnings: [String]  // usable, but probably not as meant (labels a classification run refuses)
   public var isValid: Bool { problems.isEmpty }
 
   /// The last line of the report: "usable: yes", "usable: yes (1 warning)", "usable: no (2 problems)", and
@@ -28,7 +28,9 @@ public struct Inspection {
     let n = schema.count
     lines.append("file        \(path)")
     lines.append("samples     \(n)")
-    lines.append("modalities  \(schema.modalities.count) (model order by default: \(schema.modalities.map(\.name).joined(separator: ", ")))")
+    lines.append(
+      "modalities  \(schema.modalities.count) (model order by default: \(schema.modalities.map(\.name).joined(separator: ", ")))"
+    )
     for m in schema.modalities {
       var lengths = [Int](repeating: m.steps, count: n)
       if let ds = schema.lengthsDataset(for: m.name) {
@@ -42,33 +44,45 @@ public struct Inspection {
       let absent = lengths.filter { $0 == 0 }.count
       let mean = lengths.isEmpty ? 0 : Double(lengths.reduce(0, +)) / Double(lengths.count)
       let shape = "[\(n), \(m.steps), \(m.features)] \(m.dtype)"
-      lines.append("  " + m.name.padding(toLength: max(10, m.name.count), withPad: " ", startingAt: 0) + " "
-        + shape.padding(toLength: max(26, shape.count), withPad: " ", startingAt: 0)
-        + String(format: " lengths min %d mean %.1f max %d, absent %d, NaN/Inf %d", lengths.min() ?? 0, mean, lengths.max() ?? 0, absent, nonFinite))
+      lines.append(
+        "  " + m.name.padding(toLength: max(10, m.name.count), withPad: " ", startingAt: 0) + " "
+          + shape.padding(toLength: max(26, shape.count), withPad: " ", startingAt: 0)
+          + String(
+            format: " lengths min %d mean %.1f max %d, absent %d, NaN/Inf %d", lengths.min() ?? 0, mean,
+            lengths.max() ?? 0, absent, nonFinite))
       if nonFinite > 0 {
-        problems.append("\(m.dataset) has \(nonFinite) NaN/Inf values in valid steps (training needs data.missing: zero or mean)")
+        problems.append(
+          "\(m.dataset) has \(nonFinite) NaN/Inf values in valid steps (training needs data.missing: zero or mean)")
       }
     }
-    lines.append("lengths     " + {
-      switch schema.lengths {
-      case .none: return "none (every step valid)"
-      case .shared: return "/lengths (shared by all modalities)"
-      case .perModality(let names): return "/lengths/<name> for \(names.joined(separator: ", "))"
-      }
-    }())
-    lines.append("labels      " + (schema.hasLabels
-      ? "\(schema.labelDType) \(schema.labelShape)" : "none (no /labels: mmtrain predict can use the file, train and evaluate cannot)"))
+    lines.append(
+      "lengths     "
+        + {
+          switch schema.lengths {
+          case .none: return "none (every step valid)"
+          case .shared: return "/lengths (shared by all modalities)"
+          case .perModality(let names): return "/lengths/<name> for \(names.joined(separator: ", "))"
+          }
+        }())
+    lines.append(
+      "labels      "
+        + (schema.hasLabels
+          ? "\(schema.labelDType) \(schema.labelShape)"
+          : "none (no /labels: mmtrain predict can use the file, train and evaluate cannot)"))
     if schema.hasLabels && schema.labelsAreIntegers && schema.labelShape.count == 1 {
       let ids = try file.readInt64s("/labels")
       var counts: [Int64: Int] = [:]
       for id in ids { counts[id, default: 0] += 1 }
       for (id, c) in counts.sorted(by: { $0.key < $1.key }) {
         let name = schema.classNames.flatMap { id >= 0 && Int(id) < $0.count ? " (\($0[Int(id)]))" : nil } ?? ""
-        lines.append(String(format: "  class %lld%@: %d (%.1f%%)", id, name as NSString, c, 100 * Double(c) / Double(max(n, 1))))
+        lines.append(
+          String(format: "  class %lld%@: %d (%.1f%%)", id, name as NSString, c, 100 * Double(c) / Double(max(n, 1))))
       }
       if let bad = ids.first(where: { $0 < 0 }) { problems.append("/labels has a negative class id \(bad)") }
       if let names = schema.classNames, let bad = ids.first(where: { $0 >= names.count }) {
-        problems.append("/labels has class id \(bad), but /labels@class_names names \(names.count) classes (ids 0...\(names.count - 1)); fix the label or add its name to class_names")
+        problems.append(
+          "/labels has class id \(bad), but /labels@class_names names \(names.count) classes (ids 0...\(names.count - 1)); fix the label or add its name to class_names"
+        )
       }
       if counts.count == 1, let only = counts.keys.first {
         let name = schema.classNames.flatMap { only >= 0 && Int(only) < $0.count ? " (\($0[Int(only)]))" : nil } ?? ""

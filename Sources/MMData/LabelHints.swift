@@ -4,9 +4,9 @@ enum LabelHints {
   /// How `values` (the labels' first rows, row-major, `width` per row) look, when they look like
   /// something other than what they are stored as.
   enum Look: Equatable {
-    case column          // [N, 1]
-    case oneHot          // [N, C] of 0/1 rows holding exactly one 1
-    case wholeFloats     // float [N] holding whole numbers only
+    case column  // [N, 1]
+    case oneHot  // [N, C] of 0/1 rows holding exactly one 1
+    case wholeFloats  // float [N] holding whole numbers only
   }
 
   static func looks(_ schema: DataSchema, _ values: [Double]) -> [Look] {
@@ -15,9 +15,13 @@ enum LabelHints {
     if schema.labelShape.count == 2 && width == 1 { found.append(.column) }
     if schema.labelShape.count == 2 && width >= 2 && !values.isEmpty && values.count % width == 0 {
       let rows = stride(from: 0, to: values.count, by: width).map { values[$0..<($0 + width)] }
-      if rows.allSatisfy({ row in row.allSatisfy { $0 == 0 || $0 == 1 } && row.reduce(0, +) == 1 }) { found.append(.oneHot) }
+      if rows.allSatisfy({ row in row.allSatisfy { $0 == 0 || $0 == 1 } && row.reduce(0, +) == 1 }) {
+        found.append(.oneHot)
+      }
     }
-    if !schema.labelsAreIntegers && width == 1 && !values.isEmpty && values.allSatisfy({ $0.isFinite && $0 == $0.rounded() }) {
+    if !schema.labelsAreIntegers && width == 1 && !values.isEmpty
+      && values.allSatisfy({ $0.isFinite && $0 == $0.rounded() })
+    {
       found.append(.wholeFloats)
     }
     return found
@@ -27,7 +31,8 @@ enum LabelHints {
     switch look {
     case .column: return "/labels is [N, 1]: store it as [N] (labels.squeeze(1))"
     case .oneHot: return "/labels looks one-hot [N, C]: store the class ids [N] (labels.argmax(axis=1))"
-    case .wholeFloats: return "/labels holds whole numbers as floats: store class ids as integers (labels.astype(\"int64\"))"
+    case .wholeFloats:
+      return "/labels holds whole numbers as floats: store class ids as integers (labels.astype(\"int64\"))"
     }
   }
 
@@ -39,6 +44,7 @@ enum LabelHints {
   /// The end of a training error for labels a classification task cannot use.
   static func classificationFix(_ schema: DataSchema, _ values: [Double]) -> String {
     let fixes = looks(schema, values).map(fix)
-    return fixes.isEmpty ? "(or set task.kind: regression)" : "(" + fixes.joined(separator: "; ") + "; or set task.kind: regression)"
+    return fixes.isEmpty
+      ? "(or set task.kind: regression)" : "(" + fixes.joined(separator: "; ") + "; or set task.kind: regression)"
   }
 }

@@ -1,4 +1,3 @@
-
 /// Puts one modality of one sample on the model's S steps (`data.align`):
 ///
 ///     interpolate  its valid steps [0, L) are resampled to S steps by linear interpolation; valid length S

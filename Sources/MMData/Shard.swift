@@ -8,25 +8,28 @@ public struct FeatureStatistics: Equatable {
   public var mean: [Float]
   public var std: [Float]
   public init(mean: [Float], std: [Float]) { self.mean = mean; self.std = std }
-  public static func identity(_ d: Int) -> FeatureStatistics { .init(mean: .init(repeating: 0, count: d), std: .init(repeating: 1, count: d)) }
+  public static func identity(_ d: Int) -> FeatureStatistics {
+    .init(mean: .init(repeating: 0, count: d), std: .init(repeating: 1, count: d))
+  }
 }
 
 /// What a rank needs to load its rows.
 public struct LoadOptions {
   public var modalities: [DataSchema.Modality]  // model order
-  public var steps: [Int]                        // S_m per modality, model order
+  public var steps: [Int]  // S_m per modality, model order
   public var align: Align
   public var normalize: Normalize
   public var missing: MissingPolicy
   public var task: TaskKind
-  public var classes: Int?                       // nil: inferred from the labels (max + 1)
-  public var validationMask: [Bool]              // [N]
-  public var statistics: FeatureStatistics?      // given (resume/--init): used instead of recomputing
-  public var stream: StreamOptions?              // data.stream: rows stay in the file (ShardStream)
+  public var classes: Int?  // nil: inferred from the labels (max + 1)
+  public var validationMask: [Bool]  // [N]
+  public var statistics: FeatureStatistics?  // given (resume/--init): used instead of recomputing
+  public var stream: StreamOptions?  // data.stream: rows stay in the file (ShardStream)
 
   public init(
     modalities: [DataSchema.Modality], steps: [Int], align: Align, normalize: Normalize, missing: MissingPolicy,
-    task: TaskKind, classes: Int?, validationMask: [Bool], statistics: FeatureStatistics? = nil, stream: StreamOptions? = nil
+    task: TaskKind, classes: Int?, validationMask: [Bool], statistics: FeatureStatistics? = nil,
+    stream: StreamOptions? = nil
   ) {
     self.modalities = modalities; self.steps = steps; self.align = align; self.normalize = normalize
     self.missing = missing; self.task = task; self.classes = classes; self.validationMask = validationMask
@@ -43,24 +46,28 @@ public struct LoadOptions {
 /// Modality m occupies columns `columns[m]` of each fused row and its first `modalitySteps[m]` steps (its own
 /// time axis; later steps are zero), so one modality's encoder reads its columns in place.
 public final class Shard {
-  public let rows: Range<Int>         // global row ids owned by this rank
-  public let steps: Int               // S = max over modalities of S_m
-  public let features: Int            // D (fused)
-  public let columns: [Range<Int>]    // per modality: its columns of the fused row
-  public let modalitySteps: [Int]     // per modality: S_m
-  public let x: Buffer                // (n, S, D); empty when streamed
-  let stream: ShardStream?            // data.stream: the rows, prepared from the file as they are asked for
-  public let lengths: [Int32]         // (n) fused length: the longest modality's, in 1...S
-  public let modalityLengths: [Int32] // (n, M) valid steps of each modality on its own grid, 0...S_m
-  public let targets: [Float]         // (n * targetWidth): class ids as Float, or regression targets
-  public let targetWidth: Int         // 1, or K for [N, K] regression labels
-  public let classes: Int             // classification: C; regression: K
+  public let rows: Range<Int>  // global row ids owned by this rank
+  public let steps: Int  // S = max over modalities of S_m
+  public let features: Int  // D (fused)
+  public let columns: [Range<Int>]  // per modality: its columns of the fused row
+  public let modalitySteps: [Int]  // per modality: S_m
+  public let x: Buffer  // (n, S, D); empty when streamed
+  let stream: ShardStream?  // data.stream: the rows, prepared from the file as they are asked for
+  public let lengths: [Int32]  // (n) fused length: the longest modality's, in 1...S
+  public let modalityLengths: [Int32]  // (n, M) valid steps of each modality on its own grid, 0...S_m
+  public let targets: [Float]  // (n * targetWidth): class ids as Float, or regression targets
+  public let targetWidth: Int  // 1, or K for [N, K] regression labels
+  public let classes: Int  // classification: C; regression: K
   public let statistics: FeatureStatistics
 
-  init(rows: Range<Int>, steps: Int, features: Int, columns: [Range<Int>], modalitySteps: [Int], x: Buffer, lengths: [Int32],
-       modalityLengths: [Int32], targets: [Float], targetWidth: Int, classes: Int, statistics: FeatureStatistics,
-       stream: ShardStream? = nil) {
-    self.rows = rows; self.steps = steps; self.features = features; self.columns = columns; self.modalitySteps = modalitySteps
+  init(
+    rows: Range<Int>, steps: Int, features: Int, columns: [Range<Int>], modalitySteps: [Int], x: Buffer,
+    lengths: [Int32],
+    modalityLengths: [Int32], targets: [Float], targetWidth: Int, classes: Int, statistics: FeatureStatistics,
+    stream: ShardStream? = nil
+  ) {
+    self.rows = rows; self.steps = steps; self.features = features; self.columns = columns;
+    self.modalitySteps = modalitySteps
     self.x = x; self.lengths = lengths; self.modalityLengths = modalityLengths
     self.targets = targets; self.targetWidth = targetWidth; self.classes = classes; self.statistics = statistics
     self.stream = stream

@@ -13,7 +13,9 @@ import MMTensor
 ///  3. statistics: per-feature mean/std over valid, finite steps of training rows (all-reduced)
 ///  4. features: NaN/Inf handled by `data.missing`, z-scored, aligned to S steps, fused in model order
 public enum ShardLoader {
-  public static func load(file: HDF5File, schema: DataSchema, options o: LoadOptions, comm: Communicator) throws -> Shard {
+  public static func load(file: HDF5File, schema: DataSchema, options o: LoadOptions, comm: Communicator) throws
+    -> Shard
+  {
     let rows = Sharding.rows(rank: comm.rank, world: comm.size, count: schema.count)
     let path = file.path
     let (targets, width, classes) = try readLabels(file, schema, o, rows, comm)
@@ -22,11 +24,15 @@ public enum ShardLoader {
         guard let ds = schema.lengthsDataset(for: m.name) else { return [Int](repeating: m.steps, count: rows.count) }
         let ls = try file.readInt64s(ds, rows: rows)
         for (i, l) in ls.enumerated() where l < 0 || l > Int64(m.steps) {
-          throw MMError("\(path): \(ds)[\(rows.lowerBound + i)] = \(l) is outside 0...\(m.steps) (the steps of /modalities/\(m.name))")
+          throw MMError(
+            "\(path): \(ds)[\(rows.lowerBound + i)] = \(l) is outside 0...\(m.steps) (the steps of /modalities/\(m.name))"
+          )
         }
         let S = o.steps[o.modalities.firstIndex(of: m)!]
         if o.align == .pad, let i = ls.firstIndex(where: { $0 > Int64(S) }) {
-          throw MMError("\(path): sample \(rows.lowerBound + i) has \(ls[i]) steps of '\(m.name)', more than data.steps = \(S) (data.align: pad never cuts; use truncate or interpolate, or raise data.steps)")
+          throw MMError(
+            "\(path): sample \(rows.lowerBound + i) has \(ls[i]) steps of '\(m.name)', more than data.steps = \(S) (data.align: pad never cuts; use truncate or interpolate, or raise data.steps)"
+          )
         }
         return ls.map(Int.init)
       }
@@ -51,8 +57,11 @@ public enum ShardLoader {
       let output = Output(x: x, column: column, steps: o.steps[mi], maxSteps: S, features: D)
       /// Imputes, normalises and aligns local row i (raw steps at `src`, L of them valid) into the shard.
       func finish(_ i: Int, _ src: UnsafeMutablePointer<Float>, _ L: Int, _ mean: [Float], _ std: [Float]) throws {
-        let aligned = try Self.finish(src, L, Dm, o, mean, std, dst: output.row(i), steps: output.steps, stride: D) { s, j, v in
-          MMError("\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+        let aligned = try Self.finish(src, L, Dm, o, mean, std, dst: output.row(i), steps: output.steps, stride: D) {
+          s, j, v in
+          MMError(
+            "\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)"
+          )
         }
         modelLengths[i] = max(modelLengths[i], Int32(aligned))
         modalityLengths[i * M + mi] = Int32(aligned)
@@ -75,9 +84,12 @@ public enum ShardLoader {
             try ChunkedRows.forEach(file, ds, rows: rows, rowSize: T * Dm) { start, n, raw in
               for r in 0..<n {
                 let i = start + r, L = lengths[mi][i], src = raw + r * T * Dm
-                if o.missing == .error, !allFinite(src, L * Dm) {  // the first bad value, in the order finishing meets it
+                // the first bad value, in the order finishing meets it
+                if o.missing == .error, !allFinite(src, L * Dm) {
                   try impute(src, L, Dm, .error, []) { s, j, v in
-                    MMError("\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+                    MMError(
+                      "\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)"
+                    )
                   }
                 }
                 if !o.validationMask[rows.lowerBound + i] { accumulate(src, L, Dm, acc.baseAddress!) }
@@ -107,7 +119,9 @@ public enum ShardLoader {
                     let v = dst + s * D
                     if !allFinite(v, Dm) {
                       try impute(v, 1, Dm, o.missing, mu) { _, j, value in
-                        MMError("\(path): \(ds) has \(value) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+                        MMError(
+                          "\(path): \(ds) has \(value) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)"
+                        )
                       }
                     }
                     if o.normalize == .zscore { for j in 0..<Dm { v[j] = (v[j] - mean[j]) / std[j] } }
@@ -129,8 +143,9 @@ public enum ShardLoader {
       column += Dm
     }
     let stats = o.statistics ?? (computed ? FeatureStatistics(mean: mean, std: std) : .identity(D))
-    return Shard(rows: rows, steps: S, features: D, columns: columns, modalitySteps: o.steps, x: x, lengths: modelLengths,
-                 modalityLengths: modalityLengths, targets: targets, targetWidth: width, classes: classes, statistics: stats)
+    return Shard(
+      rows: rows, steps: S, features: D, columns: columns, modalitySteps: o.steps, x: x, lengths: modelLengths,
+      modalityLengths: modalityLengths, targets: targets, targetWidth: width, classes: classes, statistics: stats)
   }
 
   /// `data.stream`: one read of the rows for the statistics and the checks the in-memory load makes, keeping
@@ -155,7 +170,9 @@ public enum ShardLoader {
               let i = start + r, L = lengths[mi][i], src = raw + r * T * Dm
               if o.missing == .error, !allFinite(src, L * Dm) {
                 try impute(src, L, Dm, .error, []) { s, j, v in
-                  MMError("\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)")
+                  MMError(
+                    "\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)"
+                  )
                 }
               }
               if computed && !o.validationMask[rows.lowerBound + i] { accumulate(src, L, Dm, acc.baseAddress!) }
@@ -179,10 +196,15 @@ public enum ShardLoader {
     }
     let stats = o.statistics ?? (computed ? FeatureStatistics(mean: mean, std: std) : .identity(o.features))
     let assembler = RowAssembler(path: path, options: o, rows: rows, lengths: lengths, statistics: stats)
-    let source = try comm.agree { try ShardStream(path: path, assembler: assembler, rowCount: rows.count, options: stream) }
-    return Shard(rows: rows, steps: o.maxSteps, features: o.features, columns: columns, modalitySteps: o.steps, x: Buffer(count: 0),
-                 lengths: modelLengths, modalityLengths: modalityLengths, targets: labels.0, targetWidth: labels.1, classes: labels.2,
-                 statistics: stats, stream: source)
+    let source = try comm.agree {
+      try ShardStream(path: path, assembler: assembler, rowCount: rows.count, options: stream)
+    }
+    return Shard(
+      rows: rows, steps: o.maxSteps, features: o.features, columns: columns, modalitySteps: o.steps,
+      x: Buffer(count: 0),
+      lengths: modelLengths, modalityLengths: modalityLengths, targets: labels.0, targetWidth: labels.1,
+      classes: labels.2,
+      statistics: stats, stream: source)
   }
 
   /// Imputes (`data.missing`), normalises (`data.normalize`) and aligns (`data.align`) one modality of one row:
@@ -202,9 +224,9 @@ public enum ShardLoader {
   struct Output {
     let x: Buffer
     let column: Int
-    let steps: Int       // S_m: the modality's steps after alignment
-    let maxSteps: Int    // S: every fused row's steps
-    let features: Int    // D: fused features, the stride between steps
+    let steps: Int  // S_m: the modality's steps after alignment
+    let maxSteps: Int  // S: every fused row's steps
+    let features: Int  // D: fused features, the stride between steps
 
     @inline(__always) func row(_ i: Int) -> UnsafeMutablePointer<Float> { x.pointer + i * maxSteps * features + column }
 
@@ -305,7 +327,9 @@ public enum ShardLoader {
   }
 
   /// Labels of the owned rows as Float; classes for classification (configured or global max + 1).
-  static func readLabels(_ file: HDF5File, _ schema: DataSchema, _ o: LoadOptions, _ rows: Range<Int>, _ comm: Communicator)
+  static func readLabels(
+    _ file: HDF5File, _ schema: DataSchema, _ o: LoadOptions, _ rows: Range<Int>, _ comm: Communicator
+  )
     throws -> ([Float], Int, Int)
   {
     let path = file.path
@@ -317,7 +341,9 @@ public enum ShardLoader {
       let values = try comm.agree { () -> [Double] in
         let v = try file.readDoubles("/labels", rows: rows)
         if let i = v.firstIndex(where: { !$0.isFinite }) {
-          throw MMError("\(path): /labels has \(v[i]) at sample \(rows.lowerBound + i / schema.labelWidth) (regression targets must be finite)")
+          throw MMError(
+            "\(path): /labels has \(v[i]) at sample \(rows.lowerBound + i / schema.labelWidth) (regression targets must be finite)"
+          )
         }
         return v
       }
@@ -326,7 +352,9 @@ public enum ShardLoader {
     let ids = try comm.agree { () -> [Int64] in
       guard schema.labelsAreIntegers, schema.labelShape.count == 1 else {
         let fix = LabelHints.classificationFix(schema, (try? file.readDoubles("/labels", rows: rows)) ?? [])
-        throw MMError("\(path): /labels is \(schema.labelDType) \(schema.labelShape); task.kind \(o.task.rawValue) needs integer class ids [N] \(fix)")
+        throw MMError(
+          "\(path): /labels is \(schema.labelDType) \(schema.labelShape); task.kind \(o.task.rawValue) needs integer class ids [N] \(fix)"
+        )
       }
       let v = try file.readInt64s("/labels", rows: rows)
       if let i = v.firstIndex(where: { $0 < 0 }) {
@@ -342,7 +370,9 @@ public enum ShardLoader {
     }
     try comm.agree {
       if let i = ids.firstIndex(where: { $0 >= Int64(classes) }) {
-        let key = o.task == .binary ? "task.kind binary (labels must be 0 or 1)" : "task.classes = \(classes) (labels must be 0..\(classes - 1))"
+        let key =
+          o.task == .binary
+          ? "task.kind binary (labels must be 0 or 1)" : "task.classes = \(classes) (labels must be 0..\(classes - 1))"
         throw MMError("\(path): /labels[\(rows.lowerBound + i)] = \(ids[i]) is out of range for \(key)")
       }
     }

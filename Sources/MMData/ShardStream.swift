@@ -68,7 +68,8 @@ final class ShardStream: @unchecked Sendable {
     let cache = assembler.modalities.enumerated().map { mi, m in
       compressed[mi] ? options.bufferBytes / 2 * (m.steps * m.features) / max(rowBytes, 1) : nil
     }
-    threadFiles = try RowFiles(path: path, assembler: assembler, cacheBytes: cache)  // opened first: HDF5 keeps its cache
+    // opened first: HDF5 keeps its cache
+    threadFiles = try RowFiles(path: path, assembler: assembler, cacheBytes: cache)
     directFiles = try RowFiles(path: path, assembler: assembler, cacheBytes: cache)  // for the dataset, shared by both
     let thread = Thread { [self] in run() }
     thread.name = "mmtrain-stream"

@@ -56,7 +56,7 @@ public enum Split {
 /// size. Global batch `s` of an epoch is `order[s*B ..< min((s+1)*B, n)]`; every rank computes the same
 /// batches and takes the rows it owns, so all ranks take `stepsPerEpoch` steps.
 public struct EpochSampler {
-  public let trainRows: [Int]   // global row ids, ascending
+  public let trainRows: [Int]  // global row ids, ascending
   public let batchSize: Int
   public let seed: UInt64
 

@@ -14,14 +14,14 @@ import MMTensor
 /// benchmark's varied-length workload).
 public struct SynthSpec: Equatable {
   public var samples = 2000
-  public var steps = 20              // T of text and vision; audio has audioRate × T
-  public var audioRate = 2           // audio steps per text step (1: all streams on one grid)
-  public var minLength: Int? = nil   // nil: independent lengths (T/2...T); else shared, uniform in minLength...T
+  public var steps = 20  // T of text and vision; audio has audioRate × T
+  public var audioRate = 2  // audio steps per text step (1: all streams on one grid)
+  public var minLength: Int? = nil  // nil: independent lengths (T/2...T); else shared, uniform in minLength...T
   public var seed: UInt64 = 7
   public var textFeatures = 300
   public var audioFeatures = 74
   public var visionFeatures = 35
-  public var signal: Float = 0.8     // shift of the informative features, in noise standard deviations
+  public var signal: Float = 0.8  // shift of the informative features, in noise standard deviations
   public var speakers = 20
   public init() {}
 }
@@ -63,9 +63,12 @@ public enum Synth {
     }
     let file = try HDF5File(path: path, mode: .truncate)
     defer { file.close() }
-    try file.writeFloats("/modalities/text", stream(T, spec.textFeatures, lenText, a), shape: [n, T, spec.textFeatures])
-    try file.writeFloats("/modalities/audio", stream(R * T, spec.audioFeatures, lenAudio, b), shape: [n, R * T, spec.audioFeatures])
-    try file.writeFloats("/modalities/vision", stream(T, spec.visionFeatures, lenVision, nil), shape: [n, T, spec.visionFeatures])
+    try file.writeFloats(
+      "/modalities/text", stream(T, spec.textFeatures, lenText, a), shape: [n, T, spec.textFeatures])
+    try file.writeFloats(
+      "/modalities/audio", stream(R * T, spec.audioFeatures, lenAudio, b), shape: [n, R * T, spec.audioFeatures])
+    try file.writeFloats(
+      "/modalities/vision", stream(T, spec.visionFeatures, lenVision, nil), shape: [n, T, spec.visionFeatures])
     try file.writeInt64s("/labels", labels, shape: [n])
     try file.setAttribute("class_names", on: "/labels", strings: ["different", "same"])
     try file.writeInt64s("/lengths/text", lenText, shape: [n])
@@ -73,6 +76,7 @@ public enum Synth {
     try file.writeInt64s("/lengths/vision", lenVision, shape: [n])
     try file.writeInt64s("/groups", groups, shape: [n])
     let options = (R != 2 ? " --audio-rate \(R)" : "") + (spec.minLength.map { " --min-length \($0)" } ?? "")
-    try file.setAttribute("generator", on: "/", string: "mmtrain synth --samples \(n) --steps \(T) --seed \(spec.seed)\(options)")
+    try file.setAttribute(
+      "generator", on: "/", string: "mmtrain synth --samples \(n) --steps \(T) --seed \(spec.seed)\(options)")
   }
 }

@@ -70,8 +70,12 @@ public final class BatchBalancer {
     }
     plan.compute(rows)
     let routes = plan.routes
-    if sendBuffer.count < routes.sendTotal * recordFloats { sendBuffer = Buffer(count: routes.sendTotal * recordFloats) }  // rare
-    if receiveBuffer.count < routes.receiveTotal * recordFloats { receiveBuffer = Buffer(count: routes.receiveTotal * recordFloats) }
+    if sendBuffer.count < routes.sendTotal * recordFloats {
+      sendBuffer = Buffer(count: routes.sendTotal * recordFloats)
+    }  // rare
+    if receiveBuffer.count < routes.receiveTotal * recordFloats {
+      receiveBuffer = Buffer(count: routes.receiveTotal * recordFloats)
+    }
     // Kept rows in batch order; the sent ones into their destination's run of the send buffer.
     for k in 0..<rows.count where shard.owns(rows[k]) {
       let q = plan.destination[k]
@@ -99,10 +103,10 @@ public final class BatchBalancer {
 /// records, by rank, in `routes` (MPI_Alltoallv).
 public final class BalancePlan {
   let world: Int, rank: Int, samples: Int
-  let work: [Int32]   // (N) steps of each row (≥ 1 counts as 1)
-  let loads: UnsafeMutablePointer<Int>                          // (W) work assigned
-  let giving: UnsafeMutablePointer<Bool>                        // (W) the rank has rows left over after 1
-  let destination: UnsafeMutablePointer<Int>                    // (B) rank processing batch row k
+  let work: [Int32]  // (N) steps of each row (≥ 1 counts as 1)
+  let loads: UnsafeMutablePointer<Int>  // (W) work assigned
+  let giving: UnsafeMutablePointer<Bool>  // (W) the rank has rows left over after 1
+  let destination: UnsafeMutablePointer<Int>  // (B) rank processing batch row k
   let routes: RecordRoutes
   let batchCapacity: Int
 
@@ -136,7 +140,11 @@ public final class BalancePlan {
     // 1. Own rows that fit under the mean (compared as load·W ≤ total: exact in integers).
     for k in 0..<B {
       let r = owner(rows[k]), w = weight(rows[k])
-      if (loads[r] + w) * W <= total { loads[r] += w; destination[k] = r } else { destination[k] = -1; giving[r] = true }
+      if (loads[r] + w) * W <= total {
+        loads[r] += w; destination[k] = r
+      } else {
+        destination[k] = -1; giving[r] = true
+      }
     }
     // 2. The rest to the least loaded of the owner and the ranks with nothing left over (ties: the owner, else
     //    the lower rank).

@@ -39,9 +39,10 @@ public protocol Communicator: AnyObject {
   /// Personalised exchange of fixed-size records (MPI_Alltoallv): this rank sends `sendCounts[q]` records,
   /// starting at record `sendOffsets[q]` of `send`, to rank q, and receives `receiveCounts[q]` records from q at
   /// record `receiveOffsets[q]` of `receive`. A record is `recordFloats` floats, moved as bytes. Collective.
-  func exchange(send: UnsafePointer<Float>, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
-                receive: UnsafeMutablePointer<Float>, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>,
-                recordFloats: Int)
+  func exchange(
+    send: UnsafePointer<Float>, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
+    receive: UnsafeMutablePointer<Float>, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>,
+    recordFloats: Int)
   /// From now on a collective that waits longer than this aborts the job, naming the ranks that did not
   /// arrive and the step (Watchdog.swift); 0 = off (blocking MPI calls).
   func startWatchdog(timeoutSeconds: Double)
@@ -84,11 +85,14 @@ public final class SingleProcessCommunicator: Communicator {
   public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int) {}
   public func broadcast(_ bytes: inout [UInt8], root: Int) {}
   public func allgather(_ value: Int) -> [Int] { [value] }
-  public func exchange(send: UnsafePointer<Float>, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
-                       receive: UnsafeMutablePointer<Float>, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>,
-                       recordFloats: Int) {
-    (receive + Int(receiveOffsets[0]) * recordFloats).update(from: send + Int(sendOffsets[0]) * recordFloats,
-                                                             count: Int(sendCounts[0]) * recordFloats)
+  public func exchange(
+    send: UnsafePointer<Float>, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
+    receive: UnsafeMutablePointer<Float>, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>,
+    recordFloats: Int
+  ) {
+    (receive + Int(receiveOffsets[0]) * recordFloats).update(
+      from: send + Int(sendOffsets[0]) * recordFloats,
+      count: Int(sendCounts[0]) * recordFloats)
   }
   public func startWatchdog(timeoutSeconds: Double) {}
   public func noteStep(_ step: Int) {}
@@ -99,8 +103,8 @@ public final class SingleProcessCommunicator: Communicator {
 }
 
 #if canImport(Glibc)
-import Glibc
-import MMCore
+  import Glibc
+  import MMCore
 #endif
 
 extension Communicator {

@@ -26,7 +26,9 @@ public final class GradientExchange {
 
   /// `buckets`: ranges of `grads` that together cover it, in the order backward finishes them (the model's
   /// gradient buckets, the control slots in the first).
-  public init(comm: Communicator, grads: UnsafeMutablePointer<Float>, buckets: [Range<Int>], compress: GradientCompression = .none) {
+  public init(
+    comm: Communicator, grads: UnsafeMutablePointer<Float>, buckets: [Range<Int>], compress: GradientCompression = .none
+  ) {
     self.comm = comm
     self.grads = grads
     self.buckets = buckets

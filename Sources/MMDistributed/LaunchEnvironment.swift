@@ -8,7 +8,9 @@ public enum LaunchEnvironment {
   /// nil when consistent; else one line naming the variables, MPI's answer, and the fix.
   /// Under mpirun (OMPI_COMM_WORLD_RANK set) only OpenMPI's variables count: the ranks inherit the batch
   /// shell's SLURM_PROCID=0, which says nothing about them.
-  public static func mismatch(rank: Int, size: Int, environment env: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+  public static func mismatch(
+    rank: Int, size: Int, environment env: [String: String] = ProcessInfo.processInfo.environment
+  ) -> String? {
     func int(_ key: String) -> Int? { env[key].flatMap { Int($0) } }
     var claims: [(String, Int, Int?)] = []  // (variable, rank, size)
     if let r = int("OMPI_COMM_WORLD_RANK") {
@@ -16,7 +18,9 @@ public enum LaunchEnvironment {
     } else {
       if let r = int("PMIX_RANK") { claims.append(("PMIX_RANK", r, nil)) }
       // SLURM_STEP_NUM_TASKS is set only inside an srun step, not in the batch shell.
-      if let r = int("SLURM_PROCID"), let n = int("SLURM_STEP_NUM_TASKS") { claims.append(("SLURM_PROCID/SLURM_STEP_NUM_TASKS", r, n)) }
+      if let r = int("SLURM_PROCID"), let n = int("SLURM_STEP_NUM_TASKS") {
+        claims.append(("SLURM_PROCID/SLURM_STEP_NUM_TASKS", r, n))
+      }
     }
     for (name, r, n) in claims where r != rank || (n != nil && n != size) {
       let said = n.map { "rank \(r) of \($0)" } ?? "rank \(r)"

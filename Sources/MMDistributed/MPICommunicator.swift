@@ -58,7 +58,8 @@ public final class MPICommunicator: Communicator {
     setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "3", 0)
     let rc = MPI_Init(&argc, &argv)
     if rc != mm_success() {
-      FileHandle.standardError.write("mmtrain: MPI_Init failed (\(rc)); is this process started by mpirun or srun --mpi=pmix?\n".data(using: .utf8)!)
+      FileHandle.standardError.write(
+        "mmtrain: MPI_Init failed (\(rc)); is this process started by mpirun or srun --mpi=pmix?\n".data(using: .utf8)!)
       exit(1)
     }
     MPI_Comm_set_errhandler(mm_comm_world(), mm_errors_return())
@@ -103,7 +104,8 @@ public final class MPICommunicator: Communicator {
 
   public func startWatchdog(timeoutSeconds: Double) {
     watchdog?.close()
-    watchdog = size > 1 && timeoutSeconds > 0
+    watchdog =
+      size > 1 && timeoutSeconds > 0
       ? CollectiveWatchdog(rank: rank, size: size, timeout: timeoutSeconds, comm: handle, check: check) : nil
   }
 
@@ -166,10 +168,13 @@ public final class MPICommunicator: Communicator {
   private static func halfSumOp() -> MPI_Op? {
     if let op = halfSumHandle { return op }
     var op: MPI_Op? = nil
-    MPI_Op_create({ invec, inoutvec, len, _ in
-      guard let invec, let inoutvec, let len else { return }
-      halfSum(invec.assumingMemoryBound(to: Float16.self), into: inoutvec.assumingMemoryBound(to: Float16.self), count: Int(len.pointee))
-    }, 1, &op)
+    MPI_Op_create(
+      { invec, inoutvec, len, _ in
+        guard let invec, let inoutvec, let len else { return }
+        halfSum(
+          invec.assumingMemoryBound(to: Float16.self), into: inoutvec.assumingMemoryBound(to: Float16.self),
+          count: Int(len.pointee))
+      }, 1, &op)
     halfSumHandle = op
     return op
   }
@@ -254,9 +259,11 @@ public final class MPICommunicator: Communicator {
   private var recordType: MPI_Datatype?
   private var recordTypeFloats = 0
 
-  public func exchange(send: UnsafePointer<Float>, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
-                       receive: UnsafeMutablePointer<Float>, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>,
-                       recordFloats: Int) {
+  public func exchange(
+    send: UnsafePointer<Float>, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
+    receive: UnsafeMutablePointer<Float>, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>,
+    recordFloats: Int
+  ) {
     if recordType == nil || recordTypeFloats != recordFloats {
       if recordType != nil { MPI_Type_free(&recordType) }
       var t: MPI_Datatype? = nil
@@ -266,7 +273,9 @@ public final class MPICommunicator: Communicator {
     }
     let type = recordType
     collective("MPI_Alltoallv") { r in
-      r.map { MPI_Ialltoallv(send, sendCounts, sendOffsets, type, receive, receiveCounts, receiveOffsets, type, handle, $0) }
+      r.map {
+        MPI_Ialltoallv(send, sendCounts, sendOffsets, type, receive, receiveCounts, receiveOffsets, type, handle, $0)
+      }
         ?? MPI_Alltoallv(send, sendCounts, sendOffsets, type, receive, receiveCounts, receiveOffsets, type, handle)
     }
   }

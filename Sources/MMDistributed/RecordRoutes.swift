@@ -1,4 +1,3 @@
-
 /// Where the sample records (`Shard.writeRecord`) of one MPI_Alltoallv go: counts and offsets by rank, built the
 /// same on every rank from the same list of moves (a row owned by `from`, processed by `to`). Both exchanges use
 /// it: the batch balancer in every training step (BatchBalance.swift) and the evaluation chunks
@@ -58,8 +57,11 @@ public final class RecordRoutes {
 
   /// Sends this rank's `sendTotal` records and receives its `receiveTotal` (by source rank, then in order).
   /// Collective; call only when `moves`.
-  public func exchange(_ comm: Communicator, send: UnsafePointer<Float>, receive: UnsafeMutablePointer<Float>, recordFloats: Int) {
-    comm.exchange(send: send, sendCounts: sendCounts, sendOffsets: sendOffsets, receive: receive,
-                  receiveCounts: receiveCounts, receiveOffsets: receiveOffsets, recordFloats: recordFloats)
+  public func exchange(
+    _ comm: Communicator, send: UnsafePointer<Float>, receive: UnsafeMutablePointer<Float>, recordFloats: Int
+  ) {
+    comm.exchange(
+      send: send, sendCounts: sendCounts, sendOffsets: sendOffsets, receive: receive,
+      receiveCounts: receiveCounts, receiveOffsets: receiveOffsets, recordFloats: recordFloats)
   }
 }

@@ -45,7 +45,9 @@ final class CollectiveWatchdog {
       if rank > 0 { answerCensus() }
       let waited = Date().timeIntervalSince(start)
       if waited > limit {
-        return rank == 0 ? takeCensus(call) : "watchdog: rank \(rank) at step \(step): \(call) waited \(String(format: "%g", limit)) s (2 x dist.timeout_s + \(String(format: "%g", grace)) s) and rank 0 did not answer: rank 0 hangs; aborting the job"
+        return rank == 0
+          ? takeCensus(call)
+          : "watchdog: rank \(rank) at step \(step): \(call) waited \(String(format: "%g", limit)) s (2 x dist.timeout_s + \(String(format: "%g", grace)) s) and rank 0 did not answer: rank 0 hangs; aborting the job"
       }
       // Spin (yielding to any other process on the core) for the first spinSeconds: a collective makes progress
       // only while its ranks call into MPI, so a sleeping rank stalls the sum (measured in the Performance
@@ -102,7 +104,8 @@ final class CollectiveWatchdog {
     let elsewhere = waiting.filter { $0 > 0 && steps[$0] != Int64(step) }.map { "rank \($0) at step \(steps[$0])" }
     let t = String(format: "%g", timeout)
     var line = "watchdog: at step \(step) \(call) waited dist.timeout_s = \(t) s: "
-    line += missing.isEmpty
+    line +=
+      missing.isEmpty
       ? "every rank answered, yet the collective did not complete (a network problem?)"
       : "rank\(missing.count > 1 ? "s" : "") \(missing.map(String.init).joined(separator: ", ")) did not arrive"
     line += " (rank\(waiting.count > 1 ? "s" : "") \(waiting.map(String.init).joined(separator: ", ")) waiting"

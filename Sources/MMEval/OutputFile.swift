@@ -27,10 +27,14 @@ public enum OutputFile {
     var isDirectory: ObjCBool = false
     if !FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory) {
       if folderMayBeMissing { return }
-      throw MMError("\(option.map { "\($0)'s" } ?? "the") folder \(folder) does not exist (create it first, or give another \(option ?? "path"))", kind: .usage)
+      throw MMError(
+        "\(option.map { "\($0)'s" } ?? "the") folder \(folder) does not exist (create it first, or give another \(option ?? "path"))",
+        kind: .usage)
     }
     if !isDirectory.boolValue {
-      throw MMError("\(option.map { "\($0)'s" } ?? "the") folder \(folder) is not a directory (give another \(option ?? "path"))", kind: .usage)
+      throw MMError(
+        "\(option.map { "\($0)'s" } ?? "the") folder \(folder) is not a directory (give another \(option ?? "path"))",
+        kind: .usage)
     }
   }
 

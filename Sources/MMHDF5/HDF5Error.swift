@@ -24,11 +24,13 @@ public enum HDF5 {
   static func innermostErrorMessage() -> String? {
     var message: String?
     withUnsafeMutablePointer(to: &message) { messagePointer in
-      _ = H5Ewalk2(mm_h5e_default(), H5E_WALK_DOWNWARD, { _, error, clientData in
-        guard let description = error?.pointee.desc, let clientData else { return 0 }
-        clientData.assumingMemoryBound(to: String?.self).pointee = String(cString: description)
-        return 0
-      }, messagePointer)
+      _ = H5Ewalk2(
+        mm_h5e_default(), H5E_WALK_DOWNWARD,
+        { _, error, clientData in
+          guard let description = error?.pointee.desc, let clientData else { return 0 }
+          clientData.assumingMemoryBound(to: String?.self).pointee = String(cString: description)
+          return 0
+        }, messagePointer)
     }
     return message
   }

@@ -46,8 +46,9 @@ extension HDF5File {
   public func stringAttribute(_ name: String, on objectPath: String) throws -> String {
     let strings = try stringsAttribute(name, on: objectPath)
     guard strings.count == 1 else {
-      throw error("attribute '\(name)' on '\(absolute(objectPath))' holds \(strings.count) strings, not one "
-        + "(read it with stringsAttribute)")
+      throw error(
+        "attribute '\(name)' on '\(absolute(objectPath))' holds \(strings.count) strings, not one "
+          + "(read it with stringsAttribute)")
     }
     return strings[0]
   }

@@ -28,17 +28,24 @@ extension HDF5File {
   }
 
   /// As above, from memory the caller owns (no copy: a model's parameters, an optimiser's state).
-  public func writeFloats(_ path: String, _ values: UnsafeBufferPointer<Float>, shape: [Int], checksummed: Bool = false) throws {
-    try writeArray(path, UnsafeRawBufferPointer(values), count: values.count, shape: shape, fileType: mm_h5t_ieee_f32le(),
-                   memoryType: mm_h5t_native_float(), checksummed: checksummed)
+  public func writeFloats(_ path: String, _ values: UnsafeBufferPointer<Float>, shape: [Int], checksummed: Bool = false)
+    throws
+  {
+    try writeArray(
+      path, UnsafeRawBufferPointer(values), count: values.count, shape: shape, fileType: mm_h5t_ieee_f32le(),
+      memoryType: mm_h5t_native_float(), checksummed: checksummed)
   }
 
   /// As above, stored in chunks of `chunkRows` rows (every other dimension whole), optionally byte-shuffled and
   /// gzip-compressed at `gzipLevel` (0...9): how h5py writes resizable or compressed datasets. For tests and
   /// benchmarks of the loader's chunked reads; mmtrain's own files are contiguous.
-  public func writeFloats(_ path: String, _ values: [Float], shape: [Int], chunkRows: Int, gzipLevel: Int? = nil, shuffle: Bool = false) throws {
+  public func writeFloats(
+    _ path: String, _ values: [Float], shape: [Int], chunkRows: Int, gzipLevel: Int? = nil, shuffle: Bool = false
+  ) throws {
     let name = absolute(path), what = "dataset '\(name)'"
-    guard shape.count >= 1, chunkRows >= 1 else { throw error("cannot write \(what) in chunks: it needs a row dimension and chunkRows >= 1") }
+    guard shape.count >= 1, chunkRows >= 1 else {
+      throw error("cannot write \(what) in chunks: it needs a row dimension and chunkRows >= 1")
+    }
     let list = H5Pcreate(mm_h5p_dataset_create())
     guard list >= 0 else { throw failure("cannot create a property list for \(what)") }
     defer { _ = H5Pclose(list) }
@@ -48,17 +55,24 @@ extension HDF5File {
       gzipLevel.map({ H5Pset_deflate(list, UInt32($0)) >= 0 }) ?? true
     else { throw failure("cannot set up chunked storage for \(what)") }
     try values.withUnsafeBytes {
-      try writeArray(path, $0, count: values.count, shape: shape, fileType: mm_h5t_ieee_f32le(), memoryType: mm_h5t_native_float(),
-                     creation: list)
+      try writeArray(
+        path, $0, count: values.count, shape: shape, fileType: mm_h5t_ieee_f32le(), memoryType: mm_h5t_native_float(),
+        creation: list)
     }
   }
 
   public func writeDoubles(_ path: String, _ values: [Double], shape: [Int]) throws {
-    try values.withUnsafeBytes { try writeArray(path, $0, count: values.count, shape: shape, fileType: mm_h5t_ieee_f64le(), memoryType: mm_h5t_native_double()) }
+    try values.withUnsafeBytes {
+      try writeArray(
+        path, $0, count: values.count, shape: shape, fileType: mm_h5t_ieee_f64le(), memoryType: mm_h5t_native_double())
+    }
   }
 
   public func writeInt64s(_ path: String, _ values: [Int64], shape: [Int]) throws {
-    try values.withUnsafeBytes { try writeArray(path, $0, count: values.count, shape: shape, fileType: mm_h5t_std_i64le(), memoryType: mm_h5t_native_int64()) }
+    try values.withUnsafeBytes {
+      try writeArray(
+        path, $0, count: values.count, shape: shape, fileType: mm_h5t_std_i64le(), memoryType: mm_h5t_native_int64())
+    }
   }
 
   // MARK: - Shared with attributes

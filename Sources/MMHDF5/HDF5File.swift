@@ -41,7 +41,8 @@ public final class HDF5File {
     case .inMemory:
       let access = H5Pcreate(mm_h5p_file_access())
       defer { if access >= 0 { _ = H5Pclose(access) } }
-      fileHandle = access >= 0 && H5Pset_fapl_core(access, 1 << 20, false) >= 0 && mm_set_image_keeper(access, keeper) >= 0
+      fileHandle =
+        access >= 0 && H5Pset_fapl_core(access, 1 << 20, false) >= 0 && mm_set_image_keeper(access, keeper) >= 0
         ? H5Fcreate(path, mm_h5f_acc_trunc(), mm_h5p_default(), access) : -1
     }
     guard fileHandle >= 0 else { throw Self.openFailure(path: path, mode: mode) }  // (deinit frees the keeper)
@@ -81,9 +82,13 @@ public final class HDF5File {
     guard size > 0 else { throw failure("cannot get the file image") }
     guard H5Fclose(file) >= 0 else { throw failure("cannot close the in-memory file") }
     fileHandle = -1
-    guard let image = takeClosedImage() else { throw MMError("\(path): the in-memory file stayed open after close (an object in it is open)") }
+    guard let image = takeClosedImage() else {
+      throw MMError("\(path): the in-memory file stayed open after close (an object in it is open)")
+    }
     defer { free(image.mem) }
-    guard let mem = image.mem, image.size >= size else { throw MMError("\(path): the in-memory file's buffer is missing") }
+    guard let mem = image.mem, image.size >= size else {
+      throw MMError("\(path): the in-memory file's buffer is missing")
+    }
     try body(UnsafeRawBufferPointer(start: mem, count: size))
   }
 

@@ -26,11 +26,15 @@ public struct Architecture: Equatable, Sendable {
   public var headHidden: Int?
   public var dropout: Double
 
-  public init(fusion: FusionKind = .early, cell: CellKind = .lstm, layers: Int = 1, bidirectional: Bool = false,
-              pooling: PoolingKind = .last, attentionSize: Int? = nil, fusionSize: Int? = nil, headHidden: Int? = nil,
-              dropout: Double = 0) {
-    self.fusion = fusion; self.cell = cell; self.layers = layers; self.bidirectional = bidirectional; self.pooling = pooling
-    self.attentionSize = attentionSize; self.fusionSize = fusionSize; self.headHidden = headHidden; self.dropout = dropout
+  public init(
+    fusion: FusionKind = .early, cell: CellKind = .lstm, layers: Int = 1, bidirectional: Bool = false,
+    pooling: PoolingKind = .last, attentionSize: Int? = nil, fusionSize: Int? = nil, headHidden: Int? = nil,
+    dropout: Double = 0
+  ) {
+    self.fusion = fusion; self.cell = cell; self.layers = layers; self.bidirectional = bidirectional;
+    self.pooling = pooling
+    self.attentionSize = attentionSize; self.fusionSize = fusionSize; self.headHidden = headHidden;
+    self.dropout = dropout
   }
 }
 

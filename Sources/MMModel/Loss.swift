@@ -33,8 +33,10 @@ public struct LossSpec: Equatable, Sendable {
   public var regression: RegressionLoss
   public var huberDelta: Float
 
-  public init(_ kind: TaskKind, classWeights: [Float]? = nil, posWeight: Float? = nil, labelSmoothing: Float = 0,
-              regression: RegressionLoss = .mse, huberDelta: Float = 1) {
+  public init(
+    _ kind: TaskKind, classWeights: [Float]? = nil, posWeight: Float? = nil, labelSmoothing: Float = 0,
+    regression: RegressionLoss = .mse, huberDelta: Float = 1
+  ) {
     self.kind = kind; self.classWeights = classWeights; self.posWeight = posWeight; self.labelSmoothing = labelSmoothing
     self.regression = regression; self.huberDelta = huberDelta
   }
@@ -50,10 +52,10 @@ public struct LossSpec: Equatable, Sendable {
 }
 
 public struct LossResult {
-  public var lossSum: Double = 0   // Σ over local rows of the (class-weighted) per-row loss
-  public var weightSum: Double = 0 // Σ over local rows of w_y (weighted cross-entropy), else the row count
-  public var correct: Int = 0      // classification: local rows predicted right
-  public var absErrorSum: Double = 0 // regression: Σ over local rows of the mean |prediction − target|
+  public var lossSum: Double = 0  // Σ over local rows of the (class-weighted) per-row loss
+  public var weightSum: Double = 0  // Σ over local rows of w_y (weighted cross-entropy), else the row count
+  public var correct: Int = 0  // classification: local rows predicted right
+  public var absErrorSum: Double = 0  // regression: Σ over local rows of the mean |prediction − target|
   public init() {}
 }
 
@@ -80,7 +82,7 @@ public enum Loss {
         for k in 0..<C { sum += exp(Double(z[k] - mx)) }
         let logSum = log(sum) + Double(mx)
         let wy = w.map { Double($0[y]) } ?? 1
-        var loss = (1 - eps) * wy * (logSum - Double(z[y]))   // -log softmax(z)[y]
+        var loss = (1 - eps) * wy * (logSum - Double(z[y]))  // -log softmax(z)[y]
         if eps > 0 {
           var smooth = 0.0
           for k in 0..<C { smooth += (w.map { Double($0[k]) } ?? 1) * (logSum - Double(z[k])) }
@@ -103,7 +105,7 @@ public enum Loss {
       for b in 0..<B {
         let z = Double(logits[b]), y = Double(targets[b])
         let logWeight = (pw - 1) * y + 1
-        r.lossSum += (1 - y) * z + logWeight * (log1p(exp(-abs(z))) + max(-z, 0))   // torch's stable form
+        r.lossSum += (1 - y) * z + logWeight * (log1p(exp(-abs(z))) + max(-z, 0))  // torch's stable form
         r.weightSum += 1
         if (z > 0) == (y > 0.5) { r.correct += 1 }
         if let d = dlogits { d[b] = Float((1 / (1 + exp(-z)) * (pw * y + 1 - y) - pw * y) * scale) }
@@ -138,7 +140,8 @@ public enum Loss {
     _ kind: TaskKind, logits: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch B: Int, outputs C: Int,
     globalCount: Int, dlogits: UnsafeMutablePointer<Float>?
   ) -> LossResult {
-    evaluate(LossSpec(kind), logits: logits, targets: targets, batch: B, outputs: C, denominator: Double(globalCount),
-             dlogits: dlogits)
+    evaluate(
+      LossSpec(kind), logits: logits, targets: targets, batch: B, outputs: C, denominator: Double(globalCount),
+      dlogits: dlogits)
   }
 }

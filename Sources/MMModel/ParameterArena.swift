@@ -50,8 +50,12 @@ public final class ParameterArena {
   public func value(_ name: String) -> UnsafeMutablePointer<Float> { values.pointer + tensor(name).offset }
   public func grad(_ name: String) -> UnsafeMutablePointer<Float> { grads.pointer + tensor(name).offset }
 
-  public func values(of t: Tensor) -> [Float] { Array(UnsafeBufferPointer(start: values.pointer + t.offset, count: t.count)) }
-  public func grads(of t: Tensor) -> [Float] { Array(UnsafeBufferPointer(start: grads.pointer + t.offset, count: t.count)) }
+  public func values(of t: Tensor) -> [Float] {
+    Array(UnsafeBufferPointer(start: values.pointer + t.offset, count: t.count))
+  }
+  public func grads(of t: Tensor) -> [Float] {
+    Array(UnsafeBufferPointer(start: grads.pointer + t.offset, count: t.count))
+  }
 
   public func setValues(_ v: [Float], of t: Tensor) {
     precondition(v.count == t.count, "\(t.name): \(v.count) values for shape \(t.shape)")

@@ -16,8 +16,10 @@ public final class Adam: Optimizer {
   let m: Buffer, v: Buffer
   public var state: [(name: String, buffer: Buffer)] { [("exp_avg", m), ("exp_avg_sq", v)] }
 
-  public init(parameterCount: Int, lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double,
-              decoupled: Bool = false) {
+  public init(
+    parameterCount: Int, lr: Double, beta1: Double, beta2: Double, eps: Double, weightDecay: Double,
+    decoupled: Bool = false
+  ) {
     self.lr = lr; self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.weightDecay = weightDecay
     self.decoupled = decoupled
     m = Buffer(count: parameterCount); v = Buffer(count: parameterCount)
@@ -31,7 +33,7 @@ public final class Adam: Optimizer {
     // 1 − β in Double, then rounded: Float(1) − Float(0.999) is off by 1.3e-5 relative, a bias on every v.
     let b1 = Float(beta1), b2 = Float(beta2), e = Float(eps), c1 = Float(1 - beta1), c2 = Float(1 - beta2)
     let l2: Float = decoupled ? 0 : Float(weightDecay)
-    let shrink: Float = decoupled ? Float(1 - lr * weightDecay) : 1   // torch: p.mul_(1 - lr·wd)
+    let shrink: Float = decoupled ? Float(1 - lr * weightDecay) : 1  // torch: p.mul_(1 - lr·wd)
     let p = arena.values.pointer, g = arena.grads.pointer, mp = m.pointer, vp = v.pointer
     for i in 0..<arena.count {
       let gi = g[i] + l2 * p[i]

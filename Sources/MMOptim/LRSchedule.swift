@@ -23,8 +23,10 @@ public struct LRSchedule: Equatable, Sendable {
   public var stepsPerEpoch: Int
   public var totalSteps: Int
 
-  public init(kind: ScheduleKind, lr: Double, warmupSteps: Int = 0, gamma: Double = 0.1, stepEpochs: Int = 10,
-              lrMin: Double = 0, stepsPerEpoch: Int, totalSteps: Int) {
+  public init(
+    kind: ScheduleKind, lr: Double, warmupSteps: Int = 0, gamma: Double = 0.1, stepEpochs: Int = 10,
+    lrMin: Double = 0, stepsPerEpoch: Int, totalSteps: Int
+  ) {
     self.kind = kind; self.lr = lr; self.warmupSteps = warmupSteps; self.gamma = gamma; self.stepEpochs = stepEpochs
     self.lrMin = lrMin; self.stepsPerEpoch = max(stepsPerEpoch, 1); self.totalSteps = totalSteps
   }

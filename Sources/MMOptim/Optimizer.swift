@@ -22,8 +22,10 @@ public enum OptimizerKind: String, CaseIterable, Sendable { case sgd, adam, adam
 public struct OptimizerSettings: Sendable {
   public var lr: Double, momentum: Double, nesterov: Bool, weightDecay: Double
   public var beta1: Double, beta2: Double, eps: Double, alpha: Double
-  public init(lr: Double, momentum: Double, nesterov: Bool, weightDecay: Double, beta1: Double, beta2: Double,
-              eps: Double, alpha: Double) {
+  public init(
+    lr: Double, momentum: Double, nesterov: Bool, weightDecay: Double, beta1: Double, beta2: Double,
+    eps: Double, alpha: Double
+  ) {
     self.lr = lr; self.momentum = momentum; self.nesterov = nesterov; self.weightDecay = weightDecay
     self.beta1 = beta1; self.beta2 = beta2; self.eps = eps; self.alpha = alpha
   }
@@ -33,10 +35,14 @@ extension OptimizerKind {
   /// The optimiser of this kind over `parameterCount` parameters, with zeroed state.
   public func make(parameterCount n: Int, _ s: OptimizerSettings) -> Optimizer {
     switch self {
-    case .sgd: return SGD(parameterCount: n, lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay, nesterov: s.nesterov)
-    case .adam: return Adam(parameterCount: n, lr: s.lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, weightDecay: s.weightDecay)
+    case .sgd:
+      return SGD(parameterCount: n, lr: s.lr, momentum: s.momentum, weightDecay: s.weightDecay, nesterov: s.nesterov)
+    case .adam:
+      return Adam(parameterCount: n, lr: s.lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, weightDecay: s.weightDecay)
     case .adamw:
-      return Adam(parameterCount: n, lr: s.lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, weightDecay: s.weightDecay, decoupled: true)
+      return Adam(
+        parameterCount: n, lr: s.lr, beta1: s.beta1, beta2: s.beta2, eps: s.eps, weightDecay: s.weightDecay,
+        decoupled: true)
     case .rmsprop: return RMSprop(parameterCount: n, lr: s.lr, alpha: s.alpha, eps: s.eps, weightDecay: s.weightDecay)
     }
   }

@@ -4,7 +4,7 @@
 public enum Activations {
   @inlinable @inline(__always)
   public static func exp(_ v: Float) -> Float {
-    let x0 = v.isNaN ? 0 : min(max(v, -87.3), 88.3)   // NaN is carried through (returned as is)
+    let x0 = v.isNaN ? 0 : min(max(v, -87.3), 88.3)  // NaN is carried through (returned as is)
     // x = n·ln2 + r with n = round-to-nearest-even(x0·log2e), taken by adding and removing 1.5·2^23 (exact for
     // |x0·log2e| < 2^22): no rintf call, and n sits in the sum's low mantissa bits, so 2^n below needs no trapping
     // float-to-int conversion. Both keep the loop branch-free, so LLVM vectorises it (bit-identical to

@@ -1,6 +1,6 @@
 #if canImport(Glibc)
-import Glibc
-import MMKernels
+  import Glibc
+  import MMKernels
 #endif
 
 /// A fixed-size, zero-initialised, contiguous Float buffer that owns its memory.

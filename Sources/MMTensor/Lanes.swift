@@ -16,7 +16,9 @@ public enum Lanes {
   }
 
   @inlinable @inline(__always)
-  public static func load(_ p: UnsafeMutablePointer<Float>, _ i: Int, _ count: Int) -> V { load(UnsafePointer(p), i, count) }
+  public static func load(_ p: UnsafeMutablePointer<Float>, _ i: Int, _ count: Int) -> V {
+    load(UnsafePointer(p), i, count)
+  }
 
   @inlinable @inline(__always)
   public static func store(_ v: V, _ p: UnsafeMutablePointer<Float>, _ i: Int, _ count: Int) {

@@ -12,8 +12,8 @@ public final class PackedMatrix {
   public private(set) var k: Int, n: Int
   /// The micro-kernel's instruction set: 2 AVX-512, 1 AVX2 + FMA, 0 SSE2 (packed_gemm.h).
   public let level: Int32
-  let capacity: Int                          // floats: the largest of mmk_packed_count(level, k, n) over the shapes
-  let storage: UnsafeMutablePointer<Float>   // 64-byte aligned
+  let capacity: Int  // floats: the largest of mmk_packed_count(level, k, n) over the shapes
+  let storage: UnsafeMutablePointer<Float>  // 64-byte aligned
 
   /// The best level this CPU runs.
   public static let bestLevel = mmk_best_level()
@@ -26,7 +26,9 @@ public final class PackedMatrix {
   /// W_hhᵀ (H, G) in forward and W_hh (G, H) in backward are never needed at once.
   public init(shapes: [(k: Int, n: Int)], level: Int32 = PackedMatrix.bestLevel) {
     precondition(!shapes.isEmpty && shapes.allSatisfy { $0.k >= 0 && $0.n >= 0 }, "packed matrix shapes \(shapes)")
-    precondition(level >= 0 && level <= PackedMatrix.bestLevel, "packed kernel level \(level): this CPU runs 0...\(PackedMatrix.bestLevel)")
+    precondition(
+      level >= 0 && level <= PackedMatrix.bestLevel,
+      "packed kernel level \(level): this CPU runs 0...\(PackedMatrix.bestLevel)")
     (k, n) = shapes[0]
     self.level = level
     capacity = max(shapes.map { mmk_packed_count(level, Int32($0.k), Int32($0.n)) }.max()!, 1)
@@ -45,7 +47,8 @@ public final class PackedMatrix {
 
   /// As `pack(_:ld:transposed:)`, as shape (k, n) from now on (one of the shapes the storage was made for).
   public func pack(_ w: UnsafePointer<Float>, ld: Int, transposed: Bool, k: Int, n: Int) {
-    precondition(mmk_packed_count(level, Int32(k), Int32(n)) <= capacity, "packed shape (\(k), \(n)) exceeds the storage")
+    precondition(
+      mmk_packed_count(level, Int32(k), Int32(n)) <= capacity, "packed shape (\(k), \(n)) exceeds the storage")
     (self.k, self.n) = (k, n)
     pack(w, ld: ld, transposed: transposed)
   }
@@ -53,8 +56,10 @@ public final class PackedMatrix {
   /// C (m, n) = A (m, k) · B, or C += A · B when `accumulate`, then + `bias` (n) on every row when given
   /// (c = (c + A·B) + bias); A and C row-major with row strides lda, ldc.
   @inline(__always)
-  public func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, accumulate: Bool, bias: UnsafePointer<Float>? = nil,
-                       c: UnsafeMutablePointer<Float>, ldc: Int) {
+  public func multiply(
+    m: Int, a: UnsafePointer<Float>, lda: Int, accumulate: Bool, bias: UnsafePointer<Float>? = nil,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
     mmk_gemm_packed(level, Int32(m), Int32(n), Int32(k), a, lda, storage, accumulate ? 1 : 0, bias, c, ldc)
   }
 }

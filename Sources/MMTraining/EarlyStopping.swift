@@ -15,7 +15,8 @@ final class EarlyStopper {
 
   /// Records epoch `epoch`'s (1-based) metric; true when it is the new best.
   func observe(_ value: Double, epoch: Int) -> Bool {
-    let improved = settings.metric.higherIsBetter
+    let improved =
+      settings.metric.higherIsBetter
       ? value - settings.minDelta > state.best : value + settings.minDelta < state.best
     if improved {
       state = .init(best: value, bestEpoch: epoch, wait: 0)

@@ -49,13 +49,15 @@ public struct Evaluator {
     var confusion = ConfusionCounts(classes: lossKind == .regression ? 0 : session.shard.classes)
     forEachEvaluationChunk(validationRows) { mb in
       let logits = model.forward(mb)
-      let r = Loss.evaluate(session.lossSpec, logits: logits, targets: batch.targets.pointer, batch: mb.count, outputs: model.outputs,
-                            denominator: 1, dlogits: nil)
+      let r = Loss.evaluate(
+        session.lossSpec, logits: logits, targets: batch.targets.pointer, batch: mb.count, outputs: model.outputs,
+        denominator: 1, dlogits: nil)
       totals.lossSum += r.lossSum; totals.samples += Double(mb.count); totals.correct += Double(r.correct)
       totals.weightSum += r.weightSum; totals.absErrorSum += r.absErrorSum
       if lossKind != .regression {
-        confusion.add(logits: logits, targets: batch.targets.pointer, batch: mb.count, outputs: model.outputs,
-                      binary: lossKind == .binary)
+        confusion.add(
+          logits: logits, targets: batch.targets.pointer, batch: mb.count, outputs: model.outputs,
+          binary: lossKind == .binary)
       }
     }
     totals.allreduce(comm)
@@ -131,7 +133,8 @@ public struct Evaluator {
     if kind == .regression {
       return EvalMetrics(regression: RegressionMetrics(targets: o.labels, predictions: o.outputs))
     }
-    return EvalMetrics(classification: ClassificationMetrics(labels: o.labels.map { Int($0[0]) }, probabilities: o.outputs))
+    return EvalMetrics(
+      classification: ClassificationMetrics(labels: o.labels.map { Int($0[0]) }, probabilities: o.outputs))
   }
 
 }

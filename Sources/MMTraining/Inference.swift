@@ -69,7 +69,9 @@ extension InferenceModels {
       let out = evaluator.predict(rows: Array(0..<session.schema.count))
       if isEnsemble && session.schema.hasLabels { scores.append((member.name, member.path, evaluator.metrics(out))) }
       if var total = sum {
-        for i in total.outputs.indices { for k in total.outputs[i].indices { total.outputs[i][k] += out.outputs[i][k] } }
+        for i in total.outputs.indices {
+          for k in total.outputs[i].indices { total.outputs[i][k] += out.outputs[i][k] }
+        }
         sum = total
       } else {
         sum = out

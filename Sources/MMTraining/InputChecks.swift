@@ -45,7 +45,9 @@ public enum InputChecks {
             + "regression targets (is this the classification file, or the checkpoint of a classifier?)")
       }
     }
-    if let saved = checkpoint.provenance?.classNames, let names = schema.classNames, names != saved, c.task.kind != .regression {
+    if let saved = checkpoint.provenance?.classNames, let names = schema.classNames, names != saved,
+      c.task.kind != .regression
+    {
       warnings.append(
         "\(path) names its classes [\(names.joined(separator: ", "))], the checkpoint's are [\(saved.joined(separator: ", "))]; "
           + "the outputs are the checkpoint's classes, named as it names them")
@@ -56,7 +58,8 @@ public enum InputChecks {
       else { continue }
       warnings.append(
         "\(path) has no lengths for modality '\(name)' (/lengths or /lengths/\(name)), but the model was trained on "
-          + String(format: "'%@' sequences with a mean valid length of %.1f of %d steps: ", name, trained.mean, trained.steps)
+          + String(
+            format: "'%@' sequences with a mean valid length of %.1f of %d steps: ", name, trained.mean, trained.steps)
           + "every step is read as data, padding included, and the results will be off (add the lengths to the file)")
     }
     if strict, let first = warnings.first { throw MMError("\(first) (--strict)") }

@@ -16,8 +16,10 @@ extension ModelSpec {
     var inputs: [Input] = []
     var column = 0
     for m in modalities {
-      inputs.append(Input(name: m.name, column: column, features: m.features, steps: c.data.steps.value(for: m.name)!,
-                          hidden: c.model.hidden.value(for: m.name)!))
+      inputs.append(
+        Input(
+          name: m.name, column: column, features: m.features, steps: c.data.steps.value(for: m.name)!,
+          hidden: c.model.hidden.value(for: m.name)!))
       column += m.features
     }
     return ModelSpec(inputs: inputs, architecture: c.model.architecture, task: c.task.kind, outputs: outputs)

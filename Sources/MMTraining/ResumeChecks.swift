@@ -12,7 +12,9 @@ enum ResumeChecks {
   /// This run's input as a checkpoint records it. `classes` is nil until inferred from the labels.
   static func inputRecord(_ modalities: [DataSchema.Modality], _ c: TrainConfig, classes: Int?) -> InputRecord {
     InputRecord(
-      modalities: modalities.map { (name: $0.name, features: $0.features, steps: c.data.steps.value(for: $0.name) ?? 0) },
+      modalities: modalities.map {
+        (name: $0.name, features: $0.features, steps: c.data.steps.value(for: $0.name) ?? 0)
+      },
       align: c.data.align.rawValue, normalize: c.data.normalize.rawValue, task: c.task.kind.rawValue, classes: classes)
   }
 
@@ -25,7 +27,9 @@ enum ResumeChecks {
         throw MMError("\(how) \(saved.path): the checkpoint does not fit this run: \(difference)")
       }
     } else if let stats = saved.normalization, stats.mean.count != input.features {
-      throw MMError("\(how) \(saved.path): normalisation statistics cover \(stats.mean.count) features, the data gives \(input.features) (same data.modalities needed)")
+      throw MMError(
+        "\(how) \(saved.path): normalisation statistics cover \(stats.mean.count) features, the data gives \(input.features) (same data.modalities needed)"
+      )
     }
   }
 
@@ -36,12 +40,15 @@ enum ResumeChecks {
   ) throws -> [Bool] {
     guard let rows = resume?.provenance?.validationRows else {
       return Split.validationMask(
-        count: n, fraction: c.data.validationFraction, seed: c.train.seed, kind: c.data.split, groups: groups, labels: labels)
+        count: n, fraction: c.data.validationFraction, seed: c.train.seed, kind: c.data.split, groups: groups,
+        labels: labels)
     }
     var mask = [Bool](repeating: false, count: n)
     for row in rows {
       guard row >= 0 && row < n else {
-        throw MMError("--resume \(resume!.path): its validation split names sample \(row), but \(c.data.path) has \(n) samples (is it the file the run was trained on?)")
+        throw MMError(
+          "--resume \(resume!.path): its validation split names sample \(row), but \(c.data.path) has \(n) samples (is it the file the run was trained on?)"
+        )
       }
       mask[row] = true
     }
@@ -64,7 +71,9 @@ enum ResumeChecks {
       }
       let groups = try file.readInt64s("/groups").map(Int.init)
       if Set(groups).count < 2 {
-        throw MMError("\(c.data.path): data.split: group needs at least 2 groups in /groups, the file has 1; use data.split: random")
+        throw MMError(
+          "\(c.data.path): data.split: group needs at least 2 groups in /groups, the file has 1; use data.split: random"
+        )
       }
       return (groups, nil)
     case .stratified:
@@ -82,16 +91,20 @@ enum ResumeChecks {
   static func checkSampler(_ sampler: EpochSampler, _ resume: Checkpoint.Contents) throws {
     guard sampler.rng(epoch: resume.state.epoch).stateArray == resume.state.rngState else {
       let version = resume.provenance?.version ?? "before 0.2.0"
-      throw MMError("--resume \(resume.path): the sampler state (rng_state) does not match seed \(resume.state.seed) and epoch \(resume.state.epoch + 1) in this mmtrain \(MMTrainVersion.string) (written by mmtrain \(version)); the batch order cannot be continued exactly (use --init to start a new run from these weights)")
+      throw MMError(
+        "--resume \(resume.path): the sampler state (rng_state) does not match seed \(resume.state.seed) and epoch \(resume.state.epoch + 1) in this mmtrain \(MMTrainVersion.string) (written by mmtrain \(version)); the batch order cannot be continued exactly (use --init to start a new run from these weights)"
+      )
     }
   }
 
   /// The line printed when a checkpoint is loaded: which file, where it stands, who wrote it.
   static func loadedLine(resume: Checkpoint.Contents?, initFrom: Checkpoint.Contents?, runDir: String) -> String? {
     func describe(_ c: Checkpoint.Contents) -> String {
-      let position = c.state.stepInEpoch > 0
+      let position =
+        c.state.stepInEpoch > 0
         ? "epoch \(c.state.epoch) + \(c.state.stepInEpoch) steps" : "epoch \(c.state.epoch)"
-      return "\(TrainConfig.display(c.path)) (\(position), step \(c.state.step); mmtrain \(c.provenance?.version ?? "< 0.2.0"))"
+      return
+        "\(TrainConfig.display(c.path)) (\(position), step \(c.state.step); mmtrain \(c.provenance?.version ?? "< 0.2.0"))"
     }
     if let resume { return "resumed: \(describe(resume)); continuing in \(TrainConfig.display(runDir))" }
     if let initFrom { return "init: weights from \(describe(initFrom)); optimiser and epochs start afresh" }

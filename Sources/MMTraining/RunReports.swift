@@ -21,23 +21,32 @@ public enum RunReports {
       fold: 0, nTrain: t.split.trainRowCount, nValidation: out.rows.count, nTest: out.rows.count, metrics: metrics,
       curves: curves, epochs: curves.last?.epoch ?? t.config.train.epochs, seconds: seconds,
       bestEpoch: loop.bestEpoch, stoppedEarly: loop.stoppedEarly)
-    let report = make(t, kind: .train, title: title(runDir: t.config.checkpoint.dir, configFile: configFile), result: result, seconds: seconds)
+    let report = make(
+      t, kind: .train, title: title(runDir: t.config.checkpoint.dir, configFile: configFile), result: result,
+      seconds: seconds)
     try t.comm.agree {
       guard t.comm.isRoot else { return }
-      try ReportFiles.write(report, predictions: predictions(t, out, fold: nil), to: URL(fileURLWithPath: t.config.checkpoint.dir + "/report"))
+      try ReportFiles.write(
+        report, predictions: predictions(t, out, fold: nil),
+        to: URL(fileURLWithPath: t.config.checkpoint.dir + "/report"))
     }
     return report
   }
 
   /// Collective: the report of `models` scored on every row of `data` (`r`, from InferenceModels.run). Rank 0
   /// writes it into `dir`.
-  public static func evaluate(_ r: InferenceResult, models: InferenceModels, data: String, seconds: Double, into dir: String) throws -> Report {
+  public static func evaluate(
+    _ r: InferenceResult, models: InferenceModels, data: String, seconds: Double, into dir: String
+  ) throws -> Report {
     let t = r.session
     let result = FoldResult(
-      fold: 0, nTrain: 0, nValidation: 0, nTest: r.outputs.rows.count, metrics: Evaluator(t).metrics(r.outputs), curves: [], epochs: 0,
+      fold: 0, nTrain: 0, nValidation: 0, nTest: r.outputs.rows.count, metrics: Evaluator(t).metrics(r.outputs),
+      curves: [], epochs: 0,
       seconds: seconds)
     let name = models.cvRunDir.map { title(runDir: $0, configFile: nil) + " (ensemble)" } ?? models.members[0].name
-    var report = make(t, kind: .evaluate, title: "\(name) on \(URL(fileURLWithPath: data).lastPathComponent)", result: result, seconds: seconds)
+    var report = make(
+      t, kind: .evaluate, title: "\(name) on \(URL(fileURLWithPath: data).lastPathComponent)", result: result,
+      seconds: seconds)
     report.source = Report.Source(checkpoint: models.cvRunDir ?? models.members[0].path, data: data)
     if models.isEnsemble {
       report.ensemble = r.memberMetrics.map { EnsembleMember(name: $0.name, checkpoint: $0.path, metrics: $0.metrics) }
@@ -56,14 +65,17 @@ public enum RunReports {
     return configFile.map { "\(name) (\(URL(fileURLWithPath: $0).lastPathComponent))" } ?? name
   }
 
-  static func make(_ t: TrainingSession, kind: Report.Kind, title: String, result: FoldResult, seconds: Double) -> Report {
+  static func make(_ t: TrainingSession, kind: Report.Kind, title: String, result: FoldResult, seconds: Double)
+    -> Report
+  {
     let c = t.config
     let classification = c.task.kind != .regression
     let fingerprint = try? DataFingerprint.of(path: c.data.path)
     return Report(
       kind: kind, title: title, mmtrainVersion: MMTrainVersion.string, worldSize: t.comm.size,
       task: .init(
-        kind: c.task.kind.rawValue, outputs: classification ? (c.task.kind == .binary ? 2 : t.model.outputs) : t.model.outputs,
+        kind: c.task.kind.rawValue,
+        outputs: classification ? (c.task.kind == .binary ? 2 : t.model.outputs) : t.model.outputs,
         classNames: classification ? classNames(t) : nil, modalities: t.modalityNames,
         mainMetric: c.report.metric.resolved(classification: classification)!),
       data: .init(
@@ -83,10 +95,13 @@ public enum RunReports {
   public static func predictions(_ t: TrainingSession, _ out: RowOutputs, fold: Int?) -> Predictions {
     let groups = t.groups
     let rows = out.rows.enumerated().map { i, r in
-      Predictions.Row(index: r, group: groups?[r], fold: fold, label: t.schema.hasLabels ? out.labels[i] : nil, outputs: out.outputs[i])
+      Predictions.Row(
+        index: r, group: groups?[r], fold: fold, label: t.schema.hasLabels ? out.labels[i] : nil,
+        outputs: out.outputs[i])
     }
     let kind: Predictions.Kind =
-      t.config.task.kind == .regression ? .regression(columns: t.model.outputs) : .classification(classNames: classNames(t))
+      t.config.task.kind == .regression
+      ? .regression(columns: t.model.outputs) : .classification(classNames: classNames(t))
     return Predictions(kind: kind, rows: rows)
   }
 }

@@ -51,8 +51,9 @@ struct StepControls {
 
 extension OptimizerSettings {
   init(_ t: TrainSettings) {
-    self.init(lr: t.lr, momentum: t.momentum, nesterov: t.nesterov, weightDecay: t.weightDecay, beta1: t.beta1,
-              beta2: t.beta2, eps: t.eps, alpha: t.alpha)
+    self.init(
+      lr: t.lr, momentum: t.momentum, nesterov: t.nesterov, weightDecay: t.weightDecay, beta1: t.beta1,
+      beta2: t.beta2, eps: t.eps, alpha: t.alpha)
   }
 }
 
@@ -61,8 +62,9 @@ extension LossSpec {
   /// count (known once the labels are read), `balanced` counts the training rows of all ranks (one
   /// all-reduce). Binary weights become pos_weight = w1 / w0. Collective: every rank calls it.
   static func make(_ c: TrainConfig, shard: Shard, trainingRows local: [Int], comm: Communicator) throws -> LossSpec {
-    var spec = LossSpec(c.task.kind, labelSmoothing: Float(c.train.labelSmoothing), regression: c.task.loss,
-                        huberDelta: Float(c.task.huberDelta))
+    var spec = LossSpec(
+      c.task.kind, labelSmoothing: Float(c.train.labelSmoothing), regression: c.task.loss,
+      huberDelta: Float(c.task.huberDelta))
     let classes = shard.classes
     var weights: [Double]? = nil
     switch c.task.classWeights {
@@ -71,7 +73,8 @@ extension LossSpec {
       try comm.agree {
         guard w.count != classes else { return }
         throw MMError(
-          "task.class_weights has \(w.count) weights, but the labels of \(c.data.path) give \(classes) classes; give one weight per class")
+          "task.class_weights has \(w.count) weights, but the labels of \(c.data.path) give \(classes) classes; give one weight per class"
+        )
       }
       weights = w
     case .balanced:
@@ -85,7 +88,7 @@ extension LossSpec {
           "task.class_weights: balanced needs every class in the training rows, but class \(empty) has none in \(c.data.path); "
             + "give the weights as a list")
       }
-      weights = counts.map { n / (Double(classes) * $0) }   // sklearn: n / (C · count_c)
+      weights = counts.map { n / (Double(classes) * $0) }  // sklearn: n / (C · count_c)
     }
     if let w = weights {
       if c.task.kind == .binary { spec.posWeight = Float(w[1] / w[0]) } else { spec.classWeights = w.map { Float($0) } }

@@ -27,7 +27,9 @@ struct ConfusionCounts {
   init(classes: Int) { self.classes = classes; counts = .init(repeating: 0, count: 3 * classes) }
 
   /// logits (B, outputs): binary predicts 1 when z > 0; multiclass the argmax.
-  mutating func add(logits: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch B: Int, outputs: Int, binary: Bool) {
+  mutating func add(
+    logits: UnsafePointer<Float>, targets: UnsafePointer<Float>, batch B: Int, outputs: Int, binary: Bool
+  ) {
     for b in 0..<B {
       let y = Int(targets[b])
       var predicted = 0
@@ -53,10 +55,10 @@ struct ConfusionCounts {
 
 /// What the validation chunks of one rank add up; all-reduced once.
 struct ValidationTotals {
-  var lossSum = 0.0      // Σ per-sample loss (class-weighted)
+  var lossSum = 0.0  // Σ per-sample loss (class-weighted)
   var samples = 0.0
   var correct = 0.0
-  var weightSum = 0.0    // Σ class weights
+  var weightSum = 0.0  // Σ class weights
   var absErrorSum = 0.0  // regression: Σ per-sample mean |prediction − target|
 
   mutating func allreduce(_ comm: Communicator) {

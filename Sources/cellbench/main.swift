@@ -26,8 +26,10 @@ for c in cases {
     exit(64)
   }
   let bi = c.count > 2 && c[2] == "bi"
-  let arena = ParameterArena(RecurrentStack.parameterSpecs(cell: cell, bidirectional: bi, prefix: "", layer: 0, input: D, hidden: H))
-  let layer = RecurrentStack.makeLayer(cell: cell, bidirectional: bi, arena: arena, prefix: "", layer: 0, input: D, hidden: H, maxSteps: T, maxBatch: B)
+  let arena = ParameterArena(
+    RecurrentStack.parameterSpecs(cell: cell, bidirectional: bi, prefix: "", layer: 0, input: D, hidden: H))
+  let layer = RecurrentStack.makeLayer(
+    cell: cell, bidirectional: bi, arena: arena, prefix: "", layer: 0, input: D, hidden: H, maxSteps: T, maxBatch: B)
   var rng = RNG(seed: 1)
   let bound = 1 / Double(H).squareRoot()
   for i in 0..<arena.count { arena.values[i] = Float(rng.uniform(-bound, bound)) }
@@ -38,7 +40,7 @@ for c in cases {
   func step() {
     lengths.withUnsafeBufferPointer { lp in
       _ = layer.forward(x.pointer, ldx: D, lengths: lp.baseAddress!, steps: T, batch: B)
-      dOut.copy(from: R)                                  // d(Σ out ⊙ R)/d out
+      dOut.copy(from: R)  // d(Σ out ⊙ R)/d out
       layer.backward(dOut.pointer, input: x.pointer, ldx: D, lengths: lp.baseAddress!, dx: nil, steps: T, batch: B)
     }
   }
@@ -50,6 +52,9 @@ for c in cases {
     iterations += 1
   }
   let elapsed = Date().timeIntervalSince(start)
-  print(String(format: "bench swift cell=%@ H=%d bidirectional=%@ T=%d D=%d B=%d samples_per_s=%.1f ms_per_batch=%.3f",
-               cell.rawValue, H, bi ? "true" : "false", T, D, B, Double(iterations * B) / elapsed, 1000 * elapsed / Double(iterations)))
+  print(
+    String(
+      format: "bench swift cell=%@ H=%d bidirectional=%@ T=%d D=%d B=%d samples_per_s=%.1f ms_per_batch=%.3f",
+      cell.rawValue, H, bi ? "true" : "false", T, D, B, Double(iterations * B) / elapsed,
+      1000 * elapsed / Double(iterations)))
 }

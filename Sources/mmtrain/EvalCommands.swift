@@ -13,7 +13,8 @@ import MMTraining
 struct CV: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "cv",
-    abstract: "k-fold cross-validation: rank 0 assigns the folds, every fold trains and is tested exactly; writes RUN_DIR/report/.",
+    abstract:
+      "k-fold cross-validation: rank 0 assigns the folds, every fold trains and is tested exactly; writes RUN_DIR/report/.",
     discussion: """
       mpirun -n 8 mmtrain cv --config my.yaml          all folds (cv.parallel_folds of them at a time)
       mmtrain cv --config my.yaml --fold 3             fold 3 only (e.g. one Slurm array task per fold)
@@ -43,7 +44,9 @@ struct CV: ParsableCommand {
     let given = [config != nil, resume != nil, merge != nil].filter { $0 }.count
     if given != 1 { throw ValidationError("give exactly one of --config FILE, --resume RUN_DIR or --merge RUN_DIR") }
     if fold != nil && config == nil { throw ValidationError("--fold K needs --config FILE (the run's config)") }
-    if merge != nil && !overrides.isEmpty { throw ValidationError("--merge takes no --set (the run's config is in RUN_DIR/folds.json)") }
+    if merge != nil && !overrides.isEmpty {
+      throw ValidationError("--merge takes no --set (the run's config is in RUN_DIR/folds.json)")
+    }
   }
 
   func run() throws {
@@ -57,7 +60,8 @@ struct CV: ParsableCommand {
         // The manifest's config with --set on top; CrossValidation holds it to the resume rule.
         let manifest = try FoldManifest.read(resume)
         cfg = try TrainConfig.parse(
-          yaml: manifest.config, source: FoldManifest.path(resume), overrides: overrides + ["checkpoint.dir=\(YAMLQuote.quote(resume))"]
+          yaml: manifest.config, source: FoldManifest.path(resume),
+          overrides: overrides + ["checkpoint.dir=\(YAMLQuote.quote(resume))"]
         ).resolvingPaths()
       }
     } catch {
@@ -90,16 +94,24 @@ enum YAMLQuote {
 struct CheckpointOnData: ParsableArguments {
   @Option(
     name: .long,
-    help: "Checkpoint file, a run directory (its latest checkpoint), or a cv run directory (the ensemble of its fold models).")
+    help:
+      "Checkpoint file, a run directory (its latest checkpoint), or a cv run directory (the ensemble of its fold models)."
+  )
   var checkpoint: String
 
   @Option(name: .long, help: "HDF5 data file (same modalities and feature counts as the training data).")
   var data: String
 
-  @Option(name: .long, help: "NaN features in the data: zero or mean (the training mean), instead of the checkpoint's data.missing.")
+  @Option(
+    name: .long,
+    help: "NaN features in the data: zero or mean (the training mean), instead of the checkpoint's data.missing.")
   var missing: Missing?
 
-  @Flag(name: .long, help: "Refuse, instead of warning, data that would silently change the result (e.g. no /lengths for a model trained with them).")
+  @Flag(
+    name: .long,
+    help:
+      "Refuse, instead of warning, data that would silently change the result (e.g. no /lengths for a model trained with them)."
+  )
   var strict = false
 
   enum Missing: String, ExpressibleByArgument, CaseIterable { case zero, mean }
@@ -131,18 +143,22 @@ struct CheckpointOnData: ParsableArguments {
 
 struct Evaluate: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Metrics of a trained model (or of a cv run's fold models and their ensemble) on a data file with /labels, "
+    abstract:
+      "Metrics of a trained model (or of a cv run's fold models and their ensemble) on a data file with /labels, "
       + "using the checkpoint's normalisation; same output on any number of ranks.")
 
   @OptionGroup var input: CheckpointOnData
 
-  @Option(name: .long, help: "Folder for report.json/md/html and predictions.csv (default: DIR_OF_CHECKPOINT/evaluate-DATASTEM).")
+  @Option(
+    name: .long,
+    help: "Folder for report.json/md/html and predictions.csv (default: DIR_OF_CHECKPOINT/evaluate-DATASTEM).")
   var out: String?
 
   func validate() throws {
     var isDirectory: ObjCBool = false
     if let out, FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), !isDirectory.boolValue {
-      throw ValidationError("--out \(out) is a file; evaluate writes a folder (report.json, report.md, report.html, predictions.csv)")
+      throw ValidationError(
+        "--out \(out) is a file; evaluate writes a folder (report.json, report.md, report.html, predictions.csv)")
     }
   }
 
@@ -160,10 +176,16 @@ struct Evaluate: ParsableCommand {
       print("evaluate: \(models.description) on \(input.data): \(report.data.samples) samples")
       for member in result.memberMetrics {
         let main = report.task.mainMetric
-        print("  \(member.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(main) \(ReportFormat.value(member.metrics.scalar(main)))")
+        print(
+          "  \(member.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(main) \(ReportFormat.value(member.metrics.scalar(main)))"
+        )
       }
-      if models.isEnsemble { print("ensemble (mean of \(report.task.isClassification ? "probabilities" : "predictions")):") }
-      for s in report.summary { print("  \(s.metric.padding(toLength: 18, withPad: " ", startingAt: 0)) \(ReportFormat.value(s.mean))") }
+      if models.isEnsemble {
+        print("ensemble (mean of \(report.task.isClassification ? "probabilities" : "predictions")):")
+      }
+      for s in report.summary {
+        print("  \(s.metric.padding(toLength: 18, withPad: " ", startingAt: 0)) \(ReportFormat.value(s.mean))")
+      }
       print("report: \(dir)/report.html (and report.md, report.json, predictions.csv)")
     }
   }
@@ -208,8 +230,9 @@ struct Predict: ParsableCommand {
         } else {
           try PredictionsHDF5.write(predictions, to: out)
         }
-        print("predict: \(result.outputs.rows.count) samples -> \(out)"
-          + (models.isEnsemble ? " (ensemble of \(models.members.count) fold models, mean of outputs)" : ""))
+        print(
+          "predict: \(result.outputs.rows.count) samples -> \(out)"
+            + (models.isEnsemble ? " (ensemble of \(models.members.count) fold models, mean of outputs)" : ""))
       }
     }
   }
@@ -228,13 +251,17 @@ enum PredictionsHDF5 {
     try file.writeInt64s("/index", p.rows.map { Int64($0.index) }, shape: [n])
     switch p.kind {
     case .classification(let names):
-      try file.writeInt64s("/prediction", p.rows.map { row in Int64(row.outputs.indices.max { row.outputs[$0] < row.outputs[$1] }!) }, shape: [n])
+      try file.writeInt64s(
+        "/prediction", p.rows.map { row in Int64(row.outputs.indices.max { row.outputs[$0] < row.outputs[$1] }!) },
+        shape: [n])
       try file.writeDoubles("/probabilities", p.rows.flatMap(\.outputs), shape: [n, names.count])
       try file.setAttribute("class_names", on: "/probabilities", strings: names)
     case .regression(let k):
       try file.writeDoubles("/prediction", p.rows.flatMap(\.outputs), shape: [n, k])
     }
-    if p.rows.allSatisfy({ $0.group != nil }) { try file.writeInt64s("/groups", p.rows.map { Int64($0.group!) }, shape: [n]) }
+    if p.rows.allSatisfy({ $0.group != nil }) {
+      try file.writeInt64s("/groups", p.rows.map { Int64($0.group!) }, shape: [n])
+    }
     try file.flush()
     file.close()
   }
@@ -244,7 +271,8 @@ struct ReportCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "report", abstract: "Re-render RUN_DIR/report/report.md and report.html from report.json.")
 
-  @Argument(help: "A run directory (of mmtrain cv or train), or a folder holding report.json (report/, evaluate's --out).")
+  @Argument(
+    help: "A run directory (of mmtrain cv or train), or a folder holding report.json (report/, evaluate's --out).")
   var runDir: String
 
   func run() throws {
@@ -252,7 +280,8 @@ struct ReportCommand: ParsableCommand {
     // report.json itself
     var isDirectory: ObjCBool = false
     let exists = FileManager.default.fileExists(atPath: runDir, isDirectory: &isDirectory)
-    let dir = exists && !isDirectory.boolValue
+    let dir =
+      exists && !isDirectory.boolValue
       ? URL(fileURLWithPath: runDir).deletingLastPathComponent().path
       : FileManager.default.fileExists(atPath: runDir + "/report.json") ? runDir : runDir + "/report"
     do {

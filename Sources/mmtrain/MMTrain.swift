@@ -20,7 +20,10 @@ struct MMTrain: ParsableCommand {
     abstract: "Data-parallel training of recurrent models (LSTM, GRU) over MPI on HDF5 multimodal sequences.",
     discussion: "Run under a launcher for several ranks: mpirun -n 8 mmtrain train --config configs/demo.yaml",
     version: MMTrainVersion.string,
-    subcommands: [Train.self, CV.self, Evaluate.self, Predict.self, ReportCommand.self, Inspect.self, Synth.self, ConfigCommand.self])
+    subcommands: [
+      Train.self, CV.self, Evaluate.self, Predict.self, ReportCommand.self, Inspect.self, Synth.self,
+      ConfigCommand.self,
+    ])
 
   /// Like ParsableCommand's main, but an argument error under mpirun/srun is printed once, by rank 0:
   /// the ranks start MPI and agree before exiting (a rank leaving first would make mpirun kill rank 0
@@ -57,9 +60,12 @@ struct MMTrain: ParsableCommand {
 
 struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Train a recurrent model (the configured encoders and fusion) on every rank, all-reducing gradients each step.")
+    abstract:
+      "Train a recurrent model (the configured encoders and fusion) on every rank, all-reducing gradients each step.")
 
-  @Option(name: .long, help: "YAML config (see configs/demo.yaml). Optional with --resume, which reuses the checkpoint's config.")
+  @Option(
+    name: .long,
+    help: "YAML config (see configs/demo.yaml). Optional with --resume, which reuses the checkpoint's config.")
   var config: String?
 
   @Option(name: .customLong("set"), help: "Override a config key, e.g. --set train.lr=0.01 (repeatable).")
@@ -68,7 +74,9 @@ struct Train: ParsableCommand {
   @Option(name: .long, help: "Continue a run exactly: a run directory (its 'latest' checkpoint) or a checkpoint file.")
   var resume: String?
 
-  @Option(name: .customLong("init"), help: "Start from the weights (/params) of this checkpoint; optimiser and epoch start fresh.")
+  @Option(
+    name: .customLong("init"),
+    help: "Start from the weights (/params) of this checkpoint; optimiser and epoch start fresh.")
   var initFrom: String?
 
   @Option(name: .long, help: "Console output on rank 0: auto (bar on a terminal), bar, lines.")
@@ -78,21 +86,36 @@ struct Train: ParsableCommand {
   @Argument(help: .hidden)
   var stray: [String] = []
 
-  @Flag(name: .long, help: "With --resume: continue even though the data file changed since the checkpoint (size, mtime or datasets).")
+  @Flag(
+    name: .long,
+    help: "With --resume: continue even though the data file changed since the checkpoint (size, mtime or datasets).")
   var allowDataChange = false
 
-  @Flag(name: .long, help: "Only check the config (and --set) and the data file against the contract; print the config resolved, as YAML, and exit (launch/submit uses this).")
+  @Flag(
+    name: .long,
+    help:
+      "Only check the config (and --set) and the data file against the contract; print the config resolved, as YAML, and exit (launch/submit uses this)."
+  )
   var check = false
 
   func validate() throws {
     if let first = stray.first {
       let looksLikeConfig = first.hasSuffix(".yaml") || first.hasSuffix(".yml")
-      if looksLikeConfig && config == nil { throw ValidationError("the config is given with --config: mmtrain train --config \(first)") }
-      throw ValidationError("unexpected argument '\(first)' (train takes options only: --config FILE, --set key=value, --resume RUN_DIR, --init CKPT; see mmtrain help train)")
+      if looksLikeConfig && config == nil {
+        throw ValidationError("the config is given with --config: mmtrain train --config \(first)")
+      }
+      throw ValidationError(
+        "unexpected argument '\(first)' (train takes options only: --config FILE, --set key=value, --resume RUN_DIR, --init CKPT; see mmtrain help train)"
+      )
     }
-    if config == nil && resume == nil { throw ValidationError("give --config FILE (or --resume RUN_DIR to continue a run)") }
+    if config == nil && resume == nil {
+      throw ValidationError("give --config FILE (or --resume RUN_DIR to continue a run)")
+    }
     if check && config == nil { throw ValidationError("--check checks a config: give --config FILE") }
-    if resume != nil && initFrom != nil { throw ValidationError("--resume and --init exclude each other (--resume continues a run, --init only loads weights)") }
+    if resume != nil && initFrom != nil {
+      throw ValidationError(
+        "--resume and --init exclude each other (--resume continues a run, --init only loads weights)")
+    }
   }
 
   func run() throws {
@@ -108,7 +131,9 @@ struct Train: ParsableCommand {
         // The data contract too, as a session checks it: a missing or broken data file is one line
         // here, at submit time, not a failed job after the queue.
         let file: HDF5File
-        do { file = try HDF5File(path: cfg.data.path, mode: .readOnly) } catch { throw MMError.usage("data.path in \(config!): \(error)") }
+        do { file = try HDF5File(path: cfg.data.path, mode: .readOnly) } catch {
+          throw MMError.usage("data.path in \(config!): \(error)")
+        }
         defer { file.close() }
         let names = try DataSchema.read(file).resolveModalities(cfg.data.modalities).map(\.name)
         try ModelSpec.checkPerModalityKeys(cfg, modalities: names)
@@ -142,11 +167,16 @@ struct Train: ParsableCommand {
       let loop = TrainLoop(try TrainingSession(config: cfg, comm: comm, options: options))
       let history = try loop.run()
       if let last = history.last {
-        console.line("done: \(last.epoch) epochs in \(String(format: "%.1f", last.elapsed))s; checkpoints and metrics.jsonl in \(TrainConfig.display(cfg.checkpoint.dir))")
+        console.line(
+          "done: \(last.epoch) epochs in \(String(format: "%.1f", last.elapsed))s; checkpoints and metrics.jsonl in \(TrainConfig.display(cfg.checkpoint.dir))"
+        )
       }
       do {
-        if try RunReports.writeTrainReport(loop, seconds: Date().timeIntervalSince(started), configFile: config) != nil {
-          console.line("report: \(cfg.checkpoint.dir)/report/report.html (validation metrics; report.md, report.json, predictions.csv)")
+        if try RunReports.writeTrainReport(loop, seconds: Date().timeIntervalSince(started), configFile: config) != nil
+        {
+          console.line(
+            "report: \(cfg.checkpoint.dir)/report/report.html (validation metrics; report.md, report.json, predictions.csv)"
+          )
         }
       } catch let failure as MMError where failure.seenBy != nil && cfg.checkpoint.onError == .warn {
         // checkpoint.on_error: warn covers every write into RUN_DIR (a full disk): the training itself is done.
@@ -159,12 +189,17 @@ struct Train: ParsableCommand {
   /// when it changes a key that shaped what was already trained; it always continues in RUN_DIR.
   func resumedConfig(_ checkpoint: Checkpoint.Contents, runDir: String) throws -> TrainConfig {
     let saved = try TrainConfig.parse(yaml: checkpoint.configYAML, source: checkpoint.path).resolvingPaths()
-    let given = try config.map { try TrainConfig.load(path: $0, overrides: overrides) }
+    let given =
+      try config.map { try TrainConfig.load(path: $0, overrides: overrides) }
       ?? TrainConfig.parse(yaml: checkpoint.configYAML, source: checkpoint.path, overrides: overrides)
     var resumed = try ResumeRules.check(checkpoint: saved, run: given.resolvingPaths(), checkpointPath: checkpoint.path)
-    let setsDir = overrides.contains { $0.split(separator: "=").first?.trimmingCharacters(in: .whitespaces) == "checkpoint.dir" }
+    let setsDir = overrides.contains {
+      $0.split(separator: "=").first?.trimmingCharacters(in: .whitespaces) == "checkpoint.dir"
+    }
     if setsDir && resumed.checkpoint.dir != runDir {
-      throw MMError.usage("--set checkpoint.dir: --resume continues in its run directory \(runDir); to start a new run from this checkpoint, give the new checkpoint.dir with --config FILE --init \(checkpoint.path)")
+      throw MMError.usage(
+        "--set checkpoint.dir: --resume continues in its run directory \(runDir); to start a new run from this checkpoint, give the new checkpoint.dir with --config FILE --init \(checkpoint.path)"
+      )
     }
     resumed.checkpoint.dir = runDir
     return resumed
@@ -245,13 +280,18 @@ struct Inspect: ParsableCommand {
 
 struct Synth: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Write a deterministic synthetic data set (the demo's): text, audio (2x rate), vision; label = an interaction of text and audio.")
+    abstract:
+      "Write a deterministic synthetic data set (the demo's): text, audio (2x rate), vision; label = an interaction of text and audio."
+  )
 
   @Option(help: "Output HDF5 file.") var out: String
   @Option(help: "Number of samples N.") var samples: Int = SynthSpec().samples
   @Option(help: "Steps T of text and vision (audio has audio-rate x T).") var steps: Int = SynthSpec().steps
-  @Option(help: "Audio steps per text step (1: every stream on the same T steps).") var audioRate: Int = SynthSpec().audioRate
-  @Option(help: "Give every stream of a sample one shared length, uniform in MIN...T (default: independent lengths in T/2...T).")
+  @Option(help: "Audio steps per text step (1: every stream on the same T steps).") var audioRate: Int = SynthSpec()
+    .audioRate
+  @Option(
+    help:
+      "Give every stream of a sample one shared length, uniform in MIN...T (default: independent lengths in T/2...T).")
   var minLength: Int?
   @Option(help: "Seed.") var seed: UInt64 = SynthSpec().seed
   @Option(help: "Text features.") var textFeatures: Int = SynthSpec().textFeatures
@@ -262,7 +302,9 @@ struct Synth: ParsableCommand {
     guard samples >= 2 else { throw ValidationError("--samples must be at least 2") }
     guard steps >= 2 else { throw ValidationError("--steps must be at least 2") }
     guard audioRate >= 1 else { throw ValidationError("--audio-rate must be at least 1") }
-    if let minLength, !(1...steps).contains(minLength) { throw ValidationError("--min-length must be in 1...\(steps) (--steps)") }
+    if let minLength, !(1...steps).contains(minLength) {
+      throw ValidationError("--min-length must be in 1...\(steps) (--steps)")
+    }
     guard textFeatures >= 8, audioFeatures >= 8, visionFeatures >= 1 else {
       throw ValidationError("text and audio need at least 8 features (they carry the signal), vision at least 1")
     }
@@ -275,10 +317,13 @@ struct Synth: ParsableCommand {
     spec.textFeatures = textFeatures; spec.audioFeatures = audioFeatures; spec.visionFeatures = visionFeatures
     do {
       let dir = URL(fileURLWithPath: out).deletingLastPathComponent().path
-      try OutputFile.check(out, option: "--out", folderMayBeMissing: true)  // a directory at --out is refused before any folder is made
+      // A directory at --out is refused before any folder is made.
+      try OutputFile.check(out, option: "--out", folderMayBeMissing: true)
       try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
       try OutputFile.replace(out, option: "--out") { tmp in try MMData.Synth.write(spec, to: tmp) }
-      print("wrote \(out): \(samples) samples; text [\(steps), \(textFeatures)], audio [\(audioRate * steps), \(audioFeatures)], vision [\(steps), \(visionFeatures)]; 2 classes")
+      print(
+        "wrote \(out): \(samples) samples; text [\(steps), \(textFeatures)], audio [\(audioRate * steps), \(audioFeatures)], vision [\(steps), \(visionFeatures)]; 2 classes"
+      )
     } catch {
       Console.error("\(error)")
       throw ExitCode(ExitStatus.code(for: error.mmKind))
@@ -289,25 +334,36 @@ struct Synth: ParsableCommand {
 struct ConfigCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "config",
-    abstract: "Print the configuration reference (Markdown), every key at its default (YAML), or one key's value (--get).")
+    abstract:
+      "Print the configuration reference (Markdown), every key at its default (YAML), or one key's value (--get).")
 
-  @Flag(help: "The Markdown reference of every key, as README's configuration reference holds it.") var reference = false
+  @Flag(help: "The Markdown reference of every key, as README's configuration reference holds it.") var reference =
+    false
 
-  @Option(name: .long, help: "Print one key's resolved value on one line, e.g. --get train.batch_size (the default's without --config).")
+  @Option(
+    name: .long,
+    help: "Print one key's resolved value on one line, e.g. --get train.batch_size (the default's without --config).")
   var get: String?
 
-  @Option(name: .long, help: "With --get: the YAML config to read the value from (resolved as train --check prints it).")
+  @Option(
+    name: .long, help: "With --get: the YAML config to read the value from (resolved as train --check prints it).")
   var config: String?
 
-  @Option(name: .customLong("set"), help: "With --get and --config: override a key first, e.g. --set train.lr=0.01 (repeatable).")
+  @Option(
+    name: .customLong("set"),
+    help: "With --get and --config: override a key first, e.g. --set train.lr=0.01 (repeatable).")
   var overrides: [String] = []
 
   func validate() throws {
-    if get != nil && reference { throw ValidationError("--get and --reference exclude each other: mmtrain config --get KEY [--config FILE]") }
+    if get != nil && reference {
+      throw ValidationError("--get and --reference exclude each other: mmtrain config --get KEY [--config FILE]")
+    }
     if get == nil && (config != nil || !overrides.isEmpty) {
       throw ValidationError("--config and --set go with --get KEY: mmtrain config --get train.epochs --config FILE")
     }
-    if config == nil && !overrides.isEmpty { throw ValidationError("--set needs --config FILE (without one, --get prints the default)") }
+    if config == nil && !overrides.isEmpty {
+      throw ValidationError("--set needs --config FILE (without one, --get prints the default)")
+    }
   }
 
   func run() throws {
@@ -316,7 +372,8 @@ struct ConfigCommand: ParsableCommand {
       return
     }
     do {
-      let value = try config.map { try TrainConfig.load(path: $0, overrides: overrides).resolvingPaths().value(ofKey: key) }
+      let value =
+        try config.map { try TrainConfig.load(path: $0, overrides: overrides).resolvingPaths().value(ofKey: key) }
         ?? TrainConfig.defaultValue(ofKey: key)
       print(value)
     } catch {

@@ -47,7 +47,8 @@ final class ConfigErrorTests: XCTestCase {
         + ConfigSchema.keys(in: "model").map(\.name).joined(separator: ", "))
     XCTAssertEqual(
       configErrorMessage(minimalYAML + "callbacks:\n  tensorboard: 4\n"),
-      "configs/x.yaml: unknown section 'callbacks'; the sections are data, model, task, train, checkpoint, cv, report, dist")
+      "configs/x.yaml: unknown section 'callbacks'; the sections are data, model, task, train, checkpoint, cv, report, dist"
+    )
   }
 
   func testDottedKeyAtTopLevelMustBeNested() {
@@ -70,7 +71,8 @@ final class ConfigErrorTests: XCTestCase {
       "configs/x.yaml: train.seed must be a non-negative integer, got '-1'")
     XCTAssertEqual(
       configErrorMessage(minimalYAML + "model:\n  hidden: [64, 64]\n"),
-      "configs/x.yaml: model.hidden must be an integer or a mapping of modality to integer such as {text: 64, audio: 32}, got a list")
+      "configs/x.yaml: model.hidden must be an integer or a mapping of modality to integer such as {text: 64, audio: 32}, got a list"
+    )
     XCTAssertEqual(
       configErrorMessage("data:\n  path: {file: x.h5}\n"), "configs/x.yaml: data.path must be a string, got a mapping")
     XCTAssertEqual(
@@ -144,7 +146,8 @@ final class ConfigErrorTests: XCTestCase {
       "configs/x.yaml: section 'train' must be a mapping ('train:' followed by indented 'key: value' lines), got '5'")
     XCTAssertEqual(
       configErrorMessage("- data\n- train\n"),
-      "configs/x.yaml: the top level must be a mapping of sections (data, model, task, train, checkpoint, cv, report, dist), got a list")
+      "configs/x.yaml: the top level must be a mapping of sections (data, model, task, train, checkpoint, cv, report, dist), got a list"
+    )
   }
 
   /// Yams 5 (what Package.swift resolves) lets duplicates through and the parser names them; Yams 6 rejects
@@ -182,22 +185,30 @@ final class ConfigErrorTests: XCTestCase {
 final class CVConfigErrorTests: XCTestCase {
   func testCVAndReportKeys() throws {
     let c = try TrainConfig.parse(
-      yaml: "data: {path: d.h5}\ncv: {folds: 10, strategy: stratified_group, shuffle: false, seed: 3, parallel_folds: 2}\nreport: {ablation: true, metric: macro_f1}\n",
+      yaml:
+        "data: {path: d.h5}\ncv: {folds: 10, strategy: stratified_group, shuffle: false, seed: 3, parallel_folds: 2}\nreport: {ablation: true, metric: macro_f1}\n",
       source: "x.yaml")
     XCTAssertEqual(c.cv.spec, FoldSpec(k: 10, strategy: .stratifiedGroup, shuffle: false, seed: 3))
     XCTAssertEqual(c.cv.parallelFolds, 2)
     XCTAssertEqual(c.report.metric, .macroF1)
     XCTAssertTrue(c.report.ablation)
     func error(_ yaml: String) -> String {
-      do { _ = try TrainConfig.parse(yaml: "data: {path: d.h5}\n" + yaml, source: "x.yaml"); return "" } catch { return "\(error)" }
+      do { _ = try TrainConfig.parse(yaml: "data: {path: d.h5}\n" + yaml, source: "x.yaml"); return "" } catch {
+        return "\(error)"
+      }
     }
     XCTAssertEqual(error("cv: {folds: 1}\n"), "x.yaml: cv.folds must be at least 2, got 1")
-    XCTAssertTrue(error("cv: {strategy: grouped}\n").hasPrefix("x.yaml: cv.strategy must be one of kfold, stratified, group, stratified_group"), error("cv: {strategy: grouped}\n"))
+    XCTAssertTrue(
+      error("cv: {strategy: grouped}\n").hasPrefix(
+        "x.yaml: cv.strategy must be one of kfold, stratified, group, stratified_group"),
+      error("cv: {strategy: grouped}\n"))
     XCTAssertEqual(
       error("cv: {folds: 3, parallel_folds: 4}\n"),
-      "x.yaml: cv.parallel_folds = 4 is more than cv.folds = 3 (each group of ranks trains one fold at a time); use cv.parallel_folds ≤ 3")
-    XCTAssertTrue(error("task: {kind: regression}\nreport: {metric: accuracy}\n").hasPrefix(
-      "x.yaml: report.metric is accuracy, which task.kind regression does not report; use auto or one of mse"))
+      "x.yaml: cv.parallel_folds = 4 is more than cv.folds = 3 (each group of ranks trains one fold at a time); use cv.parallel_folds ≤ 3"
+    )
+    XCTAssertTrue(
+      error("task: {kind: regression}\nreport: {metric: accuracy}\n").hasPrefix(
+        "x.yaml: report.metric is accuracy, which task.kind regression does not report; use auto or one of mse"))
     XCTAssertTrue(error("cv: {n_splits: 3}\n").contains("did you mean 'cv.folds'"), error("cv: {n_splits: 3}\n"))
   }
 }

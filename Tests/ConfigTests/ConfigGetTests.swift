@@ -6,7 +6,8 @@ import XCTest
 final class ConfigGetTests: XCTestCase {
   func testValuesRenderAsTheResolvedYAMLShowsThem() throws {
     let yaml = minimalYAML + "  modalities: [text, audio]\n"
-    let config = try XCTUnwrap(parseOK(yaml, overrides: ["train.batch_size=24", "train.lr=1e-3", #"checkpoint.dir="runs/a: b""#]))
+    let config = try XCTUnwrap(
+      parseOK(yaml, overrides: ["train.batch_size=24", "train.lr=1e-3", #"checkpoint.dir="runs/a: b""#]))
     XCTAssertEqual(try config.value(ofKey: "train.batch_size"), "24")
     XCTAssertEqual(try config.value(ofKey: "train.lr"), "0.001")
     XCTAssertEqual(try config.value(ofKey: "data.modalities"), "[text, audio]")
@@ -42,7 +43,8 @@ final class ConfigGetTests: XCTestCase {
       do { _ = try config.value(ofKey: key); return "no error" } catch { return "\(error)" }
     }
     XCTAssertEqual(message("trian.lr"), "--get: unknown key 'trian.lr' (did you mean 'train.lr'?)")
-    XCTAssertEqual(message("train.learning_rate"), "--get: unknown key 'train.learning_rate' (did you mean 'train.lr'?)")
+    XCTAssertEqual(
+      message("train.learning_rate"), "--get: unknown key 'train.learning_rate' (did you mean 'train.lr'?)")
     XCTAssertEqual(message("batch_size"), "--get: unknown key 'batch_size' (did you mean 'train.batch_size'?)")
     XCTAssertEqual(message("train"), "--get: 'train' is a section; give one key, e.g. --get train.lr")
     XCTAssertEqual(try? TrainConfig.defaultValue(ofKey: "trian.lr"), nil)

@@ -102,9 +102,11 @@ final class ReadmeReferenceTests: XCTestCase {
   func testReadmeHoldsTheGeneratedReferenceOnce() throws {
     let readme = try String(contentsOf: packageRoot().appendingPathComponent("README.md"), encoding: .utf8)
     let reference = TrainConfig.referenceMarkdown()
-    let regenerate = "replace README.md's tables (from '### `data`' to the next '## ' heading) with the output of `mmtrain config --reference`"
-    XCTAssertEqual(occurrences(of: reference, in: readme), 1,
-                   "README.md must hold the configuration reference exactly once: \(regenerate)")
+    let regenerate =
+      "replace README.md's tables (from '### `data`' to the next '## ' heading) with the output of `mmtrain config --reference`"
+    XCTAssertEqual(
+      occurrences(of: reference, in: readme), 1,
+      "README.md must hold the configuration reference exactly once: \(regenerate)")
 
     let articles = try documentationArticles()
     XCTAssertFalse(articles.isEmpty, "no .md files found under Sources/ (the DocC catalog)")
@@ -114,10 +116,13 @@ final class ReadmeReferenceTests: XCTestCase {
     XCTAssertEqual(rows.count, ConfigSchema.keys.count)
     for line in headings + rows {
       let text = line.hasSuffix("\n") ? line : line + "\n"
-      XCTAssertEqual(occurrences(of: "\n" + text, in: "\n" + readme), 1,
-                     "README.md must hold '\(line.trimmingCharacters(in: .newlines))' exactly once: \(regenerate)")
+      XCTAssertEqual(
+        occurrences(of: "\n" + text, in: "\n" + readme), 1,
+        "README.md must hold '\(line.trimmingCharacters(in: .newlines))' exactly once: \(regenerate)")
       for (path, article) in articles where article.contains(line.trimmingCharacters(in: .newlines)) {
-        XCTFail("\(path) repeats README's configuration reference ('\(line.trimmingCharacters(in: .newlines))'); link to README's instead")
+        XCTFail(
+          "\(path) repeats README's configuration reference ('\(line.trimmingCharacters(in: .newlines))'); link to README's instead"
+        )
       }
     }
   }

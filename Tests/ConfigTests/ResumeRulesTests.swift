@@ -37,7 +37,8 @@ final class ResumeRulesTests: XCTestCase {
     XCTAssertEqual(changed(["train.epochs=50", "train.lr=0.1", "checkpoint.keep=9", "checkpoint.every_epochs=2"]), [])
     XCTAssertEqual(changed(["train.seed=3", "data.steps=20"]), [], "repeating the checkpoint's value is no change")
     XCTAssertEqual(changed(["task.classes="]), [], "classes left to inference take the checkpoint's")
-    XCTAssertEqual(changed(["data.path=/elsewhere/data.h5"]), [], "the data may move; its fingerprint says whether it changed")
+    XCTAssertEqual(
+      changed(["data.path=/elsewhere/data.h5"]), [], "the data may move; its fingerprint says whether it changed")
   }
 
   func testTheRuleIsByPrefixSoFutureSectionsAreCovered() {
@@ -52,7 +53,8 @@ final class ResumeRulesTests: XCTestCase {
   func testResumedConfigTakesTheInferredValuesOfTheCheckpoint() throws {
     var withModalities = saved
     withModalities.data.modalities = ["b", "a"]
-    let resumed = try ResumeRules.check(checkpoint: withModalities, run: parseOK(minimalYAML + "train:\n  seed: 3\n")!, checkpointPath: "c")
+    let resumed = try ResumeRules.check(
+      checkpoint: withModalities, run: parseOK(minimalYAML + "train:\n  seed: 3\n")!, checkpointPath: "c")
     XCTAssertEqual(resumed.task.classes, 2)
     XCTAssertEqual(resumed.data.modalities, ["b", "a"])
   }
@@ -74,7 +76,9 @@ final class ConfigPathTests: XCTestCase {
     let dir = makeTemporaryDirectory("config")
     defer { try? FileManager.default.removeItem(at: dir) }
     let path = dir.appendingPathComponent("data.h5").path
-    XCTAssertTrue(FileManager.default.createFile(atPath: path, contents: Data([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0])))
+    XCTAssertTrue(
+      FileManager.default.createFile(
+        atPath: path, contents: Data([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0])))
     XCTAssertThrowsError(try TrainConfig.load(path: path)) { error in
       XCTAssertTrue("\(error)".contains("\(path): is an HDF5 file, not a YAML config"), "\(error)")
     }
@@ -96,7 +100,9 @@ final class CVResumeRulesTests: XCTestCase {
     let saved = parseOK(minimalYAML + "cv:\n  folds: 5\n")!
     for change in ["model.hidden=17", "cv.folds=3", "cv.strategy=stratified", "data.steps=7"] {
       let new = parseOK(minimalYAML + "cv:\n  folds: 5\n", overrides: [change])!
-      XCTAssertThrowsError(try ResumeRules.checkCV(manifest: saved, run: new, how: "cv --resume r", manifestPath: "r/folds.json"), change) {
+      XCTAssertThrowsError(
+        try ResumeRules.checkCV(manifest: saved, run: new, how: "cv --resume r", manifestPath: "r/folds.json"), change
+      ) {
         let key = String(change.split(separator: "=")[0])
         XCTAssertTrue("\($0)".contains("\(key) = "), "\($0)")
         XCTAssertTrue("\($0)".contains("folds of two experiments"), "\($0)")
@@ -104,7 +110,8 @@ final class CVResumeRulesTests: XCTestCase {
     }
     for free in ["train.epochs=9", "cv.parallel_folds=1", "cv.refit=true", "checkpoint.keep=1"] {
       let new = parseOK(minimalYAML + "cv:\n  folds: 5\n", overrides: [free])!
-      XCTAssertNoThrow(try ResumeRules.checkCV(manifest: saved, run: new, how: "cv --resume r", manifestPath: "r/folds.json"), free)
+      XCTAssertNoThrow(
+        try ResumeRules.checkCV(manifest: saved, run: new, how: "cv --resume r", manifestPath: "r/folds.json"), free)
     }
   }
 }

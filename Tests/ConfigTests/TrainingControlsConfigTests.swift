@@ -25,20 +25,23 @@ final class TrainingControlsConfigTests: XCTestCase {
   }
 
   func testEarlyStoppingMappingAndClassWeights() throws {
-    let c = try XCTUnwrap(parseOK(minimalYAML + """
-      task:
-        class_weights: [1, 2.5]
-      train:
-        optimizer: AdamW
-        schedule: cosine
-        early_stopping: {metric: val_f1, patience: 3, min_delta: 0.01}
-      """))
+    let c = try XCTUnwrap(
+      parseOK(
+        minimalYAML + """
+          task:
+            class_weights: [1, 2.5]
+          train:
+            optimizer: AdamW
+            schedule: cosine
+            early_stopping: {metric: val_f1, patience: 3, min_delta: 0.01}
+          """))
     XCTAssertEqual(c.train.optimizer, .adamw)
     XCTAssertEqual(c.train.schedule, .cosine)
     XCTAssertEqual(c.train.earlyStopping, EarlyStopping(metric: .valF1, patience: 3, minDelta: 0.01))
     XCTAssertEqual(c.task.classWeights, .list([1, 2.5]))
-    XCTAssertEqual(parseOK(minimalYAML + "train:\n  early_stopping: {patience: 2}\n")?.train.earlyStopping,
-                   EarlyStopping(metric: .valLoss, patience: 2, minDelta: 0))
+    XCTAssertEqual(
+      parseOK(minimalYAML + "train:\n  early_stopping: {patience: 2}\n")?.train.earlyStopping,
+      EarlyStopping(metric: .valLoss, patience: 2, minDelta: 0))
     XCTAssertEqual(parseOK(minimalYAML, overrides: ["task.class_weights=balanced"])?.task.classWeights, .balanced)
     XCTAssertNil(parseOK(minimalYAML, overrides: ["train.early_stopping=null"])?.train.earlyStopping)
     for kind in OptimizerKind.allCases {
@@ -106,7 +109,8 @@ final class TrainingControlsConfigTests: XCTestCase {
   func testControlsThatDoNotFitTheTask() {
     XCTAssertEqual(
       configErrorMessage(minimalYAML + "task:\n  loss: mae\n"),
-      "configs/x.yaml: task.loss chooses a regression loss, but task.kind is multiclass (its loss is cross-entropy); drop task.loss")
+      "configs/x.yaml: task.loss chooses a regression loss, but task.kind is multiclass (its loss is cross-entropy); drop task.loss"
+    )
     XCTAssertEqual(
       configErrorMessage(minimalYAML + "task:\n  kind: binary\ntrain:\n  label_smoothing: 0.1\n"),
       "configs/x.yaml: train.label_smoothing applies to multiclass only; task.kind is binary (set it to 0)")
@@ -119,7 +123,8 @@ final class TrainingControlsConfigTests: XCTestCase {
     var c = TrainConfig.defaults
     c.data.path = "d.h5"
     c.train.earlyStopping = EarlyStopping(metric: .valAccuracy, patience: 2, minDelta: 0.5)
-    XCTAssertTrue(c.yaml().contains("  early_stopping: {metric: val_accuracy, patience: 2, min_delta: 0.5}\n"), c.yaml())
+    XCTAssertTrue(
+      c.yaml().contains("  early_stopping: {metric: val_accuracy, patience: 2, min_delta: 0.5}\n"), c.yaml())
     XCTAssertEqual(try TrainConfig.parse(yaml: c.yaml(), source: "r.yaml"), c)
   }
 }

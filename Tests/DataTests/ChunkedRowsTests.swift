@@ -9,7 +9,8 @@ import XCTest
 final class ChunkedRowsTests: XCTestCase {
   func testBlockRowsAreWholeChunks() {
     XCTAssertEqual(ChunkedRows.blockRows(rowSize: 1000, chunkRows: nil, blockBytes: 40_000), 10)
-    XCTAssertEqual(ChunkedRows.blockRows(rowSize: 1000, chunkRows: 4, blockBytes: 40_000), 8, "a whole number of 4-row chunks")
+    XCTAssertEqual(
+      ChunkedRows.blockRows(rowSize: 1000, chunkRows: 4, blockBytes: 40_000), 8, "a whole number of 4-row chunks")
     XCTAssertEqual(ChunkedRows.blockRows(rowSize: 1000, chunkRows: 64, blockBytes: 40_000), 64, "at least one chunk")
     XCTAssertEqual(ChunkedRows.blockRows(rowSize: 1_000_000, chunkRows: nil, blockBytes: 40_000), 1, "at least one row")
   }
@@ -30,7 +31,9 @@ final class ChunkedRowsTests: XCTestCase {
           firsts.append(first)
           seen += Array(UnsafeBufferPointer(start: data, count: count * T * D))
         }
-        XCTAssertEqual(seen, Array(values[(rows.lowerBound * T * D)..<(rows.upperBound * T * D)]), "rows \(rows), block \(blockBytes) bytes")
+        XCTAssertEqual(
+          seen, Array(values[(rows.lowerBound * T * D)..<(rows.upperBound * T * D)]),
+          "rows \(rows), block \(blockBytes) bytes")
         XCTAssertEqual(firsts.first, 0)
       }
     }

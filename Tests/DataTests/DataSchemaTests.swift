@@ -56,32 +56,36 @@ final class DataSchemaTests: XCTestCase {
   }
 
   func testRowCountMismatch() throws {
-    expectError(try file { f in
-      try f.writeFloats("/modalities/a", [1, 2, 3], shape: [3, 1, 1])
-      try f.writeInt64s("/labels", [0, 1], shape: [2])
-    }, "'/labels' has 2 rows", "same N")
+    expectError(
+      try file { f in
+        try f.writeFloats("/modalities/a", [1, 2, 3], shape: [3, 1, 1])
+        try f.writeInt64s("/labels", [0, 1], shape: [2])
+      }, "'/labels' has 2 rows", "same N")
   }
 
   func testWrongRank() throws {
-    expectError(try file { f in
-      try f.writeFloats("/modalities/a", [1, 2], shape: [2, 1])
-      try f.writeInt64s("/labels", [0, 1], shape: [2])
-    }, "'/modalities/a' has rank 2", "[N, T, D]")
+    expectError(
+      try file { f in
+        try f.writeFloats("/modalities/a", [1, 2], shape: [2, 1])
+        try f.writeInt64s("/labels", [0, 1], shape: [2])
+      }, "'/modalities/a' has rank 2", "[N, T, D]")
   }
 
   func testNonFloatFeatures() throws {
-    expectError(try file { f in
-      try f.writeInt64s("/modalities/a", [1, 2], shape: [2, 1, 1])
-      try f.writeInt64s("/labels", [0, 1], shape: [2])
-    }, "'/modalities/a' has dtype int64", "float32")
+    expectError(
+      try file { f in
+        try f.writeInt64s("/modalities/a", [1, 2], shape: [2, 1, 1])
+        try f.writeInt64s("/labels", [0, 1], shape: [2])
+      }, "'/modalities/a' has dtype int64", "float32")
   }
 
   func testLengthsForUnknownModality() throws {
-    expectError(try file { f in
-      try f.writeFloats("/modalities/a", [1, 2], shape: [2, 1, 1])
-      try f.writeInt64s("/labels", [0, 1], shape: [2])
-      try f.writeInt64s("/lengths/b", [1, 1], shape: [2])
-    }, "'/lengths/b' names no modality")
+    expectError(
+      try file { f in
+        try f.writeFloats("/modalities/a", [1, 2], shape: [2, 1, 1])
+        try f.writeInt64s("/labels", [0, 1], shape: [2])
+        try f.writeInt64s("/lengths/b", [1, 1], shape: [2])
+      }, "'/lengths/b' names no modality")
   }
 
   func testMissingFileAndNotHDF5() throws {
@@ -89,6 +93,8 @@ final class DataSchemaTests: XCTestCase {
     XCTAssertThrowsError(try DataSchema.read(path: missing)) { XCTAssertTrue("\($0)".contains(missing), "\($0)") }
     let text = dir.appendingPathComponent("text.h5").path
     try "hello".write(toFile: text, atomically: true, encoding: .utf8)
-    XCTAssertThrowsError(try DataSchema.read(path: text)) { XCTAssertTrue("\($0)".contains("not an HDF5 file"), "\($0)") }
+    XCTAssertThrowsError(try DataSchema.read(path: text)) {
+      XCTAssertTrue("\($0)".contains("not an HDF5 file"), "\($0)")
+    }
   }
 }

@@ -28,8 +28,9 @@ final class LabelHintTests: XCTestCase {
       let file = try HDF5File(path: path)
       defer { file.close() }
       let schema = try DataSchema.read(file)
-      let o = LoadOptions(modalities: schema.modalities, steps: [2], align: .truncate, normalize: .none, missing: .error,
-                          task: task, classes: nil, validationMask: [Bool](repeating: false, count: 6))
+      let o = LoadOptions(
+        modalities: schema.modalities, steps: [2], align: .truncate, normalize: .none, missing: .error,
+        task: task, classes: nil, validationMask: [Bool](repeating: false, count: 6))
       _ = try ShardLoader.load(file: file, schema: schema, options: o, comm: SingleProcessCommunicator())
       XCTFail("\(path) loaded for \(task)")
       return ""
@@ -82,7 +83,8 @@ final class LabelHintTests: XCTestCase {
     try f.writeInt64s("/labels", [0, 1, 0, 1, 0, 1], shape: [6])
     f.close()
     XCTAssertThrowsError(try DataSchema.read(path: path)) { error in
-      XCTAssertTrue("\(error)".contains("looks like [T, N, D]") && "\(error)".contains("the contract is [N, T, D]"), "\(error)")
+      XCTAssertTrue(
+        "\(error)".contains("looks like [T, N, D]") && "\(error)".contains("the contract is [N, T, D]"), "\(error)")
     }
   }
 }
@@ -124,6 +126,7 @@ final class DataFingerprintTests: XCTestCase {
 
     var touched = first
     touched.mtime += 60
-    XCTAssertTrue(touched.difference(from: first)?.hasPrefix("modified ") ?? false, touched.difference(from: first) ?? "nil")
+    XCTAssertTrue(
+      touched.difference(from: first)?.hasPrefix("modified ") ?? false, touched.difference(from: first) ?? "nil")
   }
 }

@@ -38,10 +38,13 @@ final class PreprocessReferenceTests: XCTestCase {
       XCTAssertEqual(shard.x.array.count, c.x.count, label)
       guard shard.x.array.count == c.x.count else { continue }
       // float32 arithmetic on both sides; statistics summed in float64 in a different order.
-      let close = { (a: [Float], b: [Double]) -> Bool in zip(a, b).allSatisfy { isClose(Double($0), $1, rtol: 1e-5, atol: 1e-5) } }
+      let close = { (a: [Float], b: [Double]) -> Bool in
+        zip(a, b).allSatisfy { isClose(Double($0), $1, rtol: 1e-5, atol: 1e-5) }
+      }
       XCTAssertTrue(close(shard.statistics.mean, c.mean), "mean, \(label)")
       XCTAssertTrue(close(shard.statistics.std, c.std), "std, \(label)")
-      XCTAssertTrue(close(shard.x.array, c.x), "x, \(label): max relative difference \(maxRelativeDifference(shard.x.array, c.x))")
+      XCTAssertTrue(
+        close(shard.x.array, c.x), "x, \(label): max relative difference \(maxRelativeDifference(shard.x.array, c.x))")
     }
   }
 
@@ -50,7 +53,8 @@ final class PreprocessReferenceTests: XCTestCase {
     let path = "Sources/mmtrain/Documentation.docc/Preprocessing.md"
     let article = try String(contentsOf: packageRoot().appendingPathComponent(path), encoding: .utf8)
     let begin = "# --- begin preprocess (quoted in Preprocessing.md) ---\n", end = "# --- end preprocess ---"
-    let function = try XCTUnwrap(script.components(separatedBy: begin).dropFirst().first?.components(separatedBy: end).first)
+    let function = try XCTUnwrap(
+      script.components(separatedBy: begin).dropFirst().first?.components(separatedBy: end).first)
     XCTAssertTrue(function.hasPrefix("def preprocess("), function)
     XCTAssertTrue(article.contains(function), "\(path) must quote Tests/Fixtures/preprocess.py's preprocess() verbatim")
   }

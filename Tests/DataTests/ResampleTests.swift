@@ -8,7 +8,8 @@ final class ResampleTests: XCTestCase {
     var dst = [Float](repeating: -1, count: S * D)
     let n = src.withUnsafeBufferPointer { sp in
       dst.withUnsafeMutableBufferPointer { dp in
-        Resample.align(mode, src: sp.baseAddress!, validSteps: L, features: D, dst: dp.baseAddress!, steps: S, dstStride: D)
+        Resample.align(
+          mode, src: sp.baseAddress!, validSteps: L, features: D, dst: dp.baseAddress!, steps: S, dstStride: D)
       }
     }
     return (dst, n)
@@ -22,7 +23,7 @@ final class ResampleTests: XCTestCase {
   }
 
   func testInterpolateShrinksAndKeepsEnds() {
-    let src: [Float] = (0..<9).flatMap { [Float($0), Float(-$0)] }   // T 9, D 2
+    let src: [Float] = (0..<9).flatMap { [Float($0), Float(-$0)] }  // T 9, D 2
     let (out, _) = align(.interpolate, src, L: 9, D: 2, S: 3)
     XCTAssertEqual(out, [0, 0, 4, -4, 8, -8])
   }

@@ -14,7 +14,9 @@ final class ShardLoaderTests: XCTestCase {
   override func tearDown() { try? FileManager.default.removeItem(at: dir) }
 
   /// a: [4, 3, 1] values 10*i + t; b: [4, 2, 2]; labels 0 1 2 1; lengths/a = 3 2 1 0.
-  func writeFile(_ name: String = "d.h5", a: [Float]? = nil, labels: [Int64] = [0, 1, 2, 1], edit: ((HDF5File) throws -> Void)? = nil) throws -> String {
+  func writeFile(
+    _ name: String = "d.h5", a: [Float]? = nil, labels: [Int64] = [0, 1, 2, 1], edit: ((HDF5File) throws -> Void)? = nil
+  ) throws -> String {
     let path = dir.appendingPathComponent(name).path
     let f = try HDF5File(path: path, mode: .truncate)
     let aValues = a ?? (0..<4).flatMap { i in (0..<3).map { t in Float(10 * i + t) } }
@@ -27,18 +29,22 @@ final class ShardLoaderTests: XCTestCase {
     return path
   }
 
-  func options(_ schema: DataSchema, names: [String] = [], normalize: Normalize = .none, missing: MissingPolicy = .error,
-               task: TaskKind = .multiclass, classes: Int? = nil, steps: Int = 3, validation: [Bool] = [false, false, false, true]) throws -> LoadOptions {
+  func options(
+    _ schema: DataSchema, names: [String] = [], normalize: Normalize = .none, missing: MissingPolicy = .error,
+    task: TaskKind = .multiclass, classes: Int? = nil, steps: Int = 3, validation: [Bool] = [false, false, false, true]
+  ) throws -> LoadOptions {
     let modalities = try schema.resolveModalities(names)
-    return LoadOptions(modalities: modalities, steps: modalities.map { _ in steps }, align: .truncate, normalize: normalize,
-                missing: missing, task: task, classes: classes, validationMask: validation)
+    return LoadOptions(
+      modalities: modalities, steps: modalities.map { _ in steps }, align: .truncate, normalize: normalize,
+      missing: missing, task: task, classes: classes, validationMask: validation)
   }
 
   func load(_ path: String, _ make: (DataSchema) throws -> LoadOptions) throws -> Shard {
     let file = try HDF5File(path: path)
     defer { file.close() }
     let schema = try DataSchema.read(file)
-    return try ShardLoader.load(file: file, schema: schema, options: try make(schema), comm: SingleProcessCommunicator())
+    return try ShardLoader.load(
+      file: file, schema: schema, options: try make(schema), comm: SingleProcessCommunicator())
   }
 
   func testFusesInConfigOrderWithLengthsAndInferredClasses() throws {
@@ -68,7 +74,7 @@ final class ShardLoaderTests: XCTestCase {
 
   func testMissingValuesErrorZeroOrMean() throws {
     var a = (0..<12).map { Float($0) }
-    a[4] = .nan                                   // sample 1, step 1 (valid: length 2)
+    a[4] = .nan  // sample 1, step 1 (valid: length 2)
     let path = try writeFile(a: a)
     XCTAssertThrowsError(try load(path) { try self.options($0, names: ["a"]) }) { e in
       let text = "\(e)"
@@ -78,7 +84,8 @@ final class ShardLoaderTests: XCTestCase {
     XCTAssertEqual(zero.x[1 * 3 + 1], 0)
     let mean = try load(path) { try self.options($0, names: ["a"], missing: .mean) }
     XCTAssertEqual(mean.x[1 * 3 + 1], mean.statistics.mean[0], "imputed with the training mean (finite values only)")
-    XCTAssertEqual(Double(mean.statistics.mean[0]), Double(0 + 1 + 2 + 3 + 6) / 5, accuracy: 1e-6, "rows 0-2, valid finite steps")
+    XCTAssertEqual(
+      Double(mean.statistics.mean[0]), Double(0 + 1 + 2 + 3 + 6) / 5, accuracy: 1e-6, "rows 0-2, valid finite steps")
   }
 
   func testLabelOutOfRangeAndFloatLabelsForClassification() throws {

@@ -16,7 +16,8 @@ final class ShardingTests: XCTestCase {
           sizes.append(rows.count)
           for r in rows {
             seen[r] += 1
-            XCTAssertEqual(Sharding.owner(of: r, world: world, count: n), rank, "owner of row \(r), n=\(n) world=\(world)")
+            XCTAssertEqual(
+              Sharding.owner(of: r, world: world, count: n), rank, "owner of row \(r), n=\(n) world=\(world)")
           }
         }
         XCTAssertEqual(seen, [Int](repeating: 1, count: n), "n=\(n) world=\(world)")
@@ -31,7 +32,9 @@ final class ShardingTests: XCTestCase {
     XCTAssertEqual(a, Split.validationMask(count: 101, fraction: 0.2, seed: 3))
     XCTAssertNotEqual(a, Split.validationMask(count: 101, fraction: 0.2, seed: 4))
     XCTAssertEqual(Split.validationMask(count: 10, fraction: 0, seed: 1).filter { $0 }.count, 0)
-    XCTAssertEqual(Split.validationMask(count: 3, fraction: 0.01, seed: 1).filter { $0 }.count, 1, "a positive fraction keeps at least one row")
+    XCTAssertEqual(
+      Split.validationMask(count: 3, fraction: 0.01, seed: 1).filter { $0 }.count, 1,
+      "a positive fraction keeps at least one row")
   }
 
   func testSamplerOrdersAndBatchesCoverTrainRowsOncePerEpoch() {

@@ -5,8 +5,8 @@ import XCTest
 /// (StratifiedShuffleSplit); `random` stays the seeded row split it always was.
 final class SplitKindTests: XCTestCase {
   let n = 120
-  var groups: [Int] { (0..<n).map { $0 % 24 } }           // 24 subjects, 5 rows each
-  var labels: [Int] { (0..<n).map { $0 % 10 < 3 ? 1 : 0 } } // 30% class 1
+  var groups: [Int] { (0..<n).map { $0 % 24 } }  // 24 subjects, 5 rows each
+  var labels: [Int] { (0..<n).map { $0 % 10 < 3 ? 1 : 0 } }  // 30% class 1
 
   func testGroupSplitHoldsOutWholeGroups() {
     let mask = Split.validationMask(count: n, fraction: 0.2, seed: 4, kind: .group, groups: groups, labels: nil)
@@ -14,8 +14,10 @@ final class SplitKindTests: XCTestCase {
     let kept = Set((0..<n).filter { !mask[$0] }.map { groups[$0] })
     XCTAssertTrue(held.isDisjoint(with: kept), "a subject in both validation and training: \(held.intersection(kept))")
     XCTAssertEqual(held.count, 5, "ceil(0.2 · 24 groups), as GroupShuffleSplit counts groups")
-    XCTAssertEqual(mask, Split.validationMask(count: n, fraction: 0.2, seed: 4, kind: .group, groups: groups, labels: nil))
-    XCTAssertNotEqual(mask, Split.validationMask(count: n, fraction: 0.2, seed: 5, kind: .group, groups: groups, labels: nil))
+    XCTAssertEqual(
+      mask, Split.validationMask(count: n, fraction: 0.2, seed: 4, kind: .group, groups: groups, labels: nil))
+    XCTAssertNotEqual(
+      mask, Split.validationMask(count: n, fraction: 0.2, seed: 5, kind: .group, groups: groups, labels: nil))
     // the random split of the same rows mixes subjects (what the grouped one prevents)
     let random = Split.validationMask(count: n, fraction: 0.2, seed: 4, kind: .random, groups: groups, labels: nil)
     let rHeld = Set((0..<n).filter { random[$0] }.map { groups[$0] })

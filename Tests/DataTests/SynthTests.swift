@@ -17,7 +17,8 @@ final class SynthTests: XCTestCase {
     let f = try HDF5File(path: path)
     defer { f.close() }
     XCTAssertEqual(try f.datasetInfo("/modalities/audio").shape, [400, 10, 8], "audio on the text grid")
-    let text = try f.readInt64s("/lengths/text"), audio = try f.readInt64s("/lengths/audio"), vision = try f.readInt64s("/lengths/vision")
+    let text = try f.readInt64s("/lengths/text"), audio = try f.readInt64s("/lengths/audio"),
+      vision = try f.readInt64s("/lengths/vision")
     XCTAssertEqual(text, audio, "one length shared by the streams")
     XCTAssertTrue(zip(text, vision).allSatisfy { $1 == 0 || $1 == $0 }, "vision: the same length, or absent")
     XCTAssertEqual(Set(text), Set((3...10).map { Int64($0) }), "uniform in 3...10: every length occurs")
@@ -28,7 +29,8 @@ final class SynthTests: XCTestCase {
     try Synth.write(spec, to: defaultPath)
     let d = try HDF5File(path: defaultPath)
     defer { d.close() }
-    XCTAssertEqual(try d.datasetInfo("/modalities/audio").shape, [50, 20, 8], "the default keeps audio at twice the rate")
+    XCTAssertEqual(
+      try d.datasetInfo("/modalities/audio").shape, [50, 20, 8], "the default keeps audio at twice the rate")
     XCTAssertTrue(try d.readInt64s("/lengths/text").allSatisfy { (5...10).contains($0) })
   }
 }

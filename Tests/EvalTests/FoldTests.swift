@@ -40,7 +40,8 @@ final class FoldTests: XCTestCase {
       case "group":
         // shuffled GroupKFold: the groups are split into k runs of sizes differing by at most one
         let g = c.ints("groups")!
-        XCTAssertEqual(p.folds.map { Set($0.test.map { g[$0] }).count }, reference.map { Set($0.map { g[$0] }).count }, name)
+        XCTAssertEqual(
+          p.folds.map { Set($0.test.map { g[$0] }).count }, reference.map { Set($0.map { g[$0] }).count }, name)
       default:
         break
       }
@@ -107,7 +108,11 @@ final class FoldTests: XCTestCase {
 
   private func checkGroupsDisjoint(_ p: FoldPlan, _ g: [Int], _ name: String) {
     let sets = p.folds.map { Set($0.test.map { g[$0] }) }
-    for i in sets.indices { for j in sets.indices where i < j { XCTAssertTrue(sets[i].isDisjoint(with: sets[j]), "\(name): a group in two folds") } }
+    for i in sets.indices {
+      for j in sets.indices where i < j {
+        XCTAssertTrue(sets[i].isDisjoint(with: sets[j]), "\(name): a group in two folds")
+      }
+    }
   }
 
   private func classCounts(_ idx: [Int], _ y: [Int]) -> [Int: Int] {

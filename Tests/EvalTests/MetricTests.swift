@@ -7,7 +7,9 @@ import XCTest
 /// Every metric against scikit-learn 1.9.1 / scipy values (Tests/Fixtures/make_sklearn_fixtures.py).
 final class MetricTests: XCTestCase {
   private func close(_ a: Double?, _ b: Double?, _ what: String, tol: Double = 1e-12) {
-    guard let a, let b else { return XCTAssertTrue(a == nil && b == nil, "\(what): \(String(describing: a)) vs \(String(describing: b))") }
+    guard let a, let b else {
+      return XCTAssertTrue(a == nil && b == nil, "\(what): \(String(describing: a)) vs \(String(describing: b))")
+    }
     XCTAssertEqual(a, b, accuracy: tol * max(1, abs(b)), what)
   }
 
@@ -78,7 +80,8 @@ final class MetricTests: XCTestCase {
     // every true score 0: the non-zero Acc-2 is undefined
     XCTAssertNil(RegressionMetrics(targets: [[0], [0]], predictions: [[1], [-1]]).sentiment?.acc2Non0)
     XCTAssertNotNil(RegressionMetrics(targets: [[0], [0]], predictions: [[1], [-1]]).sentiment)
-    XCTAssertNil(RegressionMetrics(targets: [[0], [4]], predictions: [[1], [-1]]).sentiment, "targets outside [-3, 3]")
+    XCTAssertNil(
+      RegressionMetrics(targets: [[0], [4]], predictions: [[1], [-1]]).sentiment, "targets outside [-3, 3]")
   }
 
   func testStudentTMatchesScipy() {
@@ -87,7 +90,9 @@ final class MetricTests: XCTestCase {
       close(StudentT.quantile(0.975, df: q.double("df")), q.double("t"), "t(0.975, \(q.double("df")))", tol: 1e-10)
     }
     for q in t["quantile_other"] as! [[String: Any]] {
-      close(StudentT.quantile(q.double("p"), df: q.double("df")), q.double("t"), "t(\(q.double("p")), \(q.double("df")))", tol: 1e-10)
+      close(
+        StudentT.quantile(q.double("p"), df: q.double("df")), q.double("t"), "t(\(q.double("p")), \(q.double("df")))",
+        tol: 1e-10)
     }
     for q in t["cdf"] as! [[String: Any]] {
       close(StudentT.cdf(q.double("x"), df: q.double("df")), q.double("p"), "cdf", tol: 1e-12)

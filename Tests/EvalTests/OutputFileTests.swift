@@ -16,7 +16,8 @@ final class OutputFileTests: XCTestCase {
     try FileManager.default.createDirectory(atPath: target, withIntermediateDirectories: false)
     try "notes".write(toFile: target + "/notes.txt", atomically: true, encoding: .utf8)
     XCTAssertThrowsError(try OutputFile.write(Data("a,b\n".utf8), to: target, option: "--out")) { error in
-      XCTAssertEqual("\(error)", "--out \(target) is a directory; give a file path (mmtrain never replaces a directory)")
+      XCTAssertEqual(
+        "\(error)", "--out \(target) is a directory; give a file path (mmtrain never replaces a directory)")
       XCTAssertEqual((error as? MMError)?.kind, .usage)
     }
     XCTAssertEqual(try String(contentsOfFile: target + "/notes.txt", encoding: .utf8), "notes")
@@ -49,10 +50,11 @@ final class OutputFileTests: XCTestCase {
   func testAFailedWriterLeavesNothing() throws {
     let target = dir.appendingPathComponent("p.h5").path
     struct Boom: Error {}
-    XCTAssertThrowsError(try OutputFile.replace(target) { tmp in
-      try "half".write(toFile: tmp, atomically: false, encoding: .utf8)
-      throw Boom()
-    })
+    XCTAssertThrowsError(
+      try OutputFile.replace(target) { tmp in
+        try "half".write(toFile: tmp, atomically: false, encoding: .utf8)
+        throw Boom()
+      })
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), [])
   }
 }

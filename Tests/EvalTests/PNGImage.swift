@@ -13,11 +13,15 @@ struct PNGImage {
 
   init(data: Data) throws {
     let bytes = [UInt8](data)
-    guard bytes.count > 8, bytes[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] else { throw Failure.notPNG }
+    guard bytes.count > 8, bytes[0..<8] == [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] else {
+      throw Failure.notPNG
+    }
     var pos = 8
     var idat: [UInt8] = []
     var w = 0, h = 0, colorType = 0
-    func u32(_ p: Int) -> Int { Int(bytes[p]) << 24 | Int(bytes[p + 1]) << 16 | Int(bytes[p + 2]) << 8 | Int(bytes[p + 3]) }
+    func u32(_ p: Int) -> Int {
+      Int(bytes[p]) << 24 | Int(bytes[p + 1]) << 16 | Int(bytes[p + 2]) << 8 | Int(bytes[p + 3])
+    }
     while pos + 8 <= bytes.count {
       let length = u32(pos)
       let type = String(decoding: bytes[(pos + 4)..<(pos + 8)], as: UTF8.self)

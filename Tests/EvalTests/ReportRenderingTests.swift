@@ -29,8 +29,11 @@ final class ReportRenderingTests: XCTestCase {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: try chromiumPath())
     // A fresh profile per run: parallel test runs never share one.
-    p.arguments = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-                   "--user-data-dir=\(dir.appendingPathComponent("profile-\(UUID().uuidString)").path)"] + args
+    p.arguments =
+      [
+        "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+        "--user-data-dir=\(dir.appendingPathComponent("profile-\(UUID().uuidString)").path)",
+      ] + args
     let outURL = dir.appendingPathComponent("chromium-\(UUID().uuidString).out")
     let errURL = dir.appendingPathComponent("chromium-\(UUID().uuidString).err")
     FileManager.default.createFile(atPath: outURL.path, contents: nil)
@@ -52,7 +55,10 @@ final class ReportRenderingTests: XCTestCase {
     let dir = html.deletingLastPathComponent()
     let png = dir.appendingPathComponent("\(html.deletingPathExtension().lastPathComponent).png")
     let shot = try run(
-      ["--enable-logging=stderr", "--v=0", "--window-size=1360,\(height)", "--screenshot=\(png.path)", html.absoluteString], in: dir)
+      [
+        "--enable-logging=stderr", "--v=0", "--window-size=1360,\(height)", "--screenshot=\(png.path)",
+        html.absoluteString,
+      ], in: dir)
     let dom = try run(["--dump-dom", html.absoluteString], in: dir).out
     // Console messages (console.*, uncaught exceptions) are logged as INFO:CONSOLE lines.
     let console = shot.err.split(separator: "\n").map(String.init).filter { $0.contains(":CONSOLE") }
@@ -69,22 +75,34 @@ final class ReportRenderingTests: XCTestCase {
     var regression = SampleReports.regression(ablation: true)
     regression.0.title = String(repeating: "runs/nested-sweep-directory/", count: 8) + "mosi-regression (mosi.yaml)"
     let cases: [(String, Report, Predictions?, [String])] = [
-      ("demo-cv", demo, nil,
-       ["main-metric"] + (0..<5).map { "curves-fold-\($0)" } + ["val-accuracy", "train-accuracy", "confusion-pooled"]
-         + (0..<5).map { "confusion-fold-\($0)" } + ["roc", "ablation"]),
-      ("binary", SampleReports.classification(k: 5, classes: 2).0, SampleReports.classification(k: 5, classes: 2).1,
-       ["main-metric"] + (0..<5).map { "curves-fold-\($0)" } + ["val-accuracy", "train-accuracy", "confusion-pooled"]
-         + (0..<5).map { "confusion-fold-\($0)" } + ["roc"] + diagnostics + ["ablation"]),
-      ("multiclass-long-names", SampleReports.classification(k: 3, classes: 6, ablation: false, classNames: long).0,
-       SampleReports.classification(k: 3, classes: 6, ablation: false, classNames: long).1,
-       ["main-metric"] + (0..<3).map { "curves-fold-\($0)" } + ["val-accuracy", "train-accuracy", "confusion-pooled"]
-         + (0..<3).map { "confusion-fold-\($0)" } + diagnostics),
-      ("regression", regression.0, regression.1,
-       ["main-metric"] + (0..<4).map { "curves-fold-\($0)" } + ["scatter", "ablation"]),
-      ("train", SampleReports.train().0, SampleReports.train().1,
-       ["main-metric", "curves", "accuracy", "confusion"] + diagnostics + ["ablation"]),
-      ("evaluate-ensemble", SampleReports.ensembleEvaluation().0, SampleReports.ensembleEvaluation().1,
-       ["main-metric", "confusion"] + diagnostics),
+      (
+        "demo-cv", demo, nil,
+        ["main-metric"] + (0..<5).map { "curves-fold-\($0)" } + ["val-accuracy", "train-accuracy", "confusion-pooled"]
+          + (0..<5).map { "confusion-fold-\($0)" } + ["roc", "ablation"]
+      ),
+      (
+        "binary", SampleReports.classification(k: 5, classes: 2).0, SampleReports.classification(k: 5, classes: 2).1,
+        ["main-metric"] + (0..<5).map { "curves-fold-\($0)" } + ["val-accuracy", "train-accuracy", "confusion-pooled"]
+          + (0..<5).map { "confusion-fold-\($0)" } + ["roc"] + diagnostics + ["ablation"]
+      ),
+      (
+        "multiclass-long-names", SampleReports.classification(k: 3, classes: 6, ablation: false, classNames: long).0,
+        SampleReports.classification(k: 3, classes: 6, ablation: false, classNames: long).1,
+        ["main-metric"] + (0..<3).map { "curves-fold-\($0)" } + ["val-accuracy", "train-accuracy", "confusion-pooled"]
+          + (0..<3).map { "confusion-fold-\($0)" } + diagnostics
+      ),
+      (
+        "regression", regression.0, regression.1,
+        ["main-metric"] + (0..<4).map { "curves-fold-\($0)" } + ["scatter", "ablation"]
+      ),
+      (
+        "train", SampleReports.train().0, SampleReports.train().1,
+        ["main-metric", "curves", "accuracy", "confusion"] + diagnostics + ["ablation"]
+      ),
+      (
+        "evaluate-ensemble", SampleReports.ensembleEvaluation().0, SampleReports.ensembleEvaluation().1,
+        ["main-metric", "confusion"] + diagnostics
+      ),
     ]
     // MMTRAIN_SCREENSHOT_DIR=path keeps every case's screenshot, to look at them
     let keepAll = ProcessInfo.processInfo.environment["MMTRAIN_SCREENSHOT_DIR"]
@@ -94,13 +112,16 @@ final class ReportRenderingTests: XCTestCase {
       let written = try ReportFiles.read(dir.appendingPathComponent("report.json"))
       let r = try render(dir.appendingPathComponent("report.html"))
       XCTAssertEqual(r.consoleLines, [], "\(name): console messages")
-      let found = r.dom.components(separatedBy: "<svg data-chart=\"").dropFirst().map { String($0.prefix { $0 != "\"" }) }
+      let found = r.dom.components(separatedBy: "<svg data-chart=\"").dropFirst().map {
+        String($0.prefix { $0 != "\"" })
+      }
       XCTAssertEqual(found, charts, "\(name): charts in the rendered DOM")
       XCTAssertEqual(HTMLReport.chartIDs(written), charts)
       for id in charts {
         // each chart has drawn content: at least a title and a line or shape
         let svg = r.dom.components(separatedBy: "<svg data-chart=\"\(id)\"")[1].components(separatedBy: "</svg>")[0]
-        XCTAssertTrue(svg.contains("<polyline") || svg.contains("<rect") || svg.contains("<circle"), "\(name) \(id) is empty")
+        XCTAssertTrue(
+          svg.contains("<polyline") || svg.contains("<rect") || svg.contains("<circle"), "\(name) \(id) is empty")
       }
       let (ink, colours) = r.screenshot.inkAndColours()
       XCTAssertEqual(r.screenshot.width, 1360)
@@ -141,7 +162,9 @@ final class ReportRenderingTests: XCTestCase {
     let b = try render(blank, height: 600)
     XCTAssertLessThan(b.screenshot.inkAndColours().ink, 0.001)
     let bad = dir.appendingPathComponent("bad.html")
-    try Data("<!DOCTYPE html><html><body><p>x</p><script>console.error('boom'); missingFunction();</script></body></html>".utf8).write(to: bad)
+    try Data(
+      "<!DOCTYPE html><html><body><p>x</p><script>console.error('boom'); missingFunction();</script></body></html>".utf8
+    ).write(to: bad)
     let r = try render(bad, height: 600)
     XCTAssertEqual(r.consoleLines.count, 2, r.consoleLines.joined(separator: "\n"))
   }

@@ -46,20 +46,23 @@ enum SampleReports {
         rows.append(.init(index: i, group: i / 10, fold: f, label: [Double(labels[i])], outputs: p))
       }
       let metrics = ClassificationMetrics(labels: fold.test.map { labels[$0] }, probabilities: probs)
-      let abl = ablation
+      let abl =
+        ablation
         ? [("text", 0.18), ("audio", 0.07), ("vision", 0.01)].map { m, d in
           ModalityScore(modality: m, metric: metrics.accuracy - d + 0.02 * rng.next(), drop: d - 0.02 * rng.next())
         } : nil
       return FoldResult(
-        fold: f, nTrain: Int(Double(fold.train.count) * 0.8), nValidation: fold.train.count - Int(Double(fold.train.count) * 0.8),
+        fold: f, nTrain: Int(Double(fold.train.count) * 0.8),
+        nValidation: fold.train.count - Int(Double(fold.train.count) * 0.8),
         nTest: fold.test.count, metrics: EvalMetrics(classification: metrics),
         curves: curves(&rng, epochs: 12, classification: true), epochs: 12, seconds: 3.2 + Double(f), ablation: abl)
     }
     let report = Report(
       kind: .cv, title: "runs/sample-\(classes)-class", mmtrainVersion: "test", worldSize: 4,
-      task: .init(kind: classes == 2 ? "binary" : "multiclass", outputs: classes,
-                  classNames: classNames ?? (classes == 2 ? ["negative", "positive"] : nil),
-                  modalities: ["audio", "text", "vision"], mainMetric: "accuracy"),
+      task: .init(
+        kind: classes == 2 ? "binary" : "multiclass", outputs: classes,
+        classNames: classNames ?? (classes == 2 ? ["negative", "positive"] : nil),
+        modalities: ["audio", "text", "vision"], mainMetric: "accuracy"),
       data: .init(path: "runs/demo/demo.h5", samples: samples, sizeBytes: 123_456, fingerprint: "0123abcd"),
       cv: .init(strategy: "kfold", k: k, shuffle: true, seed: 1, parallelFolds: 1), folds: folds,
       ablation: ModalityAblation.collect(folds), timing: .init(totalSeconds: 42),
@@ -78,7 +81,9 @@ enum SampleReports {
     var rows: [Predictions.Row] = []
     let folds = plan.folds.enumerated().map { f, fold -> FoldResult in
       let pred = fold.test.map { 0.7 * y[$0] + rng.next() - 0.5 }
-      for (i, p) in zip(fold.test, pred) { rows.append(.init(index: i, group: nil, fold: f, label: [y[i]], outputs: [p])) }
+      for (i, p) in zip(fold.test, pred) {
+        rows.append(.init(index: i, group: nil, fold: f, label: [y[i]], outputs: [p]))
+      }
       let m = RegressionMetrics(targets: fold.test.map { [y[$0]] }, predictions: pred.map { [$0] })
       let abl = ablation ? [ModalityScore(modality: "text", metric: m.mae + 0.2, drop: 0.2 + 0.01 * Double(f))] : nil
       return FoldResult(
@@ -88,7 +93,8 @@ enum SampleReports {
     let report = Report(
       kind: .cv, title: "runs/sample-regression", mmtrainVersion: "test", worldSize: 2,
       task: .init(kind: "regression", outputs: 1, classNames: nil, modalities: ["text"], mainMetric: "mae"),
-      data: .init(path: "x.h5", samples: samples), cv: .init(strategy: "kfold", k: k, shuffle: true, seed: 2, parallelFolds: 2),
+      data: .init(path: "x.h5", samples: samples),
+      cv: .init(strategy: "kfold", k: k, shuffle: true, seed: 2, parallelFolds: 2),
       folds: folds, ablation: ModalityAblation.collect(folds), timing: .init(totalSeconds: 9), warnings: ["a warning"],
       config: "data:\n  path: x.h5\n")
     return (report, Predictions(kind: .regression(columns: 1), rows: rows.sorted { $0.index < $1.index }))

@@ -55,7 +55,8 @@ final class ChunkedReadTests: XCTestCase {
 
     let reader = try HDF5RowReader(try HDF5File(path: path), "/x", cacheRows: N)
     var good = [Float](repeating: 0, count: 8 * T * D)
-    try good.withUnsafeMutableBufferPointer { try reader.readFloats(rows: 0..<8, into: $0) }  // the chunks before it are fine
+    // the chunks before it are fine
+    try good.withUnsafeMutableBufferPointer { try reader.readFloats(rows: 0..<8, into: $0) }
     XCTAssertEqual(good, Array(values[0..<(8 * T * D)]))
     var all = [Float](repeating: 0, count: N * T * D)
     XCTAssertThrowsError(try all.withUnsafeMutableBufferPointer { try reader.readFloats(rows: 0..<N, into: $0) }) {

@@ -9,7 +9,7 @@ final class InMemoryFileTests: XCTestCase {
   func testClosedImageIsTheFileImageAndReadsBack() throws {
     let dir = makeTemporaryDirectory("hdf5-in-memory")
     let path = dir.appendingPathComponent("image.h5").path
-    let big = (0..<(3 << 20)).map { Float($0 % 1009) * 0.25 }   // 12 MB
+    let big = (0..<(3 << 20)).map { Float($0 % 1009) * 0.25 }  // 12 MB
     let file = try HDF5File(path: path, mode: .inMemory)
     try big.withUnsafeBufferPointer { try file.writeFloats("/params/w", $0, shape: [3, 1 << 20], checksummed: true) }
     try file.writeDoubles("/small", [1, 2, 3], shape: [3])

@@ -10,9 +10,11 @@ final class BatchIndependenceTests: XCTestCase {
   func spec(_ fusion: FusionKind, _ pooling: PoolingKind) -> ModelSpec {
     let steps = fusion == .early ? [4, 4, 4] : [4, 6, 3]
     let inputs = [("a", 3, 5), ("b", 2, 4), ("c", 4, 3)].enumerated().map { i, m in
-      ModelSpec.Input(name: m.0, column: [0, 3, 5][i], features: m.1, steps: steps[i], hidden: fusion == .early ? 5 : m.2)
+      ModelSpec.Input(
+        name: m.0, column: [0, 3, 5][i], features: m.1, steps: steps[i], hidden: fusion == .early ? 5 : m.2)
     }
-    return ModelSpec(inputs: inputs, fusion: fusion, layers: 2, pooling: pooling, fusionSize: 3, task: .multiclass, outputs: 3)
+    return ModelSpec(
+      inputs: inputs, fusion: fusion, layers: 2, pooling: pooling, fusionSize: 3, task: .multiclass, outputs: 3)
   }
 
   func testLogitsDoNotDependOnBatchMates() {
@@ -31,10 +33,12 @@ final class BatchIndependenceTests: XCTestCase {
         for b in 0..<B {
           var xb = [Float](repeating: 0, count: S * D)
           for t in 0..<S { for d in 0..<D { xb[t * D + d] = x[(t * B + b) * D + d] } }
-          let one = TestBatch(x: xb, modalityLengths: (0..<M).map { lengths[$0 * B + b] }, batch: 1,
-                              fusedLengths: [full.fused[b]])
+          let one = TestBatch(
+            x: xb, modalityLengths: (0..<M).map { lengths[$0 * B + b] }, batch: 1,
+            fusedLengths: [full.fused[b]])
           let logits = Array(UnsafeBufferPointer(start: model.forward(one.model), count: 3))
-          XCTAssertLessThan(maxRelativeDifference(logits, Array(all[(b * 3)..<(b * 3 + 3)])), 1e-5, "\(fusion) \(pooling) sample \(b)")
+          XCTAssertLessThan(
+            maxRelativeDifference(logits, Array(all[(b * 3)..<(b * 3 + 3)])), 1e-5, "\(fusion) \(pooling) sample \(b)")
         }
       }
     }

@@ -18,19 +18,27 @@ final class GatedFusionTests: XCTestCase {
 
   /// fusion.proj.<m> (F, P_m) (F) per modality, then fusion.gate.<m> (F, Σ P) (F), then the head on F.
   func testTensors() {
-    let inputs = [ModelSpec.Input(name: "text", column: 0, features: 3, steps: 4, hidden: 4),
-                  ModelSpec.Input(name: "audio", column: 3, features: 2, steps: 5, hidden: 3)]
+    let inputs = [
+      ModelSpec.Input(name: "text", column: 0, features: 3, steps: 4, hidden: 4),
+      ModelSpec.Input(name: "audio", column: 3, features: 2, steps: 5, hidden: 3),
+    ]
     let spec = ModelSpec(inputs: inputs, fusion: .gated, bidirectional: true, task: .multiclass, outputs: 2)
     XCTAssertEqual(spec.resolvedFusionSize, 8, "default: the largest pooled size (2 x 4)")
     XCTAssertEqual(spec.fusedSize, 8)
     XCTAssertEqual(spec.resolvedHeadHidden, 64)
     let fusion = spec.parameterSpecs.filter { $0.name.hasPrefix("fusion.") }
-    XCTAssertEqual(fusion.map(\.name), ["fusion.proj.text.weight", "fusion.proj.text.bias", "fusion.proj.audio.weight",
-                                        "fusion.proj.audio.bias", "fusion.gate.text.weight", "fusion.gate.text.bias",
-                                        "fusion.gate.audio.weight", "fusion.gate.audio.bias"])
+    XCTAssertEqual(
+      fusion.map(\.name),
+      [
+        "fusion.proj.text.weight", "fusion.proj.text.bias", "fusion.proj.audio.weight",
+        "fusion.proj.audio.bias", "fusion.gate.text.weight", "fusion.gate.text.bias",
+        "fusion.gate.audio.weight", "fusion.gate.audio.bias",
+      ])
     XCTAssertEqual(fusion.map(\.shape), [[8, 8], [8], [8, 6], [8], [8, 14], [8], [8, 14], [8]])
-    XCTAssertEqual(spec.summary, "gated fusion, 1x bidirectional LSTM per modality (text 3 -> 4, audio 2 -> 3), gated 8, "
-                     + "head MLP 8 -> 64 -> 2 (multiclass)")
+    XCTAssertEqual(
+      spec.summary,
+      "gated fusion, 1x bidirectional LSTM per modality (text 3 -> 4, audio 2 -> 3), gated 8, "
+        + "head MLP 8 -> 64 -> 2 (multiclass)")
   }
 
   /// Fails on purpose: the Swift model against a reference whose gate was perturbed (one weight of
@@ -60,8 +68,9 @@ final class GatedFusionTests: XCTestCase {
     let targets = f.targets.data.map(Float.init)
     _ = targets.withUnsafeBufferPointer { tp in
       exact.withUnsafeBufferPointer { lp in
-        Loss.evaluate(spec.task, logits: lp.baseAddress!, targets: tp.baseAddress!, batch: B, outputs: C, globalCount: B,
-                      dlogits: model.dlogits.pointer)
+        Loss.evaluate(
+          spec.task, logits: lp.baseAddress!, targets: tp.baseAddress!, batch: B, outputs: C, globalCount: B,
+          dlogits: model.dlogits.pointer)
       }
     }
     model.arena.zeroGrads()
@@ -69,7 +78,8 @@ final class GatedFusionTests: XCTestCase {
     let gate = model.arena.tensor("fusion.gate.audio.weight")
     let grads = model.arena.grads(of: gate), reference = f.grads[gate.name]!.data
     XCTAssertLessThan(maxRelativeDifference(grads, reference), 1e-4, "the unperturbed gradient matches")
-    XCTAssertGreaterThan(maxRelativeDifference(grads, reference.map { $0 * 1.001 }), 1e-4, "a 0.1% gradient error is caught")
+    XCTAssertGreaterThan(
+      maxRelativeDifference(grads, reference.map { $0 * 1.001 }), 1e-4, "a 0.1% gradient error is caught")
 
     model.arena.values[gate.offset] += 0.1
     XCTAssertGreaterThan(maxRelativeDifference(logits(), f.logits.data), 1e-5, "a gate weight off by 0.1 is caught")

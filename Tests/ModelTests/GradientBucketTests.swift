@@ -10,8 +10,9 @@ final class GradientBucketTests: XCTestCase {
   func testBucketsTileTheArenaAndAreFinalWhenAnnounced() {
     for fusion in [FusionKind.early, .late] {
       for (bidirectional, pooling) in [(false, PoolingKind.last), (true, .attention)] {
-        let spec = ZooGradientCheckTests.spec(fusion: fusion, pooling: pooling, cell: .lstm, bidirectional: bidirectional,
-                                              layers: 2, task: .multiclass, outputs: 3)
+        let spec = ZooGradientCheckTests.spec(
+          fusion: fusion, pooling: pooling, cell: .lstm, bidirectional: bidirectional,
+          layers: 2, task: .multiclass, outputs: 3)
         let label = "\(fusion) fusion, bidirectional \(bidirectional), \(pooling) pooling"
         let B = ZooGradientCheckTests.B, model = spec.make(maxBatch: B, trailingGradients: 32)
         model.initialize(seed: 5)
@@ -31,18 +32,24 @@ final class GradientBucketTests: XCTestCase {
         model.arena.zeroGrads()
         targets.withUnsafeBufferPointer { tp in
           let logits = model.forward(batch.model)
-          _ = Loss.evaluate(spec.task, logits: logits, targets: tp.baseAddress!, batch: B, outputs: 3, globalCount: B,
-                            dlogits: model.dlogits.pointer)
+          _ = Loss.evaluate(
+            spec.task, logits: logits, targets: tp.baseAddress!, batch: B, outputs: 3, globalCount: B,
+            dlogits: model.dlogits.pointer)
           model.backward { k in
             announced.append(k)
-            snapshots.append(Array(UnsafeBufferPointer(start: model.arena.grads.pointer + buckets[k].lowerBound, count: buckets[k].count)))
+            snapshots.append(
+              Array(
+                UnsafeBufferPointer(start: model.arena.grads.pointer + buckets[k].lowerBound, count: buckets[k].count)))
           }
         }
         XCTAssertEqual(announced, Array(buckets.indices), label)
         for (k, snapshot) in snapshots.enumerated() {
-          let final = Array(UnsafeBufferPointer(start: model.arena.grads.pointer + buckets[k].lowerBound, count: buckets[k].count))
+          let final = Array(
+            UnsafeBufferPointer(start: model.arena.grads.pointer + buckets[k].lowerBound, count: buckets[k].count))
           XCTAssertEqual(snapshot, final, "\(label): bucket \(k) \(buckets[k]) changed after it was announced")
-          if buckets[k].count > 0 && k > 0 { XCTAssertTrue(final.contains { $0 != 0 }, "\(label): bucket \(k) has no gradient") }
+          if buckets[k].count > 0 && k > 0 {
+            XCTAssertTrue(final.contains { $0 != 0 }, "\(label): bucket \(k) has no gradient")
+          }
         }
       }
     }

@@ -9,22 +9,25 @@ import XCTest
 final class GradientCheckTests: XCTestCase {
   func gradientCheck(kind: TaskKind, outputs C: Int, layers: Int) {
     let T = 5, B = 3, D = 4, H = 4
-    let model = ModelSpec.earlyLSTM(input: D, hidden: H, layers: layers, outputs: C, steps: T, task: kind).make(maxBatch: B)
+    let model = ModelSpec.earlyLSTM(input: D, hidden: H, layers: layers, outputs: C, steps: T, task: kind).make(
+      maxBatch: B)
     model.initialize(seed: 11)
     var rng = RNG(seed: 5)
     for i in 0..<model.arena.count { model.arena.values[i] *= 2 }  // larger weights: exercise saturation a little
     let x = (0..<(T * B * D)).map { _ in Float(rng.normal()) }
     let lengths: [Int32] = [5, 2, 4]
-    let targets: [Float] = kind == .regression ? (0..<(B * C)).map { _ in Float(rng.normal()) } : (kind == .binary ? [1, 0, 1] : [0, 2, 1])
+    let targets: [Float] =
+      kind == .regression ? (0..<(B * C)).map { _ in Float(rng.normal()) } : (kind == .binary ? [1, 0, 1] : [0, 2, 1])
 
     func loss(withGradient: Bool) -> Double {
       let batch = TestBatch(x: x, modalityLengths: lengths, batch: B)
       return targets.withUnsafeBufferPointer { tp in
-            let logits = model.forward(batch.model)
-            let r = Loss.evaluate(kind, logits: logits, targets: tp.baseAddress!, batch: B, outputs: C, globalCount: B,
-                                  dlogits: withGradient ? model.dlogits.pointer : nil)
-            if withGradient { model.backward() }
-            return r.lossSum / Double(B)
+        let logits = model.forward(batch.model)
+        let r = Loss.evaluate(
+          kind, logits: logits, targets: tp.baseAddress!, batch: B, outputs: C, globalCount: B,
+          dlogits: withGradient ? model.dlogits.pointer : nil)
+        if withGradient { model.backward() }
+        return r.lossSum / Double(B)
       }
     }
     model.arena.zeroGrads()
@@ -42,7 +45,9 @@ final class GradientCheckTests: XCTestCase {
         model.arena.values[p] = saved
         let numeric = (up - down) / Double(2 * eps)
         let analytic = Double(model.arena.grads[p])
-        XCTAssertTrue(isClose(analytic, numeric, rtol: 2e-2, atol: 2e-3), "\(kind) \(t.name)[\(i)]: backward \(analytic), finite difference \(numeric)")
+        XCTAssertTrue(
+          isClose(analytic, numeric, rtol: 2e-2, atol: 2e-3),
+          "\(kind) \(t.name)[\(i)]: backward \(analytic), finite difference \(numeric)")
       }
     }
   }

@@ -24,7 +24,8 @@ final class PackedSequenceTests: XCTestCase {
   func check(_ cell: CellKind, _ bidirectional: Bool) {
     let B = lengths.count, name = "\(cell.rawValue)\(bidirectional ? " bidirectional" : "")"
     var rng = RNG(seed: 11, stream: 3)
-    let batch = RecurrentStackHarness(cell: cell, bidirectional: bidirectional, layers: 2, input: D, hidden: H, steps: T, batch: B)
+    let batch = RecurrentStackHarness(
+      cell: cell, bidirectional: bidirectional, layers: 2, input: D, hidden: H, steps: T, batch: B)
     let params = (0..<batch.arena.count).map { _ in Float(rng.uniform(-0.5, 0.5)) }
     batch.arena.values.pointer.update(from: params, count: params.count)
     let O = batch.O
@@ -43,15 +44,18 @@ final class PackedSequenceTests: XCTestCase {
     var sumGrads = [Float](repeating: 0, count: batch.arena.count)
     for b in 0..<B where lengths[b] > 0 {
       let L = Int(lengths[b])
-      let one = RecurrentStackHarness(cell: cell, bidirectional: bidirectional, layers: 2, input: D, hidden: H, steps: L, batch: 1)
+      let one = RecurrentStackHarness(
+        cell: cell, bidirectional: bidirectional, layers: 2, input: D, hidden: H, steps: L, batch: 1)
       one.arena.values.pointer.update(from: params, count: params.count)
       let xb = (0..<L).flatMap { t in row(x, t * B + b, D) }
       let ob = one.forward(xb, ldx: D, lengths: [Int32(L)])
       let dOb = (0..<L).flatMap { t in row(dOut, t * B + b, O) }
       let dxb = one.backward(dOb, x: xb, ldx: D, lengths: [Int32(L)])
       for t in 0..<L {
-        XCTAssertLessThan(maxDifference(row(out, t * B + b, O), row(ob, t, O)), 1e-5, "\(name): output of sample \(b) at step \(t)")
-        XCTAssertLessThan(maxDifference(row(dx, t * B + b, D), row(dxb, t, D)), 1e-5, "\(name): dx of sample \(b) at step \(t)")
+        XCTAssertLessThan(
+          maxDifference(row(out, t * B + b, O), row(ob, t, O)), 1e-5, "\(name): output of sample \(b) at step \(t)")
+        XCTAssertLessThan(
+          maxDifference(row(dx, t * B + b, D), row(dxb, t, D)), 1e-5, "\(name): dx of sample \(b) at step \(t)")
       }
       for i in 0..<sumGrads.count { sumGrads[i] += one.arena.grads.pointer[i] }
     }
@@ -61,11 +65,13 @@ final class PackedSequenceTests: XCTestCase {
         XCTAssertEqual(row(dx, t * B + b, D), [Float](repeating: 0, count: D), "\(name): dx past the length")
       }
     }
-    XCTAssertLessThan(maxDifference(grads, sumGrads), 1e-4, "\(name): parameter gradients = the sum over samples run alone")
+    XCTAssertLessThan(
+      maxDifference(grads, sumGrads), 1e-4, "\(name): parameter gradients = the sum over samples run alone")
 
     guard !bidirectional else { return }  // the padded reverse direction would run over the padding: not a reference
     // The fully padded run: every length T, dOut zero past each sample's length.
-    let padded = RecurrentStackHarness(cell: cell, bidirectional: false, layers: 2, input: D, hidden: H, steps: T, batch: B)
+    let padded = RecurrentStackHarness(
+      cell: cell, bidirectional: false, layers: 2, input: D, hidden: H, steps: T, batch: B)
     padded.arena.values.pointer.update(from: params, count: params.count)
     let full = [Int32](repeating: Int32(T), count: B)
     let outP = padded.forward(x, ldx: D, lengths: full)
@@ -73,12 +79,15 @@ final class PackedSequenceTests: XCTestCase {
     let dxP = padded.backward(dOut, x: x, ldx: D, lengths: full)
     for b in 0..<B {
       for t in 0..<Int(lengths[b]) {
-        XCTAssertLessThan(maxDifference(row(out, t * B + b, O), row(outP, t * B + b, O)), 1e-5, "\(name): padded output")
+        XCTAssertLessThan(
+          maxDifference(row(out, t * B + b, O), row(outP, t * B + b, O)), 1e-5, "\(name): padded output")
         XCTAssertLessThan(maxDifference(row(dx, t * B + b, D), row(dxP, t * B + b, D)), 1e-5, "\(name): padded dx")
       }
     }
-    XCTAssertLessThan(maxDifference(grads, Array(UnsafeBufferPointer(start: padded.arena.grads.pointer, count: padded.arena.count))), 1e-4,
-                      "\(name): parameter gradients = the padded run's")
+    XCTAssertLessThan(
+      maxDifference(grads, Array(UnsafeBufferPointer(start: padded.arena.grads.pointer, count: padded.arena.count))),
+      1e-4,
+      "\(name): parameter gradients = the padded run's")
   }
 
   /// Row r of a (rows, w) array.

@@ -12,9 +12,10 @@ final class RecurrentGradientCheckTests: XCTestCase {
   func gradientCheck(_ cell: CellKind, bidirectional: Bool, layers: Int) {
     let T = 5, B = 5, D = 3, H = 3, ldx = D + 2
     let lengths: [Int32] = [5, 0, 2, 1, 4]
-    let stack = RecurrentStackHarness(cell: cell, bidirectional: bidirectional, layers: layers, input: D, hidden: H, steps: T, batch: B)
+    let stack = RecurrentStackHarness(
+      cell: cell, bidirectional: bidirectional, layers: layers, input: D, hidden: H, steps: T, batch: B)
     var rng = RNG(seed: 21)
-    for i in 0..<stack.arena.count { stack.arena.values[i] = Float(rng.uniform(-0.9, 0.9)) }   // a little past 1/√H
+    for i in 0..<stack.arena.count { stack.arena.values[i] = Float(rng.uniform(-0.9, 0.9)) }  // a little past 1/√H
     var x = (0..<(T * B * ldx)).map { _ in Float(rng.normal()) }
     let O = stack.O
     let R = (0..<(T * B * O)).map { _ in Float(rng.normal()) }
@@ -49,7 +50,9 @@ final class RecurrentGradientCheckTests: XCTestCase {
         let p = t.offset + i
         let fd = numeric({ stack.arena.values[p] = $0 }, at: stack.arena.values[p])
         let analytic = Double(stack.arena.grads[t.offset + i])
-        XCTAssertTrue(isClose(analytic, fd, rtol: 2e-2, atol: 2e-3), "\(name) \(t.name)[\(i)]: backward \(analytic), finite difference \(fd)")
+        XCTAssertTrue(
+          isClose(analytic, fd, rtol: 2e-2, atol: 2e-3),
+          "\(name) \(t.name)[\(i)]: backward \(analytic), finite difference \(fd)")
       }
     }
     var nonZero = 0
@@ -58,21 +61,33 @@ final class RecurrentGradientCheckTests: XCTestCase {
       let fd = numeric({ x[r * ldx + d] = $0 }, at: x[r * ldx + d])
       let analytic = Double(dx[r * D + d])
       if analytic != 0 { nonZero += 1 }
-      XCTAssertTrue(isClose(analytic, fd, rtol: 2e-2, atol: 2e-3), "\(name) dx[step \(r / B), sample \(r % B), \(d)]: backward \(analytic), finite difference \(fd)")
+      XCTAssertTrue(
+        isClose(analytic, fd, rtol: 2e-2, atol: 2e-3),
+        "\(name) dx[step \(r / B), sample \(r % B), \(d)]: backward \(analytic), finite difference \(fd)")
     }
     XCTAssertGreaterThan(nonZero, 0, "\(name): dx checked only at padding")
     // Padding gets no gradient, and the junk columns beside x (ldx > D) are never read.
     for b in 0..<B {
-      for t in Int(lengths[b])..<T { for d in 0..<D { XCTAssertEqual(dx[(t * B + b) * D + d], 0, "\(name) dx at padding") } }
+      for t in Int(lengths[b])..<T {
+        for d in 0..<D { XCTAssertEqual(dx[(t * B + b) * D + d], 0, "\(name) dx at padding") }
+      }
     }
     let before = stack.forward(x, ldx: ldx, lengths: lengths)
     for r in 0..<(T * B) { for d in D..<ldx { x[r * ldx + d] = 1e6 } }
     XCTAssertEqual(stack.forward(x, ldx: ldx, lengths: lengths), before, "\(name): columns past D changed the output")
   }
 
-  func testLSTM() { for bi in [false, true] { for layers in [1, 2] { gradientCheck(.lstm, bidirectional: bi, layers: layers) } } }
-  func testPeepholeLSTM() { for bi in [false, true] { for layers in [1, 2] { gradientCheck(.lstm_peephole, bidirectional: bi, layers: layers) } } }
-  func testGRU() { for bi in [false, true] { for layers in [1, 2] { gradientCheck(.gru, bidirectional: bi, layers: layers) } } }
+  func testLSTM() {
+    for bi in [false, true] { for layers in [1, 2] { gradientCheck(.lstm, bidirectional: bi, layers: layers) } }
+  }
+  func testPeepholeLSTM() {
+    for bi in [false, true] {
+      for layers in [1, 2] { gradientCheck(.lstm_peephole, bidirectional: bi, layers: layers) }
+    }
+  }
+  func testGRU() {
+    for bi in [false, true] { for layers in [1, 2] { gradientCheck(.gru, bidirectional: bi, layers: layers) } }
+  }
 
   /// The reverse half is zero past each length; the forward half is deterministic there; a length-0 sample
   /// leaves its reverse half all zero. Two forwards of the same batch agree bit for bit.
@@ -80,14 +95,17 @@ final class RecurrentGradientCheckTests: XCTestCase {
     let T = 4, B = 3, D = 2, H = 2
     let lengths: [Int32] = [4, 0, 2]
     for cell in CellKind.allCases {
-      let stack = RecurrentStackHarness(cell: cell, bidirectional: true, layers: 2, input: D, hidden: H, steps: T, batch: B)
+      let stack = RecurrentStackHarness(
+        cell: cell, bidirectional: true, layers: 2, input: D, hidden: H, steps: T, batch: B)
       var rng = RNG(seed: 3)
       for i in 0..<stack.arena.count { stack.arena.values[i] = Float(rng.uniform(-0.7, 0.7)) }
       let x = (0..<(T * B * D)).map { _ in Float(rng.normal()) }
       let out = stack.forward(x, ldx: D, lengths: lengths)
       XCTAssertEqual(stack.forward(x, ldx: D, lengths: lengths), out, "\(cell): forward is deterministic")
       for b in 0..<B {
-        for t in Int(lengths[b])..<T { for j in H..<(2 * H) { XCTAssertEqual(out[(t * B + b) * 2 * H + j], 0, "\(cell) reverse half at padding") } }
+        for t in Int(lengths[b])..<T {
+          for j in H..<(2 * H) { XCTAssertEqual(out[(t * B + b) * 2 * H + j], 0, "\(cell) reverse half at padding") }
+        }
       }
     }
   }

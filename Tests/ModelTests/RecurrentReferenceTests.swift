@@ -22,9 +22,12 @@ final class RecurrentReferenceTests: XCTestCase {
     let name = "cells_\(cell.rawValue)_\(bidirectional ? "bi" : "uni")_\(layers)layer"
     let url = fixturesDirectory().appendingPathComponent("cells/\(name).json")
     let f = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
-    XCTAssertEqual(f.cell, cell.rawValue); XCTAssertEqual(f.bidirectional, bidirectional); XCTAssertEqual(f.layers, layers)
-    let stack = RecurrentStackHarness(cell: cell, bidirectional: bidirectional, layers: layers, input: f.D, hidden: f.H, steps: f.T, batch: f.B)
-    XCTAssertEqual(stack.arena.tensors.map(\.name), f.state_dict_keys, "\(name): parameter names and order = PyTorch state_dict")
+    XCTAssertEqual(f.cell, cell.rawValue); XCTAssertEqual(f.bidirectional, bidirectional);
+    XCTAssertEqual(f.layers, layers)
+    let stack = RecurrentStackHarness(
+      cell: cell, bidirectional: bidirectional, layers: layers, input: f.D, hidden: f.H, steps: f.T, batch: f.B)
+    XCTAssertEqual(
+      stack.arena.tensors.map(\.name), f.state_dict_keys, "\(name): parameter names and order = PyTorch state_dict")
     for t in stack.arena.tensors {
       XCTAssertEqual(t.shape, f.params[t.name]!.shape, "\(name) \(t.name)")
       stack.arena.setValues(f.params[t.name]!.data.map(Float.init), of: t)
@@ -51,12 +54,19 @@ final class RecurrentReferenceTests: XCTestCase {
     stack.arena.zeroGrads()
     let dx = batchFirst(stack.backward(R, x: x, ldx: D, lengths: lengths), D)
     for t in stack.arena.tensors {
-      XCTAssertLessThan(maxRelativeDifference(stack.arena.grads(of: t), f.grads[t.name]!.data), 1e-4, "\(name) grad \(t.name)")
+      XCTAssertLessThan(
+        maxRelativeDifference(stack.arena.grads(of: t), f.grads[t.name]!.data), 1e-4, "\(name) grad \(t.name)")
     }
     XCTAssertLessThan(maxRelativeDifference(dx, f.dx.data), 1e-4, "\(name) dx")
   }
 
-  func testLSTM() throws { for bi in [false, true] { for layers in [1, 2] { try check(.lstm, bidirectional: bi, layers: layers) } } }
-  func testPeepholeLSTM() throws { for bi in [false, true] { for layers in [1, 2] { try check(.lstm_peephole, bidirectional: bi, layers: layers) } } }
-  func testGRU() throws { for bi in [false, true] { for layers in [1, 2] { try check(.gru, bidirectional: bi, layers: layers) } } }
+  func testLSTM() throws {
+    for bi in [false, true] { for layers in [1, 2] { try check(.lstm, bidirectional: bi, layers: layers) } }
+  }
+  func testPeepholeLSTM() throws {
+    for bi in [false, true] { for layers in [1, 2] { try check(.lstm_peephole, bidirectional: bi, layers: layers) } }
+  }
+  func testGRU() throws {
+    for bi in [false, true] { for layers in [1, 2] { try check(.gru, bidirectional: bi, layers: layers) } }
+  }
 }

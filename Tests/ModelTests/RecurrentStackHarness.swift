@@ -10,18 +10,24 @@ final class RecurrentStackHarness {
   let arena: ParameterArena
   let layers: [RecurrentLayer]
   var O: Int { layers.last!.outputSize }
-  var outputs: [UnsafePointer<Float>] = []   // each layer's output from the last forward (layer-owned buffers)
+  var outputs: [UnsafePointer<Float>] = []  // each layer's output from the last forward (layer-owned buffers)
 
-  init(cell: CellKind, bidirectional: Bool, layers count: Int, input D: Int, hidden H: Int, steps T: Int, batch B: Int, prefix: String = "") {
+  init(
+    cell: CellKind, bidirectional: Bool, layers count: Int, input D: Int, hidden H: Int, steps T: Int, batch B: Int,
+    prefix: String = ""
+  ) {
     self.cell = cell; self.bidirectional = bidirectional; self.D = D; self.H = H; self.T = T; self.B = B
     let inputs = (0..<count).map { $0 == 0 ? D : (bidirectional ? 2 : 1) * H }
-    let arena = ParameterArena((0..<count).flatMap {
-      RecurrentStack.parameterSpecs(cell: cell, bidirectional: bidirectional, prefix: prefix, layer: $0, input: inputs[$0], hidden: H)
-    })
+    let arena = ParameterArena(
+      (0..<count).flatMap {
+        RecurrentStack.parameterSpecs(
+          cell: cell, bidirectional: bidirectional, prefix: prefix, layer: $0, input: inputs[$0], hidden: H)
+      })
     self.arena = arena
     layers = (0..<count).map {
-      RecurrentStack.makeLayer(cell: cell, bidirectional: bidirectional, arena: arena, prefix: prefix, layer: $0,
-                               input: inputs[$0], hidden: H, maxSteps: T, maxBatch: B)
+      RecurrentStack.makeLayer(
+        cell: cell, bidirectional: bidirectional, arena: arena, prefix: prefix, layer: $0,
+        input: inputs[$0], hidden: H, maxSteps: T, maxBatch: B)
     }
   }
 
@@ -49,13 +55,15 @@ final class RecurrentStackHarness {
     x.withUnsafeBufferPointer { xp in
       lengths.withUnsafeBufferPointer { lp in
         // Each layer's input: x for layer 0, the previous layer's output above it.
-        let inputs = [(xp.baseAddress!, ldx)] + (1..<max(layers.count, 1)).map { (outputs[$0 - 1], layers[$0 - 1].outputSize) }
+        let inputs =
+          [(xp.baseAddress!, ldx)] + (1..<max(layers.count, 1)).map { (outputs[$0 - 1], layers[$0 - 1].outputSize) }
         for k in stride(from: layers.count - 1, through: 0, by: -1) {
-          var dIn = [Float](repeating: .nan, count: T * B * layers[k].inputSize)   // overwritten, never accumulated
+          var dIn = [Float](repeating: .nan, count: T * B * layers[k].inputSize)  // overwritten, never accumulated
           d.withUnsafeMutableBufferPointer { dp in
             dIn.withUnsafeMutableBufferPointer { ip in
-              layers[k].backward(dp.baseAddress!, input: inputs[k].0, ldx: inputs[k].1, lengths: lp.baseAddress!,
-                                 dx: ip.baseAddress!, steps: T, batch: B)
+              layers[k].backward(
+                dp.baseAddress!, input: inputs[k].0, ldx: inputs[k].1, lengths: lp.baseAddress!,
+                dx: ip.baseAddress!, steps: T, batch: B)
             }
           }
           if k == 0 { dx = dIn } else { d = dIn }

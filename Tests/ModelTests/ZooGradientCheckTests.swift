@@ -15,15 +15,21 @@ final class ZooGradientCheckTests: XCTestCase {
   static let B = 3
 
   /// Three modalities with their own steps, features and hidden sizes; early fusion puts them on one time axis.
-  static func spec(fusion: FusionKind, pooling: PoolingKind, cell: CellKind, bidirectional: Bool, layers: Int = 1,
-                   dropout: Double = 0, task: TaskKind, outputs: Int) -> ModelSpec {
+  static func spec(
+    fusion: FusionKind, pooling: PoolingKind, cell: CellKind, bidirectional: Bool, layers: Int = 1,
+    dropout: Double = 0, task: TaskKind, outputs: Int
+  ) -> ModelSpec {
     let early = fusion == .early
-    let inputs = [ModelSpec.Input(name: "text", column: 0, features: 3, steps: 4, hidden: 3),
-                  ModelSpec.Input(name: "audio", column: 3, features: 2, steps: early ? 4 : 3, hidden: early ? 3 : 2),
-                  ModelSpec.Input(name: "video", column: 5, features: 2, steps: early ? 4 : 2, hidden: early ? 3 : 4)]
-    return ModelSpec(inputs: inputs, fusion: fusion, cell: cell, layers: layers, bidirectional: bidirectional, pooling: pooling,
-                     attentionSize: pooling == .attention ? 3 : nil, fusionSize: fusion == .tensor ? 2 : (fusion == .attention || fusion == .gated ? 3 : nil),
-                     headHidden: fusion == .early ? 0 : 5, dropout: dropout, task: task, outputs: outputs)
+    let inputs = [
+      ModelSpec.Input(name: "text", column: 0, features: 3, steps: 4, hidden: 3),
+      ModelSpec.Input(name: "audio", column: 3, features: 2, steps: early ? 4 : 3, hidden: early ? 3 : 2),
+      ModelSpec.Input(name: "video", column: 5, features: 2, steps: early ? 4 : 2, hidden: early ? 3 : 4),
+    ]
+    return ModelSpec(
+      inputs: inputs, fusion: fusion, cell: cell, layers: layers, bidirectional: bidirectional, pooling: pooling,
+      attentionSize: pooling == .attention ? 3 : nil,
+      fusionSize: fusion == .tensor ? 2 : (fusion == .attention || fusion == .gated ? 3 : nil),
+      headHidden: fusion == .early ? 0 : 5, dropout: dropout, task: task, outputs: outputs)
   }
 
   /// Lengths (M, B): audio is absent for sample 1; some lengths are the modality's full steps.
@@ -33,8 +39,10 @@ final class ZooGradientCheckTests: XCTestCase {
   }
 
   /// Checks 5 random entries of every tensor; `training` runs a training forward (dropout, modality dropout).
-  func gradientCheck(_ spec: ModelSpec, training ctx: TrainingContext? = nil, seed: UInt64, file: StaticString = #filePath,
-                     line: UInt = #line) {
+  func gradientCheck(
+    _ spec: ModelSpec, training ctx: TrainingContext? = nil, seed: UInt64, file: StaticString = #filePath,
+    line: UInt = #line
+  ) {
     let B = Self.B, C = spec.outputs, S = spec.maxSteps, D = spec.width
     let model = spec.make(maxBatch: B)
     model.initialize(seed: seed)
@@ -46,16 +54,20 @@ final class ZooGradientCheckTests: XCTestCase {
     }
     let x = (0..<(S * B * D)).map { _ in Float(rng.normal()) }
     let lengths = Self.lengths(spec)
-    let targets: [Float] = spec.task == .regression ? (0..<(B * C)).map { _ in Float(rng.normal()) }
+    let targets: [Float] =
+      spec.task == .regression
+      ? (0..<(B * C)).map { _ in Float(rng.normal()) }
       : (spec.task == .binary ? [1, 0, 1] : [0, 2, 1])
     let batch = TestBatch(x: x, modalityLengths: lengths, batch: B)
-    let label = "\(spec.fusion.rawValue) fusion, \(spec.bidirectional ? "bidirectional " : "")\(spec.cell.rawValue), \(spec.pooling.rawValue) pooling"
+    let label =
+      "\(spec.fusion.rawValue) fusion, \(spec.bidirectional ? "bidirectional " : "")\(spec.cell.rawValue), \(spec.pooling.rawValue) pooling"
 
     func loss(withGradient: Bool) -> Double {
       targets.withUnsafeBufferPointer { tp in
         let logits = model.forward(batch.model, training: ctx)
-        let r = Loss.evaluate(spec.task, logits: logits, targets: tp.baseAddress!, batch: B, outputs: C, globalCount: B,
-                              dlogits: withGradient ? model.dlogits.pointer : nil)
+        let r = Loss.evaluate(
+          spec.task, logits: logits, targets: tp.baseAddress!, batch: B, outputs: C, globalCount: B,
+          dlogits: withGradient ? model.dlogits.pointer : nil)
         if withGradient { model.backward() }
         return r.lossSum / Double(B)
       }
@@ -78,9 +90,12 @@ final class ZooGradientCheckTests: XCTestCase {
     // only act through h_{t-1} and c_{t-1} (weight_hh, peephole weight_ci and weight_cf) are silent whenever an
     // encoder's maxima all sit at its first step; they do not count (finite differences still check them).
     let stepZeroOnly = ["weight_hh", "weight_ci", "weight_cf"]
-    let silent = model.arena.tensors.filter { t in (0..<t.count).allSatisfy { model.arena.grads[t.offset + $0] == 0 } }.map(\.name)
+    let silent = model.arena.tensors.filter { t in (0..<t.count).allSatisfy { model.arena.grads[t.offset + $0] == 0 } }
+      .map(\.name)
       .filter { name in spec.pooling != .max || !stepZeroOnly.contains { name.contains("." + $0) } }
-    XCTAssertLessThanOrEqual(silent.count, max(1, model.arena.tensors.count / 10), "\(label): no gradient for \(silent)", file: file, line: line)
+    XCTAssertLessThanOrEqual(
+      silent.count, max(1, model.arena.tensors.count / 10), "\(label): no gradient for \(silent)", file: file,
+      line: line)
     for t in model.arena.tensors {
       let picks = Set((0..<5).map { _ in Int(rng.next() % UInt64(t.count)) })
       for i in picks {
@@ -89,9 +104,13 @@ final class ZooGradientCheckTests: XCTestCase {
         let coarse = numeric(p, eps: 1e-2).central
         if isClose(analytic, coarse, rtol: 2e-2, atol: 2e-3) { continue }
         let fine = numeric(p, eps: 1e-3)
-        let close = [fine.central, fine.forward, fine.backward].contains { isClose(analytic, $0, rtol: 2e-2, atol: 2e-3) }
-        XCTAssertTrue(close, "\(label): \(t.name)[\(i)]: backward \(analytic), finite difference \(coarse) (eps 1e-2), \(fine) (eps 1e-3)",
-                      file: file, line: line)
+        let close = [fine.central, fine.forward, fine.backward].contains {
+          isClose(analytic, $0, rtol: 2e-2, atol: 2e-3)
+        }
+        XCTAssertTrue(
+          close,
+          "\(label): \(t.name)[\(i)]: backward \(analytic), finite difference \(coarse) (eps 1e-2), \(fine) (eps 1e-3)",
+          file: file, line: line)
       }
     }
   }
@@ -103,8 +122,10 @@ final class ZooGradientCheckTests: XCTestCase {
     for fusion in FusionKind.allCases {
       for pooling in PoolingKind.allCases {
         let (task, C) = tasks[n % 3]
-        gradientCheck(Self.spec(fusion: fusion, pooling: pooling, cell: cell, bidirectional: bidirectional, layers: n % 4 == 1 ? 2 : 1,
-                                task: task, outputs: C), seed: UInt64(100 + n))
+        gradientCheck(
+          Self.spec(
+            fusion: fusion, pooling: pooling, cell: cell, bidirectional: bidirectional, layers: n % 4 == 1 ? 2 : 1,
+            task: task, outputs: C), seed: UInt64(100 + n))
         n += 1
       }
     }
@@ -121,9 +142,12 @@ final class ZooGradientCheckTests: XCTestCase {
   /// are a pure function of (seed, epoch, sample), so every evaluation draws the same ones and FD holds.
   func testDropoutAndModalityDropout() {
     let ctx = TrainingContext(seed: 7, epoch: 3, modalityDropout: 0.5)
-    for (fusion, pooling) in [(FusionKind.attention, PoolingKind.mean), (.late, .attention), (.early, .last), (.tensor, .max)] {
-      let spec = Self.spec(fusion: fusion, pooling: pooling, cell: .lstm, bidirectional: false, layers: 2, dropout: 0.3,
-                           task: .multiclass, outputs: 3)
+    for (fusion, pooling) in [
+      (FusionKind.attention, PoolingKind.mean), (.late, .attention), (.early, .last), (.tensor, .max),
+    ] {
+      let spec = Self.spec(
+        fusion: fusion, pooling: pooling, cell: .lstm, bidirectional: false, layers: 2, dropout: 0.3,
+        task: .multiclass, outputs: 3)
       // The training forward must differ from evaluation (dropout acts) and must drop some modality.
       let model = spec.make(maxBatch: Self.B)
       model.initialize(seed: 5)
@@ -135,8 +159,9 @@ final class ZooGradientCheckTests: XCTestCase {
       let trainBatch = batch.model
       let train = Array(UnsafeBufferPointer(start: model.forward(trainBatch, training: ctx), count: Self.B * 3))
       XCTAssertNotEqual(eval, train, "\(fusion) fusion: dropout changes the training forward")
-      XCTAssertNotEqual(Array(UnsafeBufferPointer(start: trainBatch.lengths, count: lengths.count)), lengths,
-                        "\(fusion) fusion: modality dropout drops some modality")
+      XCTAssertNotEqual(
+        Array(UnsafeBufferPointer(start: trainBatch.lengths, count: lengths.count)), lengths,
+        "\(fusion) fusion: modality dropout drops some modality")
       gradientCheck(spec, training: ctx, seed: 40)
     }
   }

@@ -41,10 +41,11 @@ final class ZooReferenceTests: XCTestCase {
       defer { column += m.features }
       return ModelSpec.Input(name: m.name, column: column, features: m.features, steps: m.steps, hidden: m.hidden)
     }
-    return ModelSpec(inputs: inputs, fusion: FusionKind(rawValue: s.fusion)!, cell: CellKind(rawValue: s.cell)!, layers: s.layers,
-                     bidirectional: s.bidirectional, pooling: PoolingKind(rawValue: s.pooling)!, attentionSize: s.attention_size,
-                     fusionSize: s.fusion_size, headHidden: s.head_hidden, dropout: s.dropout, task: TaskKind(rawValue: s.task)!,
-                     outputs: s.outputs)
+    return ModelSpec(
+      inputs: inputs, fusion: FusionKind(rawValue: s.fusion)!, cell: CellKind(rawValue: s.cell)!, layers: s.layers,
+      bidirectional: s.bidirectional, pooling: PoolingKind(rawValue: s.pooling)!, attentionSize: s.attention_size,
+      fusionSize: s.fusion_size, headHidden: s.head_hidden, dropout: s.dropout, task: TaskKind(rawValue: s.task)!,
+      outputs: s.outputs)
   }
 
   func check(_ name: String) throws {
@@ -54,7 +55,8 @@ final class ZooReferenceTests: XCTestCase {
     let model = spec.make(maxBatch: B, inputGradient: true)
 
     // Names, order and shapes = the PyTorch state_dict (and ModelSpec.parameterSpecs says the same).
-    XCTAssertEqual(model.arena.tensors.map(\.name), f.state_dict_keys, "\(name): arena names/order vs PyTorch state_dict")
+    XCTAssertEqual(
+      model.arena.tensors.map(\.name), f.state_dict_keys, "\(name): arena names/order vs PyTorch state_dict")
     XCTAssertEqual(spec.parameterSpecs.map(\.name), f.state_dict_keys, "\(name): parameterSpecs vs PyTorch state_dict")
     for t in model.arena.tensors {
       guard let p = f.params[t.name] else { XCTFail("\(name): no \(t.name) in the fixture"); continue }
@@ -74,16 +76,19 @@ final class ZooReferenceTests: XCTestCase {
     }
     let batch = TestBatch(x: x, modalityLengths: lengths, batch: B, fusedLengths: f.fused_lengths.map(Int32.init))
     let logits = Array(UnsafeBufferPointer(start: model.forward(batch.model), count: B * C))
-    XCTAssertLessThan(maxRelativeDifference(logits, f.logits.data), 1e-5, "\(name): logits \(logits) vs \(f.logits.data)")
+    XCTAssertLessThan(
+      maxRelativeDifference(logits, f.logits.data), 1e-5, "\(name): logits \(logits) vs \(f.logits.data)")
 
     let targets = f.targets.data.map(Float.init)
     let r = targets.withUnsafeBufferPointer { tp in
       logits.withUnsafeBufferPointer { lp in
-        Loss.evaluate(spec.task, logits: lp.baseAddress!, targets: tp.baseAddress!, batch: B, outputs: C, globalCount: B,
-                      dlogits: model.dlogits.pointer)
+        Loss.evaluate(
+          spec.task, logits: lp.baseAddress!, targets: tp.baseAddress!, batch: B, outputs: C, globalCount: B,
+          dlogits: model.dlogits.pointer)
       }
     }
-    XCTAssertTrue(isClose(r.lossSum / Double(B), f.loss, rtol: 1e-5), "\(name): loss \(r.lossSum / Double(B)) vs \(f.loss)")
+    XCTAssertTrue(
+      isClose(r.lossSum / Double(B), f.loss, rtol: 1e-5), "\(name): loss \(r.lossSum / Double(B)) vs \(f.loss)")
 
     model.arena.zeroGrads()
     model.backward()
@@ -96,7 +101,8 @@ final class ZooReferenceTests: XCTestCase {
       let mine = model.arena.grads(of: t)
       if (g.data.map(abs).max() ?? 0) <= 1e-12 * scale {
         let largest = Double(mine.map(abs).max() ?? 0)
-        XCTAssertLessThanOrEqual(largest, 1e-5 * scale, "\(name): gradient of \(t.name) is 0 in PyTorch, \(largest) here")
+        XCTAssertLessThanOrEqual(
+          largest, 1e-5 * scale, "\(name): gradient of \(t.name) is 0 in PyTorch, \(largest) here")
       } else {
         XCTAssertLessThan(maxRelativeDifference(mine, g.data), 1e-4, "\(name): gradient of \(t.name)")
       }
@@ -106,7 +112,9 @@ final class ZooReferenceTests: XCTestCase {
     for input in spec.inputs {
       let T = input.steps, Dm = input.features
       var dx = [Float](repeating: 0, count: B * T * Dm)
-      for b in 0..<B { for t in 0..<T { for d in 0..<Dm { dx[(b * T + t) * Dm + d] = g[(t * B + b) * D + input.column + d] } } }
+      for b in 0..<B {
+        for t in 0..<T { for d in 0..<Dm { dx[(b * T + t) * Dm + d] = g[(t * B + b) * D + input.column + d] } }
+      }
       XCTAssertLessThan(maxRelativeDifference(dx, f.dx[input.name]!.data), 1e-4, "\(name): dx of \(input.name)")
     }
   }
@@ -116,8 +124,10 @@ final class ZooReferenceTests: XCTestCase {
     "late_lstm_last", "late_lstm_mean", "late_lstm_max", "late_lstm_attention",
     "attention_lstm_last", "attention_lstm_mean", "attention_lstm_max", "attention_lstm_attention",
     "tensor_lstm_last", "tensor_lstm_mean", "tensor_lstm_max", "tensor_lstm_attention",
-    "late_lstm_bi_last", "late_lstm_peephole_uni_last", "late_lstm_peephole_bi_last", "late_gru_uni_last", "late_gru_bi_last",
-    "early_lstm_bi_last", "early_lstm_peephole_uni_last", "early_lstm_peephole_bi_last", "early_gru_uni_last", "early_gru_bi_last",
+    "late_lstm_bi_last", "late_lstm_peephole_uni_last", "late_lstm_peephole_bi_last", "late_gru_uni_last",
+    "late_gru_bi_last",
+    "early_lstm_bi_last", "early_lstm_peephole_uni_last", "early_lstm_peephole_bi_last", "early_gru_uni_last",
+    "early_gru_bi_last",
     "attention_gru_bi_mean", "tensor_lstm_peephole_bi_max", "early_lstm_bi_attention",
     "gated_lstm_last", "gated_gru_bi_mean", "gated_lstm_peephole_max", "gated_lstm_bi_attention",
   ]

@@ -50,7 +50,8 @@ final class CVTests: MultiRankTestCase {
     XCTAssertEqual(r1.status, 0, r1.transcript)
     XCTAssertEqual(r1.stdoutLines(startingWith: "fold ").filter { $0.contains("done:") }.count, 3, r1.transcript)
     XCTAssertTrue(r1.stdout.contains("summary over 3 folds"), r1.transcript)
-    let r4 = try mmtrain(ranks: 4, ["cv", "--config", try cvConfig(runDir: four).write(to: path("four.yaml")), "--progress", "lines"])
+    let r4 = try mmtrain(
+      ranks: 4, ["cv", "--config", try cvConfig(runDir: four).write(to: path("four.yaml")), "--progress", "lines"])
     XCTAssertEqual(r4.status, 0, r4.transcript)
     var pc = try cvConfig(runDir: parallel)
     pc["cv.parallel_folds"] = "2"
@@ -72,7 +73,9 @@ final class CVTests: MultiRankTestCase {
     XCTAssertEqual(folds.flatMap { $0["test"]! }.sorted(), Array(0..<61))
     for f in folds { XCTAssertEqual(Set(f["test"]!).union(f["train"]!).count, 61) }
     for other in [four, parallel] {
-      let m = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: other + "/folds.json"))) as! [String: Any]
+      let m =
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: other + "/folds.json")))
+        as! [String: Any]
       XCTAssertEqual(m["folds"] as? [[String: [Int]]], folds, "\(other): folds depend on the world size")
     }
 
@@ -93,7 +96,8 @@ final class CVTests: MultiRankTestCase {
     for r in rows { XCTAssertTrue(folds[Int(r[2])!]["test"]!.contains(Int(r[0])!)) }
     // pooled out-of-fold accuracy = share of rows of predictions.csv whose prediction is the label
     let pooled = try XCTUnwrap((try report(one)["pooled"] as? [String: Any])?["classification"] as? [String: Any])
-    XCTAssertEqual(pooled["accuracy"] as? Double ?? -1, Double(rows.filter { $0[3] == $0[4] }.count) / 61, accuracy: 1e-12)
+    XCTAssertEqual(
+      pooled["accuracy"] as? Double ?? -1, Double(rows.filter { $0[3] == $0[4] }.count) / 61, accuracy: 1e-12)
     let m4 = try foldMetrics(four)
     XCTAssertEqual(m4.map { $0["n"]! }, folds.map { Double($0["test"]!.count) })
 
@@ -111,7 +115,9 @@ final class CVTests: MultiRankTestCase {
     }
     let other = try mmtrain(ranks: 1, ["cv", "--config", cj, "--fold", "1", "--set", "model.hidden=5"])
     XCTAssertEqual(other.status, 64, "a fold job with another model is refused: \(other.transcript)")
-    XCTAssertTrue(other.stderr.contains("model.hidden = 5 differs from 8, which the folds of this run train with"), other.transcript)
+    XCTAssertTrue(
+      other.stderr.contains("model.hidden = 5 differs from 8, which the folds of this run train with"), other.transcript
+    )
     let merged = try mmtrain(ranks: 1, ["cv", "--merge", jobs])
     XCTAssertEqual(merged.status, 0, merged.transcript)
     assertClose(try foldMetrics(jobs), base, rtol: 1e-4, "fold jobs + merge vs one job")
@@ -131,7 +137,8 @@ final class CVTests: MultiRankTestCase {
   func testInterruptedCVResumesWithoutRetrainingFinishedFolds() throws {
     let stopped = path("cv-stopped"), straight = path("cv-straight")
     let cs = try cvConfig(runDir: stopped, epochs: 40).write(to: path("s.yaml"))
-    let run = try mmtrain(ranks: 2, ["cv", "--config", cs, "--progress", "lines"], timeout: 180, signal: (SIGUSR1, "fold 2/3: "))
+    let run = try mmtrain(
+      ranks: 2, ["cv", "--config", cs, "--progress", "lines"], timeout: 180, signal: (SIGUSR1, "fold 2/3: "))
     XCTAssertEqual(run.status, 75, run.transcript)
     guard run.status == 75 else { return }
     XCTAssertTrue(FileManager.default.fileExists(atPath: stopped + "/fold-0/fold-result.json"))
@@ -140,7 +147,10 @@ final class CVTests: MultiRankTestCase {
     XCTAssertEqual(resumed.status, 0, resumed.transcript)
     XCTAssertTrue(resumed.stdout.contains("fold 0: finished earlier"), resumed.transcript)
     XCTAssertTrue(resumed.stdout.contains("fold 1: resuming from"), resumed.transcript)
-    let full = try mmtrain(ranks: 2, ["cv", "--config", try cvConfig(runDir: straight, epochs: 40).write(to: path("t.yaml")), "--progress", "lines"], timeout: 180)
+    let full = try mmtrain(
+      ranks: 2,
+      ["cv", "--config", try cvConfig(runDir: straight, epochs: 40).write(to: path("t.yaml")), "--progress", "lines"],
+      timeout: 180)
     XCTAssertEqual(full.status, 0, full.transcript)
     guard resumed.status == 0, full.status == 0 else { return }
     // resume is exact: the same test metrics as the run that was never stopped
@@ -151,7 +161,9 @@ final class CVTests: MultiRankTestCase {
     let par = path("cv-par-stopped")
     var pc = try cvConfig(runDir: par, epochs: 40)
     pc["cv.parallel_folds"] = "2"
-    let p = try mmtrain(ranks: 4, ["cv", "--config", try pc.write(to: path("p.yaml")), "--progress", "lines"], timeout: 180, signal: (SIGUSR1, "epoch 3/40"))
+    let p = try mmtrain(
+      ranks: 4, ["cv", "--config", try pc.write(to: path("p.yaml")), "--progress", "lines"], timeout: 180,
+      signal: (SIGUSR1, "epoch 3/40"))
     XCTAssertEqual(p.status, 75, p.transcript)
     guard p.status == 75 else { return }
     XCTAssertEqual(occurrences(of: "cv stopped by a signal", in: p.stderr), 1, p.transcript)
@@ -169,7 +181,9 @@ final class CVTests: MultiRankTestCase {
     let gr = try mmtrain(ranks: 2, ["cv", "--config", try g.write(to: path("g.yaml")), "--progress", "lines"])
     XCTAssertEqual(gr.status, 0, gr.transcript)
     if gr.status == 0 {
-      let csv = try String(contentsOfFile: path("cv-group") + "/report/predictions.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+      let csv = try String(contentsOfFile: path("cv-group") + "/report/predictions.csv", encoding: .utf8).split(
+        separator: "\n"
+      ).dropFirst()
       var foldOfGroup: [Substring: Substring] = [:]
       for line in csv {
         let f = line.split(separator: ",", omittingEmptySubsequences: false)
@@ -194,9 +208,12 @@ final class CVTests: MultiRankTestCase {
     let rep = try report(path("cv-reg"))
     XCTAssertEqual((rep["task"] as? [String: Any])?["main_metric"] as? String, "mae")
     let metrics = (rep["summary"] as? [[String: Any]])?.compactMap { $0["metric"] as? String }
-    XCTAssertEqual(metrics, ["mse", "rmse", "mae", "r2", "pearson", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0", "acc7"])
-    XCTAssertEqual(try String(contentsOfFile: path("cv-reg") + "/report/predictions.csv", encoding: .utf8).split(separator: "\n").first,
-                   "index,group,fold,label,prediction")
+    XCTAssertEqual(
+      metrics, ["mse", "rmse", "mae", "r2", "pearson", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0", "acc7"])
+    XCTAssertEqual(
+      try String(contentsOfFile: path("cv-reg") + "/report/predictions.csv", encoding: .utf8).split(separator: "\n")
+        .first,
+      "index,group,fold,label,prediction")
     let html = try String(contentsOfFile: path("cv-reg") + "/report/report.html", encoding: .utf8)
     XCTAssertTrue(html.contains("data-chart=\"scatter\""))
   }
@@ -207,7 +224,9 @@ final class CVTests: MultiRankTestCase {
     let n = 30, T = 4, D = 3
     let data = try TestData.write(path("shift.h5")) { f in
       var x = [Float](repeating: 0, count: n * T * D)
-      for i in 0..<n { for t in 0..<T { for j in 0..<D { x[(i * T + t) * D + j] = Float(i % 7) + Float(j) + (i < 10 ? 100 : 0) } } }
+      for i in 0..<n {
+        for t in 0..<T { for j in 0..<D { x[(i * T + t) * D + j] = Float(i % 7) + Float(j) + (i < 10 ? 100 : 0) } }
+      }
       try f.writeFloats("/modalities/m", x, shape: [n, T, D])
       try f.writeInt64s("/labels", (0..<n).map { Int64($0 % 2) }, shape: [n])
     }
@@ -239,7 +258,8 @@ final class CVTests: MultiRankTestCase {
       var c = try cvConfig(runDir: path("bad-\(UUID().uuidString.prefix(6))"))
       c["data.path"] = RunConfig.quoted(data)
       for (k, v) in edits { c[k] = v }
-      return try mmtrain(ranks: ranks, ["cv", "--config", try c.write(to: path("bad.yaml")), "--progress", "lines"], timeout: 60)
+      return try mmtrain(
+        ranks: ranks, ["cv", "--config", try c.write(to: path("bad.yaml")), "--progress", "lines"], timeout: 60)
     }
     let tooMany = try run(["cv.folds": "25", "cv.strategy": "kfold"])
     XCTAssertEqual(tooMany.status, 64, tooMany.transcript)
@@ -250,10 +270,13 @@ final class CVTests: MultiRankTestCase {
       try f.writeInt64s("/labels", (0..<12).map { Int64($0 % 2) }, shape: [12])
       try f.writeInt64s("/groups", (0..<12).map { Int64($0 % 3) }, shape: [12])
     }
-    let groups = try run(["data.path": RunConfig.quoted(threeGroups), "data.steps": "2", "cv.folds": "4", "cv.strategy": "group"])
+    let groups = try run([
+      "data.path": RunConfig.quoted(threeGroups), "data.steps": "2", "cv.folds": "4", "cv.strategy": "group",
+    ])
     XCTAssertEqual(groups.status, 64, groups.transcript)
     XCTAssertEqual(groups.errorLines.count, 1, groups.transcript)
-    XCTAssertTrue(groups.stderr.contains("cv.folds = 4 is more than the 3 distinct groups in /groups"), groups.transcript)
+    XCTAssertTrue(
+      groups.stderr.contains("cv.folds = 4 is more than the 3 distinct groups in /groups"), groups.transcript)
     let divide = try run(["cv.parallel_folds": "2"], ranks: 3)
     XCTAssertEqual(divide.status, 64, divide.transcript)
     XCTAssertEqual(divide.errorLines.count, 1, divide.transcript)
@@ -266,7 +289,9 @@ final class CVTests: MultiRankTestCase {
       try f.writeFloats("/modalities/m", [Float](repeating: 1, count: 12 * 2 * 2), shape: [12, 2, 2])
       try f.writeInt64s("/labels", (0..<12).map { Int64($0 % 2) }, shape: [12])
     }
-    let missing = try run(["data.path": RunConfig.quoted(noGroups), "data.steps": "2", "cv.strategy": "stratified_group"])
+    let missing = try run([
+      "data.path": RunConfig.quoted(noGroups), "data.steps": "2", "cv.strategy": "stratified_group",
+    ])
     XCTAssertEqual(missing.status, 1, missing.transcript)
     XCTAssertEqual(missing.errorLines.count, 1, missing.transcript)
     XCTAssertTrue(missing.stderr.contains("needs the dataset /groups"), missing.transcript)
@@ -276,9 +301,12 @@ final class CVTests: MultiRankTestCase {
       try f.writeFloats("/modalities/m", (0..<(12 * 2 * 2)).map { Float($0 % 5) }, shape: [12, 2, 2])
       try f.writeInt64s("/labels", (0..<12).map { $0 < 2 ? 1 : 0 }, shape: [12])
     }
-    let warned = try run(["data.path": RunConfig.quoted(rare), "data.steps": "2", "report.ablation": "false", "train.epochs": "1"])
+    let warned = try run([
+      "data.path": RunConfig.quoted(rare), "data.steps": "2", "report.ablation": "false", "train.epochs": "1",
+    ])
     XCTAssertEqual(warned.status, 0, warned.transcript)
-    XCTAssertEqual(occurrences(of: "has only 2 member(s), fewer than cv.folds = 3", in: warned.stderr), 1, warned.transcript)
+    XCTAssertEqual(
+      occurrences(of: "has only 2 member(s), fewer than cv.folds = 3", in: warned.stderr), 1, warned.transcript)
   }
 
   func testEvaluateAndPredictGiveTheSameOutputOnAnyNumberOfRanks() throws {
@@ -287,14 +315,18 @@ final class CVTests: MultiRankTestCase {
     let trained = try mmtrain(ranks: 1, ["train", "--config", try c.write(to: path("c.yaml")), "--progress", "lines"])
     XCTAssertEqual(trained.status, 0, trained.transcript)
     guard trained.status == 0 else { return }
-    XCTAssertTrue(FileManager.default.fileExists(atPath: path("run") + "/report/report.html"), "train writes RUN_DIR/report/")
+    XCTAssertTrue(
+      FileManager.default.fileExists(atPath: path("run") + "/report/report.html"), "train writes RUN_DIR/report/")
 
     var outputs: [String] = []
     for ranks in [1, 3] {
-      let e = try mmtrain(ranks: ranks, ["evaluate", "--checkpoint", path("run"), "--data", path("data.h5"), "--out", path("ev\(ranks)")])
+      let e = try mmtrain(
+        ranks: ranks, ["evaluate", "--checkpoint", path("run"), "--data", path("data.h5"), "--out", path("ev\(ranks)")])
       XCTAssertEqual(e.status, 0, e.transcript)
       XCTAssertTrue(e.stdout.contains("accuracy"), e.transcript)
-      let p = try mmtrain(ranks: ranks, ["predict", "--checkpoint", path("run"), "--data", path("data.h5"), "--out", path("p\(ranks).csv")])
+      let p = try mmtrain(
+        ranks: ranks,
+        ["predict", "--checkpoint", path("run"), "--data", path("data.h5"), "--out", path("p\(ranks).csv")])
       XCTAssertEqual(p.status, 0, p.transcript)
       outputs.append(e.stdout.split(separator: "\n").filter { !$0.hasPrefix("report:") }.joined(separator: "\n"))
       outputs.append(try String(contentsOfFile: path("p\(ranks).csv"), encoding: .utf8))
@@ -313,13 +345,16 @@ final class CVTests: MultiRankTestCase {
     XCTAssertEqual((trainFold["curves"] as? [Any])?.count, 1)
 
     // predict to .h5: the same classes and probabilities as the CSV
-    let h5 = try mmtrain(ranks: 3, ["predict", "--checkpoint", path("run"), "--data", path("data.h5"), "--out", path("p.h5")])
+    let h5 = try mmtrain(
+      ranks: 3, ["predict", "--checkpoint", path("run"), "--data", path("data.h5"), "--out", path("p.h5")])
     XCTAssertEqual(h5.status, 0, h5.transcript)
     if h5.status == 0 {
       let f = try HDF5File(path: path("p.h5"), mode: .readOnly)
       let classes = try f.readInt64s("/prediction"), probabilities = try f.readDoubles("/probabilities")
       f.close()
-      let csvRows = outputs[1].split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+      let csvRows = outputs[1].split(separator: "\n").dropFirst().map {
+        $0.split(separator: ",", omittingEmptySubsequences: false)
+      }
       XCTAssertEqual(classes.map(String.init), csvRows.map { String($0[4]) })
       XCTAssertEqual(probabilities.count, 37 * 2)
       for (i, row) in csvRows.enumerated() { XCTAssertEqual(probabilities[2 * i + 1], Double(row[6])!, accuracy: 1e-8) }
@@ -338,10 +373,13 @@ final class CVTests: MultiRankTestCase {
         }
       }
     }
-    let p = try mmtrain(ranks: 2, ["predict", "--checkpoint", path("run"), "--data", unlabeled, "--out", path("u.csv")])
+    let p = try mmtrain(
+      ranks: 2, ["predict", "--checkpoint", path("run"), "--data", unlabeled, "--out", path("u.csv")])
     XCTAssertEqual(p.status, 0, p.transcript)
     if p.status == 0 {
-      let labeled = outputs[1].split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+      let labeled = outputs[1].split(separator: "\n").dropFirst().map {
+        $0.split(separator: ",", omittingEmptySubsequences: false)
+      }
       let plain = try String(contentsOfFile: path("u.csv"), encoding: .utf8).split(separator: "\n").dropFirst()
         .map { $0.split(separator: ",", omittingEmptySubsequences: false) }
       XCTAssertEqual(plain.map { $0[3] }, [Substring](repeating: "", count: 37))
@@ -350,13 +388,17 @@ final class CVTests: MultiRankTestCase {
 
     // predict on files whose modalities or feature counts differ from the checkpoint's: one clear line each
     var spec = SynthSpec()
-    spec.samples = 10; spec.steps = TestData.steps; spec.textFeatures = 9; spec.audioFeatures = 8; spec.visionFeatures = 2
+    spec.samples = 10; spec.steps = TestData.steps; spec.textFeatures = 9; spec.audioFeatures = 8;
+    spec.visionFeatures = 2
     try Synth.write(spec, to: path("wider.h5"))
     let textOnly = try TestData.write(path("other.h5")) { f in
       try f.writeFloats("/modalities/text", [Float](repeating: 0, count: 5 * 6 * 8), shape: [5, 6, 8])
     }
     for (file, expected) in [
-      (path("wider.h5"), "the checkpoint does not fit this run: modality 'text' has 9 features in this data, 8 in the checkpoint's"),
+      (
+        path("wider.h5"),
+        "the checkpoint does not fit this run: modality 'text' has 9 features in this data, 8 in the checkpoint's"
+      ),
       (textOnly, "data.modalities names 'audio', which \(textOnly) does not have"),
     ] {
       let bad = try mmtrain(ranks: 2, ["predict", "--checkpoint", path("run"), "--data", file, "--out", path("x.csv")])

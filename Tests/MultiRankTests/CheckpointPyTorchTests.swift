@@ -21,12 +21,19 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
   /// steps and hidden sizes for some.
   static let architectures: [[String: String]] = [
     ["model.fusion": "early", "model.pooling": "last", "model.layers": "2", "model.bidirectional": "true"],
-    ["model.fusion": "late", "model.pooling": "mean", "model.cell": "gru", "data.steps": "{text: 6, audio: 12, vision: 4}",
-     "model.hidden": "{text: 8, audio: 6, vision: 4}"],
-    ["model.fusion": "attention", "model.pooling": "attention", "model.cell": "gru", "model.bidirectional": "true",
-     "model.layers": "2", "model.head_hidden": "0", "data.steps": "{text: 6, audio: 12, vision: 6}"],
-    ["model.fusion": "tensor", "model.pooling": "max", "model.cell": "lstm_peephole", "model.bidirectional": "true",
-     "model.fusion_size": "3", "model.hidden": "{text: 5, audio: 4, vision: 3}"],
+    [
+      "model.fusion": "late", "model.pooling": "mean", "model.cell": "gru",
+      "data.steps": "{text: 6, audio: 12, vision: 4}",
+      "model.hidden": "{text: 8, audio: 6, vision: 4}",
+    ],
+    [
+      "model.fusion": "attention", "model.pooling": "attention", "model.cell": "gru", "model.bidirectional": "true",
+      "model.layers": "2", "model.head_hidden": "0", "data.steps": "{text: 6, audio: 12, vision: 6}",
+    ],
+    [
+      "model.fusion": "tensor", "model.pooling": "max", "model.cell": "lstm_peephole", "model.bidirectional": "true",
+      "model.fusion_size": "3", "model.hidden": "{text: 5, audio: 4, vision: 3}",
+    ],
   ]
 
   func testCheckpointLoadsIntoPyTorchStrict() throws {
@@ -41,7 +48,9 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
       let run = try mmtrain(ranks: 1, ["train", "--config", configPath])
       XCTAssertEqual(run.status, 0, run.transcript)
       guard run.status == 0 else { continue }
-      cases.append(try writeCase(config: configPath, data: data, checkpoint: runDir + "/latest", to: path("case-\(n).json"), seed: UInt64(n)))
+      cases.append(
+        try writeCase(
+          config: configPath, data: data, checkpoint: runDir + "/latest", to: path("case-\(n).json"), seed: UInt64(n)))
     }
     XCTAssertEqual(cases.count, Self.architectures.count)
 
@@ -49,7 +58,9 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
     guard probe.status == 0 else {
       let lines = probe.output.split(separator: "\n").map(String.init)
       let reason = lines.last(where: { $0.contains("Error") }) ?? lines.last ?? "python3 not found"
-      print("testCheckpointLoadsIntoPyTorchStrict: skipped the PyTorch half (python3 cannot import torch and h5py: \(reason))")
+      print(
+        "testCheckpointLoadsIntoPyTorchStrict: skipped the PyTorch half (python3 cannot import torch and h5py: \(reason))"
+      )
       throw XCTSkip("python3 cannot import torch and h5py (\(reason)); the PyTorch strict load was not checked")
     }
     let script = fixturesDirectory().appendingPathComponent("check_zoo_checkpoint.py").path
@@ -61,7 +72,9 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
 
   /// The Swift model of `config` over the data's modalities, loaded from `checkpoint`, run on a random batch;
   /// writes what check_zoo_checkpoint.py needs. Returns the path written.
-  func writeCase(config configPath: String, data: String, checkpoint: String, to out: String, seed: UInt64) throws -> String {
+  func writeCase(config configPath: String, data: String, checkpoint: String, to out: String, seed: UInt64) throws
+    -> String
+  {
     let config = try TrainConfig.load(path: configPath)
     let modalities = try DataSchema.read(path: data).resolveModalities(config.data.modalities)
     let contents = try Checkpoint.read(path: checkpoint)
@@ -87,7 +100,9 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
       lengthsCopy.withUnsafeMutableBufferPointer { lp in
         fused.withUnsafeMutableBufferPointer { fp in
           samples.withUnsafeBufferPointer { sp in
-            let batch = ModelBatch(x: xp.baseAddress!, lengths: lp.baseAddress!, fusedLengths: fp.baseAddress!, samples: sp.baseAddress!, count: B)
+            let batch = ModelBatch(
+              x: xp.baseAddress!, lengths: lp.baseAddress!, fusedLengths: fp.baseAddress!, samples: sp.baseAddress!,
+              count: B)
             return Array(UnsafeBufferPointer(start: model.forward(batch), count: B * outputs))
           }
         }
@@ -98,15 +113,24 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
     var inputs: [String: Any] = [:], lengthMap: [String: Any] = [:]
     for (m, input) in spec.inputs.enumerated() {
       var xm: [Double] = []
-      for b in 0..<B { for t in 0..<input.steps { for d in 0..<input.features { xm.append(Double(x[(t * B + b) * D + input.column + d])) } } }
+      for b in 0..<B {
+        for t in 0..<input.steps {
+          for d in 0..<input.features { xm.append(Double(x[(t * B + b) * D + input.column + d])) }
+        }
+      }
       inputs[input.name] = ["shape": [B, input.steps, input.features], "data": xm]
       lengthMap[input.name] = (0..<B).map { Int(lengths[m * B + $0]) }
     }
     let zooSpec: [String: Any] = [
-      "fusion": spec.fusion.rawValue, "cell": spec.cell.rawValue, "layers": spec.layers, "bidirectional": spec.bidirectional,
-      "pooling": spec.pooling.rawValue, "attention_size": spec.attentionSize as Any, "fusion_size": spec.fusionSize as Any,
-      "head_hidden": spec.headHidden as Any, "dropout": spec.dropout, "outputs": spec.outputs, "task": spec.task.rawValue,
-      "modalities": spec.inputs.map { ["name": $0.name, "features": $0.features, "steps": $0.steps, "hidden": $0.hidden] },
+      "fusion": spec.fusion.rawValue, "cell": spec.cell.rawValue, "layers": spec.layers,
+      "bidirectional": spec.bidirectional,
+      "pooling": spec.pooling.rawValue, "attention_size": spec.attentionSize as Any,
+      "fusion_size": spec.fusionSize as Any,
+      "head_hidden": spec.headHidden as Any, "dropout": spec.dropout, "outputs": spec.outputs,
+      "task": spec.task.rawValue,
+      "modalities": spec.inputs.map {
+        ["name": $0.name, "features": $0.features, "steps": $0.steps, "hidden": $0.hidden]
+      },
     ]
     let json: [String: Any] = [
       "checkpoint": checkpoint, "spec": zooSpec, "inputs": inputs, "lengths": lengthMap,

@@ -13,7 +13,9 @@ final class CompressionTests: MultiRankTestCase {
   func testFP16AllreduceStaysCloseToFloat32() throws {
     let data = try TestData.synth(samples: 120, to: path("data.h5"))
     var params: [String: [String: [Float]]] = [:], losses: [String: Double] = [:]
-    for (name, ranks, compress) in [("f32", 2, "none"), ("f16", 2, "fp16"), ("f32-n1", 1, "none"), ("f16-n1", 1, "fp16")] {
+    for (name, ranks, compress) in [
+      ("f32", 2, "none"), ("f16", 2, "fp16"), ("f32-n1", 1, "none"), ("f16-n1", 1, "fp16"),
+    ] {
       let runDir = path("run-\(name)")
       var config = RunConfig.small(data: data, runDir: runDir)
       config["train.epochs"] = "4"
@@ -32,7 +34,8 @@ final class CompressionTests: MultiRankTestCase {
       largest = max(largest, difference)
       XCTAssertLessThan(difference, parameterTolerance, "/params/\(tensor): fp16 all-reduce vs float32")
     }
-    XCTAssertGreaterThan(largest, 0, "fp16 left every parameter bit-identical: nothing was rounded (is dist.compress read?)")
+    XCTAssertGreaterThan(
+      largest, 0, "fp16 left every parameter bit-identical: nothing was rounded (is dist.compress read?)")
     let (l32, l16) = (losses["f32"]!, losses["f16"]!)
     XCTAssertTrue(isClose(l16, l32, rtol: lossTolerance, atol: 0), "train_loss: fp16 \(l16), float32 \(l32)")
     print("fp16 all-reduce: max relative parameter difference \(largest), train_loss \(l16) vs \(l32)")

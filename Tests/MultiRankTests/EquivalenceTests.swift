@@ -50,10 +50,14 @@ final class EquivalenceTests: MultiRankTestCase {
       XCTAssertEqual(metricsFour.last?["world_size"] as? Int, 4, "\(name): the 4-rank run did not run on 4 ranks")
       let lossOne = try XCTUnwrap(metricsOne.last?["train_loss"] as? Double)
       let lossFour = try XCTUnwrap(metricsFour.last?["train_loss"] as? Double)
-      XCTAssertTrue(isClose(lossFour, lossOne, rtol: tolerance, atol: 0), "\(name): train_loss: 4 ranks \(lossFour), 1 rank \(lossOne)")
-      let moved = try XCTUnwrap(metricsFour.last?["balance_moved"] as? Int, "\(name): metrics.jsonl has no balance_moved")
+      XCTAssertTrue(
+        isClose(lossFour, lossOne, rtol: tolerance, atol: 0),
+        "\(name): train_loss: 4 ranks \(lossFour), 1 rank \(lossOne)")
+      let moved = try XCTUnwrap(
+        metricsFour.last?["balance_moved"] as? Int, "\(name): metrics.jsonl has no balance_moved")
       if name == "n4" {
-        XCTAssertGreaterThan(moved, 0, "random batches of 12 over 4 shards never split 3/3/3/3 in an epoch: rows must move")
+        XCTAssertGreaterThan(
+          moved, 0, "random batches of 12 over 4 shards never split 3/3/3/3 in an epoch: rows must move")
       } else {
         XCTAssertEqual(moved, 0, "MMTRAIN_BALANCE=0 moves no rows")
       }

@@ -20,10 +20,16 @@ extension MultiRankTestCase {
     } else {
       XCTAssertNotEqual(run.status, 0, "should fail\n\(run.transcript)", file: file, line: line)
     }
-    XCTAssertEqual(occurrences(of: needle, in: run.stderr), 1, "'\(needle)' once in stderr\n\(run.transcript)", file: file, line: line)
+    XCTAssertEqual(
+      occurrences(of: needle, in: run.stderr), 1, "'\(needle)' once in stderr\n\(run.transcript)", file: file,
+      line: line)
     XCTAssertEqual(run.errorLines.count, 1, "one 'mmtrain: error:' line\n\(run.transcript)", file: file, line: line)
-    XCTAssertTrue(run.errorLines.first?.contains(needle) ?? false, "the error line says '\(needle)'\n\(run.transcript)", file: file, line: line)
-    XCTAssertFalse(run.stderr.contains("HDF5-DIAG") || run.stdout.contains("HDF5-DIAG"), "raw HDF5 error stack\n\(run.transcript)", file: file, line: line)
+    XCTAssertTrue(
+      run.errorLines.first?.contains(needle) ?? false, "the error line says '\(needle)'\n\(run.transcript)", file: file,
+      line: line)
+    XCTAssertFalse(
+      run.stderr.contains("HDF5-DIAG") || run.stdout.contains("HDF5-DIAG"), "raw HDF5 error stack\n\(run.transcript)",
+      file: file, line: line)
     XCTAssertLessThan(run.seconds, limit, "took too long\n\(run.transcript)", file: file, line: line)
     return run
   }

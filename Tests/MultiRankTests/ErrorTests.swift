@@ -29,7 +29,8 @@ final class ErrorTests: MultiRankTestCase {
 
   func testFileWithoutLabels() throws {
     let data = try TestData.write(path("nolabels.h5")) { f in
-      try f.writeFloats("/modalities/text", [Float](repeating: 0.5, count: 40 * TestData.steps * 8), shape: [40, TestData.steps, 8])
+      try f.writeFloats(
+        "/modalities/text", [Float](repeating: 0.5, count: 40 * TestData.steps * 8), shape: [40, TestData.steps, 8])
     }
     let run = try expectFailure(ranks: 3, ["--config", try config(data: data)], saying: "'/labels' not found")
     XCTAssertTrue(errorLine(run).contains(data), "names the file: \(errorLine(run))")
@@ -44,7 +45,8 @@ final class ErrorTests: MultiRankTestCase {
 
   func testTwoDimensionalFeatures() throws {
     let data = try handMadeFile { f in
-      try f.writeFloats("/modalities/text", [Float](repeating: 0.5, count: 40 * TestData.steps), shape: [40, TestData.steps])
+      try f.writeFloats(
+        "/modalities/text", [Float](repeating: 0.5, count: 40 * TestData.steps), shape: [40, TestData.steps])
     }
     let run = try expectFailure(ranks: 3, ["--config", try config(data: data)], saying: "has rank 2")
     XCTAssertTrue(errorLine(run).contains("/modalities/text"), errorLine(run))
@@ -52,7 +54,8 @@ final class ErrorTests: MultiRankTestCase {
 
   func testIntegerFeatures() throws {
     let data = try handMadeFile { f in
-      try f.writeInt64s("/modalities/text", [Int64](repeating: 1, count: 40 * TestData.steps * 8), shape: [40, TestData.steps, 8])
+      try f.writeInt64s(
+        "/modalities/text", [Int64](repeating: 1, count: 40 * TestData.steps * 8), shape: [40, TestData.steps, 8])
     }
     let run = try expectFailure(ranks: 4, ["--config", try config(data: data)], saying: "dtype int64")
     XCTAssertTrue(errorLine(run).contains("/modalities/text"), errorLine(run))
@@ -65,7 +68,8 @@ final class ErrorTests: MultiRankTestCase {
       labels[35] = 7
       try f.writeInt64s("/labels", labels, shape: [labels.count])
     }
-    let run = try expectFailure(ranks: 4, ["--config", try config(data: data, ["task.classes": "2"])], saying: "/labels[35] = 7")
+    let run = try expectFailure(
+      ranks: 4, ["--config", try config(data: data, ["task.classes": "2"])], saying: "/labels[35] = 7")
     XCTAssertTrue(errorLine(run).contains("rank 3:"), "reported by the owning rank: \(errorLine(run))")
   }
 
@@ -91,9 +95,11 @@ final class ErrorTests: MultiRankTestCase {
 
   func testModalityTheFileLacksListsTheAvailableOnes() throws {
     let data = try dataFile()
-    let run = try expectFailure(ranks: 3, ["--config", try config(data: data), "--set", "data.modalities=[text,audo]"],
-                                saying: "'audo'")
-    XCTAssertTrue(errorLine(run).contains("audio, text, vision"), "lists the modalities the file has: \(errorLine(run))")
+    let run = try expectFailure(
+      ranks: 3, ["--config", try config(data: data), "--set", "data.modalities=[text,audo]"],
+      saying: "'audo'")
+    XCTAssertTrue(
+      errorLine(run).contains("audio, text, vision"), "lists the modalities the file has: \(errorLine(run))")
   }
 
   // MARK: - The config and the run
@@ -106,7 +112,8 @@ final class ErrorTests: MultiRankTestCase {
 
   func testConfigGivenWithoutItsOptionGetsTheHint() throws {
     let config = try config(data: try dataFile())
-    try expectFailure(ranks: 2, [config], saying: "the config is given with --config: mmtrain train --config \(config)", status: 64)
+    try expectFailure(
+      ranks: 2, [config], saying: "the config is given with --config: mmtrain train --config \(config)", status: 64)
   }
 
   func testDataFileGivenAsConfigIsNamed() throws {
@@ -126,15 +133,17 @@ final class ErrorTests: MultiRankTestCase {
     let run = try expectFailure(ranks: 4, ["--config", typo], saying: "did you mean 'train.lr'", status: 64)
     XCTAssertTrue(errorLine(run).contains("train.learning_rate") && errorLine(run).contains(typo), errorLine(run))
 
-    let override = try expectFailure(ranks: 4, ["--config", try config(data: data), "--set", "train.epoch=3"],
-                                     saying: "did you mean 'train.epochs'", status: 64)
+    let override = try expectFailure(
+      ranks: 4, ["--config", try config(data: data), "--set", "train.epoch=3"],
+      saying: "did you mean 'train.epochs'", status: 64)
     XCTAssertTrue(errorLine(override).contains("--set"), errorLine(override))
   }
 
   func testBatchSmallerThanTheWorld() throws {
     let data = try dataFile()
-    let run = try expectFailure(ranks: 4, ["--config", try config(data: data, ["train.batch_size": "2"])],
-                                saying: "smaller than the world size", status: 64)
+    let run = try expectFailure(
+      ranks: 4, ["--config", try config(data: data, ["train.batch_size": "2"])],
+      saying: "smaller than the world size", status: 64)
     XCTAssertTrue(errorLine(run).contains("train.batch_size"), errorLine(run))
   }
 
@@ -143,7 +152,8 @@ final class ErrorTests: MultiRankTestCase {
     FileManager.default.createFile(atPath: path("afile"), contents: Data("not a folder".utf8))
     let runDir = path("afile/run")
     let run = try expectFailure(
-      ranks: 3, ["--config", try config(data: data, ["checkpoint.dir": RunConfig.quoted(runDir)])], saying: "checkpoint.dir")
+      ranks: 3, ["--config", try config(data: data, ["checkpoint.dir": RunConfig.quoted(runDir)])],
+      saying: "checkpoint.dir")
     XCTAssertTrue(errorLine(run).contains(runDir), "names the directory: \(errorLine(run))")
     XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")), "no run directory elsewhere")
   }

@@ -33,7 +33,8 @@ final class FaultTests: MultiRankTestCase {
     c["checkpoint.keep"] = "100"
     let run = try mmtrain(ranks: 2, ["train", "--config", try c.write(to: path("c.yaml"))])
     XCTAssertEqual(run.status, 0, run.transcript)
-    let names = try FileManager.default.contentsOfDirectory(atPath: path("run")).filter { $0.hasPrefix("checkpoint-") }.sorted()
+    let names = try FileManager.default.contentsOfDirectory(atPath: path("run")).filter { $0.hasPrefix("checkpoint-") }
+      .sorted()
     // 96 samples, 20% validation: 77 train rows, batch 12: 7 steps/epoch, 21 steps; every 3rd step is saved.
     let mid = names.filter { $0.contains("-s") }
     XCTAssertTrue(mid.contains("checkpoint-e0000-s00003.h5") && mid.contains("checkpoint-e0001-s00002.h5"), "\(names)")
@@ -41,8 +42,11 @@ final class FaultTests: MultiRankTestCase {
 
     // Continue from one of them in another directory: ends equal to the straight run.
     try FileManager.default.createDirectory(atPath: path("again"), withIntermediateDirectories: true)
-    try FileManager.default.copyItem(atPath: path("run/checkpoint-e0001-s00002.h5"), toPath: path("again/checkpoint-e0001-s00002.h5"))
-    let resumed = try mmtrain(ranks: 2, ["train", "--resume", path("again/checkpoint-e0001-s00002.h5"), "--set", "checkpoint.dir=\(path("again"))"])
+    try FileManager.default.copyItem(
+      atPath: path("run/checkpoint-e0001-s00002.h5"), toPath: path("again/checkpoint-e0001-s00002.h5"))
+    let resumed = try mmtrain(
+      ranks: 2,
+      ["train", "--resume", path("again/checkpoint-e0001-s00002.h5"), "--set", "checkpoint.dir=\(path("again"))"])
     XCTAssertEqual(resumed.status, 0, resumed.transcript)
     try assertSameTensors(path("run/checkpoint-e0003.h5"), path("again/latest"))
   }
@@ -70,12 +74,17 @@ final class FaultTests: MultiRankTestCase {
     let direct = try mmtrain(ranks: 2, ["train", "--resume", latest, "--set", "train.epochs=4"])
     XCTAssertEqual(direct.status, 1, direct.transcript)
     XCTAssertEqual(direct.errorLines.count, 1, direct.transcript)
-    XCTAssertTrue(direct.stderr.contains("checkpoint-e0003.h5: /params/fusion.lstm.weight_ih_l0 is corrupt"), direct.transcript)
+    XCTAssertTrue(
+      direct.stderr.contains("checkpoint-e0003.h5: /params/fusion.lstm.weight_ih_l0 is corrupt"), direct.transcript)
 
     let fallback = try mmtrain(ranks: 2, ["train", "--resume", run, "--set", "train.epochs=4", "--progress", "lines"])
     XCTAssertEqual(fallback.status, 0, fallback.transcript)
-    XCTAssertEqual(occurrences(of: "resuming from the newest valid checkpoint, checkpoint-e0002.h5", in: fallback.stderr), 1, fallback.transcript)
-    XCTAssertEqual(fallback.stdoutLines(startingWith: "epoch ").map { $0.prefix(9) }, ["epoch 3/4", "epoch 4/4"], fallback.transcript)
+    XCTAssertEqual(
+      occurrences(of: "resuming from the newest valid checkpoint, checkpoint-e0002.h5", in: fallback.stderr), 1,
+      fallback.transcript)
+    XCTAssertEqual(
+      fallback.stdoutLines(startingWith: "epoch ").map { $0.prefix(9) }, ["epoch 3/4", "epoch 4/4"], fallback.transcript
+    )
   }
 
   // MARK: - kill while writing
@@ -102,18 +111,23 @@ final class FaultTests: MultiRankTestCase {
       try p.run()
       // Wait for the first checkpoint (before it there is nothing to resume), then a random 0-300 ms.
       let start = Date()
-      while !FileManager.default.fileExists(atPath: runDir + "/latest"), p.isRunning, Date().timeIntervalSince(start) < 30 { usleep(2_000) }
+      while !FileManager.default.fileExists(atPath: runDir + "/latest"), p.isRunning,
+        Date().timeIntervalSince(start) < 30
+      { usleep(2_000) }
       usleep(UInt32.random(in: 0..<300_000, using: &generator))
       kill(p.processIdentifier, SIGKILL)
       p.waitUntilExit()
-      let leftovers = (try? FileManager.default.contentsOfDirectory(atPath: runDir))?.filter { $0.contains(".tmp-") } ?? []
+      let leftovers =
+        (try? FileManager.default.contentsOfDirectory(atPath: runDir))?.filter { $0.contains(".tmp-") } ?? []
       if !leftovers.isEmpty { midWrite += 1 }
       let resume = try mmtrain(ranks: 0, ["train", "--resume", runDir, "--set", "train.epochs=1"], timeout: 60)
       if resume.status == 0 { resumable += 1 } else { failures.append("trial \(trial): \(resume.transcript)") }
       if resume.stderr.contains("resuming from the newest valid checkpoint") { fellBack += 1 }
       try? FileManager.default.removeItem(atPath: runDir)
     }
-    print("kill-while-writing: \(trials) trials, \(midWrite) killed with a checkpoint half-written, \(resumable) resumed with --resume, \(fellBack) needed a fallback from latest")
+    print(
+      "kill-while-writing: \(trials) trials, \(midWrite) killed with a checkpoint half-written, \(resumable) resumed with --resume, \(fellBack) needed a fallback from latest"
+    )
     XCTAssertEqual(resumable, trials, failures.prefix(3).joined(separator: "\n"))
     XCTAssertEqual(fellBack, 0, "latest itself must always be loadable (temp file, fsync, rename)")
     XCTAssertGreaterThan(midWrite, 0, "no kill landed inside a checkpoint write: the test did not test what it claims")
@@ -130,10 +144,12 @@ final class FaultTests: MultiRankTestCase {
     let refused = try mmtrain(ranks: 2, ["train", "--resume", run, "--set", "train.epochs=3"])
     XCTAssertEqual(refused.status, 1, refused.transcript)
     XCTAssertEqual(refused.errorLines.count, 1, refused.transcript)
-    XCTAssertTrue(refused.stderr.contains("changed since") && refused.stderr.contains("size ")
-                    && refused.stderr.contains("--allow-data-change"), refused.transcript)
+    XCTAssertTrue(
+      refused.stderr.contains("changed since") && refused.stderr.contains("size ")
+        && refused.stderr.contains("--allow-data-change"), refused.transcript)
 
-    let allowed = try mmtrain(ranks: 2, ["train", "--resume", run, "--set", "train.epochs=3", "--allow-data-change", "--progress", "lines"])
+    let allowed = try mmtrain(
+      ranks: 2, ["train", "--resume", run, "--set", "train.epochs=3", "--allow-data-change", "--progress", "lines"])
     XCTAssertEqual(allowed.status, 0, allowed.transcript)
     XCTAssertTrue(allowed.stdout.contains("resuming anyway (--allow-data-change)"), allowed.transcript)
   }
@@ -147,7 +163,8 @@ final class FaultTests: MultiRankTestCase {
     let expected = try RunOutputs.tensors("/params", of: path("straight/latest"))
     for ranks in [1, 4] {
       let half = try config(runDir: path("half-\(ranks)"), epochs: 2)
-      XCTAssertEqual(try mmtrain(ranks: 2, ["train", "--config", try half.write(to: path("h\(ranks).yaml"))]).status, 0)
+      XCTAssertEqual(
+        try mmtrain(ranks: 2, ["train", "--config", try half.write(to: path("h\(ranks).yaml"))]).status, 0)
       let resumed = try mmtrain(ranks: ranks, ["train", "--resume", path("half-\(ranks)"), "--set", "train.epochs=4"])
       XCTAssertEqual(resumed.status, 0, resumed.transcript)
       let actual = try RunOutputs.tensors("/params", of: path("half-\(ranks)/latest"))
@@ -169,7 +186,11 @@ final class FaultTests: MultiRankTestCase {
     p.arguments = ["-t", "tmpfs", "-o", "size=\(kilobytes)k", "tmpfs", dir]
     p.standardError = FileHandle.nullDevice
     try p.run(); p.waitUntilExit()
-    if p.terminationStatus == 0 { addTeardownBlock { _ = try? Process.run(URL(fileURLWithPath: "/bin/umount"), arguments: ["-l", dir]).waitUntilExit() } }
+    if p.terminationStatus == 0 {
+      addTeardownBlock {
+        _ = try? Process.run(URL(fileURLWithPath: "/bin/umount"), arguments: ["-l", dir]).waitUntilExit()
+      }
+    }
     return p.terminationStatus == 0
   }
 
@@ -184,7 +205,9 @@ final class FaultTests: MultiRankTestCase {
 
   func testFullDiskIsFoundAtStartAndAFailedWriteStopsOrWarns() throws {
     let disk = path("disk")
-    guard try mountSmallDisk(disk, kilobytes: 1024) else { throw XCTSkip("cannot mount a tmpfs here (needs root with mount rights)") }
+    guard try mountSmallDisk(disk, kilobytes: 1024) else {
+      throw XCTSkip("cannot mount a tmpfs here (needs root with mount rights)")
+    }
 
     // At start: a full disk is found by the test write, before any training.
     Self.fill(disk)
@@ -199,22 +222,27 @@ final class FaultTests: MultiRankTestCase {
     unlink(disk + "/filler")
 
     // Later: the disk fills up after epoch 2; the next checkpoint fails, the previous one stays loadable.
-    let stopped = try mmtrain(ranks: 2, ["train", "--config", try c.write(to: path("c.yaml")), "--progress", "lines"],
-                              action: ("epoch 2/", { _ in Self.fill(disk) }))
+    let stopped = try mmtrain(
+      ranks: 2, ["train", "--config", try c.write(to: path("c.yaml")), "--progress", "lines"],
+      action: ("epoch 2/", { _ in Self.fill(disk) }))
     XCTAssertEqual(stopped.status, 1, stopped.transcript)
     XCTAssertEqual(stopped.errorLines.count, 1, stopped.transcript)
     // The checkpoint file itself, or (rarely) the `latest` link after it, is what hits the full disk.
-    XCTAssertTrue(stopped.stderr.contains("No space left on device; the previous checkpoint (checkpoint-e") && stopped.stderr.contains("is intact"), stopped.transcript)
+    XCTAssertTrue(
+      stopped.stderr.contains("No space left on device; the previous checkpoint (checkpoint-e")
+        && stopped.stderr.contains("is intact"), stopped.transcript)
     XCTAssertLessThan(stopped.stdoutLines(startingWith: "epoch ").count, 200, stopped.transcript)
-    XCTAssertNoThrow(try RunOutputs.tensors("/params", of: disk + "/run/latest"), "the previous checkpoint must stay loadable")
+    XCTAssertNoThrow(
+      try RunOutputs.tensors("/params", of: disk + "/run/latest"), "the previous checkpoint must stay loadable")
     unlink(disk + "/filler")
 
     // checkpoint.on_error: warn trains on.
     c["checkpoint.dir"] = RunConfig.quoted(disk + "/warn")
     c["checkpoint.on_error"] = "warn"
     c["train.epochs"] = "30"
-    let warned = try mmtrain(ranks: 2, ["train", "--config", try c.write(to: path("w.yaml")), "--progress", "lines"],
-                             action: ("epoch 2/", { _ in Self.fill(disk) }))
+    let warned = try mmtrain(
+      ranks: 2, ["train", "--config", try c.write(to: path("w.yaml")), "--progress", "lines"],
+      action: ("epoch 2/", { _ in Self.fill(disk) }))
     XCTAssertEqual(warned.status, 0, warned.transcript)
     XCTAssertEqual(warned.stdoutLines(startingWith: "epoch ").count, 30, warned.transcript)
     XCTAssertTrue(warned.stderr.contains("training goes on (checkpoint.on_error: warn)"), warned.transcript)
@@ -226,25 +254,40 @@ final class FaultTests: MultiRankTestCase {
     var c = try config(runDir: path("run"), epochs: 500)
     c["dist.timeout_s"] = "2"
     var stoppedAt = Date(), stoppedPid: pid_t = 0
-    let run = try mmtrain(ranks: 2, ["train", "--config", try c.write(to: path("c.yaml")), "--progress", "lines"], timeout: 60,
-                          action: ("epoch 2/", { mpirun in
-                            if let pid = Harness.rankProcess(of: mpirun, rank: 1) { stoppedPid = pid; kill(pid, SIGSTOP); stoppedAt = Date() }
-                          }))
+    let run = try mmtrain(
+      ranks: 2, ["train", "--config", try c.write(to: path("c.yaml")), "--progress", "lines"], timeout: 60,
+      action: (
+        "epoch 2/",
+        { mpirun in
+          if let pid = Harness.rankProcess(of: mpirun, rank: 1) {
+            stoppedPid = pid; kill(pid, SIGSTOP); stoppedAt = Date()
+          }
+        }
+      ))
     if stoppedPid > 0 { kill(stoppedPid, SIGKILL) }  // never leave a stopped process behind
     XCTAssertGreaterThan(stoppedPid, 0, "rank 1's process not found")
     XCTAssertNotEqual(run.status, 0, run.transcript)
-    XCTAssertTrue(run.stderr.contains("watchdog: at step ") && run.stderr.contains("waited dist.timeout_s = 2 s: rank 1 did not arrive (rank 0 waiting"), run.transcript)
+    XCTAssertTrue(
+      run.stderr.contains("watchdog: at step ")
+        && run.stderr.contains("waited dist.timeout_s = 2 s: rank 1 did not arrive (rank 0 waiting"), run.transcript)
     XCTAssertEqual(run.errorLines.count, 1, run.transcript)
-    print(String(format: "watchdog: rank 1 stopped -> job aborted in %.1f s (dist.timeout_s = 2)", Date().timeIntervalSince(stoppedAt)))
+    print(
+      String(
+        format: "watchdog: rank 1 stopped -> job aborted in %.1f s (dist.timeout_s = 2)",
+        Date().timeIntervalSince(stoppedAt)))
   }
 
   func testSIGKILLOfOneRankEndsTheWholeJob() throws {
     let c = try config(runDir: path("run"), epochs: 500)
     var killedAt = Date(), killed = false
-    let run = try mmtrain(ranks: 2, ["train", "--config", try c.write(to: path("c.yaml")), "--progress", "lines"], timeout: 45,
-                          action: ("epoch 2/", { mpirun in
-                            if let pid = Harness.rankProcess(of: mpirun, rank: 1) { kill(pid, SIGKILL); killed = true; killedAt = Date() }
-                          }))
+    let run = try mmtrain(
+      ranks: 2, ["train", "--config", try c.write(to: path("c.yaml")), "--progress", "lines"], timeout: 45,
+      action: (
+        "epoch 2/",
+        { mpirun in
+          if let pid = Harness.rankProcess(of: mpirun, rank: 1) { kill(pid, SIGKILL); killed = true; killedAt = Date() }
+        }
+      ))
     XCTAssertTrue(killed, "rank 1's process not found")
     XCTAssertNotEqual(run.status, 0, run.transcript)
     print(String(format: "SIGKILL of rank 1 -> mpirun exited in %.2f s", Date().timeIntervalSince(killedAt)))
@@ -253,11 +296,13 @@ final class FaultTests: MultiRankTestCase {
   func testParameterChecksumNamesTheDivergedRank() throws {
     var c = try config(runDir: path("run"), epochs: 4)
     c["dist.check_every"] = "2"
-    let run = try mmtrain(ranks: 4, ["train", "--config", try c.write(to: path("c.yaml"))], timeout: 60,
-                          environment: ["MMTRAIN_INJECT_FAULT": "flip-param:2:5"])
+    let run = try mmtrain(
+      ranks: 4, ["train", "--config", try c.write(to: path("c.yaml"))], timeout: 60,
+      environment: ["MMTRAIN_INJECT_FAULT": "flip-param:2:5"])
     XCTAssertEqual(run.status, 1, run.transcript)
     XCTAssertEqual(run.errorLines.count, 1, run.transcript)
-    XCTAssertTrue(run.stderr.contains("after step 6 the parameters of rank 2 differ from those of rank 0, 1, 3"), run.transcript)
+    XCTAssertTrue(
+      run.stderr.contains("after step 6 the parameters of rank 2 differ from those of rank 0, 1, 3"), run.transcript)
 
     // The same run without the fault passes the check every step.
     c["dist.check_every"] = "1"
@@ -283,12 +328,16 @@ final class FaultTests: MultiRankTestCase {
     var c = try config(runDir: path("run"), epochs: 500)
     c["model.hidden"] = "512"  // slow steps and a large checkpoint: the second interrupt lands before the stop ends
     c["train.batch_size"] = "64"
-    let run = try mmtrain(ranks: 0, ["train", "--config", try c.write(to: path("c.yaml")), "--progress", "lines"], timeout: 60,
-                          action: ("epoch 1/", { pid in
-                            kill(pid, SIGINT)
-                            Self.waitUntilDelivered(SIGINT, to: pid)  // two pending SIGINTs would merge into one
-                            kill(pid, SIGINT)
-                          }))
+    let run = try mmtrain(
+      ranks: 0, ["train", "--config", try c.write(to: path("c.yaml")), "--progress", "lines"], timeout: 60,
+      action: (
+        "epoch 1/",
+        { pid in
+          kill(pid, SIGINT)
+          Self.waitUntilDelivered(SIGINT, to: pid)  // two pending SIGINTs would merge into one
+          kill(pid, SIGINT)
+        }
+      ))
     XCTAssertEqual(run.status, 130, run.transcript)
     XCTAssertTrue(run.stderr.contains("second interrupt: exiting now, without a checkpoint"), run.transcript)
     let names = try FileManager.default.contentsOfDirectory(atPath: path("run"))

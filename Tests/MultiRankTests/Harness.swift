@@ -39,7 +39,9 @@ enum Harness {
   static func mmtrainBinary(file: StaticString = #filePath, line: UInt = #line) -> String? {
     if let explicit = ProcessInfo.processInfo.environment["MMTRAIN_BIN"], !explicit.isEmpty {
       if isExecutableFile(explicit) { return explicit }
-      XCTFail("MMTRAIN_BIN=\(explicit) is not an executable file; build the binary first: swift build", file: file, line: line)
+      XCTFail(
+        "MMTRAIN_BIN=\(explicit) is not an executable file; build the binary first: swift build", file: file, line: line
+      )
       return nil
     }
     var candidates: [String] = []
@@ -132,13 +134,15 @@ enum Harness {
     var actionPending = action
     while process.isRunning {
       if let pending = actionPending,
-         let out = try? String(contentsOf: stdoutURL, encoding: .utf8), out.contains(pending.whenStdoutContains) {
+        let out = try? String(contentsOf: stdoutURL, encoding: .utf8), out.contains(pending.whenStdoutContains)
+      {
         actionPending = nil
         pending.run(process.processIdentifier)
       }
       // Signal mpirun once its output shows the trigger (mpirun forwards SIGUSR1 to every rank).
       if let pending = signalPending,
-         let out = try? String(contentsOf: stdoutURL, encoding: .utf8), out.contains(pending.whenStdoutContains) {
+        let out = try? String(contentsOf: stdoutURL, encoding: .utf8), out.contains(pending.whenStdoutContains)
+      {
         kill(process.processIdentifier, pending.number)
         signalPending = nil
       }
@@ -152,7 +156,8 @@ enum Harness {
       if now.timeIntervalSince(lastGrowth) > timeout {
         hang = "no progress: neither stdout nor stderr grew for \(Int(timeout)) s (\(streams)); killed"
       } else if now.timeIntervalSince(start) > timeout * absoluteCapFactor {
-        hang = "still running after the absolute cap of \(Int(timeout * absoluteCapFactor)) s although its output kept growing (\(streams)); killed"
+        hang =
+          "still running after the absolute cap of \(Int(timeout * absoluteCapFactor)) s although its output kept growing (\(streams)); killed"
       }
       if hang != nil {
         killTree(process.processIdentifier)
@@ -229,7 +234,8 @@ enum Harness {
       else { continue }
       // "pid (comm) state ppid ... starttime(22nd)": comm may hold spaces and ')', so split after the last ')'.
       let fields = stat[stat.index(after: close)...].split(separator: " ")
-      guard fields.count > 19, let state = fields[0].first, let parent = pid_t(fields[1]), let started = UInt64(fields[19])
+      guard fields.count > 19, let state = fields[0].first, let parent = pid_t(fields[1]),
+        let started = UInt64(fields[19])
       else { continue }
       table[pid] = ProcessEntry(parent: parent, state: state, started: started)
     }

@@ -31,13 +31,18 @@ final class LaunchScriptTests: MultiRankTestCase {
     let file = try config.write(to: path("c.yaml"))
     let quiet = try bash("mpirun_quiet -n 2 --oversubscribe '\(binary)' train --config '\(file)'")
     XCTAssertEqual(quiet.status, 1, "mpirun's status is kept: \(quiet.stderr)")
-    XCTAssertEqual(quiet.stderr.split(separator: "\n").filter { !$0.isEmpty }, ["mmtrain: error: \(path("missing.h5")): no such file"],
-                   "one line, no OpenMPI banner: \(quiet.stderr)")
-    let verbose = try bash("MMTRAIN_MPIRUN_VERBOSE=1 mpirun_quiet -n 2 --oversubscribe '\(binary)' train --config '\(file)'")
-    XCTAssertTrue(verbose.stderr.contains("exited with non-zero status"), "diagnostics back on request: \(verbose.stderr)")
+    XCTAssertEqual(
+      quiet.stderr.split(separator: "\n").filter { !$0.isEmpty },
+      ["mmtrain: error: \(path("missing.h5")): no such file"],
+      "one line, no OpenMPI banner: \(quiet.stderr)")
+    let verbose = try bash(
+      "MMTRAIN_MPIRUN_VERBOSE=1 mpirun_quiet -n 2 --oversubscribe '\(binary)' train --config '\(file)'")
+    XCTAssertTrue(
+      verbose.stderr.contains("exited with non-zero status"), "diagnostics back on request: \(verbose.stderr)")
     let launchError = try bash("mpirun_quiet -n 2 --oversubscribe '\(path("no-such-program"))'")
     XCTAssertNotEqual(launchError.status, 0)
-    XCTAssertTrue(launchError.stderr.contains("no-such-program"), "mpirun's own launch errors still show: \(launchError.stderr)")
+    XCTAssertTrue(
+      launchError.stderr.contains("no-such-program"), "mpirun's own launch errors still show: \(launchError.stderr)")
   }
 
   // MARK: - launch/submit
@@ -49,7 +54,8 @@ final class LaunchScriptTests: MultiRankTestCase {
   }
 
   /// `launch/submit ARGS` with this build's mmtrain, in the test's folder; `path` is put first on PATH.
-  func submit(_ args: [String], path extraPath: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+  func submit(_ args: [String], path extraPath: String? = nil) throws -> (status: Int32, stdout: String, stderr: String)
+  {
     let binary = try XCTUnwrap(Harness.mmtrainBinary())
     let script = packageRoot().appendingPathComponent("launch/submit").path
     let quoted = ([script] + args).map { "'\($0)'" }.joined(separator: " ")
@@ -66,7 +72,9 @@ final class LaunchScriptTests: MultiRankTestCase {
     XCTAssertEqual(run.status, 0, run.stderr)
     XCTAssertTrue(run.stdout.contains("CONFIG=\(path("run"))/submit/"), "the job runs the snapshot: \(run.stdout)")
     XCTAssertTrue(run.stdout.contains("# the job runs this config snapshot, \(path("run"))/submit/"), run.stdout)
-    XCTAssertTrue(run.stdout.contains("\n#     epochs: 7\n") && run.stdout.contains("\n#     lr: 0.5\n"), "--set reaches the snapshot: \(run.stdout)")
+    XCTAssertTrue(
+      run.stdout.contains("\n#     epochs: 7\n") && run.stdout.contains("\n#     lr: 0.5\n"),
+      "--set reaches the snapshot: \(run.stdout)")
     XCTAssertTrue(run.stdout.contains("\n#     path: \(path("data.h5"))\n"), "absolute paths: \(run.stdout)")
     XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")), "--dry-run writes nothing")
   }
@@ -107,14 +115,17 @@ final class LaunchScriptTests: MultiRankTestCase {
     let run = try submit([config, "--dry-run", "--tasks", "13"])
     XCTAssertEqual(run.status, 64, run.stderr)
     XCTAssertEqual(lines(run.stderr).count, 1, run.stderr)
-    XCTAssertTrue(run.stderr.hasPrefix("submit: error: --tasks 13 is more than train.batch_size 12 in \(config)"), run.stderr)
+    XCTAssertTrue(
+      run.stderr.hasPrefix("submit: error: --tasks 13 is more than train.batch_size 12 in \(config)"), run.stderr)
     XCTAssertEqual(try submit([config, "--dry-run", "--tasks", "12"]).status, 0)
     XCTAssertEqual(try submit([config, "--dry-run", "--tasks", "13", "--set", "train.batch_size=13"]).status, 0)
   }
 
   func testTheMergeJobGetsThePartitionAndTheArgsAfterTheDashes() throws {
     let config = try submitConfig()
-    let run = try submit([config, "--cv", "--array-folds", "--partition", "P", "--account", "A", "--dry-run", "--", "--hold", "--qos=low"])
+    let run = try submit([
+      config, "--cv", "--array-folds", "--partition", "P", "--account", "A", "--dry-run", "--", "--hold", "--qos=low",
+    ])
     XCTAssertEqual(run.status, 0, run.stderr)
     let merge = try XCTUnwrap(run.stdout.split(separator: "\n").first { $0.hasPrefix("# then: sbatch ") }, run.stdout)
     for option in ["--partition=P", "--account=A", "--hold", "--qos=low", "--time=01:00:00"] {
@@ -135,7 +146,10 @@ final class LaunchScriptTests: MultiRankTestCase {
       for a in "$@"; do [ "$a" = --wrap ] && { echo 102; exit 0; }; done
       echo 101
       """
-    let scancel = scancelFails ? "#!/bin/bash\necho \"scancel: error: Invalid job id $1\" >&2\nexit 1\n" : "#!/bin/bash\necho \"$*\" >>'\(path("scancel.log"))'\n"
+    let scancel =
+      scancelFails
+      ? "#!/bin/bash\necho \"scancel: error: Invalid job id $1\" >&2\nexit 1\n"
+      : "#!/bin/bash\necho \"$*\" >>'\(path("scancel.log"))'\n"
     for (name, text) in [("sbatch", sbatch), ("scancel", scancel)] {
       try text.write(toFile: bin + "/" + name, atomically: true, encoding: .utf8)
       try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: bin + "/" + name)
@@ -167,8 +181,11 @@ final class LaunchScriptTests: MultiRankTestCase {
     let config = try submitConfig()
     let run = try submit([config, "--cv", "--array-folds", "--partition", "P"], path: try fakeSlurm(refuseMerge: true))
     XCTAssertEqual(run.status, 1, run.stderr)
-    XCTAssertEqual(lines(run.stderr), [
-      "submit: error: sbatch refused the merge job (sbatch: error: invalid partition specified: P); cancelled the fold array job 101, so nothing runs: fix that and submit again"])
+    XCTAssertEqual(
+      lines(run.stderr),
+      [
+        "submit: error: sbatch refused the merge job (sbatch: error: invalid partition specified: P); cancelled the fold array job 101, so nothing runs: fix that and submit again"
+      ])
     XCTAssertEqual(try String(contentsOfFile: path("scancel.log"), encoding: .utf8), "101\n")
   }
 
@@ -178,21 +195,28 @@ final class LaunchScriptTests: MultiRankTestCase {
     XCTAssertEqual(run.status, 1, run.stderr)
     XCTAssertEqual(lines(run.stderr).count, 1, run.stderr)
     XCTAssertTrue(run.stderr.contains("scancel 101 failed (scancel: error: Invalid job id 101)"), run.stderr)
-    XCTAssertTrue(run.stderr.contains("after the array job 101 ends, merge by hand: ") && run.stderr.contains(" cv --merge \(path("run"))"), run.stderr)
+    XCTAssertTrue(
+      run.stderr.contains("after the array job 101 ends, merge by hand: ")
+        && run.stderr.contains(" cv --merge \(path("run"))"), run.stderr)
   }
 
   // MARK: - mmtrain config --get, inspect (the command lines scripts rely on)
 
   func testConfigGetPrintsOneValueOrOneLine() throws {
     let config = try submitConfig()
-    let value = try mmtrain(ranks: 0, ["config", "--get", "checkpoint.dir", "--config", config, "--set", "train.epochs=5"])
+    let value = try mmtrain(
+      ranks: 0, ["config", "--get", "checkpoint.dir", "--config", config, "--set", "train.epochs=5"])
     XCTAssertEqual(value.status, 0, value.transcript)
     XCTAssertEqual(value.stdout, path("run") + "\n")
-    XCTAssertEqual(try mmtrain(ranks: 0, ["config", "--get", "train.epochs", "--config", config, "--set", "train.epochs=5"]).stdout, "5\n")
-    XCTAssertEqual(try mmtrain(ranks: 0, ["config", "--get", "train.epochs"]).stdout, "10\n", "the default without --config")
+    XCTAssertEqual(
+      try mmtrain(ranks: 0, ["config", "--get", "train.epochs", "--config", config, "--set", "train.epochs=5"]).stdout,
+      "5\n")
+    XCTAssertEqual(
+      try mmtrain(ranks: 0, ["config", "--get", "train.epochs"]).stdout, "10\n", "the default without --config")
     let typo = try mmtrain(ranks: 0, ["config", "--get", "train.batchsize", "--config", config])
     XCTAssertEqual(typo.status, 64, typo.transcript)
-    XCTAssertEqual(lines(typo.stderr), ["mmtrain: error: --get: unknown key 'train.batchsize' (did you mean 'train.batch_size'?)"])
+    XCTAssertEqual(
+      lines(typo.stderr), ["mmtrain: error: --get: unknown key 'train.batchsize' (did you mean 'train.batch_size'?)"])
     XCTAssertEqual(typo.stdout, "")
   }
 

@@ -26,8 +26,9 @@ final class StopTests: MultiRankTestCase {
   func testSignalStopsAllRanksWithACheckpointAndResumeIsExact() throws {
     let stoppedDir = path("run-stopped"), straightDir = path("run-straight")
     let stoppedConfig = try config(runDir: stoppedDir, epochs: Self.endless).write(to: path("stopped.yaml"))
-    let stopped = try mmtrain(ranks: ranks, ["train", "--config", stoppedConfig, "--progress", "lines"],
-                              signal: (SIGUSR1, "epoch 2/"))
+    let stopped = try mmtrain(
+      ranks: ranks, ["train", "--config", stoppedConfig, "--progress", "lines"],
+      signal: (SIGUSR1, "epoch 2/"))
     XCTAssertEqual(stopped.status, 75, "stopped by a signal: EX_TEMPFAIL. \(stopped.transcript)")
     guard stopped.status == 75 else { return }
     XCTAssertEqual(occurrences(of: "stopped by a signal (SIGUSR1)", in: stopped.stderr), 1, stopped.transcript)
@@ -35,7 +36,8 @@ final class StopTests: MultiRankTestCase {
     XCTAssertEqual(marker["reason"], "SIGUSR1")
 
     let epochs = try RunOutputs.metrics(runDir: stoppedDir).count + 2
-    let resumed = try mmtrain(ranks: ranks, ["train", "--resume", stoppedDir, "--set", "train.epochs=\(epochs)", "--progress", "lines"])
+    let resumed = try mmtrain(
+      ranks: ranks, ["train", "--resume", stoppedDir, "--set", "train.epochs=\(epochs)", "--progress", "lines"])
     XCTAssertEqual(resumed.status, 0, resumed.transcript)
     XCTAssertNil(RunOutputs.stopMarker(runDir: stoppedDir), "--resume removes STOPPED")
     try assertSameWeights(stoppedDir, asStraightRun: straightDir, epochs: epochs)
@@ -52,20 +54,27 @@ final class StopTests: MultiRankTestCase {
     // reaches them, while mpirun no longer reads their stdout: their epoch lines over those 20 s must fit the
     // pipe, or rank 0 blocks in write() until the SIGKILL (at 400 samples, a fast build filled it).
     let samples = 4000
-    let stoppedConfig = try config(runDir: stoppedDir, epochs: Self.endless, batchSize: 2, samples: samples).write(to: path("stopped.yaml"))
-    let stopped = try mmtrain(ranks: ranks, ["train", "--config", stoppedConfig, "--progress", "lines"],
-                              signal: (SIGTERM, "epoch 2/"), environment: ["OMPI_MCA_odls_base_sigkill_timeout": "20"])
+    let stoppedConfig = try config(runDir: stoppedDir, epochs: Self.endless, batchSize: 2, samples: samples).write(
+      to: path("stopped.yaml"))
+    let stopped = try mmtrain(
+      ranks: ranks, ["train", "--config", stoppedConfig, "--progress", "lines"],
+      signal: (SIGTERM, "epoch 2/"), environment: ["OMPI_MCA_odls_base_sigkill_timeout": "20"])
     XCTAssertNotEqual(stopped.status, 0, stopped.transcript)
-    let marker = try XCTUnwrap(RunOutputs.stopMarker(runDir: stoppedDir), "RUN_DIR/STOPPED after SIGTERM: \(stopped.transcript)")
+    let marker = try XCTUnwrap(
+      RunOutputs.stopMarker(runDir: stoppedDir), "RUN_DIR/STOPPED after SIGTERM: \(stopped.transcript)")
     XCTAssertEqual(marker["reason"], "SIGTERM", stopped.transcript)
     let checkpoint = try XCTUnwrap(marker["checkpoint"])
-    XCTAssertTrue(FileManager.default.fileExists(atPath: stoppedDir + "/" + checkpoint), "STOPPED names \(checkpoint), which exists")
+    XCTAssertTrue(
+      FileManager.default.fileExists(atPath: stoppedDir + "/" + checkpoint), "STOPPED names \(checkpoint), which exists"
+    )
     XCTAssertEqual(occurrences(of: "stopped by a signal (SIGTERM)", in: stopped.stderr), 1, stopped.transcript)
 
     let epochs = try RunOutputs.metrics(runDir: stoppedDir).count + 2
-    let resumed = try mmtrain(ranks: ranks, ["train", "--resume", stoppedDir, "--set", "train.epochs=\(epochs)", "--progress", "lines"])
+    let resumed = try mmtrain(
+      ranks: ranks, ["train", "--resume", stoppedDir, "--set", "train.epochs=\(epochs)", "--progress", "lines"])
     XCTAssertEqual(resumed.status, 0, resumed.transcript)
-    XCTAssertTrue(resumed.stdout.contains(checkpoint + " (epoch "), "names the checkpoint it loaded: \(resumed.transcript)")
+    XCTAssertTrue(
+      resumed.stdout.contains(checkpoint + " (epoch "), "names the checkpoint it loaded: \(resumed.transcript)")
     XCTAssertNil(RunOutputs.stopMarker(runDir: stoppedDir), "--resume removes STOPPED")
     try assertSameWeights(stoppedDir, asStraightRun: straightDir, epochs: epochs, batchSize: 2, samples: samples)
   }
@@ -76,8 +85,10 @@ final class StopTests: MultiRankTestCase {
     _ runDir: String, asStraightRun straightDir: String, epochs: Int, batchSize: Int = 16, samples: Int = 400,
     file: StaticString = #filePath, line: UInt = #line
   ) throws {
-    let straightConfig = try config(runDir: straightDir, epochs: epochs, batchSize: batchSize, samples: samples).write(to: path("straight.yaml"))
-    let straight = try mmtrain(ranks: ranks, ["train", "--config", straightConfig, "--progress", "lines"], file: file, line: line)
+    let straightConfig = try config(runDir: straightDir, epochs: epochs, batchSize: batchSize, samples: samples).write(
+      to: path("straight.yaml"))
+    let straight = try mmtrain(
+      ranks: ranks, ["train", "--config", straightConfig, "--progress", "lines"], file: file, line: line)
     XCTAssertEqual(straight.status, 0, straight.transcript, file: file, line: line)
     guard straight.status == 0 else { return }
     for group in ["/params", "/optimizer"] {
@@ -85,7 +96,9 @@ final class StopTests: MultiRankTestCase {
       let actual = try RunOutputs.tensors(group, of: runDir + "/latest")
       XCTAssertFalse(expected.isEmpty, file: file, line: line)
       for (name, values) in expected {
-        XCTAssertTrue(actual[name] == values, "\(group)/\(name) differs after stop + resume (must be bitwise equal)", file: file, line: line)
+        XCTAssertTrue(
+          actual[name] == values, "\(group)/\(name) differs after stop + resume (must be bitwise equal)", file: file,
+          line: line)
       }
     }
   }

@@ -30,9 +30,11 @@ class MultiRankTestCase: XCTestCase {
     action: (whenStdoutContains: String, run: (pid_t) -> Void)? = nil, environment: [String: String] = [:],
     file: StaticString = #filePath, line: UInt = #line
   ) throws -> MPIRun {
-    try XCTUnwrap(Harness.runMPI(ranks: ranks, args: args, in: directory ?? dir, timeout: timeout, signal: signal, action: action,
-                                 environment: environment, file: file, line: line),
-                  file: file, line: line)
+    try XCTUnwrap(
+      Harness.runMPI(
+        ranks: ranks, args: args, in: directory ?? dir, timeout: timeout, signal: signal, action: action,
+        environment: environment, file: file, line: line),
+      file: file, line: line)
   }
 }
 
@@ -108,9 +110,10 @@ struct RunConfig {
   var yaml: String {
     let sections = Dictionary(grouping: values.keys, by: { String($0.split(separator: ".")[0]) })
     return sections.keys.sorted().map { section in
-      "\(section):\n" + sections[section]!.sorted().map { key in
-        "  \(key.dropFirst(section.count + 1)): \(values[key]!)\n"
-      }.joined()
+      "\(section):\n"
+        + sections[section]!.sorted().map { key in
+          "  \(key.dropFirst(section.count + 1)): \(values[key]!)\n"
+        }.joined()
     }.joined()
   }
 
@@ -148,7 +151,8 @@ enum RunOutputs {
   static func metrics(runDir: String) throws -> [[String: Any]] {
     let text = try String(contentsOfFile: runDir + "/metrics.jsonl", encoding: .utf8)
     return try text.split(separator: "\n").map { line in
-      try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
+      try XCTUnwrap(
+        try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "not a JSON object: \(line)")
     }
   }
 }

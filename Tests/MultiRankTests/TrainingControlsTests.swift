@@ -25,17 +25,20 @@ final class TrainingControlsTests: MultiRankTestCase {
       config["train.lr_min"] = "0.001"
       config["train.clip_norm"] = "0.05"
       config["task.class_weights"] = "balanced"
-      let run = try mmtrain(ranks: ranks, ["train", "--config", try config.write(to: path("c\(ranks).yaml")), "--progress", "lines"])
+      let run = try mmtrain(
+        ranks: ranks, ["train", "--config", try config.write(to: path("c\(ranks).yaml")), "--progress", "lines"])
       XCTAssertEqual(run.status, 0, run.transcript)
       guard run.status == 0 else { return }
-      XCTAssertTrue(run.stdout.contains("nesterov, cosine schedule, warm-up 3, clip 0.05, class weights"), run.transcript)
+      XCTAssertTrue(
+        run.stdout.contains("nesterov, cosine schedule, warm-up 3, clip 0.05, class weights"), run.transcript)
       dirs[ranks] = path("run-n\(ranks)")
     }
     let one = try RunOutputs.tensors("/params", of: dirs[1]! + "/latest")
     let four = try RunOutputs.tensors("/params", of: dirs[4]! + "/latest")
     XCTAssertFalse(one.isEmpty)
     for (name, expected) in one {
-      XCTAssertLessThan(maxRelativeDifference(try XCTUnwrap(four[name]), expected), 1e-4, "/params/\(name): 1 vs 4 ranks")
+      XCTAssertLessThan(
+        maxRelativeDifference(try XCTUnwrap(four[name]), expected), 1e-4, "/params/\(name): 1 vs 4 ranks")
     }
     let m1 = try RunOutputs.metrics(runDir: dirs[1]!), m4 = try RunOutputs.metrics(runDir: dirs[4]!)
     XCTAssertEqual(m1.count, 3); XCTAssertEqual(m4.count, 3)
@@ -71,8 +74,12 @@ final class TrainingControlsTests: MultiRankTestCase {
     var stoppedDir = "", midEpoch = false
     for attempt in 1...2 where !midEpoch {
       stoppedDir = path("run-stopped-\(attempt)")
-      let stopped = try mmtrain(ranks: 2, ["train", "--config", try config(stoppedDir).write(to: path("s\(attempt).yaml")),
-                                            "--progress", "lines"], signal: (SIGUSR1, "epoch 2/30"))
+      let stopped = try mmtrain(
+        ranks: 2,
+        [
+          "train", "--config", try config(stoppedDir).write(to: path("s\(attempt).yaml")),
+          "--progress", "lines",
+        ], signal: (SIGUSR1, "epoch 2/30"))
       XCTAssertEqual(stopped.status, 75, stopped.transcript)
       guard stopped.status == 75 else { return }
       midEpoch = try RunDirectory(stoppedDir).latestName.contains("-s")
@@ -81,19 +88,22 @@ final class TrainingControlsTests: MultiRankTestCase {
     let resumed = try mmtrain(ranks: 2, ["train", "--resume", stoppedDir, "--progress", "lines"])
     XCTAssertEqual(resumed.status, 0, resumed.transcript)
     let straightDir = path("run-straight")
-    let straight = try mmtrain(ranks: 2, ["train", "--config", try config(straightDir).write(to: path("t.yaml")), "--progress", "lines"])
+    let straight = try mmtrain(
+      ranks: 2, ["train", "--config", try config(straightDir).write(to: path("t.yaml")), "--progress", "lines"])
     XCTAssertEqual(straight.status, 0, straight.transcript)
     guard resumed.status == 0, straight.status == 0 else { return }
 
-    XCTAssertEqual(try RunOutputs.metrics(runDir: stoppedDir).count, try RunOutputs.metrics(runDir: straightDir).count,
-                   "early stopping fires at the same epoch")
+    XCTAssertEqual(
+      try RunOutputs.metrics(runDir: stoppedDir).count, try RunOutputs.metrics(runDir: straightDir).count,
+      "early stopping fires at the same epoch")
     XCTAssertEqual(try RunDirectory(stoppedDir).latestName, "checkpoint-best.h5")
     for (file, group) in [("latest", "/params"), ("latest", "/optimizer"), ("checkpoint-best.h5", "/params")] {
       let expected = try RunOutputs.tensors(group, of: straightDir + "/" + file)
       let actual = try RunOutputs.tensors(group, of: stoppedDir + "/" + file)
       XCTAssertFalse(expected.isEmpty)
       for (name, values) in expected {
-        XCTAssertTrue(actual[name] == values, "\(file) \(group)/\(name) differs after stop + resume (must be bitwise equal)")
+        XCTAssertTrue(
+          actual[name] == values, "\(file) \(group)/\(name) differs after stop + resume (must be bitwise equal)")
       }
     }
   }
@@ -104,7 +114,8 @@ final class TrainingControlsTests: MultiRankTestCase {
     var rng = SplitMix64(seed: 11)
     let n = 120, T = TestData.steps, D = 6
     let data = try TestData.write(path("noise.h5")) { f in
-      try f.writeFloats("/modalities/text", (0..<(n * T * D)).map { _ in Float.random(in: -1...1, using: &rng) }, shape: [n, T, D])
+      try f.writeFloats(
+        "/modalities/text", (0..<(n * T * D)).map { _ in Float.random(in: -1...1, using: &rng) }, shape: [n, T, D])
       try f.writeInt64s("/labels", (0..<n).map { _ in Int64.random(in: 0...1, using: &rng) }, shape: [n])
     }
     var config = RunConfig.small(data: data, runDir: path("run"))
@@ -128,50 +139,77 @@ final class TrainingControlsTests: MultiRankTestCase {
 
     let best = try HDF5File(path: path("run/checkpoint-best.h5"), mode: .readOnly)
     defer { best.close() }
-    XCTAssertEqual(try best.intAttribute("epoch", on: "/"), Int64(bestIndex + 1), "checkpoint-best.h5 holds the best epoch")
+    XCTAssertEqual(
+      try best.intAttribute("epoch", on: "/"), Int64(bestIndex + 1), "checkpoint-best.h5 holds the best epoch")
     // metrics.jsonl holds the value as JSON text (Foundation prints 16 significant digits): equal to that precision.
     let stored = try best.doubleAttribute("early_stopping_best", on: "/")
-    XCTAssertTrue(isClose(stored, losses[bestIndex], rtol: 1e-14, atol: 0),
-                  "its metric equals the best line of metrics.jsonl: \(stored) vs \(losses[bestIndex])")
+    XCTAssertTrue(
+      isClose(stored, losses[bestIndex], rtol: 1e-14, atol: 0),
+      "its metric equals the best line of metrics.jsonl: \(stored) vs \(losses[bestIndex])")
     XCTAssertEqual(try RunDirectory(path("run")).latestName, "checkpoint-best.h5")
-    XCTAssertTrue(FileManager.default.fileExists(atPath: path("run/checkpoint-e\(String(format: "%04d", metrics.count)).h5")),
-                  "the rolling checkpoint of the last epoch is there too (keep = 1 never deletes checkpoint-best.h5)")
+    XCTAssertTrue(
+      FileManager.default.fileExists(atPath: path("run/checkpoint-e\(String(format: "%04d", metrics.count)).h5")),
+      "the rolling checkpoint of the last epoch is there too (keep = 1 never deletes checkpoint-best.h5)")
   }
 
   // MARK: - Mistakes, one line each
 
   func testUnknownOptimizerAndScheduleSuggestTheClosest() throws {
     let data = try dataFile()
-    try expectFailure(ranks: 2, ["--config", try config(data: data, ["train.optimizer": "adamv"])],
-                      saying: "train.optimizer must be one of sgd, adam, adamw, rmsprop; got 'adamv' (did you mean 'adamw'?)", status: 64)
-    try expectFailure(ranks: 2, ["--config", try config(data: data), "--set", "train.schedule=cosin"],
-                      saying: "got 'cosin' (did you mean 'cosine'?)", status: 64)
+    try expectFailure(
+      ranks: 2, ["--config", try config(data: data, ["train.optimizer": "adamv"])],
+      saying: "train.optimizer must be one of sgd, adam, adamw, rmsprop; got 'adamv' (did you mean 'adamw'?)",
+      status: 64)
+    try expectFailure(
+      ranks: 2, ["--config", try config(data: data), "--set", "train.schedule=cosin"],
+      saying: "got 'cosin' (did you mean 'cosine'?)", status: 64)
   }
 
   func testClassWeightsOfTheWrongLengthOrNegative() throws {
     let data = try dataFile()
     // The labels give 2 classes (task.classes is inferred): found once the ranks have read them.
-    try expectFailure(ranks: 2, ["--config", try config(data: data, ["task.class_weights": "[1, 2, 3]"])],
-                      saying: "task.class_weights has 3 weights, but the labels of \(data) give 2 classes; give one weight per class",
-                      status: 1)
-    try expectFailure(ranks: 2, ["--config", try config(data: data, ["task.class_weights": "[1, -2]"])],
-                      saying: "task.class_weights has a negative weight -2 for class 1", status: 64)
+    try expectFailure(
+      ranks: 2, ["--config", try config(data: data, ["task.class_weights": "[1, 2, 3]"])],
+      saying: "task.class_weights has 3 weights, but the labels of \(data) give 2 classes; give one weight per class",
+      status: 1)
+    try expectFailure(
+      ranks: 2, ["--config", try config(data: data, ["task.class_weights": "[1, -2]"])],
+      saying: "task.class_weights has a negative weight -2 for class 1", status: 64)
   }
 
   func testEarlyStoppingWithoutValidationRowsOrWithAMetricTheTaskLacks() throws {
     let data = try dataFile()
-    try expectFailure(ranks: 2, ["--config", try config(data: data, ["data.validation_fraction": "0",
-                                                                     "train.early_stopping": "{patience: 2}"])],
-                      saying: "train.early_stopping needs validation rows, but data.validation_fraction is 0", status: 64)
-    try expectFailure(ranks: 2, ["--config", try config(data: data, ["task.kind": "regression",
-                                                                     "train.early_stopping": "{metric: val_accuracy}"])],
-                      saying: "train.early_stopping watches val_accuracy, which a regression task does not have", status: 64)
+    try expectFailure(
+      ranks: 2,
+      [
+        "--config",
+        try config(
+          data: data,
+          [
+            "data.validation_fraction": "0",
+            "train.early_stopping": "{patience: 2}",
+          ]),
+      ],
+      saying: "train.early_stopping needs validation rows, but data.validation_fraction is 0", status: 64)
+    try expectFailure(
+      ranks: 2,
+      [
+        "--config",
+        try config(
+          data: data,
+          [
+            "task.kind": "regression",
+            "train.early_stopping": "{metric: val_accuracy}",
+          ]),
+      ],
+      saying: "train.early_stopping watches val_accuracy, which a regression task does not have", status: 64)
   }
 
   func testWarmupAsLongAsTheRun() throws {
     // 40 rows, 20% validation: 32 training rows in batches of 12 -> 3 steps per epoch, 1 epoch.
-    try expectFailure(ranks: 2, ["--config", try config(data: try dataFile(), ["train.warmup_steps": "3"])],
-                      saying: "train.warmup_steps = 3 is not below the run's total steps 3", status: 1)
+    try expectFailure(
+      ranks: 2, ["--config", try config(data: try dataFile(), ["train.warmup_steps": "3"])],
+      saying: "train.warmup_steps = 3 is not below the run's total steps 3", status: 1)
   }
 }
 

@@ -35,7 +35,8 @@ final class TrustTests: MultiRankTestCase {
         let ds = "/modalities/\(name)"
         try out.writeFloats(ds, try source.readFloats(ds), shape: try source.datasetInfo(ds).shape)
       }
-      try out.writeInt64s("/labels", try source.readInt64s("/labels"), shape: [try source.datasetInfo("/labels").shape[0]])
+      try out.writeInt64s(
+        "/labels", try source.readInt64s("/labels"), shape: [try source.datasetInfo("/labels").shape[0]])
     }
   }
 
@@ -44,7 +45,8 @@ final class TrustTests: MultiRankTestCase {
   func testCVResumeRefusesChangedSettingsAndTheReportTellsWhatEachFoldUsed() throws {
     let run = path("cv-x")
     let c = try cvConfig(run).write(to: path("cv.yaml"))
-    let first = try mmtrain(ranks: 1, ["cv", "--config", c, "--fold", "0", "--set", "train.epochs=1", "--progress", "lines"])
+    let first = try mmtrain(
+      ranks: 1, ["cv", "--config", c, "--fold", "0", "--set", "train.epochs=1", "--progress", "lines"])
     XCTAssertEqual(first.status, 0, first.transcript)
     for change in ["model.hidden=16", "cv.folds=4", "cv.strategy=stratified", "data.steps=4"] {
       let r = try mmtrain(ranks: 1, ["cv", "--resume", run, "--set", change])
@@ -77,18 +79,24 @@ final class TrustTests: MultiRankTestCase {
     let config = try c.write(to: path("busy.yaml"))
     var second: MPIRun? = nil
     var cvJob: MPIRun? = nil
-    let first = try mmtrain(ranks: 2, ["train", "--config", config, "--progress", "lines"], timeout: 300,
-                            action: ("epoch 2/100000", { pid in
-                              second = try? self.mmtrain(ranks: 1, ["train", "--config", config])
-                              cvJob = try? self.mmtrain(ranks: 0, ["cv", "--config", config, "--fold", "0"])
-                              kill(pid, SIGUSR1)  // the first run stops with a checkpoint
-                            }))
+    let first = try mmtrain(
+      ranks: 2, ["train", "--config", config, "--progress", "lines"], timeout: 300,
+      action: (
+        "epoch 2/100000",
+        { pid in
+          second = try? self.mmtrain(ranks: 1, ["train", "--config", config])
+          cvJob = try? self.mmtrain(ranks: 0, ["cv", "--config", config, "--fold", "0"])
+          kill(pid, SIGUSR1)  // the first run stops with a checkpoint
+        }
+      ))
     XCTAssertEqual(first.status, 75, first.transcript)
     let refused = try XCTUnwrap(second)
     XCTAssertEqual(refused.status, 1, refused.transcript)
     XCTAssertEqual(refused.errorLines.count, 1, refused.transcript)
-    XCTAssertTrue(refused.errorLines.first?.contains("is in use by another run (mmtrain train --config \(config) --progress lines, pid ") ?? false,
-                  refused.transcript)
+    XCTAssertTrue(
+      refused.errorLines.first?.contains(
+        "is in use by another run (mmtrain train --config \(config) --progress lines, pid ") ?? false,
+      refused.transcript)
     let fold = try XCTUnwrap(cvJob)
     XCTAssertEqual(fold.status, 1, "a cv fold job in a running train's directory: \(fold.transcript)")
     XCTAssertTrue(fold.stderr.contains("is in use by another run"), fold.transcript)
@@ -114,14 +122,17 @@ final class TrustTests: MultiRankTestCase {
     XCTAssertEqual(try String(contentsOfFile: out + "/notes.txt", encoding: .utf8), "notes")
     let h5 = path("out.h5")
     try FileManager.default.createDirectory(atPath: h5, withIntermediateDirectories: false)
-    XCTAssertEqual(try mmtrain(ranks: 0, ["predict", "--checkpoint", run, "--data", try data(), "--out", h5]).status, 64)
+    XCTAssertEqual(
+      try mmtrain(ranks: 0, ["predict", "--checkpoint", run, "--data", try data(), "--out", h5]).status, 64)
     XCTAssertEqual(try mmtrain(ranks: 0, ["synth", "--out", h5, "--samples", "4"]).status, 64)
     XCTAssertTrue(FileManager.default.fileExists(atPath: h5), "synth left the directory")
-    let missing = try mmtrain(ranks: 0, ["predict", "--checkpoint", run, "--data", try data(), "--out", path("nowhere/p.csv")])
+    let missing = try mmtrain(
+      ranks: 0, ["predict", "--checkpoint", run, "--data", try data(), "--out", path("nowhere/p.csv")])
     XCTAssertEqual(missing.status, 64, missing.transcript)
     XCTAssertTrue(missing.stderr.contains("--out's folder \(path("nowhere")) does not exist"), missing.transcript)
     try "x".write(toFile: path("file"), atomically: true, encoding: .utf8)
-    let evaluate = try mmtrain(ranks: 0, ["evaluate", "--checkpoint", run, "--data", try data(), "--out", path("file")])
+    let evaluate = try mmtrain(
+      ranks: 0, ["evaluate", "--checkpoint", run, "--data", try data(), "--out", path("file")])
     XCTAssertEqual(evaluate.status, 64, evaluate.transcript)
     XCTAssertEqual(try String(contentsOfFile: path("file"), encoding: .utf8), "x")
     // report takes report.json itself without doubling the path
@@ -143,22 +154,29 @@ final class TrustTests: MultiRankTestCase {
     let file = try HDF5File(path: try data(), mode: .readOnly)
     let groups = try file.readInt64s("/groups")
     file.close()
-    let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/folds.json"))) as! [String: Any]
+    let manifest =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: run + "/folds.json")))
+      as! [String: Any]
     let folds = manifest["folds"] as! [[String: [Int]]]
     for k in 0..<3 {
-      let split = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(run)/fold-\(k)/split.json"))) as! [String: Any]
+      let split =
+        try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(run)/fold-\(k)/split.json")))
+        as! [String: Any]
       let validation = Set(split["validation_rows"] as! [Int])
       XCTAssertEqual(split["split"] as? String, "group")
       XCTAssertFalse(validation.isEmpty)
       let inner = folds[k]["train"]!.filter { !validation.contains($0) }
       let shared = Set(validation.map { groups[$0] }).intersection(inner.map { groups[$0] })
-      XCTAssertTrue(shared.isEmpty, "fold \(k): subjects \(shared.sorted()) in both the inner training and validation rows")
+      XCTAssertTrue(
+        shared.isEmpty, "fold \(k): subjects \(shared.sorted()) in both the inner training and validation rows")
     }
     // train with data.split: group
     var t = RunConfig.small(data: try data(), runDir: path("grouped-train"))
     t["data.split"] = "group"
     XCTAssertEqual(try mmtrain(ranks: 1, ["train", "--config", try t.write(to: path("gt.yaml"))]).status, 0)
-    let split = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: path("grouped-train") + "/split.json"))) as! [String: Any]
+    let split =
+      try JSONSerialization.jsonObject(
+        with: Data(contentsOf: URL(fileURLWithPath: path("grouped-train") + "/split.json"))) as! [String: Any]
     let validation = Set(split["validation_rows"] as! [Int])
     let trainGroups = Set((0..<groups.count).filter { !validation.contains($0) }.map { groups[$0] })
     XCTAssertTrue(Set(validation.map { groups[$0] }).isDisjoint(with: trainGroups))
@@ -203,7 +221,8 @@ final class TrustTests: MultiRankTestCase {
     }
     let mismatch = try mmtrain(ranks: 1, ["evaluate", "--checkpoint", run, "--data", floats])
     XCTAssertEqual(mismatch.status, 1, mismatch.transcript)
-    XCTAssertTrue(mismatch.errorLines.first?.contains("is a multiclass classifier, but /labels") ?? false, mismatch.transcript)
+    XCTAssertTrue(
+      mismatch.errorLines.first?.contains("is a multiclass classifier, but /labels") ?? false, mismatch.transcript)
   }
 
   // MARK: - evaluate the k fold models; refit
@@ -224,11 +243,14 @@ final class TrustTests: MultiRankTestCase {
     XCTAssertTrue(e.stdout.contains("ensemble (mean of probabilities)"), e.transcript)
     XCTAssertTrue(FileManager.default.fileExists(atPath: run + "/evaluate-data/report.json"), e.transcript)
     // predict's ensemble = the mean of the fold models' own predictions
-    XCTAssertEqual(try mmtrain(ranks: 1, ["predict", "--checkpoint", run, "--data", try data(), "--out", path("ens.csv")]).status, 0)
+    XCTAssertEqual(
+      try mmtrain(ranks: 1, ["predict", "--checkpoint", run, "--data", try data(), "--out", path("ens.csv")]).status, 0)
     var mean: [[Double]] = []
     for k in 0..<3 {
       let out = path("f\(k).csv")
-      XCTAssertEqual(try mmtrain(ranks: 1, ["predict", "--checkpoint", "\(run)/fold-\(k)", "--data", try data(), "--out", out]).status, 0)
+      XCTAssertEqual(
+        try mmtrain(ranks: 1, ["predict", "--checkpoint", "\(run)/fold-\(k)", "--data", try data(), "--out", out])
+          .status, 0)
       let probs = try csvProbabilities(out)
       mean = mean.isEmpty ? probs.map { $0.map { $0 / 3 } } : zip(mean, probs).map { zip($0, $1).map { $0 + $1 / 3 } }
     }
@@ -253,7 +275,9 @@ final class TrustTests: MultiRankTestCase {
     guard r.status == 0 else { return }
     var best: [Int] = []
     for k in 0..<3 {
-      let outcome = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(run)/fold-\(k)/fold-result.json"))) as! [String: Any]
+      let outcome =
+        try JSONSerialization.jsonObject(
+          with: Data(contentsOf: URL(fileURLWithPath: "\(run)/fold-\(k)/fold-result.json"))) as! [String: Any]
       best.append(try XCTUnwrap(outcome["best_epoch"] as? Int))
     }
     let epochs = max(1, Int((Double(best.reduce(0, +)) / 3).rounded()))

@@ -24,7 +24,8 @@ final class ZooGatedTests: MultiRankTestCase {
 
     let helper = CheckpointPyTorchTests(name: "ZooGatedTests.helper", testClosure: { _ in })
     helper.dir = dir
-    let json = try helper.writeCase(config: configPath, data: data, checkpoint: path("run") + "/latest", to: path("case.json"), seed: 9)
+    let json = try helper.writeCase(
+      config: configPath, data: data, checkpoint: path("run") + "/latest", to: path("case.json"), seed: 9)
     let probe = helper.python(["-c", "import torch, h5py"])
     guard probe.status == 0 else {
       throw XCTSkip("python3 cannot import torch and h5py; the PyTorch strict load of gated fusion was not checked")
@@ -32,6 +33,7 @@ final class ZooGatedTests: MultiRankTestCase {
     let check = helper.python([fixturesDirectory().appendingPathComponent("check_zoo_checkpoint.py").path, json])
     print(check.output)
     XCTAssertEqual(check.status, 0, check.output)
-    XCTAssertTrue(check.output.contains("gated fusion") && check.output.contains("load_state_dict(strict=True)"), check.output)
+    XCTAssertTrue(
+      check.output.contains("gated fusion") && check.output.contains("load_state_dict(strict=True)"), check.output)
   }
 }

@@ -46,7 +46,9 @@ final class ZooTests: MultiRankTestCase {
         largest = max(largest, difference)
         XCTAssertLessThan(difference, 1e-4, "\(fusion) /params/\(name): 1 vs 4 ranks")
       }
-      print("zoo equivalence: \(fusion) fusion, bidirectional GRU, dropout + modality dropout: max relative difference 1 vs 4 ranks \(largest)")
+      print(
+        "zoo equivalence: \(fusion) fusion, bidirectional GRU, dropout + modality dropout: max relative difference 1 vs 4 ranks \(largest)"
+      )
     }
   }
 
@@ -61,8 +63,9 @@ final class ZooTests: MultiRankTestCase {
       return try c.write(to: path(URL(fileURLWithPath: dir).lastPathComponent + ".yaml"))
     }
     let stoppedDir = path("stopped"), straightDir = path("straight")
-    let stopped = try mmtrain(ranks: 2, ["train", "--config", try config(stoppedDir), "--progress", "lines"],
-                              signal: (SIGUSR1, "epoch 2/40"))
+    let stopped = try mmtrain(
+      ranks: 2, ["train", "--config", try config(stoppedDir), "--progress", "lines"],
+      signal: (SIGUSR1, "epoch 2/40"))
     XCTAssertEqual(stopped.status, 75, stopped.transcript)
     guard stopped.status == 75 else { return }
     let resumed = try mmtrain(ranks: 2, ["train", "--resume", stoppedDir, "--progress", "lines"])
@@ -104,7 +107,8 @@ final class ZooTests: MultiRankTestCase {
     for fusion in ["early", "late", "attention", "tensor", "gated"] {
       let accuracy = try validationAccuracy(fusion, ["model.fusion": fusion])
       print("fusion must fuse: \(fusion) val accuracy \(accuracy); text alone \(single[0]), audio alone \(single[1])")
-      XCTAssertGreaterThan(accuracy, best + 0.2, "\(fusion) fusion: val accuracy \(accuracy), best single modality \(best)")
+      XCTAssertGreaterThan(
+        accuracy, best + 0.2, "\(fusion) fusion: val accuracy \(accuracy), best single modality \(best)")
     }
   }
 }

@@ -6,7 +6,8 @@ import XCTest
 final class ActivationTests: XCTestCase {
   func testSigmoidAndTanhMatchLibm() {
     for n in [1, 7, 8, 9, 1001] {
-      let xs = (0..<n).map { Float(-30 + 60 * Double($0) / Double(max(n - 1, 1))) } + [0, 1e-6, -1e-6, 88, -88, 200, -200]
+      let xs =
+        (0..<n).map { Float(-30 + 60 * Double($0) / Double(max(n - 1, 1))) } + [0, 1e-6, -1e-6, 88, -88, 200, -200]
       var s = xs, t = xs
       s.withUnsafeMutableBufferPointer { Activations.sigmoid($0.baseAddress!, $0.count) }
       t.withUnsafeMutableBufferPointer { Activations.tanh($0.baseAddress!, $0.count) }

@@ -9,7 +9,8 @@ final class BufferTests: XCTestCase {
       for prefault in [false, true] {
         let a = Buffer(count: count, prefault: prefault), b = Buffer(count: count)
         XCTAssertEqual(a.count, count)
-        XCTAssertTrue((0..<count).allSatisfy { a[$0] == 0 && b[$0] == 0 }, "count \(count) prefault \(prefault): not zero")
+        XCTAssertTrue(
+          (0..<count).allSatisfy { a[$0] == 0 && b[$0] == 0 }, "count \(count) prefault \(prefault): not zero")
         for i in 0..<count { a[i] = Float(i % 977) + 0.5 }
         XCTAssertTrue((0..<count).allSatisfy { a[$0] == Float($0 % 977) + 0.5 }, "count \(count) prefault \(prefault)")
         XCTAssertTrue((0..<count).allSatisfy { b[$0] == 0 }, "count \(count): a write to one buffer reached another")

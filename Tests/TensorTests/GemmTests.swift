@@ -4,8 +4,10 @@ import XCTest
 
 /// BLAS.gemm against a naive triple loop, for every transpose combination, alpha/beta and padded strides.
 final class GemmTests: XCTestCase {
-  func naive(_ tA: Bool, _ tB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: [Float], _ lda: Int,
-             _ b: [Float], _ ldb: Int, _ beta: Float, _ c: [Float], _ ldc: Int) -> [Float] {
+  func naive(
+    _ tA: Bool, _ tB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float, _ a: [Float], _ lda: Int,
+    _ b: [Float], _ ldb: Int, _ beta: Float, _ c: [Float], _ ldc: Int
+  ) -> [Float] {
     var out = c
     for i in 0..<m {
       for j in 0..<n {
@@ -35,12 +37,14 @@ final class GemmTests: XCTestCase {
             a.withUnsafeBufferPointer { ap in
               b.withUnsafeBufferPointer { bp in
                 c.withUnsafeMutableBufferPointer { cp in
-                  BLAS.gemm(transA: tA, transB: tB, m: m, n: n, k: k, alpha: alpha, a: ap.baseAddress!, lda: lda,
-                            b: bp.baseAddress!, ldb: ldb, beta: beta, c: cp.baseAddress!, ldc: ldc)
+                  BLAS.gemm(
+                    transA: tA, transB: tB, m: m, n: n, k: k, alpha: alpha, a: ap.baseAddress!, lda: lda,
+                    b: bp.baseAddress!, ldb: ldb, beta: beta, c: cp.baseAddress!, ldc: ldc)
                 }
               }
             }
-            XCTAssertLessThan(maxRelativeDifference(c, expected), 1e-5, "m\(m) n\(n) k\(k) tA\(tA) tB\(tB) alpha\(alpha) beta\(beta)")
+            XCTAssertLessThan(
+              maxRelativeDifference(c, expected), 1e-5, "m\(m) n\(n) k\(k) tA\(tA) tB\(tB) alpha\(alpha) beta\(beta)")
           }
         }
       }

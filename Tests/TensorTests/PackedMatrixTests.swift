@@ -9,8 +9,10 @@ import XCTest
 /// does not depend on the rows around it, and the AVX2 and AVX-512 kernels give the same bits.
 final class PackedMatrixTests: XCTestCase {
   /// C (m, n) (+)= A (m, k) · B (+ bias (n)) with B = W (k, n) or Wᵀ (W (n, k)); row strides lda, ldw, ldc.
-  func naive(_ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ lda: Int, _ w: [Float], _ ldw: Int, transposed: Bool,
-             accumulate: Bool, bias: [Float]? = nil, _ c: [Float], _ ldc: Int) -> [Float] {
+  func naive(
+    _ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ lda: Int, _ w: [Float], _ ldw: Int, transposed: Bool,
+    accumulate: Bool, bias: [Float]? = nil, _ c: [Float], _ ldc: Int
+  ) -> [Float] {
     var out = c
     for i in 0..<m {
       for j in 0..<n {
@@ -27,40 +29,47 @@ final class PackedMatrixTests: XCTestCase {
   func testMatchesNaiveLoop() {
     var rng = RNG(seed: 7)
     for level in levels {
-    for (m, n, k) in [(1, 1, 1), (5, 7, 3), (6, 16, 64), (12, 32, 129), (13, 33, 40), (32, 100, 17), (33, 512, 8), (7, 9, 0)] {
-      for transposed in [false, true] {
-        for accumulate in [false, true] {
-        for withBias in [false, true] {
-          let lda = k + 3, ldw = (transposed ? k : n) + 2, ldc = n + 5
-          let a = (0..<(m * lda)).map { _ in Float(rng.normal()) }
-          let w = (0..<((transposed ? n : k) * ldw)).map { _ in Float(rng.normal()) }
-          var c = (0..<(m * ldc)).map { _ in Float(rng.normal()) }
-          let bias = withBias ? (0..<n).map { _ in Float(rng.normal()) } : nil
-          let expected = naive(m, n, k, a, lda, w, ldw, transposed: transposed, accumulate: accumulate, bias: bias, c, ldc)
-          // Storage for this shape and another (a layer's W_hhᵀ and W_hh), packed as the other first.
-          let packed = PackedMatrix(shapes: [(n + 40, k + 1), (k, n)], level: level)
-          let other = [Float](repeating: 1, count: (n + 40) * (k + 1))
-          other.withUnsafeBufferPointer { packed.pack($0.baseAddress!, ld: k + 1, transposed: false) }
-          w.withUnsafeBufferPointer { packed.pack($0.baseAddress!, ld: ldw, transposed: transposed, k: k, n: n) }
-          a.withUnsafeBufferPointer { ap in
-            c.withUnsafeMutableBufferPointer { cp in
-              if let bias {
-                bias.withUnsafeBufferPointer {
-                  packed.multiply(m: m, a: ap.baseAddress!, lda: lda, accumulate: accumulate, bias: $0.baseAddress!, c: cp.baseAddress!, ldc: ldc)
+      for (m, n, k) in [
+        (1, 1, 1), (5, 7, 3), (6, 16, 64), (12, 32, 129), (13, 33, 40), (32, 100, 17), (33, 512, 8), (7, 9, 0),
+      ] {
+        for transposed in [false, true] {
+          for accumulate in [false, true] {
+            for withBias in [false, true] {
+              let lda = k + 3, ldw = (transposed ? k : n) + 2, ldc = n + 5
+              let a = (0..<(m * lda)).map { _ in Float(rng.normal()) }
+              let w = (0..<((transposed ? n : k) * ldw)).map { _ in Float(rng.normal()) }
+              var c = (0..<(m * ldc)).map { _ in Float(rng.normal()) }
+              let bias = withBias ? (0..<n).map { _ in Float(rng.normal()) } : nil
+              let expected = naive(
+                m, n, k, a, lda, w, ldw, transposed: transposed, accumulate: accumulate, bias: bias, c, ldc)
+              // Storage for this shape and another (a layer's W_hhᵀ and W_hh), packed as the other first.
+              let packed = PackedMatrix(shapes: [(n + 40, k + 1), (k, n)], level: level)
+              let other = [Float](repeating: 1, count: (n + 40) * (k + 1))
+              other.withUnsafeBufferPointer { packed.pack($0.baseAddress!, ld: k + 1, transposed: false) }
+              w.withUnsafeBufferPointer { packed.pack($0.baseAddress!, ld: ldw, transposed: transposed, k: k, n: n) }
+              a.withUnsafeBufferPointer { ap in
+                c.withUnsafeMutableBufferPointer { cp in
+                  if let bias {
+                    bias.withUnsafeBufferPointer {
+                      packed.multiply(
+                        m: m, a: ap.baseAddress!, lda: lda, accumulate: accumulate, bias: $0.baseAddress!,
+                        c: cp.baseAddress!, ldc: ldc)
+                    }
+                  } else {
+                    packed.multiply(
+                      m: m, a: ap.baseAddress!, lda: lda, accumulate: accumulate, c: cp.baseAddress!, ldc: ldc)
+                  }
                 }
-              } else {
-                packed.multiply(m: m, a: ap.baseAddress!, lda: lda, accumulate: accumulate, c: cp.baseAddress!, ldc: ldc)
               }
+              let what =
+                "level \(level) m\(m) n\(n) k\(k) transposed \(transposed) accumulate \(accumulate) bias \(withBias)"
+              XCTAssertLessThan(maxRelativeDifference(c, expected), 1e-5, what)
+              // The padding columns of C (n ..< ldc) are never written.
+              for i in 0..<m { for j in n..<ldc { XCTAssertEqual(c[i * ldc + j], expected[i * ldc + j], what) } }
             }
           }
-          let what = "level \(level) m\(m) n\(n) k\(k) transposed \(transposed) accumulate \(accumulate) bias \(withBias)"
-          XCTAssertLessThan(maxRelativeDifference(c, expected), 1e-5, what)
-          // The padding columns of C (n ..< ldc) are never written.
-          for i in 0..<m { for j in n..<ldc { XCTAssertEqual(c[i * ldc + j], expected[i * ldc + j], what) } }
-        }
         }
       }
-    }
     }
   }
 
@@ -70,8 +79,9 @@ final class PackedMatrixTests: XCTestCase {
     for level in levels {
       let whole = product(level: level, rows: 0..<32)
       for rows in [0..<1, 5..<6, 31..<32, 3..<10, 7..<20, 13..<32] {
-        XCTAssertEqual(product(level: level, rows: rows), Array(whole[(rows.lowerBound * n)..<(rows.upperBound * n)]),
-                       "level \(level) rows \(rows)")
+        XCTAssertEqual(
+          product(level: level, rows: rows), Array(whole[(rows.lowerBound * n)..<(rows.upperBound * n)]),
+          "level \(level) rows \(rows)")
       }
     }
   }
@@ -84,8 +94,12 @@ final class PackedMatrixTests: XCTestCase {
   }
 
   let n = 80, k = 96
-  lazy var a: [Float] = { var rng = RNG(seed: 11); return (0..<(32 * k)).map { _ in Float(rng.normal()) } }()
-  lazy var w: [Float] = { var rng = RNG(seed: 12); return (0..<(n * k)).map { _ in Float(rng.normal()) } }()
+  lazy var a: [Float] = {
+    var rng = RNG(seed: 11); return (0..<(32 * k)).map { _ in Float(rng.normal()) }
+  }()
+  lazy var w: [Float] = {
+    var rng = RNG(seed: 12); return (0..<(n * k)).map { _ in Float(rng.normal()) }
+  }()
 
   /// rows of A · Wᵀ (a (32, k), w (n, k)) at a level.
   func product(level: Int32, rows: Range<Int>) -> [Float] {
@@ -94,7 +108,9 @@ final class PackedMatrixTests: XCTestCase {
     var c = [Float](repeating: 0, count: rows.count * n)
     a.withUnsafeBufferPointer { ap in
       c.withUnsafeMutableBufferPointer {
-        packed.multiply(m: rows.count, a: ap.baseAddress! + rows.lowerBound * k, lda: k, accumulate: false, c: $0.baseAddress!, ldc: n)
+        packed.multiply(
+          m: rows.count, a: ap.baseAddress! + rows.lowerBound * k, lda: k, accumulate: false, c: $0.baseAddress!, ldc: n
+        )
       }
     }
     return c

@@ -45,6 +45,7 @@ final class RNGReferenceTests: XCTestCase {
       XCTAssertEqual(r.permutation(10), c.permutation)
     }
     var plain = RNG(state: [1, 2, 3, 4])
-    XCTAssertEqual((0..<4).map { _ in plain.next() }, fixture.state1234.map { UInt64($0)! }, "xoshiro256**'s own test vector")
+    XCTAssertEqual(
+      (0..<4).map { _ in plain.next() }, fixture.state1234.map { UInt64($0)! }, "xoshiro256**'s own test vector")
   }
 }

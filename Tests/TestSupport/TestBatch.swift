@@ -14,7 +14,8 @@ public final class TestBatch {
     self.B = B
     original = x; originalLengths = modalityLengths
     self.x = .allocate(capacity: max(x.count, 1)); self.x.initialize(from: x, count: x.count)
-    lengths = .allocate(capacity: max(modalityLengths.count, 1)); lengths.initialize(from: modalityLengths, count: modalityLengths.count)
+    lengths = .allocate(capacity: max(modalityLengths.count, 1));
+    lengths.initialize(from: modalityLengths, count: modalityLengths.count)
     let M = modalityLengths.count / B
     let f = fusedLengths ?? (0..<B).map { b in max(1, (0..<M).map { modalityLengths[$0 * B + b] }.max() ?? 1) }
     fused = .allocate(capacity: B); fused.initialize(from: f, count: B)

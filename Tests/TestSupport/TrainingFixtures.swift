@@ -26,7 +26,9 @@ public func makeConfig(data: String, run: URL, _ extra: [String] = []) throws ->
 }
 
 /// A session built and trained to its end (lines, no progress bar); the loop holds the session and history.
-public func trainQuietly(_ config: TrainConfig, options: TrainingSession.Options = TrainingSession.Options()) throws -> TrainLoop {
+public func trainQuietly(_ config: TrainConfig, options: TrainingSession.Options = TrainingSession.Options()) throws
+  -> TrainLoop
+{
   var o = options
   o.progress = .lines
   let loop = TrainLoop(try TrainingSession(config: config, comm: SingleProcessCommunicator(), options: o))

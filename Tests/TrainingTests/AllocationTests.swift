@@ -21,11 +21,14 @@ final class AllocationTests: XCTestCase {
     let p = UnsafeMutablePointer<Float>.allocate(capacity: 1000)
     MallocInterposerSwift.unhook()
     p.deallocate()
-    XCTAssertGreaterThan(MallocInterposerSwift.getStatistics().mallocCount, 0, "the malloc interposer is not active in this process")
+    XCTAssertGreaterThan(
+      MallocInterposerSwift.getStatistics().mallocCount, 0, "the malloc interposer is not active in this process")
   }
 
   func testTrainingStepsAllocateNothing() throws {
-    for extra in [["model.fusion=early", "model.layers=2"], ["model.fusion=late", "model.pooling=mean", "model.dropout=0.2"]] {
+    for extra in [
+      ["model.fusion=early", "model.layers=2"], ["model.fusion=late", "model.pooling=mean", "model.dropout=0.2"],
+    ] {
       let data = try writeSynthetic(dir, samples: 120)
       let run = dir.appendingPathComponent("run-\(extra[0])")
       // 90 training rows, batch 8: 12 steps per epoch; count steps 15...20 (inside epoch 2).
@@ -37,7 +40,8 @@ final class AllocationTests: XCTestCase {
         if step == 20 { AllocationCount.stop() }
       }
       try TrainLoop(try TrainingSession(config: config, comm: SingleProcessCommunicator(), options: options)).run()
-      XCTAssertEqual(AllocationCount.ours, 0, "\(extra): mallocs in 5 training steps, first from:\n\(AllocationCount.firstTrace)")
+      XCTAssertEqual(
+        AllocationCount.ours, 0, "\(extra): mallocs in 5 training steps, first from:\n\(AllocationCount.firstTrace)")
     }
   }
 }

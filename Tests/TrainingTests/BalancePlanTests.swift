@@ -18,16 +18,20 @@ final class BalancePlanTests: XCTestCase {
       let plans = (0..<world).map { BalancePlan(world: world, rank: $0, samples: n, work: work, batchSize: 80) }
       for p in plans { batch.withUnsafeBufferPointer { p.compute($0) } }
       let shards = (0..<world).map { Sharding.rows(rank: $0, world: world, count: n) }
-      let B = batch.count, context = "trial \(trial): world \(world), N \(n), batch \(B), \(equal ? "equal" : "mixed") lengths"
+      let B = batch.count,
+        context = "trial \(trial): world \(world), N \(n), batch \(B), \(equal ? "equal" : "mixed") lengths"
       var processed = [Int](repeating: 0, count: world), load = [Int](repeating: 0, count: world)
       for (r, p) in plans.enumerated() {
         for k in 0..<B {
           XCTAssertEqual(p.destination[k], plans[0].destination[k], "\(context): ranks disagree on row \(k)")
         }
-        for q in 0..<world { XCTAssertEqual(p.routes.sendCounts[q], plans[q].routes.receiveCounts[r], "\(context): \(r) -> \(q)") }
+        for q in 0..<world {
+          XCTAssertEqual(p.routes.sendCounts[q], plans[q].routes.receiveCounts[r], "\(context): \(r) -> \(q)")
+        }
         let own = (0..<B).filter { shards[r].contains(batch[$0]) }
         let sent = (0..<world).reduce(0) { $0 + Int(p.routes.sendCounts[$1]) }
-        XCTAssertEqual(sent, own.filter { p.destination[$0] != r }.count, "\(context): rank \(r) sends the rows it gives away")
+        XCTAssertEqual(
+          sent, own.filter { p.destination[$0] != r }.count, "\(context): rank \(r) sends the rows it gives away")
         XCTAssertFalse(sent > 0 && p.routes.receiveTotal > 0, "\(context): rank \(r) both sends and receives")
         XCTAssertEqual(p.routes.moves, plans[0].routes.moves, context)
       }
@@ -40,10 +44,12 @@ final class BalancePlanTests: XCTestCase {
       let longest = batch.map { Int(work[$0]) }.max()!
       XCTAssertLessThanOrEqual(load.max()! - load.min()!, 2 * longest, "\(context): work \(load)")
       if equal {
-        XCTAssertTrue(processed.allSatisfy { [B / world, (B + world - 1) / world].contains($0) }, "\(context): rows \(processed)")
+        XCTAssertTrue(
+          processed.allSatisfy { [B / world, (B + world - 1) / world].contains($0) }, "\(context): rows \(processed)")
         let owned = (0..<world).map { r in batch.filter { shards[r].contains($0) }.count }
         let surplus = (0..<world).reduce(0) { $0 + max(0, owned[$1] - processed[$1]) }
-        XCTAssertEqual((0..<world).reduce(0) { $0 + plans[$1].routes.receiveTotal }, surplus, "\(context): only the surplus moves")
+        XCTAssertEqual(
+          (0..<world).reduce(0) { $0 + plans[$1].routes.receiveTotal }, surplus, "\(context): only the surplus moves")
       }
     }
   }

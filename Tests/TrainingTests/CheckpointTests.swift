@@ -22,7 +22,9 @@ final class CheckpointTests: XCTestCase {
     adam.step(model.arena); adam.step(model.arena)
     let state = Checkpoint.State(epoch: 3, step: 17, stepInEpoch: 0, seed: 99, rngState: [1, 2, 3, UInt64.max])
     let path = dir.appendingPathComponent("c.h5").path
-    try Checkpoint.write(to: path, arena: model.arena, optimizer: adam, normalization: ([1, 2], [3, 4]), state: state, configYAML: "a: 1\n")
+    try Checkpoint.write(
+      to: path, arena: model.arena, optimizer: adam, normalization: ([1, 2], [3, 4]), state: state, configYAML: "a: 1\n"
+    )
     XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path), ["c.h5"], "no temp file left behind")
 
     let c = try Checkpoint.read(path: path)
@@ -52,15 +54,19 @@ final class CheckpointTests: XCTestCase {
     let model = ModelSpec.earlyLSTM(input: 5, hidden: 3, layers: 1, outputs: 2, steps: 2).make(maxBatch: 2)
     let sgd = SGD(parameterCount: model.arena.count, lr: 0.1, momentum: 0.9, weightDecay: 0)
     let path = dir.appendingPathComponent("c.h5").path
-    try Checkpoint.write(to: path, arena: model.arena, optimizer: sgd, normalization: nil,
-                         state: .init(epoch: 1, step: 1, stepInEpoch: 0, seed: 1, rngState: [0, 0, 0, 0]), configYAML: "")
+    try Checkpoint.write(
+      to: path, arena: model.arena, optimizer: sgd, normalization: nil,
+      state: .init(epoch: 1, step: 1, stepInEpoch: 0, seed: 1, rngState: [0, 0, 0, 0]), configYAML: "")
     let c = try Checkpoint.read(path: path)
     let bigger = ModelSpec.earlyLSTM(input: 5, hidden: 4, layers: 1, outputs: 2, steps: 2).make(maxBatch: 2)
     XCTAssertThrowsError(try Checkpoint.loadParams(c, into: bigger.arena)) { e in
-      XCTAssertTrue("\(e)".contains("/params/fusion.lstm.weight_ih_l0 has shape [12, 5], the model needs [16, 5]"), "\(e)")
+      XCTAssertTrue(
+        "\(e)".contains("/params/fusion.lstm.weight_ih_l0 has shape [12, 5], the model needs [16, 5]"), "\(e)")
     }
     let adam = Adam(parameterCount: model.arena.count, lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0)
-    XCTAssertThrowsError(try Checkpoint.loadOptimizer(c, into: adam)) { e in XCTAssertTrue("\(e)".contains("optimizer 'sgd'"), "\(e)") }
+    XCTAssertThrowsError(try Checkpoint.loadOptimizer(c, into: adam)) { e in
+      XCTAssertTrue("\(e)".contains("optimizer 'sgd'"), "\(e)")
+    }
   }
 
   func testProvenanceAndElapsedRoundTrip() throws {
@@ -71,12 +77,14 @@ final class CheckpointTests: XCTestCase {
       normalize: "zscore", task: "multiclass", classes: 2)
     XCTAssertEqual(input.modalities.map(\.column), [0, 3])
     let provenance = Provenance(
-      input: input, dataPath: "/data/d.h5", data: DataFingerprint(size: 1234, mtime: 1.5e9 + 0.25, schemaHash: "00ff00ff00ff00ff"),
+      input: input, dataPath: "/data/d.h5",
+      data: DataFingerprint(size: 1234, mtime: 1.5e9 + 0.25, schemaHash: "00ff00ff00ff00ff"),
       validationRows: [1, 4, 7], validationSeed: 9, validationFraction: 0.25)
     let state = Checkpoint.State(epoch: 2, step: 9, stepInEpoch: 3, seed: 9, rngState: [1, 2, 3, 4], elapsed: 12.5)
     let path = dir.appendingPathComponent("p.h5").path
-    try Checkpoint.write(to: path, arena: model.arena, optimizer: sgd, normalization: nil, state: state, configYAML: "",
-                         provenance: provenance)
+    try Checkpoint.write(
+      to: path, arena: model.arena, optimizer: sgd, normalization: nil, state: state, configYAML: "",
+      provenance: provenance)
     let c = try Checkpoint.read(path: path)
     XCTAssertEqual(c.provenance, provenance)
     XCTAssertEqual(c.provenance?.version, MMTrainVersion.string)
@@ -91,6 +99,8 @@ final class CheckpointTests: XCTestCase {
     let path = dir.appendingPathComponent("d.h5").path
     let f = try HDF5File(path: path, mode: .truncate)
     try f.writeInt64s("/labels", [0], shape: [1]); f.close()
-    XCTAssertThrowsError(try Checkpoint.read(path: path)) { e in XCTAssertTrue("\(e)".contains("not an mmtrain checkpoint"), "\(e)") }
+    XCTAssertThrowsError(try Checkpoint.read(path: path)) { e in
+      XCTAssertTrue("\(e)".contains("not an mmtrain checkpoint"), "\(e)")
+    }
   }
 }

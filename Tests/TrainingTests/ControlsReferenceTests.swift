@@ -48,8 +48,9 @@ final class ControlsReferenceTests: XCTestCase {
     XCTAssertEqual(f.cases.count, 20)
     var report: [String] = []
     for c in f.cases { report.append(try check(c, f)) }
-    print("controls vs PyTorch float64 (max relative difference over final tensors / per-step loss / grad_norm):\n"
-      + report.joined(separator: "\n"))
+    print(
+      "controls vs PyTorch float64 (max relative difference over final tensors / per-step loss / grad_norm):\n"
+        + report.joined(separator: "\n"))
   }
 
   /// Trains one case and compares; returns its line for the printout.
@@ -68,13 +69,15 @@ final class ControlsReferenceTests: XCTestCase {
     try file.flush(); file.close()
 
     let common = [
-      "data.path=\(data)", "data.steps=\(f.T)", "data.align=truncate", "data.normalize=none", "data.validation_fraction=0",
+      "data.path=\(data)", "data.steps=\(f.T)", "data.align=truncate", "data.normalize=none",
+      "data.validation_fraction=0",
       "model.hidden=\(f.H)", "task.kind=\(c.kind)", "train.batch_size=\(f.N)", "train.epochs=\(f.steps)",
       "checkpoint.every_epochs=\(f.steps)",
     ]
     func config(_ run: String) throws -> TrainConfig {
-      try TrainConfig.parse(yaml: "", source: "controls.yaml",
-                            overrides: common + c.set + ["checkpoint.dir=\(caseDir.appendingPathComponent(run).path)"])
+      try TrainConfig.parse(
+        yaml: "", source: "controls.yaml",
+        overrides: common + c.set + ["checkpoint.dir=\(caseDir.appendingPathComponent(run).path)"])
     }
 
     // --init: a checkpoint holding the reference's initial weights.
@@ -85,18 +88,21 @@ final class ControlsReferenceTests: XCTestCase {
       seedRun.model.arena.setValues(given.data.map(Float.init), of: t)
     }
     let initPath = caseDir.appendingPathComponent("init.h5").path
-    try Checkpoint.write(to: initPath, arena: seedRun.model.arena, optimizer: seedRun.optimizer, normalization: nil,
-                         state: .init(epoch: 0, step: 0, stepInEpoch: 0, seed: 0, rngState: []), configYAML: "")
+    try Checkpoint.write(
+      to: initPath, arena: seedRun.model.arena, optimizer: seedRun.optimizer, normalization: nil,
+      state: .init(epoch: 0, step: 0, stepInEpoch: 0, seed: 0, rngState: []), configYAML: "")
     var options = TrainingSession.Options()
     options.initFrom = try Checkpoint.read(path: initPath)
     options.progress = .lines
-    let t = TrainLoop(try TrainingSession(config: try config("run"), comm: SingleProcessCommunicator(), options: options))
+    let t = TrainLoop(
+      try TrainingSession(config: try config("run"), comm: SingleProcessCommunicator(), options: options))
     try t.run()
 
     XCTAssertEqual(t.history.count, f.steps, "\(c.name): one step per epoch")
     var lossDiff = 0.0, normDiff = 0.0
     for (s, epoch) in t.history.enumerated() {
-      XCTAssertTrue(isClose(epoch.lr, c.lr[s], rtol: 1e-12, atol: 0), "\(c.name) step \(s): lr \(epoch.lr) vs \(c.lr[s])")
+      XCTAssertTrue(
+        isClose(epoch.lr, c.lr[s], rtol: 1e-12, atol: 0), "\(c.name) step \(s): lr \(epoch.lr) vs \(c.lr[s])")
       lossDiff = max(lossDiff, abs(epoch.trainLoss - c.loss[s]) / abs(c.loss[s]))
       normDiff = max(normDiff, abs(epoch.gradNorm - c.grad_norm[s]) / abs(c.grad_norm[s]))
     }
@@ -109,8 +115,11 @@ final class ControlsReferenceTests: XCTestCase {
       XCTAssertLessThan(d, tolerance, "\(c.name): final \(tensor.name)")
       paramDiff = max(paramDiff, d)
     }
-    XCTAssertLessThan(c.torch_float32_drift, tolerance / 10, "\(c.name): the case must be float32-stable for the tolerance to be meaningful")
-    return String(format: "  %-30@ params %.2e  loss %.2e  grad_norm %.2e  (torch float32 drift %.1e)", c.name as NSString,
-                  paramDiff, lossDiff, normDiff, c.torch_float32_drift)
+    XCTAssertLessThan(
+      c.torch_float32_drift, tolerance / 10,
+      "\(c.name): the case must be float32-stable for the tolerance to be meaningful")
+    return String(
+      format: "  %-30@ params %.2e  loss %.2e  grad_norm %.2e  (torch float32 drift %.1e)", c.name as NSString,
+      paramDiff, lossDiff, normDiff, c.torch_float32_drift)
   }
 }

@@ -30,13 +30,17 @@ final class ProvenanceTests: XCTestCase {
     return try Checkpoint.read(path: try RunDirectory.resolveCheckpoint(run.path))
   }
 
-  func loadError(_ data: String, _ overrides: [String], resume: Checkpoint.Contents? = nil, initFrom: Checkpoint.Contents? = nil) -> String {
+  func loadError(
+    _ data: String, _ overrides: [String], resume: Checkpoint.Contents? = nil, initFrom: Checkpoint.Contents? = nil
+  ) -> String {
     var options = TrainingSession.Options()
     options.resume = resume; options.initFrom = initFrom; options.progress = .lines
-    let run = resume != nil ? dir.appendingPathComponent("a") : dir.appendingPathComponent("b-\(UUID().uuidString.prefix(4))")
+    let run =
+      resume != nil ? dir.appendingPathComponent("a") : dir.appendingPathComponent("b-\(UUID().uuidString.prefix(4))")
     do {
       _ = try TrainingSession(
-        config: try makeConfig(data: data, run: run, ["train.epochs=2"] + overrides), comm: SingleProcessCommunicator(), options: options)
+        config: try makeConfig(data: data, run: run, ["train.epochs=2"] + overrides), comm: SingleProcessCommunicator(),
+        options: options)
       XCTFail("loaded with \(overrides)")
       return ""
     } catch {
@@ -60,7 +64,9 @@ final class ProvenanceTests: XCTestCase {
     XCTAssertEqual(p.validationRows, mask.indices.filter { mask[$0] })
     XCTAssertEqual(p.validationSeed, 5)
 
-    let split = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("a/split.json"))) as! [String: Any]
+    let split =
+      try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("a/split.json")))
+      as! [String: Any]
     XCTAssertEqual(split["validation_rows"] as? [Int], p.validationRows, "RUN_DIR/split.json holds the same rows")
     XCTAssertEqual(split["seed"] as? Int, 5)
   }
@@ -69,7 +75,9 @@ final class ProvenanceTests: XCTestCase {
     let data = try dataWithFace()
     let c = try trainedRun(data, ["data.modalities=[text, audio, vision]"])
     let error = loadError(data, ["data.modalities=[audio, text, vision]"], initFrom: c)
-    XCTAssertTrue(error.contains("data.modalities is [audio, text, vision], the checkpoint was trained on [text, audio, vision]"), error)
+    XCTAssertTrue(
+      error.contains("data.modalities is [audio, text, vision], the checkpoint was trained on [text, audio, vision]"),
+      error)
     XCTAssertTrue(error.contains(c.path), "names the checkpoint: \(error)")
   }
 
@@ -84,7 +92,8 @@ final class ProvenanceTests: XCTestCase {
     let data = try dataWithFace()
     let c = try trainedRun(data, ["data.modalities=[text, audio, vision]"])
     let error = loadError(data, ["data.modalities=[text, audio, vision]", "data.steps=4"], initFrom: c)
-    XCTAssertTrue(error.contains("modality 'text' is put on 4 steps (data.steps), the checkpoint was trained on 6"), error)
+    XCTAssertTrue(
+      error.contains("modality 'text' is put on 4 steps (data.steps), the checkpoint was trained on 6"), error)
   }
 
   func testElapsedTimeContinuesAcrossAResume() throws {
@@ -96,7 +105,8 @@ final class ProvenanceTests: XCTestCase {
     options.resume = try Checkpoint.read(path: try RunDirectory.resolveCheckpoint(run.path))
     XCTAssertEqual(options.resume!.state.elapsed, firstElapsed, accuracy: 0.5)
     let resumed = try trainQuietly(try makeConfig(data: data, run: run, ["train.epochs=3"]), options: options)
-    XCTAssertGreaterThanOrEqual(resumed.history.first!.elapsed, options.resume!.state.elapsed, "elapsed_s does not restart at 0")
+    XCTAssertGreaterThanOrEqual(
+      resumed.history.first!.elapsed, options.resume!.state.elapsed, "elapsed_s does not restart at 0")
   }
 
   func testARunThatFailsBeforeItsFirstCheckpointLeavesNoRunDirectory() throws {
@@ -104,8 +114,9 @@ final class ProvenanceTests: XCTestCase {
     try "not HDF5".write(toFile: notData, atomically: true, encoding: .utf8)
     let run = dir.appendingPathComponent("new/runs/a")
     XCTAssertThrowsError(try trainQuietly(try makeConfig(data: notData, run: run)))
-    XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("new").path),
-                   "the folders the run created are gone")
+    XCTAssertFalse(
+      FileManager.default.fileExists(atPath: dir.appendingPathComponent("new").path),
+      "the folders the run created are gone")
 
     let existing = dir.appendingPathComponent("kept")
     try FileManager.default.createDirectory(at: existing, withIntermediateDirectories: true)

@@ -13,7 +13,8 @@ final class RunLockTests: XCTestCase {
     let first = try RunLock(directory: dir.path, command: "mmtrain train --config a.yaml")
     XCTAssertThrowsError(try RunLock(directory: dir.path, command: "mmtrain train --config b.yaml")) { error in
       let message = "\(error)"
-      XCTAssertTrue(message.contains("is in use by another run (mmtrain train --config a.yaml, pid \(getpid()) on "), message)
+      XCTAssertTrue(
+        message.contains("is in use by another run (mmtrain train --config a.yaml, pid \(getpid()) on "), message)
     }
     first.release()
     XCTAssertNoThrow(try RunLock(directory: dir.path, command: "again"), "released: the directory is free again")

@@ -47,7 +47,9 @@ final class TrainerTests: XCTestCase {
     options.resume = try Checkpoint.read(path: try RunDirectory.resolveCheckpoint(runB.path))
     let resumed = try trainQuietly(try makeConfig(data: data, run: runB), options: options)
     XCTAssertEqual(resumed.history.map(\.epoch), [3, 4])
-    XCTAssertEqual(resumed.session.model.arena.values.array, straight.session.model.arena.values.array, "same weights as an uninterrupted run")
+    XCTAssertEqual(
+      resumed.session.model.arena.values.array, straight.session.model.arena.values.array,
+      "same weights as an uninterrupted run")
     XCTAssertEqual(resumed.history.last!.trainLoss, straight.history.last!.trainLoss)
   }
 
@@ -66,7 +68,8 @@ final class TrainerTests: XCTestCase {
     _ = try trainQuietly(try makeConfig(data: data, run: run, ["train.epochs=2"]))
     // As if the run had logged epoch 3 and crashed before its checkpoint landed.
     let metrics = RunDirectory(path: run.path).metricsPath
-    try (try String(contentsOfFile: metrics, encoding: .utf8) + "{\"epoch\":3,\"train_loss\":9}\n").write(toFile: metrics, atomically: true, encoding: .utf8)
+    try (try String(contentsOfFile: metrics, encoding: .utf8) + "{\"epoch\":3,\"train_loss\":9}\n").write(
+      toFile: metrics, atomically: true, encoding: .utf8)
     var options = TrainingSession.Options()
     options.resume = try Checkpoint.read(path: try RunDirectory.resolveCheckpoint(run.path))
     _ = try trainQuietly(try makeConfig(data: data, run: run, ["train.epochs=3"]), options: options)
@@ -80,7 +83,8 @@ final class TrainerTests: XCTestCase {
     let data = try writeSynthetic(dir)
     let first = try trainQuietly(try makeConfig(data: data, run: dir.appendingPathComponent("a"), ["train.epochs=2"]))
     var options = TrainingSession.Options()
-    options.initFrom = try Checkpoint.read(path: try RunDirectory.resolveCheckpoint(dir.appendingPathComponent("a").path))
+    options.initFrom = try Checkpoint.read(
+      path: try RunDirectory.resolveCheckpoint(dir.appendingPathComponent("a").path))
     let session = try TrainingSession(
       config: try makeConfig(data: data, run: dir.appendingPathComponent("c"), ["train.epochs=1"]),
       comm: SingleProcessCommunicator(), options: options)

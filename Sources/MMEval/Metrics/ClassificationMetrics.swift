@@ -51,7 +51,9 @@ public struct ClassificationMetrics: Codable, Equatable, Sendable {
     let precision = (0..<classes).map { ratio(tp[$0], predictedCount[$0]) }
     let recall = (0..<classes).map { ratio(tp[$0], support[$0]) }
     // sklearn ≥ 1.3: F = 2tp / (2tp + fp + fn), 0 when that is 0/0.
-    let f1 = (0..<classes).map { ratio(2 * tp[$0], 2 * tp[$0] + (predictedCount[$0] - tp[$0]) + (support[$0] - tp[$0])) }
+    let f1 = (0..<classes).map {
+      ratio(2 * tp[$0], 2 * tp[$0] + (predictedCount[$0] - tp[$0]) + (support[$0] - tp[$0]))
+    }
     let present = (0..<classes).filter { support[$0] > 0 || predictedCount[$0] > 0 }
     let inTruth = (0..<classes).filter { support[$0] > 0 }
     func macro(_ v: [Double]) -> Double { present.map { v[$0] }.reduce(0, +) / Double(present.count) }
@@ -79,14 +81,16 @@ public struct ClassificationMetrics: Codable, Equatable, Sendable {
     self.rocAucPerClass = perClass
     if classes == 2 {
       self.rocAuc = perClass[1]
-      self.roc = perClass[1] == nil ? nil : ROCCurve(positive: labels.map { $0 == 1 }, scores: probabilities.map { $0[1] })
+      self.roc =
+        perClass[1] == nil ? nil : ROCCurve(positive: labels.map { $0 == 1 }, scores: probabilities.map { $0[1] })
     } else {
       let defined = perClass.compactMap { $0 }
       self.rocAuc = defined.isEmpty ? nil : defined.reduce(0, +) / Double(defined.count)
       self.roc = nil
     }
     let eps = Double.ulpOfOne
-    self.logLoss = zip(labels, probabilities).map { y, p in -log(min(max(p[y], eps), 1 - eps)) }.reduce(0, +) / Double(n)
+    self.logLoss =
+      zip(labels, probabilities).map { y, p in -log(min(max(p[y], eps), 1 - eps)) }.reduce(0, +) / Double(n)
   }
 }
 

@@ -13,7 +13,8 @@ enum HTMLTables {
 
   static func cvSummary(_ r: Report) -> String {
     let k = r.folds.count
-    var t = "<p class=\"note\">Mean ± sample std over \(k) folds; "
+    var t =
+      "<p class=\"note\">Mean ± sample std over \(k) folds; "
       + "95% CI of the mean (t distribution, \(k - 1) df).</p>"
     t += "<table>" + header(["metric", "mean ± std", "95% CI", "folds"] + (r.pooled == nil ? [] : ["pooled"]))
     for s in r.summary {

@@ -106,7 +106,8 @@ public struct Report: Codable, Equatable, Sendable {
 
   public init(
     kind: Kind, title: String, mmtrainVersion: String, created: Date = Date(), worldSize: Int, task: TaskInfo,
-    data: DataInfo, cv: CVInfo?, folds: [FoldResult], pooled: EvalMetrics? = nil, ablation: [ModalityAblation]? = nil, timing: Timing,
+    data: DataInfo, cv: CVInfo?, folds: [FoldResult], pooled: EvalMetrics? = nil, ablation: [ModalityAblation]? = nil,
+    timing: Timing,
     warnings: [String] = [], config: String, diagnostics: Diagnostics? = nil, source: Source? = nil,
     ensemble: [EnsembleMember]? = nil
   ) {
@@ -278,7 +279,9 @@ public struct EvalMetrics: Codable, Equatable, Sendable {
       ]
     }
     if let r = regression {
-      var out: [(String, Double?)] = [("mse", r.mse), ("rmse", r.rmse), ("mae", r.mae), ("r2", r.r2), ("pearson", r.pearson)]
+      var out: [(String, Double?)] = [
+        ("mse", r.mse), ("rmse", r.rmse), ("mae", r.mae), ("r2", r.r2), ("pearson", r.pearson),
+      ]
       if let s = r.sentiment {
         out += [
           ("acc2_has0", s.acc2Has0), ("f1_has0", s.f1Has0), ("acc2_non0", s.acc2Non0), ("f1_non0", s.f1Non0),
@@ -305,8 +308,10 @@ public struct EvalMetrics: Codable, Equatable, Sendable {
   }
 
   public static var classificationNames: [String] {
-    ["accuracy", "balanced_accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_precision",
-     "weighted_recall", "weighted_f1", "roc_auc", "log_loss"]
+    [
+      "accuracy", "balanced_accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_precision",
+      "weighted_recall", "weighted_f1", "roc_auc", "log_loss",
+    ]
   }
   public static var regressionNames: [String] {
     ["mse", "rmse", "mae", "r2", "pearson", "acc2_has0", "f1_has0", "acc2_non0", "f1_non0", "acc7"]

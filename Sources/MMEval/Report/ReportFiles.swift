@@ -13,14 +13,16 @@ public enum ReportFiles {
     let e = JSONEncoder()
     e.keyEncodingStrategy = .convertToSnakeCase
     e.outputFormatting = [.prettyPrinted, .withoutEscapingSlashes]
-    e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    e.nonConformingFloatEncodingStrategy = .convertToString(
+      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
     return e
   }
 
   public static func decoder() -> JSONDecoder {
     let d = JSONDecoder()
     d.keyDecodingStrategy = .convertFromSnakeCase
-    d.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+    d.nonConformingFloatDecodingStrategy = .convertFromString(
+      positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
     return d
   }
 
@@ -52,7 +54,8 @@ public enum ReportFiles {
     }
     let report: Report
     do { report = try decoder().decode(Report.self, from: data) } catch {
-      throw MMError("\(url.path): not a valid mmtrain report.json (\(describe(error))); re-run mmtrain cv --merge or train")
+      throw MMError(
+        "\(url.path): not a valid mmtrain report.json (\(describe(error))); re-run mmtrain cv --merge or train")
     }
     guard report.format == Report.currentFormat, report.formatVersion <= Report.currentVersion else {
       throw MMError(
@@ -77,7 +80,8 @@ public enum ReportFiles {
 
   static func createDirectory(_ dir: URL) throws {
     do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
-      throw MMError("\(dir.path): cannot create the report directory (\(error.localizedDescription)); check checkpoint.dir")
+      throw MMError(
+        "\(dir.path): cannot create the report directory (\(error.localizedDescription)); check checkpoint.dir")
     }
   }
 

@@ -22,8 +22,10 @@ protocol ModalityEncoder: AnyObject {
 
   /// x (T, B, ldx) at the encoder's first column; lengths (B) in 0...T. Returns pooled (B, outputSize), zero
   /// for samples of length 0; `samples` and `training` seed dropout.
-  func forward(_ x: UnsafePointer<Float>, ldx: Int, lengths: UnsafePointer<Int32>, batch B: Int,
-               samples: UnsafePointer<Int>, training: TrainingContext?) -> UnsafePointer<Float>
+  func forward(
+    _ x: UnsafePointer<Float>, ldx: Int, lengths: UnsafePointer<Int32>, batch B: Int,
+    samples: UnsafePointer<Int>, training: TrainingContext?
+  ) -> UnsafePointer<Float>
   /// Back-propagates `dPooled` through the last forward, accumulating parameter gradients; `ready(j)` as soon
   /// as `gradientBuckets[j]` is final, j = 0, 1, ... in order.
   func backward(ready: (Int) -> Void)
@@ -35,7 +37,9 @@ extension EncoderSpec {
   /// The size of its pooled vector.
   func outputSize(_ a: Architecture) -> Int { RecurrentEncoder.outputSize(self, a) }
   /// The encoder over the arena; `index` is its position among the model's encoders (it tells dropout sites apart).
-  func make(index: Int, model: ModelSpec, arena: ParameterArena, maxBatch B: Int, inputGradient: Bool) -> any ModalityEncoder {
+  func make(index: Int, model: ModelSpec, arena: ParameterArena, maxBatch B: Int, inputGradient: Bool)
+    -> any ModalityEncoder
+  {
     RecurrentEncoder(self, index: index, model: model, arena: arena, maxBatch: B, inputGradient: inputGradient)
   }
 }

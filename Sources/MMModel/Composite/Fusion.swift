@@ -26,7 +26,8 @@ protocol FusionMethod: Sendable {
   /// The fusion in the console's model line: "concat 12", "attention 8".
   func summary(pooled P: [Int], size F: Int) -> String
   /// The fusion over the arena, its workspace sized for `maxBatch`.
-  func makeLayer(names: [String], pooled P: [Int], size F: Int, arena: ParameterArena, maxBatch B: Int) -> any FusionLayer
+  func makeLayer(names: [String], pooled P: [Int], size F: Int, arena: ParameterArena, maxBatch B: Int)
+    -> any FusionLayer
 }
 
 /// A model's fusion: called once per forward and backward.
@@ -60,15 +61,17 @@ final class ModalityProjections {
   static func parameterSpecs(names: [String], pooled P: [Int], size F: Int) -> [ParameterSpec] {
     zip(names, P).flatMap { name, p -> [ParameterSpec] in
       let bound = 1 / Double(p).squareRoot()
-      return [.init("fusion.proj.\(name).weight", [F, p], bound: bound), .init("fusion.proj.\(name).bias", [F], bound: bound)]
+      return [
+        .init("fusion.proj.\(name).weight", [F, p], bound: bound), .init("fusion.proj.\(name).bias", [F], bound: bound),
+      ]
     }
   }
 
   let pooled: [Int], size: Int, stride: Int, M: Int
-  let projW, projB, projGW, projGB: [UnsafeMutablePointer<Float>]   // per modality (F, P_m) (F)
-  let tok: Buffer       // (B, M, stride)
-  let dTok: Buffer      // (B, M, stride)
-  var inputs: [UnsafePointer<Float>] = []   // the last forward's p_m
+  let projW, projB, projGW, projGB: [UnsafeMutablePointer<Float>]  // per modality (F, P_m) (F)
+  let tok: Buffer  // (B, M, stride)
+  let dTok: Buffer  // (B, M, stride)
+  var inputs: [UnsafePointer<Float>] = []  // the last forward's p_m
 
   init(names: [String], pooled P: [Int], size F: Int, stride: Int, arena: ParameterArena, maxBatch B: Int) {
     pooled = P; size = F; self.stride = stride; M = P.count
@@ -85,8 +88,9 @@ final class ModalityProjections {
     inputs.removeAll(keepingCapacity: true); inputs.append(contentsOf: p)
     let t = tok.pointer, F = size, Fz = stride
     for m in 0..<M {
-      BLAS.gemm(transB: true, m: B, n: F, k: pooled[m], a: p[m], lda: pooled[m], b: projW[m], ldb: pooled[m], beta: 0,
-                c: t + m * Fz, ldc: M * Fz)
+      BLAS.gemm(
+        transB: true, m: B, n: F, k: pooled[m], a: p[m], lda: pooled[m], b: projW[m], ldb: pooled[m], beta: 0,
+        c: t + m * Fz, ldc: M * Fz)
       for b in 0..<B { let r = t + (b * M + m) * Fz; for j in 0..<F { r[j] += projB[m][j] } }
     }
   }
@@ -97,7 +101,9 @@ final class ModalityProjections {
     for m in 0..<M {
       let P = pooled[m]
       // W_m (F, P) += dTok_mᵀ (F, B) · p_m (B, P);  b_m += Σ_b dTok_m;  dp_m (B, P) = dTok_m (B, F) · W_m (F, P)
-      BLAS.gemm(transA: true, m: F, n: P, k: B, a: dt + m * Fz, lda: M * Fz, b: inputs[m], ldb: P, beta: 1, c: projGW[m], ldc: P)
+      BLAS.gemm(
+        transA: true, m: F, n: P, k: B, a: dt + m * Fz, lda: M * Fz, b: inputs[m], ldb: P, beta: 1, c: projGW[m], ldc: P
+      )
       for b in 0..<B { let r = dt + (b * M + m) * Fz; for j in 0..<F { projGB[m][j] += r[j] } }
       BLAS.gemm(m: B, n: P, k: F, a: dt + m * Fz, lda: M * Fz, b: projW[m], ldb: P, beta: 0, c: dPooled[m], ldc: P)
     }

@@ -5,7 +5,9 @@ public struct ParameterSpec: Equatable, Sendable {
   public var name: String
   public var shape: [Int]
   public var bound: Double
-  public init(_ name: String, _ shape: [Int], bound: Double) { self.name = name; self.shape = shape; self.bound = bound }
+  public init(_ name: String, _ shape: [Int], bound: Double) {
+    self.name = name; self.shape = shape; self.bound = bound
+  }
 }
 
 /// What one encoder reads and how big it is.
@@ -51,12 +53,17 @@ public struct ModelSpec: Equatable, Sendable {
     self.inputs = inputs; self.architecture = architecture; self.task = task; self.outputs = outputs
   }
 
-  public init(inputs: [Input], fusion: FusionKind = .early, cell: CellKind = .lstm, layers: Int = 1, bidirectional: Bool = false,
-              pooling: PoolingKind = .last, attentionSize: Int? = nil, fusionSize: Int? = nil, headHidden: Int? = nil,
-              dropout: Double = 0, task: TaskKind, outputs: Int) {
-    self.init(inputs: inputs, architecture: Architecture(
-      fusion: fusion, cell: cell, layers: layers, bidirectional: bidirectional, pooling: pooling, attentionSize: attentionSize,
-      fusionSize: fusionSize, headHidden: headHidden, dropout: dropout), task: task, outputs: outputs)
+  public init(
+    inputs: [Input], fusion: FusionKind = .early, cell: CellKind = .lstm, layers: Int = 1, bidirectional: Bool = false,
+    pooling: PoolingKind = .last, attentionSize: Int? = nil, fusionSize: Int? = nil, headHidden: Int? = nil,
+    dropout: Double = 0, task: TaskKind, outputs: Int
+  ) {
+    self.init(
+      inputs: inputs,
+      architecture: Architecture(
+        fusion: fusion, cell: cell, layers: layers, bidirectional: bidirectional, pooling: pooling,
+        attentionSize: attentionSize,
+        fusionSize: fusionSize, headHidden: headHidden, dropout: dropout), task: task, outputs: outputs)
   }
 
   /// Width of the fused batch rows (Σ features) and its steps (the longest modality's).
@@ -65,18 +72,25 @@ public struct ModelSpec: Equatable, Sendable {
 
   public var encoders: [EncoderSpec] {
     if architecture.fusion.concatenatesSteps {
-      return [EncoderSpec(prefix: "fusion.", modality: nil, column: 0, features: width, steps: inputs[0].steps, hidden: inputs[0].hidden)]
+      return [
+        EncoderSpec(
+          prefix: "fusion.", modality: nil, column: 0, features: width, steps: inputs[0].steps, hidden: inputs[0].hidden
+        )
+      ]
     }
     return inputs.enumerated().map { m, input in
-      EncoderSpec(prefix: "encoders.\(input.name).", modality: m, column: input.column, features: input.features,
-                  steps: input.steps, hidden: input.hidden)
+      EncoderSpec(
+        prefix: "encoders.\(input.name).", modality: m, column: input.column, features: input.features,
+        steps: input.steps, hidden: input.hidden)
     }
   }
 
   /// Size of each encoder's pooled vector.
   public var pooledSizes: [Int] { encoders.map { $0.outputSize(architecture) } }
   /// `model.fusion_size` with the fusion's default (attention: the largest encoder output size; tensor: 8).
-  public var resolvedFusionSize: Int { architecture.fusionSize ?? architecture.fusion.method.defaultSize(pooled: pooledSizes) }
+  public var resolvedFusionSize: Int {
+    architecture.fusionSize ?? architecture.fusion.method.defaultSize(pooled: pooledSizes)
+  }
   /// `model.head_hidden` with the fusion's default (0, a Linear head, for early fusion; 64 for the others).
   public var resolvedHeadHidden: Int { architecture.headHidden ?? architecture.fusion.method.defaultHeadHidden }
   public var fusedSize: Int { architecture.fusion.method.outputSize(pooled: pooledSizes, size: resolvedFusionSize) }
@@ -84,7 +98,8 @@ public struct ModelSpec: Equatable, Sendable {
   /// Every tensor in state_dict order: encoders (recurrent stack, then pooling), fusion, head.
   public var parameterSpecs: [ParameterSpec] {
     var specs = encoders.flatMap { $0.parameterSpecs(architecture) }
-    specs += architecture.fusion.method.parameterSpecs(names: inputs.map(\.name), pooled: pooledSizes, size: resolvedFusionSize)
+    specs += architecture.fusion.method.parameterSpecs(
+      names: inputs.map(\.name), pooled: pooledSizes, size: resolvedFusionSize)
     specs += Head.parameterSpecs(input: fusedSize, hidden: resolvedHeadHidden, outputs: outputs)
     return specs
   }
@@ -105,18 +120,23 @@ public struct ModelSpec: Equatable, Sendable {
     let hh = resolvedHeadHidden
     let head = hh == 0 ? "head \(outputs)" : "head MLP \(fusedSize) -> \(hh) -> \(outputs)"
     if architecture.fusion.concatenatesSteps {
-      return "\(architecture.fusion.rawValue) fusion, \(architecture.layers)x \(dir)\(cellName)(\(width) -> \(inputs[0].hidden))\(pool)\(drop), \(head) (\(task.rawValue))"
+      return
+        "\(architecture.fusion.rawValue) fusion, \(architecture.layers)x \(dir)\(cellName)(\(width) -> \(inputs[0].hidden))\(pool)\(drop), \(head) (\(task.rawValue))"
     }
     let encs = inputs.map { "\($0.name) \($0.features) -> \($0.hidden)" }.joined(separator: ", ")
     let fusionText = architecture.fusion.method.summary(pooled: pooledSizes, size: resolvedFusionSize)
-    return "\(architecture.fusion.rawValue) fusion, \(architecture.layers)x \(dir)\(cellName) per modality (\(encs))\(pool)\(drop), \(fusionText), \(head) (\(task.rawValue))"
+    return
+      "\(architecture.fusion.rawValue) fusion, \(architecture.layers)x \(dir)\(cellName) per modality (\(encs))\(pool)\(drop), \(fusionText), \(head) (\(task.rawValue))"
   }
 }
 
 extension ModelSpec {
   /// The core model: early fusion of one D-wide input into a stack of LSTM layers, last-step pooling, a
   /// Linear head (the README's EarlyFusionLSTM).
-  public static func earlyLSTM(input D: Int, hidden H: Int, layers: Int, outputs C: Int, steps T: Int, task: TaskKind = .multiclass) -> ModelSpec {
-    ModelSpec(inputs: [Input(name: "x", column: 0, features: D, steps: T, hidden: H)], layers: layers, task: task, outputs: C)
+  public static func earlyLSTM(
+    input D: Int, hidden H: Int, layers: Int, outputs C: Int, steps T: Int, task: TaskKind = .multiclass
+  ) -> ModelSpec {
+    ModelSpec(
+      inputs: [Input(name: "x", column: 0, features: D, steps: T, hidden: H)], layers: layers, task: task, outputs: C)
   }
 }

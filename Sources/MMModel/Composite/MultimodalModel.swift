@@ -2,13 +2,15 @@ import MMTensor
 
 /// One batch as the model reads it; the trainer owns the memory.
 public struct ModelBatch {
-  public var x: UnsafeMutablePointer<Float>            // (S, B, D) fused, S = spec.maxSteps, D = spec.width
-  public var lengths: UnsafeMutablePointer<Int32>      // (M, B) valid steps per modality on its own step grid
-  public var fusedLengths: UnsafeMutablePointer<Int32> // (B) early fusion: the longest modality's, in 1...S
-  public var samples: UnsafePointer<Int>               // (B) global sample indices (they seed dropout)
-  public var count: Int                                // B
-  public init(x: UnsafeMutablePointer<Float>, lengths: UnsafeMutablePointer<Int32>, fusedLengths: UnsafeMutablePointer<Int32>,
-              samples: UnsafePointer<Int>, count: Int) {
+  public var x: UnsafeMutablePointer<Float>  // (S, B, D) fused, S = spec.maxSteps, D = spec.width
+  public var lengths: UnsafeMutablePointer<Int32>  // (M, B) valid steps per modality on its own step grid
+  public var fusedLengths: UnsafeMutablePointer<Int32>  // (B) early fusion: the longest modality's, in 1...S
+  public var samples: UnsafePointer<Int>  // (B) global sample indices (they seed dropout)
+  public var count: Int  // B
+  public init(
+    x: UnsafeMutablePointer<Float>, lengths: UnsafeMutablePointer<Int32>, fusedLengths: UnsafeMutablePointer<Int32>,
+    samples: UnsafePointer<Int>, count: Int
+  ) {
     self.x = x; self.lengths = lengths; self.fusedLengths = fusedLengths; self.samples = samples; self.count = count
   }
 }
@@ -22,13 +24,13 @@ public final class MultimodalModel {
   public let spec: ModelSpec
   public let maxBatch: Int
   public let arena: ParameterArena
-  let bounds: [Double]                 // per arena tensor: U(-bound, bound) at initialisation
+  let bounds: [Double]  // per arena tensor: U(-bound, bound) at initialisation
   let encoders: [any ModalityEncoder]
   let fusion: any FusionLayer
   let head: Head
-  let headMask: Buffer    // (B, F) dropout mask on the fused vector
-  let headInput: Buffer   // (B, F) fused vector after dropout
-  let dFused: Buffer      // (B, F)
+  let headMask: Buffer  // (B, F) dropout mask on the fused vector
+  let headInput: Buffer  // (B, F) fused vector after dropout
+  let dFused: Buffer  // (B, F)
   public let dlogits: Buffer  // (B, C) set by the loss before backward
   /// (S, B, D) d loss / d batch.x in the batch's fused layout, written by backward; nil unless the model was
   /// made with `inputGradient: true` (reference tests). Zero outside each encoder's columns and steps.
@@ -48,7 +50,7 @@ public final class MultimodalModel {
     didSet { for e in encoders { e.poll = poll } }
   }
   let fusedSize: Int, maxSteps: Int, width: Int  // the spec's, computed once (its getters build arrays)
-  let concatenatesSteps: Bool                      // early fusion: one encoder over the fused columns
+  let concatenatesSteps: Bool  // early fusion: one encoder over the fused columns
 
   public var outputs: Int { spec.outputs }
 
@@ -58,10 +60,14 @@ public final class MultimodalModel {
     let arena = ParameterArena(specs.map { ($0.name, $0.shape) }, trailing: trailingGradients)
     self.arena = arena
     bounds = specs.map(\.bound)
-    encoders = spec.encoders.enumerated().map { $1.make(index: $0, model: spec, arena: arena, maxBatch: B, inputGradient: inputGradient) }
-    fusion = spec.fusion.method.makeLayer(names: spec.inputs.map(\.name), pooled: spec.pooledSizes, size: spec.resolvedFusionSize,
-                                          arena: arena, maxBatch: B)
-    head = Head(arena: arena, input: spec.fusedSize, hidden: spec.resolvedHeadHidden, outputs: spec.outputs, maxBatch: B)
+    encoders = spec.encoders.enumerated().map {
+      $1.make(index: $0, model: spec, arena: arena, maxBatch: B, inputGradient: inputGradient)
+    }
+    fusion = spec.fusion.method.makeLayer(
+      names: spec.inputs.map(\.name), pooled: spec.pooledSizes, size: spec.resolvedFusionSize,
+      arena: arena, maxBatch: B)
+    head = Head(
+      arena: arena, input: spec.fusedSize, hidden: spec.resolvedHeadHidden, outputs: spec.outputs, maxBatch: B)
     let F = spec.fusedSize
     fusedSize = F; maxSteps = spec.maxSteps; width = spec.width; concatenatesSteps = spec.fusion.concatenatesSteps
     headMask = Buffer(count: spec.architecture.dropout > 0 ? B * F : 0)
@@ -71,19 +77,23 @@ public final class MultimodalModel {
     self.inputGradient = inputGradient ? Buffer(count: spec.maxSteps * B * spec.width) : nil
     dPooled = encoders.map(\.dPooled.pointer)
     pooled.reserveCapacity(encoders.count)
-    let encoderRanges = encoders.map { e in arena.span { $0.name.hasPrefix(e.spec.prefix) } }  // early fusion's fusion layer has none
+    // (early fusion's fusion layer has no tensors of its own)
+    let encoderRanges = encoders.map { e in arena.span { $0.name.hasPrefix(e.spec.prefix) } }
     let encodersEnd = encoderRanges.map(\.upperBound).max() ?? 0
-    precondition(zip(encoderRanges, encoderRanges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound } && encoderRanges.first?.lowerBound == 0,
-                 "encoder tensors are expected first in the arena, one block per encoder")
+    precondition(
+      zip(encoderRanges, encoderRanges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }
+        && encoderRanges.first?.lowerBound == 0,
+      "encoder tensors are expected first in the arena, one block per encoder")
     let perEncoder = encoders.map(\.gradientBuckets)
-    precondition(zip(perEncoder, encoderRanges).allSatisfy { buckets, range in
-      var end = range.lowerBound  // the pieces, in arena order, each starting where the last ended
-      for piece in buckets.filter({ !$0.isEmpty }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
-        if piece.lowerBound != end { return false }
-        end = piece.upperBound
-      }
-      return end == range.upperBound
-    }, "an encoder's buckets do not tile its tensors (layer tensors first, one block per layer, then the pooling's)")
+    precondition(
+      zip(perEncoder, encoderRanges).allSatisfy { buckets, range in
+        var end = range.lowerBound  // the pieces, in arena order, each starting where the last ended
+        for piece in buckets.filter({ !$0.isEmpty }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
+          if piece.lowerBound != end { return false }
+          end = piece.upperBound
+        }
+        return end == range.upperBound
+      }, "an encoder's buckets do not tile its tensors (layer tensors first, one block per layer, then the pooling's)")
     encoderBucketCounts = perEncoder.map(\.count)
     gradientBuckets = [encodersEnd..<(arena.count + arena.trailingCount)] + perEncoder.flatMap { $0 }
   }
@@ -109,14 +119,16 @@ public final class MultimodalModel {
     for k in 0..<encoders.count {  // index loops: no iterator allocation even unoptimised (AllocationTests)
       let e = encoders[k]
       let lengths = e.spec.modality.map { b.lengths + $0 * B } ?? b.fusedLengths
-      pooled.append(e.forward(b.x + e.spec.column, ldx: D, lengths: lengths, batch: B, samples: b.samples, training: ctx))
+      pooled.append(
+        e.forward(b.x + e.spec.column, ldx: D, lengths: lengths, batch: B, samples: b.samples, training: ctx))
     }
     var fused = fusion.forward(pooled, lengths: concatenatesSteps ? nil : UnsafePointer(b.lengths), batch: B)
     if let ctx, spec.architecture.dropout > 0 {  // dropout on the fused vector before the head
       let F = fusedSize, mask = headMask.pointer, out = headInput.pointer
       for s in 0..<B {
-        DropoutMask.fill(mask + s * F, count: F, p: spec.architecture.dropout, seed: ctx.seed, epoch: ctx.epoch, sample: b.samples[s],
-                         site: DropoutSite.headInput, offset: 0)
+        DropoutMask.fill(
+          mask + s * F, count: F, p: spec.architecture.dropout, seed: ctx.seed, epoch: ctx.epoch, sample: b.samples[s],
+          site: DropoutSite.headInput, offset: 0)
       }
       for i in 0..<(B * F) { out[i] = fused[i] * mask[i] }
       fused = UnsafePointer(out)
@@ -164,7 +176,8 @@ public final class MultimodalModel {
       var keep = -1, best = -1.0, kept = 0
       var drop: UInt64 = 0  // bit m: drop modality m (M ≤ 64 modalities)
       for m in 0..<min(M, 64) where b.lengths[m * B + s] > 0 {
-        let u = DropoutMask.uniform(seed: ctx.seed, epoch: ctx.epoch, sample: b.samples[s], site: DropoutSite.modality, index: m)
+        let u = DropoutMask.uniform(
+          seed: ctx.seed, epoch: ctx.epoch, sample: b.samples[s], site: DropoutSite.modality, index: m)
         if u < ctx.modalityDropout { drop |= 1 << UInt64(m) } else { kept += 1 }
         if u > best { best = u; keep = m }
       }

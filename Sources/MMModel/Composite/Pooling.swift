@@ -13,17 +13,22 @@ protocol PoolingMethod: Sendable {
   /// The pooling's tensors under the encoder's `prefix` ("encoders.text."), in state_dict order.
   func parameterSpecs(prefix: String, size Hs: Int, attention A: Int) -> [ParameterSpec]
   /// The pooling of one encoder over the arena, its workspace sized for (maxSteps, maxBatch).
-  func makeLayer(arena: ParameterArena, prefix: String, size Hs: Int, bidirectional: Bool, attention A: Int,
-                 maxSteps T: Int, maxBatch B: Int) -> any PoolingLayer
+  func makeLayer(
+    arena: ParameterArena, prefix: String, size Hs: Int, bidirectional: Bool, attention A: Int,
+    maxSteps T: Int, maxBatch B: Int
+  ) -> any PoolingLayer
 }
 
 /// One encoder's pooling: called once per forward and backward (one dispatch per encoder).
 protocol PoolingLayer: AnyObject {
   /// seq (T, B, Hs), lengths (B) -> out (B, Hs), which arrives zeroed (samples with L = 0 stay zero).
-  func forward(_ seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int, out: UnsafeMutablePointer<Float>)
+  func forward(
+    _ seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int,
+    out: UnsafeMutablePointer<Float>)
   /// dOut (B, Hs) -> dSeq (T, B, Hs), which arrives zeroed; accumulates parameter gradients.
-  func backward(_ dOut: UnsafePointer<Float>, seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int,
-                dSeq: UnsafeMutablePointer<Float>)
+  func backward(
+    _ dOut: UnsafePointer<Float>, seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int,
+    dSeq: UnsafeMutablePointer<Float>)
 }
 
 /// `model.pooling`: how an encoder turns its output sequence into one vector per sample.

@@ -9,22 +9,22 @@ import MMTensor
 /// Legend: T = this encoder's steps, B = batch, D = its features, Hs = output size (H, or 2H bidirectional).
 final class RecurrentEncoder: ModalityEncoder {
   let spec: EncoderSpec
-  let index: Int                  // position among the model's encoders (tells dropout sites apart)
+  let index: Int  // position among the model's encoders (tells dropout sites apart)
   let layers: [RecurrentLayer]
   /// Arena ranges in the order backward finishes them: the pooling's tensors (empty for last and mean
   /// pooling; in the arena they follow the layers'), then each layer's (both directions), the top one first.
   let gradientBuckets: [Range<Int>]
   let pooling: any PoolingLayer
   let dropout: Double
-  let outputSize: Int            // Hs: the top layer's output size
+  let outputSize: Int  // Hs: the top layer's output size
 
-  let masks: [Buffer]     // (T, B, Hs) per layer boundary: 0 or 1/(1-p)
-  let dropped: [Buffer]   // (T, B, Hs) per layer boundary: the previous layer's output times its mask
+  let masks: [Buffer]  // (T, B, Hs) per layer boundary: 0 or 1/(1-p)
+  let dropped: [Buffer]  // (T, B, Hs) per layer boundary: the previous layer's output times its mask
   let dSeqA, dSeqB: Buffer  // (T, B, Hs) backward scratch
-  let pooled: Buffer      // (B, Hs)
-  let dPooled: Buffer     // (B, Hs) set by the fusion before backward
+  let pooled: Buffer  // (B, Hs)
+  let dPooled: Buffer  // (B, Hs) set by the fusion before backward
   let lengths: UnsafeMutablePointer<Int32>  // (B) copy of this encoder's lengths for the last forward
-  let dx: Buffer?         // (T, B, D) d loss / d this encoder's input columns; only when the model was made with inputGradient
+  let dx: Buffer?  // (T, B, D) d loss / d this encoder's input columns; only when the model was made with inputGradient
 
   // The last forward.
   var x: UnsafePointer<Float>? = nil
@@ -38,7 +38,8 @@ final class RecurrentEncoder: ModalityEncoder {
     var specs: [ParameterSpec] = []
     for k in 0..<a.layers {
       specs += RecurrentStack.parameterSpecs(
-        cell: a.cell, bidirectional: a.bidirectional, prefix: e.recurrentPrefix(a.cell), layer: k, input: k == 0 ? e.features : P,
+        cell: a.cell, bidirectional: a.bidirectional, prefix: e.recurrentPrefix(a.cell), layer: k,
+        input: k == 0 ? e.features : P,
         hidden: e.hidden
       ).map { ParameterSpec($0.name, $0.shape, bound: bound) }
     }
@@ -53,27 +54,33 @@ final class RecurrentEncoder: ModalityEncoder {
     set { for l in layers { l.poll = newValue } }
   }
 
-  init(_ spec: EncoderSpec, index: Int, model m: ModelSpec, arena: ParameterArena, maxBatch B: Int, inputGradient: Bool) {
+  init(_ spec: EncoderSpec, index: Int, model m: ModelSpec, arena: ParameterArena, maxBatch B: Int, inputGradient: Bool)
+  {
     self.spec = spec; self.index = index; dropout = m.dropout
     let T = spec.steps, H = spec.hidden
     var layers: [RecurrentLayer] = []
     for k in 0..<m.layers {
-      layers.append(RecurrentStack.makeLayer(
-        cell: m.cell, bidirectional: m.bidirectional, arena: arena, prefix: spec.recurrentPrefix(m.cell), layer: k,
-        input: k == 0 ? spec.features : layers[k - 1].outputSize, hidden: H, maxSteps: T, maxBatch: B))
+      layers.append(
+        RecurrentStack.makeLayer(
+          cell: m.cell, bidirectional: m.bidirectional, arena: arena, prefix: spec.recurrentPrefix(m.cell), layer: k,
+          input: k == 0 ? spec.features : layers[k - 1].outputSize, hidden: H, maxSteps: T, maxBatch: B))
     }
     self.layers = layers
     let layerRanges = (0..<m.layers).map { k in
-      let names = Set(RecurrentStack.parameterSpecs(cell: m.cell, bidirectional: m.bidirectional, prefix: spec.recurrentPrefix(m.cell),
-                                                    layer: k, input: layers[k].inputSize, hidden: H).map(\.name))
+      let names = Set(
+        RecurrentStack.parameterSpecs(
+          cell: m.cell, bidirectional: m.bidirectional, prefix: spec.recurrentPrefix(m.cell),
+          layer: k, input: layers[k].inputSize, hidden: H
+        ).map(\.name))
       return arena.span { names.contains($0.name) }
     }
     let all = arena.span { $0.name.hasPrefix(spec.prefix) }
     gradientBuckets = [(layerRanges.last?.upperBound ?? all.lowerBound)..<all.upperBound] + layerRanges.reversed()
     let Hs = layers.last!.outputSize
     outputSize = Hs
-    pooling = m.pooling.method.makeLayer(arena: arena, prefix: spec.prefix, size: Hs, bidirectional: m.bidirectional,
-                                         attention: m.attentionSize ?? Hs, maxSteps: T, maxBatch: B)
+    pooling = m.pooling.method.makeLayer(
+      arena: arena, prefix: spec.prefix, size: Hs, bidirectional: m.bidirectional,
+      attention: m.attentionSize ?? Hs, maxSteps: T, maxBatch: B)
     let boundaries = m.dropout > 0 ? m.layers - 1 : 0
     masks = (0..<boundaries).map { _ in Buffer(count: T * B * Hs) }
     dropped = (0..<boundaries).map { _ in Buffer(count: T * B * Hs) }
@@ -87,8 +94,10 @@ final class RecurrentEncoder: ModalityEncoder {
   deinit { lengths.deallocate() }
 
   /// x (T, B, ldx) at this encoder's first column; lengths (B) in 0...T. Returns pooled (B, Hs).
-  func forward(_ x: UnsafePointer<Float>, ldx: Int, lengths l: UnsafePointer<Int32>, batch B: Int,
-               samples: UnsafePointer<Int>, training ctx: TrainingContext?) -> UnsafePointer<Float> {
+  func forward(
+    _ x: UnsafePointer<Float>, ldx: Int, lengths l: UnsafePointer<Int32>, batch B: Int,
+    samples: UnsafePointer<Int>, training ctx: TrainingContext?
+  ) -> UnsafePointer<Float> {
     let T = spec.steps
     self.x = x; self.ldx = ldx; batch = B; training = ctx != nil
     lengths.update(from: l, count: B)
@@ -100,8 +109,9 @@ final class RecurrentEncoder: ModalityEncoder {
         for t in 0..<T {
           for b in 0..<B {
             let row = (t * B + b) * Hs
-            DropoutMask.fill(mask + row, count: Hs, p: dropout, seed: ctx.seed, epoch: ctx.epoch, sample: samples[b],
-                             site: DropoutSite.encoderLayer(index, k), offset: t * Hs)
+            DropoutMask.fill(
+              mask + row, count: Hs, p: dropout, seed: ctx.seed, epoch: ctx.epoch, sample: samples[b],
+              site: DropoutSite.encoderLayer(index, k), offset: t * Hs)
             for j in 0..<Hs { out[row + j] = h[row + j] * mask[row + j] }
           }
         }
@@ -132,7 +142,8 @@ final class RecurrentEncoder: ModalityEncoder {
       if k == 0 {
         layers[0].backward(dOut, input: x, ldx: ldx, lengths: lengths, dx: dx?.pointer, steps: T, batch: B)
       } else {
-        layers[k].backward(dOut, input: inputs[k - 1], ldx: layers[k].inputSize, lengths: lengths, dx: dIn, steps: T, batch: B)
+        layers[k].backward(
+          dOut, input: inputs[k - 1], ldx: layers[k].inputSize, lengths: lengths, dx: dIn, steps: T, batch: B)
         if training && dropout > 0 {
           let mask = masks[k - 1].pointer
           for i in 0..<(T * B * layers[k - 1].outputSize) { dIn[i] *= mask[i] }

@@ -16,11 +16,14 @@ public final class BidirectionalLayer: RecurrentLayer {
     set { forwardDirection.poll = newValue; reverseDirection.poll = newValue }
   }
 
-  let output: Buffer     // (T, B, 2H)  [forward | reverse] at input time
-  let dForward: Buffer   // (T, B, H)   dOut's forward half
-  let dReverse: Buffer   // (T, B, H)   dOut's reverse half, in the reverse direction's time
+  let output: Buffer  // (T, B, 2H)  [forward | reverse] at input time
+  let dForward: Buffer  // (T, B, H)   dOut's forward half
+  let dReverse: Buffer  // (T, B, H)   dOut's reverse half, in the reverse direction's time
 
-  public init(cell: CellKind, arena: ParameterArena, prefix: String, layer k: Int, input D: Int, hidden H: Int, maxSteps T: Int, maxBatch B: Int) {
+  public init(
+    cell: CellKind, arena: ParameterArena, prefix: String, layer k: Int, input D: Int, hidden H: Int, maxSteps T: Int,
+    maxBatch B: Int
+  ) {
     forwardDirection = UnidirectionalLayer(
       cell: cell, arena: arena, names: RecurrentParameterNames(cell: cell, prefix: prefix, layer: k, reverse: false),
       input: D, hidden: H, maxSteps: T, maxBatch: B)
@@ -32,10 +35,12 @@ public final class BidirectionalLayer: RecurrentLayer {
     dReverse = Buffer(count: T * B * H)
   }
 
-  public func forward(_ x: UnsafePointer<Float>, ldx: Int, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int) -> UnsafePointer<Float> {
+  public func forward(_ x: UnsafePointer<Float>, ldx: Int, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int)
+    -> UnsafePointer<Float>
+  {
     let H = forwardDirection.hidden
-    let hf = forwardDirection.forward(x, ldx: ldx, lengths: lengths, steps: T, batch: B)   // (T, B, H)
-    let hr = reverseDirection.forward(x, ldx: ldx, lengths: lengths, steps: T, batch: B)   // (T, B, H) reverse time
+    let hf = forwardDirection.forward(x, ldx: ldx, lengths: lengths, steps: T, batch: B)  // (T, B, H)
+    let hr = reverseDirection.forward(x, ldx: ldx, lengths: lengths, steps: T, batch: B)  // (T, B, H) reverse time
     let out = output.pointer
     for b in 0..<B {
       let L = Int(lengths[b])
@@ -43,7 +48,7 @@ public final class BidirectionalLayer: RecurrentLayer {
         let o = out + (t * B + b) * 2 * H
         o.update(from: hf + (t * B + b) * H, count: H)
         if t < L {
-          (o + H).update(from: hr + ((L - 1 - t) * B + b) * H, count: H)   // input step t is reverse step L-1-t
+          (o + H).update(from: hr + ((L - 1 - t) * B + b) * H, count: H)  // input step t is reverse step L-1-t
         } else {
           (o + H).update(repeating: 0, count: H)
         }
@@ -52,8 +57,10 @@ public final class BidirectionalLayer: RecurrentLayer {
     return UnsafePointer(out)
   }
 
-  public func backward(_ dOut: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, ldx: Int,
-                       lengths: UnsafePointer<Int32>, dx: UnsafeMutablePointer<Float>?, steps T: Int, batch B: Int) {
+  public func backward(
+    _ dOut: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, ldx: Int,
+    lengths: UnsafePointer<Int32>, dx: UnsafeMutablePointer<Float>?, steps T: Int, batch B: Int
+  ) {
     let H = forwardDirection.hidden
     let df = dForward.pointer, dr = dReverse.pointer
     for b in 0..<B {
@@ -64,7 +71,7 @@ public final class BidirectionalLayer: RecurrentLayer {
         if t < L {
           (dr + ((L - 1 - t) * B + b) * H).update(from: d + H, count: H)
         } else {
-          (dr + (t * B + b) * H).update(repeating: 0, count: H)            // reverse steps past the length
+          (dr + (t * B + b) * H).update(repeating: 0, count: H)  // reverse steps past the length
         }
       }
     }

@@ -21,11 +21,11 @@ func gruCellForward(
   for b in 0..<B {
     let gt = GRUGates(gates + b * 3 * H, H), hgb = GRUGates(hg + b * 3 * H, H)
     let hp = hPrev + b * H, hb = h + b * H
-    for j in 0..<2 * H { gt.r[j] += hgb.r[j] }        // r, z pre-activations: xg + hg
-    Activations.sigmoid(gt.r, 2 * H)                   // r, z
-    for j in 0..<H { gt.n[j] += gt.r[j] * hgb.n[j] }   // xg_n + r ⊙ hg_n
-    Activations.tanh(gt.n, H)                          // n
-    for j in 0..<H { hb[j] = (1 - gt.z[j]) * gt.n[j] + gt.z[j] * hp[j] }   // h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
+    for j in 0..<2 * H { gt.r[j] += hgb.r[j] }  // r, z pre-activations: xg + hg
+    Activations.sigmoid(gt.r, 2 * H)  // r, z
+    for j in 0..<H { gt.n[j] += gt.r[j] * hgb.n[j] }  // xg_n + r ⊙ hg_n
+    Activations.tanh(gt.n, H)  // n
+    for j in 0..<H { hb[j] = (1 - gt.z[j]) * gt.n[j] + gt.z[j] * hp[j] }  // h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}
   }
 }
 
@@ -42,16 +42,16 @@ func gruCellBackward(
     let gt = GRUGates(gates + b * 3 * H, H), hgb = GRUGates(hg + b * 3 * H, H)
     let dx = GRUGates(dXg + b * 3 * H, H), dhg = GRUGates(dHg + b * 3 * H, H)
     let dhb = dh + b * H, dOutB = dOut + b * H, hp = hPrev + b * H
-    for j in stride(from: 0, to: H, by: Lanes.width) {   // in vectors (Lanes): too many pointers for LLVM
+    for j in stride(from: 0, to: H, by: Lanes.width) {  // in vectors (Lanes): too many pointers for LLVM
       let c = min(Lanes.width, H - j)
       let r = Lanes.load(gt.r, j, c), z = Lanes.load(gt.z, j, c), n = Lanes.load(gt.n, j, c)
-      let dht = Lanes.load(dhb, j, c) + Lanes.load(dOutB, j, c)   // h_t feeds the output and step t+1
-      let dPreN = dht * (1 - z) * (1 - n * n)                     // h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}, n = tanh(.)
+      let dht = Lanes.load(dhb, j, c) + Lanes.load(dOutB, j, c)  // h_t feeds the output and step t+1
+      let dPreN = dht * (1 - z) * (1 - n * n)  // h_t = (1 − z) ⊙ n + z ⊙ h_{t-1}, n = tanh(.)
       let dPreZ = dht * (Lanes.load(hp, j, c) - n) * z * (1 - z)  // z = σ(.)
-      let dPreR = dPreN * Lanes.load(hgb.n, j, c) * r * (1 - r)   // n = tanh(xg_n + r ⊙ hg_n), r = σ(.)
+      let dPreR = dPreN * Lanes.load(hgb.n, j, c) * r * (1 - r)  // n = tanh(xg_n + r ⊙ hg_n), r = σ(.)
       Lanes.store(dPreR, dx.r, j, c); Lanes.store(dPreZ, dx.z, j, c); Lanes.store(dPreN, dx.n, j, c)
       Lanes.store(dPreR, dhg.r, j, c); Lanes.store(dPreZ, dhg.z, j, c); Lanes.store(dPreN * r, dhg.n, j, c)
-      Lanes.store(dht * z, dhb, j, c)                             // to h_{t-1} directly
+      Lanes.store(dht * z, dhb, j, c)  // to h_{t-1} directly
     }
   }
 }
@@ -80,13 +80,14 @@ struct GRUCell: RecurrentCell {
 
   func backward(_ l: UnidirectionalLayer, _ s: StepRows, dOut: UnsafePointer<Float>) {
     let H = l.hidden, G = 3 * H, n = s.n, dhp = l.dh.pointer
-    let dhgt = l.hg.pointer + s.r * G   // dhg_t over hg_t
-    gruCellBackward(dXg: l.gates.pointer + s.r * G, dHg: dhgt, dh: dhp, dOut: dOut, gates: l.gates.pointer + s.r * G, hg: dhgt,
-                    hPrev: l.previous(l.hOut.pointer, s.t), n, H)
+    let dhgt = l.hg.pointer + s.r * G  // dhg_t over hg_t
+    gruCellBackward(
+      dXg: l.gates.pointer + s.r * G, dHg: dhgt, dh: dhp, dOut: dOut, gates: l.gates.pointer + s.r * G, hg: dhgt,
+      hPrev: l.previous(l.hOut.pointer, s.t), n, H)
     // dh_{t-1} (B_t, H) = z ⊙ dh_t (the cell wrote it) + dhg_t (B_t, G) · W_hh (G, H)   (dh_{-1} is not needed)
     if s.t > 0 { l.packedWHh.multiply(m: n, a: dhgt, lda: G, accumulate: true, c: dhp, ldc: H) }
     let dbh = l.dBias.pointer + G
-    for row in 0..<n { let d = dhgt + row * G; for j in 0..<G { dbh[j] += d[j] } }   // db_hh: column sums of dhg
+    for row in 0..<n { let d = dhgt + row * G; for j in 0..<G { dbh[j] += d[j] } }  // db_hh: column sums of dhg
   }
 
   func accumulateExtraGradients(_ layer: UnidirectionalLayer, steps T: Int) {}

@@ -5,7 +5,9 @@ import MMTensor
 /// The four H-wide slices of one gate row (4H), in PyTorch's order i, f, g, o: the one place it is written.
 @usableFromInline struct LSTMGates {
   @usableFromInline let i, f, g, o: UnsafeMutablePointer<Float>
-  @inline(__always) init(_ row: UnsafeMutablePointer<Float>, _ H: Int) { i = row; f = row + H; g = row + 2 * H; o = row + 3 * H }
+  @inline(__always) init(_ row: UnsafeMutablePointer<Float>, _ H: Int) {
+    i = row; f = row + H; g = row + 2 * H; o = row + 3 * H
+  }
 }
 
 /// Forward of one step.
@@ -19,20 +21,21 @@ func lstmCellForward(
 ) {
   for b in 0..<B {
     let gt = LSTMGates(gates + b * 4 * H, H)
-    Activations.sigmoid(gt.i, 2 * H)     // i, f
-    Activations.tanh(gt.g, H)            // g
-    Activations.sigmoid(gt.o, H)         // o
+    Activations.sigmoid(gt.i, 2 * H)  // i, f
+    Activations.tanh(gt.g, H)  // g
+    Activations.sigmoid(gt.o, H)  // o
     let cp = cPrev + b * H, cb = c + b * H, tc = tanhC + b * H, hb = h + b * H
-    for j in stride(from: 0, to: H, by: Lanes.width) {   // in vectors (Lanes): too many pointers for LLVM
+    for j in stride(from: 0, to: H, by: Lanes.width) {  // in vectors (Lanes): too many pointers for LLVM
       let n = min(Lanes.width, H - j)
-      let cj = Lanes.load(gt.f, j, n) * Lanes.load(cp, j, n) + Lanes.load(gt.i, j, n) * Lanes.load(gt.g, j, n)  // c_t = f ⊙ c_{t-1} + i ⊙ g
+      // c_t = f ⊙ c_{t-1} + i ⊙ g
+      let cj = Lanes.load(gt.f, j, n) * Lanes.load(cp, j, n) + Lanes.load(gt.i, j, n) * Lanes.load(gt.g, j, n)
       Lanes.store(cj, cb, j, n)
       Lanes.store(cj, tc, j, n)
     }
     Activations.tanh(tc, H)
     for j in stride(from: 0, to: H, by: Lanes.width) {
       let n = min(Lanes.width, H - j)
-      Lanes.store(Lanes.load(gt.o, j, n) * Lanes.load(tc, j, n), hb, j, n)   // h_t = o ⊙ tanh(c_t)
+      Lanes.store(Lanes.load(gt.o, j, n) * Lanes.load(tc, j, n), hb, j, n)  // h_t = o ⊙ tanh(c_t)
     }
   }
 }
@@ -50,17 +53,17 @@ func lstmCellBackward(
   for b in 0..<B {
     let gt = LSTMGates(gates + b * 4 * H, H), dg = LSTMGates(dGates + b * 4 * H, H)
     let dhb = dhNext + b * H, dOutB = dOut + b * H, dcb = dc + b * H, cp = cPrev + b * H, tc = tanhC + b * H
-    for j in stride(from: 0, to: H, by: Lanes.width) {   // in vectors (Lanes): too many pointers for LLVM
+    for j in stride(from: 0, to: H, by: Lanes.width) {  // in vectors (Lanes): too many pointers for LLVM
       let n = min(Lanes.width, H - j)
       let i = Lanes.load(gt.i, j, n), f = Lanes.load(gt.f, j, n), g = Lanes.load(gt.g, j, n), o = Lanes.load(gt.o, j, n)
       let tcj = Lanes.load(tc, j, n)
-      let dh = Lanes.load(dhb, j, n) + Lanes.load(dOutB, j, n)       // h_t feeds the output and step t+1
-      let dcj = Lanes.load(dcb, j, n) + dh * o * (1 - tcj * tcj)      // h_t = o ⊙ tanh(c_t)
-      Lanes.store(dcj * g * i * (1 - i), dg.i, j, n)                  // c_t = f ⊙ c_{t-1} + i ⊙ g, i = σ(.)
+      let dh = Lanes.load(dhb, j, n) + Lanes.load(dOutB, j, n)  // h_t feeds the output and step t+1
+      let dcj = Lanes.load(dcb, j, n) + dh * o * (1 - tcj * tcj)  // h_t = o ⊙ tanh(c_t)
+      Lanes.store(dcj * g * i * (1 - i), dg.i, j, n)  // c_t = f ⊙ c_{t-1} + i ⊙ g, i = σ(.)
       Lanes.store(dcj * Lanes.load(cp, j, n) * f * (1 - f), dg.f, j, n)  // f = σ(.)
-      Lanes.store(dcj * i * (1 - g * g), dg.g, j, n)                  // g = tanh(.)
-      Lanes.store(dh * tcj * o * (1 - o), dg.o, j, n)                 // o = σ(.)
-      Lanes.store(dcj * f, dcb, j, n)                                 // to c_{t-1}
+      Lanes.store(dcj * i * (1 - g * g), dg.g, j, n)  // g = tanh(.)
+      Lanes.store(dh * tcj * o * (1 - o), dg.o, j, n)  // o = σ(.)
+      Lanes.store(dcj * f, dcb, j, n)  // to c_{t-1}
     }
   }
 }
@@ -83,8 +86,9 @@ struct LSTMCell: RecurrentCell {
 
   func backward(_ l: UnidirectionalLayer, _ s: StepRows, dOut: UnsafePointer<Float>) {
     let c = l.lstmCaches(s)
-    lstmCellBackward(dGates: c.gates, dc: l.dc.pointer, dOut: dOut, dhNext: l.dh.pointer, gates: c.gates, cPrev: c.cPrev,
-                     tanhC: c.tanhC, s.n, l.hidden)
+    lstmCellBackward(
+      dGates: c.gates, dc: l.dc.pointer, dOut: dOut, dhNext: l.dh.pointer, gates: c.gates, cPrev: c.cPrev,
+      tanhC: c.tanhC, s.n, l.hidden)
     l.backpropagateGatesToHidden(s)
   }
 
@@ -97,25 +101,27 @@ extension CellKind {
 
 /// Step t's rows of an LSTM layer's caches (the peephole cell's too).
 struct LSTMStepCaches {
-  let gates: UnsafeMutablePointer<Float>   // (n, 4H) pre-activations, then the activated gates; backward: dgates
-  let h: UnsafeMutablePointer<Float>       // (n, H) h_t
-  let c: UnsafeMutablePointer<Float>       // (n, H) c_t
-  let cPrev: UnsafePointer<Float>          // (n, H) c_{t-1} (zeros at t = 0)
-  let tanhC: UnsafeMutablePointer<Float>   // (n, H) tanh(c_t)
+  let gates: UnsafeMutablePointer<Float>  // (n, 4H) pre-activations, then the activated gates; backward: dgates
+  let h: UnsafeMutablePointer<Float>  // (n, H) h_t
+  let c: UnsafeMutablePointer<Float>  // (n, H) c_t
+  let cPrev: UnsafePointer<Float>  // (n, H) c_{t-1} (zeros at t = 0)
+  let tanhC: UnsafeMutablePointer<Float>  // (n, H) tanh(c_t)
 }
 
 extension UnidirectionalLayer {
   @inline(__always) func lstmCaches(_ s: StepRows) -> LSTMStepCaches {
     let H = hidden, G = 4 * H
-    return LSTMStepCaches(gates: gates.pointer + s.r * G, h: hOut.pointer + s.r * H, c: cOut.pointer + s.r * H,
-                          cPrev: previous(cOut.pointer, s.t), tanhC: tanhC.pointer + s.r * H)
+    return LSTMStepCaches(
+      gates: gates.pointer + s.r * G, h: hOut.pointer + s.r * H, c: cOut.pointer + s.r * H,
+      cPrev: previous(cOut.pointer, s.t), tanhC: tanhC.pointer + s.r * H)
   }
 
   /// gates_t (B_t, G) = (x_t·W_ihᵀ + h_{t-1} (B_t, H) · W_hhᵀ) + bias   (h_{-1} = 0: the bias alone at t = 0)
   @inline(__always) func addHiddenProjection(_ s: StepRows) {
     let H = hidden, G = 4 * H, gt = gates.pointer + s.r * G
     if s.t > 0 {
-      packedWHh.multiply(m: s.n, a: previous(hOut.pointer, s.t), lda: H, accumulate: true, bias: bias.pointer, c: gt, ldc: G)
+      packedWHh.multiply(
+        m: s.n, a: previous(hOut.pointer, s.t), lda: H, accumulate: true, bias: bias.pointer, c: gt, ldc: G)
     } else {
       let bp = bias.pointer
       for b in 0..<s.n { let row = gt + b * G; for j in 0..<G { row[j] += bp[j] } }
@@ -125,6 +131,8 @@ extension UnidirectionalLayer {
   /// dh_{t-1} (B_t, H) = dgates_t (B_t, G) · W_hh (G, H)   (dh_{-1} is not needed)
   @inline(__always) func backpropagateGatesToHidden(_ s: StepRows) {
     let H = hidden, G = 4 * H
-    if s.t > 0 { packedWHh.multiply(m: s.n, a: gates.pointer + s.r * G, lda: G, accumulate: false, c: dh.pointer, ldc: H) }
+    if s.t > 0 {
+      packedWHh.multiply(m: s.n, a: gates.pointer + s.r * G, lda: G, accumulate: false, c: dh.pointer, ldc: H)
+    }
   }
 }

@@ -22,17 +22,17 @@ func peepholeCellForward(
       gt.i[j] += wci[j] * cp[j]
       gt.f[j] += wcf[j] * cp[j]
     }
-    Activations.sigmoid(gt.i, 2 * H)     // i, f
-    Activations.tanh(gt.g, H)            // g
+    Activations.sigmoid(gt.i, 2 * H)  // i, f
+    Activations.tanh(gt.g, H)  // g
     for j in 0..<H {
-      let cj = gt.f[j] * cp[j] + gt.i[j] * gt.g[j]   // c_t = f ⊙ c_{t-1} + i ⊙ g
+      let cj = gt.f[j] * cp[j] + gt.i[j] * gt.g[j]  // c_t = f ⊙ c_{t-1} + i ⊙ g
       cb[j] = cj
       tc[j] = cj
       gt.o[j] += wco[j] * cj
     }
-    Activations.sigmoid(gt.o, H)         // o = σ(. + w_co ⊙ c_t)
+    Activations.sigmoid(gt.o, H)  // o = σ(. + w_co ⊙ c_t)
     Activations.tanh(tc, H)
-    for j in 0..<H { hb[j] = gt.o[j] * tc[j] }        // h_t = o ⊙ tanh(c_t)
+    for j in 0..<H { hb[j] = gt.o[j] * tc[j] }  // h_t = o ⊙ tanh(c_t)
   }
 }
 
@@ -50,18 +50,18 @@ func peepholeCellBackward(
   for b in 0..<B {
     let gt = LSTMGates(gates + b * 4 * H, H), dg = LSTMGates(dGates + b * 4 * H, H)
     let dhb = dhNext + b * H, dOutB = dOut + b * H, dcb = dc + b * H, cp = cPrev + b * H, tc = tanhC + b * H
-    for j in stride(from: 0, to: H, by: Lanes.width) {   // in vectors (Lanes): too many pointers for LLVM
+    for j in stride(from: 0, to: H, by: Lanes.width) {  // in vectors (Lanes): too many pointers for LLVM
       let n = min(Lanes.width, H - j)
       let i = Lanes.load(gt.i, j, n), f = Lanes.load(gt.f, j, n), g = Lanes.load(gt.g, j, n), o = Lanes.load(gt.o, j, n)
       let tcj = Lanes.load(tc, j, n)
-      let dh = Lanes.load(dhb, j, n) + Lanes.load(dOutB, j, n)                  // h_t feeds the output and step t+1
-      let dPreO = dh * tcj * o * (1 - o)                                          // h_t = o ⊙ tanh(c_t), o = σ(.)
+      let dh = Lanes.load(dhb, j, n) + Lanes.load(dOutB, j, n)  // h_t feeds the output and step t+1
+      let dPreO = dh * tcj * o * (1 - o)  // h_t = o ⊙ tanh(c_t), o = σ(.)
       let dcj = Lanes.load(dcb, j, n) + dh * o * (1 - tcj * tcj) + dPreO * Lanes.load(wco, j, n)  // ... and o sees c_t
-      let dPreI = dcj * g * i * (1 - i)                                           // c_t = f ⊙ c_{t-1} + i ⊙ g
+      let dPreI = dcj * g * i * (1 - i)  // c_t = f ⊙ c_{t-1} + i ⊙ g
       let dPreF = dcj * Lanes.load(cp, j, n) * f * (1 - f)
       Lanes.store(dPreI, dg.i, j, n)
       Lanes.store(dPreF, dg.f, j, n)
-      Lanes.store(dcj * i * (1 - g * g), dg.g, j, n)                             // g = tanh(.)
+      Lanes.store(dcj * i * (1 - g * g), dg.g, j, n)  // g = tanh(.)
       Lanes.store(dPreO, dg.o, j, n)
       // to c_{t-1}, directly and through i, f
       Lanes.store(dcj * f + dPreI * Lanes.load(wci, j, n) + dPreF * Lanes.load(wcf, j, n), dcb, j, n)
@@ -99,13 +99,15 @@ struct PeepholeLSTMCell: RecurrentCell {
   func forward(_ l: UnidirectionalLayer, _ s: StepRows) {
     let c = l.lstmCaches(s), w = l.extras
     l.addHiddenProjection(s)
-    peepholeCellForward(h: c.h, c: c.c, tanhC: c.tanhC, gates: c.gates, cPrev: c.cPrev, wci: w[0], wcf: w[1], wco: w[2], s.n, l.hidden)
+    peepholeCellForward(
+      h: c.h, c: c.c, tanhC: c.tanhC, gates: c.gates, cPrev: c.cPrev, wci: w[0], wcf: w[1], wco: w[2], s.n, l.hidden)
   }
 
   func backward(_ l: UnidirectionalLayer, _ s: StepRows, dOut: UnsafePointer<Float>) {
     let c = l.lstmCaches(s), w = l.extras
-    peepholeCellBackward(dGates: c.gates, dc: l.dc.pointer, dOut: dOut, dhNext: l.dh.pointer, gates: c.gates, cPrev: c.cPrev,
-                         tanhC: c.tanhC, wci: w[0], wcf: w[1], wco: w[2], s.n, l.hidden)
+    peepholeCellBackward(
+      dGates: c.gates, dc: l.dc.pointer, dOut: dOut, dhNext: l.dh.pointer, gates: c.gates, cPrev: c.cPrev,
+      tanhC: c.tanhC, wci: w[0], wcf: w[1], wco: w[2], s.n, l.hidden)
     l.backpropagateGatesToHidden(s)
   }
 
@@ -113,7 +115,9 @@ struct PeepholeLSTMCell: RecurrentCell {
     let H = l.hidden, G = 4 * H, g = l.gExtras, cop = l.cOut.pointer
     for t in 0..<T where l.active[t] > 0 {
       let n = l.active[t], r = l.offsets[t]
-      peepholeWeightGradients(dwci: g[0], dwcf: g[1], dwco: g[2], dGates: l.gates.pointer + r * G, cPrev: l.previous(cop, t), c: cop + r * H, n, H)
+      peepholeWeightGradients(
+        dwci: g[0], dwcf: g[1], dwco: g[2], dGates: l.gates.pointer + r * G, cPrev: l.previous(cop, t), c: cop + r * H,
+        n, H)
     }
   }
 }

@@ -20,50 +20,56 @@ import MMTensor
 /// Legend: T = steps, B = batch, D = input features, H = hidden, G = gate width (4H LSTM, 3H GRU), N = Σ lengths.
 public final class UnidirectionalLayer: RecurrentLayer {
   public let kind: CellKind
-  let cell: any RecurrentCell    // kind.cell, unwrapped once: the time loops call it once per step
+  let cell: any RecurrentCell  // kind.cell, unwrapped once: the time loops call it once per step
   public let inputSize: Int, hidden: Int, maxSteps: Int, maxBatch: Int
   public let reversed: Bool
   public var outputSize: Int { hidden }
   public var poll: (() -> Void)? = nil
 
   // Parameter and gradient views into the arena.
-  let wIh, wHh, bIh, bHh: UnsafeMutablePointer<Float>      // (G, D) (G, H) (G) (G)
+  let wIh, wHh, bIh, bHh: UnsafeMutablePointer<Float>  // (G, D) (G, H) (G) (G)
   let gWIh, gWHh, gBIh, gBHh: UnsafeMutablePointer<Float>
-  let extras, gExtras: [UnsafeMutablePointer<Float>]       // the cell's (H) vectors: peephole w_ci, w_cf, w_co
+  let extras, gExtras: [UnsafeMutablePointer<Float>]  // the cell's (H) vectors: peephole w_ci, w_cf, w_co
 
   // The packing of the last forward.
-  let perm: UnsafeMutablePointer<Int>       // (B)    samples by length, longest first (stable)
-  let active: UnsafeMutablePointer<Int>     // (T+1)  B_t: samples with L > t (B_T = 0)
-  let offsets: UnsafeMutablePointer<Int>    // (T+1)  first packed row of step t; offsets[T] = N
+  let perm: UnsafeMutablePointer<Int>  // (B)    samples by length, longest first (stable)
+  let active: UnsafeMutablePointer<Int>  // (T+1)  B_t: samples with L > t (B_T = 0)
+  let offsets: UnsafeMutablePointer<Int>  // (T+1)  first packed row of step t; offsets[T] = N
   let sortedLengths: UnsafeMutablePointer<Int>  // (B) lengths in perm order
   /// No padding and forward in time: the packed layout is the time-major one (perm is the identity), so x,
   /// dOut and dx are used in place and the output is hOut itself (no gather, scatter or zero fill).
   var dense = false
   // Forward caches (what backward needs), packed: N <= T·B rows.
-  let xs: Buffer      // (N, D)   the input rows, gathered in step order (backward: reused for dx)
-  let bias: Buffer    // (G)      b_ih + b_hh (LSTMs: added by the steps' products) or b_ih (GRU: the GEMM's pre-broadcast C)
+  let xs: Buffer  // (N, D)   the input rows, gathered in step order (backward: reused for dx)
+  // (G)      b_ih + b_hh (LSTMs: added by the steps' products) or b_ih (GRU: the GEMM's pre-broadcast C)
+  let bias: Buffer
   /// W_hhᵀ (H, G) packed by every forward for the steps' products (see there), W_hh (G, H) by every backward.
   let packedWHh: PackedMatrix
-  let gates: Buffer   // (N, G)   input projection + biases, then the activated gates (in place); backward: dgates,
-                      //          the gradient of the pre-activations (= of the hidden projection for LSTMs), in place
-  let hg: Buffer      // (N, G)   GRU only: h_{t-1}·W_hhᵀ + b_hh; backward: dhg, its gradient, in place
-  let hOut: Buffer    // (N, H)   h_t (step t-1's first B_t rows are step t's h_{t-1})
-  let cOut: Buffer    // (N, H)   LSTMs only: c_t (likewise c_{t-1})
-  let tanhC: Buffer   // (N, H)   LSTMs only: tanh(c_t)
-  let zeros: Buffer   // (B, H)   h_{-1} = c_{-1} = 0
+  let gates: Buffer  // (N, G)   input projection + biases, then the activated gates (in place); backward: dgates,
+  //          the gradient of the pre-activations (= of the hidden projection for LSTMs), in place
+  let hg: Buffer  // (N, G)   GRU only: h_{t-1}·W_hhᵀ + b_hh; backward: dhg, its gradient, in place
+  let hOut: Buffer  // (N, H)   h_t (step t-1's first B_t rows are step t's h_{t-1})
+  let cOut: Buffer  // (N, H)   LSTMs only: c_t (likewise c_{t-1})
+  let tanhC: Buffer  // (N, H)   LSTMs only: tanh(c_t)
+  let zeros: Buffer  // (B, H)   h_{-1} = c_{-1} = 0
   let output: Buffer  // (T, B, H) h_t unpacked, zero at t >= L
   // Backward scratch.
-  let dOutP: Buffer   // (N, H)   dOut packed; after the time loop, h_{t-1} gathered for dW_hh
-  let dBias: Buffer   // (2, G)   column sums of dgates and of dhg (GRU), gathered step by step while hot
-  let dh: Buffer      // (B, H)   dL/dh_t flowing backwards in time (perm order)
-  let dc: Buffer      // (B, H)   LSTMs only: dL/dc_t flowing backwards in time
+  let dOutP: Buffer  // (N, H)   dOut packed; after the time loop, h_{t-1} gathered for dW_hh
+  let dBias: Buffer  // (2, G)   column sums of dgates and of dhg (GRU), gathered step by step while hot
+  let dh: Buffer  // (B, H)   dL/dh_t flowing backwards in time (perm order)
+  let dc: Buffer  // (B, H)   LSTMs only: dL/dc_t flowing backwards in time
 
-  public init(cell: CellKind, arena: ParameterArena, names: RecurrentParameterNames, input D: Int, hidden H: Int,
-              maxSteps T: Int, maxBatch B: Int, reversed: Bool = false) {
+  public init(
+    cell: CellKind, arena: ParameterArena, names: RecurrentParameterNames, input D: Int, hidden H: Int,
+    maxSteps T: Int, maxBatch B: Int, reversed: Bool = false
+  ) {
     kind = cell; self.cell = cell.cell; inputSize = D; hidden = H; maxSteps = T; maxBatch = B; self.reversed = reversed
     let G = cell.gateCount * H
-    for (name, shape) in [(names.weightIH, [G, D]), (names.weightHH, [G, H]), (names.biasIH, [G]), (names.biasHH, [G])] + names.extras.map({ ($0, [H]) }) {
-      precondition(arena.tensor(name).shape == shape, "\(name): arena shape \(arena.tensor(name).shape), layer expects \(shape)")
+    for (name, shape) in [
+      (names.weightIH, [G, D]), (names.weightHH, [G, H]), (names.biasIH, [G]), (names.biasHH, [G]),
+    ] + names.extras.map({ ($0, [H]) }) {
+      precondition(
+        arena.tensor(name).shape == shape, "\(name): arena shape \(arena.tensor(name).shape), layer expects \(shape)")
     }
     wIh = arena.value(names.weightIH); wHh = arena.value(names.weightHH)
     bIh = arena.value(names.biasIH); bHh = arena.value(names.biasHH)
@@ -120,10 +126,14 @@ public final class UnidirectionalLayer: RecurrentLayer {
   /// The input step that packed step t of sample perm[j] reads.
   @inline(__always) func inputStep(_ t: Int, _ j: Int) -> Int { reversed ? sortedLengths[j] - 1 - t : t }
 
-  public func forward(_ x: UnsafePointer<Float>, ldx: Int, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int) -> UnsafePointer<Float> {
+  public func forward(_ x: UnsafePointer<Float>, ldx: Int, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int)
+    -> UnsafePointer<Float>
+  {
     precondition(T <= maxSteps && B <= maxBatch, "recurrent workspace is (\(maxSteps), \(maxBatch)); got (\(T), \(B))")
     precondition(ldx >= inputSize, "ldx \(ldx) < input size \(inputSize)")
-    for b in 0..<B { precondition(lengths[b] >= 0 && Int(lengths[b]) <= T, "length \(lengths[b]) of sample \(b) outside 0...\(T)") }
+    for b in 0..<B {
+      precondition(lengths[b] >= 0 && Int(lengths[b]) <= T, "length \(lengths[b]) of sample \(b) outside 0...\(T)")
+    }
     let H = hidden, G = cell.gateCount * H, D = inputSize
     pack(lengths, T, B)
     let N = offsets[T]
@@ -161,15 +171,19 @@ public final class UnidirectionalLayer: RecurrentLayer {
   /// Step t's packed rows, for the cell.
   @inline(__always) func rows(_ t: Int) -> StepRows { StepRows(t: t, n: active[t], r: offsets[t]) }
 
-  public func backward(_ dOut: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, ldx: Int,
-                       lengths: UnsafePointer<Int32>, dx: UnsafeMutablePointer<Float>?, steps T: Int, batch B: Int) {
+  public func backward(
+    _ dOut: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, ldx: Int,
+    lengths: UnsafePointer<Int32>, dx: UnsafeMutablePointer<Float>?, steps T: Int, batch B: Int
+  ) {
     backward(dOut, input: x, ldx: ldx, lengths: lengths, dx: dx, accumulateDx: false, steps: T, batch: B)
   }
 
   /// As the protocol's backward; `accumulateDx` adds into dx instead (the reverse half of a bidirectional layer).
   /// Uses the packing of the last forward (same lengths).
-  func backward(_ dOut: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, ldx: Int,
-                lengths: UnsafePointer<Int32>, dx: UnsafeMutablePointer<Float>?, accumulateDx: Bool, steps T: Int, batch B: Int) {
+  func backward(
+    _ dOut: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>, ldx: Int,
+    lengths: UnsafePointer<Int32>, dx: UnsafeMutablePointer<Float>?, accumulateDx: Bool, steps T: Int, batch B: Int
+  ) {
     let H = hidden, G = cell.gateCount * H, D = inputSize, N = offsets[T]
     let dgp = gates.pointer, dhp = dh.pointer, hop = hOut.pointer
     // Only the valid rows of dOut matter (those past a length are never read): pack them (dense: as they are).
@@ -180,8 +194,9 @@ public final class UnidirectionalLayer: RecurrentLayer {
       }
     }
     let apart = cell.keepsHiddenProjectionApart
-    packedWHh.pack(wHh, ld: H, transposed: false, k: G, n: H)   // W_hh (G, H) for the steps' dh_{t-1}, as W_hhᵀ in forward
-    let dbx = dBias.pointer, dbh = apart ? dBias.pointer + G : dBias.pointer   // the cell sums dhg into dbh
+    // W_hh (G, H) for the steps' dh_{t-1}, as W_hhᵀ in forward
+    packedWHh.pack(wHh, ld: H, transposed: false, k: G, n: H)
+    let dbx = dBias.pointer, dbh = apart ? dBias.pointer + G : dBias.pointer  // the cell sums dhg into dbh
     dBias.zero()
     for t in stride(from: T - 1, through: 0, by: -1) where active[t] > 0 {
       poll?()
@@ -191,7 +206,7 @@ public final class UnidirectionalLayer: RecurrentLayer {
       if cell.hasCellState { (dc.pointer + ended * H).update(repeating: 0, count: (n - ended) * H) }
       let dgt = dgp + r * G
       cell.backward(self, StepRows(t: t, n: n, r: r), dOut: dop + r * H)
-      for row in 0..<n { let d = dgt + row * G; for j in 0..<G { dbx[j] += d[j] } }      // db_ih: column sums of dgates
+      for row in 0..<n { let d = dgt + row * G; for j in 0..<G { dbx[j] += d[j] } }  // db_ih: column sums of dgates
     }
     // Weight gradients over all N valid rows at once.
     // dW_hh (G, H) += dhiddenᵀ (G, N) · h_{t-1} (N, H), where dhidden is dgates (LSTMs) or dhg (GRU). Step 0's
@@ -206,7 +221,9 @@ public final class UnidirectionalLayer: RecurrentLayer {
       hPrevRows = UnsafePointer(dOutP.pointer + first * H)
     }
     if N > first {
-      BLAS.gemm(transA: true, m: G, n: H, k: N - first, a: dHidden + first * G, lda: G, b: hPrevRows, ldb: H, beta: 1, c: gWHh, ldc: H)
+      BLAS.gemm(
+        transA: true, m: G, n: H, k: N - first, a: dHidden + first * G, lda: G, b: hPrevRows, ldb: H, beta: 1, c: gWHh,
+        ldc: H)
     }
     // db_ih (G) += column sums of dgates;  db_hh (G) += column sums of dhidden (summed in the loop above).
     for j in 0..<G {
@@ -215,7 +232,9 @@ public final class UnidirectionalLayer: RecurrentLayer {
     }
     cell.accumulateExtraGradients(self, steps: T)
     // dW_ih (G, D) += dgatesᵀ (G, N) · xs (N, D)   (dense: x, row stride ldx)
-    BLAS.gemm(transA: true, m: G, n: D, k: N, a: dgp, lda: G, b: dense ? x : UnsafePointer(xs.pointer), ldb: dense ? ldx : D, beta: 1, c: gWIh, ldc: D)
+    BLAS.gemm(
+      transA: true, m: G, n: D, k: N, a: dgp, lda: G, b: dense ? x : UnsafePointer(xs.pointer), ldb: dense ? ldx : D,
+      beta: 1, c: gWIh, ldc: D)
     // dx (T·B, D) (+)= dgates (N, G) · W_ih (G, D): in place when dense; else into xs (free now), then scattered
     // to the input steps (zero elsewhere).
     if let dx, dense {

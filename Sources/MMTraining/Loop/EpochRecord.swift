@@ -5,24 +5,25 @@ import MMDistributed
 public struct EpochRecord: Encodable, Sendable {
   public var epoch: Int
   public var trainLoss: Double
-  public var trainAccuracy: Double?                 // classification
+  public var trainAccuracy: Double?  // classification
   public var valLoss: Double?, valAccuracy: Double?
   public var valF1: Double? = nil, valMAE: Double? = nil
-  public var lr = 0.0, gradNorm = 0.0               // the epoch's last step's lr; mean pre-clip gradient norm
+  public var lr = 0.0, gradNorm = 0.0  // the epoch's last step's lr; mean pre-clip gradient norm
   public var samplesPerSecond: Double
-  public var elapsed: Double                        // since the run began, resumes included
+  public var elapsed: Double  // since the run began, resumes included
   public var worldSize = 1
   public var trainSeconds = 0.0, mpiWaitSeconds = 0.0  // see RunTiming
-  public var peakRSS = 0                            // bytes, the largest rank's
-  public var movedRows = 0                          // rows processed by another rank than their owner, all ranks
-  public var timing = RunTiming()                   // the run's start-up
+  public var peakRSS = 0  // bytes, the largest rank's
+  public var movedRows = 0  // rows processed by another rank than their owner, all ranks
+  public var timing = RunTiming()  // the run's start-up
 
   enum Key: String, CodingKey {
     case epoch, lr
     case trainLoss = "train_loss", trainAccuracy = "train_accuracy", valLoss = "val_loss", valAccuracy = "val_accuracy"
     case valF1 = "val_f1", valMAE = "val_mae", gradNorm = "grad_norm", samplesPerSecond = "samples_per_s"
     case elapsed = "elapsed_s", worldSize = "world_size", trainSeconds = "train_s", mpiWaitSeconds = "mpi_wait_s"
-    case peakRSS = "peak_rss_mb", movedRows = "balance_moved", startup = "startup_s", load = "load_s", loadBytes = "load_bytes"
+    case peakRSS = "peak_rss_mb", movedRows = "balance_moved", startup = "startup_s", load = "load_s", loadBytes =
+      "load_bytes"
   }
 
   public func encode(to encoder: Encoder) throws {
@@ -73,10 +74,10 @@ public struct EpochRecord: Encodable, Sendable {
 
 /// What one rank adds up over an epoch's training steps; all-reduced once at the epoch's end.
 struct StepTotals {
-  var lossSum = 0.0      // Σ per-sample loss (class-weighted)
+  var lossSum = 0.0  // Σ per-sample loss (class-weighted)
   var samples = 0.0
   var correct = 0.0
-  var weightSum = 0.0    // Σ class weights (= samples unless class-weighted)
+  var weightSum = 0.0  // Σ class weights (= samples unless class-weighted)
   var collectiveSeconds = 0.0  // in the gradient sums and the batch balancing exchange
   var movedRows = 0.0
 

@@ -14,18 +14,23 @@ extension TrainLoop {
   /// `best`: write checkpoint-best.h5 instead (not published as latest, never deleted by checkpoint.keep).
   /// A failed write follows `checkpoint.on_error` unless `mustSucceed` (a stop: exit 75 promises a checkpoint).
   @discardableResult
-  func saveCheckpoint(epoch: Int, stepInEpoch: Int, step: Int, best: Bool = false, mustSucceed: Bool = true) throws -> String {
+  func saveCheckpoint(epoch: Int, stepInEpoch: Int, step: Int, best: Bool = false, mustSucceed: Bool = true) throws
+    -> String
+  {
     let s = session, run = s.run
     let path = best ? run.bestCheckpointPath : run.checkpointPath(epoch: epoch, stepInEpoch: stepInEpoch)
     try withCheckpointErrorPolicy(path: path, mustSucceed: mustSucceed) {
       try s.comm.agree {
         guard s.comm.isRoot else { return }
         let state = Checkpoint.State(
-          epoch: epoch, step: step, stepInEpoch: stepInEpoch, seed: s.sampler.seed, rngState: s.sampler.rng(epoch: epoch).stateArray,
+          epoch: epoch, step: step, stepInEpoch: stepInEpoch, seed: s.sampler.seed,
+          rngState: s.sampler.rng(epoch: epoch).stateArray,
           elapsed: Date().timeIntervalSince(start), earlyStopping: stopper?.state)
         try Checkpoint.write(
-          to: path, arena: s.model.arena, optimizer: s.optimizer, normalization: (s.shard.statistics.mean, s.shard.statistics.std),
-          state: state, configYAML: s.config.yaml(), provenance: s.provenance, attributes: s.options.checkpointAttributes)
+          to: path, arena: s.model.arena, optimizer: s.optimizer,
+          normalization: (s.shard.statistics.mean, s.shard.statistics.std),
+          state: state, configYAML: s.config.yaml(), provenance: s.provenance,
+          attributes: s.options.checkpointAttributes)
         if !best { try run.publish(path, keep: s.config.checkpoint.keep) }
       }
     }
@@ -37,7 +42,8 @@ extension TrainLoop {
     let s = session
     try s.comm.agree {
       guard s.comm.isRoot else { return }
-      try s.run.writeStopMarker(checkpoint: checkpoint, reason: StopSignal.name(signal), epoch: epoch, stepInEpoch: stepInEpoch)
+      try s.run.writeStopMarker(
+        checkpoint: checkpoint, reason: StopSignal.name(signal), epoch: epoch, stepInEpoch: stepInEpoch)
     }
     return MMError.stopped(epoch: epoch, stepInEpoch: stepInEpoch, checkpoint: checkpoint, signal: signal)
   }
@@ -53,8 +59,10 @@ extension TrainLoop {
       try s.run.pointLatest(at: s.run.bestCheckpointPath)
     }
     s.comm.broadcast(s.model.arena.values.pointer, count: s.model.arena.count, root: 0)
-    s.progress.line(String(format: "best epoch %d (%@ %.4f): its weights are in latest -> checkpoint-best.h5", stopper.state.bestEpoch,
-                           stopper.settings.metric.rawValue, stopper.state.best))
+    s.progress.line(
+      String(
+        format: "best epoch %d (%@ %.4f): its weights are in latest -> checkpoint-best.h5", stopper.state.bestEpoch,
+        stopper.settings.metric.rawValue, stopper.state.best))
   }
 
   /// Runs a checkpoint write; on failure, `checkpoint.on_error: stop` (or `mustSucceed`) ends the run with
@@ -86,7 +94,8 @@ extension TrainLoop {
     FaultInjection.apply(rank: s.comm.rank, step: step, params: arena.values.pointer, count: arena.count)
     let every = s.config.dist.checkEvery
     guard every > 0, step % every == 0, s.comm.size > 1 else { return }
-    let sums = s.comm.allgather(Int(bitPattern: UInt(FaultInjection.checksum(arena.values.pointer, count: arena.count))))
+    let sums = s.comm.allgather(
+      Int(bitPattern: UInt(FaultInjection.checksum(arena.values.pointer, count: arena.count))))
     var votes: [Int: Int] = [:]
     for v in sums { votes[v, default: 0] += 1 }
     let best = votes.values.max()!

@@ -18,13 +18,15 @@ public final class TrainLoop {
   public private(set) var history: [EpochRecord] = []
   let stopper: EarlyStopper?  // nil: early stopping off
   let evaluator: Evaluator
-  var start = Date()          // when training started, less the time of the runs it resumes
-  var denominator = [0.0]     // Σ w_y of the global batch, all-reduced (class-weighted cross-entropy only)
+  var start = Date()  // when training started, less the time of the runs it resumes
+  var denominator = [0.0]  // Σ w_y of the global batch, all-reduced (class-weighted cross-entropy only)
 
   public init(_ session: TrainingSession) {
     self.session = session
     evaluator = Evaluator(session)
-    stopper = session.config.train.earlyStopping.map { EarlyStopper($0, resumed: session.options.resume?.state.earlyStopping) }
+    stopper = session.config.train.earlyStopping.map {
+      EarlyStopper($0, resumed: session.options.resume?.state.earlyStopping)
+    }
   }
 
   /// Trains from the resumed epoch (or 0) to `train.epochs`, checkpointing as configured. A run that fails
@@ -45,7 +47,9 @@ public final class TrainLoop {
     var firstStep = resume?.stepInEpoch ?? 0  // > 0: resuming inside an epoch
     start = Date(timeIntervalSinceNow: -(resume?.elapsed ?? 0))  // elapsed_s runs on over resumes
     if firstEpoch >= c.train.epochs {
-      s.progress.line("nothing to do: the checkpoint has \(firstEpoch) epochs, train.epochs = \(c.train.epochs) (raise it with --set train.epochs=N)")
+      s.progress.line(
+        "nothing to do: the checkpoint has \(firstEpoch) epochs, train.epochs = \(c.train.epochs) (raise it with --set train.epochs=N)"
+      )
     }
     for epoch in firstEpoch..<max(firstEpoch, c.train.epochs) {
       let t0 = Date()
@@ -62,7 +66,7 @@ public final class TrainLoop {
   struct EpochSteps {
     var totals = StepTotals()
     var gradNormSum = 0.0, lr = 0.0, count = 0  // the same on every rank: computed after the all-reduce
-    var signal: Int32 = 0                         // agreed by all ranks after every step
+    var signal: Int32 = 0  // agreed by all ranks after every step
   }
 
   /// One epoch's training steps, from `firstStep`. A signal stops every rank at the same step; mid-epoch that
@@ -70,7 +74,8 @@ public final class TrainLoop {
   func train(epoch: Int, from firstStep: Int, step globalStep: inout Int) throws -> EpochSteps {
     let s = session, c = s.config
     let order = s.sampler.order(epoch: epoch)
-    s.shard.willTrain(order: order, sampler: s.sampler, steps: firstStep..<s.sampler.stepsPerEpoch)  // data.stream: read ahead
+    // data.stream: read ahead
+    s.shard.willTrain(order: order, sampler: s.sampler, steps: firstStep..<s.sampler.stepsPerEpoch)
     var e = EpochSteps()
     s.exchange.waitSeconds = 0
     s.balancer.movedRows = 0
@@ -82,8 +87,9 @@ public final class TrainLoop {
       globalStep += 1
       try checkReplicas(step: globalStep)
       s.options.afterStep?(globalStep)
-      s.progress.step(epoch: epoch + 1, epochs: c.train.epochs, step: step + 1, steps: s.sampler.stepsPerEpoch,
-                      loss: e.totals.meanLoss)
+      s.progress.step(
+        epoch: epoch + 1, epochs: c.train.epochs, step: step + 1, steps: s.sampler.stepsPerEpoch,
+        loss: e.totals.meanLoss)
       if e.signal != 0, step + 1 < s.sampler.stepsPerEpoch {
         let path = try saveCheckpoint(epoch: epoch, stepInEpoch: step + 1, step: globalStep)
         throw try stopped(epoch: epoch, stepInEpoch: step + 1, checkpoint: path, signal: e.signal)
@@ -121,10 +127,12 @@ public final class TrainLoop {
     if count == 0 {
       s.exchange.startAll()
     } else {
-      let ctx = TrainingContext(seed: s.config.train.seed, epoch: epoch, modalityDropout: s.config.train.modalityDropout)
+      let ctx = TrainingContext(
+        seed: s.config.train.seed, epoch: epoch, modalityDropout: s.config.train.modalityDropout)
       let logits = model.forward(mb, training: ctx)
-      let r = Loss.evaluate(s.lossSpec, logits: logits, targets: s.batch.targets.pointer, batch: count, outputs: model.outputs,
-                            denominator: denominator[0], dlogits: model.dlogits.pointer)
+      let r = Loss.evaluate(
+        s.lossSpec, logits: logits, targets: s.batch.targets.pointer, batch: count, outputs: model.outputs,
+        denominator: denominator[0], dlogits: model.dlogits.pointer)
       model.backward { s.exchange.start($0) }  // each bucket's sum overlaps the rest of backward
       totals.lossSum += r.lossSum; totals.samples += Double(count); totals.correct += Double(r.correct)
       totals.weightSum += r.weightSum
@@ -156,7 +164,8 @@ public final class TrainLoop {
       valLoss: val?.loss, valAccuracy: val?.accuracy, valF1: val?.f1, valMAE: val?.mae, lr: e.lr,
       gradNorm: e.gradNormSum / Double(max(e.count, 1)), samplesPerSecond: e.totals.samples / max(seconds, 1e-9),
       elapsed: Date().timeIntervalSince(start), worldSize: s.comm.size, trainSeconds: seconds,
-      mpiWaitSeconds: e.totals.collectiveSeconds / Double(s.comm.size), peakRSS: peakRSS, movedRows: Int(e.totals.movedRows),
+      mpiWaitSeconds: e.totals.collectiveSeconds / Double(s.comm.size), peakRSS: peakRSS,
+      movedRows: Int(e.totals.movedRows),
       timing: s.timing)
     history.append(record)
     s.progress.line(record.consoleLine(epochs: s.config.train.epochs))
@@ -180,7 +189,9 @@ public final class TrainLoop {
     let stepDue = c.checkpoint.everySteps > 0 && step % c.checkpoint.everySteps == 0
     if (epoch + 1) % c.checkpoint.everyEpochs == 0 || isLast || stop || earlyStop || stepDue {
       let path = try saveCheckpoint(epoch: epoch + 1, stepInEpoch: 0, step: step, mustSucceed: stop)
-      if stop && !isLast && !earlyStop { throw try stopped(epoch: epoch + 1, stepInEpoch: 0, checkpoint: path, signal: e.signal) }
+      if stop && !isLast && !earlyStop {
+        throw try stopped(epoch: epoch + 1, stepInEpoch: 0, checkpoint: path, signal: e.signal)
+      }
     }
     if earlyStop, let s = stopper {
       session.progress.line(

@@ -4,11 +4,11 @@ import MMTensor
 
 /// One batch gathered from a shard, time-major, allocated once at the largest local batch.
 final class BatchBuffers {
-  let x: Buffer                                    // (S, maxBatch, D)
-  let lengths: UnsafeMutablePointer<Int32>         // (maxBatch) fused
-  let modalityLengths: UnsafeMutablePointer<Int32> // (M, maxBatch)
-  let samples: UnsafeMutablePointer<Int>           // (maxBatch) global row ids
-  let targets: Buffer                              // (maxBatch, targetWidth)
+  let x: Buffer  // (S, maxBatch, D)
+  let lengths: UnsafeMutablePointer<Int32>  // (maxBatch) fused
+  let modalityLengths: UnsafeMutablePointer<Int32>  // (M, maxBatch)
+  let samples: UnsafeMutablePointer<Int>  // (maxBatch) global row ids
+  let targets: Buffer  // (maxBatch, targetWidth)
 
   init(steps: Int, maxBatch: Int, features: Int, modalities: Int, targetWidth: Int) {
     x = Buffer(count: steps * maxBatch * features)
@@ -23,12 +23,16 @@ final class BatchBuffers {
 
   /// Gathers the shard's rows at local indices `local`, then `recordCount` records received from other ranks
   /// (BatchBalancer), and describes them for the model.
-  func gather(_ local: UnsafeBufferPointer<Int>, records: UnsafePointer<Float>? = nil, recordCount: Int = 0,
-              from shard: Shard) -> ModelBatch {
-    shard.gather(local, records: records, recordCount: recordCount, x: x.pointer, lengths: lengths,
-                 modalityLengths: modalityLengths, targets: targets.pointer, samples: samples)
-    return ModelBatch(x: x.pointer, lengths: modalityLengths, fusedLengths: lengths, samples: samples,
-                      count: local.count + recordCount)
+  func gather(
+    _ local: UnsafeBufferPointer<Int>, records: UnsafePointer<Float>? = nil, recordCount: Int = 0,
+    from shard: Shard
+  ) -> ModelBatch {
+    shard.gather(
+      local, records: records, recordCount: recordCount, x: x.pointer, lengths: lengths,
+      modalityLengths: modalityLengths, targets: targets.pointer, samples: samples)
+    return ModelBatch(
+      x: x.pointer, lengths: modalityLengths, fusedLengths: lengths, samples: samples,
+      count: local.count + recordCount)
   }
 
   deinit { lengths.deallocate(); modalityLengths.deallocate(); samples.deallocate() }

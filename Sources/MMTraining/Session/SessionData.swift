@@ -36,7 +36,9 @@ struct SessionData {
     (o.resume ?? o.initFrom, o.resume != nil ? "--resume" : (o.inference ? "--checkpoint" : "--init"))
   }
 
-  static func load(_ c: TrainConfig, comm: Communicator, options o: TrainingSession.Options, progress: Console) throws -> SessionData {
+  static func load(_ c: TrainConfig, comm: Communicator, options o: TrainingSession.Options, progress: Console) throws
+    -> SessionData
+  {
     var c = c
     let file = try comm.agree { try HDF5File(path: c.data.path, mode: .readOnly) }
     defer { file.close() }
@@ -54,7 +56,8 @@ struct SessionData {
       modalities: modalities, steps: names.map { c.data.steps.value(for: $0)! }, align: c.data.align,
       normalize: c.data.normalize, missing: c.data.missing, task: c.task.kind, classes: c.task.classes,
       validationMask: excluded, statistics: saved?.normalization.map { FeatureStatistics(mean: $0.mean, std: $0.std) },
-      stream: c.data.stream ? StreamOptions(bufferBytes: c.data.streamBufferMB << 20, rowsPerStep: c.train.batchSize) : nil)
+      stream: c.data.stream
+        ? StreamOptions(bufferBytes: c.data.streamBufferMB << 20, rowsPerStep: c.train.batchSize) : nil)
     var timing = RunTiming()
     let loadStarted = RunTiming.now()
     let shard = try ShardLoader.load(file: file, schema: schema, options: load, comm: comm)
@@ -64,7 +67,8 @@ struct SessionData {
     input.classes = shard.classes
     try comm.agree { try ResumeChecks.checkInput(input, against: saved, how: how) }
     let split = DataSplit(
-      validationRows: mask.indices.filter { mask[$0] }, trainRows: (0..<schema.count).filter { !excluded[$0] }, excluded: excluded)
+      validationRows: mask.indices.filter { mask[$0] }, trainRows: (0..<schema.count).filter { !excluded[$0] },
+      excluded: excluded)
     let sampler = try makeSampler(c, split: split, schema: schema, comm: comm, options: o)
     let provenance = try comm.agree { () -> Provenance? in
       guard comm.isRoot && !o.inference else { return nil }
@@ -72,7 +76,8 @@ struct SessionData {
     }
     try checkControls(c, split: split, schema: schema, sampler: sampler, comm: comm, options: o)
     let ownedTraining = shard.rows.filter { !excluded[$0] }.map { $0 - shard.rows.lowerBound }
-    let lossSpec = o.inference  // evaluate/predict need no class weights (and have no training rows to count)
+    let lossSpec =
+      o.inference  // evaluate/predict need no class weights (and have no training rows to count)
       ? LossSpec(c.task.kind, labelSmoothing: 0, regression: c.task.loss, huberDelta: Float(c.task.huberDelta))
       : try LossSpec.make(c, shard: shard, trainingRows: ownedTraining, comm: comm)
     return SessionData(
@@ -89,7 +94,8 @@ struct SessionData {
     if o.inference { return ([Bool](repeating: false, count: n), [Bool](repeating: true, count: n)) }
     guard let fold = o.trainingRows else {
       let mask = try comm.agree {
-        let (groups, labels) = o.resume?.provenance != nil
+        let (groups, labels) =
+          o.resume?.provenance != nil
           ? (nil, nil) : try ResumeChecks.splitColumns(c.data.split, file: file, schema: schema, c)
         return try ResumeChecks.validationMask(count: n, c, resume: o.resume, groups: groups, labels: labels)
       }
@@ -114,13 +120,17 @@ struct SessionData {
 
   /// On resume: refuses a data file whose fingerprint (size, mtime, datasets) differs from the one the
   /// checkpoint recorded (its provenance), unless --allow-data-change.
-  static func checkFingerprint(_ c: TrainConfig, comm: Communicator, options o: TrainingSession.Options, progress: Console) throws {
+  static func checkFingerprint(
+    _ c: TrainConfig, comm: Communicator, options o: TrainingSession.Options, progress: Console
+  ) throws {
     guard let resume = o.resume, let old = resume.provenance?.data else { return }
     let path = c.data.path
     try comm.agree {
       guard comm.isRoot, let change = try DataFingerprint.of(path: path).difference(from: old) else { return }
       if o.allowDataChange {
-        progress.line("warning: \(path) changed since \(resume.path) was written (\(change)); resuming anyway (--allow-data-change)")
+        progress.line(
+          "warning: \(path) changed since \(resume.path) was written (\(change)); resuming anyway (--allow-data-change)"
+        )
         return
       }
       throw MMError(
@@ -135,10 +145,12 @@ struct SessionData {
   ) throws -> EpochSampler {
     try comm.agree {
       if split.trainRows.isEmpty && !o.inference {
-        throw MMError("\(c.data.path): no training rows (the file has \(schema.count) samples; lower data.validation_fraction)")
+        throw MMError(
+          "\(c.data.path): no training rows (the file has \(schema.count) samples; lower data.validation_fraction)")
       }
     }
-    let sampler = EpochSampler(trainRows: split.trainRows, batchSize: c.train.batchSize, seed: o.resume?.state.seed ?? c.train.seed)
+    let sampler = EpochSampler(
+      trainRows: split.trainRows, batchSize: c.train.batchSize, seed: o.resume?.state.seed ?? c.train.seed)
     if let resume = o.resume { try comm.agree { try ResumeChecks.checkSampler(sampler, resume) } }
     return sampler
   }
@@ -152,10 +164,12 @@ struct SessionData {
     let provenance = Provenance(
       input: input, dataPath: c.data.path, data: try DataFingerprint.of(path: c.data.path),
       validationRows: split.validationRows, validationSeed: c.train.seed, validationFraction: c.data.validationFraction,
-      classNames: c.task.kind == .regression ? nil : InputChecks.classNames(schema.classNames, classes: shard.classes, c.task.kind),
+      classNames: c.task.kind == .regression
+        ? nil : InputChecks.classNames(schema.classNames, classes: shard.classes, c.task.kind),
       validLengths: validLengths)
     try RunDirectory(path: c.checkpoint.dir).writeSplit(
-      seed: c.train.seed, fraction: c.data.validationFraction, samples: schema.count, validationRows: split.validationRows,
+      seed: c.train.seed, fraction: c.data.validationFraction, samples: schema.count,
+      validationRows: split.validationRows,
       kind: (o.split ?? c.data.split).rawValue)
     return provenance
   }
@@ -171,7 +185,8 @@ struct SessionData {
       if c.train.earlyStopping != nil, split.validationRows.isEmpty {
         throw MMError(
           "train.early_stopping needs validation rows, but data.validation_fraction = \(c.data.validationFraction) leaves "
-            + "none of the \(schema.count) samples of \(c.data.path); raise data.validation_fraction or drop train.early_stopping")
+            + "none of the \(schema.count) samples of \(c.data.path); raise data.validation_fraction or drop train.early_stopping"
+        )
       }
     }
   }

@@ -33,7 +33,8 @@ struct SessionModel {
       comm: comm, grads: model.arena.grads.pointer, buckets: model.gradientBuckets, compress: c.dist.compress)
     if comm.size > 1 && GradientExchange.bucketed { model.poll = { [exchange] in exchange.poll() } }
     let work = o.inference ? [] : BatchBalancer.rowWork(shard, samples: d.schema.count, comm: comm)
-    let balancer = BatchBalancer(comm: comm, shard: shard, samples: d.schema.count, work: work, batchSize: c.train.batchSize)
+    let balancer = BatchBalancer(
+      comm: comm, shard: shard, samples: d.schema.count, work: work, batchSize: c.train.batchSize)
     let (saved, _) = SessionData.saved(o)
     if let saved {
       try comm.agree { try Checkpoint.loadParams(saved, into: model.arena) }
@@ -43,6 +44,7 @@ struct SessionModel {
     }
     // Rank 0's parameters are the truth; one broadcast makes every replica identical.
     comm.broadcast(model.arena.values.pointer, count: model.arena.count, root: 0)
-    return SessionModel(model: model, optimizer: optimizer, controls: controls, batch: batch, exchange: exchange, balancer: balancer)
+    return SessionModel(
+      model: model, optimizer: optimizer, controls: controls, batch: batch, exchange: exchange, balancer: balancer)
   }
 }

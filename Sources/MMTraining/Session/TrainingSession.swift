@@ -18,8 +18,8 @@ import MMTensor
 /// the run directory leaves no folder behind that it made.
 public final class TrainingSession {
   public struct Options {
-    public var resume: Checkpoint.Contents? = nil   // continue exactly (params, optimiser, position)
-    public var initFrom: Checkpoint.Contents? = nil // start from these weights only
+    public var resume: Checkpoint.Contents? = nil  // continue exactly (params, optimiser, position)
+    public var initFrom: Checkpoint.Contents? = nil  // start from these weights only
     public var progress: Console.Mode = .auto
     /// k-fold: the fold's training rows (global ids, ascending). Only these are trained on; the inner
     /// validation split (`data.validation_fraction`) is drawn from them, and the normalisation statistics
@@ -32,7 +32,7 @@ public final class TrainingSession {
     public var labelsOptional = false
     /// Extra string attributes for every checkpoint (a cv fold's manifest).
     public var checkpointAttributes: [String: String] = [:]
-    public var allowDataChange = false                // resume even if the data file's fingerprint changed
+    public var allowDataChange = false  // resume even if the data file's fingerprint changed
     /// How the inner validation rows are drawn, when not `data.split` (a cv fold: from cv.strategy).
     public var split: SplitKind? = nil
     /// Called after every training step with the number of steps done (tests count allocations between steps).
@@ -119,7 +119,8 @@ public final class TrainingSession {
   private func announce() {
     let c = config
     let listing = modalities.map { "\($0.name) \($0.features)" }.joined(separator: ", ")
-    let stepsText = c.data.steps.uniform.map { "\($0) steps" }
+    let stepsText =
+      c.data.steps.uniform.map { "\($0) steps" }
       ?? "steps " + model.spec.inputs.map { "\($0.name) \($0.steps)" }.joined(separator: ", ")
     let testText = options.trainingRows.map { ", \(schema.count - $0.count) test" } ?? ""
     progress.line(

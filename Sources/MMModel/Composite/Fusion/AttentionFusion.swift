@@ -19,12 +19,18 @@ struct AttentionFusion: FusionMethod {
 
   func parameterSpecs(names: [String], pooled P: [Int], size F: Int) -> [ParameterSpec] {
     let bound = 1 / Double(F).squareRoot()
-    return ModalityProjections.parameterSpecs(names: names, pooled: P, size: F) + ["query", "key", "value"].flatMap { part in
-      [ParameterSpec("fusion.\(part).weight", [F, F], bound: bound), ParameterSpec("fusion.\(part).bias", [F], bound: bound)]
-    }
+    return ModalityProjections.parameterSpecs(names: names, pooled: P, size: F)
+      + ["query", "key", "value"].flatMap { part in
+        [
+          ParameterSpec("fusion.\(part).weight", [F, F], bound: bound),
+          ParameterSpec("fusion.\(part).bias", [F], bound: bound),
+        ]
+      }
   }
 
-  func makeLayer(names: [String], pooled P: [Int], size F: Int, arena: ParameterArena, maxBatch B: Int) -> any FusionLayer {
+  func makeLayer(names: [String], pooled P: [Int], size F: Int, arena: ParameterArena, maxBatch B: Int)
+    -> any FusionLayer
+  {
     Layer(names: names, pooled: P, size: F, arena: arena, maxBatch: B)
   }
 
@@ -32,12 +38,12 @@ struct AttentionFusion: FusionMethod {
     let size: Int, M: Int
     var outputSize: Int { size }
     let projections: ModalityProjections
-    let qkvW, qkvB, qkvGW, qkvGB: [UnsafeMutablePointer<Float>]   // query, key, value (F, F) (F)
-    let out: Buffer       // (B, F)
-    let qkv: Buffer       // (3, B, M, F) q, k, v
-    let att: Buffer       // (B, M, M)    softmax weights (0 for masked keys)
-    let dQKV: Buffer      // (3, B, M, F)
-    let present: UnsafeMutablePointer<Bool>   // (B, M)
+    let qkvW, qkvB, qkvGW, qkvGB: [UnsafeMutablePointer<Float>]  // query, key, value (F, F) (F)
+    let out: Buffer  // (B, F)
+    let qkv: Buffer  // (3, B, M, F) q, k, v
+    let att: Buffer  // (B, M, M)    softmax weights (0 for masked keys)
+    let dQKV: Buffer  // (3, B, M, F)
+    let present: UnsafeMutablePointer<Bool>  // (B, M)
     var batch = 0
 
     init(names: [String], pooled P: [Int], size F: Int, arena: ParameterArena, maxBatch B: Int) {
@@ -82,9 +88,11 @@ struct AttentionFusion: FusionMethod {
             mx = max(mx, row[j])
           }
           var sum: Float = 0
-          for j in 0..<M { if present[b * M + j] { row[j] = Activations.exp(row[j] - mx); sum += row[j] } else { row[j] = 0 } }
+          for j in 0..<M {
+            if present[b * M + j] { row[j] = Activations.exp(row[j] - mx); sum += row[j] } else { row[j] = 0 }
+          }
           for j in 0..<M { row[j] /= sum }
-          guard present[b * M + i] else { continue }   // only present tokens enter the mean
+          guard present[b * M + i] else { continue }  // only present tokens enter the mean
           let ob = o + b * F, w = 1 / Float(count)
           for j in 0..<M where row[j] != 0 {
             let vj = v + (b * M + j) * F, c = row[j] * w
@@ -108,7 +116,7 @@ struct AttentionFusion: FusionMethod {
         for i in 0..<M where present[b * M + i] {
           let row = a + (b * M + i) * M
           // o_i = Σ_j α_ij v_j with dO_i = dOut / count:  dv_j += α_ij dO_i;  dα_ij = dO_i · v_j
-          var dotSum: Float = 0   // Σ_j α_ij dα_ij
+          var dotSum: Float = 0  // Σ_j α_ij dα_ij
           for j in 0..<M where present[b * M + j] {
             let vj = v + (b * M + j) * F, dvj = dv + (b * M + j) * F
             var da: Float = 0
@@ -120,7 +128,7 @@ struct AttentionFusion: FusionMethod {
             let vj = v + (b * M + j) * F
             var da: Float = 0
             for f in 0..<F { da += dob[f] * w * vj[f] }
-            let ds = row[j] * (da - dotSum) * scale      // s_ij = q_i·k_j / √F, α = softmax_j(s)
+            let ds = row[j] * (da - dotSum) * scale  // s_ij = q_i·k_j / √F, α = softmax_j(s)
             let kj = k + (b * M + j) * F, dkj = dk + (b * M + j) * F
             for f in 0..<F { dqi[f] += ds * kj[f]; dkj[f] += ds * qi[f] }
           }

@@ -7,17 +7,19 @@ struct ConcatFusion: FusionMethod {
   let name: String
   let concatenatesSteps: Bool
   var defaultHeadHidden: Int { concatenatesSteps ? 0 : 64 }
-  func defaultSize(pooled P: [Int]) -> Int { P.max()! }   // unused: nothing is projected
+  func defaultSize(pooled P: [Int]) -> Int { P.max()! }  // unused: nothing is projected
   func outputSize(pooled P: [Int], size F: Int) -> Int { P.reduce(0, +) }
   func parameterSpecs(names: [String], pooled P: [Int], size F: Int) -> [ParameterSpec] { [] }
   func summary(pooled P: [Int], size F: Int) -> String { "concat \(outputSize(pooled: P, size: F))" }
-  func makeLayer(names: [String], pooled P: [Int], size F: Int, arena: ParameterArena, maxBatch B: Int) -> any FusionLayer {
+  func makeLayer(names: [String], pooled P: [Int], size F: Int, arena: ParameterArena, maxBatch B: Int)
+    -> any FusionLayer
+  {
     Layer(pooled: P, maxBatch: B)
   }
 
   final class Layer: FusionLayer {
     let pooled: [Int], outputSize: Int, M: Int
-    let out: Buffer       // (B, F_out)
+    let out: Buffer  // (B, F_out)
     var batch = 0
 
     init(pooled P: [Int], maxBatch B: Int) {

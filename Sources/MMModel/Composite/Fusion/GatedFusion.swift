@@ -18,12 +18,18 @@ struct GatedFusion: FusionMethod {
 
   func parameterSpecs(names: [String], pooled P: [Int], size F: Int) -> [ParameterSpec] {
     let all = P.reduce(0, +), bound = 1 / Double(all).squareRoot()
-    return ModalityProjections.parameterSpecs(names: names, pooled: P, size: F) + names.flatMap { name in
-      [ParameterSpec("fusion.gate.\(name).weight", [F, all], bound: bound), ParameterSpec("fusion.gate.\(name).bias", [F], bound: bound)]
-    }
+    return ModalityProjections.parameterSpecs(names: names, pooled: P, size: F)
+      + names.flatMap { name in
+        [
+          ParameterSpec("fusion.gate.\(name).weight", [F, all], bound: bound),
+          ParameterSpec("fusion.gate.\(name).bias", [F], bound: bound),
+        ]
+      }
   }
 
-  func makeLayer(names: [String], pooled P: [Int], size F: Int, arena: ParameterArena, maxBatch B: Int) -> any FusionLayer {
+  func makeLayer(names: [String], pooled P: [Int], size F: Int, arena: ParameterArena, maxBatch B: Int)
+    -> any FusionLayer
+  {
     Layer(names: names, pooled: P, size: F, arena: arena, maxBatch: B)
   }
 
@@ -31,19 +37,21 @@ struct GatedFusion: FusionMethod {
   final class Layer: FusionLayer {
     let pooled: [Int], size: Int, M: Int, concatSize: Int
     var outputSize: Int { size }
-    let projections: ModalityProjections   // tok (B, M, F): z_m, then tanh(z_m) in place (cached)
-    let gateW, gateB, gateGW, gateGB: [UnsafeMutablePointer<Float>]   // per modality U_m (F, Pc), c_m (F)
-    let cat: Buffer     // (B, Pc)    [p_0 | p_1 | ...] (cached)
-    let gates: Buffer   // (B, M, F)  g_m (cached); backward: the gradient of the gates' pre-activations
-    let dCat: Buffer    // (B, Pc)
-    let out: Buffer     // (B, F)
+    let projections: ModalityProjections  // tok (B, M, F): z_m, then tanh(z_m) in place (cached)
+    let gateW, gateB, gateGW, gateGB: [UnsafeMutablePointer<Float>]  // per modality U_m (F, Pc), c_m (F)
+    let cat: Buffer  // (B, Pc)    [p_0 | p_1 | ...] (cached)
+    let gates: Buffer  // (B, M, F)  g_m (cached); backward: the gradient of the gates' pre-activations
+    let dCat: Buffer  // (B, Pc)
+    let out: Buffer  // (B, F)
     var batch = 0
 
     init(names: [String], pooled P: [Int], size F: Int, arena: ParameterArena, maxBatch B: Int) {
       pooled = P; size = F; M = P.count; concatSize = P.reduce(0, +)
       projections = ModalityProjections(names: names, pooled: P, size: F, stride: F, arena: arena, maxBatch: B)
-      gateW = names.map { arena.value("fusion.gate.\($0).weight") }; gateB = names.map { arena.value("fusion.gate.\($0).bias") }
-      gateGW = names.map { arena.grad("fusion.gate.\($0).weight") }; gateGB = names.map { arena.grad("fusion.gate.\($0).bias") }
+      gateW = names.map { arena.value("fusion.gate.\($0).weight") };
+      gateB = names.map { arena.value("fusion.gate.\($0).bias") }
+      gateGW = names.map { arena.grad("fusion.gate.\($0).weight") };
+      gateGB = names.map { arena.grad("fusion.gate.\($0).bias") }
       cat = Buffer(count: B * concatSize); dCat = Buffer(count: B * concatSize)
       gates = Buffer(count: B * M * F)
       out = Buffer(count: B * F)
@@ -59,16 +67,21 @@ struct GatedFusion: FusionMethod {
       }
       projections.project(p, B: B)
       let th = projections.tok.pointer
-      for r in 0..<(B * M) { Activations.tanh(th + r * F, F) }   // tanh(z_m)
+      for r in 0..<(B * M) { Activations.tanh(th + r * F, F) }  // tanh(z_m)
       for m in 0..<M {
         // g_m (B, F) = σ(cat (B, Pc) · U_mᵀ + c_m), rows M·F apart in gates
-        BLAS.gemm(transB: true, m: B, n: F, k: Pc, a: c, lda: Pc, b: gateW[m], ldb: Pc, beta: 0, c: g + m * F, ldc: M * F)
-        for b in 0..<B { let r = g + (b * M + m) * F; for j in 0..<F { r[j] += gateB[m][j] }; Activations.sigmoid(r, F) }
+        BLAS.gemm(
+          transB: true, m: B, n: F, k: Pc, a: c, lda: Pc, b: gateW[m], ldb: Pc, beta: 0, c: g + m * F, ldc: M * F)
+        for b in 0..<B {
+          let r = g + (b * M + m) * F; for j in 0..<F { r[j] += gateB[m][j] }; Activations.sigmoid(r, F)
+        }
       }
       for b in 0..<B {  // fused = Σ_m g_m ⊙ tanh(z_m)
         let ob = o + b * F
         ob.update(repeating: 0, count: F)
-        for m in 0..<M { let gr = g + (b * M + m) * F, tr = th + (b * M + m) * F; for j in 0..<F { ob[j] += gr[j] * tr[j] } }
+        for m in 0..<M {
+          let gr = g + (b * M + m) * F, tr = th + (b * M + m) * F; for j in 0..<F { ob[j] += gr[j] * tr[j] }
+        }
       }
       return UnsafePointer(o)
     }
@@ -82,21 +95,25 @@ struct GatedFusion: FusionMethod {
           let i = (b * M + m) * F
           for j in 0..<F {
             let gj = g[i + j], tj = th[i + j]
-            dz[i + j] = d[j] * gj * (1 - tj * tj)        // fused += g_m ⊙ tanh(z_m)
-            g[i + j] = d[j] * tj * gj * (1 - gj)         // g_m = σ(.): over the cached gate, now read
+            dz[i + j] = d[j] * gj * (1 - tj * tj)  // fused += g_m ⊙ tanh(z_m)
+            g[i + j] = d[j] * tj * gj * (1 - gj)  // g_m = σ(.): over the cached gate, now read
           }
         }
       }
-      projections.unproject(dPooled, B: B)   // dPooled_m = dz_m · W_m (overwritten) and W_m's, b_m's gradients
+      projections.unproject(dPooled, B: B)  // dPooled_m = dz_m · W_m (overwritten) and W_m's, b_m's gradients
       for m in 0..<M {
         // U_m (F, Pc) += dg_mᵀ (F, B) · cat (B, Pc);  c_m += Σ_b dg_m;  dCat (B, Pc) (+)= dg_m (B, F) · U_m (F, Pc)
-        BLAS.gemm(transA: true, m: F, n: Pc, k: B, a: g + m * F, lda: M * F, b: c, ldb: Pc, beta: 1, c: gateGW[m], ldc: Pc)
+        BLAS.gemm(
+          transA: true, m: F, n: Pc, k: B, a: g + m * F, lda: M * F, b: c, ldb: Pc, beta: 1, c: gateGW[m], ldc: Pc)
         for b in 0..<B { let r = g + (b * M + m) * F; for j in 0..<F { gateGB[m][j] += r[j] } }
-        BLAS.gemm(m: B, n: Pc, k: F, a: g + m * F, lda: M * F, b: gateW[m], ldb: Pc, beta: m == 0 ? 0 : 1, c: dc, ldc: Pc)
+        BLAS.gemm(
+          m: B, n: Pc, k: F, a: g + m * F, lda: M * F, b: gateW[m], ldb: Pc, beta: m == 0 ? 0 : 1, c: dc, ldc: Pc)
       }
       var col = 0
       for m in 0..<M {  // cat = [p_0 | p_1 | ...]: each p_m also reaches every gate
-        for b in 0..<B { let dp = dPooled[m] + b * pooled[m], r = dc + b * Pc + col; for j in 0..<pooled[m] { dp[j] += r[j] } }
+        for b in 0..<B {
+          let dp = dPooled[m] + b * pooled[m], r = dc + b * Pc + col; for j in 0..<pooled[m] { dp[j] += r[j] }
+        }
         col += pooled[m]
       }
     }

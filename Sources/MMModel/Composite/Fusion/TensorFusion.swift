@@ -9,18 +9,22 @@ struct TensorFusion: FusionMethod {
   var defaultHeadHidden: Int { 64 }
   func defaultSize(pooled P: [Int]) -> Int { 8 }
   func outputSize(pooled P: [Int], size F: Int) -> Int { P.reduce(1) { r, _ in r * (F + 1) } }
-  func summary(pooled P: [Int], size F: Int) -> String { "tensor \(F)+1 per modality = \(outputSize(pooled: P, size: F))" }
+  func summary(pooled P: [Int], size F: Int) -> String {
+    "tensor \(F)+1 per modality = \(outputSize(pooled: P, size: F))"
+  }
   func parameterSpecs(names: [String], pooled P: [Int], size F: Int) -> [ParameterSpec] {
     ModalityProjections.parameterSpecs(names: names, pooled: P, size: F)
   }
-  func makeLayer(names: [String], pooled P: [Int], size F: Int, arena: ParameterArena, maxBatch B: Int) -> any FusionLayer {
+  func makeLayer(names: [String], pooled P: [Int], size F: Int, arena: ParameterArena, maxBatch B: Int)
+    -> any FusionLayer
+  {
     Layer(names: names, pooled: P, size: F, arena: arena, maxBatch: B)
   }
 
   final class Layer: FusionLayer {
     let size: Int, M: Int, outputSize: Int
-    let projections: ModalityProjections   // tokens (B, M, F+1) with the appended 1
-    let out: Buffer                        // (B, F_out)
+    let projections: ModalityProjections  // tokens (B, M, F+1) with the appended 1
+    let out: Buffer  // (B, F_out)
     var batch = 0
 
     init(names: [String], pooled P: [Int], size F: Int, arena: ParameterArena, maxBatch B: Int) {

@@ -8,12 +8,16 @@ struct AttentionPooling: PoolingMethod {
 
   func parameterSpecs(prefix: String, size Hs: Int, attention A: Int) -> [ParameterSpec] {
     let bound = 1 / Double(Hs).squareRoot()
-    return [.init("\(prefix)pool.proj.weight", [A, Hs], bound: bound), .init("\(prefix)pool.proj.bias", [A], bound: bound),
-            .init("\(prefix)pool.score.weight", [1, A], bound: 1 / Double(A).squareRoot())]
+    return [
+      .init("\(prefix)pool.proj.weight", [A, Hs], bound: bound), .init("\(prefix)pool.proj.bias", [A], bound: bound),
+      .init("\(prefix)pool.score.weight", [1, A], bound: 1 / Double(A).squareRoot()),
+    ]
   }
 
-  func makeLayer(arena: ParameterArena, prefix: String, size Hs: Int, bidirectional: Bool, attention A: Int,
-                 maxSteps T: Int, maxBatch B: Int) -> any PoolingLayer {
+  func makeLayer(
+    arena: ParameterArena, prefix: String, size Hs: Int, bidirectional: Bool, attention A: Int,
+    maxSteps T: Int, maxBatch B: Int
+  ) -> any PoolingLayer {
     Layer(arena: arena, prefix: prefix, size: Hs, attention: A, maxSteps: T, maxBatch: B)
   }
 
@@ -21,20 +25,25 @@ struct AttentionPooling: PoolingMethod {
     let size: Int, attention: Int
     let w, bias, v, gW, gB, gV: UnsafeMutablePointer<Float>  // (A, Hs) (A) (A) and their gradients
     // Forward caches.
-    let u: Buffer        // (T, B, A)  tanh(W h_t + b)
-    let alpha: Buffer    // (T, B)     attention weights, 0 past L
-    let dPre: Buffer     // (T, B, A)  backward scratch
+    let u: Buffer  // (T, B, A)  tanh(W h_t + b)
+    let alpha: Buffer  // (T, B)     attention weights, 0 past L
+    let dPre: Buffer  // (T, B, A)  backward scratch
 
     init(arena: ParameterArena, prefix: String, size Hs: Int, attention A: Int, maxSteps T: Int, maxBatch B: Int) {
       size = Hs; attention = A
-      w = arena.value("\(prefix)pool.proj.weight"); bias = arena.value("\(prefix)pool.proj.bias"); v = arena.value("\(prefix)pool.score.weight")
-      gW = arena.grad("\(prefix)pool.proj.weight"); gB = arena.grad("\(prefix)pool.proj.bias"); gV = arena.grad("\(prefix)pool.score.weight")
+      w = arena.value("\(prefix)pool.proj.weight"); bias = arena.value("\(prefix)pool.proj.bias");
+      v = arena.value("\(prefix)pool.score.weight")
+      gW = arena.grad("\(prefix)pool.proj.weight"); gB = arena.grad("\(prefix)pool.proj.bias");
+      gV = arena.grad("\(prefix)pool.score.weight")
       u = Buffer(count: T * B * A)
       dPre = Buffer(count: T * B * A)
       alpha = Buffer(count: T * B)
     }
 
-    func forward(_ seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int, out: UnsafeMutablePointer<Float>) {
+    func forward(
+      _ seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int,
+      out: UnsafeMutablePointer<Float>
+    ) {
       let Hs = size, A = attention, up = u.pointer, ap = alpha.pointer
       // u (T*B, A) = tanh(seq (T*B, Hs) · Wᵀ (Hs, A) + b)
       BLAS.gemm(transB: true, m: T * B, n: A, k: Hs, a: seq, lda: Hs, b: w, ldb: Hs, beta: 0, c: up, ldc: A)
@@ -62,8 +71,11 @@ struct AttentionPooling: PoolingMethod {
       }
     }
 
-    func backward(_ dOut: UnsafePointer<Float>, seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int,
-                  dSeq: UnsafeMutablePointer<Float>) {
+    func backward(
+      _ dOut: UnsafePointer<Float>, seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int,
+      batch B: Int,
+      dSeq: UnsafeMutablePointer<Float>
+    ) {
       let Hs = size, A = attention, up = u.pointer, ap = alpha.pointer, dp = dPre.pointer
       dp.update(repeating: 0, count: T * B * A)
       for b in 0..<B where lengths[b] > 0 {
@@ -81,11 +93,11 @@ struct AttentionPooling: PoolingMethod {
           let a = ap[t * B + b], row = up + (t * B + b) * A, dpre = dp + (t * B + b) * A
           let de = a * (dpre[0] - dotSum)
           for j in 0..<A {
-            gV[j] += de * row[j]                             // e_t = vᵀ u_t
-            dpre[j] = de * v[j] * (1 - row[j] * row[j])       // u_t = tanh(W h_t + b)
+            gV[j] += de * row[j]  // e_t = vᵀ u_t
+            dpre[j] = de * v[j] * (1 - row[j] * row[j])  // u_t = tanh(W h_t + b)
           }
           let ds = dSeq + (t * B + b) * Hs
-          for j in 0..<Hs { ds[j] = a * d[j] }                 // pooled = Σ α_t h_t
+          for j in 0..<Hs { ds[j] = a * d[j] }  // pooled = Σ α_t h_t
         }
       }
       // W (A, Hs) += dPreᵀ (A, T*B) · seq (T*B, Hs);  b += Σ dPre;  dSeq (T*B, Hs) += dPre (T*B, A) · W (A, Hs)

@@ -2,8 +2,10 @@
 struct LastPooling: PoolingMethod {
   var name: String { "last" }
   func parameterSpecs(prefix: String, size Hs: Int, attention A: Int) -> [ParameterSpec] { [] }
-  func makeLayer(arena: ParameterArena, prefix: String, size Hs: Int, bidirectional: Bool, attention A: Int,
-                 maxSteps T: Int, maxBatch B: Int) -> any PoolingLayer {
+  func makeLayer(
+    arena: ParameterArena, prefix: String, size Hs: Int, bidirectional: Bool, attention A: Int,
+    maxSteps T: Int, maxBatch B: Int
+  ) -> any PoolingLayer {
     Layer(size: Hs, bidirectional: bidirectional)
   }
 
@@ -11,7 +13,10 @@ struct LastPooling: PoolingMethod {
     let size: Int, bidirectional: Bool
     init(size: Int, bidirectional: Bool) { self.size = size; self.bidirectional = bidirectional }
 
-    func forward(_ seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int, out: UnsafeMutablePointer<Float>) {
+    func forward(
+      _ seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int,
+      out: UnsafeMutablePointer<Float>
+    ) {
       let Hs = size, h = bidirectional ? Hs / 2 : Hs
       for b in 0..<B where lengths[b] > 0 {
         let t = Int(lengths[b]) - 1
@@ -20,8 +25,11 @@ struct LastPooling: PoolingMethod {
       }
     }
 
-    func backward(_ dOut: UnsafePointer<Float>, seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int,
-                  dSeq: UnsafeMutablePointer<Float>) {
+    func backward(
+      _ dOut: UnsafePointer<Float>, seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int,
+      batch B: Int,
+      dSeq: UnsafeMutablePointer<Float>
+    ) {
       let Hs = size, h = bidirectional ? Hs / 2 : Hs
       for b in 0..<B where lengths[b] > 0 {
         let t = Int(lengths[b]) - 1

@@ -2,8 +2,10 @@
 struct MaxPooling: PoolingMethod {
   var name: String { "max" }
   func parameterSpecs(prefix: String, size Hs: Int, attention A: Int) -> [ParameterSpec] { [] }
-  func makeLayer(arena: ParameterArena, prefix: String, size Hs: Int, bidirectional: Bool, attention A: Int,
-                 maxSteps T: Int, maxBatch B: Int) -> any PoolingLayer {
+  func makeLayer(
+    arena: ParameterArena, prefix: String, size Hs: Int, bidirectional: Bool, attention A: Int,
+    maxSteps T: Int, maxBatch B: Int
+  ) -> any PoolingLayer {
     Layer(size: Hs, maxBatch: B)
   }
 
@@ -19,7 +21,10 @@ struct MaxPooling: PoolingMethod {
 
     deinit { argmax.deallocate() }
 
-    func forward(_ seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int, out: UnsafeMutablePointer<Float>) {
+    func forward(
+      _ seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int,
+      out: UnsafeMutablePointer<Float>
+    ) {
       let Hs = size
       for b in 0..<B where lengths[b] > 0 {
         let L = Int(lengths[b]), o = out + b * Hs, am = argmax + b * Hs
@@ -32,8 +37,11 @@ struct MaxPooling: PoolingMethod {
       }
     }
 
-    func backward(_ dOut: UnsafePointer<Float>, seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int,
-                  dSeq: UnsafeMutablePointer<Float>) {
+    func backward(
+      _ dOut: UnsafePointer<Float>, seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int,
+      batch B: Int,
+      dSeq: UnsafeMutablePointer<Float>
+    ) {
       let Hs = size
       for b in 0..<B where lengths[b] > 0 {
         let d = dOut + b * Hs, am = argmax + b * Hs

@@ -2,8 +2,10 @@
 struct MeanPooling: PoolingMethod {
   var name: String { "mean" }
   func parameterSpecs(prefix: String, size Hs: Int, attention A: Int) -> [ParameterSpec] { [] }
-  func makeLayer(arena: ParameterArena, prefix: String, size Hs: Int, bidirectional: Bool, attention A: Int,
-                 maxSteps T: Int, maxBatch B: Int) -> any PoolingLayer {
+  func makeLayer(
+    arena: ParameterArena, prefix: String, size Hs: Int, bidirectional: Bool, attention A: Int,
+    maxSteps T: Int, maxBatch B: Int
+  ) -> any PoolingLayer {
     Layer(size: Hs)
   }
 
@@ -11,7 +13,10 @@ struct MeanPooling: PoolingMethod {
     let size: Int
     init(size: Int) { self.size = size }
 
-    func forward(_ seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int, out: UnsafeMutablePointer<Float>) {
+    func forward(
+      _ seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int,
+      out: UnsafeMutablePointer<Float>
+    ) {
       let Hs = size
       for b in 0..<B where lengths[b] > 0 {
         let L = Int(lengths[b]), o = out + b * Hs
@@ -21,8 +26,11 @@ struct MeanPooling: PoolingMethod {
       }
     }
 
-    func backward(_ dOut: UnsafePointer<Float>, seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int, batch B: Int,
-                  dSeq: UnsafeMutablePointer<Float>) {
+    func backward(
+      _ dOut: UnsafePointer<Float>, seq: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, steps T: Int,
+      batch B: Int,
+      dSeq: UnsafeMutablePointer<Float>
+    ) {
       let Hs = size
       for b in 0..<B where lengths[b] > 0 {
         let L = Int(lengths[b]), inv = 1 / Float(L), d = dOut + b * Hs
