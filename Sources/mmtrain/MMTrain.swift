@@ -175,7 +175,7 @@ struct Train: ParsableCommand {
         if try RunReports.writeTrainReport(loop, seconds: Date().timeIntervalSince(started), configFile: config) != nil
         {
           console.line(
-            "report: \(cfg.checkpoint.dir)/report/report.html (validation metrics; report.md, report.json, predictions.csv)"
+            "report: \(TrainConfig.display(cfg.checkpoint.dir))/report/report.html (validation metrics; report.md, report.json, predictions.csv)"
           )
         }
       } catch let failure as MMError where failure.seenBy != nil && cfg.checkpoint.onError == .warn {
