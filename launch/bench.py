@@ -42,6 +42,7 @@ WORKLOADS = {
 }
 FEATURES = {"audio": 74, "text": 300, "vision": 35}  # sorted names: mmtrain's default fused order
 STEPS, BATCH = 50, 32
+STREAM_MB = 64  # data.stream_buffer_mb of the stream row
 LAYOUTS = {  # h5py create_dataset options of the /modalities datasets in the start-up table
     "contiguous": {},
     "chunks (64, 50, D)": dict(chunks=True),
@@ -172,12 +173,13 @@ checkpoint: {{dir: "{run}", every_epochs: 1000, keep: 1}}
             L = np.max(np.stack([f["lengths"][m][()] for m in f["lengths"]]), axis=0)
         return float(np.maximum(L, 1).mean())
 
-    def config(self, w, world, run, compress="none"):
+    def config(self, w, world, run, compress="none", stream=0):
         fusion = w["fusion"]
         head = ", head_hidden: 0" if fusion != "early" else ""
+        streamed = f", stream: true, stream_buffer_mb: {stream}" if stream else ""
         path = run + ".yaml"
         with open(path, "w") as f:
-            f.write(f"""data: {{path: "{self.data(w['data'])}", steps: {STEPS}, align: pad, normalize: none, validation_fraction: 0}}
+            f.write(f"""data: {{path: "{self.data(w['data'])}", steps: {STEPS}, align: pad, normalize: none, validation_fraction: 0{streamed}}}
 model: {{fusion: {fusion}, hidden: {w['hidden']}, layers: {w['layers']}, pooling: last{head}}}
 task: {{kind: multiclass}}
 train: {{epochs: {self.a.epochs}, batch_size: {BATCH * world}, optimizer: adam, lr: 0.001, seed: 42}}
@@ -192,9 +194,9 @@ dist: {{compress: {compress}}}
         shutil.rmtree(run, ignore_errors=True)
         return run
 
-    def mm_cmd(self, w, world, bind="core", compress="none"):
+    def mm_cmd(self, w, world, bind="core", compress="none", stream=0):
         run = self.new_run()
-        cfg = self.config(w, world, run, compress)
+        cfg = self.config(w, world, run, compress, stream)
         return run, self.mpirun(world, bind) + [self.bin, "train", "--config", cfg, "--progress", "lines"]
 
     def mm_result(self, run):
@@ -208,8 +210,9 @@ dist: {{compress: {compress}}}
                     startup=last["startup_s"], load_s=last["load_s"], load_bytes=last["load_bytes"],
                     rss=last["peak_rss_mb"])
 
-    def mmtrain(self, w, world, env=None, compress="none"):
-        run, cmd = self.mm_cmd(w, world, compress=compress)
+    def mmtrain(self, w, world, env=None, compress="none", stream=0):
+        """stream: data.stream with a buffer of this many MB (0: the shard in memory)."""
+        run, cmd = self.mm_cmd(w, world, compress=compress, stream=stream)
         p = subprocess.run(cmd, env=dict(self.env, **(env or {})), text=True, capture_output=True)
         if p.returncode != 0:
             sys.exit(f"bench: mmtrain failed ({' '.join(cmd)}):\n{p.stdout}\n{p.stderr}")
@@ -337,7 +340,7 @@ def main():
         b.data(WORKLOADS[n]["data"])
     results = {n: {} for n in names}
     roofs = [roof0["gflops"]]
-    kinds = ["mm1", "mm2"] + ([] if a.no_torch else ["pt1", "pt2"]) + ([] if a.no_pair else ["pair"]) + ["mm2flat", "mm2own", "mm2fp16"]
+    kinds = ["mm1", "mm2"] + ([] if a.no_torch else ["pt1", "pt2"]) + ([] if a.no_pair else ["pair"]) + ["mm2flat", "mm2own", "mm2fp16", "mm1stream"]
     for r in range(a.rounds):
         roofs.append(b.roof()["gflops"])
         for n in names:
@@ -346,7 +349,7 @@ def main():
             for k in order:
                 if k in ("mm2flat", "mm2own") and n not in ("W1", "W3"):
                     continue  # the blocking all-reduce and unbalanced baselines: where they could matter, not everywhere
-                if k == "mm2fp16" and n != "W1":
+                if k in ("mm2fp16", "mm1stream") and n != "W1":
                     continue
                 t = time.time()
                 if k == "mm1": res = b.mmtrain(w, 1)
@@ -356,6 +359,7 @@ def main():
                 elif k == "mm2flat": res = b.mmtrain(w, 2, env={"MMTRAIN_GRADIENT_BUCKETS": "0"})
                 elif k == "mm2own": res = b.mmtrain(w, 2, env={"MMTRAIN_BALANCE": "0"})
                 elif k == "mm2fp16": res = b.mmtrain(w, 2, compress="fp16")
+                elif k == "mm1stream": res = b.mmtrain(w, 1, stream=STREAM_MB)
                 else: res = b.pair(w)
                 results[n].setdefault(k, []).append(res)
                 print(f"round {r + 1} {n} {k}: {res['sps']:.0f} samples/s ({time.time() - t:.0f}s)", file=sys.stderr, flush=True)
@@ -412,6 +416,15 @@ def main():
     lines += ["", f"without balancing, a global batch of {2 * BATCH} random rows splits unevenly between the two shards and "
               f"the step waits for the larger part, on average {lockstep(a.samples, 2 * BATCH):.3f} x {BATCH} rows; "
               f"balanced, each rank processes {BATCH}"]
+    for n in names:
+        if "mm1stream" not in results[n]:
+            continue
+        mem, st = results[n]["mm1"], results[n]["mm1stream"]
+        lines += ["", f"| {n}, 1 rank | samples/s | peak RSS |", "|---|---|---|",
+                  f"| in memory | {fmt([x['sps'] for x in mem])} | {max(x['rss'] for x in mem):.0f} MB |",
+                  f"| stream (data.stream, {STREAM_MB} MB buffer; file page-cached) | {fmt([x['sps'] for x in st])} "
+                  f"({max(x['sps'] for x in st) / max(x['sps'] for x in mem) * 100:.0f}% of in memory) | "
+                  f"{max(x['rss'] for x in st):.0f} MB |"]
     lines += [""] + startup_table(b, a.rounds)
     text = "\n".join(lines)
     print(text)
