@@ -79,6 +79,19 @@ final class LaunchScriptTests: MultiRankTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")), "--dry-run writes nothing")
   }
 
+  func testSeveralNodesGetAnEvenTasksPerNode() throws {
+    let config = try submitConfig()
+    let even = try submit([config, "--dry-run", "--nodes", "2", "--tasks", "4"])
+    XCTAssertEqual(even.status, 0, even.stderr)
+    XCTAssertTrue(even.stdout.contains("\n#SBATCH --nodes=2\n#SBATCH --ntasks=4\n"), even.stdout)
+    XCTAssertTrue(even.stdout.contains("\n#SBATCH --ntasks-per-node=2\n"), even.stdout)
+    let uneven = try submit([config, "--dry-run", "--nodes", "2", "--tasks", "3"])
+    XCTAssertEqual(uneven.status, 0, uneven.stderr)
+    XCTAssertFalse(uneven.stdout.contains("--ntasks-per-node"), "3 tasks on 2 nodes cannot be even: \(uneven.stdout)")
+    let one = try submit([config, "--dry-run", "--tasks", "2"])
+    XCTAssertFalse(one.stdout.contains("--ntasks-per-node"), "one node needs none: \(one.stdout)")
+  }
+
   func testTimeLimitsSlurmWouldNotParseAreOneLine() throws {
     let config = try submitConfig()
     for bad in ["1h", "90min", "1:2:3:4", "1-", "12:00:00x"] {
