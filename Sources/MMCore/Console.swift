@@ -18,12 +18,18 @@ public final class Console {
     bar = speaks && (mode == .bar || (mode == .auto && Console.stdoutIsTerminal()))
   }
 
-  /// Before MPI starts: the process the launcher calls rank 0 speaks (mpirun and srun set the variables).
-  public static var launcherSpeaks: Bool {
+  /// The rank the launcher gave this process (mpirun, srun with PMIx/PMI, Slurm), read before MPI starts;
+  /// nil when no launcher started it.
+  public static var launcherRank: Int? {
     let env = ProcessInfo.processInfo.environment
-    let rank = env["OMPI_COMM_WORLD_RANK"] ?? env["PMIX_RANK"] ?? env["PMI_RANK"] ?? env["SLURM_PROCID"] ?? "0"
-    return rank == "0"
+    for key in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"] {
+      if let v = env[key], let r = Int(v) { return r }
+    }
+    return nil
   }
+
+  /// Before MPI starts: the process the launcher calls rank 0 speaks.
+  public static var launcherSpeaks: Bool { (launcherRank ?? 0) == 0 }
 
   /// OpenMPI hands each rank a pseudo-terminal even when mpirun's own output goes to a file, so under a
   /// launcher the bar is drawn only if the launcher's stdout (the parent process's fd 1) is a terminal too.

@@ -59,9 +59,7 @@ public enum ShardLoader {
       func finish(_ i: Int, _ src: UnsafeMutablePointer<Float>, _ L: Int, _ mean: [Float], _ std: [Float]) throws {
         let aligned = try Self.finish(src, L, Dm, o, mean, std, dst: output.row(i), steps: output.steps, stride: D) {
           s, j, v in
-          MMError(
-            "\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)"
-          )
+          nonFinite(path, ds, sample: rows.lowerBound + i, step: s, feature: j, v)
         }
         modelLengths[i] = max(modelLengths[i], Int32(aligned))
         modalityLengths[i * M + mi] = Int32(aligned)
@@ -85,11 +83,9 @@ public enum ShardLoader {
               for r in 0..<n {
                 let i = start + r, L = lengths[mi][i], src = raw + r * T * Dm
                 // the first bad value, in the order finishing meets it
-                if o.missing == .error, !allFinite(src, L * Dm) {
+                if o.missing == .error {
                   try impute(src, L, Dm, .error, []) { s, j, v in
-                    MMError(
-                      "\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)"
-                    )
+                    nonFinite(path, ds, sample: rows.lowerBound + i, step: s, feature: j, v)
                   }
                 }
                 if !o.validationMask[rows.lowerBound + i] { accumulate(src, L, Dm, acc.baseAddress!) }
@@ -117,12 +113,8 @@ public enum ShardLoader {
                   let n = min(L, output.steps), dst = output.row(i)
                   for s in 0..<n {
                     let v = dst + s * D
-                    if !allFinite(v, Dm) {
-                      try impute(v, 1, Dm, o.missing, mu) { _, j, value in
-                        MMError(
-                          "\(path): \(ds) has \(value) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)"
-                        )
-                      }
+                    try impute(v, 1, Dm, o.missing, mu) { _, j, value in
+                      nonFinite(path, ds, sample: rows.lowerBound + i, step: s, feature: j, value)
                     }
                     if o.normalize == .zscore { for j in 0..<Dm { v[j] = (v[j] - mean[j]) / std[j] } }
                   }
@@ -168,11 +160,9 @@ public enum ShardLoader {
           try ChunkedRows.forEach(file, ds, rows: rows, rowSize: T * Dm) { start, n, raw in
             for r in 0..<n {
               let i = start + r, L = lengths[mi][i], src = raw + r * T * Dm
-              if o.missing == .error, !allFinite(src, L * Dm) {
+              if o.missing == .error {
                 try impute(src, L, Dm, .error, []) { s, j, v in
-                  MMError(
-                    "\(path): \(ds) has \(v) at sample \(rows.lowerBound + i), step \(s), feature \(j) (set data.missing: zero or mean to impute)"
-                  )
+                  nonFinite(path, ds, sample: rows.lowerBound + i, step: s, feature: j, v)
                 }
               }
               if computed && !o.validationMask[rows.lowerBound + i] { accumulate(src, L, Dm, acc.baseAddress!) }
@@ -250,6 +240,13 @@ public enum ShardLoader {
   /// Replaces the non-finite values of L steps (`data.missing`: zero, or the training mean), or throws
   /// `bad(step, feature, value)` for the first one under `error`. Finite rows take one vectorised check.
   @inline(__always)
+  /// The one line a NaN or Inf in a valid step gets under `data.missing: error`.
+  static func nonFinite(_ path: String, _ ds: String, sample: Int, step: Int, feature: Int, _ v: Float) -> MMError {
+    MMError(
+      "\(path): \(ds) has \(v) at sample \(sample), step \(step), feature \(feature) (set data.missing: zero or mean to impute)"
+    )
+  }
+
   static func impute(
     _ src: UnsafeMutablePointer<Float>, _ L: Int, _ Dm: Int, _ missing: MissingPolicy, _ mean: [Float],
     _ bad: (Int, Int, Float) -> MMError

@@ -238,11 +238,7 @@ struct RowAssembler: @unchecked Sendable {
       try ShardLoader.finish(
         files.raw.pointer, L, m.features, options, mean[mi], std[mi], dst: dst + columns[mi],
         steps: options.steps[mi], stride: D
-      ) { s, j, v in
-        MMError(
-          "\(path): \(m.dataset) has \(v) at sample \(row), step \(s), feature \(j) (set data.missing: zero or mean to impute)"
-        )
-      }
+      ) { s, j, v in ShardLoader.nonFinite(path, m.dataset, sample: row, step: s, feature: j, v) }
     }
   }
 }

@@ -1,5 +1,6 @@
 import CMPI
 import Foundation
+import MMCore
 
 /// MPI_COMM_WORLD (or a part of it, from `split`), with errors returned (MPI_ERRORS_RETURN) and turned into
 /// one line naming the call, the rank and MPI's own error string, followed by MPI_Abort of the whole world
@@ -33,16 +34,6 @@ public final class MPICommunicator: Communicator {
   public static var launchedByMPI: Bool {
     let env = ProcessInfo.processInfo.environment
     return env["OMPI_COMM_WORLD_SIZE"] != nil || env["PMIX_RANK"] != nil || env["PMI_RANK"] != nil
-  }
-
-  /// The rank the launcher gave this process, read from the environment before MPI_Init (nil without a
-  /// launcher). Lets argument and config errors print once, from rank 0, without starting MPI.
-  public static var launcherRank: Int? {
-    let env = ProcessInfo.processInfo.environment
-    for key in ["OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"] {
-      if let v = env[key], let r = Int(v) { return r }
-    }
-    return nil
   }
 
   /// Initialises MPI (once per process).
