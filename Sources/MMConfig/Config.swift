@@ -22,7 +22,7 @@ public struct DataConfig: Equatable, Sendable {
   /// Empty means every modality in the file, sorted by name.
   public var modalities: [String]
   /// Steps per sequence: one value, or one per modality (late/attention/tensor fusion only).
-  public var steps: PerModality
+  public var steps: PerModality<Int>
   public var align: Align
   public var normalize: Normalize
   public var missing: MissingPolicy
@@ -40,8 +40,8 @@ public struct DataConfig: Equatable, Sendable {
 @dynamicMemberLookup
 public struct ModelConfig: Equatable, Sendable {
   public var architecture: Architecture
-  /// Hidden units per direction: one value, or one per modality (every fusion but early).
-  public var hidden: PerModality
+  /// Hidden units per direction: one width (or one per layer), or one per modality (every fusion but early).
+  public var hidden: PerModality<LayerWidths>
 
   public subscript<T>(dynamicMember field: WritableKeyPath<Architecture, T>) -> T {
     get { architecture[keyPath: field] }
@@ -179,7 +179,7 @@ public struct TrainConfig: Equatable, Sendable {
     data: DataConfig(
       path: "", modalities: [], steps: .all(0), align: .interpolate, normalize: .zscore, missing: .error,
       validationFraction: 0, split: .random, stream: false, streamBufferMB: 0),
-    model: ModelConfig(architecture: Architecture(), hidden: .all(0)),
+    model: ModelConfig(architecture: Architecture(), hidden: .all(.uniform(0))),
     task: TaskConfig(kind: .multiclass, classes: nil, classWeights: .none, loss: .mse, huberDelta: 0),
     train: TrainSettings(
       epochs: 0, batchSize: 0, optimizer: .adam, lr: 0, momentum: 0, nesterov: false, weightDecay: 0, l1: 0,

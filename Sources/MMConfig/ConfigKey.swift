@@ -120,12 +120,35 @@ extension ConfigKey {
 
   /// An integer for every modality, or a map of one per modality.
   static func perModality(
-    _ path: String, _ field: WritableKeyPath<TrainConfig, PerModality>, default value: Int, min: Int, help: String,
+    _ path: String, _ field: WritableKeyPath<TrainConfig, PerModality<Int>>, default value: Int, min: Int, help: String,
     aliases: [String] = []
   ) -> ConfigKey {
     ConfigKey(
       path, field, default: .all(value), type: "int ≥ \(min), or {modality: int}", help: help, aliases: aliases,
-      read: { try $0.perModality($1!, min: min) }, render: { $0.yaml })
+      read: { try $0.perModality($1!, min: min) }, render: { $0.yaml { String($0) } })
+  }
+
+  /// `64`, `[128, 64]` (one width per layer), or a map of either per modality.
+  static func layerWidths(
+    _ path: String, _ field: WritableKeyPath<TrainConfig, PerModality<LayerWidths>>, default value: Int,
+    help: String, aliases: [String] = []
+  ) -> ConfigKey {
+    ConfigKey(
+      path, field, default: .all(.uniform(value)), type: "int ≥ 1, [int, ...] per layer, or {modality: either}",
+      help: help, aliases: aliases, read: { try $0.layerWidths($1!) }, render: { $0.yaml(\.yaml) })
+  }
+
+  /// `64`, `[32, 16]` (Linear→ReLU per width), `0` or `[]` (a Linear head), or null (the fusion's default).
+  static func headWidths(
+    _ path: String, _ field: WritableKeyPath<TrainConfig, [Int]?>, help: String, aliases: [String] = []
+  ) -> ConfigKey {
+    ConfigKey(
+      path, field, default: nil, type: "int ≥ 0, [int, ...], or null", help: help, aliases: aliases, nullable: true,
+      read: { reader, node in try node.map { try reader.headWidths($0) } },
+      render: { widths in
+        guard let widths else { return "null" }
+        return widths.count == 1 ? String(widths[0]) : "[" + widths.map(String.init).joined(separator: ", ") + "]"
+      })
   }
 
   /// `none | balanced | [w0, w1, ...]`.

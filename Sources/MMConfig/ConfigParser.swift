@@ -74,8 +74,9 @@ extension TrainConfig {
         "= \(config.cv.parallelFolds) is more than cv.folds = \(config.cv.folds) (each group of ranks trains one fold at a time); "
           + "use cv.parallel_folds ≤ \(config.cv.folds)")
     }
-    for (path, value) in [("data.steps", config.data.steps), ("model.hidden", config.model.hidden)]
-    where value.isMap && config.model.fusion.concatenatesSteps {
+    try resolveLayers(&config, raw: raw)
+    for (path, isMap) in [("data.steps", config.data.steps.isMap), ("model.hidden", config.model.hidden.isMap)]
+    where isMap && config.model.fusion.concatenatesSteps {
       let reader = ValueReader(path: path, source: raw.entries[path]?.source ?? raw.source)
       throw reader.invalid(
         "is a per-modality map, but model.fusion is \(config.model.fusion.rawValue): \(config.model.fusion.rawValue) fusion "
@@ -84,6 +85,27 @@ extension TrainConfig {
           + perModalityFusions)
     }
     return config
+  }
+
+  /// `model.hidden` lists give each layer its width: `model.layers` becomes their length, and must equal it
+  /// when given. Every list of a per-modality map has that length (an integer still means every layer).
+  private static func resolveLayers(_ config: inout TrainConfig, raw: RawConfig) throws {
+    let lists = config.model.hidden.values.compactMap { w -> [Int]? in
+      if case .perLayer(let list) = w { return list } else { return nil }
+    }
+    guard let first = lists.first else { return }
+    let reader = ValueReader(path: "model.hidden", source: raw.entries["model.hidden"]?.source ?? raw.source)
+    if let other = lists.first(where: { $0.count != first.count }) {
+      throw reader.invalid(
+        "gives \(first.count) layers to one modality and \(other.count) to another; model.layers is shared, so give every "
+          + "list the same length (an integer means the same width in every layer)")
+    }
+    if let given = raw.entries["model.layers"], config.model.layers != first.count {
+      throw ValueReader(path: "model.layers", source: given.source).invalid(
+        "is \(config.model.layers), but model.hidden lists \(first.count) widths (one per layer); make them agree, or "
+          + "leave model.layers out")
+    }
+    config.model.layers = first.count
   }
 
   /// The training controls that must fit the task, the optimiser or the data split (issue 15).

@@ -80,14 +80,15 @@ enum ConfigSchema {
       "model.cell", \.model.cell, default: CellKind.lstm,
       help: "Recurrent cell: `lstm` (nn.LSTM), `lstm_peephole` (diagonal peepholes), `gru` (nn.GRU).",
       aliases: ["rnn", "rnn_type", "cell_type", "recurrent"]),
-    .perModality(
-      "model.hidden", \.model.hidden, default: 64, min: 1,
-      help: "Hidden units per layer and direction; a map such as `{text: 64, audio: 32}` sizes each modality's "
-        + "encoder (every fusion but early).",
+    .layerWidths(
+      "model.hidden", \.model.hidden, default: 64,
+      help: "Hidden units per layer and direction, or a list with one width per layer (`[128, 64]`: a 128-unit layer "
+        + "returning its whole sequence into a 64-unit one; `model.layers` is then the list's length). A map such as "
+        + "`{text: [128, 64], audio: 32}` sizes each modality's encoder (every fusion but early).",
       aliases: ["hidden_size", "hidden_dim", "units", "hidden_units"]),
     .int(
       "model.layers", \.model.layers, default: 1, min: 1,
-      help: "Stacked recurrent layers per encoder.",
+      help: "Stacked recurrent layers per encoder (with a list in `hidden`: its length, or leave this out).",
       aliases: ["num_layers", "n_layers", "depth", "layer"]),
     .bool(
       "model.bidirectional", \.model.bidirectional, default: false,
@@ -107,11 +108,11 @@ enum ConfigSchema {
       help: "Width each modality's pooled vector is projected to (attention, tensor and gated fusion); null = the "
         + "encoder output size for attention and gated, 8 for tensor.",
       aliases: ["fusion_dim", "proj_size", "projection_size"]),
-    .optionalInt(
-      "model.head_hidden", \.model.headHidden, min: 0,
-      help:
-        "Hidden width of the MLP head (one ReLU layer); 0 = a Linear head; null = 0 for early fusion, 64 otherwise.",
-      aliases: ["head_size", "mlp_hidden", "classifier_hidden"]),
+    .headWidths(
+      "model.head_hidden", \.model.headHidden,
+      help: "Hidden widths of the MLP head: `64` (Linear→ReLU→Linear), `[32, 16]` (Linear→ReLU→Linear→ReLU→Linear); "
+        + "0 or `[]` = a Linear head; null = a Linear head for early fusion, 64 otherwise.",
+      aliases: ["head_size", "mlp_hidden", "classifier_hidden", "head_layers", "dense_units"]),
     .float(
       "model.dropout", \.model.dropout, default: 0, .unitInterval,
       help:

@@ -156,7 +156,7 @@ struct ValueReader {
   }
 
   /// An integer for every modality, or a mapping of modality name to integer, e.g. `{text: 64, audio: 32}`.
-  func perModality(_ node: Node, min: Int) throws -> PerModality {
+  func perModality(_ node: Node, min: Int) throws -> PerModality<Int> {
     if node.scalar != nil { return .all(try int(node, min: min)) }
     guard let mapping = node.mapping else {
       throw invalid(
@@ -173,6 +173,52 @@ struct ValueReader {
     }
     guard !map.isEmpty else { throw invalid("is an empty mapping; give an integer or one entry per modality") }
     return .each(map)
+  }
+
+  /// `model.hidden`: `64`, `[128, 64]`, or a mapping of modality name to either.
+  func layerWidths(_ node: Node) throws -> PerModality<LayerWidths> {
+    if node.mapping == nil { return .all(try widths(node)) }
+    var map: [String: LayerWidths] = [:]
+    for (keyNode, value) in node.mapping! {
+      guard let name = keyNode.scalar?.string, !name.isEmpty else {
+        throw invalid("has a key that is not a modality name")
+      }
+      guard map[name] == nil else { throw invalid("names '\(name)' twice") }
+      map[name] = try ValueReader(path: "\(path).\(name)", source: source).widths(value)
+    }
+    guard !map.isEmpty else { throw invalid("is an empty mapping; give an integer or one entry per modality") }
+    return .each(map)
+  }
+
+  /// One encoder's widths: an integer ≥ 1, or a non-empty list of them, one per layer.
+  private func widths(_ node: Node) throws -> LayerWidths {
+    if node.scalar != nil { return .uniform(try int(node, min: 1)) }
+    guard let sequence = node.sequence else {
+      throw invalid(
+        "must be an integer, a list of integers (one per layer, such as [128, 64]) or a mapping of modality to "
+          + "either such as {text: [128, 64], audio: 32}, got \(Self.describe(node))")
+    }
+    guard !sequence.isEmpty else { throw invalid("is an empty list; give one width per layer, such as [128, 64]") }
+    return .perLayer(
+      try sequence.enumerated().map { index, item in
+        try ValueReader(path: "\(path)[\(index)]", source: source).int(item, min: 1)
+      })
+  }
+
+  /// `model.head_hidden`: an integer ≥ 0 (0 = a Linear head) or a list of widths ≥ 1 (`[]` = a Linear head).
+  func headWidths(_ node: Node) throws -> [Int] {
+    if node.scalar != nil {
+      let width = try int(node, min: 0)
+      return width == 0 ? [] : [width]
+    }
+    guard let sequence = node.sequence else {
+      throw invalid(
+        "must be an integer or a list of widths such as [32, 16] (0 or [] for a Linear head), got \(Self.describe(node))"
+      )
+    }
+    return try sequence.enumerated().map { index, item in
+      try ValueReader(path: "\(path)[\(index)]", source: source).int(item, min: 1)
+    }
   }
 
   /// A list of distinct, non-empty strings, e.g. `[text, audio]`.

@@ -22,13 +22,14 @@ public struct Architecture: Equatable, Sendable {
   public var attentionSize: Int?
   /// nil = the fusion's default (FusionMethod.defaultSize).
   public var fusionSize: Int?
-  /// nil = the fusion's default (FusionMethod.defaultHeadHidden): 0 (a Linear head) for early, 64 for the others.
-  public var headHidden: Int?
+  /// The head's hidden widths (`[32, 16]`: Linear→ReLU→Linear→ReLU→Linear; `[]`: a Linear head); nil = the
+  /// fusion's default (FusionMethod.defaultHeadHidden): a Linear head for early fusion, [64] for the others.
+  public var headHidden: [Int]?
   public var dropout: Double
 
   public init(
     fusion: FusionKind = .early, cell: CellKind = .lstm, layers: Int = 1, bidirectional: Bool = false,
-    pooling: PoolingKind = .last, attentionSize: Int? = nil, fusionSize: Int? = nil, headHidden: Int? = nil,
+    pooling: PoolingKind = .last, attentionSize: Int? = nil, fusionSize: Int? = nil, headHidden: [Int]? = nil,
     dropout: Double = 0
   ) {
     self.fusion = fusion; self.cell = cell; self.layers = layers; self.bidirectional = bidirectional;

@@ -19,7 +19,7 @@ extension ModelSpec {
       inputs.append(
         Input(
           name: m.name, column: column, features: m.features, steps: c.data.steps.value(for: m.name)!,
-          hidden: c.model.hidden.value(for: m.name)!))
+          widths: c.model.hidden.value(for: m.name)!.widths))
       column += m.features
     }
     return ModelSpec(inputs: inputs, architecture: c.model.architecture, task: c.task.kind, outputs: outputs)

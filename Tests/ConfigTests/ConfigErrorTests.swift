@@ -70,9 +70,8 @@ final class ConfigErrorTests: XCTestCase {
       configErrorMessage(minimalYAML + "train:\n  seed: -1\n"),
       "configs/x.yaml: train.seed must be a non-negative integer, got '-1'")
     XCTAssertEqual(
-      configErrorMessage(minimalYAML + "model:\n  hidden: [64, 64]\n"),
-      "configs/x.yaml: model.hidden must be an integer or a mapping of modality to integer such as {text: 64, audio: 32}, got a list"
-    )
+      configErrorMessage(minimalYAML + "model:\n  hidden: [64, [64]]\n"),
+      "configs/x.yaml: model.hidden[1] must be an integer, got a list")
     XCTAssertEqual(
       configErrorMessage("data:\n  path: {file: x.h5}\n"), "configs/x.yaml: data.path must be a string, got a mapping")
     XCTAssertEqual(

@@ -26,7 +26,7 @@ where both sides read it). Lengths: one modality of one sample is 0, some length
 The matrix: every fusion x every pooling with a unidirectional LSTM; every cell (lstm, lstm_peephole,
 gru) x {uni, bidirectional} for late and early fusion with last pooling; bidirectional with mean, max and
 attention pooling (one per fusion); gated fusion once per pooling (every cell, both directions); 1 or 2
-layers; head_hidden 0 and > 0; multiclass, binary and regression spread over the cases. One attention-fusion case has a sample
+layers; head_hidden 0 and > 0; per-layer widths (hidden lists) and deep heads (head_hidden lists); multiclass, binary and regression spread over the cases. One attention-fusion case has a sample
 with no modality present. After writing, every file is reloaded, the module rebuilt from "params" with
 load_state_dict(strict=True), and everything recomputed and compared.
 
@@ -117,6 +117,26 @@ def cases():
             name=f"gated_{cell}_{'bi_' if bidirectional else ''}{pooling}", seed=2000 + n, fusion="gated", cell=cell,
             bidirectional=bidirectional, pooling=pooling, layers=layers, attention_size=3 if pooling == "attention" else None,
             fusion_size=[None, 3][n % 2], head_hidden=[5, 0][n % 2], task=task, outputs=C, modalities=mods, lengths=lengths))
+        n += 1
+    # Per-layer widths (model.hidden lists: a stack of one-layer modules where they differ; an equal list is
+    # nn.LSTM(num_layers)) and deep heads (model.head_hidden lists), across cells, directions and fusions.
+    wide = lambda mods, widths: [dict(m, hidden=w) for m, w in zip(mods, widths)]
+    for name, fusion, cell, bidirectional, pooling, mods, head_hidden in [
+            ("late_lstm_widths_deephead", "late", "lstm", False, "last", wide(SEPARATE, [[5, 3], [2, 4], [3, 3]]), [5, 4]),
+            ("early_gru_bi_widths", "early", "gru", True, "last", wide(EARLY, [[4, 3], [4, 3]]), [3]),
+            ("gated_lstm_peephole_widths_deephead", "gated", "lstm_peephole", False, "mean",
+             wide(SEPARATE[:2], [[3, 4, 2], 3]), [6, 4, 3]),
+            ("attention_lstm_bi_widths_mean", "attention", "lstm", True, "mean",
+             wide(SEPARATE[:2], [[4, 2], [3, 2]]), []),
+            ("early_lstm_deephead", "early", "lstm", False, "max", EARLY, [6, 5])]:
+        task, C = TASKS[n % 3]
+        lengths = {m["name"]: list((EARLY_LENGTHS if fusion == "early" else SEPARATE_LENGTHS)[m["name"]]) for m in mods}
+        layers = max((len(m["hidden"]) for m in mods if isinstance(m["hidden"], list)), default=1)
+        out.append(dict(
+            name=name, seed=2000 + n, fusion=fusion, cell=cell, bidirectional=bidirectional, pooling=pooling,
+            layers=layers, attention_size=3 if pooling == "attention" else None,
+            fusion_size=3 if fusion in ("attention", "gated") else None, head_hidden=head_hidden, task=task,
+            outputs=C, modalities=mods, lengths=lengths))
         n += 1
     return out
 

@@ -10,8 +10,11 @@ loads any mmtrain checkpoint. `spec` is a dict (the reference fixtures' "spec"):
 
     {"fusion": "early|late|attention|tensor|gated", "cell": "lstm|lstm_peephole|gru", "layers": int,
      "bidirectional": bool, "pooling": "last|mean|max|attention", "attention_size": int|None,
-     "fusion_size": int|None, "head_hidden": int|None, "dropout": float, "outputs": int, "task": str,
-     "modalities": [{"name": str, "features": int, "steps": int, "hidden": int}, ...]}   # model order
+     "fusion_size": int|None, "head_hidden": int|[int]|None, "dropout": float, "outputs": int, "task": str,
+     "modalities": [{"name": str, "features": int, "steps": int, "hidden": int|[int]}, ...]}   # model order
+
+`hidden` as a list gives each layer its width (mmtrain's `model.hidden: [128, 64]`); `head_hidden` as a
+list gives the head one Linear+ReLU per width (`model.head_hidden: [32, 16]`).
 
 Layout (the state_dict follows the order the modules are registered):
 
@@ -20,7 +23,9 @@ Layout (the state_dict follows the order the modules are registered):
     attention  encoders.<m>.*  fusion.proj.<m> (per modality)  fusion.query  fusion.key  fusion.value  head
     tensor     encoders.<m>.*  fusion.proj.<m> (per modality)                                          head
     gated      encoders.<m>.*  fusion.proj.<m> (per modality)  fusion.gate.<m> (per modality)          head
-    head       nn.Linear(F, C) when head_hidden == 0, else nn.Sequential(Linear(F, Hh), ReLU(), Linear(Hh, C))
+    head       nn.Linear(F, C) when head_hidden is 0 or [], else nn.Sequential(Linear(F, W_1), ReLU(), ...,
+               Linear(W_n, C)) (head.0, head.2, ..., head.2n)
+    widths     `hidden` a list of differing widths: encoders.<m>.lstm.<k>.* (nn.ModuleList of one-layer modules)
 
 Inputs of `forward(xs, lengths)`: xs[m] (B, T_m, D_m) batch-first; lengths[m] (B,) int64 in 0..T_m, 0 = the
 modality is absent for that sample. Early fusion concatenates the modalities along features on one time
@@ -138,36 +143,68 @@ class Pool(nn.Module):
         return torch.where(present.view(B, 1), out, torch.zeros_like(out))
 
 
+def widths(hidden, layers):
+    """`hidden` (an int, or a list of one width per layer) as one width per layer."""
+    return list(hidden) if isinstance(hidden, (list, tuple)) else [hidden] * layers
+
+
+def recurrent(cell, features, hidden, **args):
+    """nn.LSTM, nn.GRU or PeepholeLSTM (`args`: num_layers, bidirectional, dropout)."""
+    if cell == "lstm":
+        return nn.LSTM(features, hidden, batch_first=True, **args)
+    if cell == "gru":
+        return nn.GRU(features, hidden, batch_first=True, **args)
+    if cell == "lstm_peephole":
+        return PeepholeLSTM(features, hidden, **args)
+    raise ValueError(f"unknown cell {cell!r}")
+
+
+def run_recurrent(cell, rnn, x, run):
+    """One recurrent module over each sample's valid steps `run` (>= 1) -> (B, T, dirs*H), zero past them."""
+    if cell == "lstm_peephole":
+        return rnn(x, run)
+    packed = pack_padded_sequence(x, run.cpu(), batch_first=True, enforce_sorted=False)
+    h, _ = pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=x.shape[1])
+    return h
+
+
 class Encoder(nn.Module):
     """A recurrent stack over one modality's (or early fusion's) steps, then a pooling.
 
     `lstm` = nn.LSTM, `gru` = nn.GRU (gate order r, z, n), or PeepholeLSTM (also named `lstm`), with the
     stack's `dropout` between layers as nn.LSTM's; `pool` holds attention pooling's parameters.
+    When `hidden` is a list of widths that differ (`[128, 64]`, Keras' LSTM(128, return_sequences=True) ->
+    LSTM(64)), one nn.LSTM(num_layers=L) cannot hold it: `lstm` (or `gru`) is then an nn.ModuleList of
+    one-layer modules, `lstm.<k>.weight_ih_l0`, with nn.Dropout(dropout) between them.
     """
 
     def __init__(self, cell, features, hidden, layers, bidirectional, pooling, attention_size, dropout=0.0):
         super().__init__()
         self.cell = cell
-        args = dict(num_layers=layers, bidirectional=bidirectional, dropout=dropout if layers > 1 else 0.0)
-        if cell == "lstm":
-            self.lstm = nn.LSTM(features, hidden, batch_first=True, **args)
-        elif cell == "gru":
-            self.gru = nn.GRU(features, hidden, batch_first=True, **args)
-        elif cell == "lstm_peephole":
-            self.lstm = PeepholeLSTM(features, hidden, **args)
+        sizes = widths(hidden, layers)
+        self.stacked = len(set(sizes)) > 1
+        dirs = 2 if bidirectional else 1
+        if self.stacked:
+            inputs = [features] + [dirs * h for h in sizes[:-1]]
+            rnn = nn.ModuleList([recurrent(cell, d, h, num_layers=1, bidirectional=bidirectional)
+                                 for d, h in zip(inputs, sizes)])
+            self.between = nn.Dropout(dropout)
         else:
-            raise ValueError(f"unknown cell {cell!r}")
-        size = hidden * (2 if bidirectional else 1)
+            rnn = recurrent(cell, features, sizes[0], num_layers=layers, bidirectional=bidirectional,
+                            dropout=dropout if layers > 1 else 0.0)
+        setattr(self, "gru" if cell == "gru" else "lstm", rnn)
+        size = sizes[-1] * dirs
         self.pool = Pool(pooling, size, attention_size or size, bidirectional)
 
     def forward(self, x, lengths):                      # x (B, T, D), lengths (B,) in 0..T -> (B, Hs)
         run = lengths.clamp(min=1)                      # pack_padded_sequence needs >= 1; L = 0 pools to zeros
-        if self.cell == "lstm_peephole":
-            h = self.lstm(x, run)
+        rnn = self.gru if self.cell == "gru" else self.lstm
+        if self.stacked:
+            h = x
+            for k, layer in enumerate(rnn):
+                h = run_recurrent(self.cell, layer, self.between(h) if k > 0 else h, run)
         else:
-            rnn = self.gru if self.cell == "gru" else self.lstm
-            packed = pack_padded_sequence(x, run.cpu(), batch_first=True, enforce_sorted=False)
-            h, _ = pad_packed_sequence(rnn(packed)[0], batch_first=True, total_length=x.shape[1])
+            h = run_recurrent(self.cell, rnn, x, run)
         return self.pool(h, lengths)
 
 
@@ -226,16 +263,30 @@ def resolved(spec):
     """The spec with mmtrain's defaults filled in (ModelSpec.resolvedFusionSize / resolvedHeadHidden)."""
     s = dict(spec)
     dirs = 2 if s.get("bidirectional") else 1
-    pooled = [m["hidden"] * dirs for m in s["modalities"]]
+    top = lambda m: widths(m["hidden"], s["layers"])[-1]
+    pooled = [top(m) * dirs for m in s["modalities"]]
     if s["fusion"] == "early":
-        pooled = [s["modalities"][0]["hidden"] * dirs]
+        pooled = [top(s["modalities"][0]) * dirs]
     s.setdefault("dropout", 0.0)
     if s.get("fusion_size") is None:
         s["fusion_size"] = 8 if s["fusion"] == "tensor" else max(pooled)
     if s.get("head_hidden") is None:
         s["head_hidden"] = 0 if s["fusion"] == "early" else 64
+    if not isinstance(s["head_hidden"], (list, tuple)):
+        s["head_hidden"] = [s["head_hidden"]] if s["head_hidden"] > 0 else []
     s["pooled"] = pooled
     return s
+
+
+def head(fused, hidden, C):
+    """nn.Linear(F, C) for hidden [], else nn.Sequential(Linear(F, W_1), ReLU(), ..., Linear(W_n, C)):
+    the Linear layers are head.0, head.2, ..., head.2n."""
+    if not hidden:
+        return nn.Linear(fused, C)
+    sizes, layers = [fused] + list(hidden), []
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(sizes[-1], C))
 
 
 class MultimodalModel(nn.Module):
@@ -268,8 +319,7 @@ class MultimodalModel(nn.Module):
             else:
                 raise ValueError(f"unknown fusion {s['fusion']!r}")
         self.drop = nn.Dropout(s["dropout"])
-        Hh, C = s["head_hidden"], s["outputs"]
-        self.head = nn.Linear(fused, C) if Hh == 0 else nn.Sequential(nn.Linear(fused, Hh), nn.ReLU(), nn.Linear(Hh, C))
+        self.head = head(fused, s["head_hidden"], s["outputs"])
 
     def forward(self, xs, lengths):
         """xs [(B, T_m, D_m)], lengths [(B,) int64] in model order -> logits (B, C)."""

@@ -25,7 +25,7 @@ final class GatedFusionTests: XCTestCase {
     let spec = ModelSpec(inputs: inputs, fusion: .gated, bidirectional: true, task: .multiclass, outputs: 2)
     XCTAssertEqual(spec.resolvedFusionSize, 8, "default: the largest pooled size (2 x 4)")
     XCTAssertEqual(spec.fusedSize, 8)
-    XCTAssertEqual(spec.resolvedHeadHidden, 64)
+    XCTAssertEqual(spec.resolvedHeadHidden, [64])
     let fusion = spec.parameterSpecs.filter { $0.name.hasPrefix("fusion.") }
     XCTAssertEqual(
       fusion.map(\.name),

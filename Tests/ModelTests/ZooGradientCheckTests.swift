@@ -29,7 +29,7 @@ final class ZooGradientCheckTests: XCTestCase {
       inputs: inputs, fusion: fusion, cell: cell, layers: layers, bidirectional: bidirectional, pooling: pooling,
       attentionSize: pooling == .attention ? 3 : nil,
       fusionSize: fusion == .tensor ? 2 : (fusion == .attention || fusion == .gated ? 3 : nil),
-      headHidden: fusion == .early ? 0 : 5, dropout: dropout, task: task, outputs: outputs)
+      headHidden: fusion == .early ? [] : [5], dropout: dropout, task: task, outputs: outputs)
   }
 
   /// Lengths (M, B): audio is absent for sample 1; some lengths are the modality's full steps.
@@ -48,9 +48,10 @@ final class ZooGradientCheckTests: XCTestCase {
     model.initialize(seed: seed)
     var rng = RNG(seed: seed &+ 1)
     for i in 0..<model.arena.count { model.arena.values[i] *= 1.5 }  // larger weights: exercise saturation a little
-    if spec.resolvedHeadHidden > 0 {  // keep the head's ReLU units alive: a dead unit checks nothing behind it
-      let t = model.arena.tensor("head.0.bias")
-      model.arena.setValues(model.arena.values(of: t).map { abs($0) + 0.2 }, of: t)
+    // Keep the head's ReLU units alive: a dead unit checks nothing behind it.
+    for j in spec.resolvedHeadHidden.indices {
+      let t = model.arena.tensor("head.\(2 * j).bias")
+      model.arena.setValues(model.arena.values(of: t).map { abs($0) + (j == 0 ? 0.2 : 0.6) }, of: t)
     }
     let x = (0..<(S * B * D)).map { _ in Float(rng.normal()) }
     let lengths = Self.lengths(spec)
@@ -137,6 +138,24 @@ final class ZooGradientCheckTests: XCTestCase {
   func testPeepholeBidirectional() { checkAll(cell: .lstm_peephole, bidirectional: true) }
   func testGRU() { checkAll(cell: .gru, bidirectional: false) }
   func testGRUBidirectional() { checkAll(cell: .gru, bidirectional: true) }
+
+  /// Per-layer widths (`model.hidden: [3, 2]`) and a deep head (`model.head_hidden: [5, 3]`), with dropout
+  /// between the differently sized layers, for every fusion.
+  func testWidthsAndDeepHead() {
+    let ctx = TrainingContext(seed: 9, epoch: 1, modalityDropout: 0)
+    for (n, fusion) in FusionKind.allCases.enumerated() {
+      var spec = Self.spec(
+        fusion: fusion, pooling: n % 2 == 0 ? .last : .mean, cell: CellKind.allCases[n % 3], bidirectional: n % 2 == 1,
+        layers: 2, dropout: 0.3, task: .multiclass, outputs: 3)
+      let widths: [[Int]] = fusion == .early ? [[3, 2], [3, 2], [3, 2]] : [[3, 2], [2, 4], [4, 4]]
+      for m in spec.inputs.indices { spec.inputs[m].widths = widths[m] }
+      spec.headHidden = [5, 3]
+      XCTAssertEqual(
+        spec.parameterSpecs.filter { $0.name.hasPrefix("head.") }.map(\.name),
+        ["head.0.weight", "head.0.bias", "head.2.weight", "head.2.bias", "head.4.weight", "head.4.bias"])
+      gradientCheck(spec, training: ctx, seed: UInt64(60 + n))
+    }
+  }
 
   /// A training forward with dropout between layers and on the fused vector, and modality dropout: the masks
   /// are a pure function of (seed, epoch, sample), so every evaluation draws the same ones and FD holds.

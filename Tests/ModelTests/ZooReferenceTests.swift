@@ -12,10 +12,22 @@ import XCTest
 /// Tolerance: 1e-5 (logits, loss) and 1e-4 (gradients, dx) relative to the largest reference magnitude.
 final class ZooReferenceTests: XCTestCase {
   struct Tensor: Decodable { let shape: [Int]; let data: [Double] }
-  struct Modality: Decodable { let name: String; let features: Int; let steps: Int; let hidden: Int }
+  /// An int, or a list of ints (`hidden: [5, 3]` per layer, `head_hidden: [5, 4]`).
+  struct Widths: Decodable {
+    let list: [Int], isList: Bool
+    init(from decoder: Decoder) throws {
+      let c = try decoder.singleValueContainer()
+      if let one = try? c.decode(Int.self) {
+        (list, isList) = ([one], false)
+      } else {
+        (list, isList) = (try c.decode([Int].self), true)
+      }
+    }
+  }
+  struct Modality: Decodable { let name: String; let features: Int; let steps: Int; let hidden: Widths }
   struct Spec: Decodable {
     let fusion: String, cell: String, layers: Int, bidirectional: Bool, pooling: String
-    let attention_size: Int?, fusion_size: Int?, head_hidden: Int?
+    let attention_size: Int?, fusion_size: Int?, head_hidden: Widths?
     let dropout: Double, outputs: Int, task: String
     let modalities: [Modality]
   }
@@ -39,12 +51,14 @@ final class ZooReferenceTests: XCTestCase {
     var column = 0
     let inputs = s.modalities.map { m in
       defer { column += m.features }
-      return ModelSpec.Input(name: m.name, column: column, features: m.features, steps: m.steps, hidden: m.hidden)
+      return ModelSpec.Input(name: m.name, column: column, features: m.features, steps: m.steps, widths: m.hidden.list)
     }
+    // head_hidden: 0 is a Linear head ([]), 5 is [5], a list as it is.
+    let head = s.head_hidden.map { $0.isList ? $0.list : $0.list.filter { $0 > 0 } }
     return ModelSpec(
       inputs: inputs, fusion: FusionKind(rawValue: s.fusion)!, cell: CellKind(rawValue: s.cell)!, layers: s.layers,
       bidirectional: s.bidirectional, pooling: PoolingKind(rawValue: s.pooling)!, attentionSize: s.attention_size,
-      fusionSize: s.fusion_size, headHidden: s.head_hidden, dropout: s.dropout, task: TaskKind(rawValue: s.task)!,
+      fusionSize: s.fusion_size, headHidden: head, dropout: s.dropout, task: TaskKind(rawValue: s.task)!,
       outputs: s.outputs)
   }
 
@@ -130,7 +144,43 @@ final class ZooReferenceTests: XCTestCase {
     "early_gru_bi_last",
     "attention_gru_bi_mean", "tensor_lstm_peephole_bi_max", "early_lstm_bi_attention",
     "gated_lstm_last", "gated_gru_bi_mean", "gated_lstm_peephole_max", "gated_lstm_bi_attention",
+    "late_lstm_widths_deephead", "early_gru_bi_widths", "gated_lstm_peephole_widths_deephead",
+    "attention_lstm_bi_widths_mean", "early_lstm_deephead",
   ]
+
+  /// The check catches a wrong model: the same fixture with one layer's width swapped (the stack [5, 3] built
+  /// as [3, 5]) gives tensors of other shapes, and a head tensor off by 0.1% gives other logits.
+  func testAWrongModelFails() throws {
+    let f = try Self.load("late_lstm_widths_deephead")
+    var spec = Self.modelSpec(f.spec)
+    spec.inputs[0].widths = [3, 5]
+    let shapes = Dictionary(uniqueKeysWithValues: spec.parameterSpecs.map { ($0.name, $0.shape) })
+    XCTAssertNotEqual(shapes["encoders.text.lstm.0.weight_ih_l0"], f.params["encoders.text.lstm.0.weight_ih_l0"]?.shape)
+
+    let right = Self.modelSpec(f.spec)
+    let B = f.fused_lengths.count, C = right.outputs
+    func logits(scaling name: String?) -> [Float] {
+      let model = right.make(maxBatch: B)
+      for t in model.arena.tensors {
+        model.arena.setValues(f.params[t.name]!.data.map { Float($0) * (t.name == name ? 1.001 : 1) }, of: t)
+      }
+      var x = [Float](repeating: 0, count: right.maxSteps * B * right.width)
+      var lengths = [Int32](repeating: 0, count: right.inputs.count * B)
+      for (m, input) in right.inputs.enumerated() {
+        let xm = f.inputs[input.name]!.data, T = input.steps, Dm = input.features
+        for b in 0..<B {
+          lengths[m * B + b] = Int32(f.lengths[input.name]![b])
+          for t in 0..<T {
+            for d in 0..<Dm { x[(t * B + b) * right.width + input.column + d] = Float(xm[(b * T + t) * Dm + d]) }
+          }
+        }
+      }
+      let batch = TestBatch(x: x, modalityLengths: lengths, batch: B, fusedLengths: f.fused_lengths.map(Int32.init))
+      return Array(UnsafeBufferPointer(start: model.forward(batch.model), count: B * C))
+    }
+    XCTAssertLessThan(maxRelativeDifference(logits(scaling: nil), f.logits.data), 1e-5)
+    XCTAssertGreaterThan(maxRelativeDifference(logits(scaling: "head.2.weight"), f.logits.data), 1e-5)
+  }
 
   /// Every committed zoo fixture has a test below, and every test its fixture.
   func testEveryFixtureIsChecked() throws {
@@ -180,4 +230,12 @@ final class ZooReferenceTests: XCTestCase {
   func testGatedGRUBidirectionalMean() throws { try check("gated_gru_bi_mean") }
   func testGatedPeepholeMax() throws { try check("gated_lstm_peephole_max") }
   func testGatedLSTMBidirectionalAttentionPooling() throws { try check("gated_lstm_bi_attention") }
+
+  // Per-layer widths (`model.hidden: [5, 3]`: one-layer modules lstm.<k>.*; an equal list is nn.LSTM's names)
+  // and deep heads (`model.head_hidden: [5, 4]`: head.0, head.2, head.4).
+  func testLateWidthsAndDeepHead() throws { try check("late_lstm_widths_deephead") }
+  func testEarlyGRUBidirectionalWidths() throws { try check("early_gru_bi_widths") }
+  func testGatedPeepholeThreeWidthsDeepHead() throws { try check("gated_lstm_peephole_widths_deephead") }
+  func testAttentionBidirectionalWidthsMean() throws { try check("attention_lstm_bi_widths_mean") }
+  func testEarlyDeepHead() throws { try check("early_lstm_deephead") }
 }

@@ -129,7 +129,7 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
       "head_hidden": spec.headHidden as Any, "dropout": spec.dropout, "outputs": spec.outputs,
       "task": spec.task.rawValue,
       "modalities": spec.inputs.map {
-        ["name": $0.name, "features": $0.features, "steps": $0.steps, "hidden": $0.hidden]
+        ["name": $0.name, "features": $0.features, "steps": $0.steps, "hidden": $0.widths]
       },
     ]
     let json: [String: Any] = [

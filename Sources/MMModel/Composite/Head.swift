@@ -1,57 +1,61 @@
 import MMTensor
 
-/// The output head, on the fused vector (B, In):
+/// The output head, on the fused vector (B, In), an MLP with `model.head_hidden` = [W_1, ..., W_n]:
 ///
-///     hidden 0   logits = x Wᵀ + b                                  `head` = nn.Linear(In, C)
-///     hidden Hh  logits = relu(x W0ᵀ + b0) W2ᵀ + b2                 `head` = nn.Sequential(nn.Linear(In, Hh), nn.ReLU(), nn.Linear(Hh, C))
+///     []          logits = x Wᵀ + b                       `head` = nn.Linear(In, C)
+///     [W_1, ...]  a_0 = x;  a_j = relu(a_{j-1} W_{j-1}ᵀ + b_{j-1}), j = 1...n;  logits = a_n W_nᵀ + b_n
+///                 `head` = nn.Sequential(nn.Linear(In, W_1), nn.ReLU(), ..., nn.Linear(W_n, C)): the Linear
+///                 layers are `head.0`, `head.2`, ..., `head.2n`
 ///
-/// Legend: B = batch, In = fused size, Hh = head hidden width, C = outputs.
+/// Legend: B = batch (rows: samples, or sample-steps for a per-step target), In = fused size, W_j = hidden
+/// widths, C = outputs.
 final class Head {
-  static func parameterSpecs(input In: Int, hidden Hh: Int, outputs C: Int) -> [ParameterSpec] {
-    if Hh == 0 {
-      let bound = 1 / Double(In).squareRoot()
-      return [.init("head.weight", [C, In], bound: bound), .init("head.bias", [C], bound: bound)]
+  /// The state_dict name of Linear j of a head with `hidden` widths.
+  static func linearName(_ j: Int, hidden: [Int]) -> String { hidden.isEmpty ? "head." : "head.\(2 * j)." }
+
+  static func parameterSpecs(input In: Int, hidden: [Int], outputs C: Int) -> [ParameterSpec] {
+    let sizes = [In] + hidden + [C]
+    return (0...hidden.count).flatMap { j -> [ParameterSpec] in
+      let name = linearName(j, hidden: hidden), bound = 1 / Double(sizes[j]).squareRoot()
+      return [
+        .init(name + "weight", [sizes[j + 1], sizes[j]], bound: bound),
+        .init(name + "bias", [sizes[j + 1]], bound: bound),
+      ]
     }
-    let b0 = 1 / Double(In).squareRoot(), b2 = 1 / Double(Hh).squareRoot()
-    return [
-      .init("head.0.weight", [Hh, In], bound: b0), .init("head.0.bias", [Hh], bound: b0),
-      .init("head.2.weight", [C, Hh], bound: b2), .init("head.2.bias", [C], bound: b2),
-    ]
   }
 
-  let input: Int, hidden: Int, outputs: Int
-  let w0, b0, gW0, gB0: UnsafeMutablePointer<Float>  // (Hh or C, In) (Hh or C)
-  let w2, b2, gW2, gB2: UnsafeMutablePointer<Float>?  // (C, Hh) (C)  MLP only
-  let act: Buffer  // (B, Hh) relu output
-  let dAct: Buffer  // (B, Hh)
+  let sizes: [Int]  // [In, W_1, ..., W_n, C]
+  let w, b, gW, gB: [UnsafeMutablePointer<Float>]  // Linear j: (sizes[j+1], sizes[j]) (sizes[j+1])
+  let acts: [Buffer]  // a_j (B, W_j), j = 1...n: relu outputs (acts[j-1])
+  let dA, dB: Buffer  // (B, max W_j) backward scratch
   let logits: Buffer  // (B, C)
+  var input: UnsafePointer<Float>? = nil  // the last forward's x
 
-  init(arena: ParameterArena, input In: Int, hidden Hh: Int, outputs C: Int, maxBatch B: Int) {
-    input = In; hidden = Hh; outputs = C
-    let first = Hh == 0 ? "head." : "head.0."
-    w0 = arena.value(first + "weight"); b0 = arena.value(first + "bias")
-    gW0 = arena.grad(first + "weight"); gB0 = arena.grad(first + "bias")
-    if Hh > 0 {
-      w2 = arena.value("head.2.weight"); b2 = arena.value("head.2.bias"); gW2 = arena.grad("head.2.weight");
-      gB2 = arena.grad("head.2.bias")
-    } else {
-      (w2, b2, gW2, gB2) = (nil, nil, nil, nil)
-    }
-    act = Buffer(count: B * Hh); dAct = Buffer(count: B * Hh)
+  init(arena: ParameterArena, input In: Int, hidden: [Int], outputs C: Int, maxBatch B: Int) {
+    sizes = [In] + hidden + [C]
+    let names = (0...hidden.count).map { Self.linearName($0, hidden: hidden) }
+    w = names.map { arena.value($0 + "weight") }; b = names.map { arena.value($0 + "bias") }
+    gW = names.map { arena.grad($0 + "weight") }; gB = names.map { arena.grad($0 + "bias") }
+    acts = hidden.map { Buffer(count: B * $0) }
+    let widest = hidden.max() ?? 0
+    dA = Buffer(count: B * widest); dB = Buffer(count: B * widest)
     logits = Buffer(count: B * C)
   }
 
+  var outputs: Int { sizes.last! }
+
   /// x (B, In) -> logits (B, C).
   func forward(_ x: UnsafePointer<Float>, batch B: Int) -> UnsafePointer<Float> {
-    let In = input, C = outputs
-    if hidden == 0 {
-      linear(x, B: B, n: C, k: In, w: w0, b: b0, out: logits.pointer)
-    } else {
-      let Hh = hidden, a = act.pointer
-      linear(x, B: B, n: Hh, k: In, w: w0, b: b0, out: a)
-      for i in 0..<(B * Hh) { a[i] = max(a[i], 0) }
-      linear(a, B: B, n: C, k: Hh, w: w2!, b: b2!, out: logits.pointer)
+    input = x
+    var a = x
+    for j in 0..<acts.count {  // a_{j+1} = relu(a_j W_jᵀ + b_j)
+      let out = acts[j].pointer, n = sizes[j + 1]
+      linear(a, B: B, n: n, k: sizes[j], w: w[j], b: b[j], out: out)
+      for i in 0..<(B * n) { out[i] = max(out[i], 0) }
+      a = UnsafePointer(out)
     }
+    let last = acts.count
+    linear(a, B: B, n: outputs, k: sizes[last], w: w[last], b: b[last], out: logits.pointer)
     return UnsafePointer(logits.pointer)
   }
 
@@ -64,18 +68,20 @@ final class Head {
     for r in 0..<B { for j in 0..<n { out[r * n + j] += b[j] } }
   }
 
-  /// dlogits (B, C), x the forward input (B, In) -> dx (B, In) (overwritten); accumulates gradients.
-  func backward(
-    _ dlogits: UnsafePointer<Float>, input x: UnsafePointer<Float>, batch B: Int, dx: UnsafeMutablePointer<Float>
-  ) {
-    let In = input, C = outputs
-    if hidden == 0 {
-      linearBackward(dlogits, x: x, B: B, n: C, k: In, w: w0, gW: gW0, gB: gB0, dx: dx)
-    } else {
-      let Hh = hidden, a = act.pointer, da = dAct.pointer
-      linearBackward(dlogits, x: a, B: B, n: C, k: Hh, w: w2!, gW: gW2!, gB: gB2!, dx: da)
-      for i in 0..<(B * Hh) where a[i] <= 0 { da[i] = 0 }  // relu
-      linearBackward(da, x: x, B: B, n: Hh, k: In, w: w0, gW: gW0, gB: gB0, dx: dx)
+  /// dlogits (B, C) of the last forward -> dx (B, In) (overwritten); accumulates gradients.
+  func backward(_ dlogits: UnsafePointer<Float>, batch B: Int, dx: UnsafeMutablePointer<Float>) {
+    var dy = dlogits
+    var scratch = (dA.pointer, dB.pointer)
+    for j in stride(from: acts.count, through: 0, by: -1) {
+      let x = j == 0 ? input! : UnsafePointer(acts[j - 1].pointer)
+      let out = j == 0 ? dx : scratch.0
+      linearBackward(dy, x: x, B: B, n: sizes[j + 1], k: sizes[j], w: w[j], gW: gW[j], gB: gB[j], dx: out)
+      if j > 0 {  // through a_j = relu(·): the gradient passes where a_j > 0
+        let a = acts[j - 1].pointer
+        for i in 0..<(B * sizes[j]) where a[i] <= 0 { out[i] = 0 }
+        dy = UnsafePointer(out)
+        scratch = (scratch.1, scratch.0)
+      }
     }
   }
 

@@ -16,10 +16,26 @@ public struct EncoderSpec: Equatable, Sendable {
   public var prefix: String
   /// Index into the batch's per-modality lengths; nil = the fused lengths (early fusion).
   public var modality: Int?
-  public var column: Int, features: Int, steps: Int, hidden: Int
+  public var column: Int, features: Int, steps: Int
+  /// `model.hidden` for this encoder: one width for every layer (`[64]`), or one per layer (`[128, 64]`).
+  public var widths: [Int]
 
-  /// "fusion.lstm.", "encoders.text.gru.": where the recurrent stack's tensors live.
-  public func recurrentPrefix(_ cell: CellKind) -> String { prefix + cell.module + "." }
+  /// The top layer's width (per direction).
+  public var hidden: Int { widths.last! }
+
+  /// Layer k's width of a `layers`-deep stack.
+  public func width(layer k: Int) -> Int { widths.count == 1 ? widths[0] : widths[k] }
+
+  /// Whether the layers differ in width: the stack is then one module per layer (nn.ModuleList of one-layer
+  /// nn.LSTM) rather than one nn.LSTM(num_layers=L), which PyTorch can only build with one width.
+  public var layersDiffer: Bool { Set(widths).count > 1 }
+
+  /// Where layer k's tensors live, and its index in their names: "fusion.lstm." and k (nn.LSTM's
+  /// `weight_ih_l{k}`), or, when the layers differ in width, "encoders.text.gru.{k}." and 0.
+  public func recurrentPrefix(_ cell: CellKind, layer k: Int) -> (prefix: String, layer: Int) {
+    let module = prefix + cell.module + "."
+    return layersDiffer ? (module + "\(k).", 0) : (module, k)
+  }
 }
 
 /// Everything that fixes a model's architecture and parameter layout: the data's modalities as the model
@@ -33,9 +49,18 @@ public struct ModelSpec: Equatable, Sendable {
   /// One modality as the model sees it: its columns in the fused batch, its steps and its hidden size.
   public struct Input: Equatable, Sendable {
     public var name: String
-    public var column: Int, features: Int, steps: Int, hidden: Int
+    public var column: Int, features: Int, steps: Int
+    /// Its encoder's width for every layer (`[64]`), or one per layer (`[128, 64]`, as many as model.layers).
+    public var widths: [Int]
+    /// The top layer's width.
+    public var hidden: Int { widths.last! }
+    public init(name: String, column: Int, features: Int, steps: Int, widths: [Int]) {
+      precondition(!widths.isEmpty && widths.allSatisfy { $0 > 0 }, "\(name): widths \(widths)")
+      self.name = name; self.column = column; self.features = features; self.steps = steps; self.widths = widths
+    }
+    /// One width for every layer.
     public init(name: String, column: Int, features: Int, steps: Int, hidden: Int) {
-      self.name = name; self.column = column; self.features = features; self.steps = steps; self.hidden = hidden
+      self.init(name: name, column: column, features: features, steps: steps, widths: [hidden])
     }
   }
 
@@ -55,7 +80,7 @@ public struct ModelSpec: Equatable, Sendable {
 
   public init(
     inputs: [Input], fusion: FusionKind = .early, cell: CellKind = .lstm, layers: Int = 1, bidirectional: Bool = false,
-    pooling: PoolingKind = .last, attentionSize: Int? = nil, fusionSize: Int? = nil, headHidden: Int? = nil,
+    pooling: PoolingKind = .last, attentionSize: Int? = nil, fusionSize: Int? = nil, headHidden: [Int]? = nil,
     dropout: Double = 0, task: TaskKind, outputs: Int
   ) {
     self.init(
@@ -74,14 +99,14 @@ public struct ModelSpec: Equatable, Sendable {
     if architecture.fusion.concatenatesSteps {
       return [
         EncoderSpec(
-          prefix: "fusion.", modality: nil, column: 0, features: width, steps: inputs[0].steps, hidden: inputs[0].hidden
+          prefix: "fusion.", modality: nil, column: 0, features: width, steps: inputs[0].steps, widths: inputs[0].widths
         )
       ]
     }
     return inputs.enumerated().map { m, input in
       EncoderSpec(
         prefix: "encoders.\(input.name).", modality: m, column: input.column, features: input.features,
-        steps: input.steps, hidden: input.hidden)
+        steps: input.steps, widths: input.widths)
     }
   }
 
@@ -91,8 +116,10 @@ public struct ModelSpec: Equatable, Sendable {
   public var resolvedFusionSize: Int {
     architecture.fusionSize ?? architecture.fusion.method.defaultSize(pooled: pooledSizes)
   }
-  /// `model.head_hidden` with the fusion's default (0, a Linear head, for early fusion; 64 for the others).
-  public var resolvedHeadHidden: Int { architecture.headHidden ?? architecture.fusion.method.defaultHeadHidden }
+  /// `model.head_hidden` with the fusion's default (a Linear head, [], for early fusion; [64] for the others).
+  public var resolvedHeadHidden: [Int] {
+    architecture.headHidden ?? [architecture.fusion.method.defaultHeadHidden].filter { $0 > 0 }
+  }
   public var fusedSize: Int { architecture.fusion.method.outputSize(pooled: pooledSizes, size: resolvedFusionSize) }
 
   /// Every tensor in state_dict order: encoders (recurrent stack, then pooling), fusion, head.
@@ -118,12 +145,14 @@ public struct ModelSpec: Equatable, Sendable {
     let pool = architecture.pooling == .last ? "" : ", \(architecture.pooling.rawValue) pooling"
     let drop = architecture.dropout > 0 ? ", dropout \(architecture.dropout)" : ""
     let hh = resolvedHeadHidden
-    let head = hh == 0 ? "head \(outputs)" : "head MLP \(fusedSize) -> \(hh) -> \(outputs)"
+    let head =
+      hh.isEmpty
+      ? "head \(outputs)" : "head MLP " + ([fusedSize] + hh + [outputs]).map(String.init).joined(separator: " -> ")
     if architecture.fusion.concatenatesSteps {
       return
-        "\(architecture.fusion.rawValue) fusion, \(architecture.layers)x \(dir)\(cellName)(\(width) -> \(inputs[0].hidden))\(pool)\(drop), \(head) (\(task.rawValue))"
+        "\(architecture.fusion.rawValue) fusion, \(architecture.layers)x \(dir)\(cellName)(\(width) -> \(Self.widthsText(inputs[0].widths)))\(pool)\(drop), \(head) (\(task.rawValue))"
     }
-    let encs = inputs.map { "\($0.name) \($0.features) -> \($0.hidden)" }.joined(separator: ", ")
+    let encs = inputs.map { "\($0.name) \($0.features) -> \(Self.widthsText($0.widths))" }.joined(separator: ", ")
     let fusionText = architecture.fusion.method.summary(pooled: pooledSizes, size: resolvedFusionSize)
     return
       "\(architecture.fusion.rawValue) fusion, \(architecture.layers)x \(dir)\(cellName) per modality (\(encs))\(pool)\(drop), \(fusionText), \(head) (\(task.rawValue))"
@@ -131,6 +160,11 @@ public struct ModelSpec: Equatable, Sendable {
 }
 
 extension ModelSpec {
+  /// "64", or "128 -> 64" when the layers differ in width.
+  static func widthsText(_ widths: [Int]) -> String {
+    Set(widths).count == 1 ? String(widths[0]) : widths.map(String.init).joined(separator: " -> ")
+  }
+
   /// The core model: early fusion of one D-wide input into a stack of LSTM layers, last-step pooling, a
   /// Linear head (the README's EarlyFusionLSTM).
   public static func earlyLSTM(

@@ -140,12 +140,12 @@ public final class MultimodalModel {
   /// Back-propagates `dlogits` (B, C) through the last forward; accumulates into `arena.grads`.
   /// `ready(k)` is called as soon as `gradientBuckets[k]` is final, for k = 0, 1, ... in order.
   public func backward(ready: (Int) -> Void = { _ in }) {
-    guard batch > 0, let fusedInput else {
+    guard batch > 0, fusedInput != nil else {
       for k in gradientBuckets.indices { ready(k) }
       return
     }
     let B = batch, d = dFused.pointer
-    head.backward(dlogits.pointer, input: fusedInput, batch: B, dx: d)
+    head.backward(dlogits.pointer, batch: B, dx: d)
     if training && spec.architecture.dropout > 0 {
       let mask = headMask.pointer
       for i in 0..<(B * fusedSize) { d[i] *= mask[i] }

@@ -6,7 +6,8 @@ import MMTensor
 ///     x[:, :, column ..< column+D]  (T, B, D)  -> layer 0 -> (T, B, Hs) -> dropout -> layer 1 ... -> pool -> (B, Hs)
 ///
 /// The first layer reads the columns in place (ldx = the fused width), so nothing is copied.
-/// Legend: T = this encoder's steps, B = batch, D = its features, Hs = output size (H, or 2H bidirectional).
+/// Legend: T = this encoder's steps, B = batch, D = its features, Hs = output size (H, or 2H bidirectional);
+/// Hs_k = layer k's, when `model.hidden` gives each layer its own width.
 final class RecurrentEncoder: ModalityEncoder {
   let spec: EncoderSpec
   let index: Int  // position among the model's encoders (tells dropout sites apart)
@@ -18,9 +19,9 @@ final class RecurrentEncoder: ModalityEncoder {
   let dropout: Double
   let outputSize: Int  // Hs: the top layer's output size
 
-  let masks: [Buffer]  // (T, B, Hs) per layer boundary: 0 or 1/(1-p)
-  let dropped: [Buffer]  // (T, B, Hs) per layer boundary: the previous layer's output times its mask
-  let dSeqA, dSeqB: Buffer  // (T, B, Hs) backward scratch
+  let masks: [Buffer]  // (T, B, Hs_k) per layer boundary k: 0 or 1/(1-p)
+  let dropped: [Buffer]  // (T, B, Hs_k) per layer boundary k: layer k's output times its mask
+  let dSeqA, dSeqB: Buffer  // (T, B, max_k Hs_k) backward scratch
   let pooled: Buffer  // (B, Hs)
   let dPooled: Buffer  // (B, Hs) set by the fusion before backward
   let lengths: UnsafeMutablePointer<Int32>  // (B) copy of this encoder's lengths for the last forward
@@ -32,21 +33,23 @@ final class RecurrentEncoder: ModalityEncoder {
   var inputs: [UnsafePointer<Float>] = []
   var top: UnsafePointer<Float>? = nil
 
-  /// Its tensors in state_dict order: each layer's (`<prefix>lstm.` or `<prefix>gru.`), then the pooling's.
+  /// Its tensors in state_dict order: each layer's (`<prefix>lstm.`, `<prefix>gru.`, or `<prefix>lstm.<k>.` when
+  /// the layers differ in width), then the pooling's. Layer k's tensors are drawn from U(±1/√H_k).
   static func parameterSpecs(_ e: EncoderSpec, _ a: Architecture) -> [ParameterSpec] {
-    let P = outputSize(e, a), bound = 1 / Double(e.hidden).squareRoot()
+    let P = outputSize(e, a), dirs = a.bidirectional ? 2 : 1
     var specs: [ParameterSpec] = []
     for k in 0..<a.layers {
+      let H = e.width(layer: k), bound = 1 / Double(H).squareRoot()
+      let (prefix, index) = e.recurrentPrefix(a.cell, layer: k)
       specs += RecurrentStack.parameterSpecs(
-        cell: a.cell, bidirectional: a.bidirectional, prefix: e.recurrentPrefix(a.cell), layer: k,
-        input: k == 0 ? e.features : P,
-        hidden: e.hidden
+        cell: a.cell, bidirectional: a.bidirectional, prefix: prefix, layer: index,
+        input: k == 0 ? e.features : dirs * e.width(layer: k - 1), hidden: H
       ).map { ParameterSpec($0.name, $0.shape, bound: bound) }
     }
     return specs + a.pooling.method.parameterSpecs(prefix: e.prefix, size: P, attention: a.attentionSize ?? P)
   }
 
-  /// Hs: H, or 2H when bidirectional.
+  /// Hs: the top layer's H, or 2H when bidirectional.
   static func outputSize(_ e: EncoderSpec, _ a: Architecture) -> Int { e.hidden * (a.bidirectional ? 2 : 1) }
 
   var poll: (() -> Void)? {
@@ -57,20 +60,23 @@ final class RecurrentEncoder: ModalityEncoder {
   init(_ spec: EncoderSpec, index: Int, model m: ModelSpec, arena: ParameterArena, maxBatch B: Int, inputGradient: Bool)
   {
     self.spec = spec; self.index = index; dropout = m.dropout
-    let T = spec.steps, H = spec.hidden
+    let T = spec.steps
     var layers: [RecurrentLayer] = []
     for k in 0..<m.layers {
+      let (prefix, index) = spec.recurrentPrefix(m.cell, layer: k)
       layers.append(
         RecurrentStack.makeLayer(
-          cell: m.cell, bidirectional: m.bidirectional, arena: arena, prefix: spec.recurrentPrefix(m.cell), layer: k,
-          input: k == 0 ? spec.features : layers[k - 1].outputSize, hidden: H, maxSteps: T, maxBatch: B))
+          cell: m.cell, bidirectional: m.bidirectional, arena: arena, prefix: prefix, layer: index,
+          input: k == 0 ? spec.features : layers[k - 1].outputSize, hidden: spec.width(layer: k), maxSteps: T,
+          maxBatch: B))
     }
     self.layers = layers
     let layerRanges = (0..<m.layers).map { k in
+      let (prefix, index) = spec.recurrentPrefix(m.cell, layer: k)
       let names = Set(
         RecurrentStack.parameterSpecs(
-          cell: m.cell, bidirectional: m.bidirectional, prefix: spec.recurrentPrefix(m.cell),
-          layer: k, input: layers[k].inputSize, hidden: H
+          cell: m.cell, bidirectional: m.bidirectional, prefix: prefix, layer: index, input: layers[k].inputSize,
+          hidden: spec.width(layer: k)
         ).map(\.name))
       return arena.span { names.contains($0.name) }
     }
@@ -82,9 +88,10 @@ final class RecurrentEncoder: ModalityEncoder {
       arena: arena, prefix: spec.prefix, size: Hs, bidirectional: m.bidirectional,
       attention: m.attentionSize ?? Hs, maxSteps: T, maxBatch: B)
     let boundaries = m.dropout > 0 ? m.layers - 1 : 0
-    masks = (0..<boundaries).map { _ in Buffer(count: T * B * Hs) }
-    dropped = (0..<boundaries).map { _ in Buffer(count: T * B * Hs) }
-    dSeqA = Buffer(count: T * B * Hs); dSeqB = Buffer(count: T * B * Hs)
+    masks = (0..<boundaries).map { k in Buffer(count: T * B * layers[k].outputSize) }
+    dropped = (0..<boundaries).map { k in Buffer(count: T * B * layers[k].outputSize) }
+    let widest = layers.map(\.outputSize).max()!  // the layers' outputs may differ in width (model.hidden list)
+    dSeqA = Buffer(count: T * B * widest); dSeqB = Buffer(count: T * B * widest)
     pooled = Buffer(count: B * Hs); dPooled = Buffer(count: B * Hs)
     dx = inputGradient ? Buffer(count: T * B * spec.features) : nil
     lengths = .allocate(capacity: B); lengths.initialize(repeating: 0, count: B)
