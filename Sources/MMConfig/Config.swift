@@ -52,6 +52,8 @@ public struct ModelConfig: Equatable, Sendable {
 /// `task:` section.
 public struct TaskConfig: Equatable, Sendable {
   public var kind: TaskKind
+  /// One label per sample, or one per time step.
+  public var target: TargetKind
   /// nil = inferred from the labels (multiclass: distinct values; regression: label columns; binary: 2).
   public var classes: Int?
   /// Per-class loss weights (multiclass and binary; binary maps them to pos_weight = w1 / w0).
@@ -180,7 +182,7 @@ public struct TrainConfig: Equatable, Sendable {
       path: "", modalities: [], steps: .all(0), align: .interpolate, normalize: .zscore, missing: .error,
       validationFraction: 0, split: .random, stream: false, streamBufferMB: 0),
     model: ModelConfig(architecture: Architecture(), hidden: .all(.uniform(0))),
-    task: TaskConfig(kind: .multiclass, classes: nil, classWeights: .none, loss: .mse, huberDelta: 0),
+    task: TaskConfig(kind: .multiclass, target: .sample, classes: nil, classWeights: .none, loss: .mse, huberDelta: 0),
     train: TrainSettings(
       epochs: 0, batchSize: 0, optimizer: .adam, lr: 0, momentum: 0, nesterov: false, weightDecay: 0, l1: 0,
       modalityDropout: 0, beta1: 0, beta2: 0, eps: 0, alpha: 0, schedule: .constant, warmupSteps: 0, gamma: 0,

@@ -147,6 +147,22 @@ extension TrainConfig {
         throw reader("task.class_weights").invalid("are all 0; give at least one class a positive weight")
       }
     }
+    if config.task.target == .step {
+      if !config.model.fusion.concatenatesSteps {
+        throw reader("model.fusion").invalid(
+          "is \(config.model.fusion.rawValue), but task.target: step needs one time axis: the labels are per step of the "
+            + "one sequence the encoder reads; use model.fusion: early (also for a single modality)")
+      }
+      if config.data.align == .interpolate {
+        throw reader("data.align").invalid(
+          "is interpolate, but task.target: step never resamples its labels (one per time step); use data.align: pad "
+            + "(keep every step) or truncate (the first data.steps)")
+      }
+      if raw.entries["model.pooling"] != nil, config.model.pooling != .last {
+        throw reader("model.pooling").invalid(
+          "is \(config.model.pooling.rawValue), but task.target: step reads every step (no pooling); drop model.pooling")
+      }
+    }
     if config.task.loss != .mse, kind != .regression {
       throw reader("task.loss").invalid(
         "chooses a regression loss, but task.kind is \(kind.rawValue) (its loss is cross-entropy); drop task.loss")

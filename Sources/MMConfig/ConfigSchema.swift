@@ -124,6 +124,13 @@ enum ConfigSchema {
       "task.kind", \.task.kind, default: TaskKind.multiclass,
       help: "Kind of prediction: one label of two, one of many, or real values.",
       aliases: ["type", "task", "objective", "problem"]),
+    .choice(
+      "task.target", \.task.target, default: TargetKind.sample,
+      help: "`sample`: one label per sample (/labels [N], or [N, K] for regression). `step`: one per time step "
+        + "(/labels [N, T], or [N, T, K]; steps past /lengths are ignored): the head runs on the top recurrent layer at "
+        + "every valid step (Keras `return_sequences=True` + a Dense per step), and loss and metrics are over the valid "
+        + "steps. Needs early fusion (one time axis) and `data.align` pad or truncate.",
+      aliases: ["target_kind", "per_step", "return_sequences", "sequence_labels", "labels_per_step"]),
     .optionalInt(
       "task.classes", \.task.classes, min: 1,
       help: "Output count. Omit (or null) to infer it from the labels; multiclass needs ≥ 2, binary "

@@ -86,7 +86,8 @@ extension CrossValidation {
           + "session of each sample); add it, or use cv.strategy: \(strategy == .group ? "kfold" : "stratified")")
     }
     let groups = schema.hasGroups ? try file.readInt64s("/groups").map(Int.init) : nil
-    let labels = strategy.needsClasses ? try file.readInt64s("/labels").map(Int.init) : nil
+    let names = try schema.resolveModalities(c.data.modalities).map(\.name)
+    let labels = strategy.needsClasses ? try schema.strata(file, target: c.task.target, modalities: names) : nil
     var plan: FoldPlan
     do {
       plan = try FoldAssigner.assign(

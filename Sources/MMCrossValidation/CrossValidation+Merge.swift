@@ -51,12 +51,16 @@ extension CrossValidation {
     for o in outcomes {
       for (i, r) in o.rows.enumerated() {
         rows.append(
-          .init(index: r, group: manifest.groups?[r], fold: o.fold, label: o.labels[i], outputs: o.outputs[i]))
+          .init(
+            index: r, step: o.steps?[i], group: manifest.groups?[r], fold: o.fold, label: o.labels[i],
+            outputs: o.outputs[i]))
       }
     }
-    rows.sort { $0.index < $1.index }
+    rows.sort { ($0.index, $0.step ?? 0) < ($1.index, $1.step ?? 0) }
+    let stepCount = outcomes.contains { $0.steps != nil } ? config.data.steps.values.max() : nil
     let predictions = Predictions(
-      kind: classification ? .classification(classNames: names!) : .regression(columns: width), rows: rows)
+      kind: classification ? .classification(classNames: names!) : .regression(columns: width), rows: rows,
+      stepCount: stepCount)
     try ReportFiles.write(report, predictions: predictions, to: URL(fileURLWithPath: runDir + "/report"))
     return report
   }

@@ -179,7 +179,7 @@ public final class CrossValidation {
         bestEpoch: best, stoppedEarly: loop.stoppedEarly)
       let outcome = FoldOutcome(
         fold: f, worldSize: group.size, result: result, rows: test.rows, outputs: test.outputs, labels: test.labels,
-        config: config.yaml(), bestEpoch: best)
+        steps: test.steps, config: config.yaml(), bestEpoch: best)
       try ReportFiles.atomicWrite(
         try ReportFiles.encoder().encode(outcome), to: URL(fileURLWithPath: FoldOutcome.path(runDir, fold: f)))
       console.line(CrossValidation.foldLine(result, main: main, k: manifest.k))

@@ -74,6 +74,8 @@ public struct FoldOutcome: Codable, Equatable {
   public var rows: [Int]
   public var outputs: [[Double]]
   public var labels: [[Double]]
+  /// Per-step targets: each row's time step (`rows` repeats a sample once per valid step); nil otherwise.
+  public var steps: [Int]? = nil
   /// The resolved YAML this fold trained with (checkpoint.dir = RUN_DIR); nil in runs before it was recorded.
   public var config: String? = nil
   /// The epoch whose weights the fold kept, when early stopping chose it.

@@ -4,7 +4,8 @@ import MMHDF5
 /// The data file contract, read from metadata only (no feature values are read):
 ///
 ///     /modalities/<name>  float16|32|64 [N, T_name, D_name]   one per modality, at least one
-///     /labels             integer [N] class ids, or float [N] / [N, K] regression targets
+///     /labels             integer [N] class ids, or float [N] / [N, K] regression targets; with task.target: step,
+///                         integer [N, T] class ids, or float [N, T] / [N, T, K] targets, one per time step
 ///     /lengths            optional: integer [N] for all modalities, or group /lengths/<name> [N] each
 ///     /groups             optional: integer [N] subject/speaker/session id
 ///     /labels@class_names optional: strings
@@ -25,7 +26,7 @@ public struct DataSchema: Equatable {
   public let path: String
   public let count: Int  // N
   public let modalities: [Modality]  // sorted by name
-  public let labelShape: [Int]  // [N] or [N, K]
+  public let labelShape: [Int]  // [N] or [N, K]; per-step labels [N, T] or [N, T, K]
   public let labelDType: HDF5DType
   public let lengths: Lengths
   public let hasGroups: Bool
@@ -103,8 +104,9 @@ public struct DataSchema: Equatable {
       return try finish(file, path: path, n: n!, modalities: modalities, labelShape: [], labelDType: .other("none"))
     }
     let labels = try file.datasetInfo("/labels")
-    guard labels.shape.count == 1 || labels.shape.count == 2 else {
-      throw MMError("\(path): '/labels' has rank \(labels.shape.count) \(labels.shape) (expected [N] or [N, K])")
+    guard (1...3).contains(labels.shape.count) else {
+      throw MMError(
+        "\(path): '/labels' has rank \(labels.shape.count) \(labels.shape) (expected [N] or [N, K]; per-step labels [N, T] or [N, T, K])")
     }
     switch labels.dtype {
     case .integer, .float: break

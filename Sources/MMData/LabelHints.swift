@@ -43,7 +43,10 @@ enum LabelHints {
 
   /// The end of a training error for labels a classification task cannot use.
   static func classificationFix(_ schema: DataSchema, _ values: [Double]) -> String {
-    let fixes = looks(schema, values).map(fix)
+    var fixes = looks(schema, values).map(fix)
+    if schema.labelsAreIntegers && schema.labelShape.count == 2 && schema.labelWidth > 1 {
+      fixes.append("one class id per time step [N, T] needs task.target: step")
+    }
     return fixes.isEmpty
       ? "(or set task.kind: regression)" : "(" + fixes.joined(separator: "; ") + "; or set task.kind: regression)"
   }

@@ -25,6 +25,7 @@ public struct LoadOptions {
   public var validationMask: [Bool]  // [N]
   public var statistics: FeatureStatistics?  // given (resume/--init): used instead of recomputing
   public var stream: StreamOptions?  // data.stream: rows stay in the file (ShardStream)
+  public var target: TargetKind = .sample  // step: /labels [N, T] or [N, T, K] (StepLabels)
 
   public init(
     modalities: [DataSchema.Modality], steps: [Int], align: Align, normalize: Normalize, missing: MissingPolicy,
@@ -56,7 +57,9 @@ public final class Shard {
   public let lengths: [Int32]  // (n) fused length: the longest modality's, in 1...S
   public let modalityLengths: [Int32]  // (n, M) valid steps of each modality on its own grid, 0...S_m
   public let targets: [Float]  // (n * targetWidth): class ids as Float, or regression targets
-  public let targetWidth: Int  // 1, or K for [N, K] regression labels
+  public let targetWidth: Int  // 1, or K for [N, K] regression labels; per-step labels: S·K
+  /// 1, or S for per-step labels (`task.target: step`): a sample's targets are then (S, K), sample-major.
+  public internal(set) var targetSteps = 1
   public let classes: Int  // classification: C; regression: K
   public let statistics: FeatureStatistics
 

@@ -16,9 +16,17 @@ public enum ShardLoader {
   public static func load(file: HDF5File, schema: DataSchema, options o: LoadOptions, comm: Communicator) throws
     -> Shard
   {
+    let shard = try loadRows(file: file, schema: schema, options: o, comm: comm)
+    if o.target == .step { shard.targetSteps = o.maxSteps }
+    return shard
+  }
+
+  static func loadRows(file: HDF5File, schema: DataSchema, options o: LoadOptions, comm: Communicator) throws
+    -> Shard
+  {
     let rows = Sharding.rows(rank: comm.rank, world: comm.size, count: schema.count)
     let path = file.path
-    let (targets, width, classes) = try readLabels(file, schema, o, rows, comm)
+    let sampleLabels = o.target == .step ? nil : try readLabels(file, schema, o, rows, comm)
     let lengths: [[Int]] = try comm.agree {
       try o.modalities.map { m in
         guard let ds = schema.lengthsDataset(for: m.name) else { return [Int](repeating: m.steps, count: rows.count) }
@@ -37,6 +45,7 @@ public enum ShardLoader {
         return ls.map(Int.init)
       }
     }
+    let (targets, width, classes) = try sampleLabels ?? StepLabels.read(file, schema, o, rows, lengths, comm)
     if let stream = o.stream {
       return try loadStreamed(file, o, rows, lengths, (targets, width, classes), stream, comm)
     }
@@ -333,6 +342,10 @@ public enum ShardLoader {
     if !schema.hasLabels {  // mmtrain predict: no targets; the output count comes from the checkpoint's config
       let width = o.task == .regression ? (o.classes ?? 1) : 1
       return ([Float](repeating: 0, count: rows.count * width), width, o.task == .binary ? 2 : (o.classes ?? 2))
+    }
+    if schema.labelShape.count == 3 {
+      throw MMError(
+        "\(path): /labels is \(schema.labelDType) \(schema.labelShape): per-step targets [N, T, K] need task.target: step")
     }
     if o.task == .regression {
       let values = try comm.agree { () -> [Double] in

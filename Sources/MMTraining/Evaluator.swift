@@ -13,17 +13,20 @@ import MMTensor
 /// all-reduce of a zero-filled buffer (each position is written by exactly one rank, so the sum is exact). The
 /// result does not depend on the world size, to the last bit.
 public struct RowOutputs {
-  /// Global sample ids, ascending.
+  /// Global sample ids, ascending (per-step targets: each once per valid step).
   public var rows: [Int]
   /// Per row: class probabilities (multiclass: softmax; binary: [1 − σ(z), σ(z)]), or the K regression values.
   public var outputs: [[Double]]
   /// Per row: [class id] or the K targets (zeros when the file has no /labels).
   public var labels: [[Double]]
+  /// Per-step targets: each row's time step (`rows` then repeats a sample once per valid step); nil otherwise.
+  public var steps: [Int]?
 
-  public init(rows: [Int], outputs: [[Double]], labels: [[Double]]) {
+  public init(rows: [Int], outputs: [[Double]], labels: [[Double]], steps: [Int]? = nil) {
     self.rows = rows
     self.outputs = outputs
     self.labels = labels
+    self.steps = steps
   }
 }
 
@@ -48,16 +51,19 @@ public struct Evaluator {
     var totals = ValidationTotals()
     var confusion = ConfusionCounts(classes: lossKind == .regression ? 0 : session.shard.classes)
     forEachEvaluationChunk(validationRows) { mb in
-      let logits = model.forward(mb)
+      var logits = model.forward(mb)
+      var targets = UnsafePointer(batch.targets.pointer), rows = mb.count
+      if let steps = batch.stepRows {  // per-step targets: the valid steps are the rows
+        steps.gather(logits: logits, targets: targets, lengths: mb.fusedLengths, batch: mb.count)
+        (logits, targets, rows) = (UnsafePointer(steps.logits.pointer), UnsafePointer(steps.targets.pointer), steps.count)
+      }
       let r = Loss.evaluate(
-        session.lossSpec, logits: logits, targets: batch.targets.pointer, batch: mb.count, outputs: model.outputs,
-        denominator: 1, dlogits: nil)
-      totals.lossSum += r.lossSum; totals.samples += Double(mb.count); totals.correct += Double(r.correct)
+        session.lossSpec, logits: logits, targets: targets, batch: rows, outputs: model.outputs, denominator: 1,
+        dlogits: nil)
+      totals.lossSum += r.lossSum; totals.samples += Double(rows); totals.correct += Double(r.correct)
       totals.weightSum += r.weightSum; totals.absErrorSum += r.absErrorSum
       if lossKind != .regression {
-        confusion.add(
-          logits: logits, targets: batch.targets.pointer, batch: mb.count, outputs: model.outputs,
-          binary: lossKind == .binary)
+        confusion.add(logits: logits, targets: targets, batch: rows, outputs: model.outputs, binary: lossKind == .binary)
       }
     }
     totals.allreduce(comm)
@@ -69,45 +75,67 @@ public struct Evaluator {
       : ValidationResult(loss: loss, accuracy: totals.correct / n, f1: confusion.f1(binary: lossKind == .binary))
   }
 
-  /// Outputs for `rows` (global ids). `masking` a modality (model order) zeroes its features and gives it
-  /// length 0 in every sample, as `report.ablation` asks. Collective.
+  /// Outputs for `rows` (global ids); per-step targets: one output row per valid step of each, in step order.
+  /// `masking` a modality (model order) zeroes its features and gives it length 0 in every sample, as
+  /// `report.ablation` asks. Collective.
   public func predict(rows: [Int], masking masked: Int? = nil) -> RowOutputs {
     let kind = config.task.kind
     let width = kind == .binary ? 2 : model.outputs
-    let labelWidth = session.shard.targetWidth
-    let stride = width + labelWidth
-    var buffer = [Double](repeating: 0, count: rows.count * stride)
+    let T = batch.stepRows?.steps ?? 1, perStep = batch.stepRows != nil  // T output slots per sample
+    let labelWidth = session.shard.targetWidth / T
+    let stride = width + labelWidth + (perStep ? 1 : 0)  // per step: + 1 for "this step is valid"
+    var buffer = [Double](repeating: 0, count: rows.count * T * stride)
     var position: [Int: Int] = [:]
     for (i, r) in rows.enumerated() { position[r] = i }
     forEachEvaluationChunk(rows.sorted()) { mb in
       if let masked { mask(mb, modality: masked) }
       let logits = model.forward(mb)
-      let C = model.outputs
-      for b in 0..<mb.count {
-        let p = position[mb.samples[b]]! * stride
-        let z = logits + b * C
-        switch kind {
-        case .multiclass:
-          var mx = Double(z[0])
-          for k in 1..<C { mx = max(mx, Double(z[k])) }
-          var sum = 0.0
-          for k in 0..<C { sum += exp(Double(z[k]) - mx) }
-          for k in 0..<C { buffer[p + k] = exp(Double(z[k]) - mx) / sum }
-        case .binary:
-          let q = 1 / (1 + exp(-Double(z[0])))
-          buffer[p] = 1 - q
-          buffer[p + 1] = q
-        case .regression:
-          for k in 0..<C { buffer[p + k] = Double(z[k]) }
+      let C = model.outputs, B = mb.count
+      for b in 0..<B {
+        for t in 0..<(perStep ? min(Int(mb.fusedLengths[b]), T) : 1) {
+          let p = (position[mb.samples[b]]! * T + t) * stride
+          Self.probabilities(logits + (t * B + b) * C, outputs: C, kind, into: &buffer, at: p)
+          let y = batch.targets.pointer + (b * T + t) * labelWidth
+          for k in 0..<labelWidth { buffer[p + width + k] = Double(y[k]) }
+          if perStep { buffer[p + width + labelWidth] = 1 }
         }
-        for k in 0..<labelWidth { buffer[p + width + k] = Double(batch.targets[b * labelWidth + k]) }
       }
     }
     comm.allreduceSum(&buffer)
-    return RowOutputs(
-      rows: rows,
-      outputs: rows.indices.map { Array(buffer[($0 * stride)..<($0 * stride + width)]) },
-      labels: rows.indices.map { Array(buffer[($0 * stride + width)..<(($0 + 1) * stride)]) })
+    var out = RowOutputs(rows: [], outputs: [], labels: [])
+    if perStep { out.steps = [] }
+    for i in rows.indices {
+      for t in 0..<T {
+        let p = (i * T + t) * stride
+        if perStep && buffer[p + width + labelWidth] == 0 { continue }
+        out.rows.append(rows[i])
+        out.steps?.append(t)
+        out.outputs.append(Array(buffer[p..<(p + width)]))
+        out.labels.append(Array(buffer[(p + width)..<(p + width + labelWidth)]))
+      }
+    }
+    return out
+  }
+
+  /// One row's logits z (C) as RowOutputs holds them: softmax probabilities (multiclass), [1 − σ(z), σ(z)]
+  /// (binary), or the values (regression), written at `out[p...]`.
+  static func probabilities(
+    _ z: UnsafePointer<Float>, outputs C: Int, _ kind: TaskKind, into out: inout [Double], at p: Int
+  ) {
+    switch kind {
+    case .multiclass:
+      var mx = Double(z[0])
+      for k in 1..<C { mx = max(mx, Double(z[k])) }
+      var sum = 0.0
+      for k in 0..<C { sum += exp(Double(z[k]) - mx) }
+      for k in 0..<C { out[p + k] = exp(Double(z[k]) - mx) / sum }
+    case .binary:
+      let q = 1 / (1 + exp(-Double(z[0])))
+      out[p] = 1 - q
+      out[p + 1] = q
+    case .regression:
+      for k in 0..<C { out[p + k] = Double(z[k]) }
+    }
   }
 
   /// Masks modality `m` in a gathered batch: zero features and length 0; the fused length becomes the

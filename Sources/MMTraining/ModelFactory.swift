@@ -22,6 +22,8 @@ extension ModelSpec {
           widths: c.model.hidden.value(for: m.name)!.widths))
       column += m.features
     }
-    return ModelSpec(inputs: inputs, architecture: c.model.architecture, task: c.task.kind, outputs: outputs)
+    var spec = ModelSpec(inputs: inputs, architecture: c.model.architecture, task: c.task.kind, outputs: outputs)
+    spec.target = c.task.target
+    return spec
   }
 }

@@ -77,12 +77,13 @@ enum ResumeChecks {
       }
       return (groups, nil)
     case .stratified:
-      guard c.task.kind != .regression, schema.labelsAreIntegers, schema.labelShape.count == 1 else {
+      let rank = c.task.target == .step ? 2 : 1
+      guard c.task.kind != .regression, schema.labelsAreIntegers, schema.labelShape.count == rank else {
         throw MMError(
-          "data.split: stratified keeps class shares, but \(c.data.path) has no integer class labels [N] "
-            + "(task.kind \(c.task.kind.rawValue)); use data.split: random or group")
+          "data.split: stratified keeps class shares, but \(c.data.path) has no integer class labels "
+            + "\(rank == 1 ? "[N]" : "[N, T]") (task.kind \(c.task.kind.rawValue)); use data.split: random or group")
       }
-      return (nil, try file.readInt64s("/labels").map(Int.init))
+      return (nil, try schema.strata(file, target: c.task.target, modalities: c.data.modalities))
     }
   }
 

@@ -96,13 +96,13 @@ public enum RunReports {
     let groups = t.groups
     let rows = out.rows.enumerated().map { i, r in
       Predictions.Row(
-        index: r, group: groups?[r], fold: fold, label: t.schema.hasLabels ? out.labels[i] : nil,
+        index: r, step: out.steps?[i], group: groups?[r], fold: fold, label: t.schema.hasLabels ? out.labels[i] : nil,
         outputs: out.outputs[i])
     }
     let kind: Predictions.Kind =
       t.config.task.kind == .regression
       ? .regression(columns: t.model.outputs) : .classification(classNames: classNames(t))
-    return Predictions(kind: kind, rows: rows)
+    return Predictions(kind: kind, rows: rows, stepCount: out.steps != nil ? t.model.spec.rowsPerSample : nil)
   }
 }
 

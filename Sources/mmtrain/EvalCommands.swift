@@ -239,13 +239,15 @@ struct Predict: ParsableCommand {
 }
 
 /// predict's .h5 output: /index [N]; classification: /prediction [N] (class id) and /probabilities [N, C]
-/// (attribute class_names); regression: /prediction [N, K]; /groups [N] when the data has it.
+/// (attribute class_names); regression: /prediction [N, K]; /groups [N] when the data has it. Per-step targets:
+/// [N, T] and [N, T, C] (writeSteps).
 enum PredictionsHDF5 {
   static func write(_ p: Predictions, to path: String) throws {
     try OutputFile.replace(path, option: "--out") { tmp in try write(p, temporary: tmp) }
   }
 
   static func write(_ p: Predictions, temporary tmp: String) throws {
+    if let T = p.stepCount { return try writeSteps(p, steps: T, temporary: tmp) }
     let file = try HDF5File(path: tmp, mode: .truncate)
     let n = p.rows.count
     try file.writeInt64s("/index", p.rows.map { Int64($0.index) }, shape: [n])
@@ -262,6 +264,46 @@ enum PredictionsHDF5 {
     if p.rows.allSatisfy({ $0.group != nil }) {
       try file.writeInt64s("/groups", p.rows.map { Int64($0.group!) }, shape: [n])
     }
+    try file.flush()
+    file.close()
+  }
+}
+
+extension PredictionsHDF5 {
+  /// Per-step targets: /index [N] and /lengths [N] (valid steps); classification: /prediction [N, T] (class id,
+  /// -1 past a sample's length) and /probabilities [N, T, C]; regression: /prediction [N, T, K]; values past a
+  /// sample's length are NaN. /groups [N] when the data has it.
+  static func writeSteps(_ p: Predictions, steps T: Int, temporary tmp: String) throws {
+    var samples: [Int] = [], first: [Int: Int] = [:], groups: [Int?] = []
+    for r in p.rows where first[r.index] == nil {
+      first[r.index] = samples.count; samples.append(r.index); groups.append(r.group)
+    }
+    let n = samples.count
+    let C: Int
+    switch p.kind {
+    case .classification(let names): C = names.count
+    case .regression(let k): C = k
+    }
+    var lengths = [Int64](repeating: 0, count: n), ids = [Int64](repeating: -1, count: n * T)
+    var values = [Double](repeating: .nan, count: n * T * C)
+    for r in p.rows {
+      let i = first[r.index]!, t = r.step ?? 0
+      lengths[i] = max(lengths[i], Int64(t + 1))
+      ids[i * T + t] = Int64(r.outputs.indices.max { r.outputs[$0] < r.outputs[$1] }!)
+      for k in 0..<C { values[(i * T + t) * C + k] = r.outputs[k] }
+    }
+    let file = try HDF5File(path: tmp, mode: .truncate)
+    try file.writeInt64s("/index", samples.map(Int64.init), shape: [n])
+    try file.writeInt64s("/lengths", lengths, shape: [n])
+    switch p.kind {
+    case .classification(let names):
+      try file.writeInt64s("/prediction", ids, shape: [n, T])
+      try file.writeDoubles("/probabilities", values, shape: [n, T, C])
+      try file.setAttribute("class_names", on: "/probabilities", strings: names)
+    case .regression:
+      try file.writeDoubles("/prediction", values, shape: [n, T, C])
+    }
+    if groups.allSatisfy({ $0 != nil }) { try file.writeInt64s("/groups", groups.map { Int64($0!) }, shape: [n]) }
     try file.flush()
     file.close()
   }

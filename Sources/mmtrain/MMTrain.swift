@@ -278,6 +278,8 @@ struct Inspect: ParsableCommand {
   }
 }
 
+extension SynthExample: ExpressibleByArgument {}
+
 struct Synth: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract:
@@ -297,6 +299,11 @@ struct Synth: ParsableCommand {
   @Option(help: "Text features.") var textFeatures: Int = SynthSpec().textFeatures
   @Option(help: "Audio features.") var audioFeatures: Int = SynthSpec().audioFeatures
   @Option(help: "Vision features.") var visionFeatures: Int = SynthSpec().visionFeatures
+  @Option(
+    help: ArgumentHelp(
+      "Write the data of a model-zoo reference system instead (the ModelZoo article's configs/examples):",
+      discussion: SynthExample.allCases.map { "\($0.rawValue): \($0.summary)" }.joined(separator: "\n")))
+  var example: SynthExample?
 
   func validate() throws {
     guard samples >= 2 else { throw ValidationError("--samples must be at least 2") }
@@ -320,6 +327,11 @@ struct Synth: ParsableCommand {
       // A directory at --out is refused before any folder is made.
       try OutputFile.check(out, option: "--out", folderMayBeMissing: true)
       try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+      if let example {
+        try OutputFile.replace(out, option: "--out") { tmp in try example.write(samples: samples, seed: seed, to: tmp) }
+        print("wrote \(out): \(samples) samples of example \(example.rawValue): \(example.summary)")
+        return
+      }
       try OutputFile.replace(out, option: "--out") { tmp in try MMData.Synth.write(spec, to: tmp) }
       print(
         "wrote \(out): \(samples) samples; text [\(steps), \(textFeatures)], audio [\(audioRate * steps), \(audioFeatures)], vision [\(steps), \(visionFeatures)]; 2 classes"

@@ -11,7 +11,8 @@ loads any mmtrain checkpoint. `spec` is a dict (the reference fixtures' "spec"):
     {"fusion": "early|late|attention|tensor|gated", "cell": "lstm|lstm_peephole|gru", "layers": int,
      "bidirectional": bool, "pooling": "last|mean|max|attention", "attention_size": int|None,
      "fusion_size": int|None, "head_hidden": int|[int]|None, "dropout": float, "outputs": int, "task": str,
-     "modalities": [{"name": str, "features": int, "steps": int, "hidden": int|[int]}, ...]}   # model order
+     "modalities": [{"name": str, "features": int, "steps": int, "hidden": int|[int]}, ...],   # model order
+     "target": "sample"|"step"}                                                  # optional, default sample
 
 `hidden` as a list gives each layer its width (mmtrain's `model.hidden: [128, 64]`); `head_hidden` as a
 list gives the head one Linear+ReLU per width (`model.head_hidden: [32, 16]`).
@@ -26,6 +27,9 @@ Layout (the state_dict follows the order the modules are registered):
     head       nn.Linear(F, C) when head_hidden is 0 or [], else nn.Sequential(Linear(F, W_1), ReLU(), ...,
                Linear(W_n, C)) (head.0, head.2, ..., head.2n)
     widths     `hidden` a list of differing widths: encoders.<m>.lstm.<k>.* (nn.ModuleList of one-layer modules)
+
+`target: step` (early fusion): forward returns logits (B, T, C), the head at every step of the top layer's
+output (zero past each sample's length, as pad_packed_sequence), and step_loss_fn is the masked loss.
 
 Inputs of `forward(xs, lengths)`: xs[m] (B, T_m, D_m) batch-first; lengths[m] (B,) int64 in 0..T_m, 0 = the
 modality is absent for that sample. Early fusion concatenates the modalities along features on one time
@@ -196,16 +200,18 @@ class Encoder(nn.Module):
         size = sizes[-1] * dirs
         self.pool = Pool(pooling, size, attention_size or size, bidirectional)
 
-    def forward(self, x, lengths):                      # x (B, T, D), lengths (B,) in 0..T -> (B, Hs)
+    def sequence(self, x, lengths):                     # x (B, T, D), lengths (B,) in 0..T -> (B, T, Hs)
         run = lengths.clamp(min=1)                      # pack_padded_sequence needs >= 1; L = 0 pools to zeros
         rnn = self.gru if self.cell == "gru" else self.lstm
         if self.stacked:
             h = x
             for k, layer in enumerate(rnn):
                 h = run_recurrent(self.cell, layer, self.between(h) if k > 0 else h, run)
-        else:
-            h = run_recurrent(self.cell, rnn, x, run)
-        return self.pool(h, lengths)
+            return h
+        return run_recurrent(self.cell, rnn, x, run)
+
+    def forward(self, x, lengths):                      # x (B, T, D), lengths (B,) in 0..T -> (B, Hs)
+        return self.pool(self.sequence(x, lengths), lengths)
 
 
 class AttentionFusion(nn.Module):
@@ -324,6 +330,9 @@ class MultimodalModel(nn.Module):
     def forward(self, xs, lengths):
         """xs [(B, T_m, D_m)], lengths [(B,) int64] in model order -> logits (B, C)."""
         kind = self.spec["fusion"]
+        if self.spec.get("target") == "step":           # the head at every step of the top layer: (B, T, C)
+            fused_lengths = torch.stack(lengths).max(dim=0).values.clamp(min=1)
+            return self.head(self.drop(self.fusion.sequence(torch.cat(xs, dim=2), fused_lengths)))
         if kind == "early":
             fused_lengths = torch.stack(lengths).max(dim=0).values.clamp(min=1)
             fused = self.fusion(torch.cat(xs, dim=2), fused_lengths)
@@ -336,6 +345,16 @@ class MultimodalModel(nn.Module):
             else:
                 fused = self.fusion(pooled)
         return self.head(self.drop(fused))
+
+
+def step_loss_fn(task, logits, targets, lengths):
+    """task.target: step: the loss over the valid steps t < lengths[b] of logits (B, T, C) and targets (B, T) or
+    (B, T, K), as a masked PyTorch loss: the valid steps' rows, then loss_fn (their mean)."""
+    B, T = logits.shape[:2]
+    valid = torch.arange(T).expand(B, T) < lengths.view(B, 1)
+    if task == "regression" and targets.dim() == 2:      # [B, T]: one output per step
+        targets = targets.unsqueeze(-1)
+    return loss_fn(task, logits[valid], targets[valid])
 
 
 def loss_fn(task, logits, targets):

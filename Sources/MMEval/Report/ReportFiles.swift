@@ -101,6 +101,8 @@ public struct Predictions: Equatable, Sendable {
   }
   public struct Row: Equatable, Sendable {
     public var index: Int
+    /// The time step (per-step targets: `task.target: step`), nil otherwise.
+    public var step: Int?
     public var group: Int?
     /// test fold (cv), nil otherwise
     public var fold: Int?
@@ -108,8 +110,9 @@ public struct Predictions: Equatable, Sendable {
     public var label: [Double]?
     /// class probabilities, or the K predicted values
     public var outputs: [Double]
-    public init(index: Int, group: Int?, fold: Int?, label: [Double]?, outputs: [Double]) {
+    public init(index: Int, step: Int? = nil, group: Int?, fold: Int?, label: [Double]?, outputs: [Double]) {
       self.index = index
+      self.step = step
       self.group = group
       self.fold = fold
       self.label = label
@@ -118,16 +121,20 @@ public struct Predictions: Equatable, Sendable {
   }
   public var kind: Kind
   public var rows: [Row]
-  public init(kind: Kind, rows: [Row]) {
+  /// Per-step targets: the steps T of every sample (rows are its valid steps); nil: one row per sample.
+  public var stepCount: Int?
+  public init(kind: Kind, rows: [Row], stepCount: Int? = nil) {
     self.kind = kind
     self.rows = rows
+    self.stepCount = stepCount
   }
 
   /// `index,group,fold,label,prediction,prob_<class>...` (classification; prediction = most probable
   /// class) or `index,group,fold,label,prediction` (one target; label_j/prediction_j for K targets).
-  /// Empty cells for an absent group, fold or label. Numbers with 9 significant digits.
+  /// Empty cells for an absent group, fold or label. Numbers with 9 significant digits. Per-step targets: a
+  /// `step` column after `index`, one line per valid (sample, step).
   public func csv() -> String {
-    var header = ["index", "group", "fold"]
+    var header = ["index"] + (stepCount != nil ? ["step"] : []) + ["group", "fold"]
     switch kind {
     case .classification(let names): header += ["label", "prediction"] + names.map { "prob_\(csvField($0))" }
     case .regression(let k) where k == 1: header += ["label", "prediction"]
@@ -136,7 +143,8 @@ public struct Predictions: Equatable, Sendable {
     var lines = [header.joined(separator: ",")]
     lines.reserveCapacity(rows.count + 1)
     for r in rows {
-      var f = [String(r.index), r.group.map(String.init) ?? "", r.fold.map(String.init) ?? ""]
+      var f = [String(r.index)] + (stepCount != nil ? [r.step.map(String.init) ?? ""] : [])
+      f += [r.group.map(String.init) ?? "", r.fold.map(String.init) ?? ""]
       switch kind {
       case .classification:
         f.append(r.label.map { String(Int($0[0])) } ?? "")

@@ -17,6 +17,8 @@ public struct EncoderSpec: Equatable, Sendable {
   /// Index into the batch's per-modality lengths; nil = the fused lengths (early fusion).
   public var modality: Int?
   public var column: Int, features: Int, steps: Int
+  /// `task.target: step`: the encoder returns its top layer's whole sequence (T, B, Hs), not a pooled vector.
+  public var perStep = false
   /// `model.hidden` for this encoder: one width for every layer (`[64]`), or one per layer (`[128, 64]`).
   public var widths: [Int]
 
@@ -68,6 +70,9 @@ public struct ModelSpec: Equatable, Sendable {
   public var architecture: Architecture
   public var task: TaskKind
   public var outputs: Int
+  /// `task.target`: `step` runs the head on every step of the (single, early-fusion) encoder's top layer, so
+  /// logits are (T, B, C) time-major: T·B rows, sample b's step t at row t·B + b.
+  public var target: TargetKind = .sample
 
   public subscript<T>(dynamicMember field: WritableKeyPath<Architecture, T>) -> T {
     get { architecture[keyPath: field] }
@@ -99,10 +104,11 @@ public struct ModelSpec: Equatable, Sendable {
     if architecture.fusion.concatenatesSteps {
       return [
         EncoderSpec(
-          prefix: "fusion.", modality: nil, column: 0, features: width, steps: inputs[0].steps, widths: inputs[0].widths
-        )
+          prefix: "fusion.", modality: nil, column: 0, features: width, steps: inputs[0].steps,
+          perStep: target == .step, widths: inputs[0].widths)
       ]
     }
+    precondition(target == .sample, "a per-step target needs early fusion (one time axis)")
     return inputs.enumerated().map { m, input in
       EncoderSpec(
         prefix: "encoders.\(input.name).", modality: m, column: input.column, features: input.features,
@@ -121,6 +127,9 @@ public struct ModelSpec: Equatable, Sendable {
     architecture.headHidden ?? [architecture.fusion.method.defaultHeadHidden].filter { $0 > 0 }
   }
   public var fusedSize: Int { architecture.fusion.method.outputSize(pooled: pooledSizes, size: resolvedFusionSize) }
+
+  /// Rows of logits per sample: 1, or the steps T of the one encoder for a per-step target.
+  public var rowsPerSample: Int { target == .step ? maxSteps : 1 }
 
   /// Every tensor in state_dict order: encoders (recurrent stack, then pooling), fusion, head.
   public var parameterSpecs: [ParameterSpec] {
@@ -142,7 +151,9 @@ public struct ModelSpec: Equatable, Sendable {
   public var summary: String {
     let cellName = architecture.cell.displayName
     let dir = architecture.bidirectional ? "bidirectional " : ""
-    let pool = architecture.pooling == .last ? "" : ", \(architecture.pooling.rawValue) pooling"
+    let pool =
+      target == .step
+      ? ", every step" : architecture.pooling == .last ? "" : ", \(architecture.pooling.rawValue) pooling"
     let drop = architecture.dropout > 0 ? ", dropout \(architecture.dropout)" : ""
     let hh = resolvedHeadHidden
     let head =

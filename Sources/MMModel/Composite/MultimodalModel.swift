@@ -31,7 +31,7 @@ public final class MultimodalModel {
   let headMask: Buffer  // (B, F) dropout mask on the fused vector
   let headInput: Buffer  // (B, F) fused vector after dropout
   let dFused: Buffer  // (B, F)
-  public let dlogits: Buffer  // (B, C) set by the loss before backward
+  public let dlogits: Buffer  // (B, C) set by the loss before backward; per step (T, B, C)
   /// (S, B, D) d loss / d batch.x in the batch's fused layout, written by backward; nil unless the model was
   /// made with `inputGradient: true` (reference tests). Zero outside each encoder's columns and steps.
   public let inputGradient: Buffer?
@@ -51,6 +51,8 @@ public final class MultimodalModel {
   }
   let fusedSize: Int, maxSteps: Int, width: Int  // the spec's, computed once (its getters build arrays)
   let concatenatesSteps: Bool  // early fusion: one encoder over the fused columns
+  /// `task.target: step`: the head reads the one encoder's top sequence (T, B, F) as T·B rows; no fusion.
+  let perStep: Bool
 
   public var outputs: Int { spec.outputs }
 
@@ -66,14 +68,16 @@ public final class MultimodalModel {
     fusion = spec.fusion.method.makeLayer(
       names: spec.inputs.map(\.name), pooled: spec.pooledSizes, size: spec.resolvedFusionSize,
       arena: arena, maxBatch: B)
+    let R = spec.rowsPerSample * B  // head rows: samples, or (step, sample) pairs for a per-step target
     head = Head(
-      arena: arena, input: spec.fusedSize, hidden: spec.resolvedHeadHidden, outputs: spec.outputs, maxBatch: B)
+      arena: arena, input: spec.fusedSize, hidden: spec.resolvedHeadHidden, outputs: spec.outputs, maxBatch: R)
     let F = spec.fusedSize
     fusedSize = F; maxSteps = spec.maxSteps; width = spec.width; concatenatesSteps = spec.fusion.concatenatesSteps
-    headMask = Buffer(count: spec.architecture.dropout > 0 ? B * F : 0)
-    headInput = Buffer(count: spec.architecture.dropout > 0 ? B * F : 0)
+    perStep = spec.target == .step
+    headMask = Buffer(count: spec.architecture.dropout > 0 ? R * F : 0)
+    headInput = Buffer(count: spec.architecture.dropout > 0 ? R * F : 0)
     dFused = Buffer(count: B * F)
-    dlogits = Buffer(count: B * spec.outputs)
+    dlogits = Buffer(count: R * spec.outputs)
     self.inputGradient = inputGradient ? Buffer(count: spec.maxSteps * B * spec.width) : nil
     dPooled = encoders.map(\.dPooled.pointer)
     pooled.reserveCapacity(encoders.count)
@@ -107,7 +111,7 @@ public final class MultimodalModel {
     }
   }
 
-  /// Returns logits (B, C). `training` non-nil: modality dropout and dropout are drawn (the batch's x and
+  /// Returns logits (B, C), or (T, B, C) for a per-step target (`spec.rowsPerSample`). `training` non-nil: modality dropout and dropout are drawn (the batch's x and
   /// lengths may be changed in place by modality dropout).
   @discardableResult
   public func forward(_ b: ModelBatch, training ctx: TrainingContext? = nil) -> UnsafePointer<Float> {
@@ -122,19 +126,24 @@ public final class MultimodalModel {
       pooled.append(
         e.forward(b.x + e.spec.column, ldx: D, lengths: lengths, batch: B, samples: b.samples, training: ctx))
     }
-    var fused = fusion.forward(pooled, lengths: concatenatesSteps ? nil : UnsafePointer(b.lengths), batch: B)
+    // per step: the encoder's (T, B, F) sequence, T·B rows (row t·B + b: sample b's step t)
+    let T = perStep ? maxSteps : 1
+    var fused =
+      perStep ? pooled[0] : fusion.forward(pooled, lengths: concatenatesSteps ? nil : UnsafePointer(b.lengths), batch: B)
     if let ctx, spec.architecture.dropout > 0 {  // dropout on the fused vector before the head
       let F = fusedSize, mask = headMask.pointer, out = headInput.pointer
-      for s in 0..<B {
-        DropoutMask.fill(
-          mask + s * F, count: F, p: spec.architecture.dropout, seed: ctx.seed, epoch: ctx.epoch, sample: b.samples[s],
-          site: DropoutSite.headInput, offset: 0)
+      for t in 0..<T {
+        for s in 0..<B {
+          DropoutMask.fill(
+            mask + (t * B + s) * F, count: F, p: spec.architecture.dropout, seed: ctx.seed, epoch: ctx.epoch,
+            sample: b.samples[s], site: DropoutSite.headInput, offset: t * F)
+        }
       }
-      for i in 0..<(B * F) { out[i] = fused[i] * mask[i] }
+      for i in 0..<(T * B * F) { out[i] = fused[i] * mask[i] }
       fused = UnsafePointer(out)
     }
     fusedInput = fused
-    return head.forward(fused, batch: B)
+    return head.forward(fused, batch: T * B)
   }
 
   /// Back-propagates `dlogits` (B, C) through the last forward; accumulates into `arena.grads`.
@@ -144,13 +153,14 @@ public final class MultimodalModel {
       for k in gradientBuckets.indices { ready(k) }
       return
     }
-    let B = batch, d = dFused.pointer
-    head.backward(dlogits.pointer, batch: B, dx: d)
+    let B = batch, rows = (perStep ? maxSteps : 1) * B
+    let d = perStep ? dPooled[0] : dFused.pointer  // per step: straight into the encoder's (T, B, F)
+    head.backward(dlogits.pointer, batch: rows, dx: d)
     if training && spec.architecture.dropout > 0 {
       let mask = headMask.pointer
-      for i in 0..<(B * fusedSize) { d[i] *= mask[i] }
+      for i in 0..<(rows * fusedSize) { d[i] *= mask[i] }
     }
-    fusion.backward(d, dPooled: dPooled)
+    if !perStep { fusion.backward(d, dPooled: dPooled) }
     ready(0)
     var first = 1  // encoder k's buckets start here
     for k in 0..<encoders.count {

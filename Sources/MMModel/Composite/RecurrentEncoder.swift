@@ -22,8 +22,8 @@ final class RecurrentEncoder: ModalityEncoder {
   let masks: [Buffer]  // (T, B, Hs_k) per layer boundary k: 0 or 1/(1-p)
   let dropped: [Buffer]  // (T, B, Hs_k) per layer boundary k: layer k's output times its mask
   let dSeqA, dSeqB: Buffer  // (T, B, max_k Hs_k) backward scratch
-  let pooled: Buffer  // (B, Hs)
-  let dPooled: Buffer  // (B, Hs) set by the fusion before backward
+  let pooled: Buffer  // (B, Hs); empty per step
+  let dPooled: Buffer  // (B, Hs) set by the fusion before backward; per step (T, B, Hs), set by the model
   let lengths: UnsafeMutablePointer<Int32>  // (B) copy of this encoder's lengths for the last forward
   let dx: Buffer?  // (T, B, D) d loss / d this encoder's input columns; only when the model was made with inputGradient
 
@@ -46,6 +46,7 @@ final class RecurrentEncoder: ModalityEncoder {
         input: k == 0 ? e.features : dirs * e.width(layer: k - 1), hidden: H
       ).map { ParameterSpec($0.name, $0.shape, bound: bound) }
     }
+    if e.perStep { return specs }  // every step goes on: no pooling
     return specs + a.pooling.method.parameterSpecs(prefix: e.prefix, size: P, attention: a.attentionSize ?? P)
   }
 
@@ -84,7 +85,7 @@ final class RecurrentEncoder: ModalityEncoder {
     gradientBuckets = [(layerRanges.last?.upperBound ?? all.lowerBound)..<all.upperBound] + layerRanges.reversed()
     let Hs = layers.last!.outputSize
     outputSize = Hs
-    pooling = m.pooling.method.makeLayer(
+    pooling = (spec.perStep ? PoolingKind.last : m.pooling).method.makeLayer(  // (per step: unused, no tensors)
       arena: arena, prefix: spec.prefix, size: Hs, bidirectional: m.bidirectional,
       attention: m.attentionSize ?? Hs, maxSteps: T, maxBatch: B)
     let boundaries = m.dropout > 0 ? m.layers - 1 : 0
@@ -92,7 +93,8 @@ final class RecurrentEncoder: ModalityEncoder {
     dropped = (0..<boundaries).map { k in Buffer(count: T * B * layers[k].outputSize) }
     let widest = layers.map(\.outputSize).max()!  // the layers' outputs may differ in width (model.hidden list)
     dSeqA = Buffer(count: T * B * widest); dSeqB = Buffer(count: T * B * widest)
-    pooled = Buffer(count: B * Hs); dPooled = Buffer(count: B * Hs)
+    // per step: the top layer's sequence is the output, and dPooled its gradient (T, B, Hs)
+    pooled = Buffer(count: spec.perStep ? 0 : B * Hs); dPooled = Buffer(count: (spec.perStep ? T : 1) * B * Hs)
     dx = inputGradient ? Buffer(count: T * B * spec.features) : nil
     lengths = .allocate(capacity: B); lengths.initialize(repeating: 0, count: B)
     inputs.reserveCapacity(m.layers)
@@ -128,6 +130,7 @@ final class RecurrentEncoder: ModalityEncoder {
       h = layers[k].forward(h, ldx: layers[k].inputSize, lengths: lengths, steps: T, batch: B)
     }
     top = h
+    if spec.perStep { return h }
     pooled.pointer.update(repeating: 0, count: B * outputSize)
     pooling.forward(h, lengths: lengths, steps: T, batch: B, out: pooled.pointer)
     return UnsafePointer(pooled.pointer)
@@ -142,8 +145,12 @@ final class RecurrentEncoder: ModalityEncoder {
     }
     let T = spec.steps, B = batch
     var dOut = dSeqA.pointer, dIn = dSeqB.pointer
-    dOut.update(repeating: 0, count: T * B * outputSize)
-    pooling.backward(dPooled.pointer, seq: top, lengths: lengths, steps: T, batch: B, dSeq: dOut)
+    if spec.perStep {
+      dOut.update(from: dPooled.pointer, count: T * B * outputSize)
+    } else {
+      dOut.update(repeating: 0, count: T * B * outputSize)
+      pooling.backward(dPooled.pointer, seq: top, lengths: lengths, steps: T, batch: B, dSeq: dOut)
+    }
     ready(0)
     for k in stride(from: layers.count - 1, through: 0, by: -1) {
       if k == 0 {

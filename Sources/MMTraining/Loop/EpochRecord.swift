@@ -76,6 +76,7 @@ public struct EpochRecord: Encodable, Sendable {
 struct StepTotals {
   var lossSum = 0.0  // Σ per-sample loss (class-weighted)
   var samples = 0.0
+  var rows = 0.0  // what the loss and accuracy are over: samples, or their valid steps (per-step targets)
   var correct = 0.0
   var weightSum = 0.0  // Σ class weights (= samples unless class-weighted)
   var collectiveSeconds = 0.0  // in the gradient sums and the batch balancing exchange
@@ -83,9 +84,9 @@ struct StepTotals {
 
   /// Sums every rank's totals, in one collective.
   mutating func allreduce(_ comm: Communicator) {
-    var v = [lossSum, samples, correct, weightSum, collectiveSeconds, movedRows]
+    var v = [lossSum, samples, rows, correct, weightSum, collectiveSeconds, movedRows]
     comm.allreduceSum(&v)
-    (lossSum, samples, correct, weightSum, collectiveSeconds, movedRows) = (v[0], v[1], v[2], v[3], v[4], v[5])
+    (lossSum, samples, rows, correct, weightSum, collectiveSeconds, movedRows) = (v[0], v[1], v[2], v[3], v[4], v[5], v[6])
   }
 
   var meanLoss: Double { weightSum > 0 ? lossSum / weightSum : 0 }

@@ -116,7 +116,11 @@ public final class TrainLoop {
     }
     model.arena.zeroGrads()
     denominator[0] = Double(rows.count)
-    if s.lossSpec.weightsRows {
+    if let steps = s.batch.stepRows {  // per-step targets: the global batch's valid steps (Σ w_y when weighted)
+      denominator[0] = steps.denominator(
+        targets: s.batch.targets.pointer, lengths: mb.fusedLengths, batch: count, loss: s.lossSpec)
+      s.comm.allreduceSum(&denominator)
+    } else if s.lossSpec.weightsRows {
       denominator[0] = 0
       for k in 0..<count { denominator[0] += s.lossSpec.weight(ofLabel: s.batch.targets[k]) }
       s.comm.allreduceSum(&denominator)
@@ -130,11 +134,22 @@ public final class TrainLoop {
       let ctx = TrainingContext(
         seed: s.config.train.seed, epoch: epoch, modalityDropout: s.config.train.modalityDropout)
       let logits = model.forward(mb, training: ctx)
-      let r = Loss.evaluate(
-        s.lossSpec, logits: logits, targets: s.batch.targets.pointer, batch: count, outputs: model.outputs,
-        denominator: denominator[0], dlogits: model.dlogits.pointer)
+      let r: LossResult
+      if let steps = s.batch.stepRows {  // over the valid steps' rows; padded steps get no gradient
+        steps.gather(logits: logits, targets: s.batch.targets.pointer, lengths: mb.fusedLengths, batch: count)
+        r = Loss.evaluate(
+          s.lossSpec, logits: steps.logits.pointer, targets: steps.targets.pointer, batch: steps.count,
+          outputs: model.outputs, denominator: denominator[0], dlogits: steps.dlogits.pointer)
+        steps.scatter(into: model.dlogits.pointer, batch: count)
+      } else {
+        r = Loss.evaluate(
+          s.lossSpec, logits: logits, targets: s.batch.targets.pointer, batch: count, outputs: model.outputs,
+          denominator: denominator[0], dlogits: model.dlogits.pointer)
+      }
       model.backward { s.exchange.start($0) }  // each bucket's sum overlaps the rest of backward
-      totals.lossSum += r.lossSum; totals.samples += Double(count); totals.correct += Double(r.correct)
+      let rowCount = s.batch.stepRows?.count ?? count  // samples, or valid steps
+      totals.lossSum += r.lossSum; totals.samples += Double(count); totals.rows += Double(rowCount)
+      totals.correct += Double(r.correct)
       totals.weightSum += r.weightSum
     }
     s.exchange.finish()
@@ -160,7 +175,7 @@ public final class TrainLoop {
     }
     let record = EpochRecord(
       epoch: epoch + 1, trainLoss: trainLoss,
-      trainAccuracy: s.config.task.kind == .regression ? nil : e.totals.correct / max(e.totals.samples, 1),
+      trainAccuracy: s.config.task.kind == .regression ? nil : e.totals.correct / max(e.totals.rows, 1),
       valLoss: val?.loss, valAccuracy: val?.accuracy, valF1: val?.f1, valMAE: val?.mae, lr: e.lr,
       gradNorm: e.gradNormSum / Double(max(e.count, 1)), samplesPerSecond: e.totals.samples / max(seconds, 1e-9),
       elapsed: Date().timeIntervalSince(start), worldSize: s.comm.size, trainSeconds: seconds,

@@ -8,9 +8,14 @@ final class BatchBuffers {
   let lengths: UnsafeMutablePointer<Int32>  // (maxBatch) fused
   let modalityLengths: UnsafeMutablePointer<Int32>  // (M, maxBatch)
   let samples: UnsafeMutablePointer<Int>  // (maxBatch) global row ids
-  let targets: Buffer  // (maxBatch, targetWidth)
+  let targets: Buffer  // (maxBatch, targetWidth); per-step targets (maxBatch, S, K)
+  /// `task.target: step`: the valid (sample, step) rows of the batch, for the loss and the metrics.
+  let stepRows: StepRows?
 
-  init(steps: Int, maxBatch: Int, features: Int, modalities: Int, targetWidth: Int) {
+  init(
+    steps: Int, maxBatch: Int, features: Int, modalities: Int, targetWidth: Int, stepRows: StepRows? = nil
+  ) {
+    self.stepRows = stepRows
     x = Buffer(count: steps * maxBatch * features)
     lengths = .allocate(capacity: maxBatch)
     lengths.initialize(repeating: 1, count: maxBatch)

@@ -52,12 +52,13 @@ struct SessionData {
     let (saved, how) = SessionData.saved(o)
     var input = ResumeChecks.inputRecord(modalities, c, classes: c.task.kind == .binary ? 2 : c.task.classes)
     try comm.agree { try ResumeChecks.checkInput(input, against: saved, how: how) }
-    let load = LoadOptions(
+    var load = LoadOptions(
       modalities: modalities, steps: names.map { c.data.steps.value(for: $0)! }, align: c.data.align,
       normalize: c.data.normalize, missing: c.data.missing, task: c.task.kind, classes: c.task.classes,
       validationMask: excluded, statistics: saved?.normalization.map { FeatureStatistics(mean: $0.mean, std: $0.std) },
       stream: c.data.stream
         ? StreamOptions(bufferBytes: c.data.streamBufferMB << 20, rowsPerStep: c.train.batchSize) : nil)
+    load.target = c.task.target
     var timing = RunTiming()
     let loadStarted = RunTiming.now()
     let shard = try ShardLoader.load(file: file, schema: schema, options: load, comm: comm)

@@ -23,9 +23,13 @@ struct SessionModel {
     // more than B), and the evaluation chunk, which must not depend on the world size (EvaluationChunks).
     let maxBatch = max(1, min(c.train.batchSize, d.schema.count))
     let spec = ModelSpec.make(c, modalities: d.modalities, outputs: outputs)
+    let stepRows =
+      c.task.target == .step
+      ? StepRows(
+        steps: shard.steps, maxBatch: maxBatch, outputs: outputs, width: shard.targetWidth / shard.targetSteps) : nil
     let batch = BatchBuffers(
       steps: shard.steps, maxBatch: maxBatch, features: d.features, modalities: d.modalities.count,
-      targetWidth: shard.targetWidth)
+      targetWidth: shard.targetWidth, stepRows: stepRows)
     let model = spec.make(maxBatch: maxBatch, trailingGradients: StopSignal.slots)
     let optimizer = c.train.optimizer.make(parameterCount: model.arena.count, OptimizerSettings(c.train))
     let controls = StepControls(c.train, arena: model.arena, stepsPerEpoch: d.sampler.stepsPerEpoch)

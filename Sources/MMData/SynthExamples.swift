@@ -1,0 +1,97 @@
+import MMHDF5
+import MMTensor
+
+/// Data shaped for the reference systems of the model zoo (`mmtrain synth --example a|b|c|d`), each with a
+/// label that needs its architecture: a recurrent memory of the past, at every step or at the end.
+///
+///     a  sensor streams [N, 50, 8]; per step, binary: is the sum of feature 0 over the last 5 steps positive?
+///     b  symbols [N, 40, 16] (one of 10 prototype vectors + noise per step); per step, 10 classes: the symbol
+///        shown 2 steps earlier (at steps 0 and 1, the current one)
+///     c  text as word vectors [N, 100, 64] (a 50-word vocabulary + noise; lengths 60...100); binary: does
+///        word A occur before word B? (both occur once, anywhere)
+///     d  symbols [N, 30, 16], one step marked (feature 15 = 1); 10 classes: the symbol at the marked step
+///
+/// All lengths are in /lengths/x; the modality is /modalities/x.
+public enum SynthExample: String, CaseIterable, Sendable {
+  case a, b, c, d
+
+  public var summary: String {
+    switch self {
+    case .a: return "x [50, 8]; a binary label per step (the last 5 steps' sum of feature 0 > 0)"
+    case .b: return "x [40, 16]; one of 10 classes per step (the symbol 2 steps earlier)"
+    case .c: return "x [100, 64] word vectors; binary (word A before word B)"
+    case .d: return "x [30, 16]; 10 classes (the symbol at the marked step)"
+    }
+  }
+
+  /// Writes N samples drawn from `seed` to `path`.
+  public func write(samples n: Int, seed: UInt64, to path: String) throws {
+    var rng = RNG(seed: seed, stream: 11)
+    let (T, D): (Int, Int)
+    switch self {
+    case .a: (T, D) = (50, 8)
+    case .b: (T, D) = (40, 16)
+    case .c: (T, D) = (100, 64)
+    case .d: (T, D) = (30, 16)
+    }
+    var x = [Float](repeating: 0, count: n * T * D)
+    var lengths = [Int64](repeating: Int64(T), count: n)
+    var sampleLabels = [Int64](repeating: 0, count: n)
+    var stepLabels = [Int64](repeating: 0, count: n * T)
+    // Prototype vectors: 10 symbols (b, d) or a 50-word vocabulary (c), fixed by the example, not the seed.
+    var protoRNG = RNG(seed: 1234, stream: 12)
+    let protos = (0..<50).map { _ in (0..<D).map { _ in Float(protoRNG.normal()) } }
+    func put(_ i: Int, _ t: Int, _ v: [Float], noise: Float) {
+      for j in 0..<D { x[(i * T + t) * D + j] = v[j] + noise * Float(rng.normal()) }
+    }
+    for i in 0..<n {
+      switch self {
+      case .a:
+        for t in 0..<T { for j in 0..<D { x[(i * T + t) * D + j] = Float(rng.normal()) } }
+        for t in 0..<T {
+          var sum: Float = 0
+          for s in max(0, t - 4)...t { sum += x[(i * T + s) * D] }
+          stepLabels[i * T + t] = sum > 0 ? 1 : 0
+        }
+      case .b:
+        var symbols: [Int] = []
+        for t in 0..<T {
+          let s = Int(rng.next() % 10)
+          symbols.append(s)
+          put(i, t, protos[s], noise: 0.5)
+          stepLabels[i * T + t] = Int64(t >= 2 ? symbols[t - 2] : s)
+        }
+      case .c:
+        let L = 60 + Int(rng.next() % 41)
+        lengths[i] = Int64(L)
+        let a = Int(rng.next() % UInt64(L))
+        var b = Int(rng.next() % UInt64(L - 1))
+        if b >= a { b += 1 }
+        for t in 0..<L {
+          let word = t == a ? 0 : t == b ? 1 : 2 + Int(rng.next() % 48)
+          put(i, t, protos[word], noise: 0.3)
+        }
+        sampleLabels[i] = a < b ? 1 : 0
+      case .d:
+        let marked = Int(rng.next() % UInt64(T))
+        for t in 0..<T {
+          let s = Int(rng.next() % 10)
+          put(i, t, protos[s], noise: 0.5)
+          x[(i * T + t) * D + D - 1] = t == marked ? 1 : 0
+          if t == marked { sampleLabels[i] = Int64(s) }
+        }
+      }
+    }
+    let file = try HDF5File(path: path, mode: .truncate)
+    defer { file.close() }
+    try file.writeFloats("/modalities/x", x, shape: [n, T, D])
+    try file.writeInt64s("/lengths/x", lengths, shape: [n])
+    switch self {
+    case .a, .b: try file.writeInt64s("/labels", stepLabels, shape: [n, T])
+    case .c, .d: try file.writeInt64s("/labels", sampleLabels, shape: [n])
+    }
+    try file.writeInt64s("/groups", (0..<n).map { Int64($0 % 20) }, shape: [n])
+    try file.setAttribute(
+      "generator", on: "/", string: "mmtrain synth --example \(rawValue) --samples \(n) --seed \(seed)")
+  }
+}
