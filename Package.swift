@@ -93,7 +93,8 @@ let package = Package(
     .testTarget(name: "ModelTests", dependencies: ["MMCore", "MMModel", "MMOptim", "MMTensor", "TestSupport"]),
     .testTarget(name: "ConfigTests", dependencies: ["MMEval", "MMOptim", "MMModel", "MMData", "MMCore", "MMConfig", "TestSupport"]),
     .testTarget(name: "TrainingTests", dependencies: [
-      "MMTraining", "MMCheckpoint", "MMConfig", "MMData", "MMDistributed", "MMModel", "MMOptim", "MMHDF5", "TestSupport",
+      "MMTraining", "MMCheckpoint", "MMConfig", "MMCore", "MMData", "MMDistributed", "MMModel", "MMOptim", "MMHDF5",
+      "MMTensor", "TestSupport",
       .product(name: "MallocInterposerSwift", package: "malloc-interposer"),
     ]),
     .testTarget(name: "EvalTests", dependencies: ["MMCore", "MMEval", "TestSupport", "CZlib"]),

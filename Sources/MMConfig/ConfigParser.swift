@@ -160,7 +160,8 @@ extension TrainConfig {
       }
       if raw.entries["model.pooling"] != nil, config.model.pooling != .last {
         throw reader("model.pooling").invalid(
-          "is \(config.model.pooling.rawValue), but task.target: step reads every step (no pooling); drop model.pooling")
+          "is \(config.model.pooling.rawValue), but task.target: step reads every step (no pooling); drop model.pooling"
+        )
       }
     }
     if config.task.loss != .mse, kind != .regression {

@@ -106,7 +106,8 @@ public struct DataSchema: Equatable {
     let labels = try file.datasetInfo("/labels")
     guard (1...3).contains(labels.shape.count) else {
       throw MMError(
-        "\(path): '/labels' has rank \(labels.shape.count) \(labels.shape) (expected [N] or [N, K]; per-step labels [N, T] or [N, T, K])")
+        "\(path): '/labels' has rank \(labels.shape.count) \(labels.shape) (expected [N] or [N, K]; per-step labels [N, T] or [N, T, K])"
+      )
     }
     switch labels.dtype {
     case .integer, .float: break

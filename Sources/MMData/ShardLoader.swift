@@ -345,7 +345,8 @@ public enum ShardLoader {
     }
     if schema.labelShape.count == 3 {
       throw MMError(
-        "\(path): /labels is \(schema.labelDType) \(schema.labelShape): per-step targets [N, T, K] need task.target: step")
+        "\(path): /labels is \(schema.labelDType) \(schema.labelShape): per-step targets [N, T, K] need task.target: step"
+      )
     }
     if o.task == .regression {
       let values = try comm.agree { () -> [Double] in

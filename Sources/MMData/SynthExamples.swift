@@ -7,9 +7,10 @@ import MMTensor
 ///     a  sensor streams [N, 50, 8]; per step, binary: is the sum of feature 0 over the last 5 steps positive?
 ///     b  symbols [N, 40, 16] (one of 10 prototype vectors + noise per step); per step, 10 classes: the symbol
 ///        shown 2 steps earlier (at steps 0 and 1, the current one)
-///     c  text as word vectors [N, 100, 64] (a 50-word vocabulary + noise; lengths 60...100); binary: does
-///        word A occur before word B? (both occur once, anywhere)
-///     d  symbols [N, 30, 16], one step marked (feature 15 = 1); 10 classes: the symbol at the marked step
+///     c  text as word vectors [N, 100, 64] (a 50-word vocabulary + noise; lengths 60...100), 40% of them
+///        sentiment words, mostly (80%) positive in a positive text; binary: is the text positive?
+///     d  noisy readings [N, 30, 16] of one of 10 prototype signals (0.35 · prototype + unit noise at every
+///        step: no single step tells them apart); 10 classes: which prototype
 ///
 /// All lengths are in /lengths/x; the modality is /modalities/x.
 public enum SynthExample: String, CaseIterable, Sendable {
@@ -19,8 +20,8 @@ public enum SynthExample: String, CaseIterable, Sendable {
     switch self {
     case .a: return "x [50, 8]; a binary label per step (the last 5 steps' sum of feature 0 > 0)"
     case .b: return "x [40, 16]; one of 10 classes per step (the symbol 2 steps earlier)"
-    case .c: return "x [100, 64] word vectors; binary (word A before word B)"
-    case .d: return "x [30, 16]; 10 classes (the symbol at the marked step)"
+    case .c: return "x [100, 64] word vectors; binary (mostly positive or mostly negative sentiment words)"
+    case .d: return "x [30, 16]; 10 classes (which of 10 signals, under noise, over all steps)"
     }
   }
 
@@ -62,24 +63,21 @@ public enum SynthExample: String, CaseIterable, Sendable {
           stepLabels[i * T + t] = Int64(t >= 2 ? symbols[t - 2] : s)
         }
       case .c:
+        // Words 0-4 are positive, 5-9 negative, 10-49 neutral: a word is a sentiment word with probability 0.4,
+        // positive with probability 0.8 in a positive text (label 1) and 0.2 in a negative one.
         let L = 60 + Int(rng.next() % 41)
         lengths[i] = Int64(L)
-        let a = Int(rng.next() % UInt64(L))
-        var b = Int(rng.next() % UInt64(L - 1))
-        if b >= a { b += 1 }
+        let positive = rng.uniform() < 0.5
         for t in 0..<L {
-          let word = t == a ? 0 : t == b ? 1 : 2 + Int(rng.next() % 48)
+          var word = 10 + Int(rng.next() % 40)
+          if rng.uniform() < 0.4 { word = (rng.uniform() < (positive ? 0.8 : 0.2) ? 0 : 5) + Int(rng.next() % 5) }
           put(i, t, protos[word], noise: 0.3)
         }
-        sampleLabels[i] = a < b ? 1 : 0
+        sampleLabels[i] = positive ? 1 : 0
       case .d:
-        let marked = Int(rng.next() % UInt64(T))
-        for t in 0..<T {
-          let s = Int(rng.next() % 10)
-          put(i, t, protos[s], noise: 0.5)
-          x[(i * T + t) * D + D - 1] = t == marked ? 1 : 0
-          if t == marked { sampleLabels[i] = Int64(s) }
-        }
+        let c = Int(rng.next() % 10)
+        sampleLabels[i] = Int64(c)
+        for t in 0..<T { put(i, t, protos[c].map { 0.35 * $0 }, noise: 1) }
       }
     }
     let file = try HDF5File(path: path, mode: .truncate)

@@ -55,7 +55,9 @@ public struct Evaluator {
       var targets = UnsafePointer(batch.targets.pointer), rows = mb.count
       if let steps = batch.stepRows {  // per-step targets: the valid steps are the rows
         steps.gather(logits: logits, targets: targets, lengths: mb.fusedLengths, batch: mb.count)
-        (logits, targets, rows) = (UnsafePointer(steps.logits.pointer), UnsafePointer(steps.targets.pointer), steps.count)
+        (logits, targets, rows) = (
+          UnsafePointer(steps.logits.pointer), UnsafePointer(steps.targets.pointer), steps.count
+        )
       }
       let r = Loss.evaluate(
         session.lossSpec, logits: logits, targets: targets, batch: rows, outputs: model.outputs, denominator: 1,
@@ -63,7 +65,8 @@ public struct Evaluator {
       totals.lossSum += r.lossSum; totals.samples += Double(rows); totals.correct += Double(r.correct)
       totals.weightSum += r.weightSum; totals.absErrorSum += r.absErrorSum
       if lossKind != .regression {
-        confusion.add(logits: logits, targets: targets, batch: rows, outputs: model.outputs, binary: lossKind == .binary)
+        confusion.add(
+          logits: logits, targets: targets, batch: rows, outputs: model.outputs, binary: lossKind == .binary)
       }
     }
     totals.allreduce(comm)

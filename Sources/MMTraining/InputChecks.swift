@@ -32,12 +32,14 @@ public enum InputChecks {
           + "mmtrain predict --checkpoint \(checkpoint.path) --data \(path) --out predictions.csv")
     }
     if schema.hasLabels {
-      let integers = schema.labelsAreIntegers && schema.labelShape.count == 1
+      let perStep = c.task.target == .step, rank = perStep ? 2 : 1
+      let integers = schema.labelsAreIntegers && schema.labelShape.count == rank
       if c.task.kind != .regression && !integers {
+        let ids = perStep ? "per-step class ids [N, T]" : "class ids [N]"
         throw MMError(
-          "\(checkpoint.path) is a \(c.task.kind.rawValue) classifier, but /labels in \(path) is \(schema.labelDType) "
-            + "\(schema.labelShape) (regression targets?); score it on a file with integer class ids [N], or use a "
-            + "checkpoint trained with task.kind: regression")
+          "\(checkpoint.path) is a \(c.task.kind.rawValue) classifier\(perStep ? " of every step" : ""), but /labels in "
+            + "\(path) is \(schema.labelDType) \(schema.labelShape) (regression targets?); score it on a file with "
+            + "integer \(ids), or use a checkpoint trained with task.kind: regression")
       }
       if c.task.kind == .regression && integers {
         warnings.append(

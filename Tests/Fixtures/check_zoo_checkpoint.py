@@ -5,6 +5,7 @@ Used by Tests/MultiRankTests/CheckpointPyTorchTests.swift. Each argument is a JS
 
     {"checkpoint": path, "spec": {zoo_modules spec}, "inputs": {modality: {"shape": [B, T_m, D_m], "data"}},
      "lengths": {modality: [B]}, "logits": {"shape": [B, C], "data"}}       # logits: the Swift model's
+                                                  # (per-step targets: [B, T, C], compared at the valid steps)
 
 For each: zoo_modules.MultimodalModel(spec).load_state_dict(/params, strict=True), then the forward in float64
 on the same inputs must give the Swift float32 logits to 1e-4 (relative to the largest). Exit 0 when all pass.
@@ -36,9 +37,14 @@ def check(path):
     with torch.no_grad():
         logits = model([tensor(j["inputs"][n]) for n in names], [torch.tensor(j["lengths"][n]) for n in names])
     want = tensor(j["logits"])
+    if spec.get("target") == "step":   # (B, T, C): the valid steps only (past them the two sides differ, unread)
+        fused = torch.stack([torch.tensor(j["lengths"][n]) for n in names]).max(dim=0).values.clamp(min=1)
+        valid = torch.arange(want.shape[1]).expand(want.shape[0], -1) < fused.view(-1, 1)
+        logits, want = logits[valid], want[valid]
     err = (logits - want).abs().max().item() / max(want.abs().max().item(), 1e-30)
     ok = err < 1e-4
-    print(f"{spec['fusion']} fusion ({'bidirectional ' if spec['bidirectional'] else ''}{spec['cell']} x{spec['layers']}, {spec['pooling']} pooling): load_state_dict(strict=True) of "
+    target = ", every step" if spec.get("target") == "step" else ""
+    print(f"{spec['fusion']} fusion{target} ({'bidirectional ' if spec['bidirectional'] else ''}{spec['cell']} x{spec['layers']}, {spec['pooling']} pooling): load_state_dict(strict=True) of "
           f"{len(state)} tensors OK; logits vs Swift max rel diff {err:.2g} -> {'OK' if ok else 'FAIL'}")
     return ok
 

@@ -36,6 +36,40 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
     ],
   ]
 
+  /// The reference systems (configs/examples): per-step targets with a deep head (a), per-layer widths of
+  /// both cells (c, c-gru), stacked equal widths (d); small widths, one epoch on `mmtrain synth --example`.
+  func testReferenceSystemsLoadIntoPyTorchStrict() throws {
+    let root = fixturesDirectory().deletingLastPathComponent().deletingLastPathComponent().path
+    var cases: [String] = []
+    for (n, (system, sets)) in [
+      ("a", ["model.hidden=6", "model.head_hidden=[5, 3]"]), ("b", ["model.hidden=5"]), ("c", ["model.hidden=[6, 4]"]),
+      ("c-gru", ["model.hidden=[6, 4]"]), ("d", ["model.hidden=5"]),
+    ].enumerated() {
+      let example = try XCTUnwrap(SynthExample(rawValue: system.hasPrefix("c") ? "c" : system))
+      let data = path("\(example.rawValue).h5")
+      if !FileManager.default.fileExists(atPath: data) { try example.write(samples: 24, seed: 3, to: data) }
+      let runDir = path("run-\(system)")
+      let config = try String(contentsOfFile: "\(root)/configs/examples/\(system).yaml", encoding: .utf8)
+        .replacingOccurrences(of: "runs/examples/\(example.rawValue).h5", with: data)
+        .replacingOccurrences(of: "runs/examples/\(system)\n", with: runDir + "\n")
+      let configPath = path("config-\(system).yaml")
+      try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+      let overrides = (sets + ["train.epochs=1", "checkpoint.dir=\(runDir)"]).flatMap { ["--set", $0] }
+      let run = try mmtrain(ranks: 1, ["train", "--config", configPath] + overrides)
+      XCTAssertEqual(run.status, 0, run.transcript)
+      guard run.status == 0 else { continue }
+      let resolved = path("resolved-\(system).yaml")
+      try TrainConfig.load(path: configPath, overrides: sets + ["checkpoint.dir=\(runDir)"]).yaml()
+        .write(toFile: resolved, atomically: true, encoding: .utf8)
+      cases.append(
+        try writeCase(
+          config: resolved, data: data, checkpoint: runDir + "/latest", to: path("case-\(system).json"),
+          seed: UInt64(10 + n)))
+    }
+    XCTAssertEqual(cases.count, 5)
+    try checkInPyTorch(cases)
+  }
+
   func testCheckpointLoadsIntoPyTorchStrict() throws {
     let data = try TestData.synth(samples: 48, to: path("data.h5"))
     var cases: [String] = []
@@ -53,7 +87,11 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
           config: configPath, data: data, checkpoint: runDir + "/latest", to: path("case-\(n).json"), seed: UInt64(n)))
     }
     XCTAssertEqual(cases.count, Self.architectures.count)
+    try checkInPyTorch(cases)
+  }
 
+  /// check_zoo_checkpoint.py on the cases: every one loads with strict=True and gives the Swift logits.
+  func checkInPyTorch(_ cases: [String]) throws {
     let probe = python(["-c", "import torch, h5py"])
     guard probe.status == 0 else {
       let lines = probe.output.split(separator: "\n").map(String.init)
@@ -103,7 +141,7 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
             let batch = ModelBatch(
               x: xp.baseAddress!, lengths: lp.baseAddress!, fusedLengths: fp.baseAddress!, samples: sp.baseAddress!,
               count: B)
-            return Array(UnsafeBufferPointer(start: model.forward(batch), count: B * outputs))
+            return Array(UnsafeBufferPointer(start: model.forward(batch), count: spec.rowsPerSample * B * outputs))
           }
         }
       }
@@ -127,14 +165,22 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
       "pooling": spec.pooling.rawValue, "attention_size": spec.attentionSize as Any,
       "fusion_size": spec.fusionSize as Any,
       "head_hidden": spec.headHidden as Any, "dropout": spec.dropout, "outputs": spec.outputs,
-      "task": spec.task.rawValue,
+      "task": spec.task.rawValue, "target": spec.target.rawValue,
       "modalities": spec.inputs.map {
         ["name": $0.name, "features": $0.features, "steps": $0.steps, "hidden": $0.widths]
       },
     ]
+    // Per-step targets: the Swift (T, B, C) as PyTorch's (B, T, C); the script compares the valid steps.
+    let T = spec.rowsPerSample
+    var batchFirst = [Double](repeating: 0, count: logits.count)
+    for t in 0..<T {
+      for b in 0..<B {
+        for c in 0..<outputs { batchFirst[(b * T + t) * outputs + c] = Double(logits[(t * B + b) * outputs + c]) }
+      }
+    }
     let json: [String: Any] = [
       "checkpoint": checkpoint, "spec": zooSpec, "inputs": inputs, "lengths": lengthMap,
-      "logits": ["shape": [B, outputs], "data": logits.map(Double.init)],
+      "logits": ["shape": T > 1 ? [B, T, outputs] : [B, outputs], "data": batchFirst],
     ]
     try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: out))
     return out

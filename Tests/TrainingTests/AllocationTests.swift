@@ -28,9 +28,10 @@ final class AllocationTests: XCTestCase {
   func testTrainingStepsAllocateNothing() throws {
     for extra in [
       ["model.fusion=early", "model.layers=2"], ["model.fusion=late", "model.pooling=mean", "model.dropout=0.2"],
+      ["model.fusion=early", "model.hidden=[8, 4]", "model.layers=2", "model.head_hidden=[6, 4]", "model.dropout=0.2"],
     ] {
       let data = try writeSynthetic(dir, samples: 120)
-      let run = dir.appendingPathComponent("run-\(extra[0])")
+      let run = dir.appendingPathComponent("run-\(extra.joined(separator: "-"))")
       // 90 training rows, batch 8: 12 steps per epoch; count steps 15...20 (inside epoch 2).
       let config = try makeConfig(data: data, run: run, ["train.epochs=2", "train.batch_size=8"] + extra)
       var options = TrainingSession.Options()

@@ -1,6 +1,7 @@
 import Foundation
 import MMCore
 import MMModel
+import MMTensor
 @testable import MMTraining
 import TestSupport
 import XCTest
@@ -45,7 +46,8 @@ final class StepTargetReferenceTests: XCTestCase {
       return ModelSpec.Input(name: m.name, column: column, features: m.features, steps: m.steps, widths: m.hidden.list)
     }
     var spec = ModelSpec(
-      inputs: inputs, cell: CellKind(rawValue: f.spec.cell)!, layers: f.spec.layers, bidirectional: f.spec.bidirectional,
+      inputs: inputs, cell: CellKind(rawValue: f.spec.cell)!, layers: f.spec.layers,
+      bidirectional: f.spec.bidirectional,
       headHidden: f.spec.head_hidden, task: TaskKind(rawValue: f.spec.task)!, outputs: f.spec.outputs)
     spec.target = .step
     let B = f.fused_lengths.count, T = spec.maxSteps, D = spec.width, C = spec.outputs, M = inputs.count
@@ -97,7 +99,8 @@ final class StepTargetReferenceTests: XCTestCase {
     model.backward()
     for t in model.arena.tensors {
       XCTAssertLessThan(
-        maxRelativeDifference(model.arena.grads(of: t), values(f.grads[t.name]!)), 1e-4, "\(name): gradient of \(t.name)",
+        maxRelativeDifference(model.arena.grads(of: t), values(f.grads[t.name]!)), 1e-4,
+        "\(name): gradient of \(t.name)",
         file: file, line: line)
     }
     let g = model.inputGradient!.pointer
@@ -118,6 +121,67 @@ final class StepTargetReferenceTests: XCTestCase {
   func testRegressionTwoOutputsPeephole() throws { try check("regression_peephole_2layer") }
   func testRegressionOneOutput() throws { try check("regression1_lstm_single") }
 
+  /// Finite differences of the masked per-step loss, in a training forward with dropout between the layers
+  /// (widths [4, 3]) and on every step's head input: central differences at eps 1e-2 against backward for 4
+  /// entries of every tensor, for each task kind.
+  func testFiniteDifferences() {
+    let B = 3, T = 4
+    for (n, (task, C)) in [(TaskKind.multiclass, 3), (.binary, 1), (.regression, 2)].enumerated() {
+      var spec = ModelSpec(
+        inputs: [ModelSpec.Input(name: "x", column: 0, features: 3, steps: T, widths: [4, 3])],
+        cell: CellKind.allCases[n], layers: 2, bidirectional: n == 1, headHidden: [5], dropout: 0.3, task: task,
+        outputs: C)
+      spec.target = .step
+      let model = spec.make(maxBatch: B)
+      model.initialize(seed: UInt64(70 + n))
+      let head = model.arena.tensor("head.0.bias")  // live ReLU units
+      model.arena.setValues(model.arena.values(of: head).map { abs($0) + 0.3 }, of: head)
+      var rng = RNG(seed: UInt64(80 + n))
+      let x = (0..<(T * B * 3)).map { _ in Float(rng.normal()) }
+      let fused: [Int32] = [4, 2, 1]
+      let K = task == .regression ? C : 1
+      let targets: [Float] = (0..<(B * T * K)).map { _ in
+        task == .regression ? Float(rng.normal()) : Float(rng.next() % UInt64(max(C, 2)))
+      }
+      let batch = TestBatch(x: x, modalityLengths: fused, batch: B, fusedLengths: fused)
+      let ctx = TrainingContext(seed: 3, epoch: 1, modalityDropout: 0)
+      let rows = StepRows(steps: T, maxBatch: B, outputs: C, width: K)
+      let loss = LossSpec(task)
+      func evaluate(gradient: Bool) -> Double {
+        targets.withUnsafeBufferPointer { y in
+          fused.withUnsafeBufferPointer { l in
+            let logits = model.forward(batch.model, training: ctx)
+            rows.gather(logits: logits, targets: y.baseAddress!, lengths: l.baseAddress!, batch: B)
+            let r = Loss.evaluate(
+              loss, logits: rows.logits.pointer, targets: rows.targets.pointer, batch: rows.count, outputs: C,
+              denominator: Double(rows.count), dlogits: gradient ? rows.dlogits.pointer : nil)
+            if gradient {
+              rows.scatter(into: model.dlogits.pointer, batch: B)
+              model.backward()
+            }
+            return r.lossSum / Double(rows.count)
+          }
+        }
+      }
+      model.arena.zeroGrads()
+      _ = evaluate(gradient: true)
+      let analytic = Array(UnsafeBufferPointer(start: model.arena.grads.pointer, count: model.arena.count))
+      for t in model.arena.tensors {
+        for _ in 0..<4 {
+          let p = t.offset + Int(rng.next() % UInt64(t.count)), saved = model.arena.values[p]
+          model.arena.values[p] = saved + 1e-2
+          let up = evaluate(gradient: false)
+          model.arena.values[p] = saved - 1e-2
+          let down = evaluate(gradient: false)
+          model.arena.values[p] = saved
+          let numeric = (up - down) / 2e-2, a = Double(analytic[p])
+          XCTAssertLessThan(
+            abs(numeric - a), 2e-3 + 0.02 * abs(numeric), "\(task) \(t.name)[\(p - t.offset)]: \(a) vs \(numeric)")
+        }
+      }
+    }
+  }
+
   /// The mask matters: the same fixture scored over every step (padding included) gives another loss.
   func testCountingPaddedStepsFails() throws {
     let url = fixturesDirectory().appendingPathComponent("step_multiclass_lstm_deephead.json")
@@ -128,7 +192,9 @@ final class StepTargetReferenceTests: XCTestCase {
     let logits = [Float](repeating: 0, count: T * B * 3)
     let targets = values(f.targets).map { Float($0 < 0 ? 0 : $0) }
     targets.withUnsafeBufferPointer { y in
-      all.withUnsafeBufferPointer { rows.gather(logits: logits, targets: y.baseAddress!, lengths: $0.baseAddress!, batch: B) }
+      all.withUnsafeBufferPointer {
+        rows.gather(logits: logits, targets: y.baseAddress!, lengths: $0.baseAddress!, batch: B)
+      }
     }
     XCTAssertNotEqual(rows.count, f.fused_lengths.reduce(0, +))
   }

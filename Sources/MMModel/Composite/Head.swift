@@ -25,6 +25,7 @@ final class Head {
   }
 
   let sizes: [Int]  // [In, W_1, ..., W_n, C]
+  let outputs: Int  // C (stored: `sizes.last` allocates in an unoptimised build)
   let w, b, gW, gB: [UnsafeMutablePointer<Float>]  // Linear j: (sizes[j+1], sizes[j]) (sizes[j+1])
   let acts: [Buffer]  // a_j (B, W_j), j = 1...n: relu outputs (acts[j-1])
   let dA, dB: Buffer  // (B, max W_j) backward scratch
@@ -33,6 +34,7 @@ final class Head {
 
   init(arena: ParameterArena, input In: Int, hidden: [Int], outputs C: Int, maxBatch B: Int) {
     sizes = [In] + hidden + [C]
+    outputs = C
     let names = (0...hidden.count).map { Self.linearName($0, hidden: hidden) }
     w = names.map { arena.value($0 + "weight") }; b = names.map { arena.value($0 + "bias") }
     gW = names.map { arena.grad($0 + "weight") }; gB = names.map { arena.grad($0 + "bias") }
@@ -41,8 +43,6 @@ final class Head {
     dA = Buffer(count: B * widest); dB = Buffer(count: B * widest)
     logits = Buffer(count: B * C)
   }
-
-  var outputs: Int { sizes.last! }
 
   /// x (B, In) -> logits (B, C).
   func forward(_ x: UnsafePointer<Float>, batch B: Int) -> UnsafePointer<Float> {

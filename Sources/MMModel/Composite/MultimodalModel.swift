@@ -129,7 +129,8 @@ public final class MultimodalModel {
     // per step: the encoder's (T, B, F) sequence, T·B rows (row t·B + b: sample b's step t)
     let T = perStep ? maxSteps : 1
     var fused =
-      perStep ? pooled[0] : fusion.forward(pooled, lengths: concatenatesSteps ? nil : UnsafePointer(b.lengths), batch: B)
+      perStep
+      ? pooled[0] : fusion.forward(pooled, lengths: concatenatesSteps ? nil : UnsafePointer(b.lengths), batch: B)
     if let ctx, spec.architecture.dropout > 0 {  // dropout on the fused vector before the head
       let F = fusedSize, mask = headMask.pointer, out = headInput.pointer
       for t in 0..<T {

@@ -86,7 +86,9 @@ struct StepTotals {
   mutating func allreduce(_ comm: Communicator) {
     var v = [lossSum, samples, rows, correct, weightSum, collectiveSeconds, movedRows]
     comm.allreduceSum(&v)
-    (lossSum, samples, rows, correct, weightSum, collectiveSeconds, movedRows) = (v[0], v[1], v[2], v[3], v[4], v[5], v[6])
+    (lossSum, samples, rows, correct, weightSum, collectiveSeconds, movedRows) = (
+      v[0], v[1], v[2], v[3], v[4], v[5], v[6]
+    )
   }
 
   var meanLoss: Double { weightSum > 0 ? lossSum / weightSum : 0 }

@@ -33,7 +33,9 @@ final class StepRows {
     targets y: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, batch B: Int, loss: LossSpec
   ) -> Double {
     var sum = 0.0
-    for b in 0..<B { for t in 0..<min(Int(lengths[b]), steps) { sum += loss.weight(ofLabel: y[(b * steps + t) * width]) } }
+    for b in 0..<B {
+      for t in 0..<min(Int(lengths[b]), steps) { sum += loss.weight(ofLabel: y[(b * steps + t) * width]) }
+    }
     return sum
   }
 

@@ -1,0 +1,121 @@
+import Foundation
+import MMData
+import MMHDF5
+import TestSupport
+import XCTest
+
+/// The model zoo's reference systems run as written (configs/examples), on `mmtrain synth --example` data, at
+/// small sizes: per-step targets (A, B), per-layer widths (C), and the same result on 1 and 4 ranks with SGD.
+final class ReferenceSystemTests: MultiRankTestCase {
+  /// A config of configs/examples/`name`.yaml, shrunk for a debug build: `changes` over it.
+  func example(_ name: String, data: String, _ changes: [String: String]) throws -> String {
+    var lines = try String(contentsOfFile: repositoryRoot() + "/configs/examples/\(name).yaml", encoding: .utf8)
+    lines = lines.replacingOccurrences(of: "runs/examples/\(name).h5", with: data)
+    let config = path("\(name).yaml")
+    try lines.write(toFile: config, atomically: true, encoding: .utf8)
+    return config
+  }
+
+  func repositoryRoot() -> String { fixturesDirectory().deletingLastPathComponent().deletingLastPathComponent().path }
+
+  func sets(_ changes: [String: String]) -> [String] {
+    changes.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0)=\($1)"] }
+  }
+
+  /// 1 and 4 ranks with SGD train the same model: /params within `tolerance` (float32 sums re-associated over
+  /// the ranks' shares of a few steps).
+  func checkRanksAgree(_ name: String, data: String, _ changes: [String: String], tolerance: Double = 1e-6) throws
+    -> String
+  {
+    let config = try example(name, data: data, changes)
+    var dirs: [Int: String] = [:]
+    for ranks in [1, 4] {
+      let dir = path("run-\(name)-\(ranks)")
+      let run = try mmtrain(
+        ranks: ranks, ["train", "--config", config, "--set", "checkpoint.dir=\(dir)"] + sets(changes), timeout: 300)
+      XCTAssertEqual(run.status, 0, run.transcript)
+      dirs[ranks] = dir
+    }
+    let one = try RunOutputs.tensors("/params", of: dirs[1]! + "/latest")
+    let four = try RunOutputs.tensors("/params", of: dirs[4]! + "/latest")
+    XCTAssertEqual(Set(one.keys), Set(four.keys))
+    for (tensor, expected) in one {
+      XCTAssertLessThan(
+        maxRelativeDifference(four[tensor] ?? [], expected), tolerance, "\(name): /params/\(tensor), 1 vs 4 ranks")
+    }
+    return dirs[1]!
+  }
+
+  /// System A: LSTM → per-step MLP head [32, 16] → sigmoid, one binary label per step.
+  func testSystemAPerStepTargets() throws {
+    let data = path("a.h5")
+    try SynthExample.a.write(samples: 160, seed: 5, to: data)
+    let dir = try checkRanksAgree(
+      "a", data: data,
+      [
+        "model.hidden": "12", "model.head_hidden": "[8, 4]", "train.optimizer": "sgd", "train.lr": "0.1",
+        "train.epochs": "2", "train.batch_size": "16",
+      ])
+    let metrics = try RunOutputs.metrics(runDir: dir)
+    XCTAssertEqual(metrics.count, 2)
+    XCTAssertNotNil(metrics.last?["val_accuracy"] as? Double)
+
+    // predict: one csv line per valid (sample, step), and [N, T, 2] probabilities in .h5.
+    let csv = path("a.csv"), h5 = path("a-pred.h5")
+    for out in [csv, h5] {
+      let run = try mmtrain(ranks: 2, ["predict", "--checkpoint", dir, "--data", data, "--out", out])
+      XCTAssertEqual(run.status, 0, run.transcript)
+    }
+    let lines = try String(contentsOfFile: csv, encoding: .utf8).split(separator: "\n")
+    XCTAssertEqual(lines.first, "index,step,group,fold,label,prediction,prob_0,prob_1")
+    XCTAssertEqual(lines.count - 1, 160 * 50, "every step of every sample (example a: all 50 steps valid)")
+    XCTAssertEqual(lines[1].split(separator: ",", omittingEmptySubsequences: false).prefix(2), ["0", "0"])
+    let file = try HDF5File(path: h5, mode: .readOnly)
+    defer { file.close() }
+    XCTAssertEqual(try file.datasetInfo("/probabilities").shape, [160, 50, 2])
+    XCTAssertEqual(try file.datasetInfo("/prediction").shape, [160, 50])
+  }
+
+  /// System C: LSTM [wide, narrow] (whole sequence into the next layer) → last step → sigmoid; padded text.
+  func testSystemCPerLayerWidths() throws {
+    let data = path("c.h5")
+    try SynthExample.c.write(samples: 48, seed: 5, to: data)
+    let dir = try checkRanksAgree(
+      "c", data: data,
+      [
+        "model.hidden": "[8, 4]", "train.optimizer": "sgd", "train.lr": "0.1", "train.epochs": "1",
+        "train.batch_size": "16",
+      ])
+    let params = try RunOutputs.tensors("/params", of: dir + "/latest")
+    XCTAssertEqual(params["fusion.lstm.0.weight_ih_l0"]?.count, 4 * 8 * 64)
+    XCTAssertEqual(params["fusion.lstm.1.weight_ih_l0"]?.count, 4 * 4 * 8)
+  }
+
+  /// Per-step labels whose T is not the modalities' T, a step target with interpolation or late fusion, and
+  /// model.layers against a hidden list: one line each, nothing written.
+  func testBadInput() throws {
+    let data = path("a.h5")
+    try SynthExample.a.write(samples: 40, seed: 5, to: data)
+    let wrongT = try TestData.write(path("wrong-t.h5")) { f in
+      try f.writeFloats("/modalities/x", [Float](repeating: 0.5, count: 40 * 50 * 8), shape: [40, 50, 8])
+      try f.writeInt64s("/labels", [Int64](repeating: 1, count: 40 * 49), shape: [40, 49])
+    }
+    try expectFailure(
+      ranks: 2, ["--config", try example("a", data: wrongT, [:]), "--set", "checkpoint.dir=\(path("r1"))"],
+      saying: "/labels has 49 steps per sample, but /modalities/x has 50")
+    for (set, needle) in [
+      ("data.align=interpolate", "data.align is interpolate, but task.target: step never resamples its labels"),
+      ("model.fusion=late", "model.fusion is late, but task.target: step needs one time axis"),
+    ] {
+      try expectFailure(
+        ranks: 1,
+        ["--config", try example("a", data: data, [:]), "--set", set, "--set", "checkpoint.dir=\(path("r2"))"],
+        saying: needle, status: 64)
+    }
+    try expectFailure(
+      ranks: 1, ["--config", try example("c", data: data, [:]), "--set", "model.layers=3"],
+      saying: "model.layers is 3, but model.hidden lists 2 widths", status: 64)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: path("r1")))
+    XCTAssertFalse(FileManager.default.fileExists(atPath: path("r2")))
+  }
+}
