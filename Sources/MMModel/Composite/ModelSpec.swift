@@ -136,7 +136,8 @@ public struct ModelSpec: Equatable, Sendable {
     var specs = encoders.flatMap { $0.parameterSpecs(architecture) }
     specs += architecture.fusion.method.parameterSpecs(
       names: inputs.map(\.name), pooled: pooledSizes, size: resolvedFusionSize)
-    specs += Head.parameterSpecs(input: fusedSize, hidden: resolvedHeadHidden, outputs: outputs)
+    let (sizes, indexed) = Perceptron.head(input: fusedSize, hidden: resolvedHeadHidden, outputs: outputs)
+    specs += Perceptron.parameterSpecs(prefix: "head.", sizes: sizes, indexed: indexed)
     return specs
   }
 

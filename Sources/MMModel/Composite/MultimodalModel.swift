@@ -27,7 +27,7 @@ public final class MultimodalModel {
   let bounds: [Double]  // per arena tensor: U(-bound, bound) at initialisation
   let encoders: [any ModalityEncoder]
   let fusion: any FusionLayer
-  let head: Head
+  let head: Perceptron
   let headMask: Buffer  // (B, F) dropout mask on the fused vector
   let headInput: Buffer  // (B, F) fused vector after dropout
   let dFused: Buffer  // (B, F)
@@ -69,8 +69,8 @@ public final class MultimodalModel {
       names: spec.inputs.map(\.name), pooled: spec.pooledSizes, size: spec.resolvedFusionSize,
       arena: arena, maxBatch: B)
     let R = spec.rowsPerSample * B  // head rows: samples, or (step, sample) pairs for a per-step target
-    head = Head(
-      arena: arena, input: spec.fusedSize, hidden: spec.resolvedHeadHidden, outputs: spec.outputs, maxBatch: R)
+    let (sizes, indexed) = Perceptron.head(input: spec.fusedSize, hidden: spec.resolvedHeadHidden, outputs: spec.outputs)
+    head = Perceptron(arena: arena, prefix: "head.", sizes: sizes, indexed: indexed, reluLast: false, maxRows: R)
     let F = spec.fusedSize
     fusedSize = F; maxSteps = spec.maxSteps; width = spec.width; concatenatesSteps = spec.fusion.concatenatesSteps
     perStep = spec.target == .step
@@ -144,7 +144,7 @@ public final class MultimodalModel {
       fused = UnsafePointer(out)
     }
     fusedInput = fused
-    return head.forward(fused, batch: T * B)
+    return head.forward(fused, rows: T * B)
   }
 
   /// Back-propagates `dlogits` (B, C) through the last forward; accumulates into `arena.grads`.
@@ -156,7 +156,7 @@ public final class MultimodalModel {
     }
     let B = batch, rows = (perStep ? maxSteps : 1) * B
     let d = perStep ? dPooled[0] : dFused.pointer  // per step: straight into the encoder's (T, B, F)
-    head.backward(dlogits.pointer, batch: rows, dx: d)
+    head.backward(dlogits.pointer, rows: rows, dx: d)
     if training && spec.architecture.dropout > 0 {
       let mask = headMask.pointer
       for i in 0..<(rows * fusedSize) { d[i] *= mask[i] }
