@@ -42,6 +42,8 @@ public struct ModelConfig: Equatable, Sendable {
   public var architecture: Architecture
   /// Hidden units per direction: one width (or one per layer), or one per modality (every fusion but early).
   public var hidden: PerModality<LayerWidths>
+  /// `model.encoders`: the encoder of each non-sequence modality by name (a static vector's MLP); absent = default.
+  public var encoders: [String: EncoderChoice] = [:]
 
   public subscript<T>(dynamicMember field: WritableKeyPath<Architecture, T>) -> T {
     get { architecture[keyPath: field] }

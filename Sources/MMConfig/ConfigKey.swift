@@ -138,6 +138,19 @@ extension ConfigKey {
       help: help, aliases: aliases, read: { try $0.layerWidths($1!) }, render: { $0.yaml(\.yaml) })
   }
 
+  /// `{<modality>: {kind: mlp, widths: [32]}, ...}`.
+  static func encoders(
+    _ path: String, _ field: WritableKeyPath<TrainConfig, [String: EncoderChoice]>, help: String,
+    aliases: [String] = []
+  ) -> ConfigKey {
+    ConfigKey(
+      path, field, default: [:], type: "{modality: {kind: mlp, widths: [int, ...]}}", help: help, aliases: aliases,
+      read: { try $0.encoders($1!) },
+      render: { map in
+        "{" + map.keys.sorted().map { "\(YAMLText.string($0)): \(map[$0]!.yaml)" }.joined(separator: ", ") + "}"
+      })
+  }
+
   /// `64`, `[32, 16]` (Linear→ReLU per width), `0` or `[]` (a Linear head), or null (the fusion's default).
   static func headWidths(
     _ path: String, _ field: WritableKeyPath<TrainConfig, [Int]?>, help: String, aliases: [String] = []

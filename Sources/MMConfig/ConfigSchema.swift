@@ -86,6 +86,13 @@ enum ConfigSchema {
         + "returning its whole sequence into a 64-unit one; `model.layers` is then the list's length). A map such as "
         + "`{text: [128, 64], audio: 32}` sizes each modality's encoder (every fusion but early).",
       aliases: ["hidden_size", "hidden_dim", "units", "hidden_units"]),
+    .encoders(
+      "model.encoders", \.model.encoders,
+      help:
+        "The encoder of each static-vector modality (/modalities/<name> [N, D]) by name: `{kind: mlp, widths: [32]}` "
+        + "is Linear + ReLU per width (`encoders.<name>.mlp` = nn.Sequential); `widths: []` (the default) passes the "
+        + "vector to the fusion as it is. Sequences have recurrent encoders (`hidden`, `layers`, `cell`).",
+      aliases: ["encoder", "modality_encoders", "static_encoders"]),
     .int(
       "model.layers", \.model.layers, default: 1, min: 1,
       help: "Stacked recurrent layers per encoder (with a list in `hidden`: its length, or leave this out).",

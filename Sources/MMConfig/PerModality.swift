@@ -28,10 +28,11 @@ public enum PerModality<Value: Equatable & Sendable>: Equatable, Sendable {
   }
 
   /// Checks a map against the modalities a run uses: every entry names one of them, and each has one.
-  /// `key` is the full key path, for the error ("model.hidden").
-  public func check(key: String, modalities: [String]) throws {
+  /// `key` is the full key path, for the error ("model.hidden"). `alsoAllowed`: names that may have an entry
+  /// but need none (static vectors, which ignore it).
+  public func check(key: String, modalities: [String], alsoAllowed: [String] = []) throws {
     guard case .each(let map) = self else { return }
-    if let unknown = map.keys.sorted().first(where: { !modalities.contains($0) }) {
+    if let unknown = map.keys.sorted().first(where: { !modalities.contains($0) && !alsoAllowed.contains($0) }) {
       throw MMError.usage(
         "\(key) names modality '\(unknown)', which the run does not use (its modalities: \(modalities.joined(separator: ", "))); fix the name or drop the entry"
       )

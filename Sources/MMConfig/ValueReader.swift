@@ -205,6 +205,54 @@ struct ValueReader {
       })
   }
 
+  /// `model.encoders`: a mapping of modality name to `{kind: mlp, widths: [W, ...]}`.
+  func encoders(_ node: Node) throws -> [String: EncoderChoice] {
+    if Self.isNull(node) { return [:] }
+    guard let mapping = node.mapping else {
+      throw invalid(
+        "must be a mapping of modality to encoder, such as {face: {kind: mlp, widths: [32]}}, got \(Self.describe(node))"
+      )
+    }
+    var map: [String: EncoderChoice] = [:]
+    for (keyNode, value) in mapping {
+      guard let name = keyNode.scalar?.string, !name.isEmpty else {
+        throw invalid("has a key that is not a modality name")
+      }
+      let reader = ValueReader(path: "\(path).\(name)", source: source)
+      guard let fields = value.mapping else {
+        throw reader.invalid("must be a mapping such as {kind: mlp, widths: [32]}, got \(Self.describe(value))")
+      }
+      var entries: [String: Node] = [:]
+      for (k, v) in fields {
+        guard let key = k.scalar?.string else { throw reader.invalid("has a key that is not a name") }
+        entries[key] = v
+      }
+      guard let kindNode = entries["kind"], let kind = kindNode.scalar?.string else {
+        throw reader.invalid("needs a kind (mlp)")
+      }
+      switch kind {
+      case "mlp":
+        if let unknown = entries.keys.sorted().first(where: { !["kind", "widths"].contains($0) }) {
+          throw reader.invalid("has '\(unknown)', which kind mlp does not take (it takes widths)")
+        }
+        let widths =
+          try entries["widths"].map { node -> [Int] in
+            let r = ValueReader(path: "\(path).\(name).widths", source: source)
+            guard let items = node.sequence else {
+              throw r.invalid("must be a list of widths such as [32], got \(Self.describe(node))")
+            }
+            return try items.enumerated().map {
+              try ValueReader(path: "\(r.path)[\($0)]", source: source).int($1, min: 1)
+            }
+          } ?? []
+        map[name] = .mlp(widths: widths)
+      default:
+        throw reader.invalid("has kind '\(kind)'; the kinds are: mlp (a static vector's Linear + ReLU layers)")
+      }
+    }
+    return map
+  }
+
   /// `model.head_hidden`: an integer ≥ 0 (0 = a Linear head) or a list of widths ≥ 1 (`[]` = a Linear head).
   func headWidths(_ node: Node) throws -> [Int] {
     if node.scalar != nil {

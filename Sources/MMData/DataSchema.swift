@@ -3,7 +3,8 @@ import MMHDF5
 
 /// The data file contract, read from metadata only (no feature values are read):
 ///
-///     /modalities/<name>  float16|32|64 [N, T_name, D_name]   one per modality, at least one
+///     /modalities/<name>  float16|32|64 [N, T_name, D_name]   one per modality, at least one; or [N, D_name]:
+///                         a static vector (one per sample: one step, never a length)
 ///     /labels             integer [N] class ids, or float [N] / [N, K] regression targets; with task.target: step,
 ///                         integer [N, T] class ids, or float [N, T] / [N, T, K] targets, one per time step
 ///     /lengths            optional: integer [N] for all modalities, or group /lengths/<name> [N] each
@@ -12,10 +13,16 @@ import MMHDF5
 public struct DataSchema: Equatable {
   public struct Modality: Equatable {
     public let name: String
-    public let steps: Int  // T_name
+    public let steps: Int  // T_name (1 for a static vector)
     public let features: Int  // D_name
     public let dtype: HDF5DType
+    public var kind: ModalityKind = .sequence
     public var dataset: String { "/modalities/\(name)" }
+  }
+  /// What a modality's dataset holds, read from its rank.
+  public enum ModalityKind: String, Equatable, Sendable {
+    case sequence  // [N, T, D]: steps, with lengths
+    case vector  // [N, D]: one static vector per sample (age, a questionnaire, a pooled embedding)
   }
   public enum Lengths: Equatable {
     case none  // every step valid
@@ -41,12 +48,16 @@ public struct DataSchema: Equatable {
 
   /// Dataset holding the lengths of `modality`, or nil when all its steps are valid.
   public func lengthsDataset(for modality: String) -> String? {
+    guard hasSteps(modality) else { return nil }  // a static vector: its one step is valid
     switch lengths {
     case .none: return nil
     case .shared: return "/lengths"
     case .perModality(let names): return names.contains(modality) ? "/lengths/\(modality)" : nil
     }
   }
+
+  /// Whether `modality` has lengths at all: a static vector has none (always one valid step).
+  func hasSteps(_ modality: String) -> Bool { self.modality(modality)?.kind != .vector }
 
   /// Opens and validates `path` against the contract.
   public static func read(path: String) throws -> DataSchema {
@@ -80,11 +91,19 @@ public struct DataSchema: Equatable {
       let ds = "/modalities/\(name)"
       guard file.isDataset(ds) else { throw MMError("\(path): '\(ds)' is not a dataset (expected float [N, T, D])") }
       let info = try file.datasetInfo(ds)
-      guard info.shape.count == 3 else {
-        throw MMError("\(path): '\(ds)' has rank \(info.shape.count) \(info.shape) (expected [N, T, D])")
+      guard info.shape.count == 3 || info.shape.count == 2 else {
+        throw MMError(
+          "\(path): '\(ds)' has rank \(info.shape.count) \(info.shape) (expected a sequence [N, T, D] or a static vector [N, D])"
+        )
       }
       guard case .float = info.dtype else {
         throw MMError("\(path): '\(ds)' has dtype \(info.dtype) (expected float32, float64 or float16)")
+      }
+      if info.shape.count == 2 {  // a static vector: one step of D features
+        guard info.shape[1] > 0 else { throw MMError("\(path): '\(ds)' has an empty dimension \(info.shape)") }
+        try checkN(ds, info.shape[0])
+        modalities.append(Modality(name: name, steps: 1, features: info.shape[1], dtype: info.dtype, kind: .vector))
+        continue
       }
       guard info.shape[1] > 0, info.shape[2] > 0 else {
         throw MMError("\(path): '\(ds)' has an empty dimension \(info.shape)")

@@ -43,13 +43,17 @@ public struct Inspection {
       let nonFinite = try countNonFinite(file, m, lengths)
       let absent = lengths.filter { $0 == 0 }.count
       let mean = lengths.isEmpty ? 0 : Double(lengths.reduce(0, +)) / Double(lengths.count)
-      let shape = "[\(n), \(m.steps), \(m.features)] \(m.dtype)"
+      let shape =
+        m.kind == .vector ? "[\(n), \(m.features)] \(m.dtype)" : "[\(n), \(m.steps), \(m.features)] \(m.dtype)"
       lines.append(
         "  " + m.name.padding(toLength: max(10, m.name.count), withPad: " ", startingAt: 0) + " "
           + shape.padding(toLength: max(26, shape.count), withPad: " ", startingAt: 0)
-          + String(
-            format: " lengths min %d mean %.1f max %d, absent %d, NaN/Inf %d", lengths.min() ?? 0, mean,
-            lengths.max() ?? 0, absent, nonFinite))
+          + (m.kind == .vector ? String(format: " static vector, NaN/Inf %d", nonFinite) : "")
+          + (m.kind == .vector
+            ? ""
+            : String(
+              format: " lengths min %d mean %.1f max %d, absent %d, NaN/Inf %d", lengths.min() ?? 0, mean,
+              lengths.max() ?? 0, absent, nonFinite)))
       if nonFinite > 0 {
         problems.append(
           "\(m.dataset) has \(nonFinite) NaN/Inf values in valid steps (training needs data.missing: zero or mean)")

@@ -39,6 +39,19 @@ public struct Architecture: Equatable, Sendable {
   }
 }
 
+/// `model.encoders.<m>`: the encoder of a modality that is not a sequence.
+public enum EncoderChoice: Equatable, Sendable {
+  /// Linear + ReLU per width (`widths: []` passes the vector through): a static vector's encoder.
+  case mlp(widths: [Int])
+
+  /// `{kind: mlp, widths: [32]}`.
+  public var yaml: String {
+    switch self {
+    case .mlp(let w): return "{kind: mlp, widths: [" + w.map(String.init).joined(separator: ", ") + "]}"
+    }
+  }
+}
+
 /// A kind chosen by name (`model.cell`, `model.pooling`, `model.fusion`): a value wrapping the kind's
 /// implementation, equal by name. `allCases` is the registry: `init(rawValue:)` finds only registered kinds,
 /// and the config's choice of valid names is that list.

@@ -135,8 +135,8 @@ struct Train: ParsableCommand {
           throw MMError.usage("data.path in \(config!): \(error)")
         }
         defer { file.close() }
-        let names = try DataSchema.read(file).resolveModalities(cfg.data.modalities).map(\.name)
-        try ModelSpec.checkPerModalityKeys(cfg, modalities: names)
+        let modalities = try DataSchema.read(file).resolveModalities(cfg.data.modalities)
+        try ModelSpec.checkPerModalityKeys(cfg, modalities: modalities)
         try cfg.check(worldSize: 1)
         print(cfg.yaml(), terminator: "")
         return

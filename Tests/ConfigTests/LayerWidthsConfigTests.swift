@@ -73,3 +73,31 @@ final class LayerWidthsConfigTests: XCTestCase {
     XCTAssertEqual(try TrainConfig.parse(yaml: c.yaml(), source: "resolved.yaml"), c)
   }
 }
+
+/// `model.encoders`: a static vector's MLP by modality name; its errors.
+final class EncodersConfigTests: XCTestCase {
+  func testMLPEncodersParseAndRoundTrip() throws {
+    let c = parseOK(
+      minimalYAML + "model:\n  fusion: late\n  encoders: {face: {kind: mlp, widths: [32, 16]}, age: {kind: mlp}}\n")
+    XCTAssertEqual(c?.model.encoders, ["face": .mlp(widths: [32, 16]), "age": .mlp(widths: [])])
+    if let c { XCTAssertEqual(try TrainConfig.parse(yaml: c.yaml(), source: "resolved.yaml"), c) }
+    XCTAssertEqual(TrainConfig.defaults.model.encoders, [:])
+  }
+
+  func testBadEncoders() {
+    XCTAssertEqual(
+      configErrorMessage(minimalYAML + "model:\n  encoders: {face: {kind: conv3d}}\n"),
+      "configs/x.yaml: model.encoders.face has kind 'conv3d'; the kinds are: mlp (a static vector's Linear + ReLU layers)"
+    )
+    XCTAssertEqual(
+      configErrorMessage(minimalYAML + "model:\n  encoders: {face: {kind: mlp, width: [3]}}\n"),
+      "configs/x.yaml: model.encoders.face has 'width', which kind mlp does not take (it takes widths)")
+    XCTAssertEqual(
+      configErrorMessage(minimalYAML + "model:\n  encoders: {face: {kind: mlp, widths: [0]}}\n"),
+      "configs/x.yaml: model.encoders.face.widths[0] must be at least 1, got 0")
+    XCTAssertEqual(
+      configErrorMessage(minimalYAML + "model:\n  encoders: [mlp]\n"),
+      "configs/x.yaml: model.encoders must be a mapping of modality to encoder, such as {face: {kind: mlp, widths: [32]}}, got a list"
+    )
+  }
+}

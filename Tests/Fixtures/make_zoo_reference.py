@@ -138,6 +138,23 @@ def cases():
             fusion_size=3 if fusion in ("attention", "gated") else None, head_hidden=head_hidden, task=task,
             outputs=C, modalities=mods, lengths=lengths))
         n += 1
+    # Static vectors [B, D] (kind static, one step; inputs stored [B, 1, D]) with an MLP encoder or passed through,
+    # beside sequences; sample 2 has the vector absent (length 0, as modality dropout makes it).
+    face = lambda widths: dict(name="face", features=4, steps=1, hidden=1, kind="static",
+                               encoder={"kind": "mlp", "widths": widths})
+    for name, fusion, cell, bidirectional, mods in [
+            ("late_static_mlp", "late", "lstm", False, [SEPARATE[0], face([5, 3])]),
+            ("gated_static_passthrough", "gated", "lstm", False, SEPARATE[:2] + [face([])]),
+            ("attention_gru_bi_static_mlp", "attention", "gru", True, [SEPARATE[1], face([3])]),
+            ("tensor_static_mlp", "tensor", "lstm", False, [SEPARATE[0], face([2])])]:
+        task, C = TASKS[n % 3]
+        lengths = {m["name"]: list(SEPARATE_LENGTHS[m["name"]]) for m in mods if m["name"] != "face"}
+        lengths["face"] = [1, 1, 0, 1]
+        out.append(dict(
+            name=name, seed=2000 + n, fusion=fusion, cell=cell, bidirectional=bidirectional, pooling="last", layers=1,
+            attention_size=None, fusion_size=3 if fusion in ("attention", "gated", "tensor") else None,
+            head_hidden=[4], task=task, outputs=C, modalities=mods, lengths=lengths))
+        n += 1
     return out
 
 

@@ -11,9 +11,12 @@ loads any mmtrain checkpoint. `spec` is a dict (the reference fixtures' "spec"):
     {"fusion": "early|late|attention|tensor|gated", "cell": "lstm|lstm_peephole|gru", "layers": int,
      "bidirectional": bool, "pooling": "last|mean|max|attention", "attention_size": int|None,
      "fusion_size": int|None, "head_hidden": int|[int]|None, "dropout": float, "outputs": int, "task": str,
-     "modalities": [{"name": str, "features": int, "steps": int, "hidden": int|[int]}, ...],   # model order
+     "modalities": [{"name": str, "features": int, "steps": int, "hidden": int|[int],         # model order
+                     "kind": "sequence"|"static", "encoder": {"kind": "mlp", "widths": [int]}}, ...],
      "target": "sample"|"step"}                                                  # optional, default sample
 
+A static modality (`kind: static`, a vector [B, D] per sample, `steps` 1) has a StaticEncoder: `encoders.<m>.mlp`
+= nn.Sequential(Linear, ReLU, ...) per width of its `encoder`, or nothing (widths []).
 `hidden` as a list gives each layer its width (mmtrain's `model.hidden: [128, 64]`); `head_hidden` as a
 list gives the head one Linear+ReLU per width (`model.head_hidden: [32, 16]`).
 
@@ -214,6 +217,31 @@ class Encoder(nn.Module):
         return self.pool(self.sequence(x, lengths), lengths)
 
 
+class StaticEncoder(nn.Module):
+    """A static vector's encoder (`model.encoders.<m>: {kind: mlp, widths}`): `mlp` = nn.Sequential(Linear,
+    ReLU, ...) per width, or nothing (widths []: the vector as it is). x (B, D) (or (B, 1, D)) -> (B, P); a
+    sample whose length is 0 (the modality dropped) gives zeros."""
+
+    def __init__(self, features, widths):
+        super().__init__()
+        sizes, layers = [features] + list(widths), []
+        for a, b in zip(sizes, sizes[1:]):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        self.mlp = nn.Sequential(*layers)
+
+    def forward(self, x, lengths):
+        out = self.mlp(x.reshape(x.shape[0], -1))
+        return torch.where((lengths > 0).view(-1, 1), out, torch.zeros_like(out))
+
+
+def is_static(m):
+    return m.get("kind") == "static"
+
+
+def static_widths(m):
+    return (m.get("encoder") or {"widths": []})["widths"]
+
+
 class AttentionFusion(nn.Module):
     """tok_m = proj_m(p_m) (F); q, k, v = query/key/value(tok); o_i = Σ_j softmax_j(q_i·k_j/√F) v_j over
     present j; fused = mean of o_i over present i (zeros when none is present). present = length > 0."""
@@ -270,7 +298,8 @@ def resolved(spec):
     s = dict(spec)
     dirs = 2 if s.get("bidirectional") else 1
     top = lambda m: widths(m["hidden"], s["layers"])[-1]
-    pooled = [top(m) * dirs for m in s["modalities"]]
+    size = lambda m: (static_widths(m) or [m["features"]])[-1] if is_static(m) else top(m) * dirs
+    pooled = [size(m) for m in s["modalities"]]
     if s["fusion"] == "early":
         pooled = [top(s["modalities"][0]) * dirs]
     s.setdefault("dropout", 0.0)
@@ -310,7 +339,9 @@ class MultimodalModel(nn.Module):
             self.fusion = enc(sum(m["features"] for m in mods), mods[0]["hidden"])
             fused = s["pooled"][0]
         else:
-            self.encoders = nn.ModuleDict({m["name"]: enc(m["features"], m["hidden"]) for m in mods})
+            self.encoders = nn.ModuleDict({
+                m["name"]: StaticEncoder(m["features"], static_widths(m)) if is_static(m) else enc(m["features"], m["hidden"])
+                for m in mods})
             if s["fusion"] == "late":
                 fused = sum(s["pooled"])
             elif s["fusion"] == "attention":

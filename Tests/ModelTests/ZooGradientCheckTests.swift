@@ -157,6 +157,24 @@ final class ZooGradientCheckTests: XCTestCase {
     }
   }
 
+  /// A static vector [N, D] beside the sequences, with an MLP encoder and passed through, in a training forward
+  /// with modality dropout (the vector's absence zeroes its encoder's output), for every fusion but early.
+  func testStaticVectors() {
+    let ctx = TrainingContext(seed: 5, epoch: 2, modalityDropout: 0.3)
+    for (n, fusion) in FusionKind.allCases.filter({ !$0.concatenatesSteps }).enumerated() {
+      for widths in [[3], [Int]()] {
+        var spec = Self.spec(
+          fusion: fusion, pooling: .last, cell: .lstm, bidirectional: false, task: .multiclass, outputs: 3)
+        spec.inputs[1] = ModelSpec.Input(name: "face", column: 3, features: 2, steps: 1, hidden: 1)
+        spec.inputs[1].mlp = widths
+        XCTAssertEqual(
+          spec.parameterSpecs.filter { $0.name.hasPrefix("encoders.face.") }.map(\.name),
+          widths.isEmpty ? [] : ["encoders.face.mlp.0.weight", "encoders.face.mlp.0.bias"])
+        gradientCheck(spec, training: ctx, seed: UInt64(90 + 2 * n + widths.count))
+      }
+    }
+  }
+
   /// A training forward with dropout between layers and on the fused vector, and modality dropout: the masks
   /// are a pure function of (seed, epoch, sample), so every evaluation draws the same ones and FD holds.
   func testDropoutAndModalityDropout() {

@@ -24,7 +24,11 @@ final class ZooReferenceTests: XCTestCase {
       }
     }
   }
-  struct Modality: Decodable { let name: String; let features: Int; let steps: Int; let hidden: Widths }
+  struct Encoder: Decodable { let kind: String; let widths: [Int] }
+  struct Modality: Decodable {
+    let name: String, features: Int, steps: Int, hidden: Widths
+    let kind: String?, encoder: Encoder?  // a static vector ("static") and its MLP
+  }
   struct Spec: Decodable {
     let fusion: String, cell: String, layers: Int, bidirectional: Bool, pooling: String
     let attention_size: Int?, fusion_size: Int?, head_hidden: Widths?
@@ -51,7 +55,10 @@ final class ZooReferenceTests: XCTestCase {
     var column = 0
     let inputs = s.modalities.map { m in
       defer { column += m.features }
-      return ModelSpec.Input(name: m.name, column: column, features: m.features, steps: m.steps, widths: m.hidden.list)
+      var input = ModelSpec.Input(
+        name: m.name, column: column, features: m.features, steps: m.steps, widths: m.hidden.list)
+      if m.kind == "static" { input.mlp = m.encoder?.widths ?? [] }
+      return input
     }
     // head_hidden: 0 is a Linear head ([]), 5 is [5], a list as it is.
     let head = s.head_hidden.map { $0.isList ? $0.list : $0.list.filter { $0 > 0 } }
@@ -146,6 +153,7 @@ final class ZooReferenceTests: XCTestCase {
     "gated_lstm_last", "gated_gru_bi_mean", "gated_lstm_peephole_max", "gated_lstm_bi_attention",
     "late_lstm_widths_deephead", "early_gru_bi_widths", "gated_lstm_peephole_widths_deephead",
     "attention_lstm_bi_widths_mean", "early_lstm_deephead",
+    "late_static_mlp", "gated_static_passthrough", "attention_gru_bi_static_mlp", "tensor_static_mlp",
   ]
 
   /// The check catches a wrong model: the same fixture with one layer's width swapped (the stack [5, 3] built
@@ -238,4 +246,11 @@ final class ZooReferenceTests: XCTestCase {
   func testGatedPeepholeThreeWidthsDeepHead() throws { try check("gated_lstm_peephole_widths_deephead") }
   func testAttentionBidirectionalWidthsMean() throws { try check("attention_lstm_bi_widths_mean") }
   func testEarlyDeepHead() throws { try check("early_lstm_deephead") }
+
+  // Static vectors [N, D] beside sequences: an MLP encoder (encoders.face.mlp.0, .2), or passed through; one
+  // sample has the vector absent.
+  func testLateStaticMLP() throws { try check("late_static_mlp") }
+  func testGatedStaticPassedThrough() throws { try check("gated_static_passthrough") }
+  func testAttentionStaticMLP() throws { try check("attention_gru_bi_static_mlp") }
+  func testTensorStaticMLP() throws { try check("tensor_static_mlp") }
 }

@@ -117,7 +117,7 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
     let modalities = try DataSchema.read(path: data).resolveModalities(config.data.modalities)
     let contents = try Checkpoint.read(path: checkpoint)
     let outputs = try XCTUnwrap(contents.params.last).shape[0]  // the head's last bias: (C)
-    try ModelSpec.checkPerModalityKeys(config, modalities: modalities.map(\.name))
+    try ModelSpec.checkPerModalityKeys(config, modalities: modalities)
     let spec = ModelSpec.make(config, modalities: modalities, outputs: outputs)
     let B = 4, S = spec.maxSteps, D = spec.width, M = spec.inputs.count
     let model = spec.make(maxBatch: B)

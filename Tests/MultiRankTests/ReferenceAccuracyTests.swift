@@ -47,7 +47,8 @@ final class ReferenceAccuracyTests: MultiRankTestCase {
     let accuracy = try XCTUnwrap(metrics?["accuracy"] as? Double, "no accuracy in report.json", file: file, line: line)
     print(
       String(
-        format: "reference system %@: test accuracy mmtrain %.4f, PyTorch %.4f (mean of 3 seeds); %d parameters", system,
+        format: "reference system %@: test accuracy mmtrain %.4f, PyTorch %.4f (mean of 3 seeds); %d parameters",
+        system,
         accuracy, r.torch_accuracy, r.torch_parameters))
     XCTAssertLessThanOrEqual(
       abs(accuracy - r.torch_accuracy), 0.03, "\(system): mmtrain \(accuracy), PyTorch \(r.torch_accuracy)", file: file,

@@ -119,3 +119,46 @@ final class ReferenceSystemTests: MultiRankTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: path("r2")))
   }
 }
+
+/// Static vectors [N, D] beside sequences: they train with their MLP encoder, are named by `mmtrain inspect`, and
+/// their errors are one line each.
+final class StaticVectorTests: MultiRankTestCase {
+  func data() throws -> String {
+    try TestData.write(path("static.h5")) { f in
+      var rng = SystemRandomNumberGenerator()
+      let n = 48
+      try f.writeFloats(
+        "/modalities/text", (0..<(n * 6 * 4)).map { _ in Float.random(in: -1...1, using: &rng) }, shape: [n, 6, 4])
+      try f.writeFloats(
+        "/modalities/face", (0..<(n * 5)).map { _ in Float.random(in: -1...1, using: &rng) }, shape: [n, 5])
+      try f.writeInt64s("/labels", (0..<n).map { Int64($0 % 2) }, shape: [n])
+      try f.writeInt64s("/lengths", (0..<n).map { Int64(3 + $0 % 4) }, shape: [n])  // shared: never the vector's
+    }
+  }
+
+  func testStaticVectorTrainsWithItsMLP() throws {
+    let data = try data()
+    let config = try config(
+      data: data, ["model.fusion": "late", "model.encoders": "{face: {kind: mlp, widths: [3]}}", "task.kind": "binary"])
+    let run = try mmtrain(ranks: 2, ["train", "--config", config])
+    XCTAssertEqual(run.status, 0, run.transcript)
+    XCTAssertTrue(run.stdout.contains("face 5 -> mlp 3"), run.transcript)
+    let params = try RunOutputs.tensors("/params", of: path("run/latest"))
+    XCTAssertEqual(params["encoders.face.mlp.0.weight"]?.count, 3 * 5)
+    let inspect = try mmtrain(ranks: 0, ["inspect", data])
+    XCTAssertTrue(inspect.stdout.contains("face       [48, 5] float32"), inspect.transcript)
+    XCTAssertTrue(inspect.stdout.contains("static vector"), inspect.transcript)
+  }
+
+  func testStaticVectorErrors() throws {
+    let data = try data()
+    try expectFailure(
+      ranks: 2, ["--config", try config(data: data, ["model.fusion": "early"])],
+      saying: "model.fusion is early, but 'face' is a static vector [N, D]", status: 64)
+    try expectFailure(
+      ranks: 1,
+      ["--config", try config(data: data, ["model.fusion": "late", "model.encoders": "{text: {kind: mlp}}"])],
+      saying: "model.encoders.text: 'text' is a sequence", status: 64)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")))
+  }
+}

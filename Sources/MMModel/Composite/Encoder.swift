@@ -33,13 +33,22 @@ protocol ModalityEncoder: AnyObject {
 
 extension EncoderSpec {
   /// The encoder's tensors in state_dict order.
-  func parameterSpecs(_ a: Architecture) -> [ParameterSpec] { RecurrentEncoder.parameterSpecs(self, a) }
+  func parameterSpecs(_ a: Architecture) -> [ParameterSpec] {
+    if let widths = mlp { return MLPEncoder.parameterSpecs(self, widths: widths) }
+    return RecurrentEncoder.parameterSpecs(self, a)
+  }
   /// The size of its pooled vector.
-  func outputSize(_ a: Architecture) -> Int { RecurrentEncoder.outputSize(self, a) }
+  func outputSize(_ a: Architecture) -> Int {
+    if let widths = mlp { return widths.last ?? features }
+    return RecurrentEncoder.outputSize(self, a)
+  }
   /// The encoder over the arena; `index` is its position among the model's encoders (it tells dropout sites apart).
   func make(index: Int, model: ModelSpec, arena: ParameterArena, maxBatch B: Int, inputGradient: Bool)
     -> any ModalityEncoder
   {
-    RecurrentEncoder(self, index: index, model: model, arena: arena, maxBatch: B, inputGradient: inputGradient)
+    if let widths = mlp {
+      return MLPEncoder(self, widths: widths, arena: arena, maxBatch: B, inputGradient: inputGradient)
+    }
+    return RecurrentEncoder(self, index: index, model: model, arena: arena, maxBatch: B, inputGradient: inputGradient)
   }
 }

@@ -19,6 +19,8 @@ public struct EncoderSpec: Equatable, Sendable {
   public var column: Int, features: Int, steps: Int
   /// `task.target: step`: the encoder returns its top layer's whole sequence (T, B, Hs), not a pooled vector.
   public var perStep = false
+  /// A static vector's MLP widths (`model.encoders.<m>: {kind: mlp, widths}`): an MLPEncoder; nil: recurrent.
+  public var mlp: [Int]? = nil
   /// `model.hidden` for this encoder: one width for every layer (`[64]`), or one per layer (`[128, 64]`).
   public var widths: [Int]
 
@@ -56,6 +58,9 @@ public struct ModelSpec: Equatable, Sendable {
     public var widths: [Int]
     /// The top layer's width.
     public var hidden: Int { widths.last! }
+    /// A static vector [N, D] (one step): the widths of its MLP encoder (`[]`: passed through); nil for a
+    /// sequence, which has a recurrent encoder.
+    public var mlp: [Int]? = nil
     public init(name: String, column: Int, features: Int, steps: Int, widths: [Int]) {
       precondition(!widths.isEmpty && widths.allSatisfy { $0 > 0 }, "\(name): widths \(widths)")
       self.name = name; self.column = column; self.features = features; self.steps = steps; self.widths = widths
@@ -112,7 +117,7 @@ public struct ModelSpec: Equatable, Sendable {
     return inputs.enumerated().map { m, input in
       EncoderSpec(
         prefix: "encoders.\(input.name).", modality: m, column: input.column, features: input.features,
-        steps: input.steps, widths: input.widths)
+        steps: input.steps, mlp: input.mlp, widths: input.widths)
     }
   }
 
@@ -164,7 +169,10 @@ public struct ModelSpec: Equatable, Sendable {
       return
         "\(architecture.fusion.rawValue) fusion, \(architecture.layers)x \(dir)\(cellName)(\(width) -> \(Self.widthsText(inputs[0].widths)))\(pool)\(drop), \(head) (\(task.rawValue))"
     }
-    let encs = inputs.map { "\($0.name) \($0.features) -> \(Self.widthsText($0.widths))" }.joined(separator: ", ")
+    let encs = inputs.map { input in
+      let to = input.mlp.map { $0.isEmpty ? "as is" : "mlp " + Self.widthsText($0) } ?? Self.widthsText(input.widths)
+      return "\(input.name) \(input.features) -> \(to)"
+    }.joined(separator: ", ")
     let fusionText = architecture.fusion.method.summary(pooled: pooledSizes, size: resolvedFusionSize)
     return
       "\(architecture.fusion.rawValue) fusion, \(architecture.layers)x \(dir)\(cellName) per modality (\(encs))\(pool)\(drop), \(fusionText), \(head) (\(task.rawValue))"

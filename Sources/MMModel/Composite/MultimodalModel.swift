@@ -69,7 +69,8 @@ public final class MultimodalModel {
       names: spec.inputs.map(\.name), pooled: spec.pooledSizes, size: spec.resolvedFusionSize,
       arena: arena, maxBatch: B)
     let R = spec.rowsPerSample * B  // head rows: samples, or (step, sample) pairs for a per-step target
-    let (sizes, indexed) = Perceptron.head(input: spec.fusedSize, hidden: spec.resolvedHeadHidden, outputs: spec.outputs)
+    let (sizes, indexed) = Perceptron.head(
+      input: spec.fusedSize, hidden: spec.resolvedHeadHidden, outputs: spec.outputs)
     head = Perceptron(arena: arena, prefix: "head.", sizes: sizes, indexed: indexed, reluLast: false, maxRows: R)
     let F = spec.fusedSize
     fusedSize = F; maxSteps = spec.maxSteps; width = spec.width; concatenatesSteps = spec.fusion.concatenatesSteps
@@ -82,15 +83,17 @@ public final class MultimodalModel {
     dPooled = encoders.map(\.dPooled.pointer)
     pooled.reserveCapacity(encoders.count)
     // (early fusion's fusion layer has no tensors of its own)
-    let encoderRanges = encoders.map { e in arena.span { $0.name.hasPrefix(e.spec.prefix) } }
+    // (an encoder without tensors, a static vector passed through, has an empty range)
+    let encoderRanges = encoders.map { e in arena.span { $0.name.hasPrefix(e.spec.prefix) } }.filter { !$0.isEmpty }
     let encodersEnd = encoderRanges.map(\.upperBound).max() ?? 0
     precondition(
       zip(encoderRanges, encoderRanges.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }
-        && encoderRanges.first?.lowerBound == 0,
+        && (encoderRanges.first?.lowerBound ?? 0) == 0,
       "encoder tensors are expected first in the arena, one block per encoder")
     let perEncoder = encoders.map(\.gradientBuckets)
+    let withTensors = perEncoder.filter { $0.contains { !$0.isEmpty } }
     precondition(
-      zip(perEncoder, encoderRanges).allSatisfy { buckets, range in
+      zip(withTensors, encoderRanges).allSatisfy { buckets, range in
         var end = range.lowerBound  // the pieces, in arena order, each starting where the last ended
         for piece in buckets.filter({ !$0.isEmpty }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
           if piece.lowerBound != end { return false }

@@ -28,7 +28,10 @@ final class Perceptron {
     (0..<(sizes.count - 1)).flatMap { j -> [ParameterSpec] in
       let name = linearName(j, prefix: prefix, sizes: sizes, indexed: indexed)
       let bound = 1 / Double(sizes[j]).squareRoot()
-      return [.init(name + "weight", [sizes[j + 1], sizes[j]], bound: bound), .init(name + "bias", [sizes[j + 1]], bound: bound)]
+      return [
+        .init(name + "weight", [sizes[j + 1], sizes[j]], bound: bound),
+        .init(name + "bias", [sizes[j + 1]], bound: bound),
+      ]
     }
   }
 

@@ -46,14 +46,15 @@ struct SessionData {
     try checkFingerprint(c, comm: comm, options: o, progress: progress)
     let modalities = try comm.agree { try schema.resolveModalities(c.data.modalities) }
     let names = modalities.map(\.name)
-    try comm.agree { try ModelSpec.checkPerModalityKeys(c, modalities: names) }
+    try comm.agree { try ModelSpec.checkPerModalityKeys(c, modalities: modalities) }
     c.data.modalities = names  // checkpoints record the order the model was trained on
     let (mask, excluded) = try validationRows(c, file: file, schema: schema, comm: comm, options: o)
     let (saved, how) = SessionData.saved(o)
     var input = ResumeChecks.inputRecord(modalities, c, classes: c.task.kind == .binary ? 2 : c.task.classes)
     try comm.agree { try ResumeChecks.checkInput(input, against: saved, how: how) }
     var load = LoadOptions(
-      modalities: modalities, steps: names.map { c.data.steps.value(for: $0)! }, align: c.data.align,
+      modalities: modalities, steps: modalities.map { $0.kind == .vector ? 1 : c.data.steps.value(for: $0.name)! },
+      align: c.data.align,
       normalize: c.data.normalize, missing: c.data.missing, task: c.task.kind, classes: c.task.classes,
       validationMask: excluded, statistics: saved?.normalization.map { FeatureStatistics(mean: $0.mean, std: $0.std) },
       stream: c.data.stream
