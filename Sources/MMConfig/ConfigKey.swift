@@ -144,7 +144,8 @@ extension ConfigKey {
     aliases: [String] = []
   ) -> ConfigKey {
     ConfigKey(
-      path, field, default: [:], type: "{modality: {kind: mlp, widths: [int, ...]}}", help: help, aliases: aliases,
+      path, field, default: [:], type: "{modality: {kind: mlp, widths} or {kind: conv, channels, kernel, pool}}",
+      help: help, aliases: aliases,
       read: { try $0.encoders($1!) },
       render: { map in
         "{" + map.keys.sorted().map { "\(YAMLText.string($0)): \(map[$0]!.yaml)" }.joined(separator: ", ") + "}"

@@ -89,9 +89,11 @@ enum ConfigSchema {
     .encoders(
       "model.encoders", \.model.encoders,
       help:
-        "The encoder of each static-vector modality (/modalities/<name> [N, D]) by name: `{kind: mlp, widths: [32]}` "
-        + "is Linear + ReLU per width (`encoders.<name>.mlp` = nn.Sequential); `widths: []` (the default) passes the "
-        + "vector to the fusion as it is. Sequences have recurrent encoders (`hidden`, `layers`, `cell`).",
+        "The encoder of each modality that is not a sequence, by name. A static vector (/modalities/<name> [N, D]): "
+        + "`{kind: mlp, widths: [32]}` is Linear + ReLU per width (`encoders.<name>.mlp`); `widths: []` (the default) "
+        + "passes the vector as it is. An image ([N, C, H, W]) needs `{kind: conv, channels: [64, 128], kernel: 3, pool: 2}`: "
+        + "per entry Conv2d(kernel, padding kernel/2) + ReLU + MaxPool2d(pool), then flatten (`encoders.<name>.conv`; "
+        + "kernel 3 and pool 2 by default). Sequences have recurrent encoders (`hidden`, `layers`, `cell`).",
       aliases: ["encoder", "modality_encoders", "static_encoders"]),
     .int(
       "model.layers", \.model.layers, default: 1, min: 1,

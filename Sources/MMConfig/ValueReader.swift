@@ -228,27 +228,41 @@ struct ValueReader {
         entries[key] = v
       }
       guard let kindNode = entries["kind"], let kind = kindNode.scalar?.string else {
-        throw reader.invalid("needs a kind (mlp)")
+        throw reader.invalid("needs a kind (mlp or conv)")
       }
-      switch kind {
-      case "mlp":
-        if let unknown = entries.keys.sorted().first(where: { !["kind", "widths"].contains($0) }) {
-          throw reader.invalid("has '\(unknown)', which kind mlp does not take (it takes widths)")
+      func list(_ field: String, example: String) throws -> [Int]? {
+        try entries[field].map { node -> [Int] in
+          let r = ValueReader(path: "\(path).\(name).\(field)", source: source)
+          guard let items = node.sequence else {
+            throw r.invalid("must be a list such as \(example), got \(Self.describe(node))")
+          }
+          return try items.enumerated().map {
+            try ValueReader(path: "\(r.path)[\($0)]", source: source).int($1, min: 1)
+          }
         }
-        let widths =
-          try entries["widths"].map { node -> [Int] in
-            let r = ValueReader(path: "\(path).\(name).widths", source: source)
-            guard let items = node.sequence else {
-              throw r.invalid("must be a list of widths such as [32], got \(Self.describe(node))")
-            }
-            return try items.enumerated().map {
-              try ValueReader(path: "\(r.path)[\($0)]", source: source).int($1, min: 1)
-            }
-          } ?? []
-        map[name] = .mlp(widths: widths)
-      default:
-        throw reader.invalid("has kind '\(kind)'; the kinds are: mlp (a static vector's Linear + ReLU layers)")
       }
+      let fieldsOf = ["mlp": ["widths"], "conv": ["channels", "kernel", "pool"]]
+      guard let allowed = fieldsOf[kind] else {
+        throw reader.invalid(
+          "has kind '\(kind)'; the kinds are: mlp (a static vector's Linear + ReLU layers), conv (an image's convolutions)"
+        )
+      }
+      if let unknown = entries.keys.sorted().first(where: { $0 != "kind" && !allowed.contains($0) }) {
+        throw reader.invalid(
+          "has '\(unknown)', which kind \(kind) does not take (it takes \(allowed.joined(separator: ", ")))")
+      }
+      if kind == "mlp" {
+        map[name] = .mlp(widths: try list("widths", example: "[32]") ?? [])
+        continue
+      }
+      guard let channels = try list("channels", example: "[64, 128]"), !channels.isEmpty else {
+        throw reader.invalid("needs channels, one output channel count per convolution, such as [64, 128]")
+      }
+      func int(_ field: String, _ fallback: Int) throws -> Int {
+        try entries[field].map { try ValueReader(path: "\(path).\(name).\(field)", source: source).int($0, min: 1) }
+          ?? fallback
+      }
+      map[name] = .conv(channels: channels, kernel: try int("kernel", 3), pool: try int("pool", 2))
     }
     return map
   }

@@ -17,12 +17,18 @@ public struct DataSchema: Equatable {
     public let features: Int  // D_name
     public let dtype: HDF5DType
     public var kind: ModalityKind = .sequence
+    /// An image's [C, H, W] (its C·H·W features, channel-major, are its one step).
+    public var imageShape: [Int]? = nil
     public var dataset: String { "/modalities/\(name)" }
   }
   /// What a modality's dataset holds, read from its rank.
   public enum ModalityKind: String, Equatable, Sendable {
     case sequence  // [N, T, D]: steps, with lengths
     case vector  // [N, D]: one static vector per sample (age, a questionnaire, a pooled embedding)
+    case image  // [N, C, H, W]: one image per sample
+
+    /// "static vector", "image".
+    public var description: String { self == .vector ? "static vector" : rawValue }
   }
   public enum Lengths: Equatable {
     case none  // every step valid
@@ -57,7 +63,7 @@ public struct DataSchema: Equatable {
   }
 
   /// Whether `modality` has lengths at all: a static vector has none (always one valid step).
-  func hasSteps(_ modality: String) -> Bool { self.modality(modality)?.kind != .vector }
+  func hasSteps(_ modality: String) -> Bool { (self.modality(modality)?.kind ?? .sequence) == .sequence }
 
   /// Opens and validates `path` against the contract.
   public static func read(path: String) throws -> DataSchema {
@@ -91,10 +97,24 @@ public struct DataSchema: Equatable {
       let ds = "/modalities/\(name)"
       guard file.isDataset(ds) else { throw MMError("\(path): '\(ds)' is not a dataset (expected float [N, T, D])") }
       let info = try file.datasetInfo(ds)
-      guard info.shape.count == 3 || info.shape.count == 2 else {
+      guard (2...4).contains(info.shape.count) else {
         throw MMError(
-          "\(path): '\(ds)' has rank \(info.shape.count) \(info.shape) (expected a sequence [N, T, D] or a static vector [N, D])"
-        )
+          "\(path): '\(ds)' has rank \(info.shape.count) \(info.shape) (expected a sequence [N, T, D], a static vector [N, D] "
+            + "or an image [N, C, H, W])")
+      }
+      if info.shape.count == 4 {  // an image: one step of C·H·W features
+        guard case .float = info.dtype else {
+          throw MMError("\(path): '\(ds)' has dtype \(info.dtype) (expected float32, float64 or float16)")
+        }
+        guard info.shape.dropFirst().allSatisfy({ $0 > 0 }) else {
+          throw MMError("\(path): '\(ds)' has an empty dimension \(info.shape)")
+        }
+        try checkN(ds, info.shape[0])
+        modalities.append(
+          Modality(
+            name: name, steps: 1, features: info.shape[1] * info.shape[2] * info.shape[3], dtype: info.dtype,
+            kind: .image, imageShape: Array(info.shape.dropFirst())))
+        continue
       }
       guard case .float = info.dtype else {
         throw MMError("\(path): '\(ds)' has dtype \(info.dtype) (expected float32, float64 or float16)")

@@ -43,13 +43,13 @@ public struct Inspection {
       let nonFinite = try countNonFinite(file, m, lengths)
       let absent = lengths.filter { $0 == 0 }.count
       let mean = lengths.isEmpty ? 0 : Double(lengths.reduce(0, +)) / Double(lengths.count)
-      let shape =
-        m.kind == .vector ? "[\(n), \(m.features)] \(m.dtype)" : "[\(n), \(m.steps), \(m.features)] \(m.dtype)"
+      let dims = m.kind == .image ? m.imageShape! : m.kind == .vector ? [m.features] : [m.steps, m.features]
+      let shape = "[" + ([n] + dims).map(String.init).joined(separator: ", ") + "] \(m.dtype)"
       lines.append(
         "  " + m.name.padding(toLength: max(10, m.name.count), withPad: " ", startingAt: 0) + " "
           + shape.padding(toLength: max(26, shape.count), withPad: " ", startingAt: 0)
-          + (m.kind == .vector ? String(format: " static vector, NaN/Inf %d", nonFinite) : "")
-          + (m.kind == .vector
+          + (m.kind != .sequence ? " \(m.kind.description), NaN/Inf \(nonFinite)" : "")
+          + (m.kind != .sequence
             ? ""
             : String(
               format: " lengths min %d mean %.1f max %d, absent %d, NaN/Inf %d", lengths.min() ?? 0, mean,

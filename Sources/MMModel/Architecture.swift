@@ -43,11 +43,23 @@ public struct Architecture: Equatable, Sendable {
 public enum EncoderChoice: Equatable, Sendable {
   /// Linear + ReLU per width (`widths: []` passes the vector through): a static vector's encoder.
   case mlp(widths: [Int])
+  /// Conv2d(kernel, padding kernel/2) + ReLU + MaxPool2d(pool) per channel count, then flatten: an image's.
+  case conv(channels: [Int], kernel: Int, pool: Int)
 
-  /// `{kind: mlp, widths: [32]}`.
+  /// `{kind: mlp, widths: [32]}`, `{kind: conv, channels: [64, 128], kernel: 3, pool: 2}`.
   public var yaml: String {
+    let list = { (v: [Int]) in "[" + v.map(String.init).joined(separator: ", ") + "]" }
     switch self {
-    case .mlp(let w): return "{kind: mlp, widths: [" + w.map(String.init).joined(separator: ", ") + "]}"
+    case .mlp(let w): return "{kind: mlp, widths: \(list(w))}"
+    case .conv(let c, let k, let p): return "{kind: conv, channels: \(list(c)), kernel: \(k), pool: \(p)}"
+    }
+  }
+
+  /// "mlp", "conv".
+  public var kind: String {
+    switch self {
+    case .mlp: return "mlp"
+    case .conv: return "conv"
     }
   }
 }

@@ -9,21 +9,46 @@ extension ModelSpec {
   /// for another name; `model.encoders` names static vectors; early fusion (one time axis) has sequences only.
   public static func checkPerModalityKeys(_ c: TrainConfig, modalities: [DataSchema.Modality]) throws {
     let sequences = modalities.filter { $0.kind == .sequence }.map(\.name)
-    let vectors = modalities.filter { $0.kind == .vector }.map(\.name)
-    try c.data.steps.check(key: "data.steps", modalities: sequences, alsoAllowed: vectors)
-    try c.model.hidden.check(key: "model.hidden", modalities: sequences, alsoAllowed: vectors)
-    for name in c.model.encoders.keys.sorted() where !vectors.contains(name) {
+    let others = modalities.filter { $0.kind != .sequence }
+    try c.data.steps.check(key: "data.steps", modalities: sequences, alsoAllowed: others.map(\.name))
+    try c.model.hidden.check(key: "model.hidden", modalities: sequences, alsoAllowed: others.map(\.name))
+    for name in c.model.encoders.keys.sorted() where !others.contains(where: { $0.name == name }) {
       let what =
         sequences.contains(name)
         ? "'\(name)' is a sequence (its encoder is recurrent: model.hidden, model.layers, model.cell)"
         : "the run has no modality '\(name)' (its modalities: \(modalities.map(\.name).joined(separator: ", ")))"
-      throw MMError.usage("model.encoders.\(name): \(what); model.encoders sizes static vectors [N, D]")
-    }
-    if c.model.fusion.concatenatesSteps, let vector = vectors.first {
       throw MMError.usage(
-        "model.fusion is \(c.model.fusion.rawValue), but '\(vector)' is a static vector [N, D]: early fusion concatenates "
-          + "the modalities step by step, so every modality must be a sequence [N, T, D]; use model.fusion: late, "
-          + "attention, tensor or gated")
+        "model.encoders.\(name): \(what); model.encoders sizes static vectors [N, D] and images [N, C, H, W]")
+    }
+    for m in others {
+      let key = "model.encoders.\(m.name)"
+      switch (m.kind, c.model.encoders[m.name]) {
+      case (.image, nil), (.image, .mlp?):
+        let shape = m.imageShape!.map(String.init).joined(separator: ", ")
+        throw MMError.usage(
+          "'\(m.name)' is an image [N, \(shape)]: it needs a conv encoder, e.g. \(key): {kind: conv, channels: [32, 64], "
+            + "kernel: 3, pool: 2}")
+      case (.vector, .conv?):
+        throw MMError.usage(
+          "\(key): conv is for images [N, C, H, W]; '\(m.name)' is a static vector [N, D] (use kind mlp)")
+      case (.image, .conv(let channels, let kernel, let pool)?):
+        let s = m.imageShape!
+        let shape = ConvShape(channels: s[0], height: s[1], width: s[2], stages: channels, kernel: kernel, pool: pool)
+        if let j = shape.sides.indices.dropFirst().first(where: { shape.sides[$0].h == 0 || shape.sides[$0].w == 0 }) {
+          let before = shape.sides[j - 1]
+          throw MMError.usage(
+            "\(key): convolution \(j) turns a \(before.h) x \(before.w) input into \(shape.sides[j].h) x \(shape.sides[j].w) "
+              + "(kernel \(kernel), pool \(pool)): its pooling leaves nothing; use fewer channels entries or a smaller pool"
+          )
+        }
+      default: break
+      }
+    }
+    if c.model.fusion.concatenatesSteps, let other = others.first {
+      throw MMError.usage(
+        "model.fusion is \(c.model.fusion.rawValue), but '\(other.name)' is \(other.kind == .image ? "an image" : "a static vector") "
+          + "\(other.kind == .image ? "[N, C, H, W]" : "[N, D]"): early fusion concatenates the modalities step by step, so "
+          + "every modality must be a sequence [N, T, D]; use model.fusion: late, attention, tensor or gated")
     }
   }
 
@@ -37,10 +62,13 @@ extension ModelSpec {
         name: m.name, column: column, features: m.features,
         steps: m.kind == .vector ? 1 : c.data.steps.value(for: m.name)!,
         widths: c.model.hidden.value(for: m.name)?.widths ?? [1])
-      if m.kind == .vector {
-        switch c.model.encoders[m.name] ?? .mlp(widths: []) {
-        case .mlp(let widths): input.mlp = widths
-        }
+      switch (m.kind, c.model.encoders[m.name]) {
+      case (.vector, .mlp(let widths)?): input.mlp = widths
+      case (.vector, _): input.mlp = []
+      case (.image, .conv(let channels, let kernel, let pool)?):
+        let s = m.imageShape!
+        input.conv = ConvShape(channels: s[0], height: s[1], width: s[2], stages: channels, kernel: kernel, pool: pool)
+      default: break
       }
       inputs.append(input)
       column += m.features

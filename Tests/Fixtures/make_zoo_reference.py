@@ -155,6 +155,23 @@ def cases():
             attention_size=None, fusion_size=3 if fusion in ("attention", "gated", "tensor") else None,
             head_hidden=[4], task=task, outputs=C, modalities=mods, lengths=lengths))
         n += 1
+    # Images [B, C, H, W] (kind image, one step of C·H·W features) through a conv encoder: odd sides with pooling
+    # remainders, an even kernel (the output grows by one), no pooling; sample 2's image absent.
+    image = lambda shape, channels, kernel, pool: dict(
+        name="image", features=shape[0] * shape[1] * shape[2], steps=1, hidden=1, kind="image", shape=shape,
+        encoder={"kind": "conv", "channels": channels, "kernel": kernel, "pool": pool})
+    for name, fusion, mods in [
+            ("late_image_conv_odd", "late", [SEPARATE[0], image([2, 7, 5], [3, 4], 3, 2)]),
+            ("gated_image_conv_even_kernel", "gated", [SEPARATE[1], image([1, 6, 6], [2], 2, 2)]),
+            ("attention_image_conv_nopool", "attention", [SEPARATE[0], image([2, 5, 4], [3], 3, 1)])]:
+        task, C = TASKS[n % 3]
+        lengths = {m["name"]: list(SEPARATE_LENGTHS[m["name"]]) for m in mods if m["name"] != "image"}
+        lengths["image"] = [1, 1, 0, 1]
+        out.append(dict(
+            name=name, seed=2000 + n, fusion=fusion, cell="lstm", bidirectional=False, pooling="last", layers=1,
+            attention_size=None, fusion_size=3 if fusion != "late" else None, head_hidden=[4], task=task, outputs=C,
+            modalities=mods, lengths=lengths))
+        n += 1
     return out
 
 

@@ -15,6 +15,8 @@ loads any mmtrain checkpoint. `spec` is a dict (the reference fixtures' "spec"):
                      "kind": "sequence"|"static", "encoder": {"kind": "mlp", "widths": [int]}}, ...],
      "target": "sample"|"step"}                                                  # optional, default sample
 
+An image (`kind: image`, `shape` [C, H, W], `features` C·H·W, `steps` 1) has an ImageEncoder: `encoders.<m>.conv`
+= nn.Sequential(Conv2d(k, padding=k//2), ReLU, MaxPool2d(p), ...) per entry of its encoder's `channels`, flattened.
 A static modality (`kind: static`, a vector [B, D] per sample, `steps` 1) has a StaticEncoder: `encoders.<m>.mlp`
 = nn.Sequential(Linear, ReLU, ...) per width of its `encoder`, or nothing (widths []).
 `hidden` as a list gives each layer its width (mmtrain's `model.hidden: [128, 64]`); `head_hidden` as a
@@ -234,6 +236,34 @@ class StaticEncoder(nn.Module):
         return torch.where((lengths > 0).view(-1, 1), out, torch.zeros_like(out))
 
 
+class ImageEncoder(nn.Module):
+    """An image's encoder (`model.encoders.<m>: {kind: conv, channels, kernel, pool}`): `conv` = nn.Sequential(
+    Conv2d(k, padding=k//2), ReLU, MaxPool2d(p)) per channel count, then flatten. x (B, C, H, W) (or any
+    (B, ...) holding C·H·W per sample) -> (B, C_n·Hp·Wp); an absent sample (length 0) gives zeros."""
+
+    def __init__(self, shape, encoder):
+        super().__init__()
+        self.shape = shape
+        c, layers = shape[0], []
+        for co in encoder["channels"]:
+            layers += [nn.Conv2d(c, co, encoder["kernel"], padding=encoder["kernel"] // 2), nn.ReLU(),
+                       nn.MaxPool2d(encoder["pool"])]
+            c = co
+        self.conv = nn.Sequential(*layers)
+
+    def forward(self, x, lengths):
+        out = self.conv(x.reshape(x.shape[0], *self.shape)).flatten(1)
+        return torch.where((lengths > 0).view(-1, 1), out, torch.zeros_like(out))
+
+
+def image_output(shape, encoder):
+    c, h, w = shape
+    k, p = encoder["kernel"], encoder["pool"]
+    for co in encoder["channels"]:
+        c, h, w = co, (h + 2 * (k // 2) - k + 1) // p, (w + 2 * (k // 2) - k + 1) // p
+    return c * h * w
+
+
 def is_static(m):
     return m.get("kind") == "static"
 
@@ -298,7 +328,8 @@ def resolved(spec):
     s = dict(spec)
     dirs = 2 if s.get("bidirectional") else 1
     top = lambda m: widths(m["hidden"], s["layers"])[-1]
-    size = lambda m: (static_widths(m) or [m["features"]])[-1] if is_static(m) else top(m) * dirs
+    size = lambda m: (image_output(m["shape"], m["encoder"]) if m.get("kind") == "image"
+                      else (static_widths(m) or [m["features"]])[-1] if is_static(m) else top(m) * dirs)
     pooled = [size(m) for m in s["modalities"]]
     if s["fusion"] == "early":
         pooled = [top(s["modalities"][0]) * dirs]
@@ -340,7 +371,8 @@ class MultimodalModel(nn.Module):
             fused = s["pooled"][0]
         else:
             self.encoders = nn.ModuleDict({
-                m["name"]: StaticEncoder(m["features"], static_widths(m)) if is_static(m) else enc(m["features"], m["hidden"])
+                m["name"]: ImageEncoder(m["shape"], m["encoder"]) if m.get("kind") == "image"
+                else StaticEncoder(m["features"], static_widths(m)) if is_static(m) else enc(m["features"], m["hidden"])
                 for m in mods})
             if s["fusion"] == "late":
                 fused = sum(s["pooled"])

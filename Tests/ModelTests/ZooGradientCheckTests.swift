@@ -175,6 +175,30 @@ final class ZooGradientCheckTests: XCTestCase {
     }
   }
 
+  /// An image [N, C, H, W] beside the sequences through a conv encoder (odd sides with a pooling remainder,
+  /// an even kernel, two stages), in a training forward with modality dropout, for every fusion but early.
+  func testImagesThroughConvolutions() {
+    let ctx = TrainingContext(seed: 6, epoch: 1, modalityDropout: 0.3)
+    let shapes = [
+      ConvShape(channels: 2, height: 5, width: 3, stages: [3], kernel: 3, pool: 2),
+      ConvShape(channels: 1, height: 4, width: 4, stages: [2, 2], kernel: 2, pool: 1),
+    ]
+    for (n, fusion) in FusionKind.allCases.filter({ !$0.concatenatesSteps }).enumerated() {
+      let shape = shapes[n % 2]
+      var spec = Self.spec(
+        fusion: fusion, pooling: .last, cell: .gru, bidirectional: false, task: .multiclass, outputs: 3)
+      let features = shape.channels * shape.height * shape.width
+      spec.inputs = [
+        spec.inputs[0], ModelSpec.Input(name: "image", column: 3, features: features, steps: 1, hidden: 1),
+      ]
+      spec.inputs[1].conv = shape
+      XCTAssertEqual(
+        spec.parameterSpecs.filter { $0.name.hasPrefix("encoders.image.") }.map(\.name),
+        shape.stages.indices.flatMap { ["encoders.image.conv.\(3 * $0).weight", "encoders.image.conv.\(3 * $0).bias"] })
+      gradientCheck(spec, training: ctx, seed: UInt64(110 + n))
+    }
+  }
+
   /// A training forward with dropout between layers and on the fused vector, and modality dropout: the masks
   /// are a pure function of (seed, epoch, sample), so every evaluation draws the same ones and FD holds.
   func testDropoutAndModalityDropout() {

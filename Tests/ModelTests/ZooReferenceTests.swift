@@ -24,10 +24,15 @@ final class ZooReferenceTests: XCTestCase {
       }
     }
   }
-  struct Encoder: Decodable { let kind: String; let widths: [Int] }
+  struct Encoder: Decodable {
+    let kind: String
+    let widths: [Int]?  // mlp
+    let channels: [Int]?, kernel: Int?, pool: Int?  // conv
+  }
   struct Modality: Decodable {
     let name: String, features: Int, steps: Int, hidden: Widths
-    let kind: String?, encoder: Encoder?  // a static vector ("static") and its MLP
+    let kind: String?, encoder: Encoder?  // a static vector ("static") and its MLP; an image and its conv
+    let shape: [Int]?  // an image's [C, H, W]
   }
   struct Spec: Decodable {
     let fusion: String, cell: String, layers: Int, bidirectional: Bool, pooling: String
@@ -58,6 +63,10 @@ final class ZooReferenceTests: XCTestCase {
       var input = ModelSpec.Input(
         name: m.name, column: column, features: m.features, steps: m.steps, widths: m.hidden.list)
       if m.kind == "static" { input.mlp = m.encoder?.widths ?? [] }
+      if m.kind == "image", let s = m.shape, let e = m.encoder {
+        input.conv = ConvShape(
+          channels: s[0], height: s[1], width: s[2], stages: e.channels!, kernel: e.kernel!, pool: e.pool!)
+      }
       return input
     }
     // head_hidden: 0 is a Linear head ([]), 5 is [5], a list as it is.
@@ -154,6 +163,7 @@ final class ZooReferenceTests: XCTestCase {
     "late_lstm_widths_deephead", "early_gru_bi_widths", "gated_lstm_peephole_widths_deephead",
     "attention_lstm_bi_widths_mean", "early_lstm_deephead",
     "late_static_mlp", "gated_static_passthrough", "attention_gru_bi_static_mlp", "tensor_static_mlp",
+    "late_image_conv_odd", "gated_image_conv_even_kernel", "attention_image_conv_nopool",
   ]
 
   /// The check catches a wrong model: the same fixture with one layer's width swapped (the stack [5, 3] built
@@ -253,4 +263,10 @@ final class ZooReferenceTests: XCTestCase {
   func testGatedStaticPassedThrough() throws { try check("gated_static_passthrough") }
   func testAttentionStaticMLP() throws { try check("attention_gru_bi_static_mlp") }
   func testTensorStaticMLP() throws { try check("tensor_static_mlp") }
+
+  // Images [N, C, H, W] through conv encoders (encoders.image.conv.0, .3): odd sides with pooling remainders, an
+  // even kernel, no pooling; one sample's image absent.
+  func testLateImageConvOddSides() throws { try check("late_image_conv_odd") }
+  func testGatedImageConvEvenKernel() throws { try check("gated_image_conv_even_kernel") }
+  func testAttentionImageConvNoPooling() throws { try check("attention_image_conv_nopool") }
 }

@@ -21,6 +21,8 @@ public struct EncoderSpec: Equatable, Sendable {
   public var perStep = false
   /// A static vector's MLP widths (`model.encoders.<m>: {kind: mlp, widths}`): an MLPEncoder; nil: recurrent.
   public var mlp: [Int]? = nil
+  /// An image's convolutions (`model.encoders.<m>: {kind: conv, ...}`): a ConvEncoder.
+  public var conv: ConvShape? = nil
   /// `model.hidden` for this encoder: one width for every layer (`[64]`), or one per layer (`[128, 64]`).
   public var widths: [Int]
 
@@ -61,6 +63,8 @@ public struct ModelSpec: Equatable, Sendable {
     /// A static vector [N, D] (one step): the widths of its MLP encoder (`[]`: passed through); nil for a
     /// sequence, which has a recurrent encoder.
     public var mlp: [Int]? = nil
+    /// An image [N, C, H, W] (one step of C·H·W features): its conv encoder.
+    public var conv: ConvShape? = nil
     public init(name: String, column: Int, features: Int, steps: Int, widths: [Int]) {
       precondition(!widths.isEmpty && widths.allSatisfy { $0 > 0 }, "\(name): widths \(widths)")
       self.name = name; self.column = column; self.features = features; self.steps = steps; self.widths = widths
@@ -117,7 +121,7 @@ public struct ModelSpec: Equatable, Sendable {
     return inputs.enumerated().map { m, input in
       EncoderSpec(
         prefix: "encoders.\(input.name).", modality: m, column: input.column, features: input.features,
-        steps: input.steps, mlp: input.mlp, widths: input.widths)
+        steps: input.steps, mlp: input.mlp, conv: input.conv, widths: input.widths)
     }
   }
 
@@ -170,7 +174,9 @@ public struct ModelSpec: Equatable, Sendable {
         "\(architecture.fusion.rawValue) fusion, \(architecture.layers)x \(dir)\(cellName)(\(width) -> \(Self.widthsText(inputs[0].widths)))\(pool)\(drop), \(head) (\(task.rawValue))"
     }
     let encs = inputs.map { input in
-      let to = input.mlp.map { $0.isEmpty ? "as is" : "mlp " + Self.widthsText($0) } ?? Self.widthsText(input.widths)
+      let to =
+        input.conv.map { "conv " + $0.stages.map(String.init).joined(separator: " -> ") + " (\($0.outputSize))" }
+        ?? input.mlp.map { $0.isEmpty ? "as is" : "mlp " + Self.widthsText($0) } ?? Self.widthsText(input.widths)
       return "\(input.name) \(input.features) -> \(to)"
     }.joined(separator: ", ")
     let fusionText = architecture.fusion.method.summary(pooled: pooledSizes, size: resolvedFusionSize)
