@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
 import MMCore
 import MMDistributed
 import MMHDF5
@@ -32,7 +35,7 @@ extension ShardLoader {
       columns.append(column..<(column + m.features))
       column += m.features
     }
-    let x = Buffer(count: n * S * D, prefault: true)  // written whole below
+    let x = Buffer(count: n * S * D, prefault: false)  // written whole below, its pages mapped block by block
     // Aligning keeps min(L, S_m) steps of each modality: the lengths are known before a value is read.
     var modalityLengths = [Int32](repeating: 0, count: n * M), modelLengths = [Int32](repeating: 1, count: n)
     for i in 0..<n {
@@ -51,6 +54,7 @@ extension ShardLoader {
     try comm.agree {
       try acc.withUnsafeMutableBufferPointer { acc in
         try ChunkedRows.forEach(file, datasets, rows: fused.range(n), rowSizes: rowSizes) { first, count, raw in
+          fused.populate(first..<(first + count))
           for r in 0..<count {
             let i = first + r, training = !o.validationMask[fused.first + i]
             for (mi, m) in o.modalities.enumerated() {
@@ -102,6 +106,20 @@ extension ShardLoader {
     let first: Int  // global id of local row 0
 
     func range(_ n: Int) -> Range<Int> { first..<(first + n) }
+
+    /// Maps the pages of local rows `local` (MADV_POPULATE_WRITE) just before they are written, so the kernel's
+    /// zeroed pages are still in cache when the rows overwrite them: 5-10% faster than mapping the whole
+    /// shard up front (MAP_POPULATE), which writes every zero out to memory first (Performance.md). Where the
+    /// kernel lacks it (before Linux 5.14) the rows' writes map the pages instead.
+    func populate(_ local: Range<Int>) {
+      #if canImport(Glibc)
+        let page = 4096, bytes = S * D * MemoryLayout<Float>.size
+        guard local.count * bytes >= 1 << 16 else { return }  // left to the writes (a shard this small is on the heap)
+        let start = Int(bitPattern: x + local.lowerBound * S * D) & ~(page - 1)
+        let end = (Int(bitPattern: x + local.upperBound * S * D) + page - 1) & ~(page - 1)
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, 23)  // MADV_POPULATE_WRITE
+      #endif
+    }
 
     /// Local row i's kept steps from each modality's block (`raw[mi]`: rows of `rowSizes[mi]` floats, T_m steps
     /// of D_m features, the row at `row`), step after step: the fused row's memory in order.
