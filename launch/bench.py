@@ -289,7 +289,7 @@ def fmt(values, digits=0):
 
 def startup_table(b, rounds):
     """The start-up table: mmtrain's load rate vs h5py's read, per layout and rank count, best of `rounds`."""
-    rates = {}
+    rates, load = {}, [os.getloadavg()[0]]  # the host's 1-minute load average, before and after
     for r in range(rounds):
         for layout in LAYOUTS:
             for world in (1, 2):
@@ -297,9 +297,11 @@ def startup_table(b, rounds):
                 for k, v in (("mm", mm), ("py", py)):
                     rates.setdefault((layout, world, k), []).append(v)
                 print(f"round {r + 1} {layout} {world} rank(s): mmtrain {mm:.2f} GB/s, h5py {py:.2f} GB/s", file=sys.stderr, flush=True)
+    load.append(os.getloadavg()[0])
     sizes = {layout: os.path.getsize(b.layout(layout)) / 1e6 for layout in LAYOUTS}
     lines = [f"start-up by file layout: W1's data ({b.a.samples} x {STEPS} steps, {sum(FEATURES.values())} features) rewritten "
-             f"with h5py; load rate of a rank, normalize zscore; best of {rounds} (min–max); target mmtrain >= 0.8x h5py",
+             f"with h5py; load rate of a rank, normalize zscore; best of {rounds} (min–max); target mmtrain >= 0.8x h5py; "
+             f"{os.cpu_count()} cores, load average {load[0]:.1f} before, {load[1]:.1f} after",
              "", "| file (size) | ranks | mmtrain load | h5py read of the same rows | ratio |", "|---|---|---|---|---|"]
     for layout in LAYOUTS:
         for world in (1, 2):

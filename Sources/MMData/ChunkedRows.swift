@@ -43,3 +43,39 @@ enum ChunkedRows {
     }
   }
 }
+
+extension ChunkedRows {
+  /// The same rows of several datasets at once, block by block: `body(first, count, data)` gets `count` rows
+  /// of each dataset (`data[k]`: rows of `rowSizes[k]` floats), so a caller can build whole fused rows while
+  /// every modality's block is in cache. A block is about `blockBytes` over all datasets, and a whole number
+  /// of the largest compressed chunk (blocks start on its boundaries after the first), so each compressed
+  /// chunk is decompressed once; uncompressed chunks are read straight from the file, in part or whole.
+  static func forEach(
+    _ file: HDF5File, _ datasets: [String], rows: Range<Int>, rowSizes: [Int], blockBytes: Int = blockBytes,
+    _ body: (_ first: Int, _ count: Int, _ data: [UnsafeMutablePointer<Float>]) throws -> Void
+  ) throws {
+    var chunk: Int? = nil  // rows of the largest compressed chunk
+    for dataset in datasets {
+      let (shape, filters) = try file.storage(of: dataset)
+      if let rows = shape.first, !filters.isEmpty { chunk = max(chunk ?? 1, max(rows, 1)) }
+    }
+    let block = blockRows(rowSize: rowSizes.reduce(0, +), chunkRows: chunk, blockBytes: blockBytes)
+    let readers = try datasets.map { try HDF5RowReader(file, $0, cacheRows: min(block, rows.count)) }
+    defer { for reader in readers { reader.close() } }
+    let buffers = rowSizes.map { Buffer(count: min(block, max(rows.count, 1)) * $0) }
+    let pointers = buffers.map(\.pointer)
+    var first = 0
+    while first < rows.count {
+      let start = rows.lowerBound + first
+      var count = min(block, rows.count - first)
+      if let c = chunk, start % c != 0 { count = min(count, c - start % c) }
+      for (k, reader) in readers.enumerated() {
+        let values = UnsafeMutableBufferPointer(start: pointers[k], count: count * rowSizes[k])
+        try reader.readFloats(rows: start..<(start + count), into: values)
+      }
+      try body(first, count, pointers)
+      first += count
+    }
+    withExtendedLifetime(buffers) {}
+  }
+}

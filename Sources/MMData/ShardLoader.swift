@@ -49,8 +49,15 @@ public enum ShardLoader {
     if let stream = o.stream {
       return try loadStreamed(file, o, rows, lengths, (targets, width, classes), stream, comm)
     }
+    if o.align != .interpolate {  // aligning is a copy: whole fused rows, written once (ShardLoader+Rows.swift)
+      let f = try loadCopied(file, o, rows, lengths, comm)
+      return Shard(
+        rows: rows, steps: o.maxSteps, features: o.features, columns: f.columns, modalitySteps: o.steps, x: f.x,
+        lengths: f.lengths, modalityLengths: f.modalityLengths, targets: targets, targetWidth: width,
+        classes: classes, statistics: f.statistics)
+    }
 
-    // Features: impute, normalise, align, fuse. Statistics that must be computed are summed in the same read
+    // Interpolated features: impute, normalise, align, fuse. Statistics that must be computed are summed in the same read
     // as the features (the block is in cache): each modality's raw steps are staged in the shard buffer, then
     // finished in place once the all-reduced statistics are known.
     let S = o.maxSteps, D = o.features, M = o.modalities.count
@@ -104,7 +111,7 @@ public enum ShardLoader {
           }
         }
         comm.allreduceSum(&acc)
-        let (mu, sd) = finalize(acc, Dm, o.normalize)
+        let (mu, sd) = finalize(acc, Dm, o.normalize, channels: m.imageShape?.first)
         mean += mu; std += sd
         try comm.agree {
           if staged {
@@ -181,7 +188,7 @@ public enum ShardLoader {
       }
       if computed {
         comm.allreduceSum(&acc)
-        let (mu, sd) = finalize(acc, Dm, o.normalize)
+        let (mu, sd) = finalize(acc, Dm, o.normalize, channels: m.imageShape?.first)
         mean += mu; std += sd
       }
       for i in 0..<rows.count {  // what alignment makes of L valid steps (Resample.align)
@@ -308,8 +315,20 @@ public enum ShardLoader {
   }
 
   /// Mean and std per feature from all-reduced sums (a feature with no finite value: mean 0, std 1; a
-  /// constant one, std <= 1e-6: std 1; `normalize: none`: std 1, the mean only imputes).
-  static func finalize(_ acc: [Double], _ Dm: Int, _ normalize: Normalize) -> ([Float], [Float]) {
+  /// constant one, std <= 1e-6: std 1; `normalize: none`: std 1, the mean only imputes). An image's features
+  /// (`channels` non-nil: C·H·W, channel-major) share their channel's statistics, over all its pixels.
+  static func finalize(_ acc: [Double], _ Dm: Int, _ normalize: Normalize, channels: Int? = nil) -> ([Float], [Float]) {
+    var acc = acc
+    if let C = channels, C > 0, Dm % C == 0 {  // per channel: pool the sums over the channel's pixels
+      let P = Dm / C
+      for part in 0..<3 {
+        for c in 0..<C {
+          let range = (part * Dm + c * P)..<(part * Dm + (c + 1) * P)
+          let total = acc[range].reduce(0, +)
+          for j in range { acc[j] = total }
+        }
+      }
+    }
     var mean: [Float] = [], std: [Float] = []
     for j in 0..<Dm {
       let c = acc[2 * Dm + j]
@@ -330,63 +349,5 @@ public enum ShardLoader {
       for k in 0..<n { top = max(top, bits[k] & 0x7f80_0000) }
       return top < 0x7f80_0000
     }
-  }
-
-  /// Labels of the owned rows as Float; classes for classification (configured or global max + 1).
-  static func readLabels(
-    _ file: HDF5File, _ schema: DataSchema, _ o: LoadOptions, _ rows: Range<Int>, _ comm: Communicator
-  )
-    throws -> ([Float], Int, Int)
-  {
-    let path = file.path
-    if !schema.hasLabels {  // mmtrain predict: no targets; the output count comes from the checkpoint's config
-      let width = o.task == .regression ? (o.classes ?? 1) : 1
-      return ([Float](repeating: 0, count: rows.count * width), width, o.task == .binary ? 2 : (o.classes ?? 2))
-    }
-    if schema.labelShape.count == 3 {
-      throw MMError(
-        "\(path): /labels is \(schema.labelDType) \(schema.labelShape): per-step targets [N, T, K] need task.target: step"
-      )
-    }
-    if o.task == .regression {
-      let values = try comm.agree { () -> [Double] in
-        let v = try file.readDoubles("/labels", rows: rows)
-        if let i = v.firstIndex(where: { !$0.isFinite }) {
-          throw MMError(
-            "\(path): /labels has \(v[i]) at sample \(rows.lowerBound + i / schema.labelWidth) (regression targets must be finite)"
-          )
-        }
-        return v
-      }
-      return (values.map(Float.init), schema.labelWidth, schema.labelWidth)
-    }
-    let ids = try comm.agree { () -> [Int64] in
-      guard schema.labelsAreIntegers, schema.labelShape.count == 1 else {
-        let fix = LabelHints.classificationFix(schema, (try? file.readDoubles("/labels", rows: rows)) ?? [])
-        throw MMError(
-          "\(path): /labels is \(schema.labelDType) \(schema.labelShape); task.kind \(o.task.rawValue) needs integer class ids [N] \(fix)"
-        )
-      }
-      let v = try file.readInt64s("/labels", rows: rows)
-      if let i = v.firstIndex(where: { $0 < 0 }) {
-        throw MMError("\(path): /labels[\(rows.lowerBound + i)] = \(v[i]) is negative (class ids are 0..C-1)")
-      }
-      return v
-    }
-    let classes: Int
-    switch (o.task, o.classes) {
-    case (.binary, _): classes = 2
-    case (_, let c?): classes = c
-    default: classes = max(2, comm.allreduceMax(Int(ids.max() ?? 0)) + 1)
-    }
-    try comm.agree {
-      if let i = ids.firstIndex(where: { $0 >= Int64(classes) }) {
-        let key =
-          o.task == .binary
-          ? "task.kind binary (labels must be 0 or 1)" : "task.classes = \(classes) (labels must be 0..\(classes - 1))"
-        throw MMError("\(path): /labels[\(rows.lowerBound + i)] = \(ids[i]) is out of range for \(key)")
-      }
-    }
-    return (ids.map(Float.init), 1, classes)
   }
 }

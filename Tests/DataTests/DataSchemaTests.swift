@@ -66,9 +66,33 @@ final class DataSchemaTests: XCTestCase {
   func testWrongRank() throws {
     expectError(
       try file { f in
-        try f.writeFloats("/modalities/a", [1, 2], shape: [2, 1])
+        try f.writeFloats("/modalities/a", [1, 2], shape: [2])
         try f.writeInt64s("/labels", [0, 1], shape: [2])
-      }, "'/modalities/a' has rank 2", "[N, T, D]")
+      }, "'/modalities/a' has rank 1", "[N, T, D]", "[N, D]", "[N, C, H, W]")
+    expectError(
+      try file { f in
+        try f.writeFloats("/modalities/a", [Float](repeating: 0, count: 64), shape: [2, 2, 2, 2, 2, 2])
+        try f.writeInt64s("/labels", [0, 1], shape: [2])
+      }, "'/modalities/a' has rank 6")
+  }
+
+  /// [N, D] is a static vector (one step, never a length); [N, C, H, W] an image (one step of C·H·W features).
+  func testStaticVectorsAndImages() throws {
+    let schema = try file { f in
+      try f.writeFloats("/modalities/age", [1, 2], shape: [2, 1])
+      try f.writeFloats("/modalities/face", [Float](repeating: 0, count: 2 * 3 * 4 * 5), shape: [2, 3, 4, 5])
+      try f.writeFloats("/modalities/text", [Float](repeating: 0, count: 2 * 6 * 2), shape: [2, 6, 2])
+      try f.writeInt64s("/labels", [0, 1], shape: [2])
+      try f.writeInt64s("/lengths", [3, 6], shape: [2])
+    }
+    let schemaValue = try DataSchema.read(path: schema)
+    XCTAssertEqual(schemaValue.modalities.map(\.kind), [.vector, .image, .sequence])
+    XCTAssertEqual(schemaValue.modalities.map(\.steps), [1, 1, 6])
+    XCTAssertEqual(schemaValue.modalities.map(\.features), [1, 60, 2])
+    XCTAssertEqual(schemaValue.modality("face")?.imageShape, [3, 4, 5])
+    XCTAssertNil(schemaValue.lengthsDataset(for: "age"), "a static vector has no lengths, even with a shared /lengths")
+    XCTAssertNil(schemaValue.lengthsDataset(for: "face"))
+    XCTAssertEqual(schemaValue.lengthsDataset(for: "text"), "/lengths")
   }
 
   func testNonFloatFeatures() throws {
