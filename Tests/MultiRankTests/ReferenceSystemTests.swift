@@ -162,3 +162,62 @@ final class StaticVectorTests: MultiRankTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")))
   }
 }
+
+/// Images [N, C, H, W] beside sequences: they train through their conv encoder, z-scored per channel, and
+/// their errors are one line each.
+final class ImageModalityTests: MultiRankTestCase {
+  func data() throws -> String {
+    try TestData.write(path("images.h5")) { f in
+      var rng = SystemRandomNumberGenerator()
+      let n = 40
+      try f.writeFloats(
+        "/modalities/text", (0..<(n * 6 * 4)).map { _ in Float.random(in: -1...1, using: &rng) }, shape: [n, 6, 4])
+      // channel 0 around 5, channel 1 around -3: per-channel statistics must find them
+      let pixels = (0..<(n * 2 * 5 * 5)).map { i in Float.random(in: -1...1, using: &rng) + ((i / 25) % 2 == 0 ? 5 : -3)
+      }
+      try f.writeFloats("/modalities/image", pixels, shape: [n, 2, 5, 5])
+      try f.writeInt64s("/labels", (0..<n).map { Int64($0 % 2) }, shape: [n])
+    }
+  }
+
+  func testImageTrainsThroughItsConvolutions() throws {
+    let data = try data()
+    let config = try config(
+      data: data,
+      [
+        "model.fusion": "gated", "model.encoders": "{image: {kind: conv, channels: [3], kernel: 3, pool: 2}}",
+        "task.kind": "binary",
+      ])
+    let run = try mmtrain(ranks: 2, ["train", "--config", config])
+    XCTAssertEqual(run.status, 0, run.transcript)
+    XCTAssertTrue(run.stdout.contains("image 50 -> conv 3 (12)"), run.transcript)
+    let params = try RunOutputs.tensors("/params", of: path("run/latest"))
+    XCTAssertEqual(params["encoders.image.conv.0.weight"]?.count, 3 * 2 * 3 * 3)
+    let file = try HDF5File(path: path("run/latest"), mode: .readOnly)
+    defer { file.close() }
+    let mu = try file.readFloats("/normalization/mean")
+    XCTAssertEqual(Set(mu[0..<25]).count, 1, "channel 0 shares one mean")
+    XCTAssertEqual(Double(mu[0]), 5, accuracy: 0.2)
+    XCTAssertEqual(Double(mu[25]), -3, accuracy: 0.2)
+  }
+
+  func testImageErrors() throws {
+    let data = try data()
+    try expectFailure(
+      ranks: 2, ["--config", try config(data: data, ["model.fusion": "late"])],
+      saying: "'image' is an image [N, 2, 5, 5]: it needs a conv encoder", status: 64)
+    try expectFailure(
+      ranks: 1,
+      [
+        "--config",
+        try config(
+          data: data, ["model.fusion": "late", "model.encoders": "{image: {kind: conv, channels: [3, 3, 3], pool: 2}}"]),
+      ],
+      saying: "model.encoders.image: convolution 3 turns a 1 x 1 input into 0 x 0 (kernel 3, pool 2)", status: 64)
+    try expectFailure(
+      ranks: 1,
+      ["--config", try config(data: data, ["model.encoders": "{image: {kind: conv, channels: [3]}}"])],
+      saying: "model.fusion is early, but 'image' is an image [N, C, H, W]", status: 64)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")))
+  }
+}
