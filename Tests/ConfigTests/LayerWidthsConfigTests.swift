@@ -87,8 +87,8 @@ final class EncodersConfigTests: XCTestCase {
   func testBadEncoders() {
     XCTAssertEqual(
       configErrorMessage(minimalYAML + "model:\n  encoders: {face: {kind: conv3d}}\n"),
-      "configs/x.yaml: model.encoders.face has kind 'conv3d'; the kinds are: mlp (a static vector's Linear + ReLU layers)"
-    )
+      "configs/x.yaml: model.encoders.face has kind 'conv3d'; the kinds are: mlp (a static vector's Linear + ReLU "
+        + "layers), conv (an image's convolutions)")
     XCTAssertEqual(
       configErrorMessage(minimalYAML + "model:\n  encoders: {face: {kind: mlp, width: [3]}}\n"),
       "configs/x.yaml: model.encoders.face has 'width', which kind mlp does not take (it takes widths)")

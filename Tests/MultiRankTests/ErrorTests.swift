@@ -43,12 +43,20 @@ final class ErrorTests: MultiRankTestCase {
     XCTAssertTrue(errorLine(run).contains("/labels") && errorLine(run).contains("/modalities/text"), errorLine(run))
   }
 
+  /// [N, D] is a static vector: early fusion (one time axis) cannot take it; rank 1 is no modality at all.
   func testTwoDimensionalFeatures() throws {
     let data = try handMadeFile { f in
       try f.writeFloats(
         "/modalities/text", [Float](repeating: 0.5, count: 40 * TestData.steps), shape: [40, TestData.steps])
     }
-    let run = try expectFailure(ranks: 3, ["--config", try config(data: data)], saying: "has rank 2")
+    try expectFailure(
+      ranks: 3, ["--config", try config(data: data)],
+      saying: "model.fusion is early, but 'text' is a static vector [N, D]",
+      status: 64)
+    let flat = try handMadeFile { f in
+      try f.writeFloats("/modalities/text", [Float](repeating: 0.5, count: 40), shape: [40])
+    }
+    let run = try expectFailure(ranks: 3, ["--config", try config(data: flat)], saying: "has rank 1")
     XCTAssertTrue(errorLine(run).contains("/modalities/text"), errorLine(run))
   }
 
