@@ -26,9 +26,19 @@ public struct DataSchema: Equatable {
     case sequence  // [N, T, D]: steps, with lengths
     case vector  // [N, D]: one static vector per sample (age, a questionnaire, a pooled embedding)
     case image  // [N, C, H, W]: one image per sample
+    case imageSequence  // [N, T, C, H, W]: frames (video), with lengths as a sequence's
+
+    /// Whether it has steps and lengths (a sequence of features or of frames).
+    public var hasSteps: Bool { self == .sequence || self == .imageSequence }
 
     /// "static vector", "image".
-    public var description: String { self == .vector ? "static vector" : rawValue }
+    public var description: String {
+      switch self {
+      case .vector: return "static vector"
+      case .imageSequence: return "image sequence"
+      default: return rawValue
+      }
+    }
   }
   public enum Lengths: Equatable {
     case none  // every step valid
@@ -63,7 +73,7 @@ public struct DataSchema: Equatable {
   }
 
   /// Whether `modality` has lengths at all: a static vector has none (always one valid step).
-  func hasSteps(_ modality: String) -> Bool { (self.modality(modality)?.kind ?? .sequence) == .sequence }
+  func hasSteps(_ modality: String) -> Bool { (self.modality(modality)?.kind ?? .sequence).hasSteps }
 
   /// Opens and validates `path` against the contract.
   public static func read(path: String) throws -> DataSchema {
@@ -97,10 +107,25 @@ public struct DataSchema: Equatable {
       let ds = "/modalities/\(name)"
       guard file.isDataset(ds) else { throw MMError("\(path): '\(ds)' is not a dataset (expected float [N, T, D])") }
       let info = try file.datasetInfo(ds)
-      guard (2...4).contains(info.shape.count) else {
+      guard (2...5).contains(info.shape.count) else {
         throw MMError(
-          "\(path): '\(ds)' has rank \(info.shape.count) \(info.shape) (expected a sequence [N, T, D], a static vector [N, D] "
-            + "or an image [N, C, H, W])")
+          "\(path): '\(ds)' has rank \(info.shape.count) \(info.shape) (expected a sequence [N, T, D], a static vector [N, D], "
+            + "an image [N, C, H, W] or an image sequence [N, T, C, H, W])")
+      }
+      if info.shape.count == 5 {  // frames: T steps of C·H·W features
+        guard case .float = info.dtype else {
+          throw MMError("\(path): '\(ds)' has dtype \(info.dtype) (expected float32, float64 or float16)")
+        }
+        guard info.shape.dropFirst().allSatisfy({ $0 > 0 }) else {
+          throw MMError("\(path): '\(ds)' has an empty dimension \(info.shape)")
+        }
+        try checkN(ds, info.shape[0])
+        modalities.append(
+          Modality(
+            name: name, steps: info.shape[1], features: info.shape[2] * info.shape[3] * info.shape[4],
+            dtype: info.dtype,
+            kind: .imageSequence, imageShape: Array(info.shape.dropFirst(2))))
+        continue
       }
       if info.shape.count == 4 {  // an image: one step of C·H·W features
         guard case .float = info.dtype else {

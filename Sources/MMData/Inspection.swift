@@ -43,13 +43,17 @@ public struct Inspection {
       let nonFinite = try countNonFinite(file, m, lengths)
       let absent = lengths.filter { $0 == 0 }.count
       let mean = lengths.isEmpty ? 0 : Double(lengths.reduce(0, +)) / Double(lengths.count)
-      let dims = m.kind == .image ? m.imageShape! : m.kind == .vector ? [m.features] : [m.steps, m.features]
+      let dims =
+        m.kind == .image
+        ? m.imageShape!
+        : m.kind == .imageSequence
+          ? [m.steps] + m.imageShape! : m.kind == .vector ? [m.features] : [m.steps, m.features]
       let shape = "[" + ([n] + dims).map(String.init).joined(separator: ", ") + "] \(m.dtype)"
       lines.append(
         "  " + m.name.padding(toLength: max(10, m.name.count), withPad: " ", startingAt: 0) + " "
           + shape.padding(toLength: max(26, shape.count), withPad: " ", startingAt: 0)
-          + (m.kind != .sequence ? " \(m.kind.description), NaN/Inf \(nonFinite)" : "")
-          + (m.kind != .sequence
+          + (!m.kind.hasSteps ? " \(m.kind.description), NaN/Inf \(nonFinite)" : "")
+          + (!m.kind.hasSteps
             ? ""
             : String(
               format: " lengths min %d mean %.1f max %d, absent %d, NaN/Inf %d", lengths.min() ?? 0, mean,

@@ -8,11 +8,13 @@ extension ModelSpec {
   /// is read: the per-modality maps (`data.steps`, `model.hidden`) have an entry for every sequence and none
   /// for another name; `model.encoders` names static vectors; early fusion (one time axis) has sequences only.
   public static func checkPerModalityKeys(_ c: TrainConfig, modalities: [DataSchema.Modality]) throws {
-    let sequences = modalities.filter { $0.kind == .sequence }.map(\.name)
-    let others = modalities.filter { $0.kind != .sequence }
+    let sequences = modalities.filter { $0.kind.hasSteps }.map(\.name)
+    let others = modalities.filter { !$0.kind.hasSteps }
+    let frames = modalities.filter { $0.kind == .imageSequence }
     try c.data.steps.check(key: "data.steps", modalities: sequences, alsoAllowed: others.map(\.name))
     try c.model.hidden.check(key: "model.hidden", modalities: sequences, alsoAllowed: others.map(\.name))
-    for name in c.model.encoders.keys.sorted() where !others.contains(where: { $0.name == name }) {
+    let encoded = others + frames
+    for name in c.model.encoders.keys.sorted() where !encoded.contains(where: { $0.name == name }) {
       let what =
         sequences.contains(name)
         ? "'\(name)' is a sequence (its encoder is recurrent: model.hidden, model.layers, model.cell)"
@@ -20,18 +22,19 @@ extension ModelSpec {
       throw MMError.usage(
         "model.encoders.\(name): \(what); model.encoders sizes static vectors [N, D] and images [N, C, H, W]")
     }
-    for m in others {
+    for m in encoded {
       let key = "model.encoders.\(m.name)"
       switch (m.kind, c.model.encoders[m.name]) {
-      case (.image, nil), (.image, .mlp?):
-        let shape = m.imageShape!.map(String.init).joined(separator: ", ")
+      case (.image, nil), (.image, .mlp?), (.imageSequence, nil), (.imageSequence, .mlp?):
+        let shape = ((m.kind == .imageSequence ? ["T"] : []) + m.imageShape!.map(String.init)).joined(separator: ", ")
         throw MMError.usage(
-          "'\(m.name)' is an image [N, \(shape)]: it needs a conv encoder, e.g. \(key): {kind: conv, channels: [32, 64], "
-            + "kernel: 3, pool: 2}")
+          "'\(m.name)' is an \(m.kind.description) [N, \(shape)]: it needs a conv encoder, e.g. \(key): {kind: conv, "
+            + "channels: [32, 64], kernel: 3, pool: 2}")
       case (.vector, .conv?):
         throw MMError.usage(
           "\(key): conv is for images [N, C, H, W]; '\(m.name)' is a static vector [N, D] (use kind mlp)")
-      case (.image, .conv(let channels, let kernel, let pool)?):
+      case (.image, .conv(let channels, let kernel, let pool)?),
+        (.imageSequence, .conv(let channels, let kernel, let pool)?):
         let s = m.imageShape!
         let shape = ConvShape(channels: s[0], height: s[1], width: s[2], stages: channels, kernel: kernel, pool: pool)
         if let j = shape.sides.indices.dropFirst().first(where: { shape.sides[$0].h == 0 || shape.sides[$0].w == 0 }) {
@@ -44,11 +47,12 @@ extension ModelSpec {
       default: break
       }
     }
-    if c.model.fusion.concatenatesSteps, let other = others.first {
+    if c.model.fusion.concatenatesSteps, let other = (others + frames).first {
       throw MMError.usage(
-        "model.fusion is \(c.model.fusion.rawValue), but '\(other.name)' is \(other.kind == .image ? "an image" : "a static vector") "
-          + "\(other.kind == .image ? "[N, C, H, W]" : "[N, D]"): early fusion concatenates the modalities step by step, so "
-          + "every modality must be a sequence [N, T, D]; use model.fusion: late, attention, tensor or gated")
+        "model.fusion is \(c.model.fusion.rawValue), but '\(other.name)' is \(other.kind == .vector ? "a" : "an") "
+          + "\(other.kind.description) \(["image": "[N, C, H, W]", "imageSequence": "[N, T, C, H, W]"][other.kind.rawValue] ?? "[N, D]"): "
+          + "early fusion concatenates the modalities' features step by step, so every modality must be a sequence "
+          + "[N, T, D]; use model.fusion: late, attention, tensor or gated")
     }
   }
 
@@ -60,14 +64,16 @@ extension ModelSpec {
     for m in modalities {
       var input = Input(
         name: m.name, column: column, features: m.features,
-        steps: m.kind == .vector ? 1 : c.data.steps.value(for: m.name)!,
+        steps: m.kind.hasSteps ? c.data.steps.value(for: m.name)! : 1,
         widths: c.model.hidden.value(for: m.name)?.widths ?? [1])
       switch (m.kind, c.model.encoders[m.name]) {
       case (.vector, .mlp(let widths)?): input.mlp = widths
       case (.vector, _): input.mlp = []
-      case (.image, .conv(let channels, let kernel, let pool)?):
+      case (.image, .conv(let channels, let kernel, let pool)?),
+        (.imageSequence, .conv(let channels, let kernel, let pool)?):
         let s = m.imageShape!
         input.conv = ConvShape(channels: s[0], height: s[1], width: s[2], stages: channels, kernel: kernel, pool: pool)
+        input.frames = m.kind == .imageSequence
       default: break
       }
       inputs.append(input)

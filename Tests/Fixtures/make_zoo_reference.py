@@ -172,6 +172,23 @@ def cases():
             attention_size=None, fusion_size=3 if fusion != "late" else None, head_hidden=[4], task=task, outputs=C,
             modalities=mods, lengths=lengths))
         n += 1
+    # Image sequences [B, T, C, H, W] (kind image_sequence: T steps of C·H·W features): every frame through the
+    # conv, then the recurrent stack over the frames' valid steps.
+    frames = lambda base, shape, channels, kernel, pool, hidden: dict(
+        name=base["name"], features=shape[0] * shape[1] * shape[2], steps=base["steps"], hidden=hidden,
+        kind="image_sequence", shape=shape, encoder={"kind": "conv", "channels": channels, "kernel": kernel, "pool": pool})
+    for name, fusion, cell, bidirectional, pooling, mods in [
+            ("late_frames_conv_lstm", "late", "lstm", False, "last",
+             [SEPARATE[0], frames(SEPARATE[2], [1, 5, 4], [2], 3, 2, 3)]),
+            ("attention_frames_conv_gru_bi_mean", "attention", "gru", True, "mean",
+             [frames(SEPARATE[1], [2, 4, 3], [2, 3], 2, 1, 4), SEPARATE[0]])]:
+        task, C = TASKS[n % 3]
+        lengths = {m["name"]: list(SEPARATE_LENGTHS[m["name"]]) for m in mods}
+        out.append(dict(
+            name=name, seed=2000 + n, fusion=fusion, cell=cell, bidirectional=bidirectional, pooling=pooling, layers=1,
+            attention_size=None, fusion_size=3 if fusion != "late" else None, head_hidden=[4], task=task, outputs=C,
+            modalities=mods, lengths=lengths))
+        n += 1
     return out
 
 

@@ -15,6 +15,9 @@ loads any mmtrain checkpoint. `spec` is a dict (the reference fixtures' "spec"):
                      "kind": "sequence"|"static", "encoder": {"kind": "mlp", "widths": [int]}}, ...],
      "target": "sample"|"step"}                                                  # optional, default sample
 
+An image sequence (`kind: image_sequence`, `shape` [C, H, W] per frame, `features` C·H·W, `steps` T) has an
+Encoder whose `conv` (as an image's) runs on every frame before its recurrent stack: `encoders.<m>.conv.*`, then
+`encoders.<m>.lstm.*` (CNN-LSTM).
 An image (`kind: image`, `shape` [C, H, W], `features` C·H·W, `steps` 1) has an ImageEncoder: `encoders.<m>.conv`
 = nn.Sequential(Conv2d(k, padding=k//2), ReLU, MaxPool2d(p), ...) per entry of its encoder's `channels`, flattened.
 A static modality (`kind: static`, a vector [B, D] per sample, `steps` 1) has a StaticEncoder: `encoders.<m>.mlp`
@@ -187,9 +190,14 @@ class Encoder(nn.Module):
     one-layer modules, `lstm.<k>.weight_ih_l0`, with nn.Dropout(dropout) between them.
     """
 
-    def __init__(self, cell, features, hidden, layers, bidirectional, pooling, attention_size, dropout=0.0):
+    def __init__(self, cell, features, hidden, layers, bidirectional, pooling, attention_size, dropout=0.0,
+                 frames=None):
         super().__init__()
         self.cell = cell
+        self.frames = frames                            # an image sequence: (shape [C, H, W], its conv encoder)
+        if frames is not None:                          # conv over every frame (TimeDistributed), first in the state_dict
+            self.conv = ImageEncoder(frames[0], frames[1]).conv
+            features = image_output(frames[0], frames[1])
         sizes = widths(hidden, layers)
         self.stacked = len(set(sizes)) > 1
         dirs = 2 if bidirectional else 1
@@ -207,6 +215,9 @@ class Encoder(nn.Module):
 
     def sequence(self, x, lengths):                     # x (B, T, D), lengths (B,) in 0..T -> (B, T, Hs)
         run = lengths.clamp(min=1)                      # pack_padded_sequence needs >= 1; L = 0 pools to zeros
+        if self.frames is not None:                     # (B, T, C·H·W) -> every frame through the conv -> (B, T, F)
+            B, T = x.shape[:2]
+            x = self.conv(x.reshape(B * T, *self.frames[0])).flatten(1).reshape(B, T, -1)
         rnn = self.gru if self.cell == "gru" else self.lstm
         if self.stacked:
             h = x
@@ -363,15 +374,16 @@ class MultimodalModel(nn.Module):
         s = resolved(spec)
         self.spec = s
         mods, names = s["modalities"], [m["name"] for m in s["modalities"]]
-        enc = lambda features, hidden: Encoder(s["cell"], features, hidden, s["layers"], s["bidirectional"],
-                                               s["pooling"], s.get("attention_size"), s["dropout"])
+        enc = lambda features, hidden, frames=None: Encoder(s["cell"], features, hidden, s["layers"], s["bidirectional"],
+                                                            s["pooling"], s.get("attention_size"), s["dropout"], frames)
         Fs = s["fusion_size"]
         if s["fusion"] == "early":
             self.fusion = enc(sum(m["features"] for m in mods), mods[0]["hidden"])
             fused = s["pooled"][0]
         else:
             self.encoders = nn.ModuleDict({
-                m["name"]: ImageEncoder(m["shape"], m["encoder"]) if m.get("kind") == "image"
+                m["name"]: enc(m["features"], m["hidden"], (m["shape"], m["encoder"])) if m.get("kind") == "image_sequence"
+                else ImageEncoder(m["shape"], m["encoder"]) if m.get("kind") == "image"
                 else StaticEncoder(m["features"], static_widths(m)) if is_static(m) else enc(m["features"], m["hidden"])
                 for m in mods})
             if s["fusion"] == "late":

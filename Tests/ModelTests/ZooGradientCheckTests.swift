@@ -199,6 +199,27 @@ final class ZooGradientCheckTests: XCTestCase {
     }
   }
 
+  /// An image sequence [N, T, C, H, W]: every frame through the conv, then a 2-layer recurrent stack with dropout;
+  /// frames past a sample's length (and an absent sequence) must leave the conv's gradients alone.
+  func testImageSequencesThroughConvolutionsIntoTheRecurrentStack() {
+    let ctx = TrainingContext(seed: 8, epoch: 1, modalityDropout: 0.3)
+    for (n, fusion) in [FusionKind.late, .gated].enumerated() {
+      let shape = ConvShape(channels: 2, height: 4, width: 3, stages: [2], kernel: 3, pool: 2)
+      var spec = Self.spec(
+        fusion: fusion, pooling: n == 0 ? .last : .mean, cell: .lstm, bidirectional: n == 1, layers: 2, dropout: 0.2,
+        task: .binary, outputs: 1)
+      spec.inputs = [
+        spec.inputs[0], ModelSpec.Input(name: "video", column: 3, features: 24, steps: 3, hidden: 3),
+      ]
+      spec.inputs[1].conv = shape
+      spec.inputs[1].frames = true
+      XCTAssertEqual(
+        spec.parameterSpecs.filter { $0.name.hasPrefix("encoders.video.") }.prefix(3).map(\.name),
+        ["encoders.video.conv.0.weight", "encoders.video.conv.0.bias", "encoders.video.lstm.weight_ih_l0"])
+      gradientCheck(spec, training: ctx, seed: UInt64(130 + n))
+    }
+  }
+
   /// A training forward with dropout between layers and on the fused vector, and modality dropout: the masks
   /// are a pure function of (seed, epoch, sample), so every evaluation draws the same ones and FD holds.
   func testDropoutAndModalityDropout() {

@@ -63,9 +63,10 @@ final class ZooReferenceTests: XCTestCase {
       var input = ModelSpec.Input(
         name: m.name, column: column, features: m.features, steps: m.steps, widths: m.hidden.list)
       if m.kind == "static" { input.mlp = m.encoder?.widths ?? [] }
-      if m.kind == "image", let s = m.shape, let e = m.encoder {
+      if m.kind == "image" || m.kind == "image_sequence", let s = m.shape, let e = m.encoder {
         input.conv = ConvShape(
           channels: s[0], height: s[1], width: s[2], stages: e.channels!, kernel: e.kernel!, pool: e.pool!)
+        input.frames = m.kind == "image_sequence"
       }
       return input
     }
@@ -164,6 +165,7 @@ final class ZooReferenceTests: XCTestCase {
     "attention_lstm_bi_widths_mean", "early_lstm_deephead",
     "late_static_mlp", "gated_static_passthrough", "attention_gru_bi_static_mlp", "tensor_static_mlp",
     "late_image_conv_odd", "gated_image_conv_even_kernel", "attention_image_conv_nopool",
+    "late_frames_conv_lstm", "attention_frames_conv_gru_bi_mean",
   ]
 
   /// The check catches a wrong model: the same fixture with one layer's width swapped (the stack [5, 3] built
@@ -269,4 +271,9 @@ final class ZooReferenceTests: XCTestCase {
   func testLateImageConvOddSides() throws { try check("late_image_conv_odd") }
   func testGatedImageConvEvenKernel() throws { try check("gated_image_conv_even_kernel") }
   func testAttentionImageConvNoPooling() throws { try check("attention_image_conv_nopool") }
+
+  // Image sequences [N, T, C, H, W]: the conv on every frame, then the recurrent stack (CNN-LSTM); frames past a
+  // sample's length must not reach the conv's gradients.
+  func testLateFramesConvLSTM() throws { try check("late_frames_conv_lstm") }
+  func testAttentionFramesConvBidirectionalGRU() throws { try check("attention_frames_conv_gru_bi_mean") }
 }

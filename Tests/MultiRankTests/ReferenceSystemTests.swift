@@ -221,3 +221,35 @@ final class ImageModalityTests: MultiRankTestCase {
     XCTAssertFalse(FileManager.default.fileExists(atPath: path("run")))
   }
 }
+
+/// Image sequences [N, T, C, H, W] (video frames): every frame through the conv, then the recurrent encoder.
+final class ImageSequenceTests: MultiRankTestCase {
+  func testFramesTrainThroughConvolutionsIntoTheLSTM() throws {
+    let data = try TestData.write(path("video.h5")) { f in
+      var rng = SystemRandomNumberGenerator()
+      let n = 32
+      try f.writeFloats(
+        "/modalities/video", (0..<(n * 5 * 1 * 6 * 6)).map { _ in Float.random(in: -1...1, using: &rng) },
+        shape: [n, 5, 1, 6, 6])
+      try f.writeFloats("/modalities/age", (0..<n).map { Float($0) }, shape: [n, 1])
+      try f.writeInt64s("/lengths/video", (0..<n).map { Int64(2 + $0 % 4) }, shape: [n])
+      try f.writeInt64s("/labels", (0..<n).map { Int64($0 % 2) }, shape: [n])
+    }
+    let inspect = try mmtrain(ranks: 0, ["inspect", data])
+    XCTAssertTrue(inspect.stdout.contains("video      [32, 5, 1, 6, 6] float32"), inspect.transcript)
+    try expectFailure(
+      ranks: 1, ["--config", try config(data: data, ["model.fusion": "late", "data.steps": "5"])],
+      saying: "'video' is an image sequence [N, T, 1, 6, 6]: it needs a conv encoder", status: 64)
+    let config = try config(
+      data: data,
+      [
+        "model.fusion": "late", "data.steps": "5", "data.align": "pad", "task.kind": "binary",
+        "model.encoders": "{video: {kind: conv, channels: [2], kernel: 3, pool: 2}}",
+      ])
+    let run = try mmtrain(ranks: 2, ["train", "--config", config])
+    XCTAssertEqual(run.status, 0, run.transcript)
+    let params = try RunOutputs.tensors("/params", of: path("run/latest"))
+    XCTAssertEqual(params["encoders.video.conv.0.weight"]?.count, 2 * 1 * 3 * 3)
+    XCTAssertEqual(params["encoders.video.lstm.weight_ih_l0"]?.count, 4 * 8 * (2 * 3 * 3))
+  }
+}

@@ -34,13 +34,13 @@ protocol ModalityEncoder: AnyObject {
 extension EncoderSpec {
   /// The encoder's tensors in state_dict order.
   func parameterSpecs(_ a: Architecture) -> [ParameterSpec] {
-    if let conv { return ConvEncoder.parameterSpecs(self, conv) }
+    if let conv, !frames { return conv.parameterSpecs(prefix: prefix) }
     if let widths = mlp { return MLPEncoder.parameterSpecs(self, widths: widths) }
     return RecurrentEncoder.parameterSpecs(self, a)
   }
   /// The size of its pooled vector.
   func outputSize(_ a: Architecture) -> Int {
-    if let conv { return conv.outputSize }
+    if let conv, !frames { return conv.outputSize }
     if let widths = mlp { return widths.last ?? features }
     return RecurrentEncoder.outputSize(self, a)
   }
@@ -48,7 +48,9 @@ extension EncoderSpec {
   func make(index: Int, model: ModelSpec, arena: ParameterArena, maxBatch B: Int, inputGradient: Bool)
     -> any ModalityEncoder
   {
-    if let conv { return ConvEncoder(self, shape: conv, arena: arena, maxBatch: B, inputGradient: inputGradient) }
+    if let conv, !frames {
+      return ConvEncoder(self, shape: conv, arena: arena, maxBatch: B, inputGradient: inputGradient)
+    }
     if let widths = mlp {
       return MLPEncoder(self, widths: widths, arena: arena, maxBatch: B, inputGradient: inputGradient)
     }

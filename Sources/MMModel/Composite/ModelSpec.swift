@@ -21,8 +21,11 @@ public struct EncoderSpec: Equatable, Sendable {
   public var perStep = false
   /// A static vector's MLP widths (`model.encoders.<m>: {kind: mlp, widths}`): an MLPEncoder; nil: recurrent.
   public var mlp: [Int]? = nil
-  /// An image's convolutions (`model.encoders.<m>: {kind: conv, ...}`): a ConvEncoder.
+  /// An image's convolutions (`model.encoders.<m>: {kind: conv, ...}`): a ConvEncoder; with `frames`, an image
+  /// sequence's, run on every frame in front of the recurrent stack.
   public var conv: ConvShape? = nil
+  /// An image sequence [N, T, C, H, W]: `conv` runs on each frame, the recurrent encoder reads its output.
+  public var frames = false
   /// `model.hidden` for this encoder: one width for every layer (`[64]`), or one per layer (`[128, 64]`).
   public var widths: [Int]
 
@@ -63,8 +66,10 @@ public struct ModelSpec: Equatable, Sendable {
     /// A static vector [N, D] (one step): the widths of its MLP encoder (`[]`: passed through); nil for a
     /// sequence, which has a recurrent encoder.
     public var mlp: [Int]? = nil
-    /// An image [N, C, H, W] (one step of C·H·W features): its conv encoder.
+    /// An image [N, C, H, W] (one step of C·H·W features): its conv encoder; with `frames`, an image sequence
+    /// [N, T, C, H, W] whose frames go through it into the recurrent encoder.
     public var conv: ConvShape? = nil
+    public var frames = false
     public init(name: String, column: Int, features: Int, steps: Int, widths: [Int]) {
       precondition(!widths.isEmpty && widths.allSatisfy { $0 > 0 }, "\(name): widths \(widths)")
       self.name = name; self.column = column; self.features = features; self.steps = steps; self.widths = widths
@@ -121,7 +126,7 @@ public struct ModelSpec: Equatable, Sendable {
     return inputs.enumerated().map { m, input in
       EncoderSpec(
         prefix: "encoders.\(input.name).", modality: m, column: input.column, features: input.features,
-        steps: input.steps, mlp: input.mlp, conv: input.conv, widths: input.widths)
+        steps: input.steps, mlp: input.mlp, conv: input.conv, frames: input.frames, widths: input.widths)
     }
   }
 

@@ -26,6 +26,9 @@ final class RecurrentEncoder: ModalityEncoder {
   let dPooled: Buffer  // (B, Hs) set by the fusion before backward; per step (T, B, Hs), set by the model
   let lengths: UnsafeMutablePointer<Int32>  // (B) copy of this encoder's lengths for the last forward
   let dx: Buffer?  // (T, B, D) d loss / d this encoder's input columns; only when the model was made with inputGradient
+  /// An image sequence's per-frame convolutions (TimeDistributed): (T·B frames of C·H·W) -> (T, B, F).
+  let frames: ConvStack?
+  let dFrames: Buffer?  // (T, B, F) d loss / d the convolutions' output
 
   // The last forward.
   var x: UnsafePointer<Float>? = nil
@@ -37,13 +40,15 @@ final class RecurrentEncoder: ModalityEncoder {
   /// the layers differ in width), then the pooling's. Layer k's tensors are drawn from U(±1/√H_k).
   static func parameterSpecs(_ e: EncoderSpec, _ a: Architecture) -> [ParameterSpec] {
     let P = outputSize(e, a), dirs = a.bidirectional ? 2 : 1
-    var specs: [ParameterSpec] = []
+    // an image sequence: the conv over every frame first (encoders.<m>.conv), its output is layer 0's input
+    var specs = e.conv.map { $0.parameterSpecs(prefix: e.prefix) } ?? []
+    let firstInput = e.conv?.outputSize ?? e.features
     for k in 0..<a.layers {
       let H = e.width(layer: k), bound = 1 / Double(H).squareRoot()
       let (prefix, index) = e.recurrentPrefix(a.cell, layer: k)
       specs += RecurrentStack.parameterSpecs(
         cell: a.cell, bidirectional: a.bidirectional, prefix: prefix, layer: index,
-        input: k == 0 ? e.features : dirs * e.width(layer: k - 1), hidden: H
+        input: k == 0 ? firstInput : dirs * e.width(layer: k - 1), hidden: H
       ).map { ParameterSpec($0.name, $0.shape, bound: bound) }
     }
     if e.perStep { return specs }  // every step goes on: no pooling
@@ -68,7 +73,8 @@ final class RecurrentEncoder: ModalityEncoder {
       layers.append(
         RecurrentStack.makeLayer(
           cell: m.cell, bidirectional: m.bidirectional, arena: arena, prefix: prefix, layer: index,
-          input: k == 0 ? spec.features : layers[k - 1].outputSize, hidden: spec.width(layer: k), maxSteps: T,
+          input: k == 0 ? (spec.conv?.outputSize ?? spec.features) : layers[k - 1].outputSize,
+          hidden: spec.width(layer: k), maxSteps: T,
           maxBatch: B))
     }
     self.layers = layers
@@ -82,7 +88,10 @@ final class RecurrentEncoder: ModalityEncoder {
       return arena.span { names.contains($0.name) }
     }
     let all = arena.span { $0.name.hasPrefix(spec.prefix) }
-    gradientBuckets = [(layerRanges.last?.upperBound ?? all.lowerBound)..<all.upperBound] + layerRanges.reversed()
+    let convRange = arena.span { $0.name.hasPrefix(spec.prefix + "conv.") }  // empty without frames
+    gradientBuckets =
+      [(layerRanges.last?.upperBound ?? all.lowerBound)..<all.upperBound] + layerRanges.reversed()
+      + (spec.conv != nil ? [convRange] : [])
     let Hs = layers.last!.outputSize
     outputSize = Hs
     pooling = (spec.perStep ? PoolingKind.last : m.pooling).method.makeLayer(  // (per step: unused, no tensors)
@@ -96,6 +105,10 @@ final class RecurrentEncoder: ModalityEncoder {
     // per step: the top layer's sequence is the output, and dPooled its gradient (T, B, Hs)
     pooled = Buffer(count: spec.perStep ? 0 : B * Hs); dPooled = Buffer(count: (spec.perStep ? T : 1) * B * Hs)
     dx = inputGradient ? Buffer(count: T * B * spec.features) : nil
+    frames = spec.conv.map {
+      ConvStack($0, prefix: spec.prefix, arena: arena, maxImages: T * B, inputGradient: inputGradient)
+    }
+    dFrames = spec.conv.map { Buffer(count: T * B * $0.outputSize) }
     lengths = .allocate(capacity: B); lengths.initialize(repeating: 0, count: B)
     inputs.reserveCapacity(m.layers)
   }
@@ -108,10 +121,12 @@ final class RecurrentEncoder: ModalityEncoder {
     samples: UnsafePointer<Int>, training ctx: TrainingContext?
   ) -> UnsafePointer<Float> {
     let T = spec.steps
-    self.x = x; self.ldx = ldx; batch = B; training = ctx != nil
+    batch = B; training = ctx != nil
+    // an image sequence: every frame through the convolutions, (T, B, ldx) -> (T, B, F), layer 0's input
+    (self.x, self.ldx) = frames.map { (Optional($0.forward(x, ldx: ldx, count: T * B)), $0.outputSize) } ?? (x, ldx)
     lengths.update(from: l, count: B)
     inputs.removeAll(keepingCapacity: true)
-    var h = layers[0].forward(x, ldx: ldx, lengths: lengths, steps: T, batch: B)
+    var h = layers[0].forward(self.x!, ldx: self.ldx, lengths: lengths, steps: T, batch: B)
     for k in 1..<max(layers.count, 1) {
       if let ctx, dropout > 0 {  // between layers, as nn.LSTM(dropout=p): on every output of layer k-1
         let Hs = layers[k - 1].outputSize, mask = masks[k - 1].pointer, out = dropped[k - 1].pointer
@@ -140,7 +155,7 @@ final class RecurrentEncoder: ModalityEncoder {
   /// called as soon as `gradientBuckets[j]` is final, j = 0, 1, ... in order.
   func backward(ready: (Int) -> Void) {
     guard let x, let top else {
-      for j in 0...layers.count { ready(j) }
+      for j in gradientBuckets.indices { ready(j) }
       return
     }
     let T = spec.steps, B = batch
@@ -153,7 +168,16 @@ final class RecurrentEncoder: ModalityEncoder {
     }
     ready(0)
     for k in stride(from: layers.count - 1, through: 0, by: -1) {
-      if k == 0 {
+      if k == 0, let frames, let dFrames {  // through the per-frame convolutions; padded frames get no gradient
+        layers[0].backward(dOut, input: x, ldx: ldx, lengths: lengths, dx: dFrames.pointer, steps: T, batch: B)
+        let F = frames.outputSize
+        for t in 0..<T {
+          for b in 0..<B where t >= Int(lengths[b]) {
+            (dFrames.pointer + (t * B + b) * F).update(repeating: 0, count: F)
+          }
+        }
+        frames.backward(dFrames.pointer, dx: dx?.pointer, ldx: spec.features)
+      } else if k == 0 {
         layers[0].backward(dOut, input: x, ldx: ldx, lengths: lengths, dx: dx?.pointer, steps: T, batch: B)
       } else {
         layers[k].backward(
@@ -166,5 +190,6 @@ final class RecurrentEncoder: ModalityEncoder {
       }
       ready(layers.count - k)
     }
+    if frames != nil { ready(layers.count + 1) }  // the convolutions' bucket
   }
 }

@@ -53,7 +53,7 @@ struct SessionData {
     var input = ResumeChecks.inputRecord(modalities, c, classes: c.task.kind == .binary ? 2 : c.task.classes)
     try comm.agree { try ResumeChecks.checkInput(input, against: saved, how: how) }
     var load = LoadOptions(
-      modalities: modalities, steps: modalities.map { $0.kind != .sequence ? 1 : c.data.steps.value(for: $0.name)! },
+      modalities: modalities, steps: modalities.map { !$0.kind.hasSteps ? 1 : c.data.steps.value(for: $0.name)! },
       align: c.data.align,
       normalize: c.data.normalize, missing: c.data.missing, task: c.task.kind, classes: c.task.classes,
       validationMask: excluded, statistics: saved?.normalization.map { FeatureStatistics(mean: $0.mean, std: $0.std) },
