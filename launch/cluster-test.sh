@@ -266,9 +266,31 @@ else
     fail "2 nodes x 2 ranks: expected tcp between the nodes and vader within each, OpenMPI says: ${routes:-nothing} ($log)"
   elif ! same_weights runs/nodes2/latest runs/direct/latest; then
     fail "2 nodes x 2 ranks: job $id's weights differ from a one-node mpirun -n 4"
+  elif ls -A runs/nodes2 | grep -q '^\.shared-check-'; then
+    fail "2 nodes x 2 ranks: the shared-run-directory marker was left in runs/nodes2"
   else
     pass "launch/submit --nodes 2 --tasks 4: job $id on $nodelist COMPLETED; weights equal a one-node mpirun -n 4 (h5diff, exact); tcp between the nodes, vader within each"
   fi
+fi
+
+# --- 2. the run directory is not the same on every node: one line at start-up, nothing deleted -------------
+# node3 sees an empty tmpfs at runs/private (its slurmd's mount namespace), node1 the shared folder: as a
+# checkpoint.dir on a node-local disk would be. srun straight from head (launch/submit would put its config
+# snapshot into that very folder, which node3 could not read).
+config private.yaml "$W/work/runs/private" 3
+echo "written before the run; must survive it" >runs/private/notes.txt
+out=$(sc srun --mpi=pmix -N 2 -n 2 --ntasks-per-node=1 -w node1,node3 --time=5 "$bin" train --config "$W/work/private.yaml" 2>&1); rc=$?
+errors=$(echo "$out" | grep 'mmtrain: error:')
+# What may be there after: notes.txt, and .lock (RunLock's note of the last holder, left after every run).
+left=$(ls -A runs/private | grep -vx '.lock' | tr '\n' ' ')
+if [ $rc -eq 0 ] || [ "$(echo "$errors" | grep -c .)" -ne 1 ] || ! echo "$errors" | grep -q 'is not the same folder on every node'; then
+  fail "node-local run directory: srun on node1,node3 exit $rc, expected one line saying the run directory is not the same on every node: $out"
+elif [ "$left" != "notes.txt " ] || ! grep -q 'must survive' runs/private/notes.txt; then
+  fail "node-local run directory: refused, but the run directory changed: it holds '$left' (expected only notes.txt)"
+elif echo "$out" | grep -q '^epoch '; then
+  fail "node-local run directory: refused only after training started: $out"
+else
+  pass "node-local run directory (node3 has a private mount over it): stopped at start-up, exit $rc, one line: $(echo "$errors" | cut -c1-240)"
 fi
 
 # --- 3. preemption across nodes: USR1 to the batch shell mid-run, requeue, resume, COMPLETED ---------------
