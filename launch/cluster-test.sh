@@ -89,8 +89,13 @@ cleanup() {
     fi
   done
   ip link del "$bridge" 2>/dev/null
+  # Shared-memory segments of ranks killed with their node (check 5), by the nodes' names, new since the start.
+  for p in /dev/shm/vader_segment.node[0-9].*; do
+    [ -e "$p" ] && ! grep -qxF "${p##*/}" "$W/shm-before" 2>/dev/null && rm -f "$p"
+  done
   if [ "${CLUSTER_KEEP:-0}" = 1 ]; then echo "cluster: logs and runs kept in $W"; else rm -rf "$W"; fi
 }
+ls /dev/shm >"$W/shm-before" 2>/dev/null
 trap cleanup EXIT
 trap 'echo "cluster: interrupted"; exit 130' INT TERM
 
@@ -136,8 +141,10 @@ SchedulerParameters=sched_interval=2
 MinJobAge=3600
 JobRequeue=1
 ReturnToService=2
-# A node that stops answering is DOWN within about this long (check 5).
+# A node that stops answering is DOWN within about this long, and a step's leftovers are killed this soon
+# after (check 5; Slurm's defaults, 300 s and 30 s, would hold the dead node's job that long).
 SlurmdTimeout=10
+KillWait=5
 MessageTimeout=5
 StateSaveLocation=$W/state
 SlurmdSpoolDir=$W/spool/%n
@@ -374,9 +381,15 @@ else
   wait "$slurmd_node2" 2>/dev/null  # reaped here, so the shell does not report the kill
   victims=$(ip netns pids "$(ns node2)" | tr '\n' ' ')
   for p in $victims; do kill -KILL "$p" 2>/dev/null; done
+  named=""
+  for _ in $(seq 600); do
+    grep -q 'did not arrive' "$log" && { named=$(date +%s.%N); break; }
+    case "$(job_field "$id" JobState)" in RUNNING | COMPLETING | "") sleep 0.2 ;; *) break ;; esac
+  done
   state=$(wait_job "$id" 120)
   ended_at=$(date +%s.%N)
   took=$(awk -v a="$killed_at" -v b="$ended_at" 'BEGIN {printf "%.1f", b - a}')
+  said=$([ -n "$named" ] && awk -v a="$killed_at" -v b="$named" 'BEGIN {printf "the watchdog named them %.1fs after, ", b - a}')
   # The line that names them: mmtrain's watchdog ("ranks 2, 3 did not arrive"), else OpenMPI's or Slurm's.
   lost=$(grep -m1 'did not arrive' "$log" || grep -m1 -E 'Peer host: +node2|Node failure on node2' "$log")
   last=$(readlink runs/nodefail/latest)
@@ -385,7 +398,7 @@ else
   elif [ -z "$lost" ]; then
     fail "node failure: job $id ended $state ${took}s after node2 died, but no line names the lost ranks or node"; tail -20 "$log"
   else
-    pass "node failure: node2 killed (slurmd and $(echo "$victims" | wc -w) processes in its namespace) after epoch 5; job $id ended $state ${took}s later: $lost"
+    pass "node failure: node2 killed (slurmd and $(echo "$victims" | wc -w) processes in its namespace) after epoch 5; ${said}job $id ended $state ${took}s after: $lost"
   fi
   # Wait for Slurm to take node2 out of service, then resubmit: --nodes 2 can only be node1 and node3.
   for _ in $(seq 300); do sc sinfo -h -n node2 -o %T 2>/dev/null | grep -qE 'down|fail|not_responding|\*' && break; sleep 0.2; done
