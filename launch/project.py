@@ -6,11 +6,12 @@
    BTL between them. Each veth is shaped with `tc ... tbf` at 10 Gbit/s and at 1 Gbit/s, both directions
    (netem adds the 50 us / 200 us delays where the kernel has sch_netem; where it has not, that is printed and
    the links carry the veth's own latency). The probe is the training loop's own path: `cellbench allreduce`
-   (GradientExchange over MPICommunicator: MPI_Iallreduce in place, then the wait), for W1's and W2's
+   (GradientExchange over MPICommunicator: MPI_Iallreduce in place, then the wait; the slowest rank's time,
+   the fastest of the repetitions, the median beside it), for W1's and W2's
    gradient sizes (276,226 and 3,992,578 floats) and a 1,024-float buffer that pins the latency term, at 2, 3
    and 4 ranks, float32 and `dist.compress: fp16`.
 2. Fits the alpha-beta cost of the sum to those points per link: Rabenseifner's reduce-scatter + allgather
-   (libnbc's choice for these sizes), t = 2 log2(p) a + 2 (p-1)/p n b on a power of two p, two more steps of
+   (MPICommunicator sets libnbc's iallreduce algorithm to it), t = 2 log2(p) a + 2 (p-1)/p n b on a power of two p, two more steps of
    a + n b when p is not one (3 ranks: one rank folds into a partner first); prints each point's error, and
    the binomial tree's fit, t = 2 ceil(log2 p) (a + n b), beside it for comparison.
 3. Projects W1 and W2 samples/s and weak-scaling efficiency (32 samples per rank per step) at 16, 64 and 256
@@ -83,7 +84,9 @@ class Nodes:
                 sh(pre + ["tc", "qdisc", "del", "dev", dev, "root"], check=False)
                 if rate is None:
                     continue
-                burst = max(int(rate / 8 / 250), 64 * 1024)  # a 4 ms bucket: tbf needs burst >= rate / HZ
+                # A 1 ms bucket: smaller ones cost TCP a third of a 1 Gbit/s link here (drops); at 10 Gbit/s it
+                # lets 1.25 MB through at the veth's own speed, which here is not much faster (about 7-11 Gbit/s).
+                burst = max(int(rate / 8 * 1e-3), 32 * 1024)
                 if delay:
                     sh(pre + ["tc", "qdisc", "add", "dev", dev, "root", "handle", "1:", "netem", "delay", delay])
                     sh(pre + ["tc", "qdisc", "add", "dev", dev, "parent", "1:1", "handle", "10:", "tbf", "rate",
@@ -126,7 +129,7 @@ def measure(nodes, agent, cellbench, p, sizes, compress, seconds):
     for line in r.stdout.splitlines():
         f = dict(kv.split("=") for kv in line.split()[2:])
         if line.startswith("bench allreduce"):
-            rows[int(f["floats"])] = float(f["median_us"]) * 1e-6
+            rows[int(f["floats"])] = (float(f["min_us"]) * 1e-6, float(f["median_us"]) * 1e-6)
     if r.returncode != 0 or len(rows) != len(sizes):
         sys.exit(f"project: the probe failed on {p} ranks (exit {r.returncode}):\n{r.stdout}\n{r.stderr[-3000:]}")
     return rows
@@ -206,24 +209,28 @@ def main():
                     'sh -c "hostname $h && $*"\n')
         os.chmod(agent, 0o755)
         say("measured: cellbench allreduce (GradientExchange, MPI_Iallreduce in place), one rank per node, "
-            "tcp BTL on veth pairs shaped with tbf; median of the slowest rank over >= 5 repetitions")
+            "tcp BTL on veth pairs shaped with tbf; the slowest rank's time, fastest of >= 5 repetitions (the "
+            "median beside it; the host is shared, and the fit wants the network's cost, not the host's stalls)")
         if not delays:
             say("note: this kernel has no sch_netem (tc: 'Specified qdisc kind is unknown'): the 50 us / 200 us "
                 "delays are not applied; the links carry the veth's own latency, and a is what the fit finds")
-        fits = {}
+        fits, medians = {}, {}
         for name, rate, delay in LINKS:
             nodes.shape(rate, delay if delays else None)
             for compress, width in (("none", 4), ("fp16", 2)):
                 points = []
                 for p in (2, 3, 4):
                     rows = measure(nodes, agent, args.cellbench, p, [SMALL, W1, W2], compress, args.seconds)
-                    for n, t in rows.items():
-                        points.append((p, n * width, t))
+                    for n, (fastest, median) in rows.items():
+                        points.append((p, n * width, fastest))
+                        medians[(name, compress, p, n)] = median
                 for model in ("rabenseifner", "binomial"):
                     a, b, errors = fit(points, model)
                     rms = math.sqrt(sum(e * e for e in errors) / len(errors))
                     say(f"fit {name} {compress} {model}: a = {a * 1e6:.1f} us, 1/b = {8 / b / 1e9:.2f} Gbit/s; "
-                        + ", ".join(f"p={p} {n // width}fl {t * 1e3:.2f}ms {e:+.0%}" for (p, n, t), e in zip(points, errors))
+                        + ", ".join(f"p={p} {n // width}fl {t * 1e3:.2f}ms (median "
+                                    f"{medians[(name, compress, p, n // width)] * 1e3:.2f}) {e:+.0%}"
+                                    for (p, n, t), e in zip(points, errors))
                         + f"; rms error {rms:.0%}")
                     if model == "rabenseifner":
                         fits[(name, compress)] = (a, b)
