@@ -17,7 +17,8 @@
 #   3. preemption across nodes: `scancel --signal=USR1 --batch` mid-run -> checkpoint -> requeue -> resume ->
 #      COMPLETED, weights equal an uninterrupted run's;
 #   4. the cv array across nodes: launch/submit --cv --array-folds (3 folds, each on 2 nodes), then the merge
-#      job; the merged predictions.csv equals a one-job cv run's;
+#      job; the merged predictions.csv equals a one-job cv run's; and a cv run with cv.parallel_folds: 2 whose
+#      fold groups each span both nodes equals a one-node mpirun -n 4 cv run;
 #   5. a node dies mid-epoch: node2's slurmd and every process in its namespace get SIGKILL; the job ends
 #      within dist.timeout_s + 30 s with a line naming the lost ranks; a resubmission with --nodes 2 lands on
 #      the survivors, resumes from the last checkpoint, ends COMPLETED, and its weights equal an
@@ -359,6 +360,29 @@ else
     fail "cv array: the merged report's predictions.csv differs from the one-job cv run's"
   else
     pass "cv array across nodes: 3 fold tasks of job $array (each 2 ranks on 2 nodes: $spread) and merge job $merge COMPLETED; merged predictions.csv equals a one-job mpirun -n 2 cv run"
+  fi
+fi
+
+# --- 4b. cv with cv.parallel_folds: 2, each fold group spanning both nodes ----------------------------------
+# Groups are ranks {0,1} and {2,3}; --distribution=cyclic puts ranks 0 and 2 on one node, 1 and 3 on the
+# other, so each group's sums cross the nodes.
+par=$'cv:\n  folds: 3\n  parallel_folds: 2'
+config cvpar.yaml "$W/work/runs/cvpar" 3 "$par"
+config cvpar-one.yaml "$W/work/runs/cvpar-one" 3 "$par"
+submit cvpar.yaml --cv --nodes 2 --tasks 4 --time 00:20:00 -- --distribution=cyclic >submit-cvpar.out 2>&1
+id=$(submitted_id submit-cvpar.out)
+if [ -z "$id" ]; then
+  fail "cv parallel_folds: launch/submit printed no job id: $(cat submit-cvpar.out)"
+else
+  state=$(wait_job "$id" 600)
+  mpirun_one_node 4 "$bin" cv --config cvpar-one.yaml --progress lines >cvpar-one.out 2>&1
+  nodelist=$(job_field "$id" NodeList)
+  if [ "$state" != COMPLETED ]; then
+    fail "cv parallel_folds: job $id ended ${state:-?}, not COMPLETED"; tail -20 runs/cvpar/slurm-"$id".out
+  elif ! cmp -s runs/cvpar/report/predictions.csv runs/cvpar-one/report/predictions.csv; then
+    fail "cv parallel_folds: job $id's predictions.csv differs from a one-node mpirun -n 4 cv run's"
+  else
+    pass "cv with parallel_folds 2 over 2 nodes (cyclic: each fold group on both): job $id on $nodelist COMPLETED; predictions.csv equals a one-node mpirun -n 4 cv run"
   fi
 fi
 
