@@ -47,10 +47,6 @@ public final class MPICommunicator: Communicator {
     // blocking MPI_Allreduce (the Performance article has the timings). Read by MPI_Init; a value the user set
     // (mpirun --mca, the environment) is kept.
     setenv("OMPI_MCA_coll_libnbc_iallreduce_algorithm", "3", 0)
-    // A rank whose peer died (a node lost) writes into a closed TCP socket: SIGPIPE would kill it at once,
-    // before the watchdog names the ranks that are gone (the job log then says only "Broken pipe"). Ignored,
-    // the write fails with EPIPE, Open MPI reports the peer hung up, and the watchdog speaks.
-    signal(SIGPIPE, SIG_IGN)
     let rc = MPI_Init(&argc, &argv)
     if rc != mm_success() {
       FileHandle.standardError.write(
