@@ -80,7 +80,8 @@ let package = Package(
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
 
-    .executableTarget(name: "cellbench", dependencies: ["MMModel", "MMTensor"], swiftSettings: hostCPU),
+    .executableTarget(
+      name: "cellbench", dependencies: ["MMModel", "MMTensor", "MMDistributed", "MMCore"], swiftSettings: hostCPU),
 
     // MARK: - Tests (one target per room; MultiRankTests launch the built binary under mpirun)
     .systemLibrary(name: "CZlib", path: "Tests/CZlib", pkgConfig: "zlib"),  // PNG decoding in the report rendering test

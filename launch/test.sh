@@ -3,7 +3,8 @@
 # then swift test (unit tests + multi-rank tests), then the documentation (the DocC catalog in
 # Sources/mmtrain/Documentation.docc must build without a warning), the code format (.swift-format: 120
 # columns; `swift format format -i -r Sources Tests` fixes what it finds), then the cluster tests on a real
-# one-node Slurm (launch/slurm-test.sh: installs slurm-wlm and munge, needs root). .ci/run calls exactly this.
+# one-node Slurm (launch/slurm-test.sh: installs slurm-wlm and munge, needs root) and on a three-node Slurm in
+# network namespaces (launch/cluster-test.sh: TCP between nodes, a node failure; root). .ci/run calls exactly this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 INSTALL=0 bash launch/setup.sh debug
@@ -32,6 +33,7 @@ else
   echo "$lint" | head -20; echo "format: swift format lint found the lines above (fix: swift format format -i -r Sources Tests)"; rc=1
 fi
 bash launch/slurm-test.sh || rc=1
+bash launch/cluster-test.sh || rc=1
 echo "swift test: $(grep -E 'Executed [0-9]+ tests' "$log" | tail -1 | sed 's/^[[:space:]]*//')"
 rm -f "$log"
 exit "$rc"

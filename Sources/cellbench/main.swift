@@ -6,11 +6,13 @@
 //     .build/release/cellbench [cell:H[:bi] ...] [--seconds S]     e.g. cellbench lstm:32 gru:128:bi
 //
 // Cases: cell:H[:bi] (default: every registered cell at H = 32 and 128, unidirectional).
+// `cellbench allreduce ...` under mpirun times the gradient sum instead (AllreduceProbe.swift).
 import Foundation
 import MMModel
 import MMTensor
 
 var arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "allreduce" { allreduceProbe(Array(arguments.dropFirst())) }
 var seconds = 2.0
 if let i = arguments.firstIndex(of: "--seconds"), i + 1 < arguments.count, let s = Double(arguments[i + 1]) {
   seconds = s

@@ -223,6 +223,9 @@ func runOnRanks(
     }
     if early == nil { early = MMError.usage(mismatch) }
   }
+  // A launch split into several MPI worlds (one per node, say) agrees on that error in each world; only the
+  // world holding the launcher's rank 0 reports it, so the job's log has it once.
+  let worldReports = comm.size == 1 || comm.allreduceMax((LaunchEnvironment.launcherRank() ?? 0) == 0 ? 1 : 0) == 1
   if early == nil, let check { do { try check(comm) } catch { early = error } }
   let console = Console(mode: .lines, speaks: comm.isRoot)
   StopSignal.install()
@@ -238,7 +241,7 @@ func runOnRanks(
     throw ExitCode(ExitStatus.stopped)
   } catch let agreed as MMError where agreed.seenBy != nil {
     // Agreed by every rank: the rank that saw it reports, all exit together.
-    if agreed.printsHere { Console.error(agreed.message) }
+    if agreed.printsHere && worldReports { Console.error(agreed.message) }
     comm.finalize()
     throw ExitCode(agreed.exitCode)
   } catch {

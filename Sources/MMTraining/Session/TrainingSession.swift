@@ -152,8 +152,9 @@ public final class TrainingSession {
 }
 
 /// Rank 0's hold on the run directory for the life of a session: created (proved writable), locked
-/// (RunLock), leftovers of a killed writer removed, and checked for an earlier run (fresh) or cut back to
-/// the checkpoint's epoch (resume). Other ranks hold nothing.
+/// (RunLock), seen by every rank (SharedRunDirectory: one folder on every node), leftovers of a killed
+/// writer removed, and checked for an earlier run (fresh) or cut back to the checkpoint's epoch (resume).
+/// Other ranks hold nothing.
 final class RunDirectoryClaim {
   let run: RunDirectory
   let isRoot: Bool
@@ -175,6 +176,17 @@ final class RunDirectoryClaim {
         }
         throw error
       }
+    }
+    // Before anything in it changes: every rank must see this one folder, not a node-local one of that name.
+    do { try SharedRunDirectory.check(run.path, comm: comm) } catch {
+      if isRoot {  // only what this run made: the lock file and the folders, if it created them
+        lock?.release(removingFile: !created.isEmpty)
+        for folder in created.reversed() { rmdir(folder) }
+      }
+      throw error
+    }
+    try comm.agree {
+      guard comm.isRoot else { return }
       run.removeLeftovers()
       if let resume {
         try run.truncateMetrics(afterEpoch: resume.state.epoch)
