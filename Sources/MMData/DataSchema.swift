@@ -112,37 +112,20 @@ public struct DataSchema: Equatable {
           "\(path): '\(ds)' has rank \(info.shape.count) \(info.shape) (expected a sequence [N, T, D], a static vector [N, D], "
             + "an image [N, C, H, W] or an image sequence [N, T, C, H, W])")
       }
-      if info.shape.count == 5 {  // frames: T steps of C·H·W features
-        guard case .float = info.dtype else {
-          throw MMError("\(path): '\(ds)' has dtype \(info.dtype) (expected float32, float64 or float16)")
-        }
-        guard info.shape.dropFirst().allSatisfy({ $0 > 0 }) else {
-          throw MMError("\(path): '\(ds)' has an empty dimension \(info.shape)")
-        }
-        try checkN(ds, info.shape[0])
-        modalities.append(
-          Modality(
-            name: name, steps: info.shape[1], features: info.shape[2] * info.shape[3] * info.shape[4],
-            dtype: info.dtype,
-            kind: .imageSequence, imageShape: Array(info.shape.dropFirst(2))))
-        continue
-      }
-      if info.shape.count == 4 {  // an image: one step of C·H·W features
-        guard case .float = info.dtype else {
-          throw MMError("\(path): '\(ds)' has dtype \(info.dtype) (expected float32, float64 or float16)")
-        }
-        guard info.shape.dropFirst().allSatisfy({ $0 > 0 }) else {
-          throw MMError("\(path): '\(ds)' has an empty dimension \(info.shape)")
-        }
-        try checkN(ds, info.shape[0])
-        modalities.append(
-          Modality(
-            name: name, steps: 1, features: info.shape[1] * info.shape[2] * info.shape[3], dtype: info.dtype,
-            kind: .image, imageShape: Array(info.shape.dropFirst())))
-        continue
-      }
       guard case .float = info.dtype else {
         throw MMError("\(path): '\(ds)' has dtype \(info.dtype) (expected float32, float64 or float16)")
+      }
+      if info.shape.count >= 4 {  // an image [N, C, H, W]: one step of C·H·W features; frames [N, T, C, H, W]: T steps
+        guard info.shape.dropFirst().allSatisfy({ $0 > 0 }) else {
+          throw MMError("\(path): '\(ds)' has an empty dimension \(info.shape)")
+        }
+        try checkN(ds, info.shape[0])
+        let frames = info.shape.count == 5, image = Array(info.shape.suffix(3))
+        modalities.append(
+          Modality(
+            name: name, steps: frames ? info.shape[1] : 1, features: image.reduce(1, *), dtype: info.dtype,
+            kind: frames ? .imageSequence : .image, imageShape: image))
+        continue
       }
       if info.shape.count == 2 {  // a static vector: one step of D features
         guard info.shape[1] > 0 else { throw MMError("\(path): '\(ds)' has an empty dimension \(info.shape)") }

@@ -118,7 +118,7 @@ final class ConvEncoder: ModalityEncoder {
   let out: Buffer  // (B, F) with absent samples zeroed
   let dPooled: Buffer  // (B, F)
   let dx: Buffer?  // (1, B, C·H·W)
-  let present: UnsafeMutablePointer<Bool>
+  let presence: Presence
   var batch = 0
   var poll: (() -> Void)? = nil
 
@@ -129,31 +129,22 @@ final class ConvEncoder: ModalityEncoder {
     gradientBuckets = [arena.span { $0.name.hasPrefix(spec.prefix) }]
     out = Buffer(count: B * outputSize); dPooled = Buffer(count: B * outputSize)
     dx = inputGradient ? Buffer(count: spec.features * B) : nil
-    present = .allocate(capacity: B); present.initialize(repeating: false, count: B)
+    presence = Presence(maxBatch: B)
   }
-
-  deinit { present.deallocate() }
 
   func forward(
     _ x: UnsafePointer<Float>, ldx: Int, lengths: UnsafePointer<Int32>, batch B: Int,
     samples: UnsafePointer<Int>, training: TrainingContext?
   ) -> UnsafePointer<Float> {
     batch = B
-    let y = stack.forward(x, ldx: ldx, count: B), F = outputSize
-    for b in 0..<B {
-      present[b] = lengths[b] > 0
-      if present[b] {
-        (out.pointer + b * F).update(from: y + b * F, count: F)
-      } else {
-        (out.pointer + b * F).update(repeating: 0, count: F)
-      }
-    }
+    let y = stack.forward(x, ldx: ldx, count: B)
+    presence.forward(y, lengths: lengths, batch: B, width: outputSize, into: out.pointer)
     return UnsafePointer(out.pointer)
   }
 
   func backward(ready: (Int) -> Void) {
     let F = outputSize, d = dPooled.pointer
-    for b in 0..<batch where !present[b] { (d + b * F).update(repeating: 0, count: F) }
+    presence.mask(d, batch: batch, width: F)
     stack.backward(d, dx: dx?.pointer, ldx: spec.features)
     ready(0)
   }

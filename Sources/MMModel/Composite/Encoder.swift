@@ -57,3 +57,32 @@ extension EncoderSpec {
     return RecurrentEncoder(self, index: index, model: model, arena: arena, maxBatch: B, inputGradient: inputGradient)
   }
 }
+
+/// Which samples of the last forward have the modality (length > 0). The encoders of static vectors and images
+/// give an absent one zeros, as a recurrent encoder's pooling does, and drop its gradient.
+final class Presence {
+  let present: UnsafeMutablePointer<Bool>  // (maxBatch)
+
+  init(maxBatch B: Int) { present = .allocate(capacity: B); present.initialize(repeating: false, count: B) }
+  deinit { present.deallocate() }
+
+  /// out (B, P) = y where the sample is present, else 0; remembers which are.
+  func forward(
+    _ y: UnsafePointer<Float>, lengths: UnsafePointer<Int32>, batch B: Int, width P: Int,
+    into out: UnsafeMutablePointer<Float>
+  ) {
+    for b in 0..<B {
+      present[b] = lengths[b] > 0
+      if present[b] {
+        (out + b * P).update(from: y + b * P, count: P)
+      } else {
+        (out + b * P).update(repeating: 0, count: P)
+      }
+    }
+  }
+
+  /// d (B, P): zero at the samples the last forward found absent.
+  func mask(_ d: UnsafeMutablePointer<Float>, batch B: Int, width P: Int) {
+    for b in 0..<B where !present[b] { (d + b * P).update(repeating: 0, count: P) }
+  }
+}

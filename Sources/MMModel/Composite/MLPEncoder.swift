@@ -20,7 +20,7 @@ final class MLPEncoder: ModalityEncoder {
   let out: Buffer  // (B, outputSize) with absent samples zeroed
   let dPooled: Buffer  // (B, outputSize)
   let dx: Buffer?  // (1, B, D)
-  let present: UnsafeMutablePointer<Bool>  // (B) the last forward's lengths > 0
+  let presence: Presence
   var batch = 0
   var poll: (() -> Void)? = nil
 
@@ -37,10 +37,8 @@ final class MLPEncoder: ModalityEncoder {
     gradientBuckets = [mine]
     input = Buffer(count: B * D); out = Buffer(count: B * outputSize); dPooled = Buffer(count: B * outputSize)
     dx = inputGradient ? Buffer(count: B * D) : nil
-    present = .allocate(capacity: B); present.initialize(repeating: false, count: B)
+    presence = Presence(maxBatch: B)
   }
-
-  deinit { present.deallocate() }
 
   /// x (1, B, ldx) at the modality's first column -> (B, outputSize).
   func forward(
@@ -49,24 +47,15 @@ final class MLPEncoder: ModalityEncoder {
   ) -> UnsafePointer<Float> {
     let D = spec.features, P = outputSize
     batch = B
-    for b in 0..<B {
-      present[b] = lengths[b] > 0
-      (input.pointer + b * D).update(from: x + b * ldx, count: D)
-    }
+    for b in 0..<B { (input.pointer + b * D).update(from: x + b * ldx, count: D) }
     let y = mlp?.forward(UnsafePointer(input.pointer), rows: B) ?? UnsafePointer(input.pointer)
-    for b in 0..<B {
-      if present[b] {
-        (out.pointer + b * P).update(from: y + b * P, count: P)
-      } else {
-        (out.pointer + b * P).update(repeating: 0, count: P)
-      }
-    }
+    presence.forward(y, lengths: lengths, batch: B, width: P, into: out.pointer)
     return UnsafePointer(out.pointer)
   }
 
   func backward(ready: (Int) -> Void) {
     let B = batch, P = outputSize, D = spec.features, d = dPooled.pointer
-    for b in 0..<B where !present[b] { (d + b * P).update(repeating: 0, count: P) }
+    presence.mask(d, batch: B, width: P)
     if let mlp {
       mlp.backward(d, rows: B, dx: dx?.pointer)
     } else if let dx {
