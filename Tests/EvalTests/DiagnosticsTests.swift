@@ -131,6 +131,31 @@ final class DiagnosticsTests: XCTestCase {
     XCTAssertNotEqual(other.map(\.low), small.map(\.low))
   }
 
+  /// Per-step predictions are resampled a sample at a time: when a sample's steps are all right or all wrong,
+  /// 30 samples of 10 steps carry the evidence of 30 rows, not 300, and the interval is as wide as 30 rows'.
+  func testPerStepPredictionsResampleWholeSamples() {
+    let task = Report.TaskInfo(kind: "binary", outputs: 2, classNames: nil, modalities: [], mainMetric: "accuracy")
+    var rows: [Predictions.Row] = []
+    for sample in 0..<30 {
+      let right = sample % 3 != 0  // 2 of 3 samples right at every step
+      for step in 0..<10 {
+        rows.append(
+          .init(
+            index: sample, step: step, group: nil, fold: nil, label: [1], outputs: right ? [0.2, 0.8] : [0.8, 0.2]))
+      }
+    }
+    let steps = Diagnostics.compute(
+      predictions: Predictions(kind: .classification(classNames: ["a", "b"]), rows: rows, stepCount: 10), task: task,
+      kind: .evaluate)!
+    let flat = Diagnostics.compute(
+      predictions: Predictions(kind: .classification(classNames: ["a", "b"]), rows: rows), task: task, kind: .evaluate)!
+    XCTAssertEqual(steps.bootstrapSamples, 30)
+    XCTAssertNil(flat.bootstrapSamples)
+    let byStep = steps.interval(of: "accuracy")!, byRow = flat.interval(of: "accuracy")!
+    XCTAssertEqual(byStep.value, byRow.value)
+    XCTAssertGreaterThan(byStep.high! - byStep.low!, 2 * (byRow.high! - byRow.low!))
+  }
+
   func testPercentileIsNumpys() {
     // numpy.percentile([1, 2, 4, 8], [2.5, 97.5]) = [1.075, 7.7]
     XCTAssertEqual(Bootstrap.percentile([1, 2, 4, 8], 2.5), 1.075, accuracy: 1e-12)

@@ -8,9 +8,12 @@ public enum Bootstrap {
   public static let resamples = 1000
   public static let seed: UInt64 = 0
 
-  /// `metrics(indices)` evaluates the rows at `indices` (a resample of 0..<n, repeats allowed).
+  /// `metrics(indices)` evaluates the rows at `indices` (a resample of 0..<n, repeats allowed). `clusters`:
+  /// rows that belong together (a sample's time steps, for per-step targets) are drawn together: each
+  /// resample draws as many clusters as there are, with replacement, and takes all their rows (a cluster
+  /// bootstrap: the steps of one sample are not independent draws).
   public static func intervals(
-    n: Int, resamples: Int = Bootstrap.resamples, seed: UInt64 = Bootstrap.seed,
+    n: Int, clusters: [[Int]]? = nil, resamples: Int = Bootstrap.resamples, seed: UInt64 = Bootstrap.seed,
     metrics: ([Int]) -> EvalMetrics
   ) -> [MetricInterval] {
     guard n > 0 else { return [] }
@@ -19,7 +22,14 @@ public enum Bootstrap {
     var rng = RNG(seed: seed)
     var indices = [Int](repeating: 0, count: n)
     for _ in 0..<resamples {
-      for i in 0..<n { indices[i] = min(n - 1, Int(rng.uniform() * Double(n))) }
+      if let clusters, !clusters.isEmpty {
+        indices.removeAll(keepingCapacity: true)
+        for _ in clusters.indices {
+          indices += clusters[min(clusters.count - 1, Int(rng.uniform() * Double(clusters.count)))]
+        }
+      } else {
+        for i in 0..<n { indices[i] = min(n - 1, Int(rng.uniform() * Double(n))) }
+      }
       for (j, s) in metrics(indices).scalars.enumerated() where j < full.count {
         // undefined in this resample (e.g. ROC-AUC with one class drawn): left out
         if let v = s.value, v.isFinite { samples[j].append(v) }

@@ -14,6 +14,8 @@ public struct Diagnostics: Codable, Equatable, Sendable {
   public var baselines: [Baseline]
   /// train and evaluate: every scalar metric with its percentile-bootstrap 95% interval
   public var bootstrap: [MetricInterval]?
+  /// Per-step predictions: the samples whose steps the bootstrap drew together (nil: rows drawn one by one).
+  public var bootstrapSamples: Int? = nil
 
   public init(
     n: Int, classCurves: [ClassCurves]?, calibration: Calibration?, groups: GroupScores?, baselines: [Baseline],
@@ -44,12 +46,21 @@ public struct Diagnostics: Codable, Equatable, Sendable {
       }
       calibration = Calibration(labels: scored.labels, probabilities: scored.outputs)
     }
-    let bootstrap = kind == .cv ? nil : Bootstrap.intervals(n: rows.count) { scored.metrics($0) }
-    return Diagnostics(
+    // per-step predictions: a sample's steps are resampled together
+    var clusters: [[Int]]? = nil
+    if predictions.stepCount != nil {
+      var bySample: [Int: [Int]] = [:]
+      for (i, r) in rows.enumerated() { bySample[r.index, default: []].append(i) }
+      clusters = bySample.keys.sorted().map { bySample[$0]! }
+    }
+    let bootstrap = kind == .cv ? nil : Bootstrap.intervals(n: rows.count, clusters: clusters) { scored.metrics($0) }
+    var d = Diagnostics(
       n: rows.count, classCurves: curves, calibration: calibration,
       groups: GroupScores(rows, scored: scored, metric: task.mainMetric),
       baselines: Baseline.compute(scored, classNames: task.isClassification ? names : nil),
       bootstrap: bootstrap)
+    d.bootstrapSamples = clusters?.count
+    return d
   }
 }
 

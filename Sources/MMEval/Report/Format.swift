@@ -78,8 +78,10 @@ public enum ReportFormat {
   }
 
   static func intervalNote(_ r: Report) -> String {
-    "95% CI: percentile bootstrap over the \(r.diagnostics?.n ?? 0) prediction rows (\(Bootstrap.resamples) resamples, "
-      + "seed \(Bootstrap.seed))."
+    let over =
+      r.diagnostics?.bootstrapSamples.map { "\($0) samples (each with all its steps)" }
+      ?? "\(r.diagnostics?.n ?? 0) prediction rows"
+    return "95% CI: percentile bootstrap over the \(over) (\(Bootstrap.resamples) resamples, seed \(Bootstrap.seed))."
   }
 
   /// The ensemble sentence of an evaluate report of a cv run directory.
