@@ -15,7 +15,7 @@ import MMTensor
 /// Legend: B = rows (samples, or sample-steps for a per-step head), In = input size, W_j = widths, C = outputs.
 final class Perceptron {
   /// The state_dict prefix of Linear j: "head." for a one-Linear head, else `prefix` + "2j.".
-  static func linearName(_ j: Int, prefix: String, sizes: [Int], indexed: Bool) -> String {
+  static func linearName(_ j: Int, prefix: String, indexed: Bool) -> String {
     indexed ? "\(prefix)\(2 * j)." : prefix
   }
 
@@ -26,7 +26,7 @@ final class Perceptron {
 
   static func parameterSpecs(prefix: String, sizes: [Int], indexed: Bool) -> [ParameterSpec] {
     (0..<(sizes.count - 1)).flatMap { j -> [ParameterSpec] in
-      let name = linearName(j, prefix: prefix, sizes: sizes, indexed: indexed)
+      let name = linearName(j, prefix: prefix, indexed: indexed)
       let bound = 1 / Double(sizes[j]).squareRoot()
       return [
         .init(name + "weight", [sizes[j + 1], sizes[j]], bound: bound),
@@ -47,7 +47,7 @@ final class Perceptron {
   init(arena: ParameterArena, prefix: String, sizes: [Int], indexed: Bool, reluLast: Bool, maxRows B: Int) {
     precondition(sizes.count >= 2, "a perceptron needs at least one Linear")
     self.sizes = sizes; self.reluLast = reluLast; outputs = sizes[sizes.count - 1]
-    let names = (0..<(sizes.count - 1)).map { Self.linearName($0, prefix: prefix, sizes: sizes, indexed: indexed) }
+    let names = (0..<(sizes.count - 1)).map { Self.linearName($0, prefix: prefix, indexed: indexed) }
     w = names.map { arena.value($0 + "weight") }; b = names.map { arena.value($0 + "bias") }
     gW = names.map { arena.grad($0 + "weight") }; gB = names.map { arena.grad($0 + "bias") }
     acts = sizes.dropFirst().map { Buffer(count: B * $0) }
