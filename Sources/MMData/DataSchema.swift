@@ -20,6 +20,16 @@ public struct DataSchema: Equatable {
     /// An image's [C, H, W] (its C·H·W features, channel-major, are its one step).
     public var imageShape: [Int]? = nil
     public var dataset: String { "/modalities/\(name)" }
+
+    /// The dataset's shape after N: [T, D], [D], [C, H, W] or [T, C, H, W].
+    public var shape: [Int] {
+      switch kind {
+      case .sequence: return [steps, features]
+      case .vector: return [features]
+      case .image: return imageShape!
+      case .imageSequence: return [steps] + imageShape!
+      }
+    }
   }
   /// What a modality's dataset holds, read from its rank.
   public enum ModalityKind: String, Equatable, Sendable {

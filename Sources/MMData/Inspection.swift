@@ -43,12 +43,7 @@ public struct Inspection {
       let nonFinite = try countNonFinite(file, m, lengths)
       let absent = lengths.filter { $0 == 0 }.count
       let mean = lengths.isEmpty ? 0 : Double(lengths.reduce(0, +)) / Double(lengths.count)
-      let dims =
-        m.kind == .image
-        ? m.imageShape!
-        : m.kind == .imageSequence
-          ? [m.steps] + m.imageShape! : m.kind == .vector ? [m.features] : [m.steps, m.features]
-      let shape = "[" + ([n] + dims).map(String.init).joined(separator: ", ") + "] \(m.dtype)"
+      let shape = "[" + ([n] + m.shape).map(String.init).joined(separator: ", ") + "] \(m.dtype)"
       lines.append(
         "  " + m.name.padding(toLength: max(10, m.name.count), withPad: " ", startingAt: 0) + " "
           + shape.padding(toLength: max(26, shape.count), withPad: " ", startingAt: 0)

@@ -60,6 +60,8 @@ public final class Shard {
   public let targetWidth: Int  // 1, or K for [N, K] regression labels; per-step labels: S·K
   /// 1, or S for per-step labels (`task.target: step`): a sample's targets are then (S, K), sample-major.
   public internal(set) var targetSteps = 1
+  /// Targets per step (per sample when not per step): 1, or K regression outputs.
+  public var targetsPerStep: Int { targetWidth / targetSteps }
   public let classes: Int  // classification: C; regression: K
   public let statistics: FeatureStatistics
 

@@ -92,22 +92,9 @@ public enum ShardLoader {
         // Staged: the steps alignment keeps (all L when interpolating, at most S otherwise) fit the shard's
         // S-step row. Interpolating a modality longer than S needs every step: it is read again instead.
         let staged = o.align != .interpolate || T <= S
-        var acc = [Double](repeating: 0, count: 3 * Dm)  // sum, sum of squares, count
-        try comm.agree {
-          try acc.withUnsafeMutableBufferPointer { acc in
-            try ChunkedRows.forEach(file, ds, rows: rows, rowSize: T * Dm) { start, n, raw in
-              for r in 0..<n {
-                let i = start + r, L = lengths[mi][i], src = raw + r * T * Dm
-                // the first bad value, in the order finishing meets it
-                if o.missing == .error {
-                  try impute(src, L, Dm, .error, []) { s, j, v in
-                    nonFinite(path, ds, sample: rows.lowerBound + i, step: s, feature: j, v)
-                  }
-                }
-                if !o.validationMask[rows.lowerBound + i] { accumulate(src, L, Dm, acc.baseAddress!) }
-                if staged { output.stage(i, src, min(L, S), Dm) }
-              }
-            }
+        var acc = try comm.agree {
+          try scan(file, m, o, rows, lengths: lengths[mi], sums: true) { i, src, L in
+            if staged { output.stage(i, src, min(L, S), Dm) }
           }
         }
         comm.allreduceSum(&acc)
@@ -169,23 +156,8 @@ public enum ShardLoader {
     var modalityLengths = [Int32](repeating: 0, count: rows.count * M)
     var columns: [Range<Int>] = [], column = 0
     for (mi, m) in o.modalities.enumerated() {
-      let T = m.steps, Dm = m.features, ds = m.dataset
-      var acc = [Double](repeating: 0, count: 3 * Dm)
-      try comm.agree {
-        try acc.withUnsafeMutableBufferPointer { acc in
-          try ChunkedRows.forEach(file, ds, rows: rows, rowSize: T * Dm) { start, n, raw in
-            for r in 0..<n {
-              let i = start + r, L = lengths[mi][i], src = raw + r * T * Dm
-              if o.missing == .error {
-                try impute(src, L, Dm, .error, []) { s, j, v in
-                  nonFinite(path, ds, sample: rows.lowerBound + i, step: s, feature: j, v)
-                }
-              }
-              if computed && !o.validationMask[rows.lowerBound + i] { accumulate(src, L, Dm, acc.baseAddress!) }
-            }
-          }
-        }
-      }
+      let Dm = m.features
+      var acc = try comm.agree { try scan(file, m, o, rows, lengths: lengths[mi], sums: computed) }
       if computed {
         comm.allreduceSum(&acc)
         let (mu, sd) = finalize(acc, Dm, o.normalize, channels: m.imageShape?.first)
@@ -312,6 +284,33 @@ public enum ShardLoader {
         count[j] += finite ? 1 : 0
       }
     }
+  }
+
+  /// One read of modality `m`'s owned rows: the first non-finite value stops the load with its line
+  /// (`missing: error`; in the order finishing meets it), the training rows' valid steps are summed (sum, sum
+  /// of squares, count per feature; when `sums`), and each row is handed to `each` (local row, its raw steps,
+  /// its valid length). Returns the sums (3·D).
+  static func scan(
+    _ file: HDF5File, _ m: DataSchema.Modality, _ o: LoadOptions, _ rows: Range<Int>, lengths: [Int], sums: Bool,
+    each: (Int, UnsafeMutablePointer<Float>, Int) throws -> Void = { _, _, _ in }
+  ) throws -> [Double] {
+    let T = m.steps, Dm = m.features, ds = m.dataset, path = file.path
+    var acc = [Double](repeating: 0, count: 3 * Dm)
+    try acc.withUnsafeMutableBufferPointer { acc in
+      try ChunkedRows.forEach(file, ds, rows: rows, rowSize: T * Dm) { start, n, raw in
+        for r in 0..<n {
+          let i = start + r, L = lengths[i], src = raw + r * T * Dm
+          if o.missing == .error {
+            try impute(src, L, Dm, .error, []) { s, j, v in
+              nonFinite(path, ds, sample: rows.lowerBound + i, step: s, feature: j, v)
+            }
+          }
+          if sums && !o.validationMask[rows.lowerBound + i] { accumulate(src, L, Dm, acc.baseAddress!) }
+          try each(i, src, L)
+        }
+      }
+    }
+    return acc
   }
 
   /// Mean and std per feature from all-reduced sums (a feature with no finite value: mean 0, std 1; a

@@ -85,7 +85,7 @@ public struct Evaluator {
     let kind = config.task.kind
     let width = kind == .binary ? 2 : model.outputs
     let T = batch.stepRows?.steps ?? 1, perStep = batch.stepRows != nil  // T output slots per sample
-    let labelWidth = session.shard.targetWidth / T
+    let labelWidth = session.shard.targetsPerStep
     let stride = width + labelWidth + (perStep ? 1 : 0)  // per step: + 1 for "this step is valid"
     var buffer = [Double](repeating: 0, count: rows.count * T * stride)
     var position: [Int: Int] = [:]

@@ -33,10 +33,8 @@ extension ModelSpec {
       case (.vector, .conv?):
         throw MMError.usage(
           "\(key): conv is for images [N, C, H, W]; '\(m.name)' is a static vector [N, D] (use kind mlp)")
-      case (.image, .conv(let channels, let kernel, let pool)?),
-        (.imageSequence, .conv(let channels, let kernel, let pool)?):
-        let s = m.imageShape!
-        let shape = ConvShape(channels: s[0], height: s[1], width: s[2], stages: channels, kernel: kernel, pool: pool)
+      case (.image, .conv(_, let kernel, let pool)?), (.imageSequence, .conv(_, let kernel, let pool)?):
+        let shape = m.convShape(c.model.encoders[m.name])!
         if let j = shape.sides.indices.dropFirst().first(where: { shape.sides[$0].h == 0 || shape.sides[$0].w == 0 }) {
           let before = shape.sides[j - 1]
           throw MMError.usage(
@@ -50,7 +48,7 @@ extension ModelSpec {
     if c.model.fusion.concatenatesSteps, let other = (others + frames).first {
       throw MMError.usage(
         "model.fusion is \(c.model.fusion.rawValue), but '\(other.name)' is \(other.kind == .vector ? "a" : "an") "
-          + "\(other.kind.description) \(["image": "[N, C, H, W]", "imageSequence": "[N, T, C, H, W]"][other.kind.rawValue] ?? "[N, D]"): "
+          + "\(other.kind.description) \(other.kind.contract): "
           + "early fusion concatenates the modalities' features step by step, so every modality must be a sequence "
           + "[N, T, D]; use model.fusion: late, attention, tensor or gated")
     }
@@ -66,21 +64,38 @@ extension ModelSpec {
         name: m.name, column: column, features: m.features,
         steps: m.kind.hasSteps ? c.data.steps.value(for: m.name)! : 1,
         widths: c.model.hidden.value(for: m.name)?.widths ?? [1])
-      switch (m.kind, c.model.encoders[m.name]) {
-      case (.vector, .mlp(let widths)?): input.mlp = widths
-      case (.vector, _): input.mlp = []
-      case (.image, .conv(let channels, let kernel, let pool)?),
-        (.imageSequence, .conv(let channels, let kernel, let pool)?):
-        let s = m.imageShape!
-        input.conv = ConvShape(channels: s[0], height: s[1], width: s[2], stages: channels, kernel: kernel, pool: pool)
-        input.frames = m.kind == .imageSequence
-      default: break
+      if m.kind == .vector, case .mlp(let widths)? = c.model.encoders[m.name] {
+        input.mlp = widths
+      } else if m.kind == .vector {
+        input.mlp = []
       }
+      input.conv = m.convShape(c.model.encoders[m.name])
+      input.frames = m.kind == .imageSequence
       inputs.append(input)
       column += m.features
     }
     var spec = ModelSpec(inputs: inputs, architecture: c.model.architecture, task: c.task.kind, outputs: outputs)
     spec.target = c.task.target
     return spec
+  }
+}
+
+extension DataSchema.Modality {
+  /// An image's (or each frame's) convolutions for `model.encoders.<name>`; nil for other kinds or choices.
+  func convShape(_ choice: EncoderChoice?) -> ConvShape? {
+    guard let s = imageShape, case .conv(let channels, let kernel, let pool)? = choice else { return nil }
+    return ConvShape(channels: s[0], height: s[1], width: s[2], stages: channels, kernel: kernel, pool: pool)
+  }
+}
+
+extension DataSchema.ModalityKind {
+  /// The dataset's shape as the contract writes it: "[N, T, D]", "[N, D]", "[N, C, H, W]", "[N, T, C, H, W]".
+  var contract: String {
+    switch self {
+    case .sequence: return "[N, T, D]"
+    case .vector: return "[N, D]"
+    case .image: return "[N, C, H, W]"
+    case .imageSequence: return "[N, T, C, H, W]"
+    }
   }
 }

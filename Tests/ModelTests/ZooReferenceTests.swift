@@ -12,31 +12,19 @@ import XCTest
 /// Tolerance: 1e-5 (logits, loss) and 1e-4 (gradients, dx) relative to the largest reference magnitude.
 final class ZooReferenceTests: XCTestCase {
   struct Tensor: Decodable { let shape: [Int]; let data: [Double] }
-  /// An int, or a list of ints (`hidden: [5, 3]` per layer, `head_hidden: [5, 4]`).
-  struct Widths: Decodable {
-    let list: [Int], isList: Bool
-    init(from decoder: Decoder) throws {
-      let c = try decoder.singleValueContainer()
-      if let one = try? c.decode(Int.self) {
-        (list, isList) = ([one], false)
-      } else {
-        (list, isList) = (try c.decode([Int].self), true)
-      }
-    }
-  }
   struct Encoder: Decodable {
     let kind: String
     let widths: [Int]?  // mlp
     let channels: [Int]?, kernel: Int?, pool: Int?  // conv
   }
   struct Modality: Decodable {
-    let name: String, features: Int, steps: Int, hidden: Widths
+    let name: String, features: Int, steps: Int, hidden: FixtureWidths
     let kind: String?, encoder: Encoder?  // a static vector ("static") and its MLP; an image and its conv
     let shape: [Int]?  // an image's [C, H, W]
   }
   struct Spec: Decodable {
     let fusion: String, cell: String, layers: Int, bidirectional: Bool, pooling: String
-    let attention_size: Int?, fusion_size: Int?, head_hidden: Widths?
+    let attention_size: Int?, fusion_size: Int?, head_hidden: FixtureWidths?
     let dropout: Double, outputs: Int, task: String
     let modalities: [Modality]
   }

@@ -39,7 +39,7 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
   /// The reference systems (configs/examples): per-step targets with a deep head (a), per-layer widths of
   /// both cells (c, c-gru), stacked equal widths (d); small widths, one epoch on `mmtrain synth --example`.
   func testReferenceSystemsLoadIntoPyTorchStrict() throws {
-    let root = fixturesDirectory().deletingLastPathComponent().deletingLastPathComponent().path
+    let root = packageRoot().path
     var cases: [String] = []
     for (n, (system, sets)) in [
       ("a", ["model.hidden=6", "model.head_hidden=[5, 3]"]), ("b", ["model.hidden=5"]), ("c", ["model.hidden=[6, 4]"]),

@@ -24,7 +24,7 @@ final class ReferenceAccuracyTests: MultiRankTestCase {
     let train = path("train.h5"), test = path("test.h5"), run = path("run")
     try example.write(samples: r.train_samples, seed: r.train_seed, to: train)
     try example.write(samples: r.test_samples, seed: r.test_seed, to: test)
-    let root = fixturesDirectory().deletingLastPathComponent().deletingLastPathComponent().path
+    let root = packageRoot().path
     let config = "\(root)/configs/examples/\(system).yaml"
     let sets =
       ([

@@ -7,16 +7,14 @@ import XCTest
 /// The model zoo's reference systems run as written (configs/examples), on `mmtrain synth --example` data, at
 /// small sizes: per-step targets (A, B), per-layer widths (C), and the same result on 1 and 4 ranks with SGD.
 final class ReferenceSystemTests: MultiRankTestCase {
-  /// A config of configs/examples/`name`.yaml, shrunk for a debug build: `changes` over it.
-  func example(_ name: String, data: String, _ changes: [String: String]) throws -> String {
-    var lines = try String(contentsOfFile: repositoryRoot() + "/configs/examples/\(name).yaml", encoding: .utf8)
+  /// configs/examples/`name`.yaml reading `data` (the tests shrink it with --set).
+  func example(_ name: String, data: String) throws -> String {
+    var lines = try String(contentsOfFile: packageRoot().path + "/configs/examples/\(name).yaml", encoding: .utf8)
     lines = lines.replacingOccurrences(of: "runs/examples/\(name).h5", with: data)
     let config = path("\(name).yaml")
     try lines.write(toFile: config, atomically: true, encoding: .utf8)
     return config
   }
-
-  func repositoryRoot() -> String { fixturesDirectory().deletingLastPathComponent().deletingLastPathComponent().path }
 
   func sets(_ changes: [String: String]) -> [String] {
     changes.sorted { $0.key < $1.key }.flatMap { ["--set", "\($0)=\($1)"] }
@@ -27,7 +25,7 @@ final class ReferenceSystemTests: MultiRankTestCase {
   func checkRanksAgree(_ name: String, data: String, _ changes: [String: String], tolerance: Double = 1e-6) throws
     -> String
   {
-    let config = try example(name, data: data, changes)
+    let config = try example(name, data: data)
     var dirs: [Int: String] = [:]
     for ranks in [1, 4] {
       let dir = path("run-\(name)-\(ranks)")
@@ -101,7 +99,7 @@ final class ReferenceSystemTests: MultiRankTestCase {
       try f.writeInt64s("/labels", [Int64](repeating: 1, count: 40 * 49), shape: [40, 49])
     }
     try expectFailure(
-      ranks: 2, ["--config", try example("a", data: wrongT, [:]), "--set", "checkpoint.dir=\(path("r1"))"],
+      ranks: 2, ["--config", try example("a", data: wrongT), "--set", "checkpoint.dir=\(path("r1"))"],
       saying: "/labels has 49 steps per sample, but /modalities/x has 50")
     for (set, needle) in [
       ("data.align=interpolate", "data.align is interpolate, but task.target: step never resamples its labels"),
@@ -109,11 +107,11 @@ final class ReferenceSystemTests: MultiRankTestCase {
     ] {
       try expectFailure(
         ranks: 1,
-        ["--config", try example("a", data: data, [:]), "--set", set, "--set", "checkpoint.dir=\(path("r2"))"],
+        ["--config", try example("a", data: data), "--set", set, "--set", "checkpoint.dir=\(path("r2"))"],
         saying: needle, status: 64)
     }
     try expectFailure(
-      ranks: 1, ["--config", try example("c", data: data, [:]), "--set", "model.layers=3"],
+      ranks: 1, ["--config", try example("c", data: data), "--set", "model.layers=3"],
       saying: "model.layers is 3, but model.hidden lists 2 widths", status: 64)
     XCTAssertFalse(FileManager.default.fileExists(atPath: path("r1")))
     XCTAssertFalse(FileManager.default.fileExists(atPath: path("r2")))

@@ -14,14 +14,7 @@ import XCTest
 /// -1 or NaN in the fixture: reading one would show. Tolerances as ZooReferenceTests.
 final class StepTargetReferenceTests: XCTestCase {
   struct Tensor: Decodable { let shape: [Int]; let data: [Double?] }
-  struct Widths: Decodable {
-    let list: [Int]
-    init(from decoder: Decoder) throws {
-      let c = try decoder.singleValueContainer()
-      if let one = try? c.decode(Int.self) { list = [one] } else { list = try c.decode([Int].self) }
-    }
-  }
-  struct Modality: Decodable { let name: String; let features: Int; let steps: Int; let hidden: Widths }
+  struct Modality: Decodable { let name: String; let features: Int; let steps: Int; let hidden: FixtureWidths }
   struct Spec: Decodable {
     let cell: String, layers: Int, bidirectional: Bool, head_hidden: [Int], outputs: Int, task: String
     let modalities: [Modality]

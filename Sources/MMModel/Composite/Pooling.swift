@@ -19,6 +19,11 @@ protocol PoolingMethod: Sendable {
   ) -> any PoolingLayer
 }
 
+extension PoolingMethod {
+  /// A pooling without tensors of its own (last, mean, max).
+  func parameterSpecs(prefix: String, size Hs: Int, attention A: Int) -> [ParameterSpec] { [] }
+}
+
 /// One encoder's pooling: called once per forward and backward (one dispatch per encoder).
 protocol PoolingLayer: AnyObject {
   /// seq (T, B, Hs), lengths (B) -> out (B, Hs), which arrives zeroed (samples with L = 0 stay zero).

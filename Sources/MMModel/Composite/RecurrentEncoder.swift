@@ -123,7 +123,11 @@ final class RecurrentEncoder: ModalityEncoder {
     let T = spec.steps
     batch = B; training = ctx != nil
     // an image sequence: every frame through the convolutions, (T, B, ldx) -> (T, B, F), layer 0's input
-    (self.x, self.ldx) = frames.map { (Optional($0.forward(x, ldx: ldx, count: T * B)), $0.outputSize) } ?? (x, ldx)
+    if let frames {
+      self.x = frames.forward(x, ldx: ldx, count: T * B); self.ldx = frames.outputSize
+    } else {
+      self.x = x; self.ldx = ldx
+    }
     lengths.update(from: l, count: B)
     inputs.removeAll(keepingCapacity: true)
     var h = layers[0].forward(self.x!, ldx: self.ldx, lengths: lengths, steps: T, batch: B)

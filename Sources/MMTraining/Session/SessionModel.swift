@@ -26,7 +26,7 @@ struct SessionModel {
     let stepRows =
       c.task.target == .step
       ? StepRows(
-        steps: shard.steps, maxBatch: maxBatch, outputs: outputs, width: shard.targetWidth / shard.targetSteps) : nil
+        steps: shard.steps, maxBatch: maxBatch, outputs: outputs, width: shard.targetsPerStep) : nil
     let batch = BatchBuffers(
       steps: shard.steps, maxBatch: maxBatch, features: d.features, modalities: d.modalities.count,
       targetWidth: shard.targetWidth, stepRows: stepRows)

@@ -1,7 +1,6 @@
 /// `last`: the output at step L-1; bidirectional: the forward half at L-1, the reverse half at 0 (as h_n).
 struct LastPooling: PoolingMethod {
   var name: String { "last" }
-  func parameterSpecs(prefix: String, size Hs: Int, attention A: Int) -> [ParameterSpec] { [] }
   func makeLayer(
     arena: ParameterArena, prefix: String, size Hs: Int, bidirectional: Bool, attention A: Int,
     maxSteps T: Int, maxBatch B: Int

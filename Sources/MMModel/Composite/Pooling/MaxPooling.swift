@@ -1,7 +1,6 @@
 /// `max`: max_{t<L} h_t per feature; backward routes each feature's gradient to the step that won.
 struct MaxPooling: PoolingMethod {
   var name: String { "max" }
-  func parameterSpecs(prefix: String, size Hs: Int, attention A: Int) -> [ParameterSpec] { [] }
   func makeLayer(
     arena: ParameterArena, prefix: String, size Hs: Int, bidirectional: Bool, attention A: Int,
     maxSteps T: Int, maxBatch B: Int

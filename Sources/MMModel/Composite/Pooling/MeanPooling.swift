@@ -1,7 +1,6 @@
 /// `mean`: (1/L) Σ_{t<L} h_t.
 struct MeanPooling: PoolingMethod {
   var name: String { "mean" }
-  func parameterSpecs(prefix: String, size Hs: Int, attention A: Int) -> [ParameterSpec] { [] }
   func makeLayer(
     arena: ParameterArena, prefix: String, size Hs: Int, bidirectional: Bool, attention A: Int,
     maxSteps T: Int, maxBatch B: Int
