@@ -348,6 +348,12 @@ enum ConfigSchema {
         + "and sums in float16 (half the bytes on the network, ~1e-3 relative error per gradient; for slow "
         + "interconnects, not a shared-memory node).",
       aliases: ["compression", "fp16_allreduce", "grad_compression", "allreduce_dtype"]),
+    .bool(
+      "dist.world_invariant", \.dist.worldInvariant, default: false,
+      help: "Bit-identical training on any number of ranks: each global batch is cut into chunks of 8 rows, each "
+        + "computed whole by one rank, and the chunks' gradients, losses and weights are summed exactly as 64-bit "
+        + "fixed point (same binary and sgemm kernel). Off by default: COST.",
+      aliases: ["deterministic", "reproducible", "bitwise", "world_size_invariant", "invariant"]),
   ]
 
   static let sectionNames: [String] = sections.map(\.name)

@@ -62,6 +62,8 @@ public final class TrainingSession {
   let batch: BatchBuffers
   let exchange: GradientExchange
   let balancer: BatchBalancer
+  /// `dist.world_invariant`: the chunks, their exact sums and the epoch's per-chunk losses (nil when off).
+  let invariant: WorldInvariance?
   /// Rank 0: what every checkpoint records about the input and the split.
   let provenance: Provenance?
   public let timing: RunTiming
@@ -96,6 +98,7 @@ public final class TrainingSession {
       batch = parts.batch
       exchange = parts.exchange
       balancer = parts.balancer
+      invariant = parts.invariant
       var timing = data.timing
       // The slowest rank sets the start-up; microseconds, so one integer max reduce carries each.
       timing.loadBytes = comm.allreduceMax(timing.loadBytes)

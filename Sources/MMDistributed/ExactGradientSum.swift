@@ -1,0 +1,149 @@
+import Foundation
+import MMCore
+
+/// `dist.world_invariant`: the step's gradient sum over chunks, exact, so that any world size and any order of
+/// reduction gives the same bits.
+///
+/// Each chunk's gradient (computed whole on one rank: TrainingChunks) is converted to 64-bit fixed point at a
+/// per-tensor power-of-two scale, q = round(g · 2^s), and added to this rank's integer accumulator; the
+/// accumulators are all-reduced as integers (associative), bucket by bucket while the last chunk's backward runs
+/// (as GradientExchange), and converted back, g = Σq · 2^-s. The rounding of each chunk's gradient depends only
+/// on that chunk and s, so the result is a function of the batch alone.
+///
+/// The scale: s_t = 62 − k − h − (E_t + 1), with E_t the exponent of the largest |gradient| of tensor t in any
+/// chunk of the previous step (one small max-reduce per step gives it, the same on every world size), k bits for
+/// the chunks of a batch and h = `headroom` bits of growth: every chunk's |q| < 2^(62−k), the sum < 2^62. A chunk
+/// that grows past the headroom (or a first step, where no E is known yet) makes `finish` return false: the
+/// caller computes the step again with the scales of this step's maxima, which fit (the chunks are computed
+/// again to the same bits). E is part of the training state (`exponents`, kept in checkpoints), so a resumed
+/// run continues with the same scales. Non-finite gradients make their tensor's sums NaN (the divergence
+/// check reports them). Allocates nothing per step.
+public final class ExactGradientSum {
+  /// Bits of growth of a tensor's largest gradient over the previous step's before a step is computed again.
+  public static let headroom = 6
+  /// The exponent meaning "not known yet": the first step of a fresh run probes.
+  public static let unknown: Int64 = .min
+
+  let comm: Communicator
+  let grads: UnsafeMutablePointer<Float>
+  let parameters: Int  // grads[0..<parameters]: tensors; then the trailing control slots (small integers)
+  let total: Int
+  let buckets: [Range<Int>]
+  /// Per bucket: the (tensor, range of grads) pieces it holds.
+  let pieces: [[(tensor: Int, range: Range<Int>)]]
+  let chunkBits: Int
+  let accumulator: UnsafeMutablePointer<Int64>  // (total)
+  let scale: UnsafeMutablePointer<Double>  // (tensors) 2^s
+  /// (tensors) |largest gradient| of any of this rank's chunks this step, as float bits; all-reduced (max).
+  var largest: [Int64]
+  /// (tensors) E_t: the exponents the step's scales come from (`unknown` before the first step).
+  public private(set) var exponents: [Int64]
+  var overflow = false
+  /// Seconds inside the collectives since the last reset.
+  public var waitSeconds = 0.0
+  /// Steps computed again (a tensor grew past the headroom, or the first step's probe) since the last reset.
+  public var repeats = 0
+
+  /// `tensors`: ranges of grads (the arena's tensors, in order, covering 0..<parameters); `buckets`: as
+  /// GradientExchange's (covering grads and the trailing slots); `chunks`: the most chunks of one batch.
+  public init(
+    comm: Communicator, grads: UnsafeMutablePointer<Float>, tensors: [Range<Int>], buckets: [Range<Int>], chunks: Int
+  ) {
+    self.comm = comm; self.grads = grads; self.buckets = buckets
+    parameters = tensors.last?.upperBound ?? 0
+    total = buckets.map(\.upperBound).max() ?? parameters
+    pieces = buckets.map { b in
+      tensors.enumerated().compactMap { t, r in
+        let lower = max(r.lowerBound, b.lowerBound), upper = min(r.upperBound, b.upperBound)
+        return lower < upper ? (t, lower..<upper) : nil
+      }
+    }
+    chunkBits = Int.bitWidth - max(chunks, 1).leadingZeroBitCount
+    accumulator = .allocate(capacity: max(total, 1))
+    accumulator.initialize(repeating: 0, count: max(total, 1))
+    scale = .allocate(capacity: max(tensors.count, 1))
+    scale.initialize(repeating: 1, count: max(tensors.count, 1))
+    largest = [Int64](repeating: 0, count: tensors.count)
+    largest.reserveCapacity(tensors.count + 1)  // + the overflow flag in finish
+    exponents = [Int64](repeating: ExactGradientSum.unknown, count: tensors.count)
+  }
+
+  deinit { accumulator.deallocate(); scale.deallocate() }
+
+  /// Continues with a checkpoint's exponents (empty: probe at the first step).
+  public func restore(exponents saved: [Int64]) {
+    if saved.count == exponents.count { exponents = saved }
+  }
+
+  var known: Bool { exponents.first.map { $0 != ExactGradientSum.unknown } ?? true }
+
+  /// Before a step's first chunk: zero sums, the scales from `exponents`, trailing slot `mark` (the stop
+  /// signal's) 1, the others 0.
+  public func begin(mark: Int) {
+    accumulator.update(repeating: 0, count: total)
+    overflow = false
+    for t in largest.indices {
+      largest[t] = 0
+      let e = exponents[t] == ExactGradientSum.unknown ? 0 : Int(exponents[t])
+      scale[t] = Double(sign: .plus, exponent: 62 - chunkBits - ExactGradientSum.headroom - (e + 1), significand: 1)
+    }
+    if parameters + mark < total { accumulator[parameters + mark] = 1 }
+  }
+
+  /// Adds bucket k of one chunk's gradient (in `grads`) to this rank's sums, at the step's scales.
+  public func add(_ k: Int) {
+    for (t, range) in pieces[k] {
+      var bits: UInt32 = 0
+      for i in range { bits = max(bits, grads[i].bitPattern & 0x7FFF_FFFF) }  // |g| as bits: NaN and inf largest
+      largest[t] = max(largest[t], Int64(bits))
+      if bits >= 0x7F80_0000 { continue }  // non-finite: the tensor's sums become NaN (finish)
+      // Fits when |g| < 2^(E + 1 + h); beyond (or non-finite, or no E yet) the step is computed again.
+      guard known, ExactGradientSum.exponent(ofBits: bits) <= Int(exponents[t]) + ExactGradientSum.headroom else {
+        overflow = true
+        continue
+      }
+      let s = scale[t], acc = accumulator
+      for i in range { acc[i] &+= Int64((Double(grads[i]) * s).rounded(.toNearestOrEven)) }
+    }
+  }
+
+  /// Starts the integer sum of bucket k over ranks (after the last chunk's `add(k)`).
+  public func start(_ k: Int) {
+    guard GradientExchange.bucketed else { return }
+    let t = MonotonicClock.now()
+    comm.startAllreduceSum(accumulator + buckets[k].lowerBound, count: buckets[k].count)
+    comm.progress()
+    waitSeconds += MonotonicClock.now() - t
+  }
+
+  /// Waits for the sums and agrees on the step's maxima. True: `grads` (and the trailing slots) hold the exact
+  /// sums over every chunk of the batch. False: some tensor outgrew its scale (or it was the first step): the
+  /// exponents are now this step's, and the caller must compute the step's chunks again.
+  public func finish() -> Bool {
+    let t = MonotonicClock.now()
+    defer { waitSeconds += MonotonicClock.now() - t }
+    if !GradientExchange.bucketed { comm.startAllreduceSum(accumulator, count: total) }
+    comm.waitAll()
+    largest.append(overflow ? 1 : 0)
+    comm.allreduceMax(&largest)
+    let redo = largest.removeLast() != 0
+    for i in largest.indices { exponents[i] = Int64(ExactGradientSum.exponent(ofBits: UInt32(largest[i]))) }
+    if redo {
+      repeats += 1
+      return false
+    }
+    for (t, range) in pieces.joined() {
+      if largest[t] >= 0x7F80_0000 {  // a non-finite gradient in some chunk
+        for i in range { grads[i] = .nan }
+        continue
+      }
+      let inverse = 1 / scale[t]
+      for i in range { grads[i] = Float(Double(accumulator[i]) * inverse) }
+    }
+    for i in parameters..<total { grads[i] = Float(accumulator[i]) }
+    return true
+  }
+
+  /// The exponent E of a non-negative float's bits (|g| < 2^(E+1)); zero and subnormals give −127, non-finite 128.
+  @inline(__always) static func exponent(ofBits bits: UInt32) -> Int { Int(bits >> 23) - 127 }
+}
