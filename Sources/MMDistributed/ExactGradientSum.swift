@@ -10,9 +10,11 @@ import MMCore
 /// (as GradientExchange), and converted back, g = Σq · 2^-s. The rounding of each chunk's gradient depends only
 /// on that chunk and s, so the result is a function of the batch alone.
 ///
-/// The scale: s_t = 62 − k − h − (E_t + 1), with E_t the exponent of the largest |gradient| of tensor t in any
-/// chunk of the previous step (one small max-reduce per step gives it, the same on every world size), k bits for
-/// the chunks of a batch and h = `headroom` bits of growth: every chunk's |q| < 2^(62−k), the sum < 2^62. A chunk
+/// The scale: s_t = b − h − (E_t + 1), with E_t the exponent of the largest |gradient| of tensor t in any chunk
+/// of the previous step (one small max-reduce per step gives it, the same on every world size), h = `headroom`
+/// bits of growth and b = min(51, 62 − k) for k bits of the chunks of a batch: every chunk's |q| < 2^b, the
+/// sum < 2^62, and a tensor's largest value keeps b − h bits (45 up to 2^11 chunks a batch; one fewer for each
+/// halving of it since the previous step). A chunk
 /// that grows past the headroom (or a first step, where no E is known yet) makes `finish` return false: the
 /// caller computes the step again with the scales of this step's maxima, which fit (the chunks are computed
 /// again to the same bits). E is part of the training state (`exponents`, kept in checkpoints), so a resumed
@@ -23,6 +25,8 @@ public final class ExactGradientSum {
   public static let headroom = 6
   /// The exponent meaning "not known yet": the first step of a fresh run probes.
   public static let unknown: Int64 = .min
+  /// 1.5 · 2^52: x + magic rounds x to an integer in the low bits (|x| < 2^51).
+  static let magic = 6_755_399_441_055_744.0
 
   let comm: Communicator
   let grads: UnsafeMutablePointer<Float>
@@ -31,7 +35,9 @@ public final class ExactGradientSum {
   let buckets: [Range<Int>]
   /// Per bucket: the (tensor, range of grads) pieces it holds.
   let pieces: [[(tensor: Int, range: Range<Int>)]]
-  let chunkBits: Int
+  /// Bits of one chunk's |q| (< 2^fixedBits): at most 51 (the rounding trick), and at most 62 − (bits of the
+  /// chunk count), so that the sum of every chunk of a batch stays below 2^62.
+  let fixedBits: Int
   let accumulator: UnsafeMutablePointer<Int64>  // (total)
   let scale: UnsafeMutablePointer<Double>  // (tensors) 2^s
   /// (tensors) |largest gradient| of any of this rank's chunks this step, as float bits; all-reduced (max).
@@ -58,7 +64,7 @@ public final class ExactGradientSum {
         return lower < upper ? (t, lower..<upper) : nil
       }
     }
-    chunkBits = Int.bitWidth - max(chunks, 1).leadingZeroBitCount
+    fixedBits = min(51, 62 - (Int.bitWidth - max(chunks, 1).leadingZeroBitCount))
     accumulator = .allocate(capacity: max(total, 1))
     accumulator.initialize(repeating: 0, count: max(total, 1))
     scale = .allocate(capacity: max(tensors.count, 1))
@@ -85,25 +91,36 @@ public final class ExactGradientSum {
     for t in largest.indices {
       largest[t] = 0
       let e = exponents[t] == ExactGradientSum.unknown ? 0 : Int(exponents[t])
-      scale[t] = Double(sign: .plus, exponent: 62 - chunkBits - ExactGradientSum.headroom - (e + 1), significand: 1)
+      scale[t] = Double(sign: .plus, exponent: fixedBits - ExactGradientSum.headroom - (e + 1), significand: 1)
     }
     if parameters + mark < total { accumulator[parameters + mark] = 1 }
   }
 
   /// Adds bucket k of one chunk's gradient (in `grads`) to this rank's sums, at the step's scales.
+  ///
+  /// One pass per tensor: the largest |g| (as bits: NaN and inf are the largest) and q = round(g · 2^s) by the
+  /// 1.5 · 2^52 trick (exact for |g · 2^s| < 2^51, round half to even; vectorises, unlike a rounding call). A
+  /// value beyond that bound (the check after the pass sees it) makes the step be computed again, and a
+  /// non-finite one makes its tensor NaN, so what such values add here is never used.
   public func add(_ k: Int) {
+    let magic = ExactGradientSum.magic, magicBits = Int64(bitPattern: magic.bitPattern), acc = accumulator
     for (t, range) in pieces[k] {
       var bits: UInt32 = 0
-      for i in range { bits = max(bits, grads[i].bitPattern & 0x7FFF_FFFF) }  // |g| as bits: NaN and inf largest
-      largest[t] = max(largest[t], Int64(bits))
-      if bits >= 0x7F80_0000 { continue }  // non-finite: the tensor's sums become NaN (finish)
-      // Fits when |g| < 2^(E + 1 + h); beyond (or non-finite, or no E yet) the step is computed again.
-      guard known, ExactGradientSum.exponent(ofBits: bits) <= Int(exponents[t]) + ExactGradientSum.headroom else {
-        overflow = true
-        continue
+      if known {
+        let s = scale[t]
+        for i in range {
+          let g = grads[i]
+          bits = max(bits, g.bitPattern & 0x7FFF_FFFF)
+          acc[i] &+= Int64(bitPattern: (Double(g) * s + magic).bitPattern) &- magicBits
+        }
+      } else {
+        for i in range { bits = max(bits, grads[i].bitPattern & 0x7FFF_FFFF) }
       }
-      let s = scale[t], acc = accumulator
-      for i in range { acc[i] &+= Int64((Double(grads[i]) * s).rounded(.toNearestOrEven)) }
+      largest[t] = max(largest[t], Int64(bits))
+      // Fits when |g| < 2^(E + 1 + h); beyond (or no E yet) the step is computed again. Non-finite: NaN (finish).
+      if bits < 0x7F80_0000, !known || ExactGradientSum.exponent(ofBits: bits) > Int(exponents[t]) + ExactGradientSum.headroom {
+        overflow = true
+      }
     }
   }
 

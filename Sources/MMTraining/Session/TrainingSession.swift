@@ -132,6 +132,11 @@ public final class TrainingSession {
     progress.line(
       "model: \(model.spec.summary), \(model.arena.count) parameters; \(comm.size) rank(s), global batch \(c.train.batchSize), "
         + "\(sampler.stepsPerEpoch) steps/epoch; \(c.train.optimizer.rawValue) lr \(c.train.lr)\(controlsSummary)")
+    if c.dist.worldInvariant {
+      progress.line(
+        "world-invariant: chunks of \(TrainingChunks.rows) rows, exact fixed-point sums; bit-identical on any number of "
+          + "ranks with this binary and OpenBLAS kernel \(BLAS.coreName)")
+    }
     if let loaded = ResumeChecks.loadedLine(resume: options.resume, initFrom: options.initFrom, runDir: run.path) {
       progress.line(loaded)
     }
