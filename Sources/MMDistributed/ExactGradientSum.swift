@@ -96,7 +96,8 @@ public final class ExactGradientSum {
     if parameters + mark < total { accumulator[parameters + mark] = 1 }
   }
 
-  /// Adds bucket k of one chunk's gradient (in `grads`) to this rank's sums, at the step's scales.
+  /// Adds bucket k of one chunk's gradient (in `grads`) to this rank's sums, at the step's scales, and zeroes
+  /// it there for the next chunk's backward (which adds into it).
   ///
   /// One pass per tensor: the largest |g| (as bits: NaN and inf are the largest) and q = round(g · 2^s) by the
   /// 1.5 · 2^52 trick (exact for |g · 2^s| < 2^51, round half to even; vectorises, unlike a rounding call). A
@@ -112,13 +113,19 @@ public final class ExactGradientSum {
           let g = grads[i]
           bits = max(bits, g.bitPattern & 0x7FFF_FFFF)
           acc[i] &+= Int64(bitPattern: (Double(g) * s + magic).bitPattern) &- magicBits
+          grads[i] = 0
         }
       } else {
-        for i in range { bits = max(bits, grads[i].bitPattern & 0x7FFF_FFFF) }
+        for i in range {
+          bits = max(bits, grads[i].bitPattern & 0x7FFF_FFFF)
+          grads[i] = 0
+        }
       }
       largest[t] = max(largest[t], Int64(bits))
       // Fits when |g| < 2^(E + 1 + h); beyond (or no E yet) the step is computed again. Non-finite: NaN (finish).
-      if bits < 0x7F80_0000, !known || ExactGradientSum.exponent(ofBits: bits) > Int(exponents[t]) + ExactGradientSum.headroom {
+      if bits < 0x7F80_0000,
+        !known || ExactGradientSum.exponent(ofBits: bits) > Int(exponents[t]) + ExactGradientSum.headroom
+      {
         overflow = true
       }
     }

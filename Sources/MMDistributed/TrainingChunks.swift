@@ -4,9 +4,8 @@ import MMTensor
 /// `dist.world_invariant`: a global batch cut into chunks that do not depend on the world size, each computed
 /// whole by one rank, its rows in sampler order.
 ///
-/// Chunk j is rows j·c ..< (j+1)·c of the global batch (c = `size`, the last chunk may be shorter). Whole
-/// chunks go to ranks, consecutive chunks to one rank, split by the rows' work (steps) so that the ranks' work is
-/// even (ChunkPlan). A chunk's rows are copied as records (RecordSource.writeRecord) into `records`, the rows of
+/// Chunk j is rows j·c ..< (j+1)·c of the global batch (c = `rows`, the last chunk may be shorter). Whole
+/// chunks go to ranks, by the rows' work (steps), so that the ranks' work is even (ChunkPlan). A chunk's rows are copied as records (RecordSource.writeRecord) into `records`, the rows of
 /// this rank's chunks one after another in sampler order: the rows of this rank directly, the others' received
 /// in one MPI_Alltoallv (none on one rank). So a chunk's model batch is the same on every world size, and with the
 /// same shapes every kernel gives it the same bits (EvaluationChunks explains why a row's GEMM result depends on
@@ -103,14 +102,16 @@ public final class TrainingChunks {
 }
 
 /// Which rank computes which chunk of a global batch: a pure function of the batch, the rows' work and the
-/// world size, the same on every rank. Consecutive chunks go to one rank; chunk j goes to the rank whose share
-/// of the batch's total work holds the middle of chunk j's work (so W ranks get about Σw / W each, and a chunk
-/// never splits).
+/// world size, the same on every rank. Longest processing time first: the chunks by work (Σ steps of their
+/// rows), largest first (ties: the earlier chunk), each to the least loaded rank (ties: the lower rank), so
+/// the ranks' work ends within one chunk's of each other (at equal lengths, ⌊C/W⌋ or ⌈C/W⌉ chunks each).
 final class ChunkPlan {
   let world: Int, rank: Int, samples: Int
   let work: [Int32]
   let chunkWork: UnsafeMutablePointer<Int>  // (chunks) Σ steps of each chunk's rows
   let chunkRank: UnsafeMutablePointer<Int>  // (chunks) the rank computing chunk j
+  let byWork: UnsafeMutablePointer<Int>  // (chunks) chunk indices, largest work first
+  let loads: UnsafeMutablePointer<Int>  // (W) work assigned
   let routes: RecordRoutes
   let capacity: Int
   private(set) var chunkCount = 0
@@ -122,9 +123,11 @@ final class ChunkPlan {
     capacity = max(TrainingChunks.count(rows: batchSize), 1)
     chunkWork = .allocate(capacity: capacity); chunkWork.initialize(repeating: 0, count: capacity)
     chunkRank = .allocate(capacity: capacity); chunkRank.initialize(repeating: 0, count: capacity)
+    byWork = .allocate(capacity: capacity); byWork.initialize(repeating: 0, count: capacity)
+    loads = .allocate(capacity: world); loads.initialize(repeating: 0, count: world)
   }
 
-  deinit { chunkWork.deallocate(); chunkRank.deallocate() }
+  deinit { chunkWork.deallocate(); chunkRank.deallocate(); byWork.deallocate(); loads.deallocate() }
 
   @inline(__always) func owner(_ row: Int) -> Int { Sharding.owner(of: row, world: world, count: samples) }
   @inline(__always) func weight(_ row: Int) -> Int { work.isEmpty ? 1 : max(1, Int(work[row])) }
@@ -132,20 +135,30 @@ final class ChunkPlan {
   @inline(__always) func destination(_ k: Int) -> Int { chunkRank[k / TrainingChunks.rows] }
 
   func compute(_ rows: UnsafeBufferPointer<Int>) {
-    let B = rows.count, c = TrainingChunks.rows
-    chunkCount = TrainingChunks.count(rows: B)
-    precondition(chunkCount <= capacity, "batch of \(B) rows, plan made for \(capacity) chunks")
-    var total = 0
-    for j in 0..<chunkCount {
+    let B = rows.count, c = TrainingChunks.rows, C = TrainingChunks.count(rows: B)
+    chunkCount = C
+    precondition(C <= capacity, "batch of \(B) rows, plan made for \(capacity) chunks")
+    for j in 0..<C {
       var w = 0
       for k in (j * c)..<min((j + 1) * c, B) { w += weight(rows[k]) }
-      chunkWork[j] = w; total += w
+      chunkWork[j] = w
     }
-    // Chunk j's middle, 2·before + w over 2·total, scaled to ranks (exact in integers).
-    var before = 0
-    for j in 0..<chunkCount {
-      chunkRank[j] = min(world - 1, (2 * before + chunkWork[j]) * world / max(2 * total, 1))
-      before += chunkWork[j]
+    // Chunks by work, largest first, earlier first among equals (insertion sort: a batch has few chunks).
+    for j in 0..<C {
+      var i = j
+      while i > 0 && chunkWork[byWork[i - 1]] < chunkWork[j] {
+        byWork[i] = byWork[i - 1]
+        i -= 1
+      }
+      byWork[i] = j
+    }
+    loads.update(repeating: 0, count: world)
+    for i in 0..<C {
+      let j = byWork[i]
+      var best = 0
+      for q in 1..<world where loads[q] < loads[best] { best = q }
+      chunkRank[j] = best
+      loads[best] += chunkWork[j]
     }
     routes.reset()
     for k in 0..<B { routes.add(from: owner(rows[k]), to: destination(k)) }

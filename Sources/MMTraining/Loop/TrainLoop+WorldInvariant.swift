@@ -45,13 +45,13 @@ extension TrainLoop {
     var stepTotals = StepTotals()
     repeat {
       sum.begin(mark: mark)
+      model.arena.zeroGrads()  // once: each chunk's `sum.add` zeroes what it took
       stepTotals = StepTotals()
       var first = 0
       let mine = chunks.chunks.count
       for j in 0..<mine {
         let mb = gather(j, first: first), count = chunks.chunks[j].count
         first += count
-        model.arena.zeroGrads()
         let logits = model.forward(mb, training: ctx)
         let r: LossResult
         if let steps = s.batch.stepRows {
