@@ -1,6 +1,7 @@
 import MMData
 import MMDistributed
 import MMModel
+import MMTensor
 
 extension TrainLoop {
   /// One step with `dist.world_invariant`: this rank's chunks of the global batch `rows` (TrainingChunks), each
@@ -44,6 +45,9 @@ extension TrainLoop {
     let ctx = TrainingContext(seed: s.config.train.seed, epoch: epoch, modalityDropout: s.config.train.modalityDropout)
     var stepTotals = StepTotals()
     repeat {
+      // The weights stay the same over this pass's chunks: each recurrent layer packs W_hh once (PackedMatrix).
+      PackedMatrix.beginReuse()
+      defer { PackedMatrix.endReuse() }  // before the optimiser changes them, and for evaluation
       sum.begin(mark: mark)
       model.arena.zeroGrads()  // once: each chunk's `sum.add` zeroes what it took
       stepTotals = StepTotals()
