@@ -19,8 +19,8 @@ the OpenBLAS mmtrain links) measured in each round; MPI wait share of the step t
 mpi_wait_s / train_s); start-up and load GB/s of a rank (startup_s, load_s, load_bytes); peak RSS per rank.
 At 2 ranks also: one blocking all-reduce instead of buckets (MMTRAIN_GRADIENT_BUCKETS=0; W1, W3), each rank
 taking only its own rows of a batch (MMTRAIN_BALANCE=0; W1, W3) and the float16 all-reduce (dist.compress: fp16;
-W1): what each of those buys. And dist.world_invariant: true at 1 and 2 ranks (W1, W2, W4), interleaved with the
-default: its cost (`--invariant` runs only those rows and the default's).
+W1): what each of those buys. And dist.world_invariant: true at 1 and 2 ranks, interleaved with the default: its
+cost and peak RSS (`--invariant` runs only those rows and the default's).
 """
 import argparse
 import json
@@ -378,8 +378,6 @@ def main():
                 if k in ("mm2flat", "mm2own") and n not in ("W1", "W3"):
                     continue  # the blocking all-reduce and unbalanced baselines: where they could matter, not everywhere
                 if k in ("mm2fp16", "mm1stream") and n != "W1":
-                    continue
-                if k in ("mm1inv", "mm2inv") and n not in ("W1", "W2", "W4"):
                     continue
                 t = time.time()
                 if k == "mm1": res = b.mmtrain(w, 1)
