@@ -72,16 +72,18 @@ public final class ExactGradientSum {
     largest = [Int64](repeating: 0, count: tensors.count)
     largest.reserveCapacity(tensors.count + 1)  // + the overflow flag in finish
     exponents = [Int64](repeating: ExactGradientSum.unknown, count: tensors.count)
+    known = tensors.isEmpty
   }
 
   deinit { accumulator.deallocate(); scale.deallocate() }
 
   /// Continues with a checkpoint's exponents (empty: probe at the first step).
   public func restore(exponents saved: [Int64]) {
-    if saved.count == exponents.count { exponents = saved }
+    if saved.count == exponents.count, !saved.contains(ExactGradientSum.unknown) { exponents = saved; known = true }
   }
 
-  var known: Bool { exponents.first.map { $0 != ExactGradientSum.unknown } ?? true }
+  /// The exponents are known (false before a fresh run's first step: it probes).
+  private(set) var known: Bool
 
   /// Before a step's first chunk: zero sums, the scales from `exponents`, trailing slot `mark` (the stop
   /// signal's) 1, the others 0.
@@ -105,7 +107,8 @@ public final class ExactGradientSum {
   /// non-finite one makes its tensor NaN, so what such values add here is never used.
   public func add(_ k: Int) {
     let magic = ExactGradientSum.magic, magicBits = Int64(bitPattern: magic.bitPattern), acc = accumulator
-    for (t, range) in pieces[k] {
+    for p in 0..<pieces[k].count {  // (indices, not the array's iterator: nothing allocates, even unoptimised)
+      let (t, range) = pieces[k][p]
       var bits: UInt32 = 0
       if known {
         let s = scale[t]
@@ -152,17 +155,21 @@ public final class ExactGradientSum {
     comm.allreduceMax(&largest)
     let redo = largest.removeLast() != 0
     for i in largest.indices { exponents[i] = Int64(ExactGradientSum.exponent(ofBits: UInt32(largest[i]))) }
+    known = true
     if redo {
       repeats += 1
       return false
     }
-    for (t, range) in pieces.joined() {
-      if largest[t] >= 0x7F80_0000 {  // a non-finite gradient in some chunk
-        for i in range { grads[i] = .nan }
-        continue
+    for b in 0..<pieces.count {
+      for p in 0..<pieces[b].count {
+        let (t, range) = pieces[b][p]
+        if largest[t] >= 0x7F80_0000 {  // a non-finite gradient in some chunk
+          for i in range { grads[i] = .nan }
+          continue
+        }
+        let inverse = 1 / scale[t]
+        for i in range { grads[i] = Float(Double(accumulator[i]) * inverse) }
       }
-      let inverse = 1 / scale[t]
-      for i in range { grads[i] = Float(Double(accumulator[i]) * inverse) }
     }
     for i in parameters..<total { grads[i] = Float(accumulator[i]) }
     return true

@@ -85,8 +85,8 @@ public final class TrainingChunks {
     // rank, each source's in batch order: RecordRoutes).
     for q in 0..<plan.world { cursor[q] = Int(routes.receiveOffsets[q]) }
     var slot = 0
-    for range in chunks {
-      for k in range {
+    for c in 0..<chunks.count {  // (indices, not the array's iterator: nothing allocates, even unoptimised)
+      for k in chunks[c] {
         let out = staged.pointer + slot * recordFloats
         if shard.owns(rows[k]) {
           shard.writeRecord(rows[k] - lower, to: out)

@@ -78,7 +78,9 @@ public final class PackedMatrix {
   /// Packs B = W (k, n) of a row-major W with row stride `ld` (`transposed: false`), or B = Wᵀ of a row-major
   /// W (n, k) (`transposed: true`).
   public func pack(_ w: UnsafePointer<Float>, ld: Int, transposed: Bool) {
-    guard let generation = PackedMatrix.reuseGeneration, let slot = shapes.firstIndex(where: { $0 == (k, n) }) else {
+    var slot = -1
+    for i in 0..<shapes.count where shapes[i].k == k && shapes[i].n == n { slot = i }  // (no closure: allocates nothing)
+    guard let generation = PackedMatrix.reuseGeneration, slot >= 0 else {
       storage = shared
       return mmk_pack(level, w, transposed ? 1 : ld, transposed ? ld : 1, Int32(k), Int32(n), storage)
     }

@@ -29,6 +29,8 @@ final class AllocationTests: XCTestCase {
     for extra in [
       ["model.fusion=early", "model.layers=2"], ["model.fusion=late", "model.pooling=mean", "model.dropout=0.2"],
       ["model.fusion=early", "model.hidden=[8, 4]", "model.layers=2", "model.head_hidden=[6, 4]", "model.dropout=0.2"],
+      // dist.world_invariant: the chunks, their exact sums and packings, the per-chunk ledger.
+      ["model.fusion=late", "model.dropout=0.2", "dist.world_invariant=true"],
     ] {
       let data = try writeSynthetic(dir, samples: 120)
       let run = dir.appendingPathComponent("run-\(extra.joined(separator: "-"))")
