@@ -79,7 +79,8 @@ public final class PackedMatrix {
   /// W (n, k) (`transposed: true`).
   public func pack(_ w: UnsafePointer<Float>, ld: Int, transposed: Bool) {
     var slot = -1
-    for i in 0..<shapes.count where shapes[i].k == k && shapes[i].n == n { slot = i }  // (no closure: allocates nothing)
+    // The shape's storage (a loop, not firstIndex(where:): nothing allocates, even unoptimised).
+    for i in 0..<shapes.count where shapes[i].k == k && shapes[i].n == n { slot = i }
     guard let generation = PackedMatrix.reuseGeneration, slot >= 0 else {
       storage = shared
       return mmk_pack(level, w, transposed ? 1 : ld, transposed ? ld : 1, Int32(k), Int32(n), storage)
