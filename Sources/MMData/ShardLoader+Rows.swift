@@ -83,7 +83,7 @@ extension ShardLoader {
     for (mi, m) in o.modalities.enumerated() {
       var sums = Array(acc[offsets[mi]..<(offsets[mi] + 3 * m.features)])
       comm.allreduceSum(&sums)
-      let (mu, sd) = finalize(sums, m.features, o.normalize, channels: m.imageShape?.first)
+      let (mu, sd) = finalize(sums, m.features, o.normalize, channels: m.imageShape?.first, tokens: m.kind == .tokens)
       mean += mu; std += sd
     }
     try comm.agree {

@@ -98,7 +98,7 @@ public enum ShardLoader {
           }
         }
         comm.allreduceSum(&acc)
-        let (mu, sd) = finalize(acc, Dm, o.normalize, channels: m.imageShape?.first)
+        let (mu, sd) = finalize(acc, Dm, o.normalize, channels: m.imageShape?.first, tokens: m.kind == .tokens)
         mean += mu; std += sd
         try comm.agree {
           if staged {
@@ -160,7 +160,7 @@ public enum ShardLoader {
       var acc = try comm.agree { try scan(file, m, o, rows, lengths: lengths[mi], sums: computed) }
       if computed {
         comm.allreduceSum(&acc)
-        let (mu, sd) = finalize(acc, Dm, o.normalize, channels: m.imageShape?.first)
+        let (mu, sd) = finalize(acc, Dm, o.normalize, channels: m.imageShape?.first, tokens: m.kind == .tokens)
         mean += mu; std += sd
       }
       for i in 0..<rows.count {  // what alignment makes of L valid steps (Resample.align)
@@ -315,8 +315,12 @@ public enum ShardLoader {
 
   /// Mean and std per feature from all-reduced sums (a feature with no finite value: mean 0, std 1; a
   /// constant one, std <= 1e-6: std 1; `normalize: none`: std 1, the mean only imputes). An image's features
-  /// (`channels` non-nil: C·H·W, channel-major) share their channel's statistics, over all its pixels.
-  static func finalize(_ acc: [Double], _ Dm: Int, _ normalize: Normalize, channels: Int? = nil) -> ([Float], [Float]) {
+  /// (`channels` non-nil: C·H·W, channel-major) share their channel's statistics, over all its pixels. Token ids
+  /// (`tokens`) are indices, never normalised: mean 0, std 1.
+  static func finalize(_ acc: [Double], _ Dm: Int, _ normalize: Normalize, channels: Int? = nil, tokens: Bool = false)
+    -> ([Float], [Float])
+  {
+    if tokens { return ([Float](repeating: 0, count: Dm), [Float](repeating: 1, count: Dm)) }
     var acc = acc
     if let C = channels, C > 0, Dm % C == 0 {  // per channel: pool the sums over the channel's pixels
       let P = Dm / C

@@ -127,7 +127,7 @@ public final class TrainingSession {
       "data: \(schema.count) samples (\(split.trainRowCount) train, \(split.validationRows.count) validation\(testText)) from "
         + "\(TrainConfig.display(c.data.path)); modalities \(listing); \(stepsText), \(features) features")
     progress.line(
-      "model: \(model.spec.summary), \(model.arena.count) parameters; \(comm.size) rank(s), global batch \(c.train.batchSize), "
+      "model: \(model.spec.summary), \(model.arena.count) parameters\(model.arena.trainableCount < model.arena.count ? " (\(model.arena.count - model.arena.trainableCount) frozen)" : ""); \(comm.size) rank(s), global batch \(c.train.batchSize), "
         + "\(sampler.stepsPerEpoch) steps/epoch; \(c.train.optimizer.rawValue) lr \(c.train.lr)\(controlsSummary)")
     if let loaded = ResumeChecks.loadedLine(resume: options.resume, initFrom: options.initFrom, runDir: run.path) {
       progress.line(loaded)
