@@ -40,15 +40,18 @@ struct Embeddings {
         return info.shape
       }
       let old = saved?.params.first { $0.name == "embed.\(m.name).weight" }?.shape
-      if let size = choice?.size, let vectors, size != vectors[1], old == nil {
-        throw MMError.usage(
-          "\(key).size = \(size) disagrees with \(table) [\(vectors[0]), \(vectors[1])] in \(file.path): the pretrained "
-            + "vectors are \(vectors[1]) wide (leave size out, or set it to \(vectors[1]))")
-      }
-      guard let E = old?[1] ?? choice?.size ?? vectors?[1] else {
-        throw MMError.usage(
-          "'\(m.name)' holds token ids \(m.kind.contract) in \(file.path): it needs an embedding, such as \(key): "
-            + "{size: 100} (or pretrained vectors \(table) [V, E] in the file)")
+      let E = try comm.agree { () -> Int in  // every rank reaches the same answer; rank 0 says it
+        if let size = choice?.size, let vectors, size != vectors[1], old == nil {
+          throw MMError.usage(
+            "\(key).size = \(size) disagrees with \(table) [\(vectors[0]), \(vectors[1])] in \(file.path): the pretrained "
+              + "vectors are \(vectors[1]) wide (leave size out, or set it to \(vectors[1]))")
+        }
+        guard let E = old?[1] ?? choice?.size ?? vectors?[1] else {
+          throw MMError.usage(
+            "'\(m.name)' holds token ids \(m.kind.contract) in \(file.path): it needs an embedding, such as \(key): "
+              + "{size: 100} (or pretrained vectors \(table) [V, E] in the file)")
+        }
+        return E
       }
       let known = old?[0] ?? vectors?[0]
       let source =
