@@ -95,7 +95,7 @@ final class StorageLayoutTests: XCTestCase {
             let got = try ShardLoader.load(
               file: file, schema: schema, options: options, comm: SingleProcessCommunicator())
             let what = "\(URL(fileURLWithPath: path).lastPathComponent) \(align) \(steps) \(missing) \(normalize)"
-            XCTAssertEqual(got.x.array.map(\.bitPattern), want.x.map(\.bitPattern), what)
+            XCTAssertEqual(got.fusedRows.map(\.bitPattern), want.x.map(\.bitPattern), what)
             XCTAssertEqual(got.statistics, want.stats, what)
           }
         }
