@@ -126,7 +126,8 @@ public enum ShardLoader {
                     }
                     if o.normalize == .zscore { for j in 0..<Dm { v[j] = (v[j] - mean[j]) / std[j] } }
                   }
-                  for s in n..<L { (dst + s * output.stride).update(repeating: 0, count: Dm) }  // staged, cut by alignment
+                  // staged, cut by alignment
+                  for s in n..<L { (dst + s * output.stride).update(repeating: 0, count: Dm) }
                   modelLengths[i] = max(modelLengths[i], Int32(n))
                   modalityLengths[i * M + mi] = Int32(n)
                 }

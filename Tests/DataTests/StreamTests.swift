@@ -111,7 +111,8 @@ final class StreamTests: XCTestCase {
     for path in [
       try write("big.h5", N: N, wide: wide), try write("big-gzip.h5", N: N, chunkRows: 16, gzip: 1, wide: wide),
     ] {
-      let rowBytes = (4 * 5 + 7 * 3) * wide * 4, buffer = N * rowBytes / 4, slack = 3 << 20  // HDF5's own, the test's arrays
+      // slack: HDF5's own memory, the test's arrays
+      let rowBytes = (4 * 5 + 7 * 3) * wide * 4, buffer = N * rowBytes / 4, slack = 3 << 20
       let before = residentBytes()
       let streamed = try load(path, N: N, stream: StreamOptions(bufferBytes: buffer, rowsPerStep: batch))
       let sampler = EpochSampler(trainRows: (0..<N).filter { $0 % 5 != 2 }, batchSize: batch, seed: 1)

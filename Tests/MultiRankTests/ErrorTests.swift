@@ -66,7 +66,8 @@ final class ErrorTests: MultiRankTestCase {
         "/modalities/text", [Int64](repeating: 1, count: 40 * TestData.steps * 8), shape: [40, TestData.steps, 8])
     }
     let run = try expectFailure(
-      ranks: 4, ["--config", try config(data: data)], saying: "is an integer dataset of rank 3 [40, \(TestData.steps), 8]")
+      ranks: 4, ["--config", try config(data: data)],
+      saying: "is an integer dataset of rank 3 [40, \(TestData.steps), 8]")
     XCTAssertTrue(errorLine(run).contains("/modalities/text"), errorLine(run))
   }
 
