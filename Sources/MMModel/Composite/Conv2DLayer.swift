@@ -20,7 +20,8 @@ final class Conv2DLayer {
   let out: Buffer  // (co, B, hp, wp)
   let argmax: UnsafeMutablePointer<Int32>  // (co, B, hp, wp): each window's winner, as an offset in act's plane
   let dAct: Buffer  // (co, B·ho·wo)
-  let dCols: Buffer  // (K, B·ho·wo)
+  /// (K, B·ho·wo): d loss / d cols, written over `cols` (the weight gradient has read them by then).
+  var dCols: Buffer { cols }
   var batch = 0
 
   var K: Int { ci * k * k }
@@ -37,7 +38,7 @@ final class Conv2DLayer {
     weight = arena.value(name + "weight"); bias = arena.value(name + "bias")
     gWeight = arena.grad(name + "weight"); gBias = arena.grad(name + "bias")
     let K = ci * k * k, positions = B * ho * wo
-    cols = Buffer(count: K * positions); dCols = Buffer(count: K * positions)
+    cols = Buffer(count: K * positions)
     act = Buffer(count: co * positions); dAct = Buffer(count: co * positions)
     out = Buffer(count: co * B * hp * wp)
     argmax = .allocate(capacity: co * B * hp * wp); argmax.initialize(repeating: 0, count: co * B * hp * wp)
