@@ -69,15 +69,18 @@ public final class Shard {
     rows: Range<Int>, steps: Int, features: Int, columns: [Range<Int>], modalitySteps: [Int], x: Buffer,
     lengths: [Int32],
     modalityLengths: [Int32], targets: [Float], targetWidth: Int, classes: Int, statistics: FeatureStatistics,
-    stream: ShardStream? = nil
+    stream: ShardStream? = nil, pending: PendingFinish? = nil
   ) {
     self.rows = rows; self.steps = steps; self.features = features; self.columns = columns;
     self.modalitySteps = modalitySteps
     self.x = x; self.lengths = lengths; self.modalityLengths = modalityLengths
     self.targets = targets; self.targetWidth = targetWidth; self.classes = classes; self.statistics = statistics
-    self.stream = stream
+    self.stream = stream; self.pending = pending
     layout = RowLayout(steps: modalitySteps, widths: columns.map(\.count))
   }
+
+  /// Rows left raw by the loader (their statistics came after the read): `gather` finishes them (PendingFinish).
+  let pending: PendingFinish?
 
   /// Where each modality's steps lie in a row (and a record): the fused (S, D) layout when the modalities' steps
   /// are equal, else one block per modality.
@@ -109,6 +112,13 @@ public final class Shard {
             out[(i * S + s) * D + columns[m].lowerBound + j] = row[layout.offsets[m] + s * layout.strides[m] + j]
           }
         }
+        guard let pending else { continue }
+        out.withUnsafeMutableBufferPointer { o in
+          for s in 0..<Int(modalityLengths[i * M + m]) {
+            pending.finish(
+              o.baseAddress! + (i * S + s) * D + columns[m].lowerBound, column: columns[m].lowerBound, columns[m].count)
+          }
+        }
       }
     }
     return out
@@ -134,30 +144,38 @@ public final class Shard {
     let layout = self.layout, R = layout.floats
     /// A row at `src` into batch column b of the time-major xOut: (S, D) as S copies; blocks, each modality's
     /// S_m steps into its columns (its columns' later steps are left as they are: its encoder reads S_m steps).
+    /// Raw rows (`pending`) are finished at each modality's valid steps (modalityLengthsOut, already set).
     func put(_ src: UnsafePointer<Float>, _ b: Int) {
       if layout.interleaved {
         for s in 0..<S { (xOut + (s * B + b) * D).update(from: src + s * D, count: D) }
-        return
+      } else {
+        for m in 0..<M {
+          let Dm = layout.widths[m], column = columns[m].lowerBound, block = src + layout.offsets[m]
+          for s in 0..<layout.steps[m] { (xOut + (s * B + b) * D + column).update(from: block + s * Dm, count: Dm) }
+        }
       }
+      guard let pending else { return }
       for m in 0..<M {
-        let Dm = layout.widths[m], column = columns[m].lowerBound, block = src + layout.offsets[m]
-        for s in 0..<layout.steps[m] { (xOut + (s * B + b) * D + column).update(from: block + s * Dm, count: Dm) }
+        let column = columns[m].lowerBound, Dm = columns[m].count
+        for s in 0..<Int(modalityLengthsOut[m * B + b]) {
+          pending.finish(xOut + (s * B + b) * D + column, column: column, Dm)
+        }
       }
     }
     for b in 0..<local.count {
       let i = local[b]
-      put(row(i), b)
       lengthsOut[b] = lengths[i]
       for m in 0..<M { modalityLengthsOut[m * B + b] = modalityLengths[i * M + m] }
+      put(row(i), b)
       for k in 0..<W { targetsOut[b * W + k] = targets[i * W + k] }
       samplesOut[b] = rows.lowerBound + i
     }
     guard let records else { return }
     for r in 0..<recordCount {
       let b = local.count + r, src = records + r * recordFloats, tail = src + R
-      put(src, b)
       lengthsOut[b] = Int32(bitPattern: tail[0].bitPattern)
       for m in 0..<M { modalityLengthsOut[m * B + b] = Int32(bitPattern: tail[1 + m].bitPattern) }
+      put(src, b)
       for k in 0..<W { targetsOut[b * W + k] = tail[1 + M + k] }
       samplesOut[b] = Int(tail[1 + M + W].bitPattern) | Int(tail[2 + M + W].bitPattern) << 32
     }

@@ -12,9 +12,10 @@ import MMTensor
 ///
 /// With the statistics known (given, or not needed), each row is finished (imputed, normalised) as it is
 /// written, while its block is in cache. When they must be computed, the read sums them (float64, training
-/// rows' valid, finite steps) and writes the raw steps; after the all-reduce one sequential pass over the
-/// shard finishes the kept steps in place. Per value that is the same arithmetic, in the same order, as
-/// `finish` (impute, then (x - mean) / std), so the shard is bit-identical to finishing each row alone.
+/// rows' valid, finite steps) and writes the raw steps, and the shard is left raw: each batch finishes its
+/// rows as it gathers them (PendingFinish), so there is no second pass over the shard. Per value that is the
+/// same arithmetic, in the same order, as `finish` (impute, then (x - mean) / std): a batch is bit-identical
+/// to one gathered from rows finished one by one.
 extension ShardLoader {
   struct Features {
     var x: Buffer  // (n, S, D)
@@ -22,6 +23,8 @@ extension ShardLoader {
     var modalityLengths: [Int32]  // (n, M)
     var columns: [Range<Int>]
     var statistics: FeatureStatistics
+    /// The rows are raw: `Shard.gather` finishes them (the statistics were computed by this read).
+    var pending = false
   }
 
   static func loadCopied(
@@ -87,12 +90,10 @@ extension ShardLoader {
       let (mu, sd) = finalize(sums, m.features, o.normalize, channels: m.imageShape?.first, tokens: m.kind == .tokens)
       mean += mu; std += sd
     }
-    try comm.agree {
-      for i in 0..<n { try fused.finish(i, mean, std, o) }
-    }
+    // No second pass over the shard: each batch finishes its rows as it gathers them (PendingFinish).
     return Features(
       x: x, lengths: modelLengths, modalityLengths: modalityLengths, columns: columns,
-      statistics: FeatureStatistics(mean: mean, std: std))
+      statistics: FeatureStatistics(mean: mean, std: std), pending: true)
   }
 
   /// The shard's fused rows (n, S, D) as the loader writes them: where each modality's kept steps go.

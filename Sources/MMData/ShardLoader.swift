@@ -54,7 +54,8 @@ public enum ShardLoader {
       return Shard(
         rows: rows, steps: o.maxSteps, features: o.features, columns: f.columns, modalitySteps: o.steps, x: f.x,
         lengths: f.lengths, modalityLengths: f.modalityLengths, targets: targets, targetWidth: width,
-        classes: classes, statistics: f.statistics)
+        classes: classes, statistics: f.statistics,
+        pending: f.pending ? PendingFinish(o, statistics: f.statistics) : nil)
     }
 
     // Interpolated features: impute, normalise, align, fuse. Statistics that must be computed are summed in the same read

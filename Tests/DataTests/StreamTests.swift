@@ -50,7 +50,9 @@ final class StreamTests: XCTestCase {
     return try ShardLoader.load(file: file, schema: schema, options: options, comm: RankView(rank: rank, size: world))
   }
 
-  /// Gathers local rows `local` of `shard` into a fresh batch: (S, B, D) floats as bit patterns, and the records.
+  /// Gathers local rows `local` of `shard` into a fresh batch: (S, B, D) floats as bit patterns; then the same rows
+  /// as records (what the balancer sends another rank: raw in memory, finished when streamed) gathered into a
+  /// second batch, which must hold the same.
   func gather(_ shard: Shard, _ local: [Int]) -> [UInt32] {
     let B = local.count, S = shard.steps, D = shard.features, M = shard.columns.count
     var x = [Float](repeating: -1, count: S * B * D), lengths = [Int32](repeating: 0, count: B)
@@ -63,7 +65,16 @@ final class StreamTests: XCTestCase {
     for (k, i) in local.enumerated() {
       record.withUnsafeMutableBufferPointer { shard.writeRecord(i, to: $0.baseAddress! + k * shard.recordFloats) }
     }
-    return (x + record).map(\.bitPattern) + lengths.map { UInt32(bitPattern: $0) } + ml.map { UInt32(bitPattern: $0) }
+    var fromRecords = [Float](repeating: -1, count: S * B * D)
+    record.withUnsafeBufferPointer { r in
+      [Int]().withUnsafeBufferPointer {
+        shard.gather(
+          $0, records: r.baseAddress!, recordCount: B, x: &fromRecords, lengths: &lengths, modalityLengths: &ml,
+          targets: &targets, samples: &samples)
+      }
+    }
+    XCTAssertEqual(fromRecords.map(\.bitPattern), x.map(\.bitPattern), "rows through records gather the same")
+    return x.map(\.bitPattern) + lengths.map { UInt32(bitPattern: $0) } + ml.map { UInt32(bitPattern: $0) }
   }
 
   func testStreamedRowsAreTheInMemoryRowsBitForBit() throws {
