@@ -66,6 +66,8 @@ public final class TrainingSession {
   let provenance: Provenance?
   public let timing: RunTiming
   private let directory: RunDirectoryClaim?
+  /// The loader's read rate per node, when the run spans several (NodeLoad).
+  let nodeLoad: String?
 
   /// Opens and checks the data, loads this rank's shard, builds and initialises the model. Collective.
   public init(config c: TrainConfig, comm: Communicator, options: Options = Options()) throws {
@@ -97,6 +99,7 @@ public final class TrainingSession {
       exchange = parts.exchange
       balancer = parts.balancer
       var timing = data.timing
+      nodeLoad = NodeLoad.line(bytes: timing.loadBytes, seconds: timing.loadSeconds, comm: comm)
       // The slowest rank sets the start-up; microseconds, so one integer max reduce carries each.
       timing.loadBytes = comm.allreduceMax(timing.loadBytes)
       timing.loadSeconds = Double(comm.allreduceMax(Int(timing.loadSeconds * 1e6))) / 1e6
@@ -129,6 +132,7 @@ public final class TrainingSession {
     progress.line(
       "model: \(model.spec.summary), \(model.arena.count) parameters\(model.arena.trainableCount < model.arena.count ? " (\(model.arena.count - model.arena.trainableCount) frozen)" : ""); \(comm.size) rank(s), global batch \(c.train.batchSize), "
         + "\(sampler.stepsPerEpoch) steps/epoch; \(c.train.optimizer.rawValue) lr \(c.train.lr)\(controlsSummary)")
+    if let nodeLoad { progress.line(nodeLoad) }
     if let loaded = ResumeChecks.loadedLine(resume: options.resume, initFrom: options.initFrom, runDir: run.path) {
       progress.line(loaded)
     }
