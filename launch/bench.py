@@ -12,6 +12,10 @@ rotates each round); each figure is the best over rounds, with the median and sp
   W2  W1 with hidden 512, 2 layers (on --w2-samples samples: the same per-sample work, a shorter run)
   W3  late fusion, LSTM 128 per modality, Linear head on the concatenation
   W4  W1 with lengths uniform in 5..50 and data.align: pad (PyTorch: pack_padded_sequence)
+  W5  reference system E (configs/examples/e.yaml) on `mmtrain synth --example e` data (--w5-samples): an image
+      3x32x32 through Conv 3->64 and 64->128 (3x3, ReLU, MaxPool 2) beside token ids [40] (lengths 20..40)
+      through frozen pretrained 100-d vectors into a 2-layer LSTM 128, late fusion, Linear 1, BCE; Adam lr 1e-3;
+      images z-scored per channel (PyTorch: nn.Conv2d, nn.Embedding.from_pretrained, pack_padded_sequence)
 
 Figures: samples/s over epochs 2.. (epoch 1 warms up); mmtrain GFLOP/s per rank from the model's forward
 and backward matrix FLOPs over valid steps; the single-core sgemm roof (1024^3, launch/bench_sgemm.c,
@@ -40,7 +44,9 @@ WORKLOADS = {
     "W2": dict(data="w2", fusion="early", hidden=512, layers=2, packed=False),
     "W3": dict(data="w1", fusion="late", hidden=128, layers=1, packed=False),
     "W4": dict(data="w4", fusion="early", hidden=128, layers=1, packed=True),
+    "W5": dict(data="w5", fusion="late", hidden=128, layers=2, packed=True, system="e"),
 }
+E_SIDE, E_CHANNELS, E_EMBED = 32, [3, 64, 128], 100  # synth --example e: 3x32x32 images, 100-d vectors
 FEATURES = {"audio": 74, "text": 300, "vision": 35}  # sorted names: mmtrain's default fused order
 STEPS, BATCH = 50, 32
 STREAM_MB = 64  # data.stream_buffer_mb of the stream row
@@ -81,8 +87,23 @@ def lstm_flops(din, h, steps, first):
     return fwd + bwd
 
 
+def conv_flops():
+    """System E's convolutions per image, forward + backward: each stage's im2col GEMM, its weight gradient, and
+    its input gradient except the first stage's (the image needs none)."""
+    f, side = 0, E_SIDE
+    for k, (cin, cout) in enumerate(zip(E_CHANNELS, E_CHANNELS[1:])):
+        gemm = 2 * cin * 9 * cout * side * side
+        f += gemm * (2 if k == 0 else 3)
+        side //= 2
+    return f
+
+
 def model_flops(w, mean_steps):
     H, L = w["hidden"], w["layers"]
+    if w.get("system") == "e":  # the frozen embedding needs no dx into it: its first layer counts as first
+        lstm = sum(lstm_flops(E_EMBED if k == 0 else H, H, mean_steps, k == 0) for k in range(L))
+        fused = E_CHANNELS[-1] * (E_SIDE // 4) ** 2 + H
+        return conv_flops() + lstm + 3 * 2 * fused
     if w["fusion"] == "early":
         D = sum(FEATURES.values())
         f = sum(lstm_flops(D if k == 0 else H, H, mean_steps, k == 0) for k in range(L))
@@ -109,6 +130,9 @@ class Bench:
     def data(self, name):
         path = os.path.join(self.dir, name + ".h5")
         if os.path.exists(path):
+            return path
+        if name == "w5":
+            sh([self.bin, "synth", "--example", "e", "--out", path, "--samples", str(self.a.w5_samples)], env=self.env)
             return path
         samples = self.a.w2_samples if name == "w2" else self.a.samples
         minlen = 5 if name == "w4" else STEPS
@@ -175,6 +199,18 @@ checkpoint: {{dir: "{run}", every_epochs: 1000, keep: 1}}
         return float(np.maximum(L, 1).mean())
 
     def config(self, w, world, run, compress="none", stream=0, invariant=False):
+        if w.get("system") == "e":
+            path = run + ".yaml"
+            with open(path, "w") as f:
+                f.write(f"""data: {{path: "{self.data(w['data'])}", steps: {{text: 40}}, align: pad, normalize: zscore, validation_fraction: 0}}
+model: {{fusion: late, cell: lstm, hidden: {{text: {w['hidden']}}}, layers: {w['layers']}, pooling: last, head_hidden: 0,
+  encoders: {{image: {{kind: conv, channels: [{E_CHANNELS[1]}, {E_CHANNELS[2]}], kernel: 3, pool: 2}}}}, embed: {{text: {{size: {E_EMBED}}}}}}}
+task: {{kind: binary}}
+train: {{epochs: {self.a.epochs}, batch_size: {BATCH * world}, optimizer: adam, lr: 0.001, seed: 42}}
+checkpoint: {{dir: "{run}", every_epochs: 1000, keep: 1}}
+dist: {{compress: {compress}, world_invariant: {str(invariant).lower()}}}
+""")
+            return path
         fusion = w["fusion"]
         head = ", head_hidden: 0" if fusion != "early" else ""
         streamed = f", stream: true, stream_buffer_mb: {stream}" if stream else ""
@@ -237,6 +273,8 @@ dist: {{compress: {compress}, world_invariant: {str(invariant).lower()}}}
                 "--batch", str(BATCH), "--epochs", str(self.a.epochs), "--world", str(world), "--port", str(port)]
         if w["packed"]:
             base.append("--packed")
+        if w.get("system"):
+            base += ["--system", w["system"]]
         env = dict(self.env, OMP_NUM_THREADS="1")
         procs = [subprocess.Popen(base + ["--rank", str(r)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                  for r in range(world)]
@@ -334,11 +372,12 @@ def invariant_table(results, names):
 
 def main():
     p = argparse.ArgumentParser(description="mmtrain vs PyTorch DDP on CPU (see the module docstring).")
-    p.add_argument("--workloads", default="W1,W2,W3,W4")
+    p.add_argument("--workloads", default="W1,W2,W3,W4,W5")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--epochs", type=int, default=3, help="epochs per run; epoch 1 is warm-up")
     p.add_argument("--samples", type=int, default=2048)
     p.add_argument("--w2-samples", type=int, default=512)
+    p.add_argument("--w5-samples", type=int, default=512)
     p.add_argument("--dir", default=os.path.join(ROOT, "runs", "bench"))
     p.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "mmtrain"))
     p.add_argument("--no-torch", action="store_true", help="mmtrain only")
@@ -361,7 +400,7 @@ def main():
     names = [n.strip() for n in a.workloads.split(",") if n.strip()]
     for n in names:
         if n not in WORKLOADS:
-            sys.exit(f"bench: unknown workload {n} (W1, W2, W3, W4)")
+            sys.exit(f"bench: unknown workload {n} (W1, W2, W3, W4, W5)")
         b.data(WORKLOADS[n]["data"])
     results = {n: {} for n in names}
     roofs = [roof0["gflops"]]

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The benchmark: mmtrain vs PyTorch DDP (CPU) on W1..W4, 1 and 2 ranks; prints one table (the Performance article).
+# The benchmark: mmtrain vs PyTorch DDP (CPU) on W1..W5, 1 and 2 ranks; prints one table (the Performance article).
 #   bash launch/bench.sh [--workloads W1,W4] [--rounds 3] [--epochs 3] [--markdown FILE] [--no-torch]
 #   bash launch/bench.sh --invariant --workloads W1,W2,W4   (dist.world_invariant on vs off only: its cost)
 # Needs: the release build (made here), OpenMPI, python3 with torch and h5py (pip install torch h5py).

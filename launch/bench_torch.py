@@ -10,6 +10,10 @@ optimiser and epochs:
   late    one nn.LSTM(D_m, H, layers) per modality, last valid step of each, concatenated -> nn.Linear(M*H, C)
 
 --packed runs the LSTMs on pack_padded_sequence (padded steps skipped), as for varied-length data.
+--system e is reference system E instead (`mmtrain synth --example e` data; the ModelZoo article): an image
+through Conv2d(3, 64, 3) + ReLU + MaxPool2d(2) -> Conv2d(64, 128, 3) + ReLU + MaxPool2d(2) -> flatten; token
+ids through nn.Embedding.from_pretrained(/embeddings/text) -> 2-layer LSTM 128 (packed) -> last step; both
+concatenated -> nn.Linear(., 1); BCE with logits; images z-scored per channel at load, as mmtrain's zscore.
 Rank 0 prints one JSON line: samples/s over epochs 2.. (epoch 1 is warm-up), per-epoch times, load time.
 Launch: `python3 bench_torch.py --rank R --world W --port P ...` once per rank (bench.py does that).
 """
@@ -82,6 +86,37 @@ class LateFusion(nn.Module):
         return self.head(torch.cat(pooled, dim=1))
 
 
+def load_e(path, rank, world):
+    """System E's rows of this rank: images (z-scored per channel over the file), ids, lengths, labels, table."""
+    with h5py.File(path, "r") as f:
+        n = f["labels"].shape[0]
+        lo, hi = rank * n // world, (rank + 1) * n // world
+        images = torch.from_numpy(f["modalities/image"][()].astype(np.float32))
+        mean, std = images.mean(dim=(0, 2, 3), keepdim=True), images.std(dim=(0, 2, 3), keepdim=True, unbiased=False)
+        images = ((images[lo:hi] - mean) / std).contiguous()
+        ids = torch.from_numpy(f["modalities/text"][lo:hi].astype(np.int64))
+        lengths = torch.from_numpy(f["lengths/text"][lo:hi].astype(np.int64))
+        y = torch.from_numpy(f["labels"][lo:hi].astype(np.float32))
+        table = torch.from_numpy(f["embeddings/text"][()].astype(np.float32))
+    return images, ids, lengths, y, table
+
+
+class SystemE(nn.Module):
+    def __init__(self, table, H, layers, side):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(3, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+                                  nn.Conv2d(64, 128, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))
+        self.embed = nn.Embedding.from_pretrained(table, freeze=True)
+        self.lstm = nn.LSTM(table.shape[1], H, num_layers=layers, batch_first=True)
+        self.head = nn.Linear(128 * (side // 4) ** 2 + H, 1)
+
+    def forward(self, image, ids, L):
+        v = self.conv(image).flatten(1)
+        packed = pack_padded_sequence(self.embed(ids), L.clamp(min=1), batch_first=True, enforce_sorted=False)
+        _, (h, _) = self.lstm(packed)
+        return self.head(torch.cat([v, h[-1]], dim=1))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--data", required=True)
@@ -96,7 +131,10 @@ def main():
     p.add_argument("--world", type=int, default=1)
     p.add_argument("--port", type=int, default=29517)
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--system", choices=["", "e"], default="")
     a = p.parse_args()
+    if a.system == "e":
+        return main_e(a)
 
     torch.set_num_threads(1)
     torch.manual_seed(a.seed)
@@ -132,6 +170,50 @@ def main():
             idx = order[step * a.batch:(step + 1) * a.batch]
             logits = model([x[idx] for x in xs], [L[idx] for L in lens])
             loss = loss_fn(logits, y[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        times.append(time.perf_counter() - t)
+    samples = steps * a.batch * a.world
+    timed = times[1:] or times
+    if a.rank == 0:
+        print(json.dumps({
+            "samples_per_s": samples * len(timed) / sum(timed), "epoch_s": times, "samples_per_epoch": samples,
+            "load_s": load_s, "world": a.world, "torch": torch.__version__, "loss": float(loss.detach()),
+        }), flush=True)
+    if a.world > 1:
+        dist.destroy_process_group()
+
+
+def main_e(a):
+    """Reference system E (see the module docstring), timed as main() times the LSTM workloads."""
+    torch.set_num_threads(1)
+    torch.manual_seed(a.seed)
+    t0 = time.perf_counter()
+    images, ids, lengths, y, table = load_e(a.data, a.rank, a.world)
+    load_s = time.perf_counter() - t0
+    if a.world > 1:
+        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{a.port}", rank=a.rank, world_size=a.world)
+    model = SystemE(table, a.hidden, a.layers, images.shape[-1])
+    if a.world > 1:
+        model = nn.parallel.DistributedDataParallel(model)
+    opt = torch.optim.Adam([q for q in model.parameters() if q.requires_grad], lr=a.lr)
+    loss_fn = nn.BCEWithLogitsLoss()
+    n = len(y)
+    steps = n // a.batch
+    if a.world > 1:
+        s = torch.tensor([steps]); dist.all_reduce(s, op=dist.ReduceOp.MIN); steps = int(s)
+    g = torch.Generator().manual_seed(a.seed + a.rank)
+    times = []
+    for epoch in range(a.epochs):
+        order = torch.randperm(n, generator=g)
+        if a.world > 1:
+            dist.barrier()
+        t = time.perf_counter()
+        for step in range(steps):
+            idx = order[step * a.batch:(step + 1) * a.batch]
+            logits = model(images[idx], ids[idx], lengths[idx])
+            loss = loss_fn(logits[:, 0], y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -266,6 +266,9 @@ else
   tcp_between=$(echo "$pairs" | awk '$3 == "tcp" && $1 != $2' | wc -l)
   tcp_within=$(echo "$pairs" | awk '$3 == "tcp" && $1 == $2' | wc -l)
   vader_within=$(echo "$pairs" | awk '$3 == "vader" && $1 == $2' | wc -l)
+  # The loader's read rate per node (NodeLoad): one line, each node with its 2 ranks.
+  node_load=$(grep -m1 '^load per node: ' "$log")
+  echo "cluster: ${node_load:-no 'load per node' line in $log}"
   if [ "$state" != COMPLETED ]; then
     fail "2 nodes x 2 ranks: job $id ended ${state:-?}, not COMPLETED"; tail -30 "$log"
   elif [ "$nodelist" != "node[1-2]" ] && [ "$nodelist" != "node[1,3]" ] && [ "$nodelist" != "node[2-3]" ]; then
@@ -276,8 +279,10 @@ else
     fail "2 nodes x 2 ranks: job $id's weights differ from a one-node mpirun -n 4"
   elif ls -A runs/nodes2 | grep -q '^\.shared-check-'; then
     fail "2 nodes x 2 ranks: the shared-run-directory marker was left in runs/nodes2"
+  elif [ "$(echo "$node_load" | grep -oE 'node[0-9] 2 ranks, [0-9]+ MB in [0-9.]+ s \([0-9.]+ GB/s\)' | wc -l)" -ne 2 ]; then
+    fail "2 nodes x 2 ranks: expected the read rate of both nodes, 2 ranks each: '${node_load:-nothing}'"
   else
-    pass "launch/submit --nodes 2 --tasks 4: job $id on $nodelist COMPLETED; weights equal a one-node mpirun -n 4 (h5diff, exact); tcp between the nodes, vader within each"
+    pass "launch/submit --nodes 2 --tasks 4: job $id on $nodelist COMPLETED; weights equal a one-node mpirun -n 4 (h5diff, exact); tcp between the nodes, vader within each; read rate per node reported"
   fi
 fi
 

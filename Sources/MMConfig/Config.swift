@@ -44,6 +44,8 @@ public struct ModelConfig: Equatable, Sendable {
   public var hidden: PerModality<LayerWidths>
   /// `model.encoders`: the encoder of each non-sequence modality by name (a static vector's MLP); absent = default.
   public var encoders: [String: EncoderChoice] = [:]
+  /// `model.embed`: the embedding of each token-id modality by name (width, frozen or trained).
+  public var embed: [String: EmbedChoice] = [:]
 
   public subscript<T>(dynamicMember field: WritableKeyPath<Architecture, T>) -> T {
     get { architecture[keyPath: field] }

@@ -152,6 +152,19 @@ extension ConfigKey {
       })
   }
 
+  /// `{<modality>: {size: 100, freeze: true}, ...}`.
+  static func embeddings(
+    _ path: String, _ field: WritableKeyPath<TrainConfig, [String: EmbedChoice]>, help: String,
+    aliases: [String] = []
+  ) -> ConfigKey {
+    ConfigKey(
+      path, field, default: [:], type: "{modality: {size: int ≥ 1, freeze: bool}}", help: help, aliases: aliases,
+      read: { try $0.embeddings($1!) },
+      render: { map in
+        "{" + map.keys.sorted().map { "\(YAMLText.string($0)): \(map[$0]!.yaml)" }.joined(separator: ", ") + "}"
+      })
+  }
+
   /// `64`, `[32, 16]` (Linear→ReLU per width), `0` or `[]` (a Linear head), or null (the fusion's default).
   static func headWidths(
     _ path: String, _ field: WritableKeyPath<TrainConfig, [Int]?>, help: String, aliases: [String] = []

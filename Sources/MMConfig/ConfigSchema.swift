@@ -95,6 +95,14 @@ enum ConfigSchema {
         + "per entry Conv2d(kernel, padding kernel/2) + ReLU + MaxPool2d(pool), then flatten (`encoders.<name>.conv`; "
         + "kernel 3 and pool 2 by default). Sequences have recurrent encoders (`hidden`, `layers`, `cell`).",
       aliases: ["encoder", "modality_encoders", "static_encoders"]),
+    .embeddings(
+      "model.embed", \.model.embed,
+      help:
+        "The embedding of each token-id modality (/modalities/<name> integer [N, T]), by name: `{size: 100}` is an "
+        + "nn.Embedding(V, 100) (`embed.<name>.weight`) in front of its recurrent encoder, V the largest id + 1. When the "
+        + "file holds pretrained vectors `/embeddings/<name>` [V, E], they are its initial weights and it is frozen "
+        + "(as nn.Embedding.from_pretrained; `freeze: false` trains them); `size` may then be left out.",
+      aliases: ["embedding", "embeddings", "embed_size", "embedding_dim"]),
     .int(
       "model.layers", \.model.layers, default: 1, min: 1,
       help: "Stacked recurrent layers per encoder (with a list in `hidden`: its length, or leave this out).",

@@ -267,6 +267,38 @@ struct ValueReader {
     return map
   }
 
+  /// `model.embed`: a mapping of modality name to `{size: E, freeze: BOOL}` (either field may be left out).
+  func embeddings(_ node: Node) throws -> [String: EmbedChoice] {
+    if Self.isNull(node) { return [:] }
+    guard let mapping = node.mapping else {
+      throw invalid(
+        "must be a mapping of modality to embedding, such as {text: {size: 100}}, got \(Self.describe(node))")
+    }
+    var map: [String: EmbedChoice] = [:]
+    for (keyNode, value) in mapping {
+      guard let name = keyNode.scalar?.string, !name.isEmpty else {
+        throw invalid("has a key that is not a modality name")
+      }
+      let reader = ValueReader(path: "\(path).\(name)", source: source)
+      guard let fields = value.mapping else {
+        throw reader.invalid("must be a mapping such as {size: 100, freeze: false}, got \(Self.describe(value))")
+      }
+      var choice = EmbedChoice()
+      for (k, v) in fields {
+        let field = ValueReader(path: "\(path).\(name).\(k.scalar?.string ?? "?")", source: source)
+        switch k.scalar?.string {
+        case "size": choice.size = try field.int(v, min: 1)
+        case "freeze": choice.freeze = try field.bool(v)
+        default:
+          throw reader.invalid(
+            "has '\(k.scalar?.string ?? "?")'; an embedding takes size (its width E) and freeze (true or false)")
+        }
+      }
+      map[name] = choice
+    }
+    return map
+  }
+
   /// `model.head_hidden`: an integer ≥ 0 (0 = a Linear head) or a list of widths ≥ 1 (`[]` = a Linear head).
   func headWidths(_ node: Node) throws -> [Int] {
     if node.scalar != nil {

@@ -4,7 +4,9 @@ import MMHDF5
 /// The data file contract, read from metadata only (no feature values are read):
 ///
 ///     /modalities/<name>  float16|32|64 [N, T_name, D_name]   one per modality, at least one; or [N, D_name]:
-///                         a static vector (one per sample: one step, never a length)
+///                         a static vector (one per sample: one step, never a length); [N, C, H, W] an image,
+///                         [N, T, C, H, W] an image sequence; integer [N, T]: token ids (one column of ids per step)
+///     /embeddings/<name>  optional: float [V, E] pretrained vectors of token modality <name>
 ///     /labels             integer [N] class ids, or float [N] / [N, K] regression targets; with task.target: step,
 ///                         integer [N, T] class ids, or float [N, T] / [N, T, K] targets, one per time step
 ///     /lengths            optional: integer [N] for all modalities, or group /lengths/<name> [N] each
@@ -28,6 +30,7 @@ public struct DataSchema: Equatable {
       case .vector: return [features]
       case .image: return imageShape!
       case .imageSequence: return [steps] + imageShape!
+      case .tokens: return [steps]
       }
     }
   }
@@ -37,15 +40,17 @@ public struct DataSchema: Equatable {
     case vector  // [N, D]: one static vector per sample (age, a questionnaire, a pooled embedding)
     case image  // [N, C, H, W]: one image per sample
     case imageSequence  // [N, T, C, H, W]: frames (video), with lengths as a sequence's
+    case tokens  // integer [N, T]: word indices (one id per step, read as one float column), lengths as a sequence's
 
     /// Whether it has steps and lengths (a sequence of features or of frames).
-    public var hasSteps: Bool { self == .sequence || self == .imageSequence }
+    public var hasSteps: Bool { self == .sequence || self == .imageSequence || self == .tokens }
 
     /// "static vector", "image".
     public var description: String {
       switch self {
       case .vector: return "static vector"
       case .imageSequence: return "image sequence"
+      case .tokens: return "token-id sequence"
       default: return rawValue
       }
     }
@@ -122,8 +127,20 @@ public struct DataSchema: Equatable {
           "\(path): '\(ds)' has rank \(info.shape.count) \(info.shape) (expected a sequence [N, T, D], a static vector [N, D], "
             + "an image [N, C, H, W] or an image sequence [N, T, C, H, W])")
       }
+      if case .integer = info.dtype {  // token ids [N, T]: one column of ids, which the embedding looks up
+        guard info.shape.count == 2 else {
+          throw MMError(
+            "\(path): '\(ds)' is an integer dataset of rank \(info.shape.count) \(info.shape); integers are token ids "
+              + "[N, T] (features [N, T, D] are floats: write them as float32)")
+        }
+        guard info.shape[1] > 0 else { throw MMError("\(path): '\(ds)' has an empty dimension \(info.shape)") }
+        try checkN(ds, info.shape[0])
+        modalities.append(Modality(name: name, steps: info.shape[1], features: 1, dtype: info.dtype, kind: .tokens))
+        continue
+      }
       guard case .float = info.dtype else {
-        throw MMError("\(path): '\(ds)' has dtype \(info.dtype) (expected float32, float64 or float16)")
+        throw MMError(
+          "\(path): '\(ds)' has dtype \(info.dtype) (expected float32, float64 or float16, or integer token ids)")
       }
       if info.shape.count >= 4 {  // an image [N, C, H, W]: one step of C·H·W features; frames [N, T, C, H, W]: T steps
         guard info.shape.dropFirst().allSatisfy({ $0 > 0 }) else {

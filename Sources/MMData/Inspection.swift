@@ -40,7 +40,23 @@ public struct Inspection {
           lengths = lengths.map { min(max($0, 0), m.steps) }
         }
       }
-      let nonFinite = try countNonFinite(file, m, lengths)
+      var tokens = ""  // token ids: the largest, the pretrained vectors, and any id outside them
+      if m.kind == .tokens {
+        let table = "/embeddings/\(m.name)"
+        let vectors = file.isDataset(table) ? try file.datasetInfo(table).shape : nil
+        do {
+          let largest = try TokenIds.scan(
+            file, m, rows: 0..<n, validSteps: { lengths[$0] }, vocabulary: vectors?.first,
+            vocabularySource: "the rows of \(table)")
+          tokens =
+            " token ids, largest \(largest)"
+            + (vectors.map { ", pretrained vectors \(table) [\($0.map(String.init).joined(separator: ", "))]" } ?? "")
+            + ";"
+        } catch {
+          problems.append("\(error)")
+        }
+      }
+      let nonFinite = m.kind == .tokens ? 0 : try countNonFinite(file, m, lengths)
       let absent = lengths.filter { $0 == 0 }.count
       let mean = lengths.isEmpty ? 0 : Double(lengths.reduce(0, +)) / Double(lengths.count)
       let shape = "[" + ([n] + m.shape).map(String.init).joined(separator: ", ") + "] \(m.dtype)"
@@ -48,6 +64,7 @@ public struct Inspection {
         "  " + m.name.padding(toLength: max(10, m.name.count), withPad: " ", startingAt: 0) + " "
           + shape.padding(toLength: max(26, shape.count), withPad: " ", startingAt: 0)
           + (!m.kind.hasSteps ? " \(m.kind.description), NaN/Inf \(nonFinite)" : "")
+          + tokens
           + (!m.kind.hasSteps
             ? ""
             : String(

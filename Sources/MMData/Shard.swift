@@ -69,14 +69,22 @@ public final class Shard {
     rows: Range<Int>, steps: Int, features: Int, columns: [Range<Int>], modalitySteps: [Int], x: Buffer,
     lengths: [Int32],
     modalityLengths: [Int32], targets: [Float], targetWidth: Int, classes: Int, statistics: FeatureStatistics,
-    stream: ShardStream? = nil
+    stream: ShardStream? = nil, pending: PendingFinish? = nil
   ) {
     self.rows = rows; self.steps = steps; self.features = features; self.columns = columns;
     self.modalitySteps = modalitySteps
     self.x = x; self.lengths = lengths; self.modalityLengths = modalityLengths
     self.targets = targets; self.targetWidth = targetWidth; self.classes = classes; self.statistics = statistics
-    self.stream = stream
+    self.stream = stream; self.pending = pending
+    layout = RowLayout(steps: modalitySteps, widths: columns.map(\.count))
   }
+
+  /// Rows left raw by the loader (their statistics came after the read): `gather` finishes them (PendingFinish).
+  let pending: PendingFinish?
+
+  /// Where each modality's steps lie in a row (and a record): the fused (S, D) layout when the modalities' steps
+  /// are equal, else one block per modality.
+  public let layout: RowLayout
 
   deinit { stream?.close() }
 
@@ -85,10 +93,35 @@ public final class Shard {
   /// Whether the rows stay in the file (`data.stream`).
   public var isStreamed: Bool { stream != nil }
 
-  /// Local sample i, prepared: (S, D) floats, valid until the next call.
+  /// Local sample i, prepared: `layout.floats` floats, valid until the next call.
   @inline(__always) func row(_ i: Int) -> UnsafePointer<Float> {
     if let stream { return stream.row(i) }
-    return UnsafePointer(x.pointer + i * steps * features)
+    return UnsafePointer(x.pointer + i * layout.floats)
+  }
+
+  /// Every in-memory row in the fused (n, S, D) layout whatever `layout` is: modality m in its columns and first
+  /// S_m steps, zeros elsewhere (for inspection and tests; training reads `row` and `gather`).
+  public var fusedRows: [Float] {
+    let S = steps, D = features, M = columns.count
+    var out = [Float](repeating: 0, count: count * S * D)
+    for i in 0..<(isStreamed ? 0 : count) {
+      let row = x.pointer + i * layout.floats
+      for m in 0..<M {
+        for s in 0..<layout.steps[m] {
+          for j in 0..<layout.widths[m] {
+            out[(i * S + s) * D + columns[m].lowerBound + j] = row[layout.offsets[m] + s * layout.strides[m] + j]
+          }
+        }
+        guard let pending else { continue }
+        out.withUnsafeMutableBufferPointer { o in
+          for s in 0..<Int(modalityLengths[i * M + m]) {
+            pending.finish(
+              o.baseAddress! + (i * S + s) * D + columns[m].lowerBound, column: columns[m].lowerBound, columns[m].count)
+          }
+        }
+      }
+    }
+    return out
   }
 
   /// An epoch's steps `steps` of `order` (the sampler's): a streamed shard prepares their rows ahead, in this
@@ -108,24 +141,41 @@ public final class Shard {
     samples samplesOut: UnsafeMutablePointer<Int>
   ) {
     let B = local.count + recordCount, S = steps, D = features, W = targetWidth, M = columns.count
-    /// Sample-major (S, D) at `src` into batch column b of the time-major xOut.
+    let layout = self.layout, R = layout.floats
+    /// A row at `src` into batch column b of the time-major xOut: (S, D) as S copies; blocks, each modality's
+    /// S_m steps into its columns (its columns' later steps are left as they are: its encoder reads S_m steps).
+    /// Raw rows (`pending`) are finished at each modality's valid steps (modalityLengthsOut, already set).
     func put(_ src: UnsafePointer<Float>, _ b: Int) {
-      for s in 0..<S { (xOut + (s * B + b) * D).update(from: src + s * D, count: D) }
+      if layout.interleaved {
+        for s in 0..<S { (xOut + (s * B + b) * D).update(from: src + s * D, count: D) }
+      } else {
+        for m in 0..<M {
+          let Dm = layout.widths[m], column = columns[m].lowerBound, block = src + layout.offsets[m]
+          for s in 0..<layout.steps[m] { (xOut + (s * B + b) * D + column).update(from: block + s * Dm, count: Dm) }
+        }
+      }
+      guard let pending else { return }
+      for m in 0..<M {
+        let column = columns[m].lowerBound, Dm = columns[m].count
+        for s in 0..<Int(modalityLengthsOut[m * B + b]) {
+          pending.finish(xOut + (s * B + b) * D + column, column: column, Dm)
+        }
+      }
     }
     for b in 0..<local.count {
       let i = local[b]
-      put(row(i), b)
       lengthsOut[b] = lengths[i]
       for m in 0..<M { modalityLengthsOut[m * B + b] = modalityLengths[i * M + m] }
+      put(row(i), b)
       for k in 0..<W { targetsOut[b * W + k] = targets[i * W + k] }
       samplesOut[b] = rows.lowerBound + i
     }
     guard let records else { return }
     for r in 0..<recordCount {
-      let b = local.count + r, src = records + r * recordFloats, tail = src + S * D
-      put(src, b)
+      let b = local.count + r, src = records + r * recordFloats, tail = src + R
       lengthsOut[b] = Int32(bitPattern: tail[0].bitPattern)
       for m in 0..<M { modalityLengthsOut[m * B + b] = Int32(bitPattern: tail[1 + m].bitPattern) }
+      put(src, b)
       for k in 0..<W { targetsOut[b * W + k] = tail[1 + M + k] }
       samplesOut[b] = Int(tail[1 + M + W].bitPattern) | Int(tail[2 + M + W].bitPattern) << 32
     }
@@ -133,15 +183,15 @@ public final class Shard {
 
   // MARK: - Records (one sample, sent to the rank that processes it: BatchBalancer)
 
-  /// Floats of one sample's record: x (S, D), fused length, M modality lengths, targetWidth targets and the
+  /// Floats of one sample's record: its row (`layout`), fused length, M modality lengths, targetWidth targets and the
   /// global row id (low, high 32 bits); integers are stored as their bit patterns.
-  public var recordFloats: Int { steps * features + 1 + columns.count + targetWidth + 2 }
+  public var recordFloats: Int { layout.floats + 1 + columns.count + targetWidth + 2 }
 
   /// Writes local sample `i` as a record at `out` (recordFloats floats).
   public func writeRecord(_ i: Int, to out: UnsafeMutablePointer<Float>) {
-    let S = steps, D = features, W = targetWidth, M = columns.count
-    out.update(from: row(i), count: S * D)
-    let tail = out + S * D
+    let R = layout.floats, W = targetWidth, M = columns.count
+    out.update(from: row(i), count: R)
+    let tail = out + R
     tail[0] = Float(bitPattern: UInt32(bitPattern: lengths[i]))
     for m in 0..<M { tail[1 + m] = Float(bitPattern: UInt32(bitPattern: modalityLengths[i * M + m])) }
     for k in 0..<W { tail[1 + M + k] = targets[i * W + k] }

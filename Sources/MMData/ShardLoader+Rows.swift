@@ -12,9 +12,10 @@ import MMTensor
 ///
 /// With the statistics known (given, or not needed), each row is finished (imputed, normalised) as it is
 /// written, while its block is in cache. When they must be computed, the read sums them (float64, training
-/// rows' valid, finite steps) and writes the raw steps; after the all-reduce one sequential pass over the
-/// shard finishes the kept steps in place. Per value that is the same arithmetic, in the same order, as
-/// `finish` (impute, then (x - mean) / std), so the shard is bit-identical to finishing each row alone.
+/// rows' valid, finite steps) and writes the raw steps, and the shard is left raw: each batch finishes its
+/// rows as it gathers them (PendingFinish), so there is no second pass over the shard. Per value that is the
+/// same arithmetic, in the same order, as `finish` (impute, then (x - mean) / std): a batch is bit-identical
+/// to one gathered from rows finished one by one.
 extension ShardLoader {
   struct Features {
     var x: Buffer  // (n, S, D)
@@ -22,20 +23,23 @@ extension ShardLoader {
     var modalityLengths: [Int32]  // (n, M)
     var columns: [Range<Int>]
     var statistics: FeatureStatistics
+    /// The rows are raw: `Shard.gather` finishes them (the statistics were computed by this read).
+    var pending = false
   }
 
   static func loadCopied(
     _ file: HDF5File, _ o: LoadOptions, _ rows: Range<Int>, _ lengths: [[Int]], _ comm: Communicator
   ) throws -> Features {
     precondition(o.align != .interpolate, "interpolated rows are finished one by one (ShardLoader.load)")
-    let path = file.path, S = o.maxSteps, D = o.features, M = o.modalities.count, n = rows.count
+    let path = file.path, D = o.features, M = o.modalities.count, n = rows.count
     let computed = o.statistics == nil && (o.normalize == .zscore || o.missing == .mean)
     var columns: [Range<Int>] = [], column = 0
     for m in o.modalities {
       columns.append(column..<(column + m.features))
       column += m.features
     }
-    let x = Buffer(count: n * S * D, prefault: false)  // written whole below, its pages mapped block by block
+    let layout = o.layout
+    let x = Buffer(count: n * layout.floats, prefault: false)  // written whole below, its pages mapped block by block
     // Aligning keeps min(L, S_m) steps of each modality: the lengths are known before a value is read.
     var modalityLengths = [Int32](repeating: 0, count: n * M), modelLengths = [Int32](repeating: 1, count: n)
     for i in 0..<n {
@@ -48,7 +52,7 @@ extension ShardLoader {
     var acc = [Double](repeating: 0, count: 3 * D)
     let datasets = o.modalities.map(\.dataset), rowSizes = o.modalities.map { $0.steps * $0.features }
     let fused = Rows(
-      x: x.pointer, S: S, D: D, columns: columns, modalities: o.modalities, lengths: modelLengths,
+      x: x.pointer, layout: layout, columns: columns, modalities: o.modalities, lengths: modelLengths,
       modalityLengths: modalityLengths, path: path, first: rows.lowerBound)
     let given = o.statistics ?? .identity(D)
     try comm.agree {
@@ -83,21 +87,19 @@ extension ShardLoader {
     for (mi, m) in o.modalities.enumerated() {
       var sums = Array(acc[offsets[mi]..<(offsets[mi] + 3 * m.features)])
       comm.allreduceSum(&sums)
-      let (mu, sd) = finalize(sums, m.features, o.normalize, channels: m.imageShape?.first)
+      let (mu, sd) = finalize(sums, m.features, o.normalize, channels: m.imageShape?.first, tokens: m.kind == .tokens)
       mean += mu; std += sd
     }
-    try comm.agree {
-      for i in 0..<n { try fused.finish(i, mean, std, o) }
-    }
+    // No second pass over the shard: each batch finishes its rows as it gathers them (PendingFinish).
     return Features(
       x: x, lengths: modelLengths, modalityLengths: modalityLengths, columns: columns,
-      statistics: FeatureStatistics(mean: mean, std: std))
+      statistics: FeatureStatistics(mean: mean, std: std), pending: true)
   }
 
   /// The shard's fused rows (n, S, D) as the loader writes them: where each modality's kept steps go.
   struct Rows {
     let x: UnsafeMutablePointer<Float>
-    let S: Int, D: Int
+    let layout: RowLayout
     let columns: [Range<Int>]
     let modalities: [DataSchema.Modality]
     let lengths: [Int32]  // (n) fused
@@ -113,10 +115,10 @@ extension ShardLoader {
     /// kernel lacks it (before Linux 5.14) the rows' writes map the pages instead.
     func populate(_ local: Range<Int>) {
       #if canImport(Glibc)
-        let page = 4096, bytes = S * D * MemoryLayout<Float>.size
+        let page = 4096, R = layout.floats, bytes = R * MemoryLayout<Float>.size
         guard local.count * bytes >= 1 << 16 else { return }  // left to the writes (a shard this small is on the heap)
-        let start = Int(bitPattern: x + local.lowerBound * S * D) & ~(page - 1)
-        let end = (Int(bitPattern: x + local.upperBound * S * D) + page - 1) & ~(page - 1)
+        let start = Int(bitPattern: x + local.lowerBound * R) & ~(page - 1)
+        let end = (Int(bitPattern: x + local.upperBound * R) + page - 1) & ~(page - 1)
         _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, 23)  // MADV_POPULATE_WRITE
       #endif
     }
@@ -125,11 +127,12 @@ extension ShardLoader {
     /// of D_m features, the row at `row`), step after step: the fused row's memory in order.
     @inline(__always)
     func place(_ i: Int, _ raw: [UnsafeMutablePointer<Float>], row r: Int, _ rowSizes: [Int]) {
-      let row = x + i * S * D, M = modalities.count
+      let row = x + i * layout.floats, M = modalities.count
       for s in 0..<Int(lengths[i]) {
         for mi in 0..<M where s < Int(modalityLengths[i * M + mi]) {
           let Dm = modalities[mi].features
-          (row + s * D + columns[mi].lowerBound).update(from: raw[mi] + r * rowSizes[mi] + s * Dm, count: Dm)
+          (row + layout.offsets[mi] + s * layout.strides[mi]).update(
+            from: raw[mi] + r * rowSizes[mi] + s * Dm, count: Dm)
         }
       }
     }
@@ -137,11 +140,11 @@ extension ShardLoader {
     /// Imputes and normalises local row i's kept steps in place (fused order statistics), step after step.
     @inline(__always)
     func finish(_ i: Int, _ mean: UnsafePointer<Float>, _ std: UnsafePointer<Float>, _ o: LoadOptions) throws {
-      let row = x + i * S * D, M = modalities.count
+      let row = x + i * layout.floats, M = modalities.count
       for s in 0..<Int(lengths[i]) {
         for (mi, m) in modalities.enumerated() where s < Int(modalityLengths[i * M + mi]) {
           let c = columns[mi].lowerBound
-          try finishStep(row + s * D + c, o, mean + c, std + c, m.features) { j, v in
+          try finishStep(row + layout.offsets[mi] + s * layout.strides[mi], o, mean + c, std + c, m.features) { j, v in
             nonFinite(path, m.dataset, sample: first + i, step: s, feature: j, v)
           }
         }

@@ -54,14 +54,15 @@ public enum ShardLoader {
       return Shard(
         rows: rows, steps: o.maxSteps, features: o.features, columns: f.columns, modalitySteps: o.steps, x: f.x,
         lengths: f.lengths, modalityLengths: f.modalityLengths, targets: targets, targetWidth: width,
-        classes: classes, statistics: f.statistics)
+        classes: classes, statistics: f.statistics,
+        pending: f.pending ? PendingFinish(o, statistics: f.statistics) : nil)
     }
 
     // Interpolated features: impute, normalise, align, fuse. Statistics that must be computed are summed in the same read
     // as the features (the block is in cache): each modality's raw steps are staged in the shard buffer, then
     // finished in place once the all-reduced statistics are known.
-    let S = o.maxSteps, D = o.features, M = o.modalities.count
-    let x = Buffer(count: rows.count * S * D, prefault: true)  // written whole below
+    let S = o.maxSteps, D = o.features, M = o.modalities.count, layout = o.layout
+    let x = Buffer(count: rows.count * layout.floats, prefault: true)  // written whole below
     var modelLengths = [Int32](repeating: 1, count: rows.count)
     var modalityLengths = [Int32](repeating: 0, count: rows.count * M)
     var columns: [Range<Int>] = []
@@ -70,10 +71,13 @@ public enum ShardLoader {
     var column = 0
     for (mi, m) in o.modalities.enumerated() {
       let T = m.steps, Dm = m.features, ds = m.dataset
-      let output = Output(x: x, column: column, steps: o.steps[mi], maxSteps: S, features: D)
+      let output = Output(
+        x: x, offset: layout.offsets[mi], steps: o.steps[mi], rowFloats: layout.floats, stride: layout.strides[mi])
       /// Imputes, normalises and aligns local row i (raw steps at `src`, L of them valid) into the shard.
       func finish(_ i: Int, _ src: UnsafeMutablePointer<Float>, _ L: Int, _ mean: [Float], _ std: [Float]) throws {
-        let aligned = try Self.finish(src, L, Dm, o, mean, std, dst: output.row(i), steps: output.steps, stride: D) {
+        let aligned = try Self.finish(
+          src, L, Dm, o, mean, std, dst: output.row(i), steps: output.steps, stride: output.stride
+        ) {
           s, j, v in
           nonFinite(path, ds, sample: rows.lowerBound + i, step: s, feature: j, v)
         }
@@ -89,24 +93,26 @@ public enum ShardLoader {
           }
         }
       } else {
-        // Staged: the steps alignment keeps (all L when interpolating, at most S otherwise) fit the shard's
-        // S-step row. Interpolating a modality longer than S needs every step: it is read again instead.
-        let staged = o.align != .interpolate || T <= S
+        // Staged: the steps alignment keeps (all L when interpolating, at most `room` otherwise) fit the
+        // modality's place in the row (S steps in the fused layout, S_m in its own block). Interpolating a
+        // modality longer than that needs every step: it is read again instead.
+        let room = layout.interleaved ? S : o.steps[mi]
+        let staged = o.align != .interpolate || T <= room
         var acc = try comm.agree {
           try scan(file, m, o, rows, lengths: lengths[mi], sums: true) { i, src, L in
-            if staged { output.stage(i, src, min(L, S), Dm) }
+            if staged { output.stage(i, src, min(L, room), Dm) }
           }
         }
         comm.allreduceSum(&acc)
-        let (mu, sd) = finalize(acc, Dm, o.normalize, channels: m.imageShape?.first)
+        let (mu, sd) = finalize(acc, Dm, o.normalize, channels: m.imageShape?.first, tokens: m.kind == .tokens)
         mean += mu; std += sd
         try comm.agree {
           if staged {
-            let row = Buffer(count: S * Dm)
+            let row = Buffer(count: room * Dm)
             try mu.withUnsafeBufferPointer { mean in
               try sd.withUnsafeBufferPointer { std in
                 for i in 0..<rows.count {
-                  let L = min(lengths[mi][i], S)
+                  let L = min(lengths[mi][i], room)
                   if o.align == .interpolate && L != output.steps && L > 0 {  // resampled: through a contiguous copy
                     output.unstage(i, row.pointer, L, Dm)
                     try finish(i, row.pointer, L, mu, sd)
@@ -115,13 +121,14 @@ public enum ShardLoader {
                   // Aligning is a copy of the first n steps (what Resample.align does here): finish them where they lie.
                   let n = min(L, output.steps), dst = output.row(i)
                   for s in 0..<n {
-                    let v = dst + s * D
+                    let v = dst + s * output.stride
                     try impute(v, 1, Dm, o.missing, mu) { _, j, value in
                       nonFinite(path, ds, sample: rows.lowerBound + i, step: s, feature: j, value)
                     }
                     if o.normalize == .zscore { for j in 0..<Dm { v[j] = (v[j] - mean[j]) / std[j] } }
                   }
-                  for s in n..<L { (dst + s * D).update(repeating: 0, count: Dm) }  // staged, cut by alignment
+                  // staged, cut by alignment
+                  for s in n..<L { (dst + s * output.stride).update(repeating: 0, count: Dm) }
                   modelLengths[i] = max(modelLengths[i], Int32(n))
                   modalityLengths[i * M + mi] = Int32(n)
                 }
@@ -160,7 +167,7 @@ public enum ShardLoader {
       var acc = try comm.agree { try scan(file, m, o, rows, lengths: lengths[mi], sums: computed) }
       if computed {
         comm.allreduceSum(&acc)
-        let (mu, sd) = finalize(acc, Dm, o.normalize, channels: m.imageShape?.first)
+        let (mu, sd) = finalize(acc, Dm, o.normalize, channels: m.imageShape?.first, tokens: m.kind == .tokens)
         mean += mu; std += sd
       }
       for i in 0..<rows.count {  // what alignment makes of L valid steps (Resample.align)
@@ -198,20 +205,21 @@ public enum ShardLoader {
     return Resample.align(o.align, src: src, validSteps: L, features: Dm, dst: dst, steps: steps, dstStride: stride)
   }
 
-  /// One modality's columns of the shard (n, S, D): local row i, step s starts at x + (i * S + s) * D + column.
+  /// One modality's place in the shard's rows (RowLayout): local row i, step s starts at
+  /// x + i * rowFloats + offset + s * stride.
   struct Output {
     let x: Buffer
-    let column: Int
+    let offset: Int  // the modality's step 0 in a row
     let steps: Int  // S_m: the modality's steps after alignment
-    let maxSteps: Int  // S: every fused row's steps
-    let features: Int  // D: fused features, the stride between steps
+    let rowFloats: Int  // floats per row
+    let stride: Int  // floats from one of its steps to the next
 
-    @inline(__always) func row(_ i: Int) -> UnsafeMutablePointer<Float> { x.pointer + i * maxSteps * features + column }
+    @inline(__always) func row(_ i: Int) -> UnsafeMutablePointer<Float> { x.pointer + i * rowFloats + offset }
 
     /// Raw steps 0..<n of row i (Dm features each, contiguous at src) into the row's columns.
     func stage(_ i: Int, _ src: UnsafePointer<Float>, _ n: Int, _ Dm: Int) {
       let dst = row(i)
-      for s in 0..<n { (dst + s * features).update(from: src + s * Dm, count: Dm) }
+      for s in 0..<n { (dst + s * stride).update(from: src + s * Dm, count: Dm) }
     }
 
     /// The staged steps 0..<n of row i back out, contiguous at dst; zero where they were (alignment writes
@@ -219,8 +227,8 @@ public enum ShardLoader {
     func unstage(_ i: Int, _ dst: UnsafeMutablePointer<Float>, _ n: Int, _ Dm: Int) {
       let src = row(i)
       for s in 0..<n {
-        (dst + s * Dm).update(from: src + s * features, count: Dm)
-        (src + s * features).update(repeating: 0, count: Dm)
+        (dst + s * Dm).update(from: src + s * stride, count: Dm)
+        (src + s * stride).update(repeating: 0, count: Dm)
       }
     }
   }
@@ -315,8 +323,12 @@ public enum ShardLoader {
 
   /// Mean and std per feature from all-reduced sums (a feature with no finite value: mean 0, std 1; a
   /// constant one, std <= 1e-6: std 1; `normalize: none`: std 1, the mean only imputes). An image's features
-  /// (`channels` non-nil: C·H·W, channel-major) share their channel's statistics, over all its pixels.
-  static func finalize(_ acc: [Double], _ Dm: Int, _ normalize: Normalize, channels: Int? = nil) -> ([Float], [Float]) {
+  /// (`channels` non-nil: C·H·W, channel-major) share their channel's statistics, over all its pixels. Token ids
+  /// (`tokens`) are indices, never normalised: mean 0, std 1.
+  static func finalize(_ acc: [Double], _ Dm: Int, _ normalize: Normalize, channels: Int? = nil, tokens: Bool = false)
+    -> ([Float], [Float])
+  {
+    if tokens { return ([Float](repeating: 0, count: Dm), [Float](repeating: 1, count: Dm)) }
     var acc = acc
     if let C = channels, C > 0, Dm % C == 0 {  // per channel: pool the sums over the channel's pixels
       let P = Dm / C

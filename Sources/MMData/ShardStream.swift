@@ -20,7 +20,7 @@ public struct StreamOptions: Sendable {
 /// is what the in-memory loader makes of it (`RowAssembler`, the same functions), so results do not change.
 final class ShardStream: @unchecked Sendable {
   let assembler: RowAssembler
-  let rowFloats: Int  // S * D
+  let rowFloats: Int  // a row's floats (RowLayout)
   let slotRows: Int  // rows per slot: one step's
   let slotCount: Int
   let slots: Buffer  // (slotCount, slotRows, S, D)
@@ -43,7 +43,7 @@ final class ShardStream: @unchecked Sendable {
 
   init(path: String, assembler: RowAssembler, rowCount: Int, options: StreamOptions) throws {
     self.assembler = assembler
-    rowFloats = assembler.maxSteps * assembler.features
+    rowFloats = assembler.options.layout.floats
     slotRows = max(1, min(options.rowsPerStep, max(rowCount, 1)))
     let slotBytes = slotRows * rowFloats * MemoryLayout<Float>.size
     // A compressed modality decompresses whole chunks for one row: half the buffer caches chunks (per modality
@@ -224,10 +224,10 @@ struct RowAssembler: @unchecked Sendable {
     self.mean = mean; self.std = std; self.columns = columns
   }
 
-  /// Local row i into dst ((S, D) floats, written whole).
+  /// Local row i into dst (a row of `options.layout`, written whole).
   func assemble(_ i: Int, into dst: UnsafeMutablePointer<Float>, from files: RowFiles) throws {
-    let S = maxSteps, D = features
-    dst.update(repeating: 0, count: S * D)
+    let layout = options.layout
+    dst.update(repeating: 0, count: layout.floats)
     for (mi, m) in modalities.enumerated() {
       let L = lengths[mi][i], row = rows.lowerBound + i
       if L > 0 {
@@ -236,8 +236,8 @@ struct RowAssembler: @unchecked Sendable {
         )
       }
       try ShardLoader.finish(
-        files.raw.pointer, L, m.features, options, mean[mi], std[mi], dst: dst + columns[mi],
-        steps: options.steps[mi], stride: D
+        files.raw.pointer, L, m.features, options, mean[mi], std[mi], dst: dst + layout.offsets[mi],
+        steps: options.steps[mi], stride: layout.strides[mi]
       ) { s, j, v in ShardLoader.nonFinite(path, m.dataset, sample: row, step: s, feature: j, v) }
     }
   }

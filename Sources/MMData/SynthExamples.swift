@@ -11,10 +11,13 @@ import MMTensor
 ///        sentiment words, mostly (80%) positive in a positive text; binary: is the text positive?
 ///     d  noisy readings [N, 30, 16] of one of 10 prototype signals (0.35 · prototype + unit noise at every
 ///        step: no single step tells them apart); 10 classes: which prototype
+///     e  an RGB image [N, 3, 32, 32] and a text of token ids [N, 40] (lengths 20...40, a 1000-word vocabulary
+///        with pretrained 100-d vectors in /embeddings/text); binary: is image value + text value > 0? (SynthE)
 ///
-/// All lengths are in /lengths/x; the modality is /modalities/x.
+/// a-d: all lengths are in /lengths/x; the modality is /modalities/x. e: /modalities/image, /modalities/text,
+/// /lengths/text.
 public enum SynthExample: String, CaseIterable, Sendable {
-  case a, b, c, d
+  case a, b, c, d, e
 
   public var summary: String {
     switch self {
@@ -22,18 +25,22 @@ public enum SynthExample: String, CaseIterable, Sendable {
     case .b: return "x [40, 16]; one of 10 classes per step (the symbol 2 steps earlier)"
     case .c: return "x [100, 64] word vectors; binary (mostly positive or mostly negative sentiment words)"
     case .d: return "x [30, 16]; 10 classes (which of 10 signals, under noise, over all steps)"
+    case .e:
+      return "image [3, 32, 32] and text [40] token ids with pretrained vectors [1000, 100]; binary (image and text "
+        + "together: neither alone)"
     }
   }
 
   /// Writes N samples drawn from `seed` to `path`.
   public func write(samples n: Int, seed: UInt64, to path: String) throws {
+    if self == .e { return try SynthE.write(samples: n, seed: seed, to: path) }
     var rng = RNG(seed: seed, stream: 11)
     let (T, D): (Int, Int)
     switch self {
     case .a: (T, D) = (50, 8)
     case .b: (T, D) = (40, 16)
     case .c: (T, D) = (100, 64)
-    case .d: (T, D) = (30, 16)
+    case .d, .e: (T, D) = (30, 16)
     }
     var x = [Float](repeating: 0, count: n * T * D)
     var lengths = [Int64](repeating: Int64(T), count: n)
@@ -74,7 +81,7 @@ public enum SynthExample: String, CaseIterable, Sendable {
           put(i, t, protos[word], noise: 0.3)
         }
         sampleLabels[i] = positive ? 1 : 0
-      case .d:
+      case .d, .e:
         let c = Int(rng.next() % 10)
         sampleLabels[i] = Int64(c)
         for t in 0..<T { put(i, t, protos[c].map { 0.35 * $0 }, noise: 1) }
@@ -86,7 +93,7 @@ public enum SynthExample: String, CaseIterable, Sendable {
     try file.writeInt64s("/lengths/x", lengths, shape: [n])
     switch self {
     case .a, .b: try file.writeInt64s("/labels", stepLabels, shape: [n, T])
-    case .c, .d: try file.writeInt64s("/labels", sampleLabels, shape: [n])
+    case .c, .d, .e: try file.writeInt64s("/labels", sampleLabels, shape: [n])
     }
     try file.writeInt64s("/groups", (0..<n).map { Int64($0 % 20) }, shape: [n])
     try file.setAttribute(

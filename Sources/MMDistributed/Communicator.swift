@@ -49,6 +49,12 @@ public protocol Communicator: AnyObject {
     send: UnsafePointer<Float>, sendCounts: UnsafePointer<Int32>, sendOffsets: UnsafePointer<Int32>,
     receive: UnsafeMutablePointer<Float>, receiveCounts: UnsafePointer<Int32>, receiveOffsets: UnsafePointer<Int32>,
     recordFloats: Int)
+  /// Every rank's `count` floats at `send`, concatenated in rank order into `receive` (MPI_Allgather of the
+  /// counts into `counts`, `size` entries, then MPI_Allgatherv). `receive` must hold the sum of the counts.
+  /// Collective. One rank: a copy.
+  func allgatherv(
+    _ send: UnsafePointer<Float>, count: Int, receive: UnsafeMutablePointer<Float>, counts: UnsafeMutablePointer<Int32>,
+    offsets: UnsafeMutablePointer<Int32>)
   /// From now on a collective that waits longer than this aborts the job, naming the ranks that did not
   /// arrive and the step (Watchdog.swift); 0 = off (blocking MPI calls).
   func startWatchdog(timeoutSeconds: Double)
@@ -66,6 +72,15 @@ public protocol Communicator: AnyObject {
 
 extension Communicator {
   public var isRoot: Bool { rank == 0 }
+
+  public func allgatherv(
+    _ send: UnsafePointer<Float>, count: Int, receive: UnsafeMutablePointer<Float>, counts: UnsafeMutablePointer<Int32>,
+    offsets: UnsafeMutablePointer<Int32>
+  ) {
+    precondition(size == 1, "allgatherv of a communicator without MPI")
+    counts[0] = Int32(count); offsets[0] = 0
+    receive.update(from: send, count: count)
+  }
 
   /// Collective agreement on failure: every rank passes whether it failed; all get the lowest failing
   /// rank, or nil when none failed. The failing rank with that number is the one that reports.

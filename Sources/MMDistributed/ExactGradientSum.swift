@@ -77,6 +77,9 @@ public final class ExactGradientSum {
 
   deinit { accumulator.deallocate(); scale.deallocate() }
 
+  /// The buckets summed: the model's, then any the caller adds after backward (a trained embedding's table).
+  public var bucketCount: Int { buckets.count }
+
   /// Continues with a checkpoint's exponents (empty: probe at the first step).
   public func restore(exponents saved: [Int64]) {
     if saved.count == exponents.count, !saved.contains(ExactGradientSum.unknown) { exponents = saved; known = true }

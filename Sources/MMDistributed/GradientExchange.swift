@@ -1,5 +1,6 @@
 import Foundation
 import MMCore
+import MMTensor
 
 /// The step's one collective: the arena's gradients, with its control slot (the stop flag), summed over
 /// ranks. The model's gradient buckets (the head's, then each recurrent layer's, top first) are started
@@ -72,6 +73,47 @@ public final class GradientExchange {
     if let half { for i in 0..<total { grads[i] = Float(half[i]) } }
     waitSeconds += MonotonicClock.now() - t
   }
+
+  /// Sums a row-indexed gradient over ranks, moving only the rows each rank touched (an embedding's): every rank
+  /// sends its rows (id, then E floats), gathers everyone's in rank order, and rebuilds each touched row as
+  /// 0 + rank 0's + rank 1's + ..., the same sums in the same order on every rank. After `finish`. The scratch
+  /// grows to the most rows seen (then the step allocates nothing).
+  public func sumRows(_ t: TouchedRows) {
+    guard comm.size > 1 else { return }
+    let started = MonotonicClock.now()
+    let E = t.width, record = E + 1, g = grads + t.offset
+    let capacity = t.capacity * record
+    if rowsSend.count < capacity {
+      rowsSend = Buffer(count: capacity); rowsReceive = Buffer(count: capacity * comm.size)
+    }
+    let send = rowsSend.pointer
+    for k in 0..<t.count {
+      let id = Int(t.rows[k]), r = send + k * record
+      r[0] = Float(id)  // exact: ids are below 2^24 (TokenIds)
+      (r + 1).update(from: g + id * E, count: E)
+      (g + id * E).update(repeating: 0, count: E)  // rebuilt below from every rank's part, this one's included
+    }
+    rowCounts.removeAll(keepingCapacity: true); rowOffsets.removeAll(keepingCapacity: true)
+    rowCounts.append(contentsOf: repeatElement(0, count: comm.size))
+    rowOffsets.append(contentsOf: repeatElement(0, count: comm.size))
+    rowCounts.withUnsafeMutableBufferPointer { counts in
+      rowOffsets.withUnsafeMutableBufferPointer { offsets in
+        comm.allgatherv(
+          send, count: t.count * record, receive: rowsReceive.pointer, counts: counts.baseAddress!,
+          offsets: offsets.baseAddress!)
+      }
+    }
+    let all = rowsReceive.pointer
+    let received = Int(rowOffsets[comm.size - 1] + rowCounts[comm.size - 1]) / record
+    for k in 0..<received {  // rank order: the gather's
+      let r = all + k * record, row = g + Int(r[0]) * E
+      for j in 0..<E { row[j] += r[1 + j] }
+    }
+    waitSeconds += MonotonicClock.now() - started
+  }
+
+  private var rowsSend = Buffer(count: 0), rowsReceive = Buffer(count: 0)
+  private var rowCounts: [Int32] = [], rowOffsets: [Int32] = []
 
   /// Starts the sum of grads[range]: as float32, or (fp16) rounded to float16 first (to nearest; beyond ±65504
   /// becomes ±inf, which the divergence check reports).

@@ -264,6 +264,25 @@ public final class MPICommunicator: Communicator {
     return all.map { Int($0) }
   }
 
+  public func allgatherv(
+    _ send: UnsafePointer<Float>, count: Int, receive: UnsafeMutablePointer<Float>, counts: UnsafeMutablePointer<Int32>,
+    offsets: UnsafeMutablePointer<Int32>
+  ) {
+    var mine = Int32(count)
+    withUnsafeMutablePointer(to: &mine) { m in
+      collective("MPI_Allgather") { r in
+        r.map { MPI_Iallgather(m, 1, mm_int32(), counts, 1, mm_int32(), handle, $0) }
+          ?? MPI_Allgather(m, 1, mm_int32(), counts, 1, mm_int32(), handle)
+      }
+    }
+    var total: Int32 = 0
+    for q in 0..<size { offsets[q] = total; total += counts[q] }
+    collective("MPI_Allgatherv") { r in
+      r.map { MPI_Iallgatherv(send, Int32(count), mm_float(), receive, counts, offsets, mm_float(), handle, $0) }
+        ?? MPI_Allgatherv(send, Int32(count), mm_float(), receive, counts, offsets, mm_float(), handle)
+    }
+  }
+
   /// One contiguous MPI type per record size (made on first use, kept: the step allocates nothing after that).
   private var recordType: MPI_Datatype?
   private var recordTypeFloats = 0

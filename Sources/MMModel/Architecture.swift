@@ -64,6 +64,20 @@ public enum EncoderChoice: Equatable, Sendable {
   }
 }
 
+/// `model.embed.<m>`: the embedding of a token-id modality (integer [N, T]): its width and whether it trains.
+public struct EmbedChoice: Equatable, Sendable {
+  /// E; nil: the width of the pretrained vectors in the file (`/embeddings/<m>` [V, E]).
+  public var size: Int?
+  /// nil: frozen when the file holds pretrained vectors (as nn.Embedding.from_pretrained), trained otherwise.
+  public var freeze: Bool?
+  public init(size: Int? = nil, freeze: Bool? = nil) { self.size = size; self.freeze = freeze }
+
+  /// `{size: 100, freeze: true}`; only the fields given.
+  public var yaml: String {
+    "{" + [size.map { "size: \($0)" }, freeze.map { "freeze: \($0)" }].compactMap { $0 }.joined(separator: ", ") + "}"
+  }
+}
+
 /// A kind chosen by name (`model.cell`, `model.pooling`, `model.fusion`): a value wrapping the kind's
 /// implementation, equal by name. `allCases` is the registry: `init(rawValue:)` finds only registered kinds,
 /// and the config's choice of valid names is that list.

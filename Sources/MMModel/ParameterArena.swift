@@ -22,15 +22,26 @@ public final class ParameterArena {
   public let trailingCount: Int
   public var trailing: UnsafeMutablePointer<Float> { grads.pointer + count }
 
-  /// `specs`: (name, shape) in state_dict order; `trailing`: floats after the gradients (see `trailing`).
-  public init(_ specs: [(name: String, shape: [Int])], trailing: Int = 0) {
+  /// The parameters an optimiser steps: values[0..<trainableCount]. Frozen tensors (a pretrained embedding
+  /// kept as it is) follow them, at the end of the arena; their gradients are never computed.
+  public let trainableCount: Int
+
+  /// `specs`: (name, shape) in state_dict order; `trailing`: floats after the gradients (see `trailing`);
+  /// `frozen`: the names of tensors no optimiser steps, which must come last.
+  public init(_ specs: [(name: String, shape: [Int])], trailing: Int = 0, frozen: Set<String> = []) {
     trailingCount = trailing
-    var offset = 0
+    var offset = 0, trainable: Int? = nil
     for spec in specs {
       precondition(!tensors.contains { $0.name == spec.name }, "duplicate parameter \(spec.name)")
+      if frozen.contains(spec.name) {
+        trainable = trainable ?? offset
+      } else {
+        precondition(trainable == nil, "frozen tensors must come last (\(spec.name) follows one)")
+      }
       tensors.append(Tensor(name: spec.name, shape: spec.shape, offset: offset))
       offset += spec.shape.reduce(1, *)
     }
+    trainableCount = trainable ?? offset
     values = Buffer(count: offset)
     grads = Buffer(count: offset + trailing)
   }

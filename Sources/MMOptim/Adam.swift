@@ -35,7 +35,7 @@ public final class Adam: Optimizer {
     let l2: Float = decoupled ? 0 : Float(weightDecay)
     let shrink: Float = decoupled ? Float(1 - lr * weightDecay) : 1  // torch: p.mul_(1 - lr·wd)
     let p = arena.values.pointer, g = arena.grads.pointer, mp = m.pointer, vp = v.pointer
-    for i in 0..<arena.count {
+    for i in 0..<arena.trainableCount {
       let gi = g[i] + l2 * p[i]
       p[i] *= shrink
       mp[i] = b1 * mp[i] + c1 * gi

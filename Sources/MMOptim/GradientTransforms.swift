@@ -8,7 +8,9 @@ public enum GradientTransforms {
   /// The ranges of the arena that L1 applies to: weight matrices (tensors of rank ≥ 2), not biases or
   /// other vectors.
   public static func weightRanges(_ arena: ParameterArena) -> [Range<Int>] {
-    arena.tensors.filter { $0.shape.count >= 2 }.map { $0.offset..<($0.offset + $0.count) }
+    arena.tensors.filter { $0.shape.count >= 2 && $0.offset < arena.trainableCount }.map {
+      $0.offset..<($0.offset + $0.count)
+    }
   }
 
   /// grad += λ·sign(p) over `ranges` (torch.sign: 0 at 0): the gradient of λ·Σ|p|.

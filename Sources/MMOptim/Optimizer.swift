@@ -10,7 +10,7 @@ public protocol Optimizer: AnyObject {
   var name: String { get }
   var lr: Double { get set }
   var stepCount: Int { get set }
-  /// Named state buffers, each `arena.count` long (e.g. "momentum_buffer", or "exp_avg" and "exp_avg_sq").
+  /// Named state buffers, each `arena.trainableCount` long (e.g. "momentum_buffer", or "exp_avg" and "exp_avg_sq").
   var state: [(name: String, buffer: Buffer)] { get }
   func step(_ arena: ParameterArena)
 }

@@ -19,7 +19,7 @@ public final class RMSprop: Optimizer {
   public func step(_ arena: ParameterArena) {
     let lr = Float(self.lr), a = Float(alpha), c = Float(1 - alpha), e = Float(eps), wd = Float(weightDecay)
     let p = arena.values.pointer, g = arena.grads.pointer, s = sq.pointer
-    for i in 0..<arena.count {
+    for i in 0..<arena.trainableCount {
       let gi = g[i] + wd * p[i]
       s[i] = a * s[i] + c * gi * gi
       p[i] -= lr * gi / (s[i].squareRoot() + e)

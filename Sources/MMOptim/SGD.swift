@@ -21,7 +21,7 @@ public final class SGD: Optimizer {
   public func step(_ arena: ParameterArena) {
     let p = arena.values.pointer, g = arena.grads.pointer, m = buf.pointer
     let lr = Float(self.lr), mu = momentum, wd = weightDecay
-    for i in 0..<arena.count {
+    for i in 0..<arena.trainableCount {
       var gi = g[i] + wd * p[i]
       if mu != 0 {
         m[i] = mu * m[i] + gi

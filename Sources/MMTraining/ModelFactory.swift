@@ -45,9 +45,22 @@ extension ModelSpec {
       default: break
       }
     }
-    if c.model.fusion.concatenatesSteps, let other = (others + frames).first {
+    let tokens = modalities.filter { $0.kind == .tokens }
+    for name in c.model.embed.keys.sorted() where !tokens.contains(where: { $0.name == name }) {
+      let what =
+        modalities.contains { $0.name == name }
+        ? "'\(name)' is not token ids (an embedding reads integer [N, T] ids)"
+        : "the run has no modality '\(name)' (its modalities: \(modalities.map(\.name).joined(separator: ", ")))"
+      throw MMError.usage("model.embed.\(name): \(what)")
+    }
+    if let m = tokens.first, c.data.align == .interpolate {
       throw MMError.usage(
-        "model.fusion is \(c.model.fusion.rawValue), but '\(other.name)' is \(other.kind == .vector ? "a" : "an") "
+        "data.align is interpolate, but '\(m.name)' holds token ids \(m.kind.contract), which cannot be resampled "
+          + "(an id between two ids is no word); use data.align: pad or truncate")
+    }
+    if c.model.fusion.concatenatesSteps, let other = (others + frames + tokens).first {
+      throw MMError.usage(
+        "model.fusion is \(c.model.fusion.rawValue), but '\(other.name)' is \(other.kind == .vector || other.kind == .tokens ? "a" : "an") "
           + "\(other.kind.description) \(other.kind.contract): "
           + "early fusion concatenates the modalities' features step by step, so every modality must be a sequence "
           + "[N, T, D]; use model.fusion: late, attention, tensor or gated")
@@ -56,7 +69,10 @@ extension ModelSpec {
 
   /// The model a config asks for, over the modalities the data resolved to (model order), once
   /// `checkPerModalityKeys` has passed for them.
-  public static func make(_ c: TrainConfig, modalities: [DataSchema.Modality], outputs: Int) -> ModelSpec {
+  /// `embeddings`: each token modality's (Embeddings.resolve).
+  public static func make(
+    _ c: TrainConfig, modalities: [DataSchema.Modality], outputs: Int, embeddings: [String: EmbedShape] = [:]
+  ) -> ModelSpec {
     var inputs: [Input] = []
     var column = 0
     for m in modalities {
@@ -71,6 +87,7 @@ extension ModelSpec {
       }
       input.conv = m.convShape(c.model.encoders[m.name])
       input.frames = m.kind == .imageSequence
+      input.embed = embeddings[m.name]
       inputs.append(input)
       column += m.features
     }
@@ -96,6 +113,7 @@ extension DataSchema.ModalityKind {
     case .vector: return "[N, D]"
     case .image: return "[N, C, H, W]"
     case .imageSequence: return "[N, T, C, H, W]"
+    case .tokens: return "integer [N, T]"
     }
   }
 }

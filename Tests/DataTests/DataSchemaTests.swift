@@ -100,7 +100,21 @@ final class DataSchemaTests: XCTestCase {
       try file { f in
         try f.writeInt64s("/modalities/a", [1, 2], shape: [2, 1, 1])
         try f.writeInt64s("/labels", [0, 1], shape: [2])
-      }, "'/modalities/a' has dtype int64", "float32")
+      }, "'/modalities/a' is an integer dataset of rank 3 [2, 1, 1]; integers are token ids [N, T]", "float32")
+  }
+
+  /// Integer [N, T] is a token-id modality: one column of ids per step, with lengths as a sequence's.
+  func testTokenIds() throws {
+    let path = try file { f in
+      try f.writeInt64s("/modalities/text", [1, 2, 3, 4, 5, 6], shape: [2, 3])
+      try f.writeInt64s("/lengths", [3, 2], shape: [2])
+      try f.writeInt64s("/labels", [0, 1], shape: [2])
+    }
+    let schema = try DataSchema.read(path: path)
+    XCTAssertEqual(schema.modality("text")?.kind, .tokens)
+    XCTAssertEqual(schema.modality("text")?.steps, 3)
+    XCTAssertEqual(schema.modality("text")?.features, 1)
+    XCTAssertEqual(schema.lengthsDataset(for: "text"), "/lengths")
   }
 
   func testLengthsForUnknownModality() throws {

@@ -35,8 +35,8 @@ final class PreprocessReferenceTests: XCTestCase {
         classes: nil, validationMask: mask)
       let shard = try ShardLoader.load(file: file, schema: schema, options: options, comm: SingleProcessCommunicator())
       XCTAssertEqual(shard.lengths.map(Int.init), c.lengths, label)
-      XCTAssertEqual(shard.x.array.count, c.x.count, label)
-      guard shard.x.array.count == c.x.count else { continue }
+      XCTAssertEqual(shard.fusedRows.count, c.x.count, label)
+      guard shard.fusedRows.count == c.x.count else { continue }
       // float32 arithmetic on both sides; statistics summed in float64 in a different order.
       let close = { (a: [Float], b: [Double]) -> Bool in
         zip(a, b).allSatisfy { isClose(Double($0), $1, rtol: 1e-5, atol: 1e-5) }
@@ -44,7 +44,8 @@ final class PreprocessReferenceTests: XCTestCase {
       XCTAssertTrue(close(shard.statistics.mean, c.mean), "mean, \(label)")
       XCTAssertTrue(close(shard.statistics.std, c.std), "std, \(label)")
       XCTAssertTrue(
-        close(shard.x.array, c.x), "x, \(label): max relative difference \(maxRelativeDifference(shard.x.array, c.x))")
+        close(shard.fusedRows, c.x),
+        "x, \(label): max relative difference \(maxRelativeDifference(shard.fusedRows, c.x))")
     }
   }
 

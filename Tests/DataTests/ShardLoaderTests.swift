@@ -54,9 +54,9 @@ final class ShardLoaderTests: XCTestCase {
     XCTAssertEqual(shard.classes, 3, "max label 2 + 1")
     XCTAssertEqual(shard.targets, [0, 1, 2, 1])
     // sample 1, step 0: b = [4, 5] (values 0..15 row-major), a = 10
-    XCTAssertEqual(Array(shard.x.array[(1 * 3 + 0) * 3..<(1 * 3 + 1) * 3]), [4, 5, 10])
+    XCTAssertEqual(Array(shard.fusedRows[(1 * 3 + 0) * 3..<(1 * 3 + 1) * 3]), [4, 5, 10])
     // sample 1, step 2: b has only 2 steps, a's length is 2: all zero
-    XCTAssertEqual(Array(shard.x.array[(1 * 3 + 2) * 3..<(1 * 3 + 3) * 3]), [0, 0, 0])
+    XCTAssertEqual(Array(shard.fusedRows[(1 * 3 + 2) * 3..<(1 * 3 + 3) * 3]), [0, 0, 0])
     XCTAssertEqual(shard.lengths, [3, 2, 2, 2], "model length = longest aligned modality (b has 2 steps)")
   }
 
@@ -68,8 +68,8 @@ final class ShardLoaderTests: XCTestCase {
     let mean = v.reduce(0, +) / 6, std = (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 6).squareRoot()
     XCTAssertEqual(Double(shard.statistics.mean[0]), mean, accuracy: 1e-5)
     XCTAssertEqual(Double(shard.statistics.std[0]), std, accuracy: 1e-4)
-    XCTAssertEqual(Double(shard.x[3]), (10 - mean) / std, accuracy: 1e-5, "sample 1 step 0")
-    XCTAssertEqual(shard.x[3 * 3 + 0], 0, "row 3 has a absent: stays zero")
+    XCTAssertEqual(Double(shard.fusedRows[3]), (10 - mean) / std, accuracy: 1e-5, "sample 1 step 0")
+    XCTAssertEqual(shard.fusedRows[3 * 3 + 0], 0, "row 3 has a absent: stays zero")
   }
 
   func testMissingValuesErrorZeroOrMean() throws {
@@ -81,9 +81,10 @@ final class ShardLoaderTests: XCTestCase {
       XCTAssertTrue(text.contains("/modalities/a") && text.contains("sample 1") && text.contains("data.missing"), text)
     }
     let zero = try load(path) { try self.options($0, names: ["a"], missing: .zero) }
-    XCTAssertEqual(zero.x[1 * 3 + 1], 0)
+    XCTAssertEqual(zero.fusedRows[1 * 3 + 1], 0)
     let mean = try load(path) { try self.options($0, names: ["a"], missing: .mean) }
-    XCTAssertEqual(mean.x[1 * 3 + 1], mean.statistics.mean[0], "imputed with the training mean (finite values only)")
+    XCTAssertEqual(
+      mean.fusedRows[1 * 3 + 1], mean.statistics.mean[0], "imputed with the training mean (finite values only)")
     XCTAssertEqual(
       Double(mean.statistics.mean[0]), Double(0 + 1 + 2 + 3 + 6) / 5, accuracy: 1e-6, "rows 0-2, valid finite steps")
   }

@@ -64,12 +64,12 @@ final class StorageLayoutTests: XCTestCase {
             let got = try load(path, rank: rank, world: world, align: align)
             let what = "\(URL(fileURLWithPath: path).lastPathComponent), \(align), rank \(rank) of \(world)"
             XCTAssertEqual(got.rows, want.rows, what)
-            XCTAssertEqual(got.x.array.map(\.bitPattern), want.x.array.map(\.bitPattern), what)
+            XCTAssertEqual(got.fusedRows.map(\.bitPattern), want.fusedRows.map(\.bitPattern), what)
             XCTAssertEqual(got.statistics, want.statistics, what)
             XCTAssertEqual(got.lengths, want.lengths, what)
             XCTAssertEqual(got.modalityLengths, want.modalityLengths, what)
           }
-          XCTAssertFalse(want.x.array.contains { !$0.isFinite }, "NaNs imputed")
+          XCTAssertFalse(want.fusedRows.contains { !$0.isFinite }, "NaNs imputed")
         }
       }
     }
@@ -95,7 +95,7 @@ final class StorageLayoutTests: XCTestCase {
             let got = try ShardLoader.load(
               file: file, schema: schema, options: options, comm: SingleProcessCommunicator())
             let what = "\(URL(fileURLWithPath: path).lastPathComponent) \(align) \(steps) \(missing) \(normalize)"
-            XCTAssertEqual(got.x.array.map(\.bitPattern), want.x.map(\.bitPattern), what)
+            XCTAssertEqual(got.fusedRows.map(\.bitPattern), want.x.map(\.bitPattern), what)
             XCTAssertEqual(got.statistics, want.stats, what)
           }
         }

@@ -50,7 +50,9 @@ final class StreamTests: XCTestCase {
     return try ShardLoader.load(file: file, schema: schema, options: options, comm: RankView(rank: rank, size: world))
   }
 
-  /// Gathers local rows `local` of `shard` into a fresh batch: (S, B, D) floats as bit patterns, and the records.
+  /// Gathers local rows `local` of `shard` into a fresh batch: (S, B, D) floats as bit patterns; then the same rows
+  /// as records (what the balancer sends another rank: raw in memory, finished when streamed) gathered into a
+  /// second batch, which must hold the same.
   func gather(_ shard: Shard, _ local: [Int]) -> [UInt32] {
     let B = local.count, S = shard.steps, D = shard.features, M = shard.columns.count
     var x = [Float](repeating: -1, count: S * B * D), lengths = [Int32](repeating: 0, count: B)
@@ -63,7 +65,16 @@ final class StreamTests: XCTestCase {
     for (k, i) in local.enumerated() {
       record.withUnsafeMutableBufferPointer { shard.writeRecord(i, to: $0.baseAddress! + k * shard.recordFloats) }
     }
-    return (x + record).map(\.bitPattern) + lengths.map { UInt32(bitPattern: $0) } + ml.map { UInt32(bitPattern: $0) }
+    var fromRecords = [Float](repeating: -1, count: S * B * D)
+    record.withUnsafeBufferPointer { r in
+      [Int]().withUnsafeBufferPointer {
+        shard.gather(
+          $0, records: r.baseAddress!, recordCount: B, x: &fromRecords, lengths: &lengths, modalityLengths: &ml,
+          targets: &targets, samples: &samples)
+      }
+    }
+    XCTAssertEqual(fromRecords.map(\.bitPattern), x.map(\.bitPattern), "rows through records gather the same")
+    return x.map(\.bitPattern) + lengths.map { UInt32(bitPattern: $0) } + ml.map { UInt32(bitPattern: $0) }
   }
 
   func testStreamedRowsAreTheInMemoryRowsBitForBit() throws {
@@ -105,12 +116,14 @@ final class StreamTests: XCTestCase {
 
   func testAStreamedShardHoldsItsBufferNotItsRows() throws {
     let N = 2048, batch = 16, wide = 32
-    // shard (N, 7, 8 * 32) floats: 14.7 MB; the buffer: a quarter of it. Compressed, random rows go through
+    // shard rows: a block per modality (steps 4 and 7 differ; RowLayout), 4 x 5w + 7 x 3w floats: 10.7 MB; the
+    // buffer: a quarter of it. Compressed, random rows go through
     // HDF5's chunk cache, which must stay inside the buffer too.
     for path in [
       try write("big.h5", N: N, wide: wide), try write("big-gzip.h5", N: N, chunkRows: 16, gzip: 1, wide: wide),
     ] {
-      let rowBytes = 7 * 8 * wide * 4, buffer = N * rowBytes / 4, slack = 3 << 20  // HDF5's own, the test's arrays
+      // slack: HDF5's own memory, the test's arrays
+      let rowBytes = (4 * 5 + 7 * 3) * wide * 4, buffer = N * rowBytes / 4, slack = 3 << 20
       let before = residentBytes()
       let streamed = try load(path, N: N, stream: StreamOptions(bufferBytes: buffer, rowsPerStep: batch))
       let sampler = EpochSampler(trainRows: (0..<N).filter { $0 % 5 != 2 }, batchSize: batch, seed: 1)
@@ -133,7 +146,7 @@ final class StreamTests: XCTestCase {
     XCTAssertThrowsError(try load(path, N: 20, stream: StreamOptions(bufferBytes: 1 << 10, rowsPerStep: 8))) { error in
       XCTAssertEqual(
         "\(error)",
-        "\(path): data.stream_buffer_mb = 0 holds 0 step(s) of this rank's rows (8 rows of 224 bytes each); "
+        "\(path): data.stream_buffer_mb = 0 holds 0 step(s) of this rank's rows (8 rows of 164 bytes each); "
           + "at least two are needed: set data.stream_buffer_mb to 1 or more")
     }
   }

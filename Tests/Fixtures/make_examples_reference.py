@@ -39,6 +39,11 @@ SYSTEMS = {
                   train=640, test=200, sets={"model.hidden": "[32, 16]"}),
     "d": dict(example="d", task="multiclass", target="sample", C=10, cell="lstm", hidden=[128, 128], head=[],
               epochs=12, train=320, test=200, sets={}),
+    # E: an image through a conv encoder and token ids through the file's pretrained (frozen) vectors into a
+    # 2-layer LSTM, late fusion, Linear 1 (run_e); narrower for a debug build.
+    "e": dict(example="e", task="binary", target="sample", C=1, cell="lstm", hidden=32, channels=[8, 16], head=[],
+              epochs=12, train=800, test=200, lr=0.001,
+              sets={"model.encoders": "{image: {kind: conv, channels: [8, 16]}}", "model.hidden": "{text: 32}"}),
 }
 TRAIN_SEED, TEST_SEED, LR, BATCH = 1, 2, 0.003, 32
 
@@ -62,6 +67,54 @@ def accuracy(s, logits, y, lengths):
         logits, y = logits[valid], y[valid]
     pred = (logits[:, 0] > 0).long() if s["task"] == "binary" else logits.argmax(-1)
     return (pred == y).double().mean().item()
+
+
+def load_e(path):
+    with h5py.File(path, "r") as f:
+        return (torch.tensor(f["/modalities/image"][()], dtype=torch.float64),
+                torch.tensor(f["/modalities/text"][()]), torch.tensor(f["/lengths/text"][()]),
+                torch.tensor(f["/labels"][()]), torch.tensor(f["/embeddings/text"][()], dtype=torch.float64))
+
+
+def spec_e(s, shape, vocab, width):
+    return {"fusion": "late", "cell": s["cell"], "layers": 2, "bidirectional": False, "pooling": "last",
+            "attention_size": None, "fusion_size": None, "head_hidden": s["head"], "dropout": 0.0, "outputs": 1,
+            "task": "binary", "modalities": [
+                {"name": "image", "features": shape[0] * shape[1] * shape[2], "steps": 1, "hidden": 1, "kind": "image",
+                 "shape": list(shape), "encoder": {"kind": "conv", "channels": s["channels"], "kernel": 3, "pool": 2}},
+                {"name": "text", "features": 1, "steps": 40, "hidden": s["hidden"], "kind": "tokens", "vocab": vocab,
+                 "embed": width, "frozen": True}]}
+
+
+def run_e(s, train, test, seed):
+    """System E: images z-scored per channel over the training rows' pixels (mmtrain's data.normalize: zscore),
+    the embedding from the file's vectors and frozen (nn.Embedding.from_pretrained), Adam on the rest."""
+    torch.manual_seed(seed)
+    images, ids, lengths, y, table = train
+    t_images, t_ids, t_lengths, ty, _ = test
+    mean = images.mean(dim=(0, 2, 3), keepdim=True)
+    std = images.std(dim=(0, 2, 3), keepdim=True, unbiased=False)
+    norm = lambda a: ((a - mean) / std).flatten(1).unsqueeze(1)       # (B, 1, C·H·W): one step
+    images, t_images = norm(images), norm(t_images)
+    as_column = lambda a: a.to(torch.float64).unsqueeze(-1)            # ids (B, T) -> (B, T, 1), as mmtrain's
+    model = MultimodalModel(spec_e(s, train[0].shape[1:], table.shape[0], table.shape[1])).double()
+    with torch.no_grad():
+        model.embed["text"].weight.copy_(table)
+    params = sum(p.numel() for p in model.parameters())
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=s["lr"])
+    ones = torch.ones(images.shape[0], dtype=torch.int64)
+    for _ in range(s["epochs"]):
+        order = torch.randperm(images.shape[0])
+        for i in range(0, images.shape[0], BATCH):
+            idx = order[i:i + BATCH]
+            logits = model([images[idx], as_column(ids[idx])], [ones[idx], lengths[idx]])
+            loss = loss_fn("binary", logits, y[idx].double())
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        logits = model([t_images, as_column(t_ids)], [torch.ones(t_images.shape[0], dtype=torch.int64), t_lengths])
+        return accuracy(s, logits, ty, t_lengths), params
 
 
 def run(s, train, test, seed):
@@ -110,11 +163,11 @@ def main():
                 path = os.path.join(tmp, f"{s['example']}-{tag}.h5")
                 subprocess.run([a.bin, "synth", "--example", s["example"], "--samples", str(n), "--seed", str(seed),
                                 "--out", path], check=True, capture_output=True)
-                files.append(load(path))
-            runs = [run(s, files[0], files[1], seed) for seed in range(3)]
+                files.append(load_e(path) if name == "e" else load(path))
+            runs = [(run_e if name == "e" else run)(s, files[0], files[1], seed) for seed in range(3)]
             accs = [r[0] for r in runs]
             out[name] = {"example": s["example"], "train_samples": s["train"], "train_seed": TRAIN_SEED,
-                         "test_samples": s["test"], "test_seed": TEST_SEED, "epochs": s["epochs"], "lr": LR,
+                         "test_samples": s["test"], "test_seed": TEST_SEED, "epochs": s["epochs"], "lr": s.get("lr", LR),
                          "sets": s["sets"],
                          "batch_size": BATCH, "torch_accuracy": sum(accs) / len(accs), "torch_accuracies": accs,
                          "torch_parameters": runs[0][1], "torch_version": torch.__version__}

@@ -189,6 +189,24 @@ def cases():
             attention_size=None, fusion_size=3 if fusion != "late" else None, head_hidden=[4], task=task, outputs=C,
             modalities=mods, lengths=lengths))
         n += 1
+    # Token ids [B, T] (kind tokens: one column of ids, -1 past each length) through an embedding, trained (rows
+    # touched more than once, and never) or frozen (no gradient), then the recurrent stack.
+    tokens = lambda base, vocab, embed, hidden, frozen: dict(
+        name=base["name"], features=1, steps=base["steps"], hidden=hidden, kind="tokens", vocab=vocab, embed=embed,
+        frozen=frozen)
+    for name, fusion, cell, bidirectional, mods in [
+            ("late_tokens_trained", "late", "lstm", False, [tokens(SEPARATE[0], 7, 3, 4, False), SEPARATE[1]]),
+            ("attention_tokens_frozen_gru_bi", "attention", "gru", True,
+             [SEPARATE[1], tokens(SEPARATE[2], 6, 2, 3, True)]),
+            ("gated_tokens_trained_and_frozen", "gated", "lstm", False,
+             [tokens(SEPARATE[0], 5, 3, 3, True), tokens(SEPARATE[2], 8, 2, 4, False)])]:
+        task, C = TASKS[n % 3]
+        lengths = {m["name"]: list(SEPARATE_LENGTHS[m["name"]]) for m in mods}
+        out.append(dict(
+            name=name, seed=2000 + n, fusion=fusion, cell=cell, bidirectional=bidirectional, pooling="last", layers=1,
+            attention_size=None, fusion_size=3 if fusion != "late" else None, head_hidden=[4], task=task, outputs=C,
+            modalities=mods, lengths=lengths))
+        n += 1
     return out
 
 
@@ -217,7 +235,7 @@ def make_targets(task, C):
 
 
 def forward_backward(model, spec, inputs, lengths, targets):
-    xs = [inputs[m["name"]].clone().requires_grad_(True) for m in spec["modalities"]]
+    xs = [inputs[m["name"]].clone().requires_grad_(m.get("kind") != "tokens") for m in spec["modalities"]]
     ls = [torch.tensor(lengths[m["name"]], dtype=torch.int64) for m in spec["modalities"]]
     model.zero_grad()
     logits = model(xs, ls)
@@ -236,6 +254,12 @@ def make_case(c):
                 p.add_(0.1 * torch.randn_like(p))
             p.copy_(f32(p))
     inputs = {m["name"]: f32(torch.randn(B, m["steps"], m["features"], dtype=torch.float64)) for m in spec["modalities"]}
+    for m in spec["modalities"]:                        # token ids: 0..V-1 at the valid steps, -1 past them
+        if m.get("kind") == "tokens":
+            ids = torch.randint(0, m["vocab"], (B, m["steps"], 1)).to(torch.float64)
+            for b, L in enumerate(c["lengths"][m["name"]]):
+                ids[b, L:] = -1
+            inputs[m["name"]] = ids
     targets = make_targets(spec["task"], spec["outputs"])
     logits, loss, xs = forward_backward(model, spec, inputs, c["lengths"], targets)
     keys = list(model.state_dict().keys())
@@ -250,9 +274,14 @@ def make_case(c):
         "lengths": c["lengths"], "fused_lengths": fused,
         "targets": tensor_json(targets),
         "logits": tensor_json(logits, 12), "loss": loss.item(),
-        "grads": {k: tensor_json(named[k].grad, 12) for k in keys},
-        "dx": {m["name"]: tensor_json(x.grad, 12) for m, x in zip(spec["modalities"], xs)},
+        "grads": {k: tensor_json(grad_of(named[k]), 12) for k in keys},
+        "dx": {m["name"]: tensor_json(grad_of(x), 12) for m, x in zip(spec["modalities"], xs)},
     }
+
+
+def grad_of(t):
+    """A tensor's gradient; zeros where there is none (a frozen embedding, token ids)."""
+    return t.grad if t.grad is not None else torch.zeros_like(t)
 
 
 def dec(d):
@@ -272,9 +301,9 @@ def verify(path):
     named = dict(model.named_parameters())
     rel = lambda a, b: (a - b).abs().max().item() / max(b.abs().max().item(), 1e-30)
     errs = [abs(loss.item() - j["loss"]), rel(logits.detach(), dec(j["logits"]))]
-    errs += [rel(named[k].grad, dec(g)) for k, g in j["grads"].items()]
-    errs += [rel(x.grad, dec(j["dx"][m["name"]])) for m, x in zip(spec["modalities"], xs)]
-    zero_grads = [k for k in j["grads"] if dec(j["grads"][k]).abs().max().item() == 0]
+    errs += [rel(grad_of(named[k]), dec(g)) for k, g in j["grads"].items()]
+    errs += [rel(grad_of(x), dec(j["dx"][m["name"]])) for m, x in zip(spec["modalities"], xs)]
+    zero_grads = [k for k in j["grads"] if dec(j["grads"][k]).abs().max().item() == 0 and named[k].requires_grad]
     ok = max(errs) < 1e-9 and not zero_grads
     print(f"verify {os.path.basename(path)}: loss={j['loss']:.6f} max rel err={max(errs):.2g}"
           f"{' ZERO GRADIENT: ' + ', '.join(zero_grads) if zero_grads else ''} -> {'OK' if ok else 'FAIL'}")

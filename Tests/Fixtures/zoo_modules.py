@@ -22,6 +22,10 @@ An image (`kind: image`, `shape` [C, H, W], `features` C·H·W, `steps` 1) has a
 = nn.Sequential(Conv2d(k, padding=k//2), ReLU, MaxPool2d(p), ...) per entry of its encoder's `channels`, flattened.
 A static modality (`kind: static`, a vector [B, D] per sample, `steps` 1) has a StaticEncoder: `encoders.<m>.mlp`
 = nn.Sequential(Linear, ReLU, ...) per width of its `encoder`, or nothing (widths []).
+Token ids (`kind: tokens`, `features` 1: the id as a float, `steps` T, `vocab` V, `embed` E, `frozen` bool) have an
+nn.Embedding(V, E), `embed.<m>.weight`, registered after the head (trained tables first, then frozen ones, which
+do not require grad: nn.Embedding.from_pretrained), whose vectors the modality's Encoder reads. Ids past a
+sample's length are never looked up (they may be -1).
 `hidden` as a list gives each layer its width (mmtrain's `model.hidden: [128, 64]`); `head_hidden` as a
 list gives the head one Linear+ReLU per width (`model.head_hidden: [32, 16]`).
 
@@ -383,6 +387,7 @@ class MultimodalModel(nn.Module):
         else:
             self.encoders = nn.ModuleDict({
                 m["name"]: enc(m["features"], m["hidden"], (m["shape"], m["encoder"])) if m.get("kind") == "image_sequence"
+                else enc(m["embed"], m["hidden"]) if m.get("kind") == "tokens"
                 else ImageEncoder(m["shape"], m["encoder"]) if m.get("kind") == "image"
                 else StaticEncoder(m["features"], static_widths(m)) if is_static(m) else enc(m["features"], m["hidden"])
                 for m in mods})
@@ -401,10 +406,30 @@ class MultimodalModel(nn.Module):
                 raise ValueError(f"unknown fusion {s['fusion']!r}")
         self.drop = nn.Dropout(s["dropout"])
         self.head = head(fused, s["head_hidden"], s["outputs"])
+        tables = [m for m in mods if m.get("kind") == "tokens"]
+        if tables:                                      # after the head: trained tables, then frozen ones
+            tables = [m for m in tables if not m.get("frozen")] + [m for m in tables if m.get("frozen")]
+            self.embed = nn.ModuleDict({m["name"]: nn.Embedding(m["vocab"], m["embed"]) for m in tables})
+            for m in tables:
+                self.embed[m["name"]].weight.requires_grad_(not m.get("frozen"))
+
+    def embedded(self, xs, lengths):
+        """Token modalities' ids (B, T, 1) -> their vectors (B, T, E); ids past each length are not looked up."""
+        out = []
+        for m, x, L in zip(self.spec["modalities"], xs, lengths):
+            if m.get("kind") != "tokens":
+                out.append(x)
+                continue
+            T = x.shape[1]
+            valid = torch.arange(T).expand(x.shape[0], T) < L.view(-1, 1)
+            ids = torch.where(valid, x[:, :, 0].detach().long(), torch.zeros_like(x[:, :, 0], dtype=torch.long))
+            out.append(self.embed[m["name"]](ids) * valid.unsqueeze(-1))
+        return out
 
     def forward(self, xs, lengths):
         """xs [(B, T_m, D_m)], lengths [(B,) int64] in model order -> logits (B, C)."""
         kind = self.spec["fusion"]
+        xs = self.embedded(xs, lengths)
         if self.spec.get("target") == "step":           # the head at every step of the top layer: (B, T, C)
             fused_lengths = torch.stack(lengths).max(dim=0).values.clamp(min=1)
             return self.head(self.drop(self.fusion.sequence(torch.cat(xs, dim=2), fused_lengths)))

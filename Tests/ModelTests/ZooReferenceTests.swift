@@ -21,6 +21,7 @@ final class ZooReferenceTests: XCTestCase {
     let name: String, features: Int, steps: Int, hidden: FixtureWidths
     let kind: String?, encoder: Encoder?  // a static vector ("static") and its MLP; an image and its conv
     let shape: [Int]?  // an image's [C, H, W]
+    let vocab: Int?, embed: Int?, frozen: Bool?  // token ids ("tokens") and their embedding
   }
   struct Spec: Decodable {
     let fusion: String, cell: String, layers: Int, bidirectional: Bool, pooling: String
@@ -56,6 +57,7 @@ final class ZooReferenceTests: XCTestCase {
           channels: s[0], height: s[1], width: s[2], stages: e.channels!, kernel: e.kernel!, pool: e.pool!)
         input.frames = m.kind == "image_sequence"
       }
+      if m.kind == "tokens" { input.embed = EmbedShape(vocabulary: m.vocab!, size: m.embed!, frozen: m.frozen!) }
       return input
     }
     // head_hidden: 0 is a Linear head ([]), 5 is [5], a list as it is.
@@ -154,6 +156,7 @@ final class ZooReferenceTests: XCTestCase {
     "late_static_mlp", "gated_static_passthrough", "attention_gru_bi_static_mlp", "tensor_static_mlp",
     "late_image_conv_odd", "gated_image_conv_even_kernel", "attention_image_conv_nopool",
     "late_frames_conv_lstm", "attention_frames_conv_gru_bi_mean",
+    "late_tokens_trained", "attention_tokens_frozen_gru_bi", "gated_tokens_trained_and_frozen",
   ]
 
   /// The check catches a wrong model: the same fixture with one layer's width swapped (the stack [5, 3] built
@@ -264,4 +267,39 @@ final class ZooReferenceTests: XCTestCase {
   // sample's length must not reach the conv's gradients.
   func testLateFramesConvLSTM() throws { try check("late_frames_conv_lstm") }
   func testAttentionFramesConvBidirectionalGRU() throws { try check("attention_frames_conv_gru_bi_mean") }
+
+  // Token ids [N, T] through embeddings (embed.<m>.weight, after the head): trained (rows touched several times,
+  // some never), frozen (no gradient), and both in one model; ids past each length are -1 and never read.
+  func testLateTokensTrainedEmbedding() throws { try check("late_tokens_trained") }
+  func testAttentionTokensFrozenEmbeddingBidirectionalGRU() throws { try check("attention_tokens_frozen_gru_bi") }
+  func testGatedTrainedAndFrozenEmbeddings() throws { try check("gated_tokens_trained_and_frozen") }
+
+  /// The check catches a wrong lookup: the same ids read one row further down give other logits.
+  func testShiftedTokenIdsFail() throws {
+    let f = try Self.load("late_tokens_trained")
+    let spec = Self.modelSpec(f.spec)
+    let B = f.fused_lengths.count, C = spec.outputs, D = spec.width
+    func logits(shift: Float) -> [Float] {
+      let model = spec.make(maxBatch: B)
+      for t in model.arena.tensors { model.arena.setValues(f.params[t.name]!.data.map { Float($0) }, of: t) }
+      var x = [Float](repeating: 0, count: spec.maxSteps * B * D)
+      var lengths = [Int32](repeating: 0, count: spec.inputs.count * B)
+      for (m, input) in spec.inputs.enumerated() {
+        let xm = f.inputs[input.name]!.data, T = input.steps, Dm = input.features
+        for b in 0..<B {
+          lengths[m * B + b] = Int32(f.lengths[input.name]![b])
+          for t in 0..<T {
+            for d in 0..<Dm {
+              let v = Float(xm[(b * T + t) * Dm + d])
+              x[(t * B + b) * D + input.column + d] = input.embed != nil && v >= 0 ? Float(Int(v + shift) % 7) : v
+            }
+          }
+        }
+      }
+      let batch = TestBatch(x: x, modalityLengths: lengths, batch: B, fusedLengths: f.fused_lengths.map(Int32.init))
+      return Array(UnsafeBufferPointer(start: model.forward(batch.model), count: B * C))
+    }
+    XCTAssertLessThan(maxRelativeDifference(logits(shift: 0), f.logits.data), 1e-5)
+    XCTAssertGreaterThan(maxRelativeDifference(logits(shift: 1), f.logits.data), 1e-3)
+  }
 }

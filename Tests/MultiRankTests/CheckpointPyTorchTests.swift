@@ -44,6 +44,7 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
     for (n, (system, sets)) in [
       ("a", ["model.hidden=6", "model.head_hidden=[5, 3]"]), ("b", ["model.hidden=5"]), ("c", ["model.hidden=[6, 4]"]),
       ("c-gru", ["model.hidden=[6, 4]"]), ("d", ["model.hidden=5"]),
+      ("e", ["model.hidden={text: 6}", "model.encoders={image: {kind: conv, channels: [3, 4]}}"]),
     ].enumerated() {
       let example = try XCTUnwrap(SynthExample(rawValue: system.hasPrefix("c") ? "c" : system))
       let data = path("\(example.rawValue).h5")
@@ -66,7 +67,7 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
           config: resolved, data: data, checkpoint: runDir + "/latest", to: path("case-\(system).json"),
           seed: UInt64(10 + n)))
     }
-    XCTAssertEqual(cases.count, 5)
+    XCTAssertEqual(cases.count, 6)
     try checkInPyTorch(cases)
   }
 
@@ -118,13 +119,23 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
     let contents = try Checkpoint.read(path: checkpoint)
     let outputs = try XCTUnwrap(contents.params.last).shape[0]  // the head's last bias: (C)
     try ModelSpec.checkPerModalityKeys(config, modalities: modalities)
-    let spec = ModelSpec.make(config, modalities: modalities, outputs: outputs)
+    var embeddings: [String: EmbedShape] = [:]  // token modalities: the checkpoint's tables
+    for p in contents.params where p.name.hasPrefix("embed.") {
+      let name = String(p.name.dropFirst("embed.".count).dropLast(".weight".count))
+      embeddings[name] = EmbedShape(
+        vocabulary: p.shape[0], size: p.shape[1], frozen: config.model.embed[name]?.freeze ?? true)
+    }
+    let spec = ModelSpec.make(config, modalities: modalities, outputs: outputs, embeddings: embeddings)
     let B = 4, S = spec.maxSteps, D = spec.width, M = spec.inputs.count
     let model = spec.make(maxBatch: B)
     try Checkpoint.loadParams(contents, into: model.arena)
 
     var rng = RNG(seed: 40 + seed)
-    let x = (0..<(S * B * D)).map { _ in Float(rng.normal()) }
+    var x = (0..<(S * B * D)).map { _ in Float(rng.normal()) }
+    for input in spec.inputs {  // token ids: integers below V in their column
+      guard let V = input.embed?.vocabulary else { continue }
+      for r in 0..<(S * B) { x[r * D + input.column] = Float(rng.next() % UInt64(V)) }
+    }
     var lengths = [Int32](repeating: 0, count: M * B)
     for (m, input) in spec.inputs.enumerated() {
       for b in 0..<B { lengths[m * B + b] = Int32(max(1, input.steps - b)) }
@@ -166,9 +177,7 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
       "fusion_size": spec.fusionSize as Any,
       "head_hidden": spec.headHidden as Any, "dropout": spec.dropout, "outputs": spec.outputs,
       "task": spec.task.rawValue, "target": spec.target.rawValue,
-      "modalities": spec.inputs.map {
-        ["name": $0.name, "features": $0.features, "steps": $0.steps, "hidden": $0.widths]
-      },
+      "modalities": spec.inputs.map(Self.zooModality),
     ]
     // Per-step targets: the Swift (T, B, C) as PyTorch's (B, T, C); the script compares the valid steps.
     let T = spec.rowsPerSample
@@ -184,6 +193,25 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
     ]
     try JSONSerialization.data(withJSONObject: json).write(to: URL(fileURLWithPath: out))
     return out
+  }
+
+  /// One modality as zoo_modules' spec writes it: a sequence, or its kind with its encoder or embedding.
+  static func zooModality(_ input: ModelSpec.Input) -> [String: Any] {
+    var m: [String: Any] = [
+      "name": input.name, "features": input.features, "steps": input.steps, "hidden": input.widths,
+    ]
+    if let conv = input.conv {
+      m["kind"] = input.frames ? "image_sequence" : "image"
+      m["shape"] = [conv.channels, conv.height, conv.width]
+      m["encoder"] = ["kind": "conv", "channels": conv.stages, "kernel": conv.kernel, "pool": conv.pool]
+    } else if let widths = input.mlp {
+      m["kind"] = "static"
+      m["encoder"] = ["kind": "mlp", "widths": widths]
+    } else if let e = input.embed {
+      m["kind"] = "tokens"
+      m["vocab"] = e.vocabulary; m["embed"] = e.size; m["frozen"] = e.frozen
+    }
+    return m
   }
 
   /// Runs python3 (from PATH) with `arguments`; stdout and stderr together.

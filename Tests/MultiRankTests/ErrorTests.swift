@@ -65,7 +65,9 @@ final class ErrorTests: MultiRankTestCase {
       try f.writeInt64s(
         "/modalities/text", [Int64](repeating: 1, count: 40 * TestData.steps * 8), shape: [40, TestData.steps, 8])
     }
-    let run = try expectFailure(ranks: 4, ["--config", try config(data: data)], saying: "dtype int64")
+    let run = try expectFailure(
+      ranks: 4, ["--config", try config(data: data)],
+      saying: "is an integer dataset of rank 3 [40, \(TestData.steps), 8]")
     XCTAssertTrue(errorLine(run).contains("/modalities/text"), errorLine(run))
   }
 

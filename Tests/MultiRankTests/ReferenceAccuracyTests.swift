@@ -60,4 +60,5 @@ final class ReferenceAccuracyTests: MultiRankTestCase {
   func testSystemC() throws { try check("c") }
   func testSystemCWithGRUs() throws { try check("c-gru") }
   func testSystemD() throws { try check("d") }
+  func testSystemE() throws { try check("e") }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import MMData
 import TestSupport
 import XCTest
 
@@ -110,6 +111,33 @@ final class WorldInvariantTests: MultiRankTestCase {
         "model.fusion": "attention", "train.epochs": "6", "train.lr": "0.05",
         "train.early_stopping": "{metric: val_loss, patience: 1}",
       ], printed: "early stopping: val_loss has not improved")
+  }
+
+  /// A trained token embedding (summed whole as one more bucket, not by its touched rows) beside a conv
+  /// encoder: the zoo's system E, small, on 1, 2 and 3 ranks.
+  func testTrainedEmbeddingAndConvEncoder() throws {
+    let data = path("e.h5")
+    try SynthExample.e.write(samples: 60, seed: 4, to: data)
+    var reference: [String: [UInt32]]?
+    for world in [1, 2, 3] {
+      let (config, runDir) = try config(
+        "e-\(world)",
+        [
+          "data.path": RunConfig.quoted(data), "data.steps": "{text: 40}", "data.align": "pad", "model.fusion": "late",
+          "task.kind": "binary", "model.hidden": "{text: 8}", "model.encoders": "{image: {kind: conv, channels: [3]}}",
+          "model.embed": "{text: {freeze: false}}", "train.epochs": "2",
+        ])
+      let run = try mmtrain(ranks: world, ["train", "--config", config], timeout: 120)
+      XCTAssertEqual(run.status, 0, run.transcript)
+      guard run.status == 0 else { return }
+      let now = try bits(runDir + "/latest")
+      XCTAssertNotNil(now["/params/embed.text.weight"], "the embedding is trained and saved")
+      if let reference {
+        XCTAssertTrue(now == reference, "1 vs \(world) ranks: some /params or /optimizer bits differ")
+      } else {
+        reference = now
+      }
+    }
   }
 
   /// The control: without the key, 1 and 4 ranks train the same model only up to re-associated float sums, and

@@ -1,4 +1,5 @@
 import Foundation
+import MMData
 import MallocInterposerSwift
 import MMConfig
 import MMDistributed
@@ -26,9 +27,16 @@ final class AllocationTests: XCTestCase {
   }
 
   func testTrainingStepsAllocateNothing() throws {
+    let systemE = dir.appendingPathComponent("e.h5").path  // an image and token ids (a trained embedding)
+    try SynthExample.e.write(samples: 120, seed: 4, to: systemE)
     for extra in [
       ["model.fusion=early", "model.layers=2"], ["model.fusion=late", "model.pooling=mean", "model.dropout=0.2"],
       ["model.fusion=early", "model.hidden=[8, 4]", "model.layers=2", "model.head_hidden=[6, 4]", "model.dropout=0.2"],
+      [
+        "data.path=\(systemE)", "data.steps={text: 40}", "data.align=pad", "model.fusion=late", "task.kind=binary",
+        "model.hidden={text: 8}", "model.encoders={image: {kind: conv, channels: [3]}}",
+        "model.embed={text: {freeze: false}}",
+      ],
       // dist.world_invariant: the chunks, their exact sums and packings, the per-chunk ledger.
       ["model.fusion=late", "model.dropout=0.2", "dist.world_invariant=true"],
     ] {

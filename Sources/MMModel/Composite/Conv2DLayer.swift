@@ -20,7 +20,8 @@ final class Conv2DLayer {
   let out: Buffer  // (co, B, hp, wp)
   let argmax: UnsafeMutablePointer<Int32>  // (co, B, hp, wp): each window's winner, as an offset in act's plane
   let dAct: Buffer  // (co, B·ho·wo)
-  let dCols: Buffer  // (K, B·ho·wo)
+  /// (K, B·ho·wo): d loss / d cols, written over `cols` (the weight gradient has read them by then).
+  var dCols: Buffer { cols }
   var batch = 0
 
   var K: Int { ci * k * k }
@@ -37,7 +38,7 @@ final class Conv2DLayer {
     weight = arena.value(name + "weight"); bias = arena.value(name + "bias")
     gWeight = arena.grad(name + "weight"); gBias = arena.grad(name + "bias")
     let K = ci * k * k, positions = B * ho * wo
-    cols = Buffer(count: K * positions); dCols = Buffer(count: K * positions)
+    cols = Buffer(count: K * positions)
     act = Buffer(count: co * positions); dAct = Buffer(count: co * positions)
     out = Buffer(count: co * B * hp * wp)
     argmax = .allocate(capacity: co * B * hp * wp); argmax.initialize(repeating: 0, count: co * B * hp * wp)
@@ -51,6 +52,13 @@ final class Conv2DLayer {
   }
 
   /// x (ci, B, h, w) -> (co, B, hp, wp).
+  /// The output columns ox whose input column ox + kw − pad lies inside the image: lo..<hi (may be empty).
+  @inline(__always) func columns(_ kw: Int) -> (Int, Int) {
+    let shift = kw - k / 2
+    let lo = min(max(0, -shift), wo)
+    return (lo, max(lo, min(wo, w - shift)))
+  }
+
   func forward(_ x: UnsafePointer<Float>, batch B: Int) -> UnsafePointer<Float> {
     batch = B
     let n = B * ho * wo, pad = k / 2, c = cols.pointer
@@ -59,15 +67,15 @@ final class Conv2DLayer {
       for kh in 0..<k {
         for kw in 0..<k {
           let row = c + ((q * k + kh) * k + kw) * n
+          let (lo, hi) = columns(kw)  // ox in lo..<hi reads inside the image: one copy, zeros around it
           for b in 0..<B {
             let plane = x + (q * B + b) * h * w
             for oy in 0..<ho {
               let iy = oy + kh - pad, dst = row + (b * ho + oy) * wo
               guard iy >= 0 && iy < h else { dst.update(repeating: 0, count: wo); continue }
-              for ox in 0..<wo {
-                let ix = ox + kw - pad
-                dst[ox] = ix >= 0 && ix < w ? plane[iy * w + ix] : 0
-              }
+              dst.update(repeating: 0, count: lo)
+              (dst + lo).update(from: plane + iy * w + lo + kw - pad, count: hi - lo)
+              (dst + hi).update(repeating: 0, count: wo - hi)
             }
           }
         }
@@ -112,13 +120,18 @@ final class Conv2DLayer {
         for i in 0..<(hp * wp) { da[plane + Int(argmax[base + i])] += dOut[base + i] }
       }
     }
-    for i in 0..<(co * n) where a[i] <= 0 { da[i] = 0 }  // relu
+    for i in 0..<(co * n) { da[i] = a[i] > 0 ? da[i] : 0 }  // relu
     // W (co, K) += dY (co, n) · colsᵀ (n, K);  b += Σ_n dY
     BLAS.gemm(transB: true, m: co, n: K, k: n, a: da, lda: n, b: cols.pointer, ldb: n, beta: 1, c: gWeight, ldc: K)
-    for o in 0..<co {
-      var s: Float = 0
-      let row = da + o * n
-      for i in 0..<n { s += row[i] }
+    for o in 0..<co {  // eight running sums, then their total: a single one is a chain of dependent adds
+      let row = UnsafeRawPointer(da + o * n)
+      var lanes = SIMD8<Float>(), i = 0
+      while i + 8 <= n {
+        lanes += row.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+        i += 8
+      }
+      var s = lanes.sum()
+      while i < n { s += (da + o * n)[i]; i += 1 }
       gBias[o] += s
     }
     guard let dx else { return }
@@ -130,16 +143,14 @@ final class Conv2DLayer {
       for kh in 0..<k {
         for kw in 0..<k {
           let row = dc + ((q * k + kh) * k + kw) * n
+          let (lo, hi) = columns(kw)
           for b in 0..<B {
             let plane = dx + (q * B + b) * h * w
             for oy in 0..<ho {
               let iy = oy + kh - pad
               guard iy >= 0 && iy < h else { continue }
-              let src = row + (b * ho + oy) * wo
-              for ox in 0..<wo {
-                let ix = ox + kw - pad
-                if ix >= 0 && ix < w { plane[iy * w + ix] += src[ox] }
-              }
+              let src = row + (b * ho + oy) * wo, dst = plane + iy * w + kw - pad
+              for ox in lo..<hi { dst[ox] += src[ox] }
             }
           }
         }

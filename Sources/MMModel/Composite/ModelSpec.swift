@@ -5,6 +5,10 @@ public struct ParameterSpec: Equatable, Sendable {
   public var name: String
   public var shape: [Int]
   public var bound: Double
+  /// Drawn from N(0, 1) instead (nn.Embedding's initialisation); `bound` is then unused.
+  public var normal = false
+  /// Never stepped by the optimiser (a pretrained embedding, frozen): placed at the end of the arena.
+  public var frozen = false
   public init(_ name: String, _ shape: [Int], bound: Double) {
     self.name = name; self.shape = shape; self.bound = bound
   }
@@ -26,6 +30,8 @@ public struct EncoderSpec: Equatable, Sendable {
   public var conv: ConvShape? = nil
   /// An image sequence [N, T, C, H, W]: `conv` runs on each frame, the recurrent encoder reads its output.
   public var frames = false
+  /// Token ids [N, T] (one column): their embedding, whose vectors the recurrent encoder reads.
+  public var embed: EmbedShape? = nil
   /// `model.hidden` for this encoder: one width for every layer (`[64]`), or one per layer (`[128, 64]`).
   public var widths: [Int]
 
@@ -70,6 +76,8 @@ public struct ModelSpec: Equatable, Sendable {
     /// [N, T, C, H, W] whose frames go through it into the recurrent encoder.
     public var conv: ConvShape? = nil
     public var frames = false
+    /// Token ids [N, T] (one column of the fused batch): the embedding in front of its recurrent encoder.
+    public var embed: EmbedShape? = nil
     public init(name: String, column: Int, features: Int, steps: Int, widths: [Int]) {
       precondition(!widths.isEmpty && widths.allSatisfy { $0 > 0 }, "\(name): widths \(widths)")
       self.name = name; self.column = column; self.features = features; self.steps = steps; self.widths = widths
@@ -126,7 +134,8 @@ public struct ModelSpec: Equatable, Sendable {
     return inputs.enumerated().map { m, input in
       EncoderSpec(
         prefix: "encoders.\(input.name).", modality: m, column: input.column, features: input.features,
-        steps: input.steps, mlp: input.mlp, conv: input.conv, frames: input.frames, widths: input.widths)
+        steps: input.steps, mlp: input.mlp, conv: input.conv, frames: input.frames, embed: input.embed,
+        widths: input.widths)
     }
   }
 
@@ -152,7 +161,9 @@ public struct ModelSpec: Equatable, Sendable {
       names: inputs.map(\.name), pooled: pooledSizes, size: resolvedFusionSize)
     let (sizes, indexed) = Perceptron.head(input: fusedSize, hidden: resolvedHeadHidden, outputs: outputs)
     specs += Perceptron.parameterSpecs(prefix: "head.", sizes: sizes, indexed: indexed)
-    return specs
+    // the embeddings last, the trained ones before the frozen ones (the optimiser steps a prefix of the arena)
+    let tables = inputs.compactMap { input in input.embed.map { $0.parameterSpec(modality: input.name) } }
+    return specs + tables.filter { !$0.frozen } + tables.filter(\.frozen)
   }
 
   /// `inputGradient`: backward also writes d loss / d batch.x into `model.inputGradient` (tests only).
@@ -179,10 +190,11 @@ public struct ModelSpec: Equatable, Sendable {
         "\(architecture.fusion.rawValue) fusion, \(architecture.layers)x \(dir)\(cellName)(\(width) -> \(Self.widthsText(inputs[0].widths)))\(pool)\(drop), \(head) (\(task.rawValue))"
     }
     let encs = inputs.map { input in
+      let embedded = input.embed.map { "embed \($0.vocabulary) x \($0.size)\($0.frozen ? " frozen" : ""), " } ?? ""
       let to =
         input.conv.map { "conv " + $0.stages.map(String.init).joined(separator: " -> ") + " (\($0.outputSize))" }
         ?? input.mlp.map { $0.isEmpty ? "as is" : "mlp " + Self.widthsText($0) } ?? Self.widthsText(input.widths)
-      return "\(input.name) \(input.features) -> \(to)"
+      return "\(input.name) \(input.embed == nil ? String(input.features) : "ids") -> \(embedded)\(to)"
     }.joined(separator: ", ")
     let fusionText = architecture.fusion.method.summary(pooled: pooledSizes, size: resolvedFusionSize)
     return

@@ -44,6 +44,9 @@ public final class MultimodalModel {
   /// first. A caller can all-reduce a bucket as soon as it is final, while backward works on the next.
   public let gradientBuckets: [Range<Int>]
   let encoderBucketCounts: [Int]
+  /// The trained embeddings' touched rows: their gradients are in no bucket; the trainer sums these rows
+  /// over ranks once backward is done (GradientExchange.sumRows).
+  public let touchedRows: [TouchedRows]
   /// Called between the recurrent layers' backward time steps (see RecurrentLayer.poll): the trainer lets
   /// the buckets' sums progress there.
   public var poll: (() -> Void)? {
@@ -59,9 +62,10 @@ public final class MultimodalModel {
   init(_ spec: ModelSpec, maxBatch B: Int, inputGradient: Bool = false, trailingGradients: Int = 0) {
     self.spec = spec; maxBatch = B
     let specs = spec.parameterSpecs
-    let arena = ParameterArena(specs.map { ($0.name, $0.shape) }, trailing: trailingGradients)
+    let arena = ParameterArena(
+      specs.map { ($0.name, $0.shape) }, trailing: trailingGradients, frozen: Set(specs.filter(\.frozen).map(\.name)))
     self.arena = arena
-    bounds = specs.map(\.bound)
+    bounds = specs.map { $0.normal ? -1 : $0.bound }
     encoders = spec.encoders.enumerated().map {
       $1.make(index: $0, model: spec, arena: arena, maxBatch: B, inputGradient: inputGradient)
     }
@@ -102,7 +106,14 @@ public final class MultimodalModel {
         return end == range.upperBound
       }, "an encoder's buckets do not tile its tensors (layer tensors first, one block per layer, then the pooling's)")
     encoderBucketCounts = perEncoder.map(\.count)
-    gradientBuckets = [encodersEnd..<(arena.count + arena.trailingCount)] + perEncoder.flatMap { $0 }
+    touchedRows = encoders.compactMap { ($0 as? RecurrentEncoder)?.embedding?.touched }
+    // The embeddings (at the arena's end) are in no bucket: a trained one's rows are summed on their own, a
+    // frozen one has no gradient. With them, the control slots get a bucket of their own, the last.
+    let headEnd = arena.span { !$0.name.hasPrefix("embed.") }.upperBound
+    gradientBuckets =
+      headEnd == arena.count
+      ? [encodersEnd..<(arena.count + arena.trailingCount)] + perEncoder.flatMap { $0 }
+      : [encodersEnd..<headEnd] + perEncoder.flatMap { $0 } + [arena.count..<(arena.count + arena.trailingCount)]
   }
 
   /// PyTorch's default initialisation, module by module: U(-bound, bound) per tensor. Deterministic for a seed.
@@ -110,7 +121,11 @@ public final class MultimodalModel {
     var rng = RNG(seed: seed, stream: 1)
     for (t, bound) in zip(arena.tensors, bounds) {
       let p = arena.values.pointer + t.offset
-      for i in 0..<t.count { p[i] = Float(rng.uniform(-bound, bound)) }
+      if bound < 0 {  // N(0, 1): an embedding's
+        for i in 0..<t.count { p[i] = Float(rng.normal()) }
+      } else {
+        for i in 0..<t.count { p[i] = Float(rng.uniform(-bound, bound)) }
+      }
     }
   }
 
@@ -154,6 +169,7 @@ public final class MultimodalModel {
   /// `ready(k)` is called as soon as `gradientBuckets[k]` is final, for k = 0, 1, ... in order.
   public func backward(ready: (Int) -> Void = { _ in }) {
     guard batch > 0, fusedInput != nil else {
+      for t in touchedRows { t.clear() }
       for k in gradientBuckets.indices { ready(k) }
       return
     }
@@ -171,6 +187,7 @@ public final class MultimodalModel {
       encoders[k].backward { ready(first + $0) }
       first += encoderBucketCounts[k]
     }
+    if first < gradientBuckets.count { ready(first) }  // the control slots' own bucket (with embeddings)
     if let g = inputGradient?.pointer {  // scatter each encoder's dx (T_e, B, D_e) into (S, B, D) at its columns
       let D = width
       g.update(repeating: 0, count: maxSteps * B * D)

@@ -29,6 +29,11 @@ final class RecurrentEncoder: ModalityEncoder {
   /// An image sequence's per-frame convolutions (TimeDistributed): (T·B frames of C·H·W) -> (T, B, F).
   let frames: ConvStack?
   let dFrames: Buffer?  // (T, B, F) d loss / d the convolutions' output
+  /// A token modality's embedding (`model.embed.<m>`): ids (T, B) -> (T, B, E), layer 0's input.
+  let embedding: EmbeddingLookup?
+  let dEmbedded: Buffer?  // (T, B, E) d loss / d the embedded vectors (a trained table's)
+  var ids: UnsafePointer<Float>? = nil  // the last forward's ids column, `idsStride` apart
+  var idsStride = 0
 
   // The last forward.
   var x: UnsafePointer<Float>? = nil
@@ -42,7 +47,7 @@ final class RecurrentEncoder: ModalityEncoder {
     let P = outputSize(e, a), dirs = a.bidirectional ? 2 : 1
     // an image sequence: the conv over every frame first (encoders.<m>.conv), its output is layer 0's input
     var specs = e.conv.map { $0.parameterSpecs(prefix: e.prefix) } ?? []
-    let firstInput = e.conv?.outputSize ?? e.features
+    let firstInput = e.embed?.size ?? e.conv?.outputSize ?? e.features
     for k in 0..<a.layers {
       let H = e.width(layer: k), bound = 1 / Double(H).squareRoot()
       let (prefix, index) = e.recurrentPrefix(a.cell, layer: k)
@@ -73,7 +78,7 @@ final class RecurrentEncoder: ModalityEncoder {
       layers.append(
         RecurrentStack.makeLayer(
           cell: m.cell, bidirectional: m.bidirectional, arena: arena, prefix: prefix, layer: index,
-          input: k == 0 ? (spec.conv?.outputSize ?? spec.features) : layers[k - 1].outputSize,
+          input: k == 0 ? (spec.embed?.size ?? spec.conv?.outputSize ?? spec.features) : layers[k - 1].outputSize,
           hidden: spec.width(layer: k), maxSteps: T,
           maxBatch: B))
     }
@@ -109,6 +114,11 @@ final class RecurrentEncoder: ModalityEncoder {
       ConvStack($0, prefix: spec.prefix, arena: arena, maxImages: T * B, inputGradient: inputGradient)
     }
     dFrames = spec.conv.map { Buffer(count: T * B * $0.outputSize) }
+    embedding = spec.embed.map {
+      EmbeddingLookup(
+        $0, modality: String(spec.prefix.dropFirst("encoders.".count).dropLast()), arena: arena, maxRows: T * B)
+    }
+    dEmbedded = spec.embed.flatMap { $0.frozen ? nil : Buffer(count: T * B * $0.size) }
     lengths = .allocate(capacity: B); lengths.initialize(repeating: 0, count: B)
     inputs.reserveCapacity(m.layers)
   }
@@ -125,6 +135,9 @@ final class RecurrentEncoder: ModalityEncoder {
     // an image sequence: every frame through the convolutions, (T, B, ldx) -> (T, B, F), layer 0's input
     if let frames {
       self.x = frames.forward(x, ldx: ldx, count: T * B); self.ldx = frames.outputSize
+    } else if let embedding {  // token ids: their vectors, (T, B, E)
+      ids = x; idsStride = ldx
+      self.x = embedding.forward(x, ldx: ldx, lengths: l, steps: T, batch: B); self.ldx = embedding.shape.size
     } else {
       self.x = x; self.ldx = ldx
     }
@@ -181,6 +194,12 @@ final class RecurrentEncoder: ModalityEncoder {
           }
         }
         frames.backward(dFrames.pointer, dx: dx?.pointer, ldx: spec.features)
+      } else if k == 0, let embedding {  // into the table's rows (a frozen one needs no dx at all)
+        layers[0].backward(dOut, input: x, ldx: ldx, lengths: lengths, dx: dEmbedded?.pointer, steps: T, batch: B)
+        if let dEmbedded, let ids {
+          embedding.backward(dEmbedded.pointer, ids: ids, ldx: idsStride, lengths: lengths, steps: T, batch: B)
+        }
+        dx?.pointer.update(repeating: 0, count: T * B * spec.features)  // an id has no gradient
       } else if k == 0 {
         layers[0].backward(dOut, input: x, ldx: ldx, lengths: lengths, dx: dx?.pointer, steps: T, batch: B)
       } else {

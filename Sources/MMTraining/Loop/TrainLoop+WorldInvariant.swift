@@ -74,12 +74,16 @@ extension TrainLoop {
           sum.add(k)
           if last { sum.start(k) }  // the last chunk's buckets are summed while its backward goes on
         }
+        for k in model.gradientBuckets.count..<sum.bucketCount {  // trained embeddings' tables, whole
+          sum.add(k)
+          if last { sum.start(k) }
+        }
         let chunkIndex = chunks.chunks[j].lowerBound / TrainingChunks.rows
         w.record(step: stepInEpoch, chunk: chunkIndex, lossSum: r.lossSum, weightSum: r.weightSum)
         stepTotals.samples += Double(count); stepTotals.rows += Double(s.batch.stepRows?.count ?? count)
         stepTotals.correct += Double(r.correct)
       }
-      if mine == 0 { for k in model.gradientBuckets.indices { sum.start(k) } }
+      if mine == 0 { for k in 0..<sum.bucketCount { sum.start(k) } }
     } while !sum.finish()
     totals.samples += stepTotals.samples; totals.rows += stepTotals.rows; totals.correct += stepTotals.correct
     let control = model.arena.trailing

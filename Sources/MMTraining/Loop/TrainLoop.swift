@@ -167,6 +167,10 @@ public final class TrainLoop {
       totals.weightSum += r.weightSum
     }
     s.exchange.finish()
+    for k in 0..<model.touchedRows.count {  // a trained embedding: the rows the ranks touched, summed
+      if count == 0 { model.touchedRows[k].clear() }
+      s.exchange.sumRows(model.touchedRows[k])
+    }
     var signal: Int32 = 0
     for k in 1..<StopSignal.slots where control[k] > 0 { signal = Int32(k) }  // the ranks agree on the largest
     return signal

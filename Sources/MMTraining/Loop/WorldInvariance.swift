@@ -21,9 +21,14 @@ final class WorldInvariance {
     let perStep = TrainingChunks.count(rows: max(1, min(c.train.batchSize, samples)))
     chunksPerStep = perStep
     chunks = TrainingChunks(comm: comm, shard: shard, samples: samples, work: work, batchSize: c.train.batchSize)
+    // A trained embedding's table is in no bucket of the model's (its touched rows are summed apart without
+    // this key): here it is one more bucket, summed whole, after backward.
+    let tables = model.touchedRows.compactMap { rows in
+      model.arena.tensors.first { $0.offset == rows.offset }.map { $0.offset..<($0.offset + $0.count) }
+    }
     sum = ExactGradientSum(
       comm: comm, grads: model.arena.grads.pointer,
-      tensors: model.arena.tensors.map { $0.offset..<($0.offset + $0.count) }, buckets: model.gradientBuckets,
+      tensors: model.arena.tensors.map { $0.offset..<($0.offset + $0.count) }, buckets: model.gradientBuckets + tables,
       chunks: perStep)
     loss = []; weight = []
   }

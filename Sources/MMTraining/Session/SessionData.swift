@@ -30,6 +30,8 @@ struct SessionData {
   let sampler: EpochSampler
   let provenance: Provenance?
   let lossSpec: LossSpec
+  /// The token modalities' embeddings (V, E, frozen) and rank 0's pretrained vectors.
+  let embeddings: Embeddings
   var timing = RunTiming()
 
   /// The checkpoint a session starts from (resume or --init/inference weights), and how the lines name it.
@@ -66,6 +68,8 @@ struct SessionData {
     let shard = try ShardLoader.load(file: file, schema: schema, options: load, comm: comm)
     timing.loadSeconds = RunTiming.now() - loadStarted
     timing.loadBytes = shard.count * modalities.reduce(0) { $0 + $1.steps * $1.features } * MemoryLayout<Float>.size
+    let embeddings = try Embeddings.resolve(
+      c, file: file, modalities: modalities, shard: shard, saved: saved, comm: comm)
     if c.task.kind == .multiclass { c.task.classes = shard.classes }
     input.classes = shard.classes
     try comm.agree { try ResumeChecks.checkInput(input, against: saved, how: how) }
@@ -85,7 +89,7 @@ struct SessionData {
       : try LossSpec.make(c, shard: shard, trainingRows: ownedTraining, comm: comm)
     return SessionData(
       config: c, schema: schema, modalities: modalities, features: load.features, shard: shard, split: split,
-      sampler: sampler, provenance: provenance, lossSpec: lossSpec, timing: timing)
+      sampler: sampler, provenance: provenance, lossSpec: lossSpec, embeddings: embeddings, timing: timing)
   }
 
   /// mask: the inner validation rows; excluded: every row not trained on. A resumed run keeps its

@@ -24,7 +24,7 @@ struct SessionModel {
     // The largest batch: a rank's share of a global batch in training (about ⌈B/W⌉ rows once balanced, never
     // more than B), and the evaluation chunk, which must not depend on the world size (EvaluationChunks).
     let maxBatch = max(1, min(c.train.batchSize, d.schema.count))
-    let spec = ModelSpec.make(c, modalities: d.modalities, outputs: outputs)
+    let spec = ModelSpec.make(c, modalities: d.modalities, outputs: outputs, embeddings: d.embeddings.shapes)
     let stepRows =
       c.task.target == .step
       ? StepRows(
@@ -33,7 +33,7 @@ struct SessionModel {
       steps: shard.steps, maxBatch: maxBatch, features: d.features, modalities: d.modalities.count,
       targetWidth: shard.targetWidth, stepRows: stepRows)
     let model = spec.make(maxBatch: maxBatch, trailingGradients: StopSignal.slots)
-    let optimizer = c.train.optimizer.make(parameterCount: model.arena.count, OptimizerSettings(c.train))
+    let optimizer = c.train.optimizer.make(parameterCount: model.arena.trainableCount, OptimizerSettings(c.train))
     let controls = StepControls(c.train, arena: model.arena, stepsPerEpoch: d.sampler.stepsPerEpoch)
     let exchange = GradientExchange(
       comm: comm, grads: model.arena.grads.pointer, buckets: model.gradientBuckets, compress: c.dist.compress)
@@ -51,6 +51,9 @@ struct SessionModel {
       if let resume = o.resume { try comm.agree { try Checkpoint.loadOptimizer(resume, into: optimizer) } }
     } else if comm.isRoot {
       model.initialize(seed: c.train.seed)
+      for (name, vectors) in d.embeddings.pretrained {  // nn.Embedding.from_pretrained: the file's vectors
+        model.arena.setValues(vectors, of: model.arena.tensor("embed.\(name).weight"))
+      }
     }
     // Rank 0's parameters are the truth; one broadcast makes every replica identical.
     comm.broadcast(model.arena.values.pointer, count: model.arena.count, root: 0)

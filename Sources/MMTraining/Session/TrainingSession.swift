@@ -68,6 +68,8 @@ public final class TrainingSession {
   let provenance: Provenance?
   public let timing: RunTiming
   private let directory: RunDirectoryClaim?
+  /// The loader's read rate per node, when the run spans several (NodeLoad).
+  let nodeLoad: String?
 
   /// Opens and checks the data, loads this rank's shard, builds and initialises the model. Collective.
   public init(config c: TrainConfig, comm: Communicator, options: Options = Options()) throws {
@@ -100,6 +102,7 @@ public final class TrainingSession {
       balancer = parts.balancer
       invariant = parts.invariant
       var timing = data.timing
+      nodeLoad = NodeLoad.line(bytes: timing.loadBytes, seconds: timing.loadSeconds, comm: comm)
       // The slowest rank sets the start-up; microseconds, so one integer max reduce carries each.
       timing.loadBytes = comm.allreduceMax(timing.loadBytes)
       timing.loadSeconds = Double(comm.allreduceMax(Int(timing.loadSeconds * 1e6))) / 1e6
@@ -130,8 +133,9 @@ public final class TrainingSession {
       "data: \(schema.count) samples (\(split.trainRowCount) train, \(split.validationRows.count) validation\(testText)) from "
         + "\(TrainConfig.display(c.data.path)); modalities \(listing); \(stepsText), \(features) features")
     progress.line(
-      "model: \(model.spec.summary), \(model.arena.count) parameters; \(comm.size) rank(s), global batch \(c.train.batchSize), "
+      "model: \(model.spec.summary), \(model.arena.count) parameters\(model.arena.trainableCount < model.arena.count ? " (\(model.arena.count - model.arena.trainableCount) frozen)" : ""); \(comm.size) rank(s), global batch \(c.train.batchSize), "
         + "\(sampler.stepsPerEpoch) steps/epoch; \(c.train.optimizer.rawValue) lr \(c.train.lr)\(controlsSummary)")
+    if let nodeLoad { progress.line(nodeLoad) }
     if c.dist.worldInvariant {
       progress.line(
         "world-invariant: chunks of \(TrainingChunks.rows) rows, exact fixed-point sums; bit-identical on any number of "
