@@ -140,6 +140,31 @@ final class WorldInvariantTests: MultiRankTestCase {
     }
   }
 
+  /// Per-step targets (the zoo's system A: a label at every valid step): the loss denominator is the global
+  /// batch's valid steps, summed exactly per chunk; 1 and 3 ranks.
+  func testPerStepTargets() throws {
+    let data = path("a.h5")
+    try SynthExample.a.write(samples: 60, seed: 4, to: data)
+    var reference: [String: [UInt32]]?
+    for world in [1, 3] {
+      let (config, runDir) = try config(
+        "a-\(world)",
+        [
+          "data.path": RunConfig.quoted(data), "data.steps": "50", "data.align": "pad", "task.target": "step",
+          "model.head_hidden": "[6]", "train.epochs": "2",
+        ])
+      let run = try mmtrain(ranks: world, ["train", "--config", config], timeout: 120)
+      XCTAssertEqual(run.status, 0, run.transcript)
+      guard run.status == 0 else { return }
+      let now = try bits(runDir + "/latest")
+      if let reference {
+        XCTAssertTrue(now == reference, "1 vs \(world) ranks: some /params or /optimizer bits differ")
+      } else {
+        reference = now
+      }
+    }
+  }
+
   /// The control: without the key, 1 and 4 ranks train the same model only up to re-associated float sums, and
   /// the comparison above sees it.
   func testWithoutItTheBitsDependOnTheWorldSize() throws {
