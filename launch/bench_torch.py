@@ -155,7 +155,13 @@ def main():
     opt = torch.optim.Adam(model.parameters(), lr=a.lr)
     loss_fn = nn.CrossEntropyLoss()
 
-    n = len(y)
+    train(a, model, opt, len(y), lambda idx: loss_fn(model([x[idx] for x in xs], [L[idx] for L in lens]), y[idx]),
+          load_s)
+
+
+def train(a, model, opt, n, loss_of, load_s):
+    """The timed loop both models share: `a.epochs` epochs of n // a.batch steps (the fewest of any rank), rows
+    in a seeded random order per rank; rank 0 prints the JSON line (samples/s over epochs 2..)."""
     steps = n // a.batch                                       # every rank takes the same number of steps
     if a.world > 1:
         s = torch.tensor([steps]); dist.all_reduce(s, op=dist.ReduceOp.MIN); steps = int(s)
@@ -167,9 +173,7 @@ def main():
             dist.barrier()
         t = time.perf_counter()
         for step in range(steps):
-            idx = order[step * a.batch:(step + 1) * a.batch]
-            logits = model([x[idx] for x in xs], [L[idx] for L in lens])
-            loss = loss_fn(logits, y[idx])
+            loss = loss_of(order[step * a.batch:(step + 1) * a.batch])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -199,34 +203,7 @@ def main_e(a):
         model = nn.parallel.DistributedDataParallel(model)
     opt = torch.optim.Adam([q for q in model.parameters() if q.requires_grad], lr=a.lr)
     loss_fn = nn.BCEWithLogitsLoss()
-    n = len(y)
-    steps = n // a.batch
-    if a.world > 1:
-        s = torch.tensor([steps]); dist.all_reduce(s, op=dist.ReduceOp.MIN); steps = int(s)
-    g = torch.Generator().manual_seed(a.seed + a.rank)
-    times = []
-    for epoch in range(a.epochs):
-        order = torch.randperm(n, generator=g)
-        if a.world > 1:
-            dist.barrier()
-        t = time.perf_counter()
-        for step in range(steps):
-            idx = order[step * a.batch:(step + 1) * a.batch]
-            logits = model(images[idx], ids[idx], lengths[idx])
-            loss = loss_fn(logits[:, 0], y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        times.append(time.perf_counter() - t)
-    samples = steps * a.batch * a.world
-    timed = times[1:] or times
-    if a.rank == 0:
-        print(json.dumps({
-            "samples_per_s": samples * len(timed) / sum(timed), "epoch_s": times, "samples_per_epoch": samples,
-            "load_s": load_s, "world": a.world, "torch": torch.__version__, "loss": float(loss.detach()),
-        }), flush=True)
-    if a.world > 1:
-        dist.destroy_process_group()
+    train(a, model, opt, len(y), lambda idx: loss_fn(model(images[idx], ids[idx], lengths[idx])[:, 0], y[idx]), load_s)
 
 
 if __name__ == "__main__":

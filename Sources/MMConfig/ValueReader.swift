@@ -205,28 +205,40 @@ struct ValueReader {
       })
   }
 
-  /// `model.encoders`: a mapping of modality name to `{kind: mlp, widths: [W, ...]}`.
-  func encoders(_ node: Node) throws -> [String: EncoderChoice] {
+  /// A mapping of modality name to a mapping of fields (`model.encoders`, `model.embed`): `read(name, reader,
+  /// fields)` makes each entry's value; `what`, `modality` and `example` word the errors.
+  func modalityMap<Value>(
+    _ node: Node, what: String, modality: String, example: String,
+    _ read: (String, ValueReader, [String: Node]) throws -> Value
+  ) throws -> [String: Value] {
     if Self.isNull(node) { return [:] }
     guard let mapping = node.mapping else {
       throw invalid(
-        "must be a mapping of modality to encoder, such as {face: {kind: mlp, widths: [32]}}, got \(Self.describe(node))"
-      )
+        "must be a mapping of modality to \(what), such as {\(modality): \(example)}, got \(Self.describe(node))")
     }
-    var map: [String: EncoderChoice] = [:]
+    var map: [String: Value] = [:]
     for (keyNode, value) in mapping {
       guard let name = keyNode.scalar?.string, !name.isEmpty else {
         throw invalid("has a key that is not a modality name")
       }
       let reader = ValueReader(path: "\(path).\(name)", source: source)
       guard let fields = value.mapping else {
-        throw reader.invalid("must be a mapping such as {kind: mlp, widths: [32]}, got \(Self.describe(value))")
+        throw reader.invalid("must be a mapping such as \(example), got \(Self.describe(value))")
       }
       var entries: [String: Node] = [:]
       for (k, v) in fields {
         guard let key = k.scalar?.string else { throw reader.invalid("has a key that is not a name") }
         entries[key] = v
       }
+      map[name] = try read(name, reader, entries)
+    }
+    return map
+  }
+
+  /// `model.encoders`: a mapping of modality name to `{kind: mlp, widths: [W, ...]}`.
+  func encoders(_ node: Node) throws -> [String: EncoderChoice] {
+    try modalityMap(node, what: "encoder", modality: "face", example: "{kind: mlp, widths: [32]}") {
+      name, reader, entries in
       guard let kindNode = entries["kind"], let kind = kindNode.scalar?.string else {
         throw reader.invalid("needs a kind (mlp or conv)")
       }
@@ -251,10 +263,7 @@ struct ValueReader {
         throw reader.invalid(
           "has '\(unknown)', which kind \(kind) does not take (it takes \(allowed.joined(separator: ", ")))")
       }
-      if kind == "mlp" {
-        map[name] = .mlp(widths: try list("widths", example: "[32]") ?? [])
-        continue
-      }
+      if kind == "mlp" { return .mlp(widths: try list("widths", example: "[32]") ?? []) }
       guard let channels = try list("channels", example: "[64, 128]"), !channels.isEmpty else {
         throw reader.invalid("needs channels, one output channel count per convolution, such as [64, 128]")
       }
@@ -262,41 +271,26 @@ struct ValueReader {
         try entries[field].map { try ValueReader(path: "\(path).\(name).\(field)", source: source).int($0, min: 1) }
           ?? fallback
       }
-      map[name] = .conv(channels: channels, kernel: try int("kernel", 3), pool: try int("pool", 2))
+      return .conv(channels: channels, kernel: try int("kernel", 3), pool: try int("pool", 2))
     }
-    return map
   }
 
   /// `model.embed`: a mapping of modality name to `{size: E, freeze: BOOL}` (either field may be left out).
   func embeddings(_ node: Node) throws -> [String: EmbedChoice] {
-    if Self.isNull(node) { return [:] }
-    guard let mapping = node.mapping else {
-      throw invalid(
-        "must be a mapping of modality to embedding, such as {text: {size: 100}}, got \(Self.describe(node))")
-    }
-    var map: [String: EmbedChoice] = [:]
-    for (keyNode, value) in mapping {
-      guard let name = keyNode.scalar?.string, !name.isEmpty else {
-        throw invalid("has a key that is not a modality name")
-      }
-      let reader = ValueReader(path: "\(path).\(name)", source: source)
-      guard let fields = value.mapping else {
-        throw reader.invalid("must be a mapping such as {size: 100, freeze: false}, got \(Self.describe(value))")
-      }
+    try modalityMap(node, what: "embedding", modality: "text", example: "{size: 100, freeze: false}") {
+      name, reader, entries in
       var choice = EmbedChoice()
-      for (k, v) in fields {
-        let field = ValueReader(path: "\(path).\(name).\(k.scalar?.string ?? "?")", source: source)
-        switch k.scalar?.string {
+      for (key, v) in entries.sorted(by: { $0.key < $1.key }) {
+        let field = ValueReader(path: "\(path).\(name).\(key)", source: source)
+        switch key {
         case "size": choice.size = try field.int(v, min: 1)
         case "freeze": choice.freeze = try field.bool(v)
         default:
-          throw reader.invalid(
-            "has '\(k.scalar?.string ?? "?")'; an embedding takes size (its width E) and freeze (true or false)")
+          throw reader.invalid("has '\(key)'; an embedding takes size (its width E) and freeze (true or false)")
         }
       }
-      map[name] = choice
+      return choice
     }
-    return map
   }
 
   /// `model.head_hidden`: an integer ≥ 0 (0 = a Linear head) or a list of widths ≥ 1 (`[]` = a Linear head).

@@ -1,4 +1,5 @@
 @testable import MMConfig
+import MMModel
 import XCTest
 
 /// `model.hidden` as one width per layer (`[128, 64]`, per modality too) and `model.head_hidden` as a list of
@@ -99,5 +100,24 @@ final class EncodersConfigTests: XCTestCase {
       configErrorMessage(minimalYAML + "model:\n  encoders: [mlp]\n"),
       "configs/x.yaml: model.encoders must be a mapping of modality to encoder, such as {face: {kind: mlp, widths: [32]}}, got a list"
     )
+  }
+
+  func testEmbeddingsParseAndRoundTrip() throws {
+    let c = parseOK(minimalYAML + "model:\n  fusion: late\n  embed: {text: {size: 100}, words: {freeze: false}}\n")
+    XCTAssertEqual(c?.model.embed, ["text": EmbedChoice(size: 100), "words": EmbedChoice(freeze: false)])
+    if let c { XCTAssertEqual(try TrainConfig.parse(yaml: c.yaml(), source: "resolved.yaml"), c) }
+    XCTAssertEqual(TrainConfig.defaults.model.embed, [:])
+  }
+
+  func testBadEmbeddings() {
+    XCTAssertEqual(
+      configErrorMessage(minimalYAML + "model:\n  embed: {text: {width: 100}}\n"),
+      "configs/x.yaml: model.embed.text has 'width'; an embedding takes size (its width E) and freeze (true or false)")
+    XCTAssertEqual(
+      configErrorMessage(minimalYAML + "model:\n  embed: {text: {size: 0}}\n"),
+      "configs/x.yaml: model.embed.text.size must be at least 1, got 0")
+    XCTAssertEqual(
+      configErrorMessage(minimalYAML + "model:\n  embed: {text: 100}\n"),
+      "configs/x.yaml: model.embed.text must be a mapping such as {size: 100, freeze: false}, got '100'")
   }
 }

@@ -69,6 +69,24 @@ final class ZooReferenceTests: XCTestCase {
       outputs: s.outputs)
   }
 
+  /// The fixture's inputs (B, T_m, D_m) as the model's time-major fused batch (S, B, D), each modality in its
+  /// columns and first T_m steps; `value` may change each input value (tests that fail on purpose).
+  static func batch(_ f: Fixture, _ spec: ModelSpec, value: (ModelSpec.Input, Float) -> Float = { $1 }) -> TestBatch {
+    let B = f.fused_lengths.count, D = spec.width
+    var x = [Float](repeating: 0, count: spec.maxSteps * B * D)
+    var lengths = [Int32](repeating: 0, count: spec.inputs.count * B)
+    for (m, input) in spec.inputs.enumerated() {
+      let xm = f.inputs[input.name]!.data, T = input.steps, Dm = input.features
+      for b in 0..<B {
+        lengths[m * B + b] = Int32(f.lengths[input.name]![b])
+        for t in 0..<T {
+          for d in 0..<Dm { x[(t * B + b) * D + input.column + d] = value(input, Float(xm[(b * T + t) * Dm + d])) }
+        }
+      }
+    }
+    return TestBatch(x: x, modalityLengths: lengths, batch: B, fusedLengths: f.fused_lengths.map(Int32.init))
+  }
+
   func check(_ name: String) throws {
     let f = try Self.load(name)
     let spec = Self.modelSpec(f.spec)
@@ -85,17 +103,7 @@ final class ZooReferenceTests: XCTestCase {
       if t.shape == p.shape { model.arena.setValues(p.data.map(Float.init), of: t) }
     }
 
-    // Fused batch x (S, B, D): modality m in its columns and its first T_m steps; inputs are (B, T_m, D_m).
-    var x = [Float](repeating: 0, count: S * B * D)
-    var lengths = [Int32](repeating: 0, count: M * B)
-    for (m, input) in spec.inputs.enumerated() {
-      let xm = f.inputs[input.name]!.data, T = input.steps, Dm = input.features
-      for b in 0..<B {
-        lengths[m * B + b] = Int32(f.lengths[input.name]![b])
-        for t in 0..<T { for d in 0..<Dm { x[(t * B + b) * D + input.column + d] = Float(xm[(b * T + t) * Dm + d]) } }
-      }
-    }
-    let batch = TestBatch(x: x, modalityLengths: lengths, batch: B, fusedLengths: f.fused_lengths.map(Int32.init))
+    let batch = Self.batch(f, spec)
     let logits = Array(UnsafeBufferPointer(start: model.forward(batch.model), count: B * C))
     XCTAssertLessThan(
       maxRelativeDifference(logits, f.logits.data), 1e-5, "\(name): logits \(logits) vs \(f.logits.data)")
@@ -175,18 +183,7 @@ final class ZooReferenceTests: XCTestCase {
       for t in model.arena.tensors {
         model.arena.setValues(f.params[t.name]!.data.map { Float($0) * (t.name == name ? 1.001 : 1) }, of: t)
       }
-      var x = [Float](repeating: 0, count: right.maxSteps * B * right.width)
-      var lengths = [Int32](repeating: 0, count: right.inputs.count * B)
-      for (m, input) in right.inputs.enumerated() {
-        let xm = f.inputs[input.name]!.data, T = input.steps, Dm = input.features
-        for b in 0..<B {
-          lengths[m * B + b] = Int32(f.lengths[input.name]![b])
-          for t in 0..<T {
-            for d in 0..<Dm { x[(t * B + b) * right.width + input.column + d] = Float(xm[(b * T + t) * Dm + d]) }
-          }
-        }
-      }
-      let batch = TestBatch(x: x, modalityLengths: lengths, batch: B, fusedLengths: f.fused_lengths.map(Int32.init))
+      let batch = Self.batch(f, right)
       return Array(UnsafeBufferPointer(start: model.forward(batch.model), count: B * C))
     }
     XCTAssertLessThan(maxRelativeDifference(logits(scaling: nil), f.logits.data), 1e-5)
@@ -278,25 +275,11 @@ final class ZooReferenceTests: XCTestCase {
   func testShiftedTokenIdsFail() throws {
     let f = try Self.load("late_tokens_trained")
     let spec = Self.modelSpec(f.spec)
-    let B = f.fused_lengths.count, C = spec.outputs, D = spec.width
+    let B = f.fused_lengths.count, C = spec.outputs
     func logits(shift: Float) -> [Float] {
       let model = spec.make(maxBatch: B)
       for t in model.arena.tensors { model.arena.setValues(f.params[t.name]!.data.map { Float($0) }, of: t) }
-      var x = [Float](repeating: 0, count: spec.maxSteps * B * D)
-      var lengths = [Int32](repeating: 0, count: spec.inputs.count * B)
-      for (m, input) in spec.inputs.enumerated() {
-        let xm = f.inputs[input.name]!.data, T = input.steps, Dm = input.features
-        for b in 0..<B {
-          lengths[m * B + b] = Int32(f.lengths[input.name]![b])
-          for t in 0..<T {
-            for d in 0..<Dm {
-              let v = Float(xm[(b * T + t) * Dm + d])
-              x[(t * B + b) * D + input.column + d] = input.embed != nil && v >= 0 ? Float(Int(v + shift) % 7) : v
-            }
-          }
-        }
-      }
-      let batch = TestBatch(x: x, modalityLengths: lengths, batch: B, fusedLengths: f.fused_lengths.map(Int32.init))
+      let batch = Self.batch(f, spec) { input, v in input.embed != nil && v >= 0 ? Float(Int(v + shift) % 7) : v }
       return Array(UnsafeBufferPointer(start: model.forward(batch.model), count: B * C))
     }
     XCTAssertLessThan(maxRelativeDifference(logits(shift: 0), f.logits.data), 1e-5)

@@ -34,15 +34,7 @@ final class ResumeTests: MultiRankTestCase {
       secondHalf.stdoutLines(startingWith: "epoch ").map { $0.prefix(9) }, ["epoch 3/4", "epoch 4/4"],
       secondHalf.transcript)
 
-    for group in ["/params", "/optimizer"] {
-      let expected = try RunOutputs.tensors(group, of: straightDir + "/latest")
-      let actual = try RunOutputs.tensors(group, of: resumedDir + "/latest")
-      XCTAssertFalse(expected.isEmpty, "\(group) is empty")
-      XCTAssertEqual(Set(actual.keys), Set(expected.keys), group)
-      for (name, values) in expected {
-        XCTAssertTrue(actual[name] == values, "\(group)/\(name) differs after resuming (must be bitwise equal)")
-      }
-    }
+    try RunOutputs.assertBitwiseEqual(resumedDir + "/latest", straightDir + "/latest", "after resuming")
 
     let straightMetrics = try RunOutputs.metrics(runDir: straightDir)
     let resumedMetrics = try RunOutputs.metrics(runDir: resumedDir)

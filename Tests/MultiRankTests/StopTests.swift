@@ -91,16 +91,8 @@ final class StopTests: MultiRankTestCase {
       ranks: ranks, ["train", "--config", straightConfig, "--progress", "lines"], file: file, line: line)
     XCTAssertEqual(straight.status, 0, straight.transcript, file: file, line: line)
     guard straight.status == 0 else { return }
-    for group in ["/params", "/optimizer"] {
-      let expected = try RunOutputs.tensors(group, of: straightDir + "/latest")
-      let actual = try RunOutputs.tensors(group, of: runDir + "/latest")
-      XCTAssertFalse(expected.isEmpty, file: file, line: line)
-      for (name, values) in expected {
-        XCTAssertTrue(
-          actual[name] == values, "\(group)/\(name) differs after stop + resume (must be bitwise equal)", file: file,
-          line: line)
-      }
-    }
+    try RunOutputs.assertBitwiseEqual(
+      runDir + "/latest", straightDir + "/latest", "after stop + resume", file: file, line: line)
   }
 
   func testDivergenceIsReportedOnceAndEveryRankExits() throws {

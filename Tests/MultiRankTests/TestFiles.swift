@@ -136,6 +136,22 @@ enum RunOutputs {
     return tensors
   }
 
+  /// Asserts that `groups` ("/params", "/optimizer") of two checkpoints hold the same tensors, bit for bit.
+  static func assertBitwiseEqual(
+    _ actual: String, _ expected: String, _ what: String, groups: [String] = ["/params", "/optimizer"],
+    file: StaticString = #filePath, line: UInt = #line
+  ) throws {
+    for group in groups {
+      let want = try tensors(group, of: expected), got = try tensors(group, of: actual)
+      XCTAssertFalse(want.isEmpty, "\(expected) has no \(group)", file: file, line: line)
+      XCTAssertEqual(Set(got.keys), Set(want.keys), "\(group) \(what)", file: file, line: line)
+      for (name, values) in want {
+        XCTAssertTrue(
+          got[name] == values, "\(group)/\(name) differs \(what) (must be bitwise equal)", file: file, line: line)
+      }
+    }
+  }
+
   /// RUN_DIR/STOPPED as key -> value ("checkpoint", "reason", ...), or nil when there is none.
   static func stopMarker(runDir: String) -> [String: String]? {
     guard let text = try? String(contentsOfFile: runDir + "/STOPPED", encoding: .utf8) else { return nil }
