@@ -23,7 +23,8 @@ the OpenBLAS mmtrain links) measured in each round; MPI wait share of the step t
 mpi_wait_s / train_s); start-up and load GB/s of a rank (startup_s, load_s, load_bytes); peak RSS per rank.
 At 2 ranks also: one blocking all-reduce instead of buckets (MMTRAIN_GRADIENT_BUCKETS=0; W1, W3), each rank
 taking only its own rows of a batch (MMTRAIN_BALANCE=0; W1, W3) and the float16 all-reduce (dist.compress: fp16;
-W1): what each of those buys.
+W1): what each of those buys. And dist.world_invariant: true at 1 and 2 ranks, interleaved with the default: its
+cost and peak RSS (`--invariant` runs only those rows and the default's).
 """
 import argparse
 import json
@@ -197,7 +198,7 @@ checkpoint: {{dir: "{run}", every_epochs: 1000, keep: 1}}
             L = np.max(np.stack([f["lengths"][m][()] for m in f["lengths"]]), axis=0)
         return float(np.maximum(L, 1).mean())
 
-    def config(self, w, world, run, compress="none", stream=0):
+    def config(self, w, world, run, compress="none", stream=0, invariant=False):
         if w.get("system") == "e":
             path = run + ".yaml"
             with open(path, "w") as f:
@@ -207,7 +208,7 @@ model: {{fusion: late, cell: lstm, hidden: {{text: {w['hidden']}}}, layers: {w['
 task: {{kind: binary}}
 train: {{epochs: {self.a.epochs}, batch_size: {BATCH * world}, optimizer: adam, lr: 0.001, seed: 42}}
 checkpoint: {{dir: "{run}", every_epochs: 1000, keep: 1}}
-dist: {{compress: {compress}}}
+dist: {{compress: {compress}, world_invariant: {str(invariant).lower()}}}
 """)
             return path
         fusion = w["fusion"]
@@ -220,7 +221,7 @@ model: {{fusion: {fusion}, hidden: {w['hidden']}, layers: {w['layers']}, pooling
 task: {{kind: multiclass}}
 train: {{epochs: {self.a.epochs}, batch_size: {BATCH * world}, optimizer: adam, lr: 0.001, seed: 42}}
 checkpoint: {{dir: "{run}", every_epochs: 1000, keep: 1}}
-dist: {{compress: {compress}}}
+dist: {{compress: {compress}, world_invariant: {str(invariant).lower()}}}
 """)
         return path
 
@@ -230,9 +231,9 @@ dist: {{compress: {compress}}}
         shutil.rmtree(run, ignore_errors=True)
         return run
 
-    def mm_cmd(self, w, world, bind="core", compress="none", stream=0):
+    def mm_cmd(self, w, world, bind="core", compress="none", stream=0, invariant=False):
         run = self.new_run()
-        cfg = self.config(w, world, run, compress, stream)
+        cfg = self.config(w, world, run, compress, stream, invariant)
         return run, self.mpirun(world, bind) + [self.bin, "train", "--config", cfg, "--progress", "lines"]
 
     def mm_result(self, run):
@@ -246,9 +247,9 @@ dist: {{compress: {compress}}}
                     startup=last["startup_s"], load_s=last["load_s"], load_bytes=last["load_bytes"],
                     rss=last["peak_rss_mb"])
 
-    def mmtrain(self, w, world, env=None, compress="none", stream=0):
-        """stream: data.stream with a buffer of this many MB (0: the shard in memory)."""
-        run, cmd = self.mm_cmd(w, world, compress=compress, stream=stream)
+    def mmtrain(self, w, world, env=None, compress="none", stream=0, invariant=False):
+        """stream: data.stream with a buffer of this many MB (0: the shard in memory); invariant: dist.world_invariant."""
+        run, cmd = self.mm_cmd(w, world, compress=compress, stream=stream, invariant=invariant)
         p = subprocess.run(cmd, env=dict(self.env, **(env or {})), text=True, capture_output=True)
         if p.returncode != 0:
             sys.exit(f"bench: mmtrain failed ({' '.join(cmd)}):\n{p.stdout}\n{p.stderr}")
@@ -349,6 +350,26 @@ def startup_table(b, rounds):
     return lines
 
 
+def invariant_table(results, names):
+    """dist.world_invariant on vs off (the default), from the same rounds: samples/s, cost (1 - on / off, of the
+    bests and of the medians), MPI wait and peak RSS per rank."""
+    rows = [(n, world) for n in names for world in (1, 2) if f"mm{world}inv" in results[n]]
+    if not rows:
+        return []
+    lines = ["| workload | ranks | default samples/s | world_invariant samples/s | cost (best; median) | MPI wait off / on | peak RSS off / on |",
+             "|---|---|---|---|---|---|---|"]
+    for n, world in rows:
+        off, on = results[n][f"mm{world}"], results[n][f"mm{world}inv"]
+        so, sn = [x["sps"] for x in off], [x["sps"] for x in on]
+        cost = (1 - max(sn) / max(so)) * 100
+        cost_med = (1 - statistics.median(sn) / statistics.median(so)) * 100
+        wait = lambda runs: statistics.median(x["wait"] * 100 for x in runs)
+        rss = lambda runs: max(x["rss"] for x in runs)
+        lines.append(f"| {n} | {world} | {fmt(so)} | {fmt(sn)} | {cost:.1f}%; {cost_med:.1f}% | {wait(off):.1f}% / {wait(on):.1f}% | "
+                     f"{rss(off):.0f} / {rss(on):.0f} MB |")
+    return lines
+
+
 def main():
     p = argparse.ArgumentParser(description="mmtrain vs PyTorch DDP on CPU (see the module docstring).")
     p.add_argument("--workloads", default="W1,W2,W3,W4,W5")
@@ -363,6 +384,8 @@ def main():
     p.add_argument("--no-pair", action="store_true", help="skip the two independent 1-rank runs")
     p.add_argument("--markdown", help="also write the table to this file")
     p.add_argument("--startup-only", action="store_true", help="only the start-up table by file layout (no training runs)")
+    p.add_argument("--invariant", action="store_true",
+                   help="only mmtrain at 1 and 2 ranks with dist.world_invariant off and on (its cost; no PyTorch, no start-up table)")
     a = p.parse_args()
     os.makedirs(os.path.join(a.dir, "runs"), exist_ok=True)
     b = Bench(a)
@@ -382,6 +405,9 @@ def main():
     results = {n: {} for n in names}
     roofs = [roof0["gflops"]]
     kinds = ["mm1", "mm2"] + ([] if a.no_torch else ["pt1", "pt2"]) + ([] if a.no_pair else ["pair"]) + ["mm2flat", "mm2own", "mm2fp16", "mm1stream"]
+    kinds += ["mm1inv", "mm2inv"]
+    if a.invariant:
+        kinds = ["mm1", "mm1inv", "mm2", "mm2inv"]
     for r in range(a.rounds):
         roofs.append(b.roof()["gflops"])
         for n in names:
@@ -401,10 +427,21 @@ def main():
                 elif k == "mm2own": res = b.mmtrain(w, 2, env={"MMTRAIN_BALANCE": "0"})
                 elif k == "mm2fp16": res = b.mmtrain(w, 2, compress="fp16")
                 elif k == "mm1stream": res = b.mmtrain(w, 1, stream=STREAM_MB)
+                elif k == "mm1inv": res = b.mmtrain(w, 1, invariant=True)
+                elif k == "mm2inv": res = b.mmtrain(w, 2, invariant=True)
                 else: res = b.pair(w)
                 results[n].setdefault(k, []).append(res)
                 print(f"round {r + 1} {n} {k}: {res['sps']:.0f} samples/s ({time.time() - t:.0f}s)", file=sys.stderr, flush=True)
 
+    invariant = invariant_table(results, names)
+    if a.invariant:
+        text = "\n".join([f"{a.rounds} interleaved round(s); best (median); epochs 2..{a.epochs} timed; {BATCH} samples per rank "
+                          f"per step; OpenBLAS kernel {roof0['core']}", ""] + invariant)
+        print(text)
+        if a.markdown:
+            with open(a.markdown, "w") as f:
+                f.write(text + "\n")
+        return
     roof = max(roofs)
     lines = [
         f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores; OpenBLAS kernel {roof0['core']}"
@@ -466,7 +503,7 @@ def main():
                   f"| stream (data.stream, {STREAM_MB} MB buffer; file page-cached) | {fmt([x['sps'] for x in st])} "
                   f"({max(x['sps'] for x in st) / max(x['sps'] for x in mem) * 100:.0f}% of in memory) | "
                   f"{max(x['rss'] for x in st):.0f} MB |"]
-    lines += [""] + startup_table(b, a.rounds)
+    lines += [""] + invariant + [""] + startup_table(b, a.rounds)
     text = "\n".join(lines)
     print(text)
     if a.markdown:

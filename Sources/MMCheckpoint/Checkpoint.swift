@@ -31,6 +31,10 @@ public enum Checkpoint {
     public var rngState: [UInt64]  // the sampler's RNG state for the epoch in progress
     public var elapsed: Double  // seconds of training so far, over every resume
     public var earlyStopping: EarlyStoppingState?  // nil when early stopping is off
+    /// `dist.world_invariant`: the exponents of the next step's fixed-point scales, one per tensor
+    /// (ExactGradientSum), so a resumed run sums with the scales the uninterrupted one would; nil when trained
+    /// without it (the file's `world_invariant` attribute says which).
+    public var worldInvariantExponents: [Int64]? = nil
     public init(
       epoch: Int, step: Int, stepInEpoch: Int, seed: UInt64, rngState: [UInt64], elapsed: Double = 0,
       earlyStopping: EarlyStoppingState? = nil
@@ -101,6 +105,10 @@ public enum Checkpoint {
       try file.setAttribute("optimizer", on: "/", string: optimizer.name)
       try file.setAttribute("optimizer_step", on: "/", int: Int64(optimizer.stepCount))
       try file.setAttribute("config", on: "/", string: configYAML)
+      try file.setAttribute("world_invariant", on: "/", int: state.worldInvariantExponents == nil ? 0 : 1)
+      if let x = state.worldInvariantExponents {
+        try file.setAttribute("world_invariant_exponents", on: "/", uint64s: x.map { UInt64(bitPattern: $0) })
+      }
       if let e = state.earlyStopping {
         try file.setAttribute("early_stopping_best", on: "/", double: e.best)
         try file.setAttribute("early_stopping_best_epoch", on: "/", int: Int64(e.bestEpoch))
@@ -168,6 +176,11 @@ public enum Checkpoint {
       seed: try file.uint64sAttribute("seed", on: "/").first ?? 0,
       rngState: try file.uint64sAttribute("rng_state", on: "/"),
       elapsed: file.hasAttribute("elapsed_s", on: "/") ? try file.doubleAttribute("elapsed_s", on: "/") : 0)
+    if file.hasAttribute("world_invariant_exponents", on: "/") {
+      state.worldInvariantExponents = try file.uint64sAttribute("world_invariant_exponents", on: "/").map {
+        Int64(bitPattern: $0)
+      }
+    }
     if file.hasAttribute("early_stopping_best", on: "/") {
       state.earlyStopping = EarlyStoppingState(
         best: try file.doubleAttribute("early_stopping_best", on: "/"),

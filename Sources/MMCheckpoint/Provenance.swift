@@ -8,7 +8,8 @@ import MMHDF5
 ///                         data_schema_hash (DataFingerprint), validation_seed, validation_fraction,
 ///                         class_names (classification: the training file's names, else the ids),
 ///                         valid_lengths (JSON: per modality with /lengths in the training file, the mean
-///                         valid steps of the training rows and the T steps the file holds)
+///                         valid steps of the training rows and the T steps the file holds), blas_kernel
+///                         (the OpenBLAS kernel that trained it: `dist.world_invariant`'s bits hold for it)
 ///     /split/validation   int64 [V] the validation rows (global sample indices, ascending)
 ///
 /// so a user can evaluate on exactly the split the run held out, and a new run can tell whether it
@@ -26,6 +27,9 @@ public struct Provenance: Equatable {
   /// Per modality that had lengths in the training file: the training rows' mean valid steps of the T steps
   /// the file holds. Inference on a file without lengths for it would read the padding as data.
   public var validLengths: [String: ValidLength]?
+  /// The OpenBLAS kernel (sgemm) of the training machine, e.g. "Haswell"; nil in checkpoints written before it
+  /// was recorded. Bit-identical results (`dist.world_invariant`) hold on the same binary and kernel only.
+  public var blasKernel: String?
 
   public struct ValidLength: Codable, Equatable, Sendable {
     public var mean: Double
@@ -36,12 +40,12 @@ public struct Provenance: Equatable {
   public init(
     version: String = MMTrainVersion.string, input: InputRecord, dataPath: String, data: DataFingerprint,
     validationRows: [Int], validationSeed: UInt64, validationFraction: Double, classNames: [String]? = nil,
-    validLengths: [String: ValidLength]? = nil
+    validLengths: [String: ValidLength]? = nil, blasKernel: String? = nil
   ) {
     self.version = version; self.input = input; self.dataPath = dataPath; self.data = data
     self.validationRows = validationRows; self.validationSeed = validationSeed;
     self.validationFraction = validationFraction
-    self.classNames = classNames; self.validLengths = validLengths
+    self.classNames = classNames; self.validLengths = validLengths; self.blasKernel = blasKernel
   }
 
   func write(to file: HDF5File) throws {
@@ -55,6 +59,7 @@ public struct Provenance: Equatable {
     try file.setAttribute("validation_fraction", on: "/", double: validationFraction)
     try file.writeInt64s("/split/validation", validationRows.map(Int64.init), shape: [validationRows.count])
     if let classNames { try file.setAttribute("class_names", on: "/", strings: classNames) }
+    if let blasKernel { try file.setAttribute("blas_kernel", on: "/", string: blasKernel) }
     if let validLengths, let json = try? JSONEncoder.sorted.encode(validLengths) {
       try file.setAttribute("valid_lengths", on: "/", string: String(decoding: json, as: UTF8.self))
     }
@@ -77,7 +82,8 @@ public struct Provenance: Equatable {
       validLengths: file.hasAttribute("valid_lengths", on: "/")
         ? try? JSONDecoder().decode(
           [String: ValidLength].self, from: Data(try file.stringAttribute("valid_lengths", on: "/").utf8))
-        : nil)
+        : nil,
+      blasKernel: file.hasAttribute("blas_kernel", on: "/") ? try file.stringAttribute("blas_kernel", on: "/") : nil)
   }
 }
 

@@ -143,6 +143,8 @@ public struct DistConfig: Equatable, Sendable {
   public var checkEvery: Int
   /// What the gradient all-reduce sends: float32 as computed, or rounded to float16 (half the bytes).
   public var compress: GradientCompression = .none
+  /// Bit-identical training on any world size (world-size-independent chunks, exact fixed-point sums).
+  public var worldInvariant = false
 }
 
 /// `cv:` section (`mmtrain cv`).

@@ -126,6 +126,11 @@ extension TrainConfig {
             + "train.early_stopping")
       }
     }
+    if config.dist.worldInvariant, config.dist.compress != .none {
+      throw reader("dist.world_invariant").invalid(
+        "sums exact 64-bit fixed-point gradients, which dist.compress: \(config.dist.compress.rawValue) would round; "
+          + "drop one of them (dist.compress: none)")
+    }
     if kind == .regression, config.task.classWeights != .none {
       throw reader("task.class_weights").invalid(
         "applies to binary and multiclass tasks; task.kind is regression (drop it)")

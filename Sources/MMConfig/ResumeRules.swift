@@ -7,7 +7,7 @@ import MMCore
 public enum ResumeRules {
   /// A key is frozen on resume when its path starts with one of these. Prefixes, so keys added later under
   /// these sections (cv.folds, model.cell, ...) are covered without editing this list.
-  public static let frozenPrefixes = ["train.seed", "data.", "model.", "task.", "cv."]
+  public static let frozenPrefixes = ["train.seed", "data.", "model.", "task.", "cv.", "dist.world_invariant"]
 
   /// Frozen keys that may still change: `data.path` may point at the same file in another place (a moved
   /// run, another mount); whether it holds the same data is the data fingerprint's question, and whether it

@@ -27,6 +27,12 @@ public protocol Communicator: AnyObject {
   /// As above for float16 values (`dist.compress: fp16`): summed pairwise in float32, each partial sum rounded to
   /// float16 (an MPI user op; MPI has no float16 type).
   func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float16>, count: Int)
+  /// As above for 64-bit integers (`dist.world_invariant`'s fixed-point gradients): integer sums are exact, so every
+  /// reduction order and world size gives the same bits.
+  func startAllreduceSum(_ buffer: UnsafeMutablePointer<Int64>, count: Int)
+  /// In place, blocking: values[i] = Σ (exact) and max over ranks of values[i].
+  func allreduceSum(_ values: inout [Int64])
+  func allreduceMax(_ values: inout [Int64])
   /// Lets started sums progress without blocking (MPI_Testall); call between pieces of work.
   func progress()
   /// Completes every started sum.
@@ -93,6 +99,9 @@ public final class SingleProcessCommunicator: Communicator {
   public func allreduceSum(_ values: inout [Double]) {}
   public func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
   public func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float16>, count: Int) {}
+  public func startAllreduceSum(_ buffer: UnsafeMutablePointer<Int64>, count: Int) {}
+  public func allreduceSum(_ values: inout [Int64]) {}
+  public func allreduceMax(_ values: inout [Int64]) {}
   public func progress() {}
   public func waitAll() {}
   public func allreduceMax(_ value: Int) -> Int { value }

@@ -146,6 +146,24 @@ public final class MPICommunicator: Communicator {
     startSum(buffer, count: count, type: mm_uint16(), op: MPICommunicator.halfSumOp())
   }
 
+  public func startAllreduceSum(_ buffer: UnsafeMutablePointer<Int64>, count: Int) {
+    startSum(buffer, count: count, type: mm_int64(), op: mm_op_sum())
+  }
+
+  public func allreduceSum(_ values: inout [Int64]) { allreduceInts(&values, mm_op_sum()) }
+  public func allreduceMax(_ values: inout [Int64]) { allreduceInts(&values, mm_op_max()) }
+
+  private func allreduceInts(_ values: inout [Int64], _ op: MPI_Op?) {
+    if size == 1 || values.isEmpty { return }
+    let n = Int32(values.count)
+    values.withUnsafeMutableBufferPointer { v in
+      collective("MPI_Allreduce") { r in
+        r.map { MPI_Iallreduce(mm_in_place(), v.baseAddress, n, mm_int64(), op, handle, $0) }
+          ?? MPI_Allreduce(mm_in_place(), v.baseAddress, n, mm_int64(), op, handle)
+      }
+    }
+  }
+
   /// MPI_Iallreduce in place, one of at most `maxPending` outstanding (the oldest are completed first when full).
   private func startSum(_ buffer: UnsafeMutableRawPointer, count: Int, type: MPI_Datatype?, op: MPI_Op?) {
     if size == 1 || count == 0 { return }

@@ -33,6 +33,27 @@ final class ResumeRulesTests: XCTestCase {
     XCTAssertEqual(changed(["task.kind=regression", "task.classes=3"]), ["task.kind", "task.classes"])
   }
 
+  /// A run trained world-invariant (exact chunked sums) and one trained without it computed different things:
+  /// switching on resume is refused, naming the key; `dist.compress` and the other dist keys stay free.
+  func testWorldInvarianceIsFrozen() throws {
+    XCTAssertEqual(changed(["dist.world_invariant=true"]), ["dist.world_invariant"])
+    XCTAssertEqual(changed(["dist.world_invariant=false", "dist.timeout_s=60", "dist.check_every=5"]), [])
+    let new = parseOK(minimalYAML + "train:\n  seed: 3\n", overrides: ["dist.world_invariant=true"])!
+    XCTAssertThrowsError(try ResumeRules.check(checkpoint: saved, run: new, checkpointPath: "runs/a/latest")) { error in
+      XCTAssertEqual((error as? MMError)?.kind, .usage, "a config error (exit 64)")
+      XCTAssertTrue("\(error)".contains("dist.world_invariant = true differs from the checkpoint's false"), "\(error)")
+    }
+  }
+
+  /// Exact fixed-point sums and float16 rounding of the payload do not mix: one line naming both keys.
+  func testWorldInvarianceRefusesACompressedPayload() throws {
+    XCTAssertEqual(TrainConfig.defaults.dist.worldInvariant, false)
+    let message = try XCTUnwrap(
+      configErrorMessage(minimalYAML, overrides: ["dist.world_invariant=true", "dist.compress=fp16"]))
+    XCTAssertTrue(message.contains("dist.world_invariant") && message.contains("dist.compress: none"), message)
+    XCTAssertEqual(parseOK(minimalYAML, overrides: ["dist.world_invariant=true"])?.dist.worldInvariant, true)
+  }
+
   func testKeysThatOnlyChangeTheFutureAreFree() {
     XCTAssertEqual(changed(["train.epochs=50", "train.lr=0.1", "checkpoint.keep=9", "checkpoint.every_epochs=2"]), [])
     XCTAssertEqual(changed(["train.seed=3", "data.steps=20"]), [], "repeating the checkpoint's value is no change")

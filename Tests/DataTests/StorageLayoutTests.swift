@@ -202,6 +202,9 @@ final class RankView: Communicator {
   func allreduceSum(_ values: inout [Double]) {}
   func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
   func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float16>, count: Int) {}
+  func startAllreduceSum(_ buffer: UnsafeMutablePointer<Int64>, count: Int) {}
+  func allreduceSum(_ values: inout [Int64]) {}
+  func allreduceMax(_ values: inout [Int64]) {}
   func progress() {}
   func waitAll() {}
   func allreduceMax(_ value: Int) -> Int { value }

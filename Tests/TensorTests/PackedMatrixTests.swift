@@ -115,4 +115,35 @@ final class PackedMatrixTests: XCTestCase {
     }
     return c
   }
+  /// `beginReuse` (dist.world_invariant's chunks): within a generation a second pack of the same weights is skipped,
+  /// each shape kept apart (forward's Wᵀ and backward's W alternate); a new generation or `endReuse` packs again.
+  func testReuseWithinAGenerationPacksEachShapeOnce() {
+    let k = 3, n = 5
+    var w = (0..<(k * n)).map { Float($0 + 1) }
+    let a: [Float] = [1, 2, 3, 4, 5]  // one row of (1, k) for W (k, n); one row of (1, n) for Wᵀ (n, k)
+    let packed = PackedMatrix(shapes: [(k, n), (n, k)])
+    func products() -> (plain: [Float], transposed: [Float]) {
+      var c1 = [Float](repeating: 0, count: n), c2 = [Float](repeating: 0, count: k)
+      w.withUnsafeBufferPointer { wp in
+        packed.pack(wp.baseAddress!, ld: n, transposed: false, k: k, n: n)
+        packed.multiply(m: 1, a: a, lda: k, accumulate: false, c: &c1, ldc: n)
+        packed.pack(wp.baseAddress!, ld: n, transposed: true, k: n, n: k)
+        packed.multiply(m: 1, a: a, lda: n, accumulate: false, c: &c2, ldc: k)
+      }
+      return (c1, c2)
+    }
+    let before = products()
+    PackedMatrix.beginReuse()
+    defer { PackedMatrix.endReuse() }
+    XCTAssertEqual(products().plain, before.plain)
+    w[0] = 100  // the caller's promise broken on purpose: the kept packings are used as they were
+    XCTAssertEqual(products().plain, before.plain, "packed once in this generation")
+    XCTAssertEqual(products().transposed, before.transposed)
+    PackedMatrix.beginReuse()
+    let changed = products()
+    XCTAssertNotEqual(changed.plain, before.plain, "a new generation packs again")
+    PackedMatrix.endReuse()
+    XCTAssertEqual(products().plain, changed.plain, "without reuse every pack packs")
+    XCTAssertNil(PackedMatrix.reuseGeneration)
+  }
 }

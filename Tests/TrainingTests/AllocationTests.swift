@@ -37,6 +37,8 @@ final class AllocationTests: XCTestCase {
         "model.hidden={text: 8}", "model.encoders={image: {kind: conv, channels: [3]}}",
         "model.embed={text: {freeze: false}}",
       ],
+      // dist.world_invariant: the chunks, their exact sums and packings, the per-chunk ledger.
+      ["model.fusion=late", "model.dropout=0.2", "dist.world_invariant=true"],
     ] {
       let data = try writeSynthetic(dir, samples: 120)
       let run = dir.appendingPathComponent("run-\(extra.joined(separator: "-"))")

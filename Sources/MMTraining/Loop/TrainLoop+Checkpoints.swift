@@ -22,10 +22,11 @@ extension TrainLoop {
     try withCheckpointErrorPolicy(path: path, mustSucceed: mustSucceed) {
       try s.comm.agree {
         guard s.comm.isRoot else { return }
-        let state = Checkpoint.State(
+        var state = Checkpoint.State(
           epoch: epoch, step: step, stepInEpoch: stepInEpoch, seed: s.sampler.seed,
           rngState: s.sampler.rng(epoch: epoch).stateArray,
           elapsed: Date().timeIntervalSince(start), earlyStopping: stopper?.state)
+        state.worldInvariantExponents = s.invariant?.sum.exponents
         try Checkpoint.write(
           to: path, arena: s.model.arena, optimizer: s.optimizer,
           normalization: (s.shard.statistics.mean, s.shard.statistics.std),

@@ -80,8 +80,17 @@ public final class TrainLoop {
     s.exchange.waitSeconds = 0
     s.balancer.movedRows = 0
     s.balancer.waitSeconds = 0
+    if let w = s.invariant {
+      w.beginEpoch(steps: s.sampler.stepsPerEpoch)
+      w.chunks.movedRows = 0; w.chunks.waitSeconds = 0; w.sum.waitSeconds = 0
+    }
     for step in firstStep..<s.sampler.stepsPerEpoch {
-      e.signal = self.step(s.sampler.batch(step, of: order), epoch: epoch, step: globalStep + 1, totals: &e.totals)
+      let rows = s.sampler.batch(step, of: order)
+      if let w = s.invariant {
+        e.signal = invariantStep(rows, w, epoch: epoch, stepInEpoch: step, step: globalStep + 1, totals: &e.totals)
+      } else {
+        e.signal = self.step(rows, epoch: epoch, step: globalStep + 1, totals: &e.totals)
+      }
       let applied = s.controls.step(s.model.arena, s.optimizer, step: globalStep)
       e.gradNormSum += applied.norm; e.lr = applied.lr; e.count += 1
       globalStep += 1
@@ -100,7 +109,12 @@ public final class TrainLoop {
     }
     e.totals.collectiveSeconds = s.exchange.waitSeconds + s.balancer.waitSeconds
     e.totals.movedRows = Double(s.balancer.movedRows)
+    if let w = s.invariant {
+      e.totals.collectiveSeconds += w.chunks.waitSeconds + w.sum.waitSeconds
+      e.totals.movedRows += Double(w.chunks.movedRows)
+    }
     e.totals.allreduce(s.comm)
+    if let w = s.invariant { (e.totals.lossSum, e.totals.weightSum) = w.epochSums(s.comm) }
     return e
   }
 

@@ -6,6 +6,7 @@ import MMData
 import MMDistributed
 import MMHDF5
 import MMModel
+import MMTensor
 
 /// Which rows a session trains on and which it holds out: the inner validation rows (global ids, ascending)
 /// and `excluded`, every row not trained on (validation, and a cv fold's test rows), which the
@@ -172,7 +173,7 @@ struct SessionData {
       validationRows: split.validationRows, validationSeed: c.train.seed, validationFraction: c.data.validationFraction,
       classNames: c.task.kind == .regression
         ? nil : InputChecks.classNames(schema.classNames, classes: shard.classes, c.task.kind),
-      validLengths: validLengths)
+      validLengths: validLengths, blasKernel: BLAS.coreName)
     try RunDirectory(path: c.checkpoint.dir).writeSplit(
       seed: c.train.seed, fraction: c.data.validationFraction, samples: schema.count,
       validationRows: split.validationRows,

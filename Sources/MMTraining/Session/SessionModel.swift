@@ -15,6 +15,8 @@ struct SessionModel {
   let batch: BatchBuffers
   let exchange: GradientExchange
   let balancer: BatchBalancer
+  /// `dist.world_invariant` (training only): the batch's chunks and their exact gradient sum; nil when off.
+  let invariant: WorldInvariance?
 
   static func build(_ d: SessionData, comm: Communicator, options o: TrainingSession.Options) throws -> SessionModel {
     let c = d.config, shard = d.shard
@@ -39,6 +41,10 @@ struct SessionModel {
     let work = o.inference ? [] : BatchBalancer.rowWork(shard, samples: d.schema.count, comm: comm)
     let balancer = BatchBalancer(
       comm: comm, shard: shard, samples: d.schema.count, work: work, batchSize: c.train.batchSize)
+    let invariant =
+      c.dist.worldInvariant && !o.inference
+      ? WorldInvariance(model: model, shard: shard, samples: d.schema.count, work: work, config: c, comm: comm) : nil
+    invariant?.sum.restore(exponents: o.resume?.state.worldInvariantExponents ?? [])
     let (saved, _) = SessionData.saved(o)
     if let saved {
       try comm.agree { try Checkpoint.loadParams(saved, into: model.arena) }
@@ -52,6 +58,7 @@ struct SessionModel {
     // Rank 0's parameters are the truth; one broadcast makes every replica identical.
     comm.broadcast(model.arena.values.pointer, count: model.arena.count, root: 0)
     return SessionModel(
-      model: model, optimizer: optimizer, controls: controls, batch: batch, exchange: exchange, balancer: balancer)
+      model: model, optimizer: optimizer, controls: controls, batch: batch, exchange: exchange, balancer: balancer,
+      invariant: invariant)
   }
 }

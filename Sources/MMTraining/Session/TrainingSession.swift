@@ -62,6 +62,8 @@ public final class TrainingSession {
   let batch: BatchBuffers
   let exchange: GradientExchange
   let balancer: BatchBalancer
+  /// `dist.world_invariant`: the chunks, their exact sums and the epoch's per-chunk losses (nil when off).
+  let invariant: WorldInvariance?
   /// Rank 0: what every checkpoint records about the input and the split.
   let provenance: Provenance?
   public let timing: RunTiming
@@ -98,6 +100,7 @@ public final class TrainingSession {
       batch = parts.batch
       exchange = parts.exchange
       balancer = parts.balancer
+      invariant = parts.invariant
       var timing = data.timing
       nodeLoad = NodeLoad.line(bytes: timing.loadBytes, seconds: timing.loadSeconds, comm: comm)
       // The slowest rank sets the start-up; microseconds, so one integer max reduce carries each.
@@ -133,6 +136,11 @@ public final class TrainingSession {
       "model: \(model.spec.summary), \(model.arena.count) parameters\(model.arena.trainableCount < model.arena.count ? " (\(model.arena.count - model.arena.trainableCount) frozen)" : ""); \(comm.size) rank(s), global batch \(c.train.batchSize), "
         + "\(sampler.stepsPerEpoch) steps/epoch; \(c.train.optimizer.rawValue) lr \(c.train.lr)\(controlsSummary)")
     if let nodeLoad { progress.line(nodeLoad) }
+    if c.dist.worldInvariant {
+      progress.line(
+        "world-invariant: chunks of \(TrainingChunks.rows) rows, exact fixed-point sums; bit-identical on any number of "
+          + "ranks with this binary and OpenBLAS kernel \(BLAS.coreName)")
+    }
     if let loaded = ResumeChecks.loadedLine(resume: options.resume, initFrom: options.initFrom, runDir: run.path) {
       progress.line(loaded)
     }
