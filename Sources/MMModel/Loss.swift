@@ -73,7 +73,11 @@ public enum Loss {
       // loss_b = (1-ε)·w_y·(logΣe^z − z_y) + (ε/C)·Σ_c w_c·(logΣe^z − z_c)      (w = 1 unweighted)
       // dz_k   = (1-ε)·w_y·(p_k − δ_ky) + (ε/C)·(p_k·Σ_c w_c − w_k)
       let eps = Double(spec.labelSmoothing), w = spec.classWeights
-      let wTotal = w.map { $0.reduce(0) { $0 + Double($1) } } ?? Double(C)
+      var wTotal = Double(C)  // Σ_c w_c, in class order (a loop: `reduce` allocated per call, unoptimised)
+      if let w {
+        wTotal = 0
+        for k in 0..<C { wTotal += Double(w[k]) }
+      }
       for b in 0..<B {
         let z = logits + b * C, y = Int(targets[b])
         var mx = z[0], arg = 0

@@ -59,8 +59,8 @@ extension OptimizerSettings {
 
 extension LossSpec {
   /// The loss the config asks for. Class weights are resolved here: a list is checked against the class
-  /// count (known once the labels are read), `balanced` counts the training rows of all ranks (one
-  /// all-reduce). Binary weights become pos_weight = w1 / w0. Collective: every rank calls it.
+  /// count (known once the labels are read), `balanced` counts the training rows (per-step targets: their
+  /// valid steps) of all ranks (one all-reduce). Binary weights become pos_weight = w1 / w0. Collective: every rank calls it.
   static func make(_ c: TrainConfig, shard: Shard, trainingRows local: [Int], comm: Communicator) throws -> LossSpec {
     var spec = LossSpec(
       c.task.kind, labelSmoothing: Float(c.train.labelSmoothing), regression: c.task.loss,
@@ -78,8 +78,13 @@ extension LossSpec {
       }
       weights = w
     case .balanced:
+      // A class per sample, or per valid step (task.target: step: a sample's targets are (S, 1), its fused
+      // length steps valid); padded steps' labels are never read.
       var counts = [Double](repeating: 0, count: classes)
-      for i in local { counts[Int(shard.targets[i])] += 1 }
+      let W = shard.targetWidth, perStep = shard.targetSteps > 1
+      for i in local {
+        for t in 0..<(perStep ? Int(shard.lengths[i]) : 1) { counts[Int(shard.targets[i * W + t])] += 1 }
+      }
       comm.allreduceSum(&counts)
       let n = counts.reduce(0, +)
       try comm.agree {

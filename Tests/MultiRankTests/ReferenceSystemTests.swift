@@ -74,6 +74,20 @@ final class ReferenceSystemTests: MultiRankTestCase {
     XCTAssertEqual(try file.datasetInfo("/prediction").shape, [160, 50])
   }
 
+  /// Balanced class weights of per-step targets count the valid steps' labels of every rank's rows: 1 and 4
+  /// ranks train the same model (they used to count a sample's flattened labels by row index, which depended on
+  /// the world size).
+  func testSystemABalancedClassWeightsCountValidSteps() throws {
+    let data = path("a.h5")
+    try SynthExample.a.write(samples: 96, seed: 6, to: data)
+    _ = try checkRanksAgree(
+      "a", data: data,
+      [
+        "model.hidden": "8", "model.head_hidden": "[4]", "train.optimizer": "sgd", "train.lr": "0.1",
+        "train.epochs": "1", "train.batch_size": "16", "task.class_weights": "balanced",
+      ])
+  }
+
   /// System C: LSTM [wide, narrow] (whole sequence into the next layer) → last step → sigmoid; padded text.
   func testSystemCPerLayerWidths() throws {
     let data = path("c.h5")

@@ -32,6 +32,7 @@ final class AllocationTests: XCTestCase {
     for extra in [
       ["model.fusion=early", "model.layers=2"], ["model.fusion=late", "model.pooling=mean", "model.dropout=0.2"],
       ["model.fusion=early", "model.hidden=[8, 4]", "model.layers=2", "model.head_hidden=[6, 4]", "model.dropout=0.2"],
+      ["task.class_weights=balanced", "train.label_smoothing=0.1"],
       [
         "data.path=\(systemE)", "data.steps={text: 40}", "data.align=pad", "model.fusion=late", "task.kind=binary",
         "model.hidden={text: 8}", "model.encoders={image: {kind: conv, channels: [3]}}",
