@@ -36,6 +36,13 @@ started=$(date +%s)
 passed=0 failed=0
 pass() { echo "cluster: ok   $*"; passed=$((passed + 1)); }
 fail() { echo "cluster: FAIL $*"; failed=$((failed + 1)); }
+# The end of a job's log, and where a rank crashed the crash report's frames (Swift's backtracer prints them
+# before the registers, which a plain tail would show alone).
+show_log() {
+  grep -n -m1 -E 'crashed:|\*\*\* Signal [0-9]+' "$1" >/dev/null \
+    && sed -n "$(grep -n -m1 -E 'crashed:|\*\*\* Signal [0-9]+' "$1" | cut -d: -f1),+60p" "$1"
+  tail -"${2:-30}" "$1"
+}
 die() { echo "cluster: FAIL $*"; echo "cluster: $passed passed, $((failed + 1)) failed"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (it creates network namespaces and a bridge, and runs slurmctld/slurmd as root)"
@@ -270,7 +277,7 @@ else
   node_load=$(grep -m1 '^load per node: ' "$log")
   echo "cluster: ${node_load:-no 'load per node' line in $log}"
   if [ "$state" != COMPLETED ]; then
-    fail "2 nodes x 2 ranks: job $id ended ${state:-?}, not COMPLETED"; tail -30 "$log"
+    fail "2 nodes x 2 ranks: job $id ended ${state:-?}, not COMPLETED"; show_log "$log"
   elif [ "$nodelist" != "node[1-2]" ] && [ "$nodelist" != "node[1,3]" ] && [ "$nodelist" != "node[2-3]" ]; then
     fail "2 nodes x 2 ranks: job $id ran on '$nodelist', not on two nodes"
   elif [ "$tcp_between" -eq 0 ] || [ "$tcp_within" -ne 0 ] || [ "$vader_within" -eq 0 ]; then
@@ -331,11 +338,11 @@ else
   nodelist=$(job_field "$id" NodeList)
   epochs_second=$(sed -n '/^mmtrain-job: start .* restart 1 /,$p' "$log" | grep -c '^epoch ')
   if [ "$state" != COMPLETED ]; then
-    fail "preemption: job $id ended ${state:-?}, not COMPLETED"; tail -30 "$log"
+    fail "preemption: job $id ended ${state:-?}, not COMPLETED"; show_log "$log"
   elif [ "${restarts:-0}" -lt 1 ] || [ -z "$resumed" ]; then
-    fail "preemption: job $id: Restarts=$restarts, expected >= 1 and a resumed run (not requeued)"; tail -30 "$log"
+    fail "preemption: job $id: Restarts=$restarts, expected >= 1 and a resumed run (not requeued)"; show_log "$log"
   elif ! grep -q 'stopped by a signal' "$log"; then
-    fail "preemption: job $id: no 'stopped by a signal' in $log"; tail -30 "$log"
+    fail "preemption: job $id: no 'stopped by a signal' in $log"; show_log "$log"
   elif [ "$epochs_second" -ge 150 ]; then
     fail "preemption: job $id: the requeued run trained $epochs_second epochs: it started over instead of resuming"
   elif ! same_weights runs/preempt/latest runs/straight/latest; then
@@ -383,7 +390,7 @@ else
   mpirun_one_node 4 "$bin" cv --config cvpar-one.yaml --progress lines >cvpar-one.out 2>&1
   nodelist=$(job_field "$id" NodeList)
   if [ "$state" != COMPLETED ]; then
-    fail "cv parallel_folds: job $id ended ${state:-?}, not COMPLETED"; tail -20 runs/cvpar/slurm-"$id".out
+    fail "cv parallel_folds: job $id ended ${state:-?}, not COMPLETED"; show_log runs/cvpar/slurm-"$id".out 20
   elif ! cmp -s runs/cvpar/report/predictions.csv runs/cvpar-one/report/predictions.csv; then
     fail "cv parallel_folds: job $id's predictions.csv differs from a one-node mpirun -n 4 cv run's"
   else
@@ -408,7 +415,7 @@ else
   done
 fi
 if [ -n "$id" ] && ! grep -q '^epoch 5/' "$log" 2>/dev/null; then
-  fail "node failure: job $id ended $(job_field "$id" JobState) before epoch 5, nothing to kill"; tail -30 "$log"
+  fail "node failure: job $id ended $(job_field "$id" JobState) before epoch 5, nothing to kill"; show_log "$log"
 elif [ -n "$id" ]; then
   # node2 dies: its slurmd first (recorded PID), then every process left in its namespace (slurmstepd, ranks).
   killed_at=$(date +%s.%N)
@@ -432,9 +439,9 @@ elif [ -n "$id" ]; then
     || grep -m1 -E "Peer host: +node2|Node failure on node2|connect\(\) to ${addr[node2]//./\\.}:" "$log")
   last=$(readlink runs/nodefail/latest)
   if [ -z "$state" ] || ! awk -v t="$took" 'BEGIN {exit !(t <= 10 + 30)}'; then
-    fail "node failure: job $id did not end within dist.timeout_s + 30 s = 40 s after node2 died (state ${state:-?} after ${took}s)"; tail -20 "$log"
+    fail "node failure: job $id did not end within dist.timeout_s + 30 s = 40 s after node2 died (state ${state:-?} after ${took}s)"; show_log "$log" 20
   elif [ -z "$lost" ]; then
-    fail "node failure: job $id ended $state ${took}s after node2 died, but no line names the lost ranks or node"; tail -20 "$log"
+    fail "node failure: job $id ended $state ${took}s after node2 died, but no line names the lost ranks or node"; show_log "$log" 20
   else
     pass "node failure: node2 killed (slurmd and $(echo "$victims" | wc -w) processes in its namespace) after epoch 5; ${said}job $id ended $state ${took}s after: $lost"
   fi
@@ -455,7 +462,7 @@ elif [ -n "$id" ]; then
     log2=runs/nodefail/slurm-$id2.out
     nodelist=$(job_field "$id2" NodeList)
     if [ "$state" != COMPLETED ]; then
-      fail "node failure: the resubmitted job $id2 ended ${state:-?}, not COMPLETED"; tail -20 "$log2"
+      fail "node failure: the resubmitted job $id2 ended ${state:-?}, not COMPLETED"; show_log "$log2" 20
     elif ! grep -q -- "--resume" "$log2" || ! grep -q '^resumed: ' "$log2"; then
       fail "node failure: the resubmitted job $id2 did not resume from $last"; grep -v '^epoch' "$log2" | tail -20
     elif ! same_weights runs/nodefail/latest runs/nodefail-ref/latest; then
