@@ -56,19 +56,7 @@ extension TrainLoop {
       for j in 0..<mine {
         let mb = gather(j, first: first), count = chunks.chunks[j].count
         first += count
-        let logits = model.forward(mb, training: ctx)
-        let r: LossResult
-        if let steps = s.batch.stepRows {
-          steps.gather(logits: logits, targets: s.batch.targets.pointer, lengths: mb.fusedLengths, batch: count)
-          r = Loss.evaluate(
-            s.lossSpec, logits: steps.logits.pointer, targets: steps.targets.pointer, batch: steps.count,
-            outputs: model.outputs, denominator: denominator[0], dlogits: steps.dlogits.pointer)
-          steps.scatter(into: model.dlogits.pointer, batch: count)
-        } else {
-          r = Loss.evaluate(
-            s.lossSpec, logits: logits, targets: s.batch.targets.pointer, batch: count, outputs: model.outputs,
-            denominator: denominator[0], dlogits: model.dlogits.pointer)
-        }
+        let r = forwardAndLoss(mb, count: count, training: ctx)
         let last = j == mine - 1
         model.backward { k in
           sum.add(k)

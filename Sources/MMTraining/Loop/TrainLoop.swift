@@ -147,19 +147,7 @@ public final class TrainLoop {
     } else {
       let ctx = TrainingContext(
         seed: s.config.train.seed, epoch: epoch, modalityDropout: s.config.train.modalityDropout)
-      let logits = model.forward(mb, training: ctx)
-      let r: LossResult
-      if let steps = s.batch.stepRows {  // over the valid steps' rows; padded steps get no gradient
-        steps.gather(logits: logits, targets: s.batch.targets.pointer, lengths: mb.fusedLengths, batch: count)
-        r = Loss.evaluate(
-          s.lossSpec, logits: steps.logits.pointer, targets: steps.targets.pointer, batch: steps.count,
-          outputs: model.outputs, denominator: denominator[0], dlogits: steps.dlogits.pointer)
-        steps.scatter(into: model.dlogits.pointer, batch: count)
-      } else {
-        r = Loss.evaluate(
-          s.lossSpec, logits: logits, targets: s.batch.targets.pointer, batch: count, outputs: model.outputs,
-          denominator: denominator[0], dlogits: model.dlogits.pointer)
-      }
+      let r = forwardAndLoss(mb, count: count, training: ctx)
       model.backward { s.exchange.start($0) }  // each bucket's sum overlaps the rest of backward
       let rowCount = s.batch.stepRows?.count ?? count  // samples, or valid steps
       totals.lossSum += r.lossSum; totals.samples += Double(count); totals.rows += Double(rowCount)
@@ -174,6 +162,25 @@ public final class TrainLoop {
     var signal: Int32 = 0
     for k in 1..<StopSignal.slots where control[k] > 0 { signal = Int32(k) }  // the ranks agree on the largest
     return signal
+  }
+
+  /// A training forward of `mb` (its first `count` rows of the gathered batch) and its loss over
+  /// `denominator[0]`, which writes d loss / d logits into `model.dlogits` for backward. Per-step targets: over
+  /// the valid steps' rows only (padded steps get no gradient). Allocates nothing.
+  func forwardAndLoss(_ mb: ModelBatch, count: Int, training ctx: TrainingContext) -> LossResult {
+    let s = session, model = s.model
+    let logits = model.forward(mb, training: ctx)
+    guard let steps = s.batch.stepRows else {
+      return Loss.evaluate(
+        s.lossSpec, logits: logits, targets: s.batch.targets.pointer, batch: count, outputs: model.outputs,
+        denominator: denominator[0], dlogits: model.dlogits.pointer)
+    }
+    steps.gather(logits: logits, targets: s.batch.targets.pointer, lengths: mb.fusedLengths, batch: count)
+    let r = Loss.evaluate(
+      s.lossSpec, logits: steps.logits.pointer, targets: steps.targets.pointer, batch: steps.count,
+      outputs: model.outputs, denominator: denominator[0], dlogits: steps.dlogits.pointer)
+    steps.scatter(into: model.dlogits.pointer, batch: count)
+    return r
   }
 
   /// The epoch's record (validation, the divergence check, metrics.jsonl, the console line); returns the
