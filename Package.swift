@@ -8,8 +8,9 @@ import Foundation
 import PackageDescription
 
 // Release builds compile the Swift code for the build machine's CPU (`-target-cpu native`, as -march=native
-// does), so the point-wise gate math, the loss and the optimiser use its widest vectors (AVX2 or AVX-512: 8 or
-// 16 floats instead of SSE2's 4), with bit-identical results (no fast-math; element-wise loops). The binary then
+// does), so the point-wise gate math, the loss, the optimiser and the exact gradient sums of
+// dist.world_invariant use its widest vectors (AVX2 or AVX-512: 8 or 16 floats instead of SSE2's 4), with
+// bit-identical results (no fast-math; element-wise loops). The binary then
 // needs that CPU's instruction set where it runs. `MMTRAIN_PORTABLE=1 swift build -c release` builds for the
 // architecture's baseline (any x86-64), `MMTRAIN_TARGET_CPU=haswell` for a named CPU (the "Running on a cluster" article).
 let targetCPU: String? = {
@@ -57,7 +58,7 @@ let package = Package(
     .target(name: "MMKernels", cSettings: kernelC),  // C: the recurrent steps' packed-weight products; malloc tuning
     .target(name: "MMTensor", dependencies: ["MMCore", "COpenBLAS", "MMKernels"], swiftSettings: hostCPU),
     .target(name: "MMHDF5", dependencies: ["MMCore", "CHDF5"]),
-    .target(name: "MMDistributed", dependencies: ["MMCore", "MMTensor", "CMPI"]),  // ranks: MPI, the watchdog, every exchange
+    .target(name: "MMDistributed", dependencies: ["MMCore", "MMTensor", "CMPI"], swiftSettings: hostCPU),  // ranks: MPI, the watchdog, every exchange
     .target(name: "MMData", dependencies: ["MMCore", "MMHDF5", "MMTensor", "MMDistributed"], swiftSettings: hostCPU),
     .target(name: "MMModel", dependencies: ["MMCore", "MMTensor"], swiftSettings: hostCPU),
     .target(name: "MMOptim", dependencies: ["MMCore", "MMModel"], swiftSettings: hostCPU),
