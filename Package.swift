@@ -50,6 +50,9 @@ let package = Package(
       name: "CHDF5", path: "Sources/CHDF5", pkgConfig: "hdf5-serial",
       providers: [.apt(["libhdf5-dev"])]),
     .systemLibrary(
+      name: "CDeflate", path: "Sources/CDeflate", pkgConfig: "libdeflate",
+      providers: [.apt(["libdeflate-dev"])]),
+    .systemLibrary(
       name: "COpenBLAS", path: "Sources/COpenBLAS", pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev"])]),
 
@@ -57,7 +60,7 @@ let package = Package(
     .target(name: "MMCore"),  // the one error type and exit codes, the console, TaskKind: what every room shares
     .target(name: "MMKernels", cSettings: kernelC),  // C: the recurrent steps' packed-weight products; malloc tuning
     .target(name: "MMTensor", dependencies: ["MMCore", "COpenBLAS", "MMKernels"], swiftSettings: hostCPU),
-    .target(name: "MMHDF5", dependencies: ["MMCore", "CHDF5"]),
+    .target(name: "MMHDF5", dependencies: ["MMCore", "CHDF5", "CDeflate"]),
     .target(name: "MMDistributed", dependencies: ["MMCore", "MMTensor", "CMPI"], swiftSettings: hostCPU),  // ranks: MPI, the watchdog, every exchange
     .target(name: "MMData", dependencies: ["MMCore", "MMHDF5", "MMTensor", "MMDistributed"], swiftSettings: hostCPU),
     .target(name: "MMModel", dependencies: ["MMCore", "MMTensor"], swiftSettings: hostCPU),

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 config=${1:-release}
 
-packages=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev pkg-config)
+packages=(libopenmpi-dev openmpi-bin libopenblas-dev libhdf5-dev libdeflate-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

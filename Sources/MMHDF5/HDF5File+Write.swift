@@ -36,11 +36,13 @@ extension HDF5File {
       memoryType: mm_h5t_native_float(), checksummed: checksummed)
   }
 
-  /// As above, stored in chunks of `chunkRows` rows (every other dimension whole), optionally byte-shuffled and
-  /// gzip-compressed at `gzipLevel` (0...9): how h5py writes resizable or compressed datasets. For tests and
-  /// benchmarks of the loader's chunked reads; mmtrain's own files are contiguous.
+  /// As above, stored in chunks of `chunkRows` rows (every other dimension whole, or `chunk`'s sizes when given:
+  /// h5py's `chunks=True` cuts every dimension), optionally byte-shuffled, gzip-compressed at `gzipLevel` (0...9)
+  /// and checksummed (fletcher32): how h5py writes resizable or compressed datasets. For tests and benchmarks of
+  /// the loader's chunked reads; mmtrain's own files are contiguous.
   public func writeFloats(
-    _ path: String, _ values: [Float], shape: [Int], chunkRows: Int, gzipLevel: Int? = nil, shuffle: Bool = false
+    _ path: String, _ values: [Float], shape: [Int], chunkRows: Int, chunk sizes: [Int]? = nil, gzipLevel: Int? = nil,
+    shuffle: Bool = false, checksummed: Bool = false
   ) throws {
     let name = absolute(path), what = "dataset '\(name)'"
     guard shape.count >= 1, chunkRows >= 1 else {
@@ -49,10 +51,16 @@ extension HDF5File {
     let list = H5Pcreate(mm_h5p_dataset_create())
     guard list >= 0 else { throw failure("cannot create a property list for \(what)") }
     defer { _ = H5Pclose(list) }
-    let chunk = ([min(chunkRows, max(shape[0], 1))] + shape.dropFirst().map { max($0, 1) }).map { hsize_t($0) }
+    guard sizes.map({ $0.count == shape.count && $0.allSatisfy { $0 >= 1 } }) ?? true else {
+      throw error("cannot write \(what) in chunks of \(sizes!): one size >= 1 per dimension of \(shape)")
+    }
+    let chunk = (sizes ?? ([min(chunkRows, max(shape[0], 1))] + shape.dropFirst().map { max($0, 1) })).map {
+      hsize_t($0)
+    }
     guard H5Pset_chunk(list, Int32(chunk.count), chunk) >= 0,
       !shuffle || H5Pset_shuffle(list) >= 0,
-      gzipLevel.map({ H5Pset_deflate(list, UInt32($0)) >= 0 }) ?? true
+      gzipLevel.map({ H5Pset_deflate(list, UInt32($0)) >= 0 }) ?? true,
+      !checksummed || H5Pset_fletcher32(list) >= 0
     else { throw failure("cannot set up chunked storage for \(what)") }
     try values.withUnsafeBytes {
       try writeArray(

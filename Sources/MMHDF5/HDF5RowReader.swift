@@ -19,11 +19,16 @@ public final class HDF5RowReader {
   /// The filters on the dataset's chunks, in pipeline order (empty: stored as written).
   public let filters: [HDF5Filter]
   public var rowCount: Int { shape.first ?? 0 }
+  /// Whether reads decode the stored chunks here (gzip, + shuffle, float32 block reads: ChunkDecoder) rather
+  /// than through HDF5's filters.
+  public var decodesChunks: Bool { decoder != nil }
   /// Values per row: the product of every dimension but the first.
   public var rowSize: Int { shape.dropFirst().reduce(1, *) }
 
   private var dataset: hid_t
   private let chunkShape: [Int]
+  /// Block reads of a gzip (+ shuffle) float32 dataset: its chunks decoded here, not by HDF5 (ChunkDecoder).
+  private var decoder: ChunkDecoder?
 
   /// Opens `path` for reads of up to `cacheRows` rows at a time (the chunk cache is sized for them), or, for
   /// random rows, with a chunk cache of `cacheBytes` when compressed.
@@ -67,6 +72,10 @@ public final class HDF5RowReader {
     }
     dataset = H5Dopen2(try file.fileID(), self.path, access)
     guard dataset >= 0 else { throw file.failure("cannot open dataset '\(self.path)'") }
+    // Random rows (cacheBytes) keep HDF5's chunk cache: a chunk is decoded once for all the rows it serves.
+    if cacheBytes == nil && chunkRows != nil {
+      decoder = ChunkDecoder(dataset: dataset, shape: shape, chunk: chunkShape, filters: filters)
+    }
   }
 
   deinit { close() }
@@ -74,6 +83,7 @@ public final class HDF5RowReader {
   public func close() {
     guard dataset >= 0 else { return }
     HDF5.silenceErrorStackOnThisThread()
+    decoder = nil
     _ = H5Dclose(dataset)
     dataset = -1
   }
@@ -100,6 +110,13 @@ public final class HDF5RowReader {
         "dataset '\(path)' rows \(rows) hold \(rows.count * rowSize) values; the buffer has room for \(count)")
     }
     guard count > 0 else { return }
+    if let decoder, memoryType == mm_h5t_native_float(), let destination {
+      do {
+        return try decoder.read(rows: rows, into: destination.assumingMemoryBound(to: Float.self))
+      } catch let failure as ChunkDecoder.DecodeFailure {
+        throw corruptChunk(failure.band..<min(failure.band + decoder.chunk[0], rowCount), cause: nil)
+      } catch is ChunkDecoder.Unwritten {}  // HDF5 fills it: read through HDF5
+    }
     if try select(rows, memoryType: memoryType, into: destination) { return }
     let cause = HDF5.innermostErrorMessage()
     throw diagnose(rows, cause: cause)
@@ -139,15 +156,19 @@ public final class HDF5RowReader {
     while band < rows.upperBound {
       let chunk = band..<min(band + chunkRows, rowCount)
       if (try? select(chunk, memoryType: mm_h5t_native_float(), into: scratch)) != true {
-        let inner = HDF5.innermostErrorMessage() ?? cause
-        let names = filters.map(\.name).joined(separator: ", ")
-        return file.error(
-          "dataset '\(path)' rows \(chunk.lowerBound)..<\(chunk.upperBound) cannot be read: their chunk is corrupt (filters \(names)); "
-            + "the file is damaged: write it again from its source", cause: inner)
+        return corruptChunk(chunk, cause: HDF5.innermostErrorMessage() ?? cause)
       }
       band += chunkRows
     }
     return file.error("cannot read rows \(rows) of dataset '\(path)'", cause: cause)
+  }
+
+  /// The one line for a chunk (its `rows`) whose stored bytes do not decode.
+  private func corruptChunk(_ rows: Range<Int>, cause: String?) -> MMError {
+    let names = filters.map(\.name).joined(separator: ", ")
+    return file.error(
+      "dataset '\(path)' rows \(rows.lowerBound)..<\(rows.upperBound) cannot be read: their chunk is corrupt (filters \(names)); "
+        + "the file is damaged: write it again from its source", cause: cause)
   }
 
   private static func prime(atLeast n: Int) -> Int {

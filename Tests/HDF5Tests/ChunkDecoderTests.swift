@@ -1,0 +1,91 @@
+import Foundation
+import MMHDF5
+import TestSupport
+import XCTest
+
+/// The loader's own decoding of gzip (+ shuffle) chunks (ChunkDecoder): the rows it places equal the values
+/// written, for chunks cut across every dimension (edge chunks included), reads that start and end inside a
+/// chunk, chunks HDF5 never wrote and chunks stored with a filter skipped; anything else goes through HDF5.
+final class ChunkDecoderTests: XCTestCase {
+  var dir: URL!
+  override func setUp() { dir = makeTemporaryDirectory("hdf5-decoder") }
+  override func tearDown() { try? FileManager.default.removeItem(at: dir) }
+
+  func values(_ count: Int) -> [Float] { (0..<count).map { Float($0) * 0.37 - 11 } }
+
+  /// Reads `rows` of `reader` and compares them with `expected` (row-major, `rowSize` values a row).
+  func check(
+    _ reader: HDF5RowReader, _ rows: Range<Int>, _ expected: [Float], rowSize: Int, _ what: String,
+    line: UInt = #line
+  ) throws {
+    var got = [Float](repeating: .nan, count: rows.count * rowSize)
+    try got.withUnsafeMutableBufferPointer { try reader.readFloats(rows: rows, into: $0) }
+    XCTAssertEqual(
+      got, Array(expected[(rows.lowerBound * rowSize)..<(rows.upperBound * rowSize)]), "\(what) rows \(rows)",
+      line: line)
+  }
+
+  func testDecodedRowsEqualTheValuesWhateverTheChunkShape() throws {
+    for (shape, chunk) in [
+      ([23, 5, 7], [4, 2, 3]),  // h5py's chunks=True cuts every dimension; edge chunks on each
+      ([23, 5, 7], [23, 5, 7]),  // one chunk
+      ([23, 5, 7], [1, 1, 1]),
+      ([23, 9], [4, 4]),
+      ([11, 3, 4, 5], [3, 2, 3, 2]),
+      ([23], [5]),
+    ] {
+      for shuffle in [false, true] {
+        let what = "shape \(shape) chunks \(chunk) shuffle \(shuffle)"
+        let count = shape.reduce(1, *), rowSize = count / shape[0], n = shape[0]
+        let expected = values(count)
+        let path = dir.appendingPathComponent("d.h5").path
+        let f = try HDF5File(path: path, mode: .truncate)
+        try f.writeFloats("/x", expected, shape: shape, chunkRows: 1, chunk: chunk, gzipLevel: 4, shuffle: shuffle)
+        f.close()
+        let reader = try HDF5RowReader(try HDF5File(path: path), "/x", cacheRows: 6)
+        XCTAssertTrue(reader.decodesChunks, what)
+        for rows in [0..<n, 3..<9, 7..<8, (n - 1)..<n, 4..<4] {
+          try check(reader, rows, expected, rowSize: rowSize, what)
+        }
+        // consecutive blocks that start and end inside chunks (the band kept between reads)
+        var first = 0
+        for size in [2, 5, 1, 6, 3, 7, 9, 20] where first < n {
+          let rows = first..<min(first + size, n)
+          try check(reader, rows, expected, rowSize: rowSize, "\(what), consecutive")
+          first = rows.upperBound
+        }
+      }
+    }
+  }
+
+  func testUnwrittenChunksAndSkippedFiltersReadAsHDF5Has() throws {
+    // make_filter_fixture.py: rows 4..<8 never written (zeros), rows 8..<10 stored shuffled but not compressed.
+    let path = fixturesDirectory().appendingPathComponent("gzip_partial.h5").path
+    let reader = try HDF5RowReader(try HDF5File(path: path), "/x", cacheRows: 4)
+    XCTAssertTrue(reader.decodesChunks)
+    var expected = (0..<120).map { Float($0) * 0.25 - 3 }
+    for k in (4 * 12)..<(8 * 12) { expected[k] = 0 }
+    for rows in [0..<10, 0..<4, 2..<6, 4..<8, 6..<10, 9..<10] {
+      try check(reader, rows, expected, rowSize: 12, "fixture")
+    }
+  }
+
+  func testOtherStorageGoesThroughHDF5() throws {
+    let shape = [9, 2, 3], expected = values(54)
+    let path = dir.appendingPathComponent("o.h5").path
+    let f = try HDF5File(path: path, mode: .truncate)
+    try f.writeFloats("/sum", expected, shape: shape, chunkRows: 4, gzipLevel: 4, checksummed: true)
+    try f.writeFloats("/plain", expected, shape: shape, chunkRows: 4)
+    try f.writeFloats("/gzip", expected, shape: shape, chunkRows: 4, gzipLevel: 1, shuffle: true)
+    f.close()
+    let file = try HDF5File(path: path)
+    for (name, decodes) in [("/sum", false), ("/plain", false), ("/gzip", true)] {
+      let reader = try HDF5RowReader(file, name, cacheRows: 4)
+      XCTAssertEqual(reader.decodesChunks, decodes, name)
+      try check(reader, 1..<8, expected, rowSize: 6, name)
+    }
+    let random = try HDF5RowReader(file, "/gzip", cacheBytes: 1 << 20)
+    XCTAssertFalse(random.decodesChunks, "random rows keep HDF5's chunk cache")
+    try check(random, 5..<6, expected, rowSize: 6, "random")
+  }
+}
