@@ -1,5 +1,6 @@
 import CDeflate
 import CHDF5
+import Dispatch
 
 /// Reads a gzip (and shuffle) float32 dataset's chunks as stored (`H5Dread_chunk`) and decodes them here:
 /// libdeflate for the zlib stream, then the byte unshuffle, then each chunk's rows are placed in the caller's
@@ -22,18 +23,25 @@ final class ChunkDecoder {
   let shape: [Int], chunk: [Int]
   let shuffled: Bool  // pipeline index 0 is shuffle, then deflate at index 1; else deflate alone at index 0
   let chunkFloats: Int
+  /// Threads that decode a band's chunks (the calling one among them); HDF5 is called from the calling thread only.
+  let threads: Int
   private let rowSize: Int
   /// Chunk offsets of one band across dimensions 1..<rank (dimension 0's offset is the band's first row).
   private let offsets: [[Int]]
-  private let decoder: OpaquePointer
+  /// A band's chunks as stored: chunk k's bytes at `raw + rawOffsets[k]`, `rawSizes[k]` of them, `masks[k]` the
+  /// filters skipped for it.
   private var raw: UnsafeMutableRawPointer, rawCapacity: Int
-  private let decoded: UnsafeMutablePointer<Float>, unshuffled: UnsafeMutablePointer<Float>  // one chunk each
+  private var rawOffsets: [Int], rawSizes: [Int], masks: [UInt32]
+  /// Per decoding thread: a libdeflate decompressor (not thread-safe) and one chunk of scratch, twice.
+  private let decoders: [OpaquePointer]
+  private let scratch: UnsafeMutablePointer<Float>  // (threads, 2, chunkFloats)
+  private let failed: UnsafeMutablePointer<Bool>  // per chunk of the band being decoded (threads write their own)
   /// The last band read in part: its first row, and its chunks decoded in `offsets` order (`keptChunks`).
   private var keptBand: Int? = nil
   private var keptChunks: UnsafeMutablePointer<Float>? = nil
 
   /// nil when this decoder does not handle the dataset (its filters, its type, or not chunked).
-  init?(dataset: hid_t, shape: [Int], chunk: [Int], filters: [HDF5Filter]) {
+  init?(dataset: hid_t, shape: [Int], chunk: [Int], filters: [HDF5Filter], threads: Int = 1) {
     guard !shape.isEmpty, chunk.count == shape.count, chunk.allSatisfy({ $0 > 0 }) else { return nil }
     switch filters.map(\.id) {
     case [1]: shuffled = false
@@ -44,8 +52,6 @@ final class ChunkDecoder {
     guard type >= 0 else { return nil }
     defer { _ = H5Tclose(type) }
     guard H5Tequal(type, mm_h5t_ieee_f32le()) > 0 else { return nil }
-    guard let decoder = libdeflate_alloc_decompressor() else { return nil }
-    self.decoder = decoder
     self.dataset = dataset
     self.shape = shape
     self.chunk = chunk
@@ -56,17 +62,27 @@ final class ChunkDecoder {
       offsets = offsets.flatMap { o in stride(from: 0, to: shape[d], by: chunk[d]).map { o + [$0] } }
     }
     self.offsets = offsets
-    rawCapacity = chunkFloats * 4 + 4096
+    self.threads = max(1, min(threads, offsets.count))
+    decoders = (0..<self.threads).compactMap { _ in libdeflate_alloc_decompressor() }
+    guard decoders.count == self.threads else {
+      for d in decoders { libdeflate_free_decompressor(d) }
+      return nil
+    }
+    rawCapacity = offsets.count * (chunkFloats * 4 + 64)
     raw = .allocate(byteCount: rawCapacity, alignment: 64)
-    decoded = .allocate(capacity: chunkFloats)
-    unshuffled = .allocate(capacity: shuffled ? chunkFloats : 1)
+    rawOffsets = [Int](repeating: 0, count: offsets.count)
+    rawSizes = rawOffsets
+    masks = [UInt32](repeating: 0, count: offsets.count)
+    failed = .allocate(capacity: offsets.count)
+    failed.initialize(repeating: false, count: offsets.count)
+    scratch = .allocate(capacity: self.threads * 2 * chunkFloats)
   }
 
   deinit {
-    libdeflate_free_decompressor(decoder)
+    for d in decoders { libdeflate_free_decompressor(d) }
     raw.deallocate()
-    decoded.deallocate()
-    unshuffled.deallocate()
+    scratch.deallocate()
+    failed.deallocate()
     keptChunks?.deallocate()
   }
 
@@ -77,55 +93,86 @@ final class ChunkDecoder {
     while band < rows.upperBound {
       let whole = band..<min(band + bandRows, shape[0])
       let take = max(rows.lowerBound, band)..<min(rows.upperBound, whole.upperBound)
-      if keptBand == band, let chunks = keptChunks {
-        for k in offsets.indices { place(chunks + k * chunkFloats, band, offsets[k], take, rows, destination) }
-      } else if take == whole {
-        for k in offsets.indices { place(try decode(band, offsets[k]), band, offsets[k], take, rows, destination) }
-      } else {  // a band needed in part: decoded whole and kept for the read that needs the rest
+      if keptBand != band {
+        try fetch(band)
+        if take == whole {
+          try decode(band) { k, values in self.place(values, band, self.offsets[k], take, rows, destination) }
+          band += bandRows
+          continue
+        }
+        // A band needed in part: decoded whole and kept for the read that needs the rest.
         let chunks = keptChunks ?? .allocate(capacity: offsets.count * chunkFloats)
         keptChunks = chunks
         keptBand = nil
-        for k in offsets.indices {
-          (chunks + k * chunkFloats).update(from: try decode(band, offsets[k]), count: chunkFloats)
-        }
+        try decode(band) { k, values in (chunks + k * self.chunkFloats).update(from: values, count: self.chunkFloats) }
         keptBand = band
-        for k in offsets.indices { place(chunks + k * chunkFloats, band, offsets[k], take, rows, destination) }
       }
+      for k in offsets.indices { place(keptChunks! + k * chunkFloats, band, offsets[k], take, rows, destination) }
       band += bandRows
     }
   }
 
-  /// The chunk at (band, offsets), read as stored and decoded; the returned floats stay valid until the next call.
-  private func decode(_ band: Int, _ offset: [Int]) throws -> UnsafeMutablePointer<Float> {
-    var origin = [hsize_t(band)] + offset.map { hsize_t($0) }
-    var stored: hsize_t = 0, address: haddr_t = 0, mask: UInt32 = 0
-    guard H5Dget_chunk_info_by_coord(dataset, &origin, &mask, &address, &stored) >= 0 else {
-      throw DecodeFailure(band: band)
+  /// Reads the band's chunks as stored (HDF5, this thread).
+  private func fetch(_ band: Int) throws {
+    var origin = [hsize_t](repeating: 0, count: shape.count)
+    var total = 0
+    for k in offsets.indices {
+      origin[0] = hsize_t(band)
+      for d in 1..<shape.count { origin[d] = hsize_t(offsets[k][d - 1]) }
+      var stored: hsize_t = 0, address: haddr_t = 0
+      guard H5Dget_chunk_info_by_coord(dataset, &origin, &masks[k], &address, &stored) >= 0 else {
+        throw DecodeFailure(band: band)
+      }
+      guard stored > 0, address != haddr_t.max else { throw Unwritten() }  // HADDR_UNDEF: never written
+      let size = Int(stored)
+      if total + size > rawCapacity {  // (compressed larger than raw: a stored chunk may be, slightly)
+        let grown = UnsafeMutableRawPointer.allocate(byteCount: 2 * (total + size), alignment: 64)
+        grown.copyMemory(from: raw, byteCount: total)
+        raw.deallocate()
+        raw = grown
+        rawCapacity = 2 * (total + size)
+      }
+      rawOffsets[k] = total
+      rawSizes[k] = size
+      guard H5Dread_chunk(dataset, mm_h5p_default(), &origin, &masks[k], raw + total) >= 0 else {
+        throw DecodeFailure(band: band)
+      }
+      total += (size + 63) & ~63
     }
-    guard stored > 0, address != haddr_t.max else { throw Unwritten() }  // HADDR_UNDEF: never written
-    if Int(stored) > rawCapacity {
-      raw.deallocate()
-      rawCapacity = Int(stored)
-      raw = .allocate(byteCount: rawCapacity, alignment: 64)
+  }
+
+  /// Decodes the fetched chunks on `threads` threads (chunk k on thread k mod threads) and hands each to `use`
+  /// (on that thread: `use` must touch only chunk k's own memory).
+  private func decode(_ band: Int, _ use: @escaping (Int, UnsafePointer<Float>) -> Void) throws {
+    let n = offsets.count, workers = threads
+    let work = { (w: Int) in
+      for k in stride(from: w, to: n, by: workers) {
+        let values = self.decode(chunk: k, thread: w)
+        if let values { use(k, values) }
+        self.failed[k] = values == nil
+      }
     }
-    guard H5Dread_chunk(dataset, mm_h5p_default(), &origin, &mask, raw) >= 0 else { throw DecodeFailure(band: band) }
-    let bytes = chunkFloats * 4
+    if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
+    for k in 0..<n where failed[k] { throw DecodeFailure(band: band) }
+  }
+
+  /// Chunk k of the fetched band, decoded in thread w's scratch; nil when its bytes do not decode.
+  private func decode(chunk k: Int, thread w: Int) -> UnsafePointer<Float>? {
+    let bytes = chunkFloats * 4, input = raw + rawOffsets[k], stored = rawSizes[k], mask = masks[k]
+    let decoded = scratch + (2 * w) * chunkFloats, unshuffled = decoded + chunkFloats
     let deflateBit: UInt32 = shuffled ? 2 : 1, shuffleBit: UInt32 = 1
     // A filter whose bit is set in the mask was skipped for this chunk (HDF5 stores such a chunk as it was).
-    var data = UnsafeMutableRawPointer(decoded)
     if mask & deflateBit == 0 {
       var produced = 0
-      let status = libdeflate_zlib_decompress(decoder, raw, Int(stored), data, bytes, &produced)
-      guard status == LIBDEFLATE_SUCCESS, produced == bytes else { throw DecodeFailure(band: band) }
+      let status = libdeflate_zlib_decompress(decoders[w], input, stored, decoded, bytes, &produced)
+      guard status == LIBDEFLATE_SUCCESS, produced == bytes else { return nil }
     } else {
-      guard Int(stored) == bytes else { throw DecodeFailure(band: band) }
-      data.copyMemory(from: raw, byteCount: bytes)
+      guard stored == bytes else { return nil }
+      UnsafeMutableRawPointer(decoded).copyMemory(from: input, byteCount: bytes)
     }
-    if shuffled && mask & shuffleBit == 0 {
-      Self.unshuffle(data.assumingMemoryBound(to: UInt8.self), into: unshuffled, count: chunkFloats)
-      data = UnsafeMutableRawPointer(unshuffled)
-    }
-    return data.assumingMemoryBound(to: Float.self)
+    guard shuffled && mask & shuffleBit == 0 else { return UnsafePointer(decoded) }
+    Self.unshuffle(UnsafeRawPointer(decoded).assumingMemoryBound(to: UInt8.self), into: unshuffled, count: chunkFloats)
+    return UnsafePointer(unshuffled)
   }
 
   /// HDF5's shuffle, undone for 4-byte values: byte j of value i is stored at j·n + i.

@@ -22,6 +22,9 @@ public final class HDF5RowReader {
   /// Whether reads decode the stored chunks here (gzip, + shuffle, float32 block reads: ChunkDecoder) rather
   /// than through HDF5's filters.
   public var decodesChunks: Bool { decoder != nil }
+  /// Threads that decode a gzip dataset's chunks in block reads (ChunkDecoder); training sets it to
+  /// `train.blas_threads`, the cores a rank is given.
+  nonisolated(unsafe) public static var decodeThreads = 1
   /// Values per row: the product of every dimension but the first.
   public var rowSize: Int { shape.dropFirst().reduce(1, *) }
 
@@ -74,7 +77,8 @@ public final class HDF5RowReader {
     guard dataset >= 0 else { throw file.failure("cannot open dataset '\(self.path)'") }
     // Random rows (cacheBytes) keep HDF5's chunk cache: a chunk is decoded once for all the rows it serves.
     if cacheBytes == nil && chunkRows != nil {
-      decoder = ChunkDecoder(dataset: dataset, shape: shape, chunk: chunkShape, filters: filters)
+      decoder = ChunkDecoder(
+        dataset: dataset, shape: shape, chunk: chunkShape, filters: filters, threads: HDF5RowReader.decodeThreads)
     }
   }
 

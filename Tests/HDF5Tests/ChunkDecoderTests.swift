@@ -58,6 +58,26 @@ final class ChunkDecoderTests: XCTestCase {
     }
   }
 
+  func testSeveralDecodingThreadsPlaceTheSameRows() throws {
+    let shape = [40, 6, 9], chunk = [6, 2, 4], expected = values(40 * 54)
+    let path = dir.appendingPathComponent("t.h5").path
+    let f = try HDF5File(path: path, mode: .truncate)
+    try f.writeFloats("/x", expected, shape: shape, chunkRows: 1, chunk: chunk, gzipLevel: 6, shuffle: true)
+    f.close()
+    defer { HDF5RowReader.decodeThreads = 1 }
+    for threads in [2, 3, 8] {
+      HDF5RowReader.decodeThreads = threads
+      let reader = try HDF5RowReader(try HDF5File(path: path), "/x", cacheRows: 10)
+      XCTAssertTrue(reader.decodesChunks)
+      var first = 0
+      for size in [4, 10, 3, 13, 10] {
+        let rows = first..<min(first + size, 40)
+        try check(reader, rows, expected, rowSize: 54, "\(threads) threads")
+        first = rows.upperBound
+      }
+    }
+  }
+
   func testUnwrittenChunksAndSkippedFiltersReadAsHDF5Has() throws {
     // make_filter_fixture.py: rows 4..<8 never written (zeros), rows 8..<10 stored shuffled but not compressed.
     let path = fixturesDirectory().appendingPathComponent("gzip_partial.h5").path

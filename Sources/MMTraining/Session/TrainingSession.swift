@@ -79,6 +79,7 @@ public final class TrainingSession {
     progress = Console(mode: options.progress, speaks: comm.isRoot)
     run = RunDirectory(path: c.checkpoint.dir)
     BLAS.setThreads(c.train.blasThreads)
+    HDF5RowReader.decodeThreads = c.train.blasThreads  // the cores a rank has also decode gzip chunks at start-up
     comm.startWatchdog(timeoutSeconds: c.dist.timeoutSeconds)
     let claim = options.inference ? nil : try RunDirectoryClaim(run, config: c, comm: comm, resume: options.resume)
     directory = claim
