@@ -36,12 +36,14 @@ final class ChunkDecoder {
   private let decoders: [OpaquePointer]
   private let scratch: UnsafeMutablePointer<Float>  // (threads, 2, chunkFloats)
   private let failed: UnsafeMutablePointer<Bool>  // per chunk of the band being decoded (threads write their own)
-  /// The last band read in part: its first row, and its chunks decoded in `offsets` order (`keptChunks`).
-  private var keptBand: Int? = nil
-  private var keptChunks: UnsafeMutablePointer<Float>? = nil
+  /// Bands read in part, decoded (their chunks in `offsets` order), the most recently used last: at most
+  /// `keptLimit` of them (block reads: 1, the band two blocks share; random rows: as many as the cache allows).
+  private var kept: [(band: Int, chunks: UnsafeMutablePointer<Float>)] = []
+  private let keptLimit: Int
 
   /// nil when this decoder does not handle the dataset (its filters, its type, or not chunked).
-  init?(dataset: hid_t, shape: [Int], chunk: [Int], filters: [HDF5Filter], threads: Int = 1) {
+  /// `cacheBytes`: memory for decoded bands kept between reads (nil: one band, for reads in blocks).
+  init?(dataset: hid_t, shape: [Int], chunk: [Int], filters: [HDF5Filter], threads: Int = 1, cacheBytes: Int? = nil) {
     guard !shape.isEmpty, chunk.count == shape.count, chunk.allSatisfy({ $0 > 0 }) else { return nil }
     switch filters.map(\.id) {
     case [1]: shuffled = false
@@ -62,6 +64,7 @@ final class ChunkDecoder {
       offsets = offsets.flatMap { o in stride(from: 0, to: shape[d], by: chunk[d]).map { o + [$0] } }
     }
     self.offsets = offsets
+    keptLimit = max(1, (cacheBytes ?? 0) / max(offsets.count * chunkFloats * 4, 1))
     self.threads = max(1, min(threads, offsets.count))
     decoders = (0..<self.threads).compactMap { _ in libdeflate_alloc_decompressor() }
     guard decoders.count == self.threads else {
@@ -83,7 +86,7 @@ final class ChunkDecoder {
     raw.deallocate()
     scratch.deallocate()
     failed.deallocate()
-    keptChunks?.deallocate()
+    for k in kept { k.chunks.deallocate() }
   }
 
   /// Rows `rows` (every other dimension whole) into `destination`, row-major.
@@ -93,21 +96,32 @@ final class ChunkDecoder {
     while band < rows.upperBound {
       let whole = band..<min(band + bandRows, shape[0])
       let take = max(rows.lowerBound, band)..<min(rows.upperBound, whole.upperBound)
-      if keptBand != band {
+      var slot = kept.lastIndex { $0.band == band }
+      if slot == nil {
         try fetch(band)
         if take == whole {
           try decode(band) { k, values in self.place(values, band, self.offsets[k], take, rows, destination) }
           band += bandRows
           continue
         }
-        // A band needed in part: decoded whole and kept for the read that needs the rest.
-        let chunks = keptChunks ?? .allocate(capacity: offsets.count * chunkFloats)
-        keptChunks = chunks
-        keptBand = nil
-        try decode(band) { k, values in (chunks + k * self.chunkFloats).update(from: values, count: self.chunkFloats) }
-        keptBand = band
+        // A band needed in part: decoded whole and kept for the reads that need the rest.
+        let chunks =
+          kept.count == keptLimit ? kept.removeFirst().chunks : .allocate(capacity: offsets.count * chunkFloats)
+        do {
+          try decode(band) { k, values in (chunks + k * self.chunkFloats).update(from: values, count: self.chunkFloats)
+          }
+        } catch {
+          chunks.deallocate()
+          throw error
+        }
+        kept.append((band, chunks))
+        slot = kept.count - 1
+      } else if slot! != kept.count - 1 {
+        kept.append(kept.remove(at: slot!))  // the most recently used last
+        slot = kept.count - 1
       }
-      for k in offsets.indices { place(keptChunks! + k * chunkFloats, band, offsets[k], take, rows, destination) }
+      let chunks = kept[slot!].chunks
+      for k in offsets.indices { place(chunks + k * chunkFloats, band, offsets[k], take, rows, destination) }
       band += bandRows
     }
   }

@@ -19,8 +19,8 @@ public final class HDF5RowReader {
   /// The filters on the dataset's chunks, in pipeline order (empty: stored as written).
   public let filters: [HDF5Filter]
   public var rowCount: Int { shape.first ?? 0 }
-  /// Whether reads decode the stored chunks here (gzip, + shuffle, float32 block reads: ChunkDecoder) rather
-  /// than through HDF5's filters.
+  /// Whether reads decode the stored chunks here (gzip, + shuffle, float32: ChunkDecoder) rather than through
+  /// HDF5's filters.
   public var decodesChunks: Bool { decoder != nil }
   /// Threads that decode a gzip dataset's chunks in block reads (ChunkDecoder); training sets it to
   /// `train.blas_threads`, the cores a rank is given.
@@ -75,10 +75,11 @@ public final class HDF5RowReader {
     }
     dataset = H5Dopen2(try file.fileID(), self.path, access)
     guard dataset >= 0 else { throw file.failure("cannot open dataset '\(self.path)'") }
-    // Random rows (cacheBytes) keep HDF5's chunk cache: a chunk is decoded once for all the rows it serves.
-    if cacheBytes == nil && chunkRows != nil {
+    // Random rows (cacheBytes) keep up to cacheBytes of decoded chunk bands, as HDF5's chunk cache would.
+    if chunkRows != nil {
       decoder = ChunkDecoder(
-        dataset: dataset, shape: shape, chunk: chunkShape, filters: filters, threads: HDF5RowReader.decodeThreads)
+        dataset: dataset, shape: shape, chunk: chunkShape, filters: filters, threads: HDF5RowReader.decodeThreads,
+        cacheBytes: cacheBytes)
     }
   }
 
