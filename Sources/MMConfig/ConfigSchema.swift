@@ -273,7 +273,8 @@ enum ConfigSchema {
       aliases: ["random_seed", "rng_seed", "random_state"]),
     .int(
       "train.blas_threads", \.train.blasThreads, default: 1, min: 1,
-      help: "OpenBLAS threads per rank. Keep ranks × blas_threads ≤ cores.",
+      help: "OpenBLAS threads per rank, and the threads that decode gzip chunks at start-up. Keep ranks × "
+        + "blas_threads ≤ cores.",
       aliases: ["threads", "num_threads", "omp_num_threads", "openblas_threads", "blas"]),
 
     // MARK: checkpoint
