@@ -78,6 +78,31 @@ final class ChunkDecoderTests: XCTestCase {
     }
   }
 
+  func testACorruptChunkNamesItsRowsWhateverTheThreads() throws {
+    let shape = [20, 6, 9], expected = values(20 * 54)
+    let path = dir.appendingPathComponent("bad.h5").path
+    let f = try HDF5File(path: path, mode: .truncate)
+    try f.writeFloats("/x", expected, shape: shape, chunkRows: 1, chunk: [5, 2, 4], gzipLevel: 4, shuffle: true)
+    f.close()
+    let at = try XCTUnwrap(try HDF5File(path: path).chunkBytes("/x", row: 12), "rows 10..<15, the band's first chunk")
+    var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+    for k in (at.lowerBound + 2)..<min(at.lowerBound + 12, at.upperBound) { bytes[k] ^= 0x5a }
+    try bytes.write(to: URL(fileURLWithPath: path))
+    defer { HDF5RowReader.decodeThreads = 1 }
+    for threads in [1, 3] {
+      HDF5RowReader.decodeThreads = threads
+      let reader = try HDF5RowReader(try HDF5File(path: path), "/x", cacheRows: 20)
+      XCTAssertTrue(reader.decodesChunks)
+      try check(reader, 0..<10, expected, rowSize: 54, "\(threads) threads, the bands before it")
+      var all = [Float](repeating: 0, count: 20 * 54)
+      XCTAssertThrowsError(try all.withUnsafeMutableBufferPointer { try reader.readFloats(rows: 0..<20, into: $0) }) {
+        let line = "\($0)"
+        XCTAssertTrue(line.hasPrefix("\(path): dataset '/x' rows 10..<15 cannot be read: their chunk is corrupt"), line)
+        XCTAssertFalse(line.contains("\n"), line)
+      }
+    }
+  }
+
   func testUnwrittenChunksAndSkippedFiltersReadAsHDF5Has() throws {
     // make_filter_fixture.py: rows 4..<8 never written (zeros), rows 8..<10 stored shuffled but not compressed.
     let path = fixturesDirectory().appendingPathComponent("gzip_partial.h5").path
