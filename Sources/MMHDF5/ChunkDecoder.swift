@@ -9,10 +9,12 @@ import Dispatch
 /// as fast (the Performance article). The bytes are the same: DEFLATE is lossless, each stream's Adler-32 is
 /// checked, and the unshuffle is a permutation, so a corrupt chunk still fails (`DecodeFailure`).
 ///
-/// HDF5RowReader uses it for block reads (the loader) of datasets whose pipeline is deflate, or shuffle then
-/// deflate, stored as little-endian float32; anything else (fletcher32, szip, plugins, other types, a chunk
-/// never written) goes through HDF5. A chunk band (the chunks of `chunk[0]` rows) that a read needs only in part
-/// stays decoded for the next read, so a chunk that two blocks share is decoded once.
+/// HDF5RowReader uses it for every read of a dataset whose pipeline is deflate, or shuffle then deflate, stored
+/// as little-endian float32; anything else (fletcher32, szip, plugins, other types, a read that meets a chunk
+/// never written) goes through HDF5. Reads go band by band (the chunks of `chunk[0]` rows): the calling thread
+/// reads a band's stored chunks, then `threads` threads decode and place them. A band that a read needs only in
+/// part stays decoded: for block reads (the loader) the one band two blocks share, so each chunk is decoded
+/// once; for random rows (`data.stream`) as many bands as the reader's cache holds, least recently used out.
 final class ChunkDecoder {
   /// A chunk that cannot be decoded: its first row (the caller names the chunk's rows).
   struct DecodeFailure: Error { let band: Int }
