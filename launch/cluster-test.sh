@@ -39,8 +39,9 @@ fail() { echo "cluster: FAIL $*"; failed=$((failed + 1)); }
 # The end of a job's log, and where a rank crashed the crash report's frames (Swift's backtracer prints them
 # before the registers, which a plain tail would show alone).
 show_log() {
-  grep -n -m1 -E 'crashed:|\*\*\* Signal [0-9]+' "$1" >/dev/null \
-    && sed -n "$(grep -n -m1 -E 'crashed:|\*\*\* Signal [0-9]+' "$1" | cut -d: -f1),+60p" "$1"
+  local at
+  at=$(grep -n -m1 -E 'crashed:|\*\*\* Signal [0-9]+' "$1" | cut -d: -f1)
+  [ -z "$at" ] || sed -n "${at},+60p" "$1"
   tail -"${2:-30}" "$1"
 }
 die() { echo "cluster: FAIL $*"; echo "cluster: $passed passed, $((failed + 1)) failed"; exit 1; }

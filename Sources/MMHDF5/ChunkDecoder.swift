@@ -10,16 +10,16 @@ import Dispatch
 /// checked, and the unshuffle is a permutation, so a corrupt chunk still fails (`DecodeFailure`).
 ///
 /// HDF5RowReader uses it for every read of a dataset whose pipeline is deflate, or shuffle then deflate, stored
-/// as little-endian float32; anything else (fletcher32, szip, plugins, other types, a read that meets a chunk
-/// never written) goes through HDF5. Reads go band by band (the chunks of `chunk[0]` rows): the calling thread
+/// as little-endian float32; anything else (fletcher32, szip, plugins, other types, and a band holding a
+/// chunk never written) goes through HDF5. Reads go band by band (the chunks of `chunk[0]` rows): the calling thread
 /// reads a band's stored chunks, then `threads` threads decode and place them. A band that a read needs only in
 /// part stays decoded: for block reads (the loader) the one band two blocks share, so each chunk is decoded
 /// once; for random rows (`data.stream`) as many bands as the reader's cache holds, least recently used out.
 final class ChunkDecoder {
-  /// A chunk that cannot be decoded: its first row (the caller names the chunk's rows).
-  struct DecodeFailure: Error { let band: Int }
-  /// A chunk the file never wrote (HDF5 fills it): read through HDF5 instead.
-  struct Unwritten: Error {}
+  /// A chunk that cannot be decoded: the rows of its band (the caller names them).
+  struct DecodeFailure: Error { let rows: Range<Int> }
+  /// A band with a chunk the file never wrote (HDF5 fills it): `fetch` found it before decoding anything.
+  private struct Unwritten: Error {}
 
   let dataset: hid_t  // not owned (HDF5RowReader's)
   let shape: [Int], chunk: [Int]
@@ -91,8 +91,12 @@ final class ChunkDecoder {
     for k in kept { k.chunks.deallocate() }
   }
 
-  /// Rows `rows` (every other dimension whole) into `destination`, row-major.
-  func read(rows: Range<Int>, into destination: UnsafeMutablePointer<Float>) throws {
+  /// Rows `rows` (every other dimension whole) into `destination`, row-major. A band holding a chunk the file
+  /// never wrote is read by `unwritten(rows, into:)` (HDF5, which fills it), the other bands here.
+  func read(
+    rows: Range<Int>, into destination: UnsafeMutablePointer<Float>,
+    unwritten: (Range<Int>, UnsafeMutablePointer<Float>) throws -> Void
+  ) throws {
     let bandRows = chunk[0]
     var band = rows.lowerBound - rows.lowerBound % bandRows
     while band < rows.upperBound {
@@ -100,7 +104,11 @@ final class ChunkDecoder {
       let take = max(rows.lowerBound, band)..<min(rows.upperBound, whole.upperBound)
       var slot = kept.lastIndex { $0.band == band }
       if slot == nil {
-        try fetch(band)
+        do { try fetch(band) } catch is Unwritten {
+          try unwritten(take, destination + (take.lowerBound - rows.lowerBound) * rowSize)
+          band += bandRows
+          continue
+        }
         if take == whole {
           try decode(band) { k, values in self.place(values, band, self.offsets[k], take, rows, destination) }
           band += bandRows
@@ -137,7 +145,7 @@ final class ChunkDecoder {
       for d in 1..<shape.count { origin[d] = hsize_t(offsets[k][d - 1]) }
       var stored: hsize_t = 0, address: haddr_t = 0
       guard H5Dget_chunk_info_by_coord(dataset, &origin, &masks[k], &address, &stored) >= 0 else {
-        throw DecodeFailure(band: band)
+        throw DecodeFailure(rows: band..<min(band + chunk[0], shape[0]))
       }
       guard stored > 0, address != haddr_t.max else { throw Unwritten() }  // HADDR_UNDEF: never written
       let size = Int(stored)
@@ -151,7 +159,7 @@ final class ChunkDecoder {
       rawOffsets[k] = total
       rawSizes[k] = size
       guard H5Dread_chunk(dataset, mm_h5p_default(), &origin, &masks[k], raw + total) >= 0 else {
-        throw DecodeFailure(band: band)
+        throw DecodeFailure(rows: band..<min(band + chunk[0], shape[0]))
       }
       total += (size + 63) & ~63
     }
@@ -169,7 +177,7 @@ final class ChunkDecoder {
       }
     }
     if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
-    for k in 0..<n where failed[k] { throw DecodeFailure(band: band) }
+    for k in 0..<n where failed[k] { throw DecodeFailure(rows: band..<min(band + chunk[0], shape[0])) }
   }
 
   /// Chunk k of the fetched band, decoded in thread w's scratch; nil when its bytes do not decode.

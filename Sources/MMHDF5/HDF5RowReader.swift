@@ -22,15 +22,15 @@ public final class HDF5RowReader {
   /// Whether reads decode the stored chunks here (gzip, + shuffle, float32: ChunkDecoder) rather than through
   /// HDF5's filters.
   public var decodesChunks: Bool { decoder != nil }
-  /// Threads that decode a gzip dataset's chunks in block reads (ChunkDecoder); training sets it to
-  /// `train.blas_threads`, the cores a rank is given.
+  /// Threads that decode a gzip dataset's chunks (ChunkDecoder) in readers opened from now on; training sets it
+  /// to `train.blas_threads`, the cores a rank is given.
   nonisolated(unsafe) public static var decodeThreads = 1
   /// Values per row: the product of every dimension but the first.
   public var rowSize: Int { shape.dropFirst().reduce(1, *) }
 
   private var dataset: hid_t
   private let chunkShape: [Int]
-  /// Block reads of a gzip (+ shuffle) float32 dataset: its chunks decoded here, not by HDF5 (ChunkDecoder).
+  /// A gzip (+ shuffle) float32 dataset's chunks are decoded here, not by HDF5 (ChunkDecoder).
   private var decoder: ChunkDecoder?
 
   /// Opens `path` for reads of up to `cacheRows` rows at a time (the chunk cache is sized for them), or, for
@@ -117,14 +117,22 @@ public final class HDF5RowReader {
     guard count > 0 else { return }
     if let decoder, memoryType == mm_h5t_native_float(), let destination {
       do {
-        return try decoder.read(rows: rows, into: destination.assumingMemoryBound(to: Float.self))
+        return try decoder.read(rows: rows, into: destination.assumingMemoryBound(to: Float.self)) { part, at in
+          try readThroughHDF5(part, memoryType: memoryType, into: at)  // a band HDF5 fills
+        }
       } catch let failure as ChunkDecoder.DecodeFailure {
-        throw corruptChunk(failure.band..<min(failure.band + decoder.chunk[0], rowCount), cause: nil)
-      } catch is ChunkDecoder.Unwritten {}  // HDF5 fills it: read through HDF5
+        throw corruptChunk(failure.rows, cause: nil)
+      }
     }
+    try readThroughHDF5(rows, memoryType: memoryType, into: destination)
+  }
+
+  /// One H5Dread of `rows`; HDF5's failure becomes the one line that says why (`diagnose`).
+  private func readThroughHDF5(_ rows: Range<Int>, memoryType: hid_t, into destination: UnsafeMutableRawPointer?)
+    throws
+  {
     if try select(rows, memoryType: memoryType, into: destination) { return }
-    let cause = HDF5.innermostErrorMessage()
-    throw diagnose(rows, cause: cause)
+    throw diagnose(rows, cause: HDF5.innermostErrorMessage())
   }
 
   /// One H5Dread of `rows`; false when HDF5 fails (its error stack is left for the caller to read).
