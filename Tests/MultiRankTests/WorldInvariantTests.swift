@@ -40,6 +40,7 @@ final class WorldInvariantTests: MultiRankTestCase {
   func results(_ runDir: String) throws -> [[String: Double]] {
     let kept = [
       "epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_f1", "val_mae", "lr", "grad_norm",
+      "steps_repeated",
     ]
     return try RunOutputs.metrics(runDir: runDir).map { line in
       line.filter { kept.contains($0.key) }.compactMapValues { ($0 as? NSNumber)?.doubleValue }
@@ -48,7 +49,8 @@ final class WorldInvariantTests: MultiRankTestCase {
 
   /// Trains `settings` on every world size and compares each with the 1-rank run.
   func assertSameBitsOnEveryWorldSize(
-    _ name: String, _ settings: [String: String], printed: String? = nil, file: StaticString = #filePath,
+    _ name: String, _ settings: [String: String], printed: String? = nil, environment: [String: String] = [:],
+    file: StaticString = #filePath,
     line: UInt = #line
   )
     throws
@@ -56,7 +58,8 @@ final class WorldInvariantTests: MultiRankTestCase {
     var reference: (bits: [String: [UInt32]], results: [[String: Double]])?
     for world in worlds {
       let (config, runDir) = try self.config("\(name)-\(world)", settings)
-      let run = try mmtrain(ranks: world, ["train", "--config", config], timeout: 120, file: file, line: line)
+      let run = try mmtrain(
+        ranks: world, ["train", "--config", config], timeout: 120, environment: environment, file: file, line: line)
       XCTAssertEqual(run.status, 0, run.transcript, file: file, line: line)
       guard run.status == 0 else { return }
       if let expected = printed {
@@ -82,6 +85,13 @@ final class WorldInvariantTests: MultiRankTestCase {
   func testEarlyFusionLSTMWithAdam() throws {
     try assertSameBitsOnEveryWorldSize(
       "early", [:], printed: "world-invariant: chunks of 8 rows, exact fixed-point sums; bit-identical on any number")
+  }
+
+  /// Without headroom (MMTRAIN_EXACT_HEADROOM=0) every gradient that grows past the next power of two is summed
+  /// in the spill sums, all-reduced over the ranks that had one and those that had none: the same bits still.
+  func testSpilledGradientsOnEveryWorldSize() throws {
+    try assertSameBitsOnEveryWorldSize(
+      "spilled", ["train.lr": "0.02"], environment: ["MMTRAIN_EXACT_HEADROOM": "0"])
   }
 
   func testLateFusionBidirectionalGRUWithDropoutAndModalityDropout() throws {

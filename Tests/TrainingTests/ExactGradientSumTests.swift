@@ -3,9 +3,10 @@ import MMTensor
 import XCTest
 
 /// `dist.world_invariant`'s sum (ExactGradientSum): the chunks' gradients in fixed point give the same bits
-/// however the chunks are grouped on ranks, a step is computed again when a gradient outgrows its scale, and a
-/// non-finite gradient reaches the optimiser as NaN. Ranks are simulated: one sum per "rank" on a single-process
-/// communicator, their integer sums and maxima added and maxed here as MPI would.
+/// however the chunks are grouped on ranks, a gradient that outgrows its scale is spilled to a coarser one (or the
+/// step computed again, past that too), and a non-finite gradient reaches the optimiser as NaN. Ranks are
+/// simulated: one sum per "rank" on a single-process communicator, their integer sums and maxima added and maxed
+/// here as MPI would.
 final class ExactGradientSumTests: XCTestCase {
   /// Two tensors (5 and 7 values) in two buckets (the first also holding 4 trailing control slots).
   let tensors = [0..<5, 5..<12]
@@ -45,6 +46,7 @@ final class ExactGradientSumTests: XCTestCase {
       let root = ranks[0]
       for other in ranks.dropFirst() {
         for i in 0..<16 { root.accumulator[i] &+= other.accumulator[i] }
+        for i in 0..<12 { root.spill[i] &+= other.spill[i] }
         for t in tensors.indices { root.largest[t] = max(root.largest[t], other.largest[t]) }
         root.overflow = root.overflow || other.overflow
       }
@@ -94,18 +96,46 @@ final class ExactGradientSumTests: XCTestCase {
     XCTAssertNotEqual(all.grads.map(\.bitPattern), fewer.grads.map(\.bitPattern))
   }
 
-  /// The next step starts from this step's exponents; a chunk 2^10 larger than the headroom allows is computed
-  /// again, to the same bits as a step that knew its scales.
-  func testAGradientThatOutgrowsItsScaleRepeatsTheStep() {
+  /// The next step starts from this step's exponents. A chunk 2^10 larger (past the headroom) is summed apart at
+  /// a coarser scale: no step computed again, the same bits on any world size, close to the float64 sum. One
+  /// past 2^(headroom + spillBits) is computed again, to the bits of a step that knew its scales.
+  func testAGradientThatOutgrowsItsScaleIsSpilledOrRepeated() {
     let first = sum(world: 2, gradients: (0..<chunkCount).map { gradient($0) }, exponents: nil)
     let calm = sum(world: 3, gradients: (0..<chunkCount).map { gradient($0 + 50) }, exponents: first.next)
     XCTAssertEqual(calm.repeats, 0, "gradients of the same size: the previous step's scales fit")
     var burst = (0..<chunkCount).map { gradient($0 + 50) }
     burst[4] = gradient(4, scale: 1024)
-    let grown = sum(world: 3, gradients: burst, exponents: first.next)
+    let one = sum(world: 1, gradients: burst, exponents: first.next)
+    XCTAssertEqual(one.repeats, 0, "spilled, not computed again")
+    for world in [2, 3, 4, 8] {
+      let other = sum(world: world, gradients: burst, exponents: first.next)
+      XCTAssertEqual(other.grads.map(\.bitPattern), one.grads.map(\.bitPattern), "\(world) ranks")
+      XCTAssertEqual(other.next, one.next)
+    }
+    for i in 0..<12 {
+      let exact = burst.reduce(0.0) { $0 + Double($1[i]) }
+      XCTAssertEqual(Double(one.grads[i]), exact, accuracy: abs(exact) * 1e-6 + 1e-9, "element \(i)")
+    }
+    var jump = (0..<chunkCount).map { gradient($0 + 50) }
+    jump[4] = gradient(4, scale: Float(1 << (ExactGradientSum.headroom + ExactGradientSum.spillBits + 4)))
+    let grown = sum(world: 3, gradients: jump, exponents: first.next)
     XCTAssertEqual(grown.repeats, 1)
-    let probed = sum(world: 1, gradients: burst, exponents: nil)
+    let probed = sum(world: 1, gradients: jump, exponents: nil)
     XCTAssertEqual(grown.grads.map(\.bitPattern), probed.grads.map(\.bitPattern))
+  }
+
+  /// A tensor whose gradient is zero in every chunk of a step (a modality absent from a whole batch) keeps its
+  /// exponent, so the step after it, with gradients again, is not computed again.
+  func testATensorWithoutGradientKeepsItsScale() {
+    let first = sum(world: 2, gradients: (0..<chunkCount).map { gradient($0) }, exponents: nil)
+    var silent = (0..<chunkCount).map { gradient($0 + 20) }
+    for c in silent.indices { for i in tensors[0] { silent[c][i] = 0 } }
+    let quiet = sum(world: 3, gradients: silent, exponents: first.next)
+    XCTAssertEqual(quiet.repeats, 0)
+    XCTAssertEqual(quiet.next[0], first.next[0], "tensor 0 had no gradient: its exponent stays")
+    XCTAssertTrue(quiet.grads[0..<5].allSatisfy { $0 == 0 })
+    let after = sum(world: 2, gradients: (0..<chunkCount).map { gradient($0 + 40) }, exponents: quiet.next)
+    XCTAssertEqual(after.repeats, 0)
   }
 
   func testANonFiniteGradientMakesItsTensorNaN() {

@@ -15,6 +15,7 @@ public struct EpochRecord: Encodable, Sendable {
   public var trainSeconds = 0.0, mpiWaitSeconds = 0.0  // see RunTiming
   public var peakRSS = 0  // bytes, the largest rank's
   public var movedRows = 0  // rows processed by another rank than their owner, all ranks
+  public var stepsRepeated: Int? = nil  // dist.world_invariant: steps computed again (ExactGradientSum)
   public var timing = RunTiming()  // the run's start-up
 
   enum Key: String, CodingKey {
@@ -22,7 +23,8 @@ public struct EpochRecord: Encodable, Sendable {
     case trainLoss = "train_loss", trainAccuracy = "train_accuracy", valLoss = "val_loss", valAccuracy = "val_accuracy"
     case valF1 = "val_f1", valMAE = "val_mae", gradNorm = "grad_norm", samplesPerSecond = "samples_per_s"
     case elapsed = "elapsed_s", worldSize = "world_size", trainSeconds = "train_s", mpiWaitSeconds = "mpi_wait_s"
-    case peakRSS = "peak_rss_mb", movedRows = "balance_moved", startup = "startup_s", load = "load_s", loadBytes =
+    case peakRSS = "peak_rss_mb", movedRows = "balance_moved", stepsRepeated = "steps_repeated", startup = "startup_s",
+      load = "load_s", loadBytes =
       "load_bytes"
   }
 
@@ -48,6 +50,7 @@ public struct EpochRecord: Encodable, Sendable {
     try put(mpiWaitSeconds, .mpiWaitSeconds)
     try put(Double(peakRSS) / 1e6, .peakRSS)
     try c.encode(movedRows, forKey: .movedRows)
+    try c.encodeIfPresent(stepsRepeated, forKey: .stepsRepeated)
     try put(timing.startupSeconds, .startup)
     try put(timing.loadSeconds, .load)
     try c.encode(timing.loadBytes, forKey: .loadBytes)

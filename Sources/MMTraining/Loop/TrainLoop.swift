@@ -67,6 +67,7 @@ public final class TrainLoop {
     var totals = StepTotals()
     var gradNormSum = 0.0, lr = 0.0, count = 0  // the same on every rank: computed after the all-reduce
     var signal: Int32 = 0  // agreed by all ranks after every step
+    var repeated: Int?  // dist.world_invariant: steps computed again (the same on every rank)
   }
 
   /// One epoch's training steps, from `firstStep`. A signal stops every rank at the same step; mid-epoch that
@@ -82,7 +83,7 @@ public final class TrainLoop {
     s.balancer.waitSeconds = 0
     if let w = s.invariant {
       w.beginEpoch(steps: s.sampler.stepsPerEpoch)
-      w.chunks.movedRows = 0; w.chunks.waitSeconds = 0; w.sum.waitSeconds = 0
+      w.chunks.movedRows = 0; w.chunks.waitSeconds = 0; w.sum.waitSeconds = 0; w.sum.repeats = 0
     }
     for step in firstStep..<s.sampler.stepsPerEpoch {
       let rows = s.sampler.batch(step, of: order)
@@ -112,6 +113,7 @@ public final class TrainLoop {
     if let w = s.invariant {
       e.totals.collectiveSeconds += w.chunks.waitSeconds + w.sum.waitSeconds
       e.totals.movedRows += Double(w.chunks.movedRows)
+      e.repeated = w.sum.repeats
     }
     e.totals.allreduce(s.comm)
     if let w = s.invariant { (e.totals.lossSum, e.totals.weightSum) = w.epochSums(s.comm) }
@@ -205,7 +207,7 @@ public final class TrainLoop {
       gradNorm: e.gradNormSum / Double(max(e.count, 1)), samplesPerSecond: e.totals.samples / max(seconds, 1e-9),
       elapsed: Date().timeIntervalSince(start), worldSize: s.comm.size, trainSeconds: seconds,
       mpiWaitSeconds: e.totals.collectiveSeconds / Double(s.comm.size), peakRSS: peakRSS,
-      movedRows: Int(e.totals.movedRows),
+      movedRows: Int(e.totals.movedRows), stepsRepeated: e.repeated,
       timing: s.timing)
     history.append(record)
     s.progress.line(record.consoleLine(epochs: s.config.train.epochs))
