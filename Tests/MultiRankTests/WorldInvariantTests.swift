@@ -94,6 +94,22 @@ final class WorldInvariantTests: MultiRankTestCase {
       "spilled", ["train.lr": "0.02"], environment: ["MMTRAIN_EXACT_HEADROOM": "0"])
   }
 
+  /// That knob set differently on two ranks would mix scales in the integer sums: refused, one line, the run
+  /// directory removed (an MPMD launch gives rank 1 its own environment).
+  func testAHeadroomThatDiffersBetweenRanksIsRefused() throws {
+    let (config, runDir) = try self.config("knob")
+    let binary = try XCTUnwrap(Harness.mmtrainBinary())
+    let run = try mmtrain(
+      ranks: 1,
+      [
+        "train", "--config", config, ":", "-n", "1", "-x", "MMTRAIN_EXACT_HEADROOM=3", binary, "train", "--config",
+        config,
+      ])
+    XCTAssertNotEqual(run.status, 0, run.transcript)
+    XCTAssertTrue(run.stderr.contains("MMTRAIN_EXACT_HEADROOM differs between ranks"), run.transcript)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: runDir), "the run directory it created is removed")
+  }
+
   func testLateFusionBidirectionalGRUWithDropoutAndModalityDropout() throws {
     try assertSameBitsOnEveryWorldSize(
       "late",

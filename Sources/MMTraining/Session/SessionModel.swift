@@ -1,4 +1,5 @@
 import MMCheckpoint
+import MMCore
 import MMConfig
 import MMData
 import MMDistributed
@@ -45,6 +46,16 @@ struct SessionModel {
       c.dist.worldInvariant && !o.inference
       ? WorldInvariance(model: model, shard: shard, samples: d.schema.count, work: work, config: c, comm: comm) : nil
     invariant?.sum.restore(exponents: o.resume?.state.worldInvariantExponents ?? [])
+    if invariant != nil {  // the tests' knob must be the same on every rank, or the integer sums mix scales
+      let lowest = comm.allreduceMin(ExactGradientSum.headroom), highest = comm.allreduceMax(ExactGradientSum.headroom)
+      try comm.agree {
+        if lowest != highest {
+          throw MMError(
+            "MMTRAIN_EXACT_HEADROOM differs between ranks (\(lowest) to \(highest)); set it the same on every rank, or "
+              + "unset it (a test setting)")
+        }
+      }
+    }
     let (saved, _) = SessionData.saved(o)
     if let saved {
       try comm.agree { try Checkpoint.loadParams(saved, into: model.arena) }
