@@ -361,8 +361,8 @@ enum ConfigSchema {
       "dist.world_invariant", \.dist.worldInvariant, default: false,
       help: "Bit-identical training on any number of ranks: each global batch is cut into chunks of 8 rows, each "
         + "computed whole by one rank, and the chunks' gradients, losses and weights are summed exactly as 64-bit "
-        + "fixed point (same binary and sgemm kernel). Off by default: on the benchmark it costs 2-3% at 1 rank and "
-        + "2-7% on W2 at 2 ranks, but up to 14% on W1's small steps at 2 ranks (not reliably within 5%).",
+        + "fixed point (same binary and sgemm kernel). Off by default: on the benchmark it costs 0-3% at 1 rank and "
+        + "3-7% on W2 at 2 ranks, but 2-14% on W1's small steps at 2 ranks (not reliably within 5%).",
       aliases: ["deterministic", "reproducible", "bitwise", "world_size_invariant", "invariant"]),
   ]
 
