@@ -23,8 +23,8 @@ the OpenBLAS mmtrain links) measured in each round; MPI wait share of the step t
 mpi_wait_s / train_s); start-up and load GB/s of a rank (startup_s, load_s, load_bytes); peak RSS per rank.
 At 2 ranks also: one blocking all-reduce instead of buckets (MMTRAIN_GRADIENT_BUCKETS=0; W1, W3), each rank
 taking only its own rows of a batch (MMTRAIN_BALANCE=0; W1, W3) and the float16 all-reduce (dist.compress: fp16;
-W1): what each of those buys. And dist.world_invariant: true at 1 and 2 ranks, interleaved with the default: its
-cost and peak RSS (`--invariant` runs only those rows and the default's).
+W1): what each of those buys. And dist.world_invariant: true (the default) at 1 and 2 ranks, interleaved with false: its
+cost and peak RSS (`--invariant` runs only those rows, on and off).
 """
 import argparse
 import json
@@ -363,13 +363,15 @@ def startup_table(b, rounds, settle=3.0):
 
 
 def invariant_table(results, names):
-    """dist.world_invariant on vs off (the default), from the same rounds: samples/s, cost (1 - on / off, of the
-    bests and of the medians), MPI wait and peak RSS per rank."""
+    """dist.world_invariant on (the default) vs off, from the same rounds: samples/s, cost (1 - on / off, of the
+    bests and of the medians; and per round, which runs both, with the median of those: the paired cost, which a
+    host's drift between rounds moves least), MPI wait and peak RSS per rank."""
     rows = [(n, world) for n in names for world in (1, 2) if f"mm{world}inv" in results[n]]
     if not rows:
         return []
-    lines = ["| workload | ranks | default samples/s | world_invariant samples/s | cost (best; median) | MPI wait off / on | peak RSS off / on |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| workload | ranks | off samples/s | on samples/s | cost (best; median) | paired cost per round (median) "
+             "| MPI wait off / on | peak RSS off / on |",
+             "|---|---|---|---|---|---|---|---|"]
     for n, world in rows:
         off, on = results[n][f"mm{world}"], results[n][f"mm{world}inv"]
         so, sn = [x["sps"] for x in off], [x["sps"] for x in on]
@@ -377,7 +379,10 @@ def invariant_table(results, names):
         cost_med = (1 - statistics.median(sn) / statistics.median(so)) * 100
         wait = lambda runs: statistics.median(x["wait"] * 100 for x in runs)
         rss = lambda runs: max(x["rss"] for x in runs)
-        lines.append(f"| {n} | {world} | {fmt(so)} | {fmt(sn)} | {cost:.1f}%; {cost_med:.1f}% | {wait(off):.1f}% / {wait(on):.1f}% | "
+        paired = [(1 - b / a) * 100 for a, b in zip(so, sn)]
+        per_round = ", ".join(f"{c:.1f}" for c in paired)
+        lines.append(f"| {n} | {world} | {fmt(so)} | {fmt(sn)} | {cost:.1f}%; {cost_med:.1f}% | {per_round} "
+                     f"({statistics.median(paired):.1f}%) | {wait(off):.1f}% / {wait(on):.1f}% | "
                      f"{rss(off):.0f} / {rss(on):.0f} MB |")
     return lines
 

@@ -143,8 +143,17 @@ public struct DistConfig: Equatable, Sendable {
   public var checkEvery: Int
   /// What the gradient all-reduce sends: float32 as computed, or rounded to float16 (half the bytes).
   public var compress: GradientCompression = .none
-  /// Bit-identical training on any world size (world-size-independent chunks, exact fixed-point sums).
-  public var worldInvariant = false
+  /// Bit-identical training on any world size (world-size-independent chunks, exact fixed-point sums). Left
+  /// out of a config it follows `compress` (on unless fp16); a resumed run that leaves it out continues with
+  /// the checkpoint's (ResumeRules).
+  public var worldInvariant = true
+  /// The config gave `dist.world_invariant` (not a key: what the parser saw; not compared by ==).
+  public var worldInvariantGiven = false
+
+  public static func == (a: DistConfig, b: DistConfig) -> Bool {
+    a.timeoutSeconds == b.timeoutSeconds && a.checkEvery == b.checkEvery && a.compress == b.compress
+      && a.worldInvariant == b.worldInvariant
+  }
 }
 
 /// `cv:` section (`mmtrain cv`).

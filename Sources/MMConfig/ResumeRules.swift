@@ -25,13 +25,11 @@ public enum ResumeRules {
   /// Frozen keys whose resolved values differ between the checkpoint's config and the new run's, with both
   /// values as YAML. Comparing resolved values means a --set that repeats the checkpoint's value is fine.
   /// An inferred value left unset in the new config (task.classes: null, data.modalities: []) takes the
-  /// checkpoint's, which holds what was inferred.
+  /// checkpoint's, which holds what was inferred; so does a dist.world_invariant left out (`filled`).
   public static func changedKeys(checkpoint saved: TrainConfig, run new: TrainConfig) -> [(
     key: String, checkpoint: String, run: String
   )] {
-    var new = new
-    if new.task.classes == nil { new.task.classes = saved.task.classes }
-    if new.data.modalities.isEmpty { new.data.modalities = saved.data.modalities }
+    let new = filled(new, from: saved)
     return ConfigSchema.keys.filter { isFrozen($0.path) }.compactMap { key in
       let (a, b) = (key.render(saved), key.render(new))
       return a == b ? nil : (key.path, a, b)
@@ -67,10 +65,16 @@ public enum ResumeRules {
     return filled(new, from: saved)
   }
 
+  /// The new config with what it leaves to the checkpoint filled in: an unset task.classes and
+  /// data.modalities, and dist.world_invariant when not given (a run trained before it was on by default
+  /// continues as it was), unless dist.compress now rules it out.
   static func filled(_ new: TrainConfig, from saved: TrainConfig) -> TrainConfig {
     var resumed = new
     if resumed.task.classes == nil { resumed.task.classes = saved.task.classes }
     if resumed.data.modalities.isEmpty { resumed.data.modalities = saved.data.modalities }
+    if !resumed.dist.worldInvariantGiven, !saved.dist.worldInvariant || resumed.dist.compress == .none {
+      resumed.dist.worldInvariant = saved.dist.worldInvariant
+    }
     return resumed
   }
 }

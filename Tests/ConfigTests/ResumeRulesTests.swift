@@ -34,24 +34,39 @@ final class ResumeRulesTests: XCTestCase {
   }
 
   /// A run trained world-invariant (exact chunked sums) and one trained without it computed different things:
-  /// switching on resume is refused, naming the key; `dist.compress` and the other dist keys stay free.
+  /// switching on resume is refused, naming the key; `dist.compress` and the other dist keys stay free. A config
+  /// that leaves the key out continues as the checkpoint was trained (one from before it was on by default).
   func testWorldInvarianceIsFrozen() throws {
-    XCTAssertEqual(changed(["dist.world_invariant=true"]), ["dist.world_invariant"])
-    XCTAssertEqual(changed(["dist.world_invariant=false", "dist.timeout_s=60", "dist.check_every=5"]), [])
-    let new = parseOK(minimalYAML + "train:\n  seed: 3\n", overrides: ["dist.world_invariant=true"])!
+    XCTAssertEqual(changed(["dist.world_invariant=false"]), ["dist.world_invariant"])
+    XCTAssertEqual(changed(["dist.world_invariant=true", "dist.timeout_s=60", "dist.check_every=5"]), [])
+    let new = parseOK(minimalYAML + "train:\n  seed: 3\n", overrides: ["dist.world_invariant=false"])!
     XCTAssertThrowsError(try ResumeRules.check(checkpoint: saved, run: new, checkpointPath: "runs/a/latest")) { error in
       XCTAssertEqual((error as? MMError)?.kind, .usage, "a config error (exit 64)")
-      XCTAssertTrue("\(error)".contains("dist.world_invariant = true differs from the checkpoint's false"), "\(error)")
+      XCTAssertTrue("\(error)".contains("dist.world_invariant = false differs from the checkpoint's true"), "\(error)")
     }
+    // A checkpoint's config holds every key (TrainConfig.yaml): one trained without the key on.
+    let off = try XCTUnwrap(parseOK(minimalYAML + "train:\n  seed: 3\n", overrides: ["dist.world_invariant=false"]))
+    let stored = try TrainConfig.parse(yaml: off.yaml(), source: "checkpoint")
+    let leftOut = try XCTUnwrap(parseOK(minimalYAML + "train:\n  seed: 3\n"))
+    XCTAssertTrue(leftOut.dist.worldInvariant, "on by default")
+    XCTAssertEqual(ResumeRules.changedKeys(checkpoint: stored, run: leftOut).map(\.key), [])
+    let resumed = try ResumeRules.check(checkpoint: stored, run: leftOut, checkpointPath: "runs/a/latest")
+    XCTAssertFalse(resumed.dist.worldInvariant, "continues as the checkpoint was trained")
+    // Left out beside dist.compress: fp16, it is off, which a world-invariant checkpoint refuses.
+    let fp16 = try XCTUnwrap(parseOK(minimalYAML + "train:\n  seed: 3\n", overrides: ["dist.compress=fp16"]))
+    let on = try TrainConfig.parse(yaml: leftOut.yaml(), source: "checkpoint")
+    XCTAssertEqual(ResumeRules.changedKeys(checkpoint: on, run: fp16).map(\.key), ["dist.world_invariant"])
   }
 
-  /// Exact fixed-point sums and float16 rounding of the payload do not mix: one line naming both keys.
+  /// Exact fixed-point sums and float16 rounding of the payload do not mix: one line naming both keys. Left out,
+  /// the key follows dist.compress: on unless fp16.
   func testWorldInvarianceRefusesACompressedPayload() throws {
-    XCTAssertEqual(TrainConfig.defaults.dist.worldInvariant, false)
+    XCTAssertEqual(TrainConfig.defaults.dist.worldInvariant, true)
     let message = try XCTUnwrap(
       configErrorMessage(minimalYAML, overrides: ["dist.world_invariant=true", "dist.compress=fp16"]))
     XCTAssertTrue(message.contains("dist.world_invariant") && message.contains("dist.compress: none"), message)
-    XCTAssertEqual(parseOK(minimalYAML, overrides: ["dist.world_invariant=true"])?.dist.worldInvariant, true)
+    XCTAssertEqual(parseOK(minimalYAML, overrides: ["dist.compress=fp16"])?.dist.worldInvariant, false)
+    XCTAssertEqual(parseOK(minimalYAML)?.dist.worldInvariant, true)
   }
 
   func testKeysThatOnlyChangeTheFutureAreFree() {

@@ -3,7 +3,8 @@ import TestSupport
 import XCTest
 
 /// Data parallelism must not change the math: the global batch is the same whichever rank owns its rows,
-/// so 4 ranks train the same model as 1, up to the order in which the gradient all-reduce sums floats.
+/// so 4 ranks train the same model as 1, up to the order in which the gradient all-reduce sums floats
+/// (`dist.world_invariant: false`; with it on, the default, WorldInvariantTests asserts the same bits).
 final class EquivalenceTests: MultiRankTestCase {
   /// Stated tolerance: float32 sums in a different order over 2 epochs of 4 steps.
   let tolerance = 1e-4
@@ -17,7 +18,9 @@ final class EquivalenceTests: MultiRankTestCase {
     var runs: [String: (run: MPIRun, dir: String)] = [:]
     for (name, ranks, balance) in [("n1", 1, "1"), ("n4", 4, "1"), ("n4-own-rows", 4, "0")] {
       let runDir = path("run-\(name)")
-      let config = try RunConfig.small(data: data, runDir: runDir).write(to: path("config-\(name).yaml"))
+      var small = RunConfig.small(data: data, runDir: runDir)
+      small["dist.world_invariant"] = "false"  // the float all-reduce and the balancer (WorldInvariantTests: on)
+      let config = try small.write(to: path("config-\(name).yaml"))
       let run = try mmtrain(ranks: ranks, ["train", "--config", config], environment: ["MMTRAIN_BALANCE": balance])
       XCTAssertEqual(run.status, 0, run.transcript)
       runs[name] = (run, runDir)
