@@ -147,13 +147,16 @@ public struct DistConfig: Equatable, Sendable {
   /// out of a config it follows `compress` (on unless fp16); a resumed run that leaves it out continues with
   /// the checkpoint's (ResumeRules).
   public var worldInvariant = true
-  /// The config gave `dist.world_invariant` (not a key: what the parser saw; not compared by ==).
-  public var worldInvariantGiven = false
+  /// The config gave `dist.world_invariant` (not a key: what the parser saw).
+  public var worldInvariantGiven = KeyGiven()
+}
 
-  public static func == (a: DistConfig, b: DistConfig) -> Bool {
-    a.timeoutSeconds == b.timeoutSeconds && a.checkEvery == b.checkEvery && a.compress == b.compress
-      && a.worldInvariant == b.worldInvariant
-  }
+/// Whether a config gave a key, beside its resolved value: what the parser saw, not part of the config's value,
+/// so any two compare equal (configs that resolve alike are equal however they were written).
+public struct KeyGiven: Equatable, Sendable {
+  public var value = false
+  public init(_ value: Bool = false) { self.value = value }
+  public static func == (_: KeyGiven, _: KeyGiven) -> Bool { true }
 }
 
 /// `cv:` section (`mmtrain cv`).

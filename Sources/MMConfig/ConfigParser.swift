@@ -59,8 +59,8 @@ extension TrainConfig {
       try key.assign(&config, entry.node, reader)
     }
     // dist.world_invariant left out follows dist.compress: on, unless fp16 (which it cannot be combined with).
-    config.dist.worldInvariantGiven = raw.entries["dist.world_invariant"] != nil
-    if !config.dist.worldInvariantGiven { config.dist.worldInvariant = config.dist.compress == .none }
+    config.dist.worldInvariantGiven = KeyGiven(raw.entries["dist.world_invariant"] != nil)
+    if !config.dist.worldInvariantGiven.value { config.dist.worldInvariant = config.dist.compress == .none }
     try checkClasses(config, source: raw.entries["task.classes"]?.source ?? raw.source)
     try checkTrainingControls(config, raw: raw)
     if config.report.metric.resolved(classification: config.task.kind != .regression) == nil {

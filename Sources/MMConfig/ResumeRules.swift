@@ -72,7 +72,7 @@ public enum ResumeRules {
     var resumed = new
     if resumed.task.classes == nil { resumed.task.classes = saved.task.classes }
     if resumed.data.modalities.isEmpty { resumed.data.modalities = saved.data.modalities }
-    if !resumed.dist.worldInvariantGiven, !saved.dist.worldInvariant || resumed.dist.compress == .none {
+    if !resumed.dist.worldInvariantGiven.value, !saved.dist.worldInvariant || resumed.dist.compress == .none {
       resumed.dist.worldInvariant = saved.dist.worldInvariant
     }
     return resumed

@@ -61,9 +61,10 @@ public final class ExactGradientSum {
   let spill: UnsafeMutablePointer<Int64>
   private let spillBuffer: Buffer
   let tensors: [Range<Int>]
-  /// (tensors) this step's bounds, as float bits: |g| below `fits` is summed in the accumulator, below `spills`
-  /// in the spill sums; beyond, the step is computed again.
-  private var fits: [UInt32], spills: [UInt32]
+  /// (tensors) this step's bound, as float bits (`bound`): |g| below it is summed in the accumulator, past it in
+  /// the spill sums (or, past their bound too, the step is computed again). Kept: `finish` needs it after the
+  /// exponents have moved on.
+  private var fits: [UInt32]
   /// (tensors) this rank spilled into tensor t in this step (its spill sums to zero at the next).
   private var spilled: [Bool]
   let scale: UnsafeMutablePointer<Double>  // (tensors) 2^s
@@ -97,7 +98,7 @@ public final class ExactGradientSum {
     accumulator.initialize(repeating: 0, count: max(total, 1))
     spillBuffer = Buffer(count: 2 * max(parameters, 1))
     spill = UnsafeMutableRawPointer(spillBuffer.pointer).bindMemory(to: Int64.self, capacity: max(parameters, 1))
-    fits = [UInt32](repeating: 0, count: tensors.count); spills = fits
+    fits = [UInt32](repeating: 0, count: tensors.count)
     spilled = [Bool](repeating: false, count: tensors.count)
     scale = .allocate(capacity: max(tensors.count, 1))
     scale.initialize(repeating: 1, count: max(tensors.count, 1))
@@ -129,8 +130,7 @@ public final class ExactGradientSum {
       largest[t] = 0
       let e = exponents[t] == ExactGradientSum.unknown ? 0 : Int(exponents[t])
       scale[t] = Double(sign: .plus, exponent: fixedBits - ExactGradientSum.headroom - (e + 1), significand: 1)
-      fits[t] = ExactGradientSum.bits(ofPowerOfTwo: e + 1 + ExactGradientSum.headroom)
-      spills[t] = ExactGradientSum.bits(ofPowerOfTwo: e + 1 + ExactGradientSum.headroom + ExactGradientSum.spillBits)
+      fits[t] = bound(t)
       if spilled[t] { (spill + tensors[t].lowerBound).update(repeating: 0, count: tensors[t].count) }
       spilled[t] = false
     }
@@ -174,7 +174,8 @@ public final class ExactGradientSum {
   /// at 2^(s − spillBits), or, past that too, the step is computed again. Zeroes them.
   private func spillPass(_ t: Int, _ range: Range<Int>) {
     let magic = ExactGradientSum.magic, magicBits = Int64(bitPattern: magic.bitPattern)
-    let s = scale[t] * Double(sign: .plus, exponent: -ExactGradientSum.spillBits, significand: 1), bound = spills[t]
+    let s = scale[t] * Double(sign: .plus, exponent: -ExactGradientSum.spillBits, significand: 1)
+    let bound = bound(t, coarser: ExactGradientSum.spillBits)
     spilled[t] = true
     for i in range where grads[i] != 0 {
       let g = grads[i], a = g.bitPattern & 0x7FFF_FFFF
@@ -247,6 +248,13 @@ public final class ExactGradientSum {
   /// Some chunk of the step had a finite value of the tensor past its headroom (largest: the all-reduced bits).
   @inline(__always) static func spilled(_ largest: Int64, _ fits: UInt32) -> Bool {
     largest >= Int64(fits) && largest < 0x7F80_0000
+  }
+
+  /// The float bits of the step's bound on |g| of tensor t at a scale 2^`coarser` coarser than s: 2^(E + 1 + h +
+  /// coarser), below which |g · 2^(s − coarser)| < 2^b.
+  private func bound(_ t: Int, coarser: Int = 0) -> UInt32 {
+    let e = exponents[t] == ExactGradientSum.unknown ? 0 : Int(exponents[t])
+    return ExactGradientSum.bits(ofPowerOfTwo: e + 1 + ExactGradientSum.headroom + coarser)
   }
 
   /// The float bits of 2^p, clamped to the finite range (2^-126 ... inf).

@@ -91,6 +91,9 @@ final class ChunkDecoder {
     for k in kept { k.chunks.deallocate() }
   }
 
+  /// The rows of the band starting at row `band` (the last band may be short).
+  func rows(ofBand band: Int) -> Range<Int> { band..<min(band + chunk[0], shape[0]) }
+
   /// Rows `rows` (every other dimension whole) into `destination`, row-major. A band holding a chunk the file
   /// never wrote is read by `unwritten(rows, into:)` (HDF5, which fills it), the other bands here.
   func read(
@@ -100,7 +103,7 @@ final class ChunkDecoder {
     let bandRows = chunk[0]
     var band = rows.lowerBound - rows.lowerBound % bandRows
     while band < rows.upperBound {
-      let whole = band..<min(band + bandRows, shape[0])
+      let whole = self.rows(ofBand: band)
       let take = max(rows.lowerBound, band)..<min(rows.upperBound, whole.upperBound)
       var slot = kept.lastIndex { $0.band == band }
       if slot == nil {
@@ -145,7 +148,7 @@ final class ChunkDecoder {
       for d in 1..<shape.count { origin[d] = hsize_t(offsets[k][d - 1]) }
       var stored: hsize_t = 0, address: haddr_t = 0
       guard H5Dget_chunk_info_by_coord(dataset, &origin, &masks[k], &address, &stored) >= 0 else {
-        throw DecodeFailure(rows: band..<min(band + chunk[0], shape[0]))
+        throw DecodeFailure(rows: rows(ofBand: band))
       }
       guard stored > 0, address != haddr_t.max else { throw Unwritten() }  // HADDR_UNDEF: never written
       let size = Int(stored)
@@ -159,7 +162,7 @@ final class ChunkDecoder {
       rawOffsets[k] = total
       rawSizes[k] = size
       guard H5Dread_chunk(dataset, mm_h5p_default(), &origin, &masks[k], raw + total) >= 0 else {
-        throw DecodeFailure(rows: band..<min(band + chunk[0], shape[0]))
+        throw DecodeFailure(rows: rows(ofBand: band))
       }
       total += (size + 63) & ~63
     }
@@ -177,7 +180,7 @@ final class ChunkDecoder {
       }
     }
     if workers == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: workers, execute: work) }
-    for k in 0..<n where failed[k] { throw DecodeFailure(rows: band..<min(band + chunk[0], shape[0])) }
+    for k in 0..<n where failed[k] { throw DecodeFailure(rows: rows(ofBand: band)) }
   }
 
   /// Chunk k of the fetched band, decoded in thread w's scratch; nil when its bytes do not decode.
