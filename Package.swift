@@ -58,11 +58,13 @@ let package = Package(
 
     // MARK: - Implementation (one module per room the data passes through)
     .target(name: "MMCore"),  // the one error type and exit codes, the console, TaskKind: what every room shares
-    .target(name: "MMKernels", cSettings: kernelC),  // C: the recurrent steps' packed-weight products; malloc tuning
+    .target(name: "MMKernels", cSettings: kernelC),  // C: the recurrent steps' packed-weight products; malloc tuning; the SIGBUS guard of
+    // mapped data files (data.mmap)
     .target(name: "MMTensor", dependencies: ["MMCore", "COpenBLAS", "MMKernels"], swiftSettings: hostCPU),
     .target(name: "MMHDF5", dependencies: ["MMCore", "CHDF5", "CDeflate"]),
     .target(name: "MMDistributed", dependencies: ["MMCore", "MMTensor", "CMPI"], swiftSettings: hostCPU),  // ranks: MPI, the watchdog, every exchange
-    .target(name: "MMData", dependencies: ["MMCore", "MMHDF5", "MMTensor", "MMDistributed"], swiftSettings: hostCPU),
+    .target(
+      name: "MMData", dependencies: ["MMCore", "MMHDF5", "MMTensor", "MMDistributed", "MMKernels"], swiftSettings: hostCPU),
     .target(name: "MMModel", dependencies: ["MMCore", "MMTensor"], swiftSettings: hostCPU),
     .target(name: "MMOptim", dependencies: ["MMCore", "MMModel"], swiftSettings: hostCPU),
     .target(name: "MMEval", dependencies: ["MMCore", "MMTensor"]),  // folds, metrics, reports (MMTensor for the seeded RNG)

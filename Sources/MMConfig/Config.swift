@@ -33,6 +33,8 @@ public struct DataConfig: Equatable, Sendable {
   public var stream: Bool
   /// `stream`: the reader's buffer of prepared rows, in MiB.
   public var streamBufferMB: Int
+  /// Read rows stored uncompressed in place from the file's pages instead of copying them into memory.
+  public var mmap: Bool
 }
 
 /// `model:` section: the `Architecture` a ModelSpec holds (declared once, in MMModel; `model.fusion` etc.
@@ -198,7 +200,7 @@ public struct TrainConfig: Equatable, Sendable {
   private static let unfilled = TrainConfig(
     data: DataConfig(
       path: "", modalities: [], steps: .all(0), align: .interpolate, normalize: .zscore, missing: .error,
-      validationFraction: 0, split: .random, stream: false, streamBufferMB: 0),
+      validationFraction: 0, split: .random, stream: false, streamBufferMB: 0, mmap: false),
     model: ModelConfig(architecture: Architecture(), hidden: .all(.uniform(0))),
     task: TaskConfig(kind: .multiclass, target: .sample, classes: nil, classWeights: .none, loss: .mse, huberDelta: 0),
     train: TrainSettings(

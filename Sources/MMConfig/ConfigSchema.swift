@@ -67,6 +67,14 @@ enum ConfigSchema {
       "data.stream_buffer_mb", \.data.streamBufferMB, default: 512, min: 1,
       help: "With `stream: true`: MiB of prepared rows a rank holds ahead of training (at least two steps' rows).",
       aliases: ["buffer_mb", "stream_buffer", "prefetch_mb", "buffer_size"]),
+    .bool(
+      "data.mmap", \.data.mmap, default: true,
+      help: "Read the rows of modalities stored uncompressed (float32, contiguous or in chunks of whole rows) in place "
+        + "from the file's pages instead of copying them into memory: no copy at start-up, and ranks of a node share "
+        + "the pages; the results are identical. The file must not be rewritten while a run reads it: a changed file "
+        + "stops the run with an error (write a new file and rename it over the old one). Used when every modality is "
+        + "so stored; otherwise, or with `false`, the rows are copied into memory.",
+      aliases: ["memory_map", "mmap_mode", "map_file", "in_place", "memmap"]),
 
     // MARK: model
     .choice(

@@ -13,9 +13,9 @@ public enum ResumeRules {
   /// run, another mount); whether it holds the same data is the data fingerprint's question, and whether it
   /// gives the same input layout the input record's.
   /// `cv.parallel_folds` and `cv.refit` only say how the remaining work is scheduled; `data.stream` and
-  /// `data.stream_buffer_mb` only where the rows wait (memory or file), not what they are.
+  /// `data.stream_buffer_mb` and `data.mmap` only where the rows wait (memory or file), not what they are.
   public static let movable: Set<String> = [
-    "data.path", "cv.parallel_folds", "cv.refit", "data.stream", "data.stream_buffer_mb",
+    "data.path", "cv.parallel_folds", "cv.refit", "data.stream", "data.stream_buffer_mb", "data.mmap",
   ]
 
   public static func isFrozen(_ key: String) -> Bool {

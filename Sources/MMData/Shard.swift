@@ -25,6 +25,8 @@ public struct LoadOptions {
   public var validationMask: [Bool]  // [N]
   public var statistics: FeatureStatistics?  // given (resume/--init): used instead of recomputing
   public var stream: StreamOptions?  // data.stream: rows stay in the file (ShardStream)
+  /// data.mmap: rows stored as float32 rows are read in place from the file's pages (MappedRows).
+  public var mmap = false
   public var target: TargetKind = .sample  // step: /labels [N, T] or [N, T, K] (StepLabels)
 
   public init(
@@ -52,8 +54,9 @@ public final class Shard {
   public let features: Int  // D (fused)
   public let columns: [Range<Int>]  // per modality: its columns of the fused row
   public let modalitySteps: [Int]  // per modality: S_m
-  public let x: Buffer  // (n, S, D); empty when streamed
+  public let x: Buffer  // (n, S, D); empty when streamed or mapped
   let stream: ShardStream?  // data.stream: the rows, prepared from the file as they are asked for
+  let mapped: MappedRows?  // data.mmap: the rows where the file stores them
   public let lengths: [Int32]  // (n) fused length: the longest modality's, in 1...S
   public let modalityLengths: [Int32]  // (n, M) valid steps of each modality on its own grid, 0...S_m
   public let targets: [Float]  // (n * targetWidth): class ids as Float, or regression targets
@@ -69,13 +72,13 @@ public final class Shard {
     rows: Range<Int>, steps: Int, features: Int, columns: [Range<Int>], modalitySteps: [Int], x: Buffer,
     lengths: [Int32],
     modalityLengths: [Int32], targets: [Float], targetWidth: Int, classes: Int, statistics: FeatureStatistics,
-    stream: ShardStream? = nil, pending: PendingFinish? = nil
+    stream: ShardStream? = nil, mapped: MappedRows? = nil, pending: PendingFinish? = nil
   ) {
     self.rows = rows; self.steps = steps; self.features = features; self.columns = columns;
     self.modalitySteps = modalitySteps
     self.x = x; self.lengths = lengths; self.modalityLengths = modalityLengths
     self.targets = targets; self.targetWidth = targetWidth; self.classes = classes; self.statistics = statistics
-    self.stream = stream; self.pending = pending
+    self.stream = stream; self.mapped = mapped; self.pending = pending
     layout = RowLayout(steps: modalitySteps, widths: columns.map(\.count))
   }
 
@@ -92,10 +95,17 @@ public final class Shard {
   @inline(__always) public func owns(_ row: Int) -> Bool { rows.contains(row) }
   /// Whether the rows stay in the file (`data.stream`).
   public var isStreamed: Bool { stream != nil }
+  /// Whether the rows are read in place from the file's pages (`data.mmap`).
+  public var isMapped: Bool { mapped != nil }
+
+  /// Throws when the rows' file changed since they were mapped (`data.mmap`; MappedRows.checkUnchanged):
+  /// called at every epoch's end and before every checkpoint. Nothing to check for rows in memory.
+  public func checkSource() throws { try mapped?.checkUnchanged() }
 
   /// Local sample i, prepared: `layout.floats` floats, valid until the next call.
   @inline(__always) func row(_ i: Int) -> UnsafePointer<Float> {
     if let stream { return stream.row(i) }
+    if let mapped { return mapped.row(i) }
     return UnsafePointer(x.pointer + i * layout.floats)
   }
 
@@ -105,7 +115,7 @@ public final class Shard {
     let S = steps, D = features, M = columns.count
     var out = [Float](repeating: 0, count: count * S * D)
     for i in 0..<(isStreamed ? 0 : count) {
-      let row = x.pointer + i * layout.floats
+      let row = self.row(i)
       for m in 0..<M {
         for s in 0..<layout.steps[m] {
           for j in 0..<layout.widths[m] {

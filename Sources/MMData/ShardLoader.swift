@@ -54,7 +54,7 @@ public enum ShardLoader {
       return Shard(
         rows: rows, steps: o.maxSteps, features: o.features, columns: f.columns, modalitySteps: o.steps, x: f.x,
         lengths: f.lengths, modalityLengths: f.modalityLengths, targets: targets, targetWidth: width,
-        classes: classes, statistics: f.statistics,
+        classes: classes, statistics: f.statistics, mapped: f.mapped,
         pending: f.pending ? PendingFinish(o, statistics: f.statistics) : nil)
     }
 

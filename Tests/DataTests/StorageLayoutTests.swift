@@ -39,14 +39,17 @@ final class StorageLayoutTests: XCTestCase {
     return path
   }
 
-  func load(_ path: String, rank: Int, world: Int, align: Align, missing: MissingPolicy = .mean) throws -> Shard {
+  func load(_ path: String, rank: Int, world: Int, align: Align, missing: MissingPolicy = .mean, mmap: Bool = false)
+    throws -> Shard
+  {
     let file = try HDF5File(path: path)
     defer { file.close() }
     let schema = try DataSchema.read(file)
     let modalities = try schema.resolveModalities([])
-    let options = LoadOptions(
+    var options = LoadOptions(
       modalities: modalities, steps: [4, 7], align: align, normalize: .zscore, missing: missing,
       task: .multiclass, classes: nil, validationMask: (0..<N).map { $0 % 5 == 2 })
+    options.mmap = mmap
     return try ShardLoader.load(file: file, schema: schema, options: options, comm: RankView(rank: rank, size: world))
   }
 
@@ -60,9 +63,13 @@ final class StorageLayoutTests: XCTestCase {
       for world in 1...3 {
         for rank in 0..<world {
           let want = try load(plain, rank: rank, world: world, align: align)
-          for path in layouts {
-            let got = try load(path, rank: rank, world: world, align: align)
-            let what = "\(URL(fileURLWithPath: path).lastPathComponent), \(align), rank \(rank) of \(world)"
+          // data.mmap reads the plain and the uncompressed chunked rows in place (not interpolated ones: those
+          // are finished one by one), and copies compressed ones.
+          let mapped = align == .interpolate ? [] : [plain, layouts[0], layouts[1]]
+          for (path, mmap) in layouts.map({ ($0, false) }) + mapped.map({ ($0, true) }) {
+            let got = try load(path, rank: rank, world: world, align: align, mmap: mmap)
+            let what = "\(URL(fileURLWithPath: path).lastPathComponent), \(align), rank \(rank) of \(world), mmap \(mmap)"
+            XCTAssertEqual(got.isMapped, mmap && !path.hasSuffix("gzip.h5"), what)
             XCTAssertEqual(got.rows, want.rows, what)
             XCTAssertEqual(got.fusedRows.map(\.bitPattern), want.fusedRows.map(\.bitPattern), what)
             XCTAssertEqual(got.statistics, want.statistics, what)
@@ -86,15 +93,18 @@ final class StorageLayoutTests: XCTestCase {
       for missing in [MissingPolicy.mean, .zero] {
         for normalize in [Normalize.zscore, .none] {
           let want = try twoPass(plain, steps: steps, align: align, missing: missing, normalize: normalize, mask: mask)
-          for path in [plain, gzip] {
+          for (path, mmap) in [(plain, false), (gzip, false), (plain, true)] {
             let file = try HDF5File(path: path)
             let schema = try DataSchema.read(file)
-            let options = LoadOptions(
+            var options = LoadOptions(
               modalities: try schema.resolveModalities([]), steps: steps, align: align, normalize: normalize,
               missing: missing, task: .multiclass, classes: nil, validationMask: mask)
+            options.mmap = mmap
             let got = try ShardLoader.load(
               file: file, schema: schema, options: options, comm: SingleProcessCommunicator())
-            let what = "\(URL(fileURLWithPath: path).lastPathComponent) \(align) \(steps) \(missing) \(normalize)"
+            let what =
+              "\(URL(fileURLWithPath: path).lastPathComponent) \(align) \(steps) \(missing) \(normalize) mmap \(mmap)"
+            XCTAssertEqual(got.isMapped, mmap && align != .interpolate, what)
             XCTAssertEqual(got.fusedRows.map(\.bitPattern), want.x.map(\.bitPattern), what)
             XCTAssertEqual(got.statistics, want.stats, what)
           }
@@ -148,11 +158,18 @@ final class StorageLayoutTests: XCTestCase {
   }
 
   func testNaNUnderMissingErrorIsNamedWhateverTheStorage() throws {
-    for path in [try write("plain.h5", chunkRows: nil), try write("gzip.h5", chunkRows: 4, gzip: 4, shuffle: true)] {
-      XCTAssertThrowsError(try load(path, rank: 0, world: 1, align: .interpolate, missing: .error)) { error in
-        XCTAssertEqual(
-          "\(error)",
-          "\(path): /modalities/a has nan at sample 6, step 5, feature 2 (set data.missing: zero or mean to impute)")
+    let plain = try write("plain.h5", chunkRows: nil), gzip = try write("gzip.h5", chunkRows: 4, gzip: 4, shuffle: true)
+    // Interpolating reads one modality after the other; a copy reads whole rows, so it meets b's NaN in sample 0 first.
+    let first = [
+      Align.interpolate: "/modalities/a has nan at sample 6, step 5, feature 2",
+      .truncate: "/modalities/b has nan at sample 0, step 4, feature 1",
+    ]
+    for (path, align, mmap) in [
+      (plain, Align.interpolate, false), (gzip, .interpolate, false), (plain, .truncate, false), (gzip, .truncate, false),
+      (plain, .truncate, true),
+    ] {
+      XCTAssertThrowsError(try load(path, rank: 0, world: 1, align: align, missing: .error, mmap: mmap)) { error in
+        XCTAssertEqual("\(error)", "\(path): \(first[align]!) (set data.missing: zero or mean to impute)")
       }
     }
   }

@@ -18,6 +18,7 @@ extension TrainLoop {
     -> String
   {
     let s = session, run = s.run
+    try s.comm.agree { try s.shard.checkSource() }  // weights trained on a file changed under them are not kept
     let path = best ? run.bestCheckpointPath : run.checkpointPath(epoch: epoch, stepInEpoch: stepInEpoch)
     try withCheckpointErrorPolicy(path: path, mustSucceed: mustSucceed) {
       try s.comm.agree {

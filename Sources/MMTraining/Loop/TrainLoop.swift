@@ -192,8 +192,10 @@ public final class TrainLoop {
     let peakRSS = s.comm.allreduceMax(RunTiming.peakRSS())
     let trainLoss = e.totals.meanLoss
     let val = evaluator.validate()
-    // Every rank holds the same all-reduced losses; agree so that one rank reports.
+    // Every rank holds the same all-reduced losses; agree so that one rank reports. A mapped file must be as
+    // it was loaded (data.mmap), or the epoch's rows may mix two versions of it.
     try s.comm.agree {
+      try s.shard.checkSource()
       for (name, loss) in [("train", trainLoss), ("validation", val?.loss ?? 0)] where !loss.isFinite {
         throw MMError(
           "training diverged: the \(name) loss is \(loss) in epoch \(epoch + 1) (lower train.lr, or check the data with "

@@ -63,6 +63,7 @@ struct SessionData {
       stream: c.data.stream
         ? StreamOptions(bufferBytes: c.data.streamBufferMB << 20, rowsPerStep: c.train.batchSize) : nil)
     load.target = c.task.target
+    load.mmap = c.data.mmap
     var timing = RunTiming()
     let loadStarted = RunTiming.now()
     let shard = try ShardLoader.load(file: file, schema: schema, options: load, comm: comm)
