@@ -17,10 +17,12 @@ import MMTensor
 /// reading one file share them, and pages of a shard larger than free memory are read back from the file when
 /// evicted.
 ///
-/// The file must not change while the run reads it. Every epoch's end and every checkpoint compare its size and
-/// modification time with the load's (`checkUnchanged`), and a run that finds the file rewritten stops with one
-/// line; reading a page the file no longer has (truncated) raises SIGBUS, which `mapping_guard.c` turns into
-/// one line and exit 1 on the rank that read it.
+/// The file must not change while the run reads it. The mapping holds a shared lock on it, as HDF5's read-only
+/// open does, so HDF5 refuses to open it for writing (h5py "r+", "a"); a program that writes it anyway is found:
+/// every epoch's end and every checkpoint compare its size and modification time with the load's
+/// (`checkUnchanged`), and a run that finds the file rewritten stops with one line; reading a page the file no
+/// longer has (truncated, or recreated by h5py "w") raises SIGBUS, which `mapping_guard.c` turns into one line
+/// and exit 1 on the rank that read it.
 final class MappedRows {
   let path: String
   let layout: RowLayout
@@ -34,7 +36,19 @@ final class MappedRows {
   let rows: [[UnsafePointer<Float>]]
   /// Each row's kept steps per modality (n, M): the loader's modality lengths.
   let modalityLengths: [Int32]
+  /// Each row's valid steps per modality in the file ([M][n]).
+  let validLengths: [[Int]]
   private let scratch: Buffer  // one row in `layout`, for `row(i)`
+  private let staging: Buffer  // one modality's valid steps, finished before they are resampled
+
+  /// `align: interpolate`: a row's valid steps are imputed, normalised and resampled to S_m steps as they are
+  /// gathered (`ShardLoader.finish`, what the copying loader does to each row at load), with each modality's
+  /// statistics (known once the load's pass is over).
+  struct Finishing {
+    let options: LoadOptions
+    let mean: [[Float]], std: [[Float]]  // per modality
+  }
+  var finishing: Finishing? = nil
 
   /// Size and modification time of the mapped file: what a rewrite changes.
   struct FileIdentity: Equatable {
@@ -47,8 +61,8 @@ final class MappedRows {
   /// Maps local rows `rows` of every modality's dataset, or nil when one of them is not stored as float32 rows
   /// (its rows are then copied: nothing here is an error but an unreadable or truncated file).
   init?(
-    file: HDF5File, modalities: [DataSchema.Modality], rows: Range<Int>, layout: RowLayout, modalityLengths: [Int32],
-    rank: Int
+    file: HDF5File, modalities: [DataSchema.Modality], rows: Range<Int>, layout: RowLayout, validLengths: [[Int]],
+    modalityLengths: [Int32], rank: Int
   ) throws {
     guard !rows.isEmpty else { return nil }
     var stored: [StoredRows] = []
@@ -58,22 +72,34 @@ final class MappedRows {
       }
       stored.append(s)
     }
-    guard let fd = try file.duplicateDescriptor() else { return nil }
-    var st = stat()
-    guard fstat(fd, &st) == 0, st.st_size > 0,
+    // A descriptor of its own for the file HDF5 has open (the same inode, found by its path), holding a shared
+    // lock as HDF5's read-only open does: a program that opens the file to write it through HDF5 (h5py "r+",
+    // "a") is refused while this run reads it, instead of changing rows under it.
+    guard let hdf5 = try file.duplicateDescriptor() else { return nil }
+    var st = stat(), own = stat()
+    let fd = open(file.path, O_RDONLY | O_CLOEXEC)
+    let same =
+      fd >= 0 && fstat(hdf5, &st) == 0 && fstat(fd, &own) == 0 && st.st_dev == own.st_dev && st.st_ino == own.st_ino
+    close(hdf5)
+    guard same, st.st_size > 0,
       let mapped = mmap(nil, Int(st.st_size), PROT_READ, MAP_SHARED, fd, 0), mapped != MAP_FAILED
     else {
-      close(fd)
+      if fd >= 0 { close(fd) }
       return nil
     }
+    if !["FALSE", "0"].contains(ProcessInfo.processInfo.environment["HDF5_USE_FILE_LOCKING"]?.uppercased() ?? "") {
+      _ = flock(fd, LOCK_SH | LOCK_NB)  // best effort: a file system without locks reads the same
+    }
     path = file.path; self.layout = layout; modalityCount = modalities.count; self.modalityLengths = modalityLengths
+    self.validLengths = validLengths
+    staging = Buffer(count: modalities.map { $0.steps * $0.features }.max() ?? 1)
     descriptor = fd; base = mapped; length = Int(st.st_size); identity = FileIdentity(st)
     scratch = Buffer(count: layout.floats)
     let message =
       "mmtrain: error: rank \(rank): \(path) became shorter while this run read its rows in place "
       + "(data.mmap): another program truncated or rewrote it. Write a new data file and rename it over the old one "
       + "instead, or set data.mmap: false to copy the rows into memory\n"
-    guardSlot = mmk_guard_mapping(mapped, length, message)
+    guardSlot = mmk_guard_mapping(mapped, length, message, rank == 0 ? 0 : 2)
     let file = path, size = length
     self.rows = stored.map { s in
       (0..<rows.count).map { i in
@@ -83,7 +109,9 @@ final class MappedRows {
     // Past the file's end: HDF5 says a row is where the file has no bytes (a truncated file).
     for s in stored {
       for range in s.byteRanges(rows) where range.upperBound > size {
-        throw MMError("\(file): rows \(rows) end at byte \(range.upperBound), past the file's end (\(size) bytes): the file is truncated")
+        throw MMError(
+          "\(file): rows \(rows) end at byte \(range.upperBound), past the file's end (\(size) bytes): the file is truncated"
+        )
       }
     }
     // The pages of the rows in one call each (MADV_POPULATE_READ, Linux 5.14; older kernels map them on first read).
@@ -106,7 +134,9 @@ final class MappedRows {
   /// read since may mix two versions of the data.
   func checkUnchanged() throws {
     var st = stat()
-    guard fstat(descriptor, &st) == 0 else { throw MMError("\(path): cannot stat the data file (\(String(cString: strerror(errno))))") }
+    guard fstat(descriptor, &st) == 0 else {
+      throw MMError("\(path): cannot stat the data file (\(String(cString: strerror(errno))))")
+    }
     guard FileIdentity(st) == identity else {
       throw MMError(
         "\(path) was changed while this run read its rows in place (data.mmap): its size or modification time differs "
@@ -115,16 +145,54 @@ final class MappedRows {
     }
   }
 
+  /// Local row i into column b of a time-major batch (S, B, D): each modality's S_m steps in its columns, the
+  /// kept ones from the file, zeros after them (what `row(i)` holds, put as `Shard.gather` puts a row).
+  @inline(__always)
+  func copy(
+    _ i: Int, into x: UnsafeMutablePointer<Float>, column b: Int, of B: Int, rowFloats D: Int, columns: [Range<Int>]
+  ) {
+    let M = modalityCount
+    for m in 0..<M {
+      let Dm = layout.widths[m], kept = Int(modalityLengths[i * M + m]), src = rows[m][i]
+      let first = x + b * D + columns[m].lowerBound
+      if let finishing {
+        resample(m, i, finishing, into: first, stride: B * D)
+        continue
+      }
+      for s in 0..<layout.steps[m] {
+        let dst = first + s * B * D
+        if s < kept { dst.update(from: src + s * Dm, count: Dm) } else { dst.update(repeating: 0, count: Dm) }
+      }
+    }
+  }
+
   /// Local row i in `layout` (valid until the next call): each modality's kept steps, zeros after them.
   func row(_ i: Int) -> UnsafePointer<Float> {
     let out = scratch.pointer, M = modalityCount
     for m in 0..<M {
       let Dm = layout.widths[m], kept = Int(modalityLengths[i * M + m]), src = rows[m][i]
+      if let finishing {
+        resample(m, i, finishing, into: out + layout.offsets[m], stride: layout.strides[m])
+        continue
+      }
       for s in 0..<layout.steps[m] {
         let dst = out + layout.offsets[m] + s * layout.strides[m]
         if s < kept { dst.update(from: src + s * Dm, count: Dm) } else { dst.update(repeating: 0, count: Dm) }
       }
     }
     return UnsafePointer(out)
+  }
+
+  /// Modality m of local row i, finished and resampled to its S_m steps at `dst` (steps `stride` apart). A
+  /// non-finite value under `missing: error` stopped the load, so finishing cannot fail here.
+  @inline(__always)
+  private func resample(
+    _ m: Int, _ i: Int, _ f: Finishing, into dst: UnsafeMutablePointer<Float>, stride: Int
+  ) {
+    let Dm = layout.widths[m], L = validLengths[m][i]
+    staging.pointer.update(from: rows[m][i], count: L * Dm)
+    _ = try? ShardLoader.finish(
+      staging.pointer, L, Dm, f.options, f.mean[m], f.std[m], dst: dst, steps: layout.steps[m], stride: stride
+    ) { _, _, _ in MMError("") }
   }
 }

@@ -164,6 +164,9 @@ public final class Shard {
           for s in 0..<layout.steps[m] { (xOut + (s * B + b) * D + column).update(from: block + s * Dm, count: Dm) }
         }
       }
+      finish(b)
+    }
+    func finish(_ b: Int) {
       guard let pending else { return }
       for m in 0..<M {
         let column = columns[m].lowerBound, Dm = columns[m].count
@@ -176,6 +179,13 @@ public final class Shard {
       let i = local[b]
       lengthsOut[b] = lengths[i]
       for m in 0..<M { modalityLengthsOut[m * B + b] = modalityLengths[i * M + m] }
+      if let mapped {  // straight from the file's pages, no row in between
+        mapped.copy(i, into: xOut, column: b, of: B, rowFloats: D, columns: columns)
+        finish(b)
+        for k in 0..<W { targetsOut[b * W + k] = targets[i * W + k] }
+        samplesOut[b] = rows.lowerBound + i
+        continue
+      }
       put(row(i), b)
       for k in 0..<W { targetsOut[b * W + k] = targets[i * W + k] }
       samplesOut[b] = rows.lowerBound + i

@@ -25,8 +25,6 @@ extension ShardLoader {
     var statistics: FeatureStatistics
     /// The rows are raw: `Shard.gather` finishes them (the statistics were computed by this read).
     var pending = false
-    /// data.mmap: the rows in the file's pages (x is empty); always raw.
-    var mapped: MappedRows? = nil
   }
 
   static func loadCopied(
@@ -48,15 +46,6 @@ extension ShardLoader {
         modalityLengths[i * M + mi] = Int32(min(lengths[mi][i], o.steps[mi]))
         modelLengths[i] = max(modelLengths[i], modalityLengths[i * M + mi])
       }
-    }
-    let mapped = try comm.agree {
-      try o.mmap
-        ? MappedRows(
-          file: file, modalities: o.modalities, rows: rows, layout: layout, modalityLengths: modalityLengths,
-          rank: comm.rank) : nil
-    }
-    if let mapped {
-      return try loadMapped(mapped, file, o, rows, lengths, columns: columns, modelLengths, modalityLengths, comm)
     }
     let x = Buffer(count: n * layout.floats, prefault: false)  // written whole below, its pages mapped block by block
     let offsets = columns.map { 3 * $0.lowerBound }  // modality mi's sums, squares and counts: acc[offsets[mi]...]
@@ -105,56 +94,6 @@ extension ShardLoader {
     return Features(
       x: x, lengths: modelLengths, modalityLengths: modalityLengths, columns: columns,
       statistics: FeatureStatistics(mean: mean, std: std), pending: true)
-  }
-
-  /// `loadCopied` for rows read in place (MappedRows): the same checks and float64 sums, in the same order (rows
-  /// in order; within a row, each modality's valid steps), over the file's pages instead of a copy; the rows
-  /// stay raw, and each batch finishes them as it gathers them (PendingFinish), with the statistics computed
-  /// here or given.
-  static func loadMapped(
-    _ mapped: MappedRows, _ file: HDF5File, _ o: LoadOptions, _ rows: Range<Int>, _ lengths: [[Int]],
-    columns: [Range<Int>], _ modelLengths: [Int32], _ modalityLengths: [Int32], _ comm: Communicator
-  ) throws -> Features {
-    let path = file.path, D = o.features
-    let computed = o.statistics == nil && (o.normalize == .zscore || o.missing == .mean)
-    let offsets = columns.map { 3 * $0.lowerBound }
-    var acc = [Double](repeating: 0, count: 3 * D)
-    if computed || o.missing == .error {
-      try comm.agree {
-        try acc.withUnsafeMutableBufferPointer { acc in
-          for i in 0..<rows.count {
-            let training = !o.validationMask[rows.lowerBound + i]
-            for (mi, m) in o.modalities.enumerated() {
-              let Dm = m.features, L = lengths[mi][i], src = mapped.rows[mi][i]
-              let finite = allFinite(src, L * Dm)
-              if !finite && o.missing == .error {  // the first bad value, in step order
-                try impute(UnsafeMutablePointer(mutating: src), L, Dm, .error, []) { s, j, v in
-                  nonFinite(path, m.dataset, sample: rows.lowerBound + i, step: s, feature: j, v)
-                }
-              }
-              guard computed && training else { continue }
-              let sums = acc.baseAddress! + offsets[mi]
-              if finite { accumulateFinite(src, L, Dm, sums) } else { accumulate(src, L, Dm, sums) }
-            }
-          }
-        }
-      }
-    }
-    var statistics = o.statistics ?? .identity(D)
-    if computed {
-      var mean: [Float] = [], std: [Float] = []
-      for (mi, m) in o.modalities.enumerated() {
-        var sums = Array(acc[offsets[mi]..<(offsets[mi] + 3 * m.features)])
-        comm.allreduceSum(&sums)
-        let (mu, sd) = finalize(
-          sums, m.features, o.normalize, channels: m.imageShape?.first, tokens: m.kind == .tokens)
-        mean += mu; std += sd
-      }
-      statistics = FeatureStatistics(mean: mean, std: std)
-    }
-    return Features(
-      x: Buffer(count: 0), lengths: modelLengths, modalityLengths: modalityLengths, columns: columns,
-      statistics: statistics, pending: true, mapped: mapped)
   }
 
   /// The shard's fused rows (n, S, D) as the loader writes them: where each modality's kept steps go.

@@ -49,12 +49,15 @@ public enum ShardLoader {
     if let stream = o.stream {
       return try loadStreamed(file, o, rows, lengths, (targets, width, classes), stream, comm)
     }
+    if o.mmap, let mapped = try mapRows(file, o, rows, lengths, comm) {  // read in place (ShardLoader+Mapped.swift)
+      return try loadMapped(mapped, file, o, rows, lengths, (targets, width, classes), comm)
+    }
     if o.align != .interpolate {  // aligning is a copy: whole fused rows, written once (ShardLoader+Rows.swift)
       let f = try loadCopied(file, o, rows, lengths, comm)
       return Shard(
         rows: rows, steps: o.maxSteps, features: o.features, columns: f.columns, modalitySteps: o.steps, x: f.x,
         lengths: f.lengths, modalityLengths: f.modalityLengths, targets: targets, targetWidth: width,
-        classes: classes, statistics: f.statistics, mapped: f.mapped,
+        classes: classes, statistics: f.statistics,
         pending: f.pending ? PendingFinish(o, statistics: f.statistics) : nil)
     }
 

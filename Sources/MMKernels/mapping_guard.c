@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { slots = 16, messageBytes = 1024 };
@@ -13,6 +14,7 @@ enum { slots = 16, messageBytes = 1024 };
 static struct {
   _Atomic(const char *) base;  // NULL: slot free
   size_t length;
+  unsigned delay;
   char message[messageBytes];
 } guards[slots];
 
@@ -25,6 +27,9 @@ static void on_sigbus(int sig, siginfo_t *info, void *context) {
   for (int k = 0; k < slots; k++) {
     const char *base = atomic_load(&guards[k].base);
     if (base && address >= base && address < base + guards[k].length) {
+      // A wait cut short by a signal is mpirun stopping this rank after another one's line: exit without one.
+      struct timespec wait = {guards[k].delay, 0};
+      if (guards[k].delay > 0 && nanosleep(&wait, &wait) != 0) _exit(1);
       ssize_t ignored = write(2, guards[k].message, strlen(guards[k].message));
       (void)ignored;
       _exit(1);
@@ -49,7 +54,7 @@ static void install(void) {
   sigaction(SIGBUS, &action, &previous);
 }
 
-int mmk_guard_mapping(const void *base, size_t length, const char *message) {
+int mmk_guard_mapping(const void *base, size_t length, const char *message, unsigned delay_seconds) {
   pthread_once(&installed, install);
   pthread_mutex_lock(&claiming);
   int slot = -1;
@@ -58,6 +63,7 @@ int mmk_guard_mapping(const void *base, size_t length, const char *message) {
   }
   if (slot >= 0) {
     guards[slot].length = length;
+    guards[slot].delay = delay_seconds;
     strncpy(guards[slot].message, message, messageBytes - 1);
     guards[slot].message[messageBytes - 1] = 0;
     atomic_store(&guards[slot].base, (const char *)base);  // published last: the handler sees a whole guard

@@ -67,6 +67,7 @@ extension InferenceModels {
       let session = try TrainingSession(config: member.config, comm: comm, options: options)
       let evaluator = Evaluator(session)
       let out = evaluator.predict(rows: Array(0..<session.schema.count))
+      try comm.agree { try session.shard.checkSource() }  // rows read in place: the file as it was loaded
       if isEnsemble && session.schema.hasLabels { scores.append((member.name, member.path, evaluator.metrics(out))) }
       if var total = sum {
         for i in total.outputs.indices {

@@ -63,12 +63,12 @@ final class StorageLayoutTests: XCTestCase {
       for world in 1...3 {
         for rank in 0..<world {
           let want = try load(plain, rank: rank, world: world, align: align)
-          // data.mmap reads the plain and the uncompressed chunked rows in place (not interpolated ones: those
-          // are finished one by one), and copies compressed ones.
-          let mapped = align == .interpolate ? [] : [plain, layouts[0], layouts[1]]
+          // data.mmap reads the plain and the uncompressed chunked rows in place, and copies compressed ones.
+          let mapped = [plain, layouts[0], layouts[1]]
           for (path, mmap) in layouts.map({ ($0, false) }) + mapped.map({ ($0, true) }) {
             let got = try load(path, rank: rank, world: world, align: align, mmap: mmap)
-            let what = "\(URL(fileURLWithPath: path).lastPathComponent), \(align), rank \(rank) of \(world), mmap \(mmap)"
+            let what =
+              "\(URL(fileURLWithPath: path).lastPathComponent), \(align), rank \(rank) of \(world), mmap \(mmap)"
             XCTAssertEqual(got.isMapped, mmap && !path.hasSuffix("gzip.h5"), what)
             XCTAssertEqual(got.rows, want.rows, what)
             XCTAssertEqual(got.fusedRows.map(\.bitPattern), want.fusedRows.map(\.bitPattern), what)
@@ -104,7 +104,7 @@ final class StorageLayoutTests: XCTestCase {
               file: file, schema: schema, options: options, comm: SingleProcessCommunicator())
             let what =
               "\(URL(fileURLWithPath: path).lastPathComponent) \(align) \(steps) \(missing) \(normalize) mmap \(mmap)"
-            XCTAssertEqual(got.isMapped, mmap && align != .interpolate, what)
+            XCTAssertEqual(got.isMapped, mmap, what)
             XCTAssertEqual(got.fusedRows.map(\.bitPattern), want.x.map(\.bitPattern), what)
             XCTAssertEqual(got.statistics, want.stats, what)
           }
@@ -165,8 +165,9 @@ final class StorageLayoutTests: XCTestCase {
       .truncate: "/modalities/b has nan at sample 0, step 4, feature 1",
     ]
     for (path, align, mmap) in [
-      (plain, Align.interpolate, false), (gzip, .interpolate, false), (plain, .truncate, false), (gzip, .truncate, false),
-      (plain, .truncate, true),
+      (plain, Align.interpolate, false), (gzip, .interpolate, false), (plain, .truncate, false),
+      (gzip, .truncate, false),
+      (plain, .truncate, true), (plain, .interpolate, true),
     ] {
       XCTAssertThrowsError(try load(path, rank: 0, world: 1, align: align, missing: .error, mmap: mmap)) { error in
         XCTAssertEqual("\(error)", "\(path): \(first[align]!) (set data.missing: zero or mean to impute)")

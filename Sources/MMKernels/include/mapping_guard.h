@@ -11,9 +11,11 @@
 
 #include <stddef.h>
 
-/// Guards [base, base + length): a SIGBUS there prints `message` (copied, at most 1023 bytes) and exits 1.
+/// Guards [base, base + length): a SIGBUS there prints `message` (copied, at most 1023 bytes) and exits 1,
+/// after `delay_seconds` (other ranks than 0 wait, so that when several ranks read past the new end, rank 0's
+/// line is the one printed and mpirun has stopped the others before they print theirs).
 /// Returns the guard's slot (for mmk_unguard_mapping), or -1 when every slot is taken.
-int mmk_guard_mapping(const void *base, size_t length, const char *message);
+int mmk_guard_mapping(const void *base, size_t length, const char *message, unsigned delay_seconds);
 
 /// Stops guarding slot `slot` (before the mapping is unmapped).
 void mmk_unguard_mapping(int slot);

@@ -1,0 +1,97 @@
+import MMCore
+import MMDistributed
+import MMHDF5
+import MMTensor
+
+/// `data.mmap`: a shard whose rows stay where the file stores them (MappedRows). Loading is the checks and the
+/// statistics pass over the file's pages, nothing else; each batch finishes the rows it gathers.
+extension ShardLoader {
+  /// The rows of every modality mapped in place, or nil when some rank's rows are not stored as float32 rows
+  /// (then every rank copies: a shard is mapped on all ranks or on none, so the rows ranks send each other are
+  /// in one state, raw or finished). Collective.
+  static func mapRows(
+    _ file: HDF5File, _ o: LoadOptions, _ rows: Range<Int>, _ lengths: [[Int]], _ comm: Communicator
+  ) throws -> MappedRows? {
+    let M = o.modalities.count
+    var modalityLengths = [Int32](repeating: 0, count: rows.count * M)
+    for i in 0..<rows.count {
+      for mi in 0..<M {  // what alignment makes of L valid steps (Resample.align)
+        let L = lengths[mi][i], Sm = o.steps[mi]
+        modalityLengths[i * M + mi] = Int32(L == 0 ? 0 : (o.align == .interpolate ? Sm : min(L, Sm)))
+      }
+    }
+    let mapped = try comm.agree {
+      try MappedRows(
+        file: file, modalities: o.modalities, rows: rows, layout: o.layout, validLengths: lengths,
+        modalityLengths: modalityLengths, rank: comm.rank)
+    }
+    return comm.allreduceMin(mapped == nil ? 0 : 1) == 1 ? mapped : nil
+  }
+
+  /// The checks and float64 sums of the copying loaders, in their order (truncate and pad: rows in order, each
+  /// row's modalities; interpolate: modality after modality), over the file's pages. Truncated and padded rows
+  /// stay raw and each batch finishes the steps it keeps (PendingFinish), as after `loadCopied`; interpolated
+  /// rows are imputed, normalised and resampled as they are gathered (MappedRows.Finishing), with the
+  /// statistics computed here or given.
+  static func loadMapped(
+    _ mapped: MappedRows, _ file: HDF5File, _ o: LoadOptions, _ rows: Range<Int>, _ lengths: [[Int]],
+    _ labels: ([Float], Int, Int), _ comm: Communicator
+  ) throws -> Shard {
+    let path = file.path, D = o.features, M = o.modalities.count
+    let computed = o.statistics == nil && (o.normalize == .zscore || o.missing == .mean)
+    var columns: [Range<Int>] = [], column = 0
+    for m in o.modalities {
+      columns.append(column..<(column + m.features))
+      column += m.features
+    }
+    let offsets = columns.map { 3 * $0.lowerBound }
+    var acc = [Double](repeating: 0, count: 3 * D)
+    if computed || o.missing == .error {
+      try comm.agree {
+        try acc.withUnsafeMutableBufferPointer { acc in
+          func scan(_ i: Int, _ mi: Int) throws {
+            let m = o.modalities[mi], Dm = m.features, L = lengths[mi][i], src = mapped.rows[mi][i]
+            let finite = allFinite(src, L * Dm)
+            if !finite && o.missing == .error {  // the first bad value, in step order
+              try impute(UnsafeMutablePointer(mutating: src), L, Dm, .error, []) { s, j, v in
+                nonFinite(path, m.dataset, sample: rows.lowerBound + i, step: s, feature: j, v)
+              }
+            }
+            guard computed && !o.validationMask[rows.lowerBound + i] else { return }
+            let sums = acc.baseAddress! + offsets[mi]
+            if finite { accumulateFinite(src, L, Dm, sums) } else { accumulate(src, L, Dm, sums) }
+          }
+          if o.align == .interpolate {
+            for mi in 0..<M { for i in 0..<rows.count { try scan(i, mi) } }
+          } else {
+            for i in 0..<rows.count { for mi in 0..<M { try scan(i, mi) } }
+          }
+        }
+      }
+    }
+    var statistics = o.statistics ?? .identity(D)
+    if computed {
+      var mean: [Float] = [], std: [Float] = []
+      for (mi, m) in o.modalities.enumerated() {
+        var sums = Array(acc[offsets[mi]..<(offsets[mi] + 3 * m.features)])
+        comm.allreduceSum(&sums)
+        let (mu, sd) = finalize(sums, m.features, o.normalize, channels: m.imageShape?.first, tokens: m.kind == .tokens)
+        mean += mu; std += sd
+      }
+      statistics = FeatureStatistics(mean: mean, std: std)
+    }
+    var modelLengths = [Int32](repeating: 1, count: rows.count)
+    for i in 0..<rows.count {
+      for mi in 0..<M { modelLengths[i] = max(modelLengths[i], mapped.modalityLengths[i * M + mi]) }
+    }
+    if o.align == .interpolate {
+      mapped.finishing = MappedRows.Finishing(
+        options: o, mean: columns.map { Array(statistics.mean[$0]) }, std: columns.map { Array(statistics.std[$0]) })
+    }
+    return Shard(
+      rows: rows, steps: o.maxSteps, features: D, columns: columns, modalitySteps: o.steps, x: Buffer(count: 0),
+      lengths: modelLengths, modalityLengths: mapped.modalityLengths, targets: labels.0, targetWidth: labels.1,
+      classes: labels.2, statistics: statistics, mapped: mapped,
+      pending: o.align == .interpolate ? nil : PendingFinish(o, statistics: statistics))
+  }
+}
