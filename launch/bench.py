@@ -160,12 +160,13 @@ class Bench:
         os.replace(path + ".tmp", path)
         return path
 
-    def startup(self, layout, world):
-        """mmtrain's load rate (GB/s of a rank) on a layout, normalize zscore: one short epoch of a small model."""
+    def startup(self, layout, world, mmap=True):
+        """mmtrain's load rate (GB/s of a rank) on a layout, normalize zscore: one short epoch of a small model.
+        `mmap`: data.mmap (the default reads uncompressed rows in place; false copies them into memory)."""
         run = self.new_run()
         cfg = run + ".yaml"
         with open(cfg, "w") as f:
-            f.write(f"""data: {{path: "{self.layout(layout)}", steps: {STEPS}, align: pad, normalize: zscore, validation_fraction: 0}}
+            f.write(f"""data: {{path: "{self.layout(layout)}", steps: {STEPS}, align: pad, normalize: zscore, validation_fraction: 0, mmap: {str(mmap).lower()}}}
 model: {{fusion: early, hidden: 8, layers: 1, pooling: last}}
 task: {{kind: multiclass}}
 train: {{epochs: 1, batch_size: {256 * world}, optimizer: adam, lr: 0.001, seed: 42}}
@@ -336,29 +337,31 @@ def startup_table(b, rounds, settle=3.0):
     for r in range(rounds):
         for layout in LAYOUTS:
             for world in (1, 2):
-                mm, py = b.startup(layout, world), b.h5py_read(layout, world)
+                mm, py, copied = b.startup(layout, world), b.h5py_read(layout, world), b.startup(layout, world, mmap=False)
                 time.sleep(settle)
                 mm_idle = b.startup(layout, world)
                 time.sleep(settle)
                 py_idle = b.h5py_read(layout, world)
-                for k, v in (("mm", mm), ("py", py), ("mm idle", mm_idle), ("py idle", py_idle)):
+                for k, v in (("mm", mm), ("py", py), ("copied", copied), ("mm idle", mm_idle), ("py idle", py_idle)):
                     rates.setdefault((layout, world, k), []).append(v)
-                print(f"round {r + 1} {layout} {world} rank(s): mmtrain {mm:.2f} GB/s, h5py {py:.2f} GB/s; after "
-                      f"{settle:g} s idle: mmtrain {mm_idle:.2f}, h5py {py_idle:.2f}", file=sys.stderr, flush=True)
+                print(f"round {r + 1} {layout} {world} rank(s): mmtrain {mm:.2f} GB/s, h5py {py:.2f} GB/s, data.mmap "
+                      f"false {copied:.2f}; after {settle:g} s idle: mmtrain {mm_idle:.2f}, h5py {py_idle:.2f}",
+                      file=sys.stderr, flush=True)
     load.append(os.getloadavg()[0])
     sizes = {layout: os.path.getsize(b.layout(layout)) / 1e6 for layout in LAYOUTS}
     lines = [f"start-up by file layout: W1's data ({b.a.samples} x {STEPS} steps, {sum(FEATURES.values())} features) rewritten "
              f"with h5py; load rate of a rank, normalize zscore; best of {rounds} (min–max); target mmtrain >= 0.8x h5py; "
              f"{os.cpu_count()} cores, load average {load[0]:.1f} before, {load[1]:.1f} after",
-             "", "| file (size) | ranks | mmtrain load | h5py read of the same rows | ratio "
-             f"| after {settle:g} s idle: mmtrain | h5py | ratio |", "|---|---|---|---|---|---|---|---|"]
+             "", "| file (size) | ranks | mmtrain load | h5py read of the same rows | ratio | data.mmap false (copied) | ratio "
+             f"| after {settle:g} s idle: mmtrain | h5py | ratio |", "|---|---|---|---|---|---|---|---|---|---|"]
     span = lambda v: f"{max(v):.2f} GB/s ({min(v):.2f}–{max(v):.2f})"
     for layout in LAYOUTS:
         for world in (1, 2):
             mm, py = rates[(layout, world, "mm")], rates[(layout, world, "py")]
             mi, pi = rates[(layout, world, "mm idle")], rates[(layout, world, "py idle")]
+            cp = rates[(layout, world, "copied")]
             lines.append(f"| {layout} ({sizes[layout]:.0f} MB) | {world} | {span(mm)} | {span(py)} | {max(mm) / max(py):.2f} "
-                         f"| {span(mi)} | {span(pi)} | {max(mi) / max(pi):.2f} |")
+                         f"| {span(cp)} | {max(cp) / max(py):.2f} | {span(mi)} | {span(pi)} | {max(mi) / max(pi):.2f} |")
     return lines
 
 
