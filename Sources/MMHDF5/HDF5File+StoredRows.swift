@@ -84,10 +84,37 @@ extension HDF5File {
         else { return nil }
         addresses[k] = Int(address)
       }
-      return StoredRows(rowBytes: rowBytes, chunkRows: c, addresses: addresses)
+      // libhdf5 1.10 gives chunk addresses relative to the end of a user block (h5py's `userblock_size`), later
+      // versions from the file's start: the address whose bytes are the first row HDF5 reads is the offset.
+      let first = try readFloats(path, rows: rows.lowerBound..<(rows.lowerBound + 1))
+      for shift in Set([0, try userBlockBytes()]).sorted() {
+        let at = addresses[rows.lowerBound / c] + (rows.lowerBound % c) * rowBytes + shift
+        if try bytes(at: at, count: rowBytes) == first.withUnsafeBytes({ Array($0) }) {
+          return StoredRows(rowBytes: rowBytes, chunkRows: c, addresses: addresses.map { $0 < 0 ? $0 : $0 + shift })
+        }
+      }
+      return nil
     default:
       return nil  // compact (in the object header), virtual
     }
+  }
+
+  /// The size of the file's user block (bytes before HDF5's superblock; 0 without one).
+  func userBlockBytes() throws -> Int {
+    let creation = H5Fget_create_plist(try fileID())
+    guard creation >= 0 else { return 0 }
+    defer { _ = H5Pclose(creation) }
+    var size: hsize_t = 0
+    return H5Pget_userblock(creation, &size) >= 0 ? Int(size) : 0
+  }
+
+  /// `count` bytes of the file at `offset`, as stored (nil past its end).
+  func bytes(at offset: Int, count: Int) throws -> [UInt8]? {
+    guard let fd = try duplicateDescriptor() else { return nil }
+    defer { Glibc.close(fd) }
+    var out = [UInt8](repeating: 0, count: count)
+    let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
+    return n == count ? out : nil
   }
 
   /// A new descriptor of the file HDF5 has open (the POSIX driver's), for mapping its pages: the same file

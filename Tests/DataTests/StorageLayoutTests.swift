@@ -82,6 +82,23 @@ final class StorageLayoutTests: XCTestCase {
     }
   }
 
+  /// A file behind a user block (h5py's `userblock_size`): its rows read in place are those HDF5 reads, bit for bit.
+  func testRowsReadInPlaceBehindAUserBlock() throws {
+    let path = fixturesDirectory().appendingPathComponent("userblock.h5").path
+    for align in [Align.interpolate, .truncate] {
+      for world in 1...2 {
+        for rank in 0..<world {
+          let copied = try load(path, rank: rank, world: world, align: align)
+          let mapped = try load(path, rank: rank, world: world, align: align, mmap: true)
+          let what = "\(align), rank \(rank) of \(world)"
+          XCTAssertTrue(mapped.isMapped, what)
+          XCTAssertEqual(mapped.fusedRows.map(\.bitPattern), copied.fusedRows.map(\.bitPattern), what)
+          XCTAssertEqual(mapped.statistics, copied.statistics, what)
+        }
+      }
+    }
+  }
+
   /// The loader sums the statistics while it reads and finishes the rows afterwards; this is the plain two-pass
   /// order it replaced (statistics over the file, then impute, normalise, align each row), bit for bit.
   func testMatchesTheTwoPassOrderBitForBit() throws {

@@ -29,3 +29,14 @@ with h5py.File(os.path.join(here, "gzip_partial.h5"), "w") as f:
             block[:part.shape[0], :part.shape[1], :part.shape[2]] = part
             shuffled = block.view(np.uint8).reshape(-1, 4).T.copy().tobytes()
             d.id.write_direct_chunk((8, t, c), shuffled, filter_mask=0b10)
+
+# userblock.h5: an mmtrain data file behind a 512-byte user block (h5py's userblock_size), so every HDF5 address is
+# 512 bytes short of its file offset. /modalities/a (29, 6, 5) in chunks of 4 whole rows, /modalities/b (29, 9, 3)
+# contiguous, both uncompressed float32: rows data.mmap reads in place, at the offsets it must get right.
+rng = np.random.default_rng(5)
+with h5py.File(os.path.join(here, "userblock.h5"), "w", userblock_size=512) as f:
+    f.create_dataset("modalities/a", data=rng.normal(size=(29, 6, 5)).astype("<f4"), chunks=(4, 6, 5))
+    f.create_dataset("modalities/b", data=rng.normal(size=(29, 9, 3)).astype("<f4"))
+    f.create_dataset("lengths/a", data=np.arange(29, dtype=np.int64) % 7)
+    f.create_dataset("lengths/b", data=9 - np.arange(29, dtype=np.int64) % 4)
+    f.create_dataset("labels", data=np.arange(29, dtype=np.int64) % 3)
