@@ -9,7 +9,7 @@ import MMTensor
 
 /// The shard's rows read in place (`data.mmap`): the data file's pages mapped read-only, each modality's rows
 /// where the file stores them, so loading copies nothing and allocates no memory for the features. The
-/// statistics pass (ShardLoader.loadCopied) reads them once; each batch then copies a row's kept steps and
+/// statistics pass (ShardLoader.loadMapped) reads them once; each batch then copies a row's kept steps and
 /// finishes them (PendingFinish), as it does for rows copied into memory, so the bits are the same.
 ///
 /// Used when every modality's rows lie in the file as float32 rows (StoredRows: uncompressed, contiguous or in
@@ -154,54 +154,44 @@ final class MappedRows {
     }
   }
 
-  /// Local row i into column b of a time-major batch (S, B, D): each modality's S_m steps in its columns, the
-  /// kept ones from the file, zeros after them (what `row(i)` holds, put as `Shard.gather` puts a row).
+  /// Local row i into column b of a time-major batch (S, B, D): each modality's S_m steps in its columns (what
+  /// `row(i)` holds, put as `Shard.gather` puts a row).
   @inline(__always)
   func copy(
     _ i: Int, into x: UnsafeMutablePointer<Float>, column b: Int, of B: Int, rowFloats D: Int, columns: [Range<Int>]
   ) {
-    let M = modalityCount
-    for m in 0..<M {
-      let Dm = layout.widths[m], kept = Int(modalityLengths[i * M + m]), src = rows[m][i]
-      let first = x + b * D + columns[m].lowerBound
-      if let finishing {
-        resample(m, i, finishing, into: first, stride: B * D)
-        continue
-      }
-      for s in 0..<layout.steps[m] {
-        let dst = first + s * B * D
-        if s < kept { dst.update(from: src + s * Dm, count: Dm) } else { dst.update(repeating: 0, count: Dm) }
-      }
-    }
+    for m in 0..<modalityCount { put(m, i, into: x + b * D + columns[m].lowerBound, stride: B * D) }
   }
 
-  /// Local row i in `layout` (valid until the next call): each modality's kept steps, zeros after them.
+  /// Local row i in `layout` (valid until the next call).
   func row(_ i: Int) -> UnsafePointer<Float> {
-    let out = scratch.pointer, M = modalityCount
-    for m in 0..<M {
-      let Dm = layout.widths[m], kept = Int(modalityLengths[i * M + m]), src = rows[m][i]
-      if let finishing {
-        resample(m, i, finishing, into: out + layout.offsets[m], stride: layout.strides[m])
-        continue
-      }
-      for s in 0..<layout.steps[m] {
-        let dst = out + layout.offsets[m] + s * layout.strides[m]
-        if s < kept { dst.update(from: src + s * Dm, count: Dm) } else { dst.update(repeating: 0, count: Dm) }
-      }
-    }
-    return UnsafePointer(out)
+    for m in 0..<modalityCount { put(m, i, into: scratch.pointer + layout.offsets[m], stride: layout.strides[m]) }
+    return UnsafePointer(scratch.pointer)
   }
 
-  /// Modality m of local row i, finished and resampled to its S_m steps at `dst` (steps `stride` apart). A
-  /// non-finite value under `missing: error` stopped the load, so finishing cannot fail here.
+  /// Modality m of local row i at `dst`, its S_m steps `stride` apart: the kept steps from the file and zeros
+  /// after them, or (interpolate) its valid steps finished and resampled. A non-finite value under `missing:
+  /// error` stopped the load, so finishing cannot fail here.
   @inline(__always)
-  private func resample(
-    _ m: Int, _ i: Int, _ f: Finishing, into dst: UnsafeMutablePointer<Float>, stride: Int
-  ) {
-    let Dm = layout.widths[m], L = validLengths[m][i]
-    staging.pointer.update(from: rows[m][i], count: L * Dm)
-    _ = try? ShardLoader.finish(
-      staging.pointer, L, Dm, f.options, f.mean[m], f.std[m], dst: dst, steps: layout.steps[m], stride: stride
-    ) { _, _, _ in MMError("") }
+  private func put(_ m: Int, _ i: Int, into dst: UnsafeMutablePointer<Float>, stride: Int) {
+    let Dm = layout.widths[m], Sm = layout.steps[m], src = rows[m][i]
+    if let f = finishing {
+      let L = validLengths[m][i]
+      staging.pointer.update(from: src, count: L * Dm)
+      _ = try? ShardLoader.finish(
+        staging.pointer, L, Dm, f.options, f.mean[m], f.std[m], dst: dst, steps: Sm, stride: stride
+      ) {
+        _, _, _ in MMError("")
+      }
+      return
+    }
+    let kept = Int(modalityLengths[i * modalityCount + m])
+    for s in 0..<Sm {
+      if s < kept {
+        (dst + s * stride).update(from: src + s * Dm, count: Dm)
+      } else {
+        (dst + s * stride).update(repeating: 0, count: Dm)
+      }
+    }
   }
 }

@@ -182,11 +182,9 @@ public final class Shard {
       if let mapped {  // straight from the file's pages, no row in between
         mapped.copy(i, into: xOut, column: b, of: B, rowFloats: D, columns: columns)
         finish(b)
-        for k in 0..<W { targetsOut[b * W + k] = targets[i * W + k] }
-        samplesOut[b] = rows.lowerBound + i
-        continue
+      } else {
+        put(row(i), b)
       }
-      put(row(i), b)
       for k in 0..<W { targetsOut[b * W + k] = targets[i * W + k] }
       samplesOut[b] = rows.lowerBound + i
     }
