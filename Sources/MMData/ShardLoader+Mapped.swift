@@ -69,17 +69,7 @@ extension ShardLoader {
         }
       }
     }
-    var statistics = o.statistics ?? .identity(D)
-    if computed {
-      var mean: [Float] = [], std: [Float] = []
-      for (mi, m) in o.modalities.enumerated() {
-        var sums = Array(acc[offsets[mi]..<(offsets[mi] + 3 * m.features)])
-        comm.allreduceSum(&sums)
-        let (mu, sd) = finalize(sums, m.features, o.normalize, channels: m.imageShape?.first, tokens: m.kind == .tokens)
-        mean += mu; std += sd
-      }
-      statistics = FeatureStatistics(mean: mean, std: std)
-    }
+    let statistics = computed ? allReduced(acc, offsets: offsets, o, comm) : o.statistics ?? .identity(D)
     var modelLengths = [Int32](repeating: 1, count: rows.count)
     for i in 0..<rows.count {
       for mi in 0..<M { modelLengths[i] = max(modelLengths[i], mapped.modalityLengths[i * M + mi]) }

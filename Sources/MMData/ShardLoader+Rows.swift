@@ -83,6 +83,15 @@ extension ShardLoader {
       return Features(
         x: x, lengths: modelLengths, modalityLengths: modalityLengths, columns: columns, statistics: given)
     }
+    // No second pass over the shard: each batch finishes its rows as it gathers them (PendingFinish).
+    return Features(
+      x: x, lengths: modelLengths, modalityLengths: modalityLengths, columns: columns,
+      statistics: allReduced(acc, offsets: offsets, o, comm), pending: true)
+  }
+
+  /// The statistics of every rank's training rows from this rank's float64 sums (modality m's sum, squares and
+  /// counts at acc[offsets[m]...]): all-reduced one modality at a time, then finalised. Collective.
+  static func allReduced(_ acc: [Double], offsets: [Int], _ o: LoadOptions, _ comm: Communicator) -> FeatureStatistics {
     var mean: [Float] = [], std: [Float] = []
     for (mi, m) in o.modalities.enumerated() {
       var sums = Array(acc[offsets[mi]..<(offsets[mi] + 3 * m.features)])
@@ -90,10 +99,7 @@ extension ShardLoader {
       let (mu, sd) = finalize(sums, m.features, o.normalize, channels: m.imageShape?.first, tokens: m.kind == .tokens)
       mean += mu; std += sd
     }
-    // No second pass over the shard: each batch finishes its rows as it gathers them (PendingFinish).
-    return Features(
-      x: x, lengths: modelLengths, modalityLengths: modalityLengths, columns: columns,
-      statistics: FeatureStatistics(mean: mean, std: std), pending: true)
+    return FeatureStatistics(mean: mean, std: std)
   }
 
   /// The shard's fused rows (n, S, D) as the loader writes them: where each modality's kept steps go.
