@@ -99,7 +99,8 @@ public final class Shard {
   public var isMapped: Bool { mapped != nil }
 
   /// Throws when the rows' file changed since they were mapped (`data.mmap`; MappedRows.checkUnchanged):
-  /// called at every epoch's end and before every checkpoint. Nothing to check for rows in memory.
+  /// called at every epoch's end, before every checkpoint and after an inference pass. Nothing to check for rows
+  /// in memory.
   public func checkSource() throws { try mapped?.checkUnchanged() }
 
   /// Local sample i, prepared: `layout.floats` floats, valid until the next call.
