@@ -34,8 +34,6 @@ final class MappedRows {
   private let identity: FileIdentity
   /// Per modality, per local row: its T_m · D_m raw floats in the mapping.
   let rows: [[UnsafePointer<Float>]]
-  /// Each row's kept steps per modality (n, M): the loader's modality lengths.
-  let modalityLengths: [Int32]
   /// Each row's valid steps per modality in the file ([M][n]).
   let validLengths: [[Int]]
   private let scratch: Buffer  // one row in `layout`, for `row(i)`
@@ -62,7 +60,7 @@ final class MappedRows {
   /// (its rows are then copied: nothing here is an error but an unreadable or truncated file).
   init?(
     file: HDF5File, modalities: [DataSchema.Modality], rows: Range<Int>, layout: RowLayout, validLengths: [[Int]],
-    modalityLengths: [Int32], rank: Int
+    rank: Int
   ) throws {
     guard !rows.isEmpty else { return nil }
     var stored: [StoredRows] = []
@@ -90,8 +88,7 @@ final class MappedRows {
     if !["FALSE", "0"].contains(ProcessInfo.processInfo.environment["HDF5_USE_FILE_LOCKING"]?.uppercased() ?? "") {
       _ = flock(fd, LOCK_SH | LOCK_NB)  // best effort: a file system without locks reads the same
     }
-    path = file.path; self.layout = layout; modalityCount = modalities.count; self.modalityLengths = modalityLengths
-    self.validLengths = validLengths
+    path = file.path; self.layout = layout; modalityCount = modalities.count; self.validLengths = validLengths
     staging = Buffer(count: modalities.map { $0.steps * $0.features }.max() ?? 1)
     descriptor = fd; base = mapped; length = Int(st.st_size); identity = FileIdentity(st)
     scratch = Buffer(count: layout.floats)
@@ -112,23 +109,6 @@ final class MappedRows {
         throw MMError(
           "\(name): rows \(rows) end at byte \(range.upperBound), past the file's end (\(size) bytes): the file is truncated"
         )
-      }
-    }
-    // The first and last row of each modality as HDF5 reads them: an address read wrong (a user block some
-    // libhdf5 versions leave out of chunk addresses) copies the rows instead of reading others in place.
-    for (m, modality) in modalities.enumerated() {
-      for r in Set([0, rows.count - 1]) {
-        let values = try file.readFloats(modality.dataset, rows: (rows.lowerBound + r)..<(rows.lowerBound + r + 1))
-        let same = values.withUnsafeBytes { memcmp($0.baseAddress!, self.rows[m][r], stored[m].rowBytes) == 0 }
-        guard same else { return nil }
-      }
-    }
-    // The pages of the rows in one call each (MADV_POPULATE_READ, Linux 5.14; older kernels map them on first read).
-    let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-    for s in stored {
-      for range in s.byteRanges(rows) {
-        let start = range.lowerBound & ~(page - 1)
-        _ = madvise(mapped + start, range.upperBound - start, 22)
       }
     }
   }
@@ -185,7 +165,7 @@ final class MappedRows {
       }
       return
     }
-    let kept = Int(modalityLengths[i * modalityCount + m])
+    let kept = min(validLengths[m][i], Sm)  // truncate, pad: the first min(L, S_m) steps
     for s in 0..<Sm {
       if s < kept {
         (dst + s * stride).update(from: src + s * Dm, count: Dm)

@@ -33,4 +33,14 @@ public struct RowLayout: Equatable, Sendable {
 extension LoadOptions {
   /// The shard rows' layout for these modalities and steps.
   public var layout: RowLayout { RowLayout(steps: steps, widths: modalities.map(\.features)) }
+
+  /// Each modality's columns of the fused row, in model order.
+  public var columns: [Range<Int>] {
+    var out: [Range<Int>] = [], column = 0
+    for m in modalities {
+      out.append(column..<(column + m.features))
+      column += m.features
+    }
+    return out
+  }
 }

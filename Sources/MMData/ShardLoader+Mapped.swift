@@ -12,18 +12,9 @@ extension ShardLoader {
   static func mapRows(
     _ file: HDF5File, _ o: LoadOptions, _ rows: Range<Int>, _ lengths: [[Int]], _ comm: Communicator
   ) throws -> MappedRows? {
-    let M = o.modalities.count
-    var modalityLengths = [Int32](repeating: 0, count: rows.count * M)
-    for i in 0..<rows.count {
-      for mi in 0..<M {  // what alignment makes of L valid steps (Resample.align)
-        let L = lengths[mi][i], Sm = o.steps[mi]
-        modalityLengths[i * M + mi] = Int32(L == 0 ? 0 : (o.align == .interpolate ? Sm : min(L, Sm)))
-      }
-    }
     let mapped = try comm.agree {
       try MappedRows(
-        file: file, modalities: o.modalities, rows: rows, layout: o.layout, validLengths: lengths,
-        modalityLengths: modalityLengths, rank: comm.rank)
+        file: file, modalities: o.modalities, rows: rows, layout: o.layout, validLengths: lengths, rank: comm.rank)
     }
     return comm.allreduceMin(mapped == nil ? 0 : 1) == 1 ? mapped : nil
   }
@@ -37,42 +28,34 @@ extension ShardLoader {
     _ mapped: MappedRows, _ file: HDF5File, _ o: LoadOptions, _ rows: Range<Int>, _ lengths: [[Int]],
     _ labels: ([Float], Int, Int), _ comm: Communicator
   ) throws -> Shard {
-    let path = file.path, D = o.features, M = o.modalities.count
+    let path = file.path, D = o.features, M = o.modalities.count, n = rows.count, columns = o.columns
     let computed = o.statistics == nil && (o.normalize == .zscore || o.missing == .mean)
-    var columns: [Range<Int>] = [], column = 0
-    for m in o.modalities {
-      columns.append(column..<(column + m.features))
-      column += m.features
-    }
     let offsets = columns.map { 3 * $0.lowerBound }
     var acc = [Double](repeating: 0, count: 3 * D)
     if computed || o.missing == .error {
       try comm.agree {
         try acc.withUnsafeMutableBufferPointer { acc in
           func scan(_ i: Int, _ mi: Int) throws {
-            let m = o.modalities[mi], Dm = m.features, L = lengths[mi][i], src = mapped.rows[mi][i]
-            let finite = allFinite(src, L * Dm)
-            if !finite && o.missing == .error {  // the first bad value, in step order
-              try impute(UnsafeMutablePointer(mutating: src), L, Dm, .error, []) { s, j, v in
-                nonFinite(path, m.dataset, sample: rows.lowerBound + i, step: s, feature: j, v)
-              }
-            }
-            guard computed && !o.validationMask[rows.lowerBound + i] else { return }
-            let sums = acc.baseAddress! + offsets[mi]
-            if finite { accumulateFinite(src, L, Dm, sums) } else { accumulate(src, L, Dm, sums) }
+            let sample = rows.lowerBound + i
+            try check(
+              mapped.rows[mi][i], lengths[mi][i], o.modalities[mi], sample: sample, o, path,
+              sums: computed && !o.validationMask[sample] ? acc.baseAddress! + offsets[mi] : nil)
           }
           if o.align == .interpolate {
-            for mi in 0..<M { for i in 0..<rows.count { try scan(i, mi) } }
+            for mi in 0..<M { for i in 0..<n { try scan(i, mi) } }
           } else {
-            for i in 0..<rows.count { for mi in 0..<M { try scan(i, mi) } }
+            for i in 0..<n { for mi in 0..<M { try scan(i, mi) } }
           }
         }
       }
     }
     let statistics = computed ? allReduced(acc, offsets: offsets, o, comm) : o.statistics ?? .identity(D)
-    var modelLengths = [Int32](repeating: 1, count: rows.count)
-    for i in 0..<rows.count {
-      for mi in 0..<M { modelLengths[i] = max(modelLengths[i], mapped.modalityLengths[i * M + mi]) }
+    var modalityLengths = [Int32](repeating: 0, count: n * M), modelLengths = [Int32](repeating: 1, count: n)
+    for i in 0..<n {
+      for mi in 0..<M {
+        modalityLengths[i * M + mi] = Int32(alignedLength(lengths[mi][i], steps: o.steps[mi], o.align))
+        modelLengths[i] = max(modelLengths[i], modalityLengths[i * M + mi])
+      }
     }
     if o.align == .interpolate {
       mapped.finishing = MappedRows.Finishing(
@@ -80,7 +63,7 @@ extension ShardLoader {
     }
     return Shard(
       rows: rows, steps: o.maxSteps, features: D, columns: columns, modalitySteps: o.steps, x: Buffer(count: 0),
-      lengths: modelLengths, modalityLengths: mapped.modalityLengths, targets: labels.0, targetWidth: labels.1,
+      lengths: modelLengths, modalityLengths: modalityLengths, targets: labels.0, targetWidth: labels.1,
       classes: labels.2, statistics: statistics, mapped: mapped,
       pending: o.align == .interpolate ? nil : PendingFinish(o, statistics: statistics))
   }

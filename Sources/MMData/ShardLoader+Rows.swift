@@ -33,17 +33,12 @@ extension ShardLoader {
     precondition(o.align != .interpolate, "interpolated rows are finished one by one (ShardLoader.load)")
     let path = file.path, D = o.features, M = o.modalities.count, n = rows.count
     let computed = o.statistics == nil && (o.normalize == .zscore || o.missing == .mean)
-    var columns: [Range<Int>] = [], column = 0
-    for m in o.modalities {
-      columns.append(column..<(column + m.features))
-      column += m.features
-    }
-    let layout = o.layout
+    let columns = o.columns, layout = o.layout
     // Aligning keeps min(L, S_m) steps of each modality: the lengths are known before a value is read.
     var modalityLengths = [Int32](repeating: 0, count: n * M), modelLengths = [Int32](repeating: 1, count: n)
     for i in 0..<n {
       for mi in 0..<M {
-        modalityLengths[i * M + mi] = Int32(min(lengths[mi][i], o.steps[mi]))
+        modalityLengths[i * M + mi] = Int32(alignedLength(lengths[mi][i], steps: o.steps[mi], o.align))
         modelLengths[i] = max(modelLengths[i], modalityLengths[i * M + mi])
       }
     }
@@ -62,16 +57,9 @@ extension ShardLoader {
           for r in 0..<count {
             let i = first + r, training = !o.validationMask[fused.first + i]
             for (mi, m) in o.modalities.enumerated() {
-              let Dm = m.features, L = lengths[mi][i], src = raw[mi] + r * rowSizes[mi]
-              let finite = allFinite(src, L * Dm)
-              if !finite && o.missing == .error {  // the first bad value, in step order
-                try impute(src, L, Dm, .error, []) { s, j, v in
-                  nonFinite(path, m.dataset, sample: fused.first + i, step: s, feature: j, v)
-                }
-              }
-              guard computed && training else { continue }
-              let sums = acc.baseAddress! + offsets[mi]
-              if finite { accumulateFinite(src, L, Dm, sums) } else { accumulate(src, L, Dm, sums) }
+              try check(
+                raw[mi] + r * rowSizes[mi], lengths[mi][i], m, sample: fused.first + i, o, path,
+                sums: computed && training ? acc.baseAddress! + offsets[mi] : nil)
             }
             fused.place(i, raw, row: r, rowSizes)
             if !computed { try fused.finish(i, given.mean, given.std, o) }

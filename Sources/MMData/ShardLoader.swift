@@ -173,9 +173,8 @@ public enum ShardLoader {
         let (mu, sd) = finalize(acc, Dm, o.normalize, channels: m.imageShape?.first, tokens: m.kind == .tokens)
         mean += mu; std += sd
       }
-      for i in 0..<rows.count {  // what alignment makes of L valid steps (Resample.align)
-        let L = lengths[mi][i], Sm = o.steps[mi]
-        let aligned = L == 0 ? 0 : (o.align == .interpolate ? Sm : min(L, Sm))
+      for i in 0..<rows.count {
+        let aligned = alignedLength(lengths[mi][i], steps: o.steps[mi], o.align)
         modelLengths[i] = max(modelLengths[i], Int32(aligned))
         modalityLengths[i * M + mi] = Int32(aligned)
       }
@@ -305,23 +304,45 @@ public enum ShardLoader {
     _ file: HDF5File, _ m: DataSchema.Modality, _ o: LoadOptions, _ rows: Range<Int>, lengths: [Int], sums: Bool,
     each: (Int, UnsafeMutablePointer<Float>, Int) throws -> Void = { _, _, _ in }
   ) throws -> [Double] {
-    let T = m.steps, Dm = m.features, ds = m.dataset, path = file.path
+    let T = m.steps, Dm = m.features, path = file.path
     var acc = [Double](repeating: 0, count: 3 * Dm)
     try acc.withUnsafeMutableBufferPointer { acc in
-      try ChunkedRows.forEach(file, ds, rows: rows, rowSize: T * Dm) { start, n, raw in
+      try ChunkedRows.forEach(file, m.dataset, rows: rows, rowSize: T * Dm) { start, n, raw in
         for r in 0..<n {
-          let i = start + r, L = lengths[i], src = raw + r * T * Dm
-          if o.missing == .error {
-            try impute(src, L, Dm, .error, []) { s, j, v in
-              nonFinite(path, ds, sample: rows.lowerBound + i, step: s, feature: j, v)
-            }
-          }
-          if sums && !o.validationMask[rows.lowerBound + i] { accumulate(src, L, Dm, acc.baseAddress!) }
+          let i = start + r, L = lengths[i], src = raw + r * T * Dm, sample = rows.lowerBound + i
+          try check(
+            src, L, m, sample: sample, o, path, sums: sums && !o.validationMask[sample] ? acc.baseAddress! : nil)
           try each(i, src, L)
         }
       }
     }
     return acc
+  }
+
+  /// One modality of one row as a load meets it (L valid steps at `src`): under `missing: error` its first
+  /// non-finite value, in step order, stops the load with the line naming `sample`; with `sums` its steps are
+  /// added to the float64 sums (a finite row without per-value selects, the same bits). Never writes to `src`
+  /// (under `.error` impute only throws), so it reads a read-only mapping too.
+  @inline(__always)
+  static func check(
+    _ src: UnsafePointer<Float>, _ L: Int, _ m: DataSchema.Modality, sample: Int, _ o: LoadOptions, _ path: String,
+    sums: UnsafeMutablePointer<Double>?
+  ) throws {
+    let Dm = m.features, finite = allFinite(src, L * Dm)
+    if !finite && o.missing == .error {
+      try impute(UnsafeMutablePointer(mutating: src), L, Dm, .error, []) { s, j, v in
+        nonFinite(path, m.dataset, sample: sample, step: s, feature: j, v)
+      }
+    }
+    guard let sums else { return }
+    if finite { accumulateFinite(src, L, Dm, sums) } else { accumulate(src, L, Dm, sums) }
+  }
+
+  /// The valid steps alignment leaves of L on a modality's S_m (Resample.align): none of none, all S_m
+  /// interpolated, else min(L, S_m).
+  @inline(__always)
+  static func alignedLength(_ L: Int, steps Sm: Int, _ align: Align) -> Int {
+    L == 0 ? 0 : (align == .interpolate ? Sm : min(L, Sm))
   }
 
   /// Mean and std per feature from all-reduced sums (a feature with no finite value: mean 0, std 1; a

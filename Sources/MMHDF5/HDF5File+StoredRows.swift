@@ -63,11 +63,12 @@ extension HDF5File {
     guard plist >= 0 else { return nil }
     defer { _ = H5Pclose(plist) }
     guard H5Pget_nfilters(plist) == 0, H5Pget_external_count(plist) == 0 else { return nil }
+    var stored: StoredRows
     switch H5Pget_layout(plist) {
     case H5D_CONTIGUOUS:
       let address = H5Dget_offset(dataset)
       guard address != haddr_t.max else { return nil }  // HADDR_UNDEF: never written
-      return StoredRows(rowBytes: rowBytes, chunkRows: Int(shape[0]), addresses: [Int(address)])
+      stored = StoredRows(rowBytes: rowBytes, chunkRows: Int(shape[0]), addresses: [Int(address)])
     case H5D_CHUNKED:
       var chunk = [hsize_t](repeating: 0, count: rank)
       guard H5Pget_chunk(plist, Int32(rank), &chunk) == Int32(rank), chunk[0] > 0,
@@ -84,19 +85,25 @@ extension HDF5File {
         else { return nil }
         addresses[k] = Int(address)
       }
-      // libhdf5 1.10 gives chunk addresses relative to the end of a user block (h5py's `userblock_size`), later
-      // versions from the file's start: the address whose bytes are the first row HDF5 reads is the offset.
-      let first = try readFloats(path, rows: rows.lowerBound..<(rows.lowerBound + 1))
-      for shift in Set([0, try userBlockBytes()]).sorted() {
-        let at = addresses[rows.lowerBound / c] + (rows.lowerBound % c) * rowBytes + shift
-        if try bytes(at: at, count: rowBytes) == first.withUnsafeBytes({ Array($0) }) {
-          return StoredRows(rowBytes: rowBytes, chunkRows: c, addresses: addresses.map { $0 < 0 ? $0 : $0 + shift })
-        }
-      }
-      return nil
+      stored = StoredRows(rowBytes: rowBytes, chunkRows: c, addresses: addresses)
     default:
       return nil  // compact (in the object header), virtual
     }
+    // The first and last rows' bytes must be what HDF5 reads. libhdf5 1.10 gives chunk addresses relative to the
+    // end of a user block (h5py's `userblock_size`), later versions and H5Dget_offset from the file's start: the
+    // addresses are taken as they are or shifted by the block, whichever holds those rows.
+    let ends = Set([rows.lowerBound, rows.upperBound - 1]).sorted()
+    let want = try ends.map { r in try readFloats(path, rows: r..<(r + 1)).withUnsafeBytes { Array($0) } }
+    for shift in Set([0, try userBlockBytes()]).sorted() {
+      let shifted = StoredRows(
+        rowBytes: rowBytes, chunkRows: stored.chunkRows, addresses: stored.addresses.map { $0 < 0 ? $0 : $0 + shift })
+      if try zip(ends, want).allSatisfy({ r, bytes in
+        try self.bytes(at: shifted.offset(ofRow: r), count: rowBytes) == bytes
+      }) {
+        return shifted
+      }
+    }
+    return nil
   }
 
   /// The size of the file's user block (bytes before HDF5's superblock; 0 without one).
