@@ -26,7 +26,6 @@ import MMTensor
 final class MappedRows {
   let path: String
   let layout: RowLayout
-  let modalityCount: Int
   private let descriptor: Int32
   private let base: UnsafeMutableRawPointer
   private let length: Int
@@ -88,7 +87,7 @@ final class MappedRows {
     if !["FALSE", "0"].contains(ProcessInfo.processInfo.environment["HDF5_USE_FILE_LOCKING"]?.uppercased() ?? "") {
       _ = flock(fd, LOCK_SH | LOCK_NB)  // best effort: a file system without locks reads the same
     }
-    path = file.path; self.layout = layout; modalityCount = modalities.count; self.validLengths = validLengths
+    path = file.path; self.layout = layout; self.validLengths = validLengths
     staging = Buffer(count: modalities.map { $0.steps * $0.features }.max() ?? 1)
     descriptor = fd; base = mapped; length = Int(st.st_size); identity = FileIdentity(st)
     scratch = Buffer(count: layout.floats)
@@ -140,12 +139,12 @@ final class MappedRows {
   func copy(
     _ i: Int, into x: UnsafeMutablePointer<Float>, column b: Int, of B: Int, rowFloats D: Int, columns: [Range<Int>]
   ) {
-    for m in 0..<modalityCount { put(m, i, into: x + b * D + columns[m].lowerBound, stride: B * D) }
+    for m in layout.widths.indices { put(m, i, into: x + b * D + columns[m].lowerBound, stride: B * D) }
   }
 
   /// Local row i in `layout` (valid until the next call).
   func row(_ i: Int) -> UnsafePointer<Float> {
-    for m in 0..<modalityCount { put(m, i, into: scratch.pointer + layout.offsets[m], stride: layout.strides[m]) }
+    for m in layout.widths.indices { put(m, i, into: scratch.pointer + layout.offsets[m], stride: layout.strides[m]) }
     return UnsafePointer(scratch.pointer)
   }
 
