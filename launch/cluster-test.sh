@@ -433,9 +433,9 @@ elif [ -n "$id" ]; then
   ended_at=$(date +%s.%N)
   took=$(awk -v a="$killed_at" -v b="$ended_at" 'BEGIN {printf "%.1f", b - a}')
   said=$([ -n "$named" ] && awk -v a="$killed_at" -v b="$named" 'BEGIN {printf "the watchdog named them %.1fs after, ", b - a}')
-  # The line that names them: mmtrain's watchdog ("ranks 2, 3 did not arrive"), else OpenMPI's or Slurm's
-  # (when a rank on node1 dies of SIGPIPE writing to node2 first, srun ends the step before the watchdog
-  # speaks; OpenMPI then names node2's address: "connect() to 10.77.0.12:1027 failed").
+  # The line that names them: mmtrain's watchdog ("ranks 2, 3 did not arrive"), else OpenMPI's or Slurm's.
+  # mmtrain ignores SIGPIPE: before it did, a rank on node1 writing to node2 died of it in about 1 run in 4
+  # ("srun: error: node1: task 0: Broken pipe"), and srun ended the step before the watchdog spoke.
   lost=$(grep -m1 'did not arrive' "$log" \
     || grep -m1 -E "Peer host: +node2|Node failure on node2|connect\(\) to ${addr[node2]//./\\.}:" "$log")
   last=$(readlink runs/nodefail/latest)

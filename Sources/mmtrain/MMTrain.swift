@@ -229,6 +229,9 @@ func runOnRanks(
   if early == nil, let check { do { try check(comm) } catch { early = error } }
   let console = Console(mode: .lines, speaks: comm.isRoot)
   StopSignal.install()
+  // A write to a lost rank's socket (its node died) fails with EPIPE instead of killing this rank with
+  // SIGPIPE, silently: the rank lives on to the watchdog's line naming the ranks that did not arrive.
+  signal(SIGPIPE, SIG_IGN)
   do {
     // The ranks agree on an early error before anyone exits: a rank leaving first would make mpirun
     // kill rank 0 before it reported.
