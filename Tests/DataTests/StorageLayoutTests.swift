@@ -163,7 +163,7 @@ final class StorageLayoutTests: XCTestCase {
         var row = Array(raw[(i * T * Dm)..<((i + 1) * T * Dm)])
         for k in 0..<(lengths[i] * Dm) where !row[k].isFinite { row[k] = missing == .zero ? 0 : m32[k % Dm] }
         if normalize == .zscore { for k in 0..<(lengths[i] * Dm) { row[k] = (row[k] - m32[k % Dm]) / s32[k % Dm] } }
-        x.withUnsafeMutableBufferPointer { out in
+        _ = x.withUnsafeMutableBufferPointer { out in
           Resample.align(
             align, src: row, validSteps: lengths[i], features: Dm, dst: out.baseAddress! + i * S * D + column,
             steps: steps[mi], dstStride: D)

@@ -36,8 +36,8 @@ final class ReportRenderingTests: XCTestCase {
       ] + args
     let outURL = dir.appendingPathComponent("chromium-\(UUID().uuidString).out")
     let errURL = dir.appendingPathComponent("chromium-\(UUID().uuidString).err")
-    FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    XCTAssertTrue(FileManager.default.createFile(atPath: outURL.path, contents: nil), "cannot create \(outURL.path)")
+    XCTAssertTrue(FileManager.default.createFile(atPath: errURL.path, contents: nil), "cannot create \(errURL.path)")
     p.standardOutput = try FileHandle(forWritingTo: outURL)
     p.standardError = try FileHandle(forWritingTo: errURL)
     try p.run()

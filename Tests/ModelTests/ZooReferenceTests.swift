@@ -90,7 +90,7 @@ final class ZooReferenceTests: XCTestCase {
   func check(_ name: String) throws {
     let f = try Self.load(name)
     let spec = Self.modelSpec(f.spec)
-    let B = f.fused_lengths.count, M = spec.inputs.count, S = spec.maxSteps, D = spec.width, C = spec.outputs
+    let B = f.fused_lengths.count, D = spec.width, C = spec.outputs
     let model = spec.make(maxBatch: B, inputGradient: true)
 
     // Names, order and shapes = the PyTorch state_dict (and ModelSpec.parameterSpecs says the same).

@@ -220,8 +220,9 @@ final class CheckpointPyTorchTests: MultiRankTestCase {
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     process.arguments = ["python3"] + arguments
     let output = dir.appendingPathComponent("python-output.txt")
-    FileManager.default.createFile(atPath: output.path, contents: nil)
-    guard let handle = try? FileHandle(forWritingTo: output) else { return (127, "cannot write \(output.path)") }
+    guard FileManager.default.createFile(atPath: output.path, contents: nil),
+      let handle = try? FileHandle(forWritingTo: output)
+    else { return (127, "cannot write \(output.path)") }
     defer { try? handle.close() }
     process.standardOutput = handle
     process.standardError = handle

@@ -159,7 +159,7 @@ final class ErrorTests: MultiRankTestCase {
 
   func testUnwritableRunDirectory() throws {
     let data = try dataFile()
-    FileManager.default.createFile(atPath: path("afile"), contents: Data("not a folder".utf8))
+    XCTAssertTrue(FileManager.default.createFile(atPath: path("afile"), contents: Data("not a folder".utf8)))
     let runDir = path("afile/run")
     let run = try expectFailure(
       ranks: 3, ["--config", try config(data: data, ["checkpoint.dir": RunConfig.quoted(runDir)])],

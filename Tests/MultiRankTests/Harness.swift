@@ -100,8 +100,10 @@ enum Harness {
     let outputs = makeTemporaryDirectory("mmtrain-mpirun-output")
     defer { try? FileManager.default.removeItem(at: outputs) }
     let stdoutURL = outputs.appendingPathComponent("stdout"), stderrURL = outputs.appendingPathComponent("stderr")
-    FileManager.default.createFile(atPath: stdoutURL.path, contents: nil)
-    FileManager.default.createFile(atPath: stderrURL.path, contents: nil)
+    XCTAssertTrue(
+      FileManager.default.createFile(atPath: stdoutURL.path, contents: nil), "cannot create \(stdoutURL.path)")
+    XCTAssertTrue(
+      FileManager.default.createFile(atPath: stderrURL.path, contents: nil), "cannot create \(stderrURL.path)")
 
     let process = Process()
     process.executableURL = URL(fileURLWithPath: launcher)
