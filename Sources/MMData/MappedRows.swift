@@ -96,18 +96,13 @@ final class MappedRows {
       + "(data.mmap): another program truncated or rewrote it. Write a new data file and rename it over the old one "
       + "instead, or set data.mmap: false to copy the rows into memory\n"
     guardSlot = mmk_guard_mapping(mapped, length, message, rank == 0 ? 0 : 2)
-    let name = path, size = length
-    self.rows = stored.map { s in
-      (0..<rows.count).map { i in
-        UnsafePointer((mapped + s.offset(ofRow: rows.lowerBound + i)).assumingMemoryBound(to: Float.self))
-      }
-    }
+    let offsets = stored.map { s in rows.map { s.offset(ofRow: $0) } }
+    self.rows = offsets.map { $0.map { UnsafePointer((mapped + $0).assumingMemoryBound(to: Float.self)) } }
     // Past the file's end: HDF5 says a row is where the file has no bytes (a truncated file).
-    for s in stored {
-      for range in s.byteRanges(rows) where range.upperBound > size {
+    for (s, starts) in zip(stored, offsets) {
+      if let end = starts.max().map({ $0 + s.rowBytes }), end > length {
         throw MMError(
-          "\(name): rows \(rows) end at byte \(range.upperBound), past the file's end (\(size) bytes): the file is truncated"
-        )
+          "\(file.path): rows \(rows) end at byte \(end), past the file's end (\(length) bytes): the file is truncated")
       }
     }
   }

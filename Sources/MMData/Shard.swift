@@ -11,6 +11,10 @@ public struct FeatureStatistics: Equatable {
   public static func identity(_ d: Int) -> FeatureStatistics {
     .init(mean: .init(repeating: 0, count: d), std: .init(repeating: 1, count: d))
   }
+  /// Each modality's mean and std, from its columns of the fused row (LoadOptions.columns).
+  public func split(_ columns: [Range<Int>]) -> (mean: [[Float]], std: [[Float]]) {
+    (columns.map { Array(mean[$0]) }, columns.map { Array(std[$0]) })
+  }
 }
 
 /// What a rank needs to load its rows.

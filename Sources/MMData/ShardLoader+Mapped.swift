@@ -50,16 +50,10 @@ extension ShardLoader {
       }
     }
     let statistics = computed ? allReduced(acc, offsets: offsets, o, comm) : o.statistics ?? .identity(D)
-    var modalityLengths = [Int32](repeating: 0, count: n * M), modelLengths = [Int32](repeating: 1, count: n)
-    for i in 0..<n {
-      for mi in 0..<M {
-        modalityLengths[i * M + mi] = Int32(alignedLength(lengths[mi][i], steps: o.steps[mi], o.align))
-        modelLengths[i] = max(modelLengths[i], modalityLengths[i * M + mi])
-      }
-    }
+    let (modalityLengths, modelLengths) = alignedLengths(lengths, o)
     if o.align == .interpolate {
-      mapped.finishing = MappedRows.Finishing(
-        options: o, mean: columns.map { Array(statistics.mean[$0]) }, std: columns.map { Array(statistics.std[$0]) })
+      let (mean, std) = statistics.split(columns)
+      mapped.finishing = MappedRows.Finishing(options: o, mean: mean, std: std)
     }
     return Shard(
       rows: rows, steps: o.maxSteps, features: D, columns: columns, modalitySteps: o.steps, x: Buffer(count: 0),

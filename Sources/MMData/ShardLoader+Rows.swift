@@ -21,7 +21,6 @@ extension ShardLoader {
     var x: Buffer  // (n, S, D)
     var lengths: [Int32]  // (n) fused: the longest modality's aligned length, at least 1
     var modalityLengths: [Int32]  // (n, M)
-    var columns: [Range<Int>]
     var statistics: FeatureStatistics
     /// The rows are raw: `Shard.gather` finishes them (the statistics were computed by this read).
     var pending = false
@@ -31,17 +30,11 @@ extension ShardLoader {
     _ file: HDF5File, _ o: LoadOptions, _ rows: Range<Int>, _ lengths: [[Int]], _ comm: Communicator
   ) throws -> Features {
     precondition(o.align != .interpolate, "interpolated rows are finished one by one (ShardLoader.load)")
-    let path = file.path, D = o.features, M = o.modalities.count, n = rows.count
+    let path = file.path, D = o.features, n = rows.count
     let computed = o.statistics == nil && (o.normalize == .zscore || o.missing == .mean)
     let columns = o.columns, layout = o.layout
     // Aligning keeps min(L, S_m) steps of each modality: the lengths are known before a value is read.
-    var modalityLengths = [Int32](repeating: 0, count: n * M), modelLengths = [Int32](repeating: 1, count: n)
-    for i in 0..<n {
-      for mi in 0..<M {
-        modalityLengths[i * M + mi] = Int32(alignedLength(lengths[mi][i], steps: o.steps[mi], o.align))
-        modelLengths[i] = max(modelLengths[i], modalityLengths[i * M + mi])
-      }
-    }
+    let (modalityLengths, modelLengths) = alignedLengths(lengths, o)
     let x = Buffer(count: n * layout.floats, prefault: false)  // written whole below, its pages mapped block by block
     let offsets = columns.map { 3 * $0.lowerBound }  // modality mi's sums, squares and counts: acc[offsets[mi]...]
     var acc = [Double](repeating: 0, count: 3 * D)
@@ -69,11 +62,11 @@ extension ShardLoader {
     }
     guard computed else {
       return Features(
-        x: x, lengths: modelLengths, modalityLengths: modalityLengths, columns: columns, statistics: given)
+        x: x, lengths: modelLengths, modalityLengths: modalityLengths, statistics: given)
     }
     // No second pass over the shard: each batch finishes its rows as it gathers them (PendingFinish).
     return Features(
-      x: x, lengths: modelLengths, modalityLengths: modalityLengths, columns: columns,
+      x: x, lengths: modelLengths, modalityLengths: modalityLengths,
       statistics: allReduced(acc, offsets: offsets, o, comm), pending: true)
   }
 

@@ -55,7 +55,7 @@ public enum ShardLoader {
     if o.align != .interpolate {  // aligning is a copy: whole fused rows, written once (ShardLoader+Rows.swift)
       let f = try loadCopied(file, o, rows, lengths, comm)
       return Shard(
-        rows: rows, steps: o.maxSteps, features: o.features, columns: f.columns, modalitySteps: o.steps, x: f.x,
+        rows: rows, steps: o.maxSteps, features: o.features, columns: o.columns, modalitySteps: o.steps, x: f.x,
         lengths: f.lengths, modalityLengths: f.modalityLengths, targets: targets, targetWidth: width,
         classes: classes, statistics: f.statistics,
         pending: f.pending ? PendingFinish(o, statistics: f.statistics) : nil)
@@ -68,10 +68,9 @@ public enum ShardLoader {
     let x = Buffer(count: rows.count * layout.floats, prefault: true)  // written whole below
     var modelLengths = [Int32](repeating: 1, count: rows.count)
     var modalityLengths = [Int32](repeating: 0, count: rows.count * M)
-    var columns: [Range<Int>] = []
+    let columns = o.columns
     var mean: [Float] = [], std: [Float] = []
     let computed = o.statistics == nil && (o.normalize == .zscore || o.missing == .mean)
-    var column = 0
     for (mi, m) in o.modalities.enumerated() {
       let T = m.steps, Dm = m.features, ds = m.dataset
       let output = Output(
@@ -89,7 +88,7 @@ public enum ShardLoader {
       }
       if !computed {
         let stats = o.statistics ?? .identity(o.features)
-        let mu = Array(stats.mean[column..<(column + Dm)]), sd = Array(stats.std[column..<(column + Dm)])
+        let mu = Array(stats.mean[columns[mi]]), sd = Array(stats.std[columns[mi]])
         try comm.agree {
           try ChunkedRows.forEach(file, ds, rows: rows, rowSize: T * Dm) { start, n, raw in
             for r in 0..<n { try finish(start + r, raw + r * T * Dm, lengths[mi][start + r], mu, sd) }
@@ -144,8 +143,6 @@ public enum ShardLoader {
           }
         }
       }
-      columns.append(column..<(column + Dm))
-      column += Dm
     }
     let stats = o.statistics ?? (computed ? FeatureStatistics(mean: mean, std: std) : .identity(D))
     return Shard(
@@ -159,29 +156,15 @@ public enum ShardLoader {
     _ file: HDF5File, _ o: LoadOptions, _ rows: Range<Int>, _ lengths: [[Int]], _ labels: ([Float], Int, Int),
     _ stream: StreamOptions, _ comm: Communicator
   ) throws -> Shard {
-    let path = file.path, M = o.modalities.count
+    let path = file.path, columns = o.columns, offsets = columns.map { 3 * $0.lowerBound }
     let computed = o.statistics == nil && (o.normalize == .zscore || o.missing == .mean)
-    var mean: [Float] = [], std: [Float] = []
-    var modelLengths = [Int32](repeating: 1, count: rows.count)
-    var modalityLengths = [Int32](repeating: 0, count: rows.count * M)
-    var columns: [Range<Int>] = [], column = 0
+    var acc = [Double](repeating: 0, count: 3 * o.features)  // modality mi's sums at acc[offsets[mi]...]
     for (mi, m) in o.modalities.enumerated() {
-      let Dm = m.features
-      var acc = try comm.agree { try scan(file, m, o, rows, lengths: lengths[mi], sums: computed) }
-      if computed {
-        comm.allreduceSum(&acc)
-        let (mu, sd) = finalize(acc, Dm, o.normalize, channels: m.imageShape?.first, tokens: m.kind == .tokens)
-        mean += mu; std += sd
-      }
-      for i in 0..<rows.count {
-        let aligned = alignedLength(lengths[mi][i], steps: o.steps[mi], o.align)
-        modelLengths[i] = max(modelLengths[i], Int32(aligned))
-        modalityLengths[i * M + mi] = Int32(aligned)
-      }
-      columns.append(column..<(column + Dm))
-      column += Dm
+      let sums = try comm.agree { try scan(file, m, o, rows, lengths: lengths[mi], sums: computed) }
+      acc.replaceSubrange(offsets[mi]..<(offsets[mi] + sums.count), with: sums)
     }
-    let stats = o.statistics ?? (computed ? FeatureStatistics(mean: mean, std: std) : .identity(o.features))
+    let stats = computed ? allReduced(acc, offsets: offsets, o, comm) : o.statistics ?? .identity(o.features)
+    let (modalityLengths, modelLengths) = alignedLengths(lengths, o)
     let assembler = RowAssembler(path: path, options: o, rows: rows, lengths: lengths, statistics: stats)
     let source = try comm.agree {
       try ShardStream(path: path, assembler: assembler, rowCount: rows.count, options: stream)
@@ -343,6 +326,20 @@ public enum ShardLoader {
   @inline(__always)
   static func alignedLength(_ L: Int, steps Sm: Int, _ align: Align) -> Int {
     L == 0 ? 0 : (align == .interpolate ? Sm : min(L, Sm))
+  }
+
+  /// Every local row's aligned lengths, known before a value is read: per modality (n, M), and fused (n), the
+  /// longest modality's, at least 1.
+  static func alignedLengths(_ lengths: [[Int]], _ o: LoadOptions) -> (modality: [Int32], model: [Int32]) {
+    let M = o.modalities.count, n = lengths.first?.count ?? 0
+    var modality = [Int32](repeating: 0, count: n * M), model = [Int32](repeating: 1, count: n)
+    for i in 0..<n {
+      for mi in 0..<M {
+        modality[i * M + mi] = Int32(alignedLength(lengths[mi][i], steps: o.steps[mi], o.align))
+        model[i] = max(model[i], modality[i * M + mi])
+      }
+    }
+    return (modality, model)
   }
 
   /// Mean and std per feature from all-reduced sums (a feature with no finite value: mean 0, std 1; a

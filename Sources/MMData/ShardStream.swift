@@ -214,14 +214,8 @@ struct RowAssembler: @unchecked Sendable {
 
   init(path: String, options o: LoadOptions, rows: Range<Int>, lengths: [[Int]], statistics: FeatureStatistics) {
     self.path = path; modalities = o.modalities; options = o; self.rows = rows; self.lengths = lengths
-    var mean: [[Float]] = [], std: [[Float]] = [], columns: [Int] = [], column = 0
-    for m in o.modalities {
-      mean.append(Array(statistics.mean[column..<(column + m.features)]))
-      std.append(Array(statistics.std[column..<(column + m.features)]))
-      columns.append(column)
-      column += m.features
-    }
-    self.mean = mean; self.std = std; self.columns = columns
+    (mean, std) = statistics.split(o.columns)
+    columns = o.columns.map(\.lowerBound)
   }
 
   /// Local row i into dst (a row of `options.layout`, written whole).

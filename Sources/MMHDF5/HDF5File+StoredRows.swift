@@ -14,22 +14,6 @@ public struct StoredRows: Sendable {
   let addresses: [Int]
 
   public func offset(ofRow r: Int) -> Int { addresses[r / chunkRows] + (r % chunkRows) * rowBytes }
-
-  /// The file's byte ranges that hold rows `rows`, in order, adjacent ones merged.
-  public func byteRanges(_ rows: Range<Int>) -> [Range<Int>] {
-    var out: [Range<Int>] = [], r = rows.lowerBound
-    while r < rows.upperBound {
-      let end = min(rows.upperBound, (r / chunkRows + 1) * chunkRows)
-      let range = offset(ofRow: r)..<(offset(ofRow: r) + (end - r) * rowBytes)
-      if let last = out.last, last.upperBound == range.lowerBound {
-        out[out.count - 1] = last.lowerBound..<range.upperBound
-      } else {
-        out.append(range)
-      }
-      r = end
-    }
-    return out
-  }
 }
 
 extension HDF5File {
@@ -38,12 +22,8 @@ extension HDF5File {
   /// chunks that split a row, a chunk never written, external or virtual storage, a driver other than the
   /// POSIX one). Nil is not an error: such rows are read through HDF5.
   public func storedRows(_ path: String, rows: Range<Int>) throws -> StoredRows? {
-    let file = try fileID()
-    let access = H5Fget_access_plist(file)
-    guard access >= 0 else { return nil }
-    let driver = H5Pget_driver(access)
-    _ = H5Pclose(access)
-    guard driver == mm_h5fd_sec2() else { return nil }
+    guard let fd = try duplicateDescriptor() else { return nil }  // the POSIX driver's: its bytes are the rows'
+    defer { Glibc.close(fd) }
     let dataset = try openDataset(path)
     defer { _ = H5Dclose(dataset) }
     let type = H5Dget_type(dataset)
@@ -63,7 +43,7 @@ extension HDF5File {
     guard plist >= 0 else { return nil }
     defer { _ = H5Pclose(plist) }
     guard H5Pget_nfilters(plist) == 0, H5Pget_external_count(plist) == 0 else { return nil }
-    var stored: StoredRows
+    let stored: StoredRows
     switch H5Pget_layout(plist) {
     case H5D_CONTIGUOUS:
       let address = H5Dget_offset(dataset)
@@ -94,14 +74,15 @@ extension HDF5File {
     // addresses are taken as they are or shifted by the block, whichever holds those rows.
     let ends = Set([rows.lowerBound, rows.upperBound - 1]).sorted()
     let want = try ends.map { r in try readFloats(path, rows: r..<(r + 1)).withUnsafeBytes { Array($0) } }
+    var bytes = [UInt8](repeating: 0, count: rowBytes)
     for shift in Set([0, try userBlockBytes()]).sorted() {
       let shifted = StoredRows(
         rowBytes: rowBytes, chunkRows: stored.chunkRows, addresses: stored.addresses.map { $0 < 0 ? $0 : $0 + shift })
-      if try zip(ends, want).allSatisfy({ r, bytes in
-        try self.bytes(at: shifted.offset(ofRow: r), count: rowBytes) == bytes
-      }) {
-        return shifted
+      let found = zip(ends, want).allSatisfy { r, row in
+        let n = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, rowBytes, off_t(shifted.offset(ofRow: r))) }
+        return n == rowBytes && bytes == row  // short: past the file's end
       }
+      if found { return shifted }
     }
     return nil
   }
@@ -113,15 +94,6 @@ extension HDF5File {
     defer { _ = H5Pclose(creation) }
     var size: hsize_t = 0
     return H5Pget_userblock(creation, &size) >= 0 ? Int(size) : 0
-  }
-
-  /// `count` bytes of the file at `offset`, as stored (nil past its end).
-  func bytes(at offset: Int, count: Int) throws -> [UInt8]? {
-    guard let fd = try duplicateDescriptor() else { return nil }
-    defer { Glibc.close(fd) }
-    var out = [UInt8](repeating: 0, count: count)
-    let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
-    return n == count ? out : nil
   }
 
   /// A new descriptor of the file HDF5 has open (the POSIX driver's), for mapping its pages: the same file
