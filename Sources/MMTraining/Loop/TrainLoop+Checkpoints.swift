@@ -18,7 +18,9 @@ extension TrainLoop {
     -> String
   {
     let s = session, run = s.run
-    try s.comm.agree { try s.shard.checkSource() }  // weights trained on a file changed under them are not kept
+    // Weights trained on a data file changed under them are not kept (data.mmap). At an epoch's end `finish`
+    // has just checked it, after the last row the epoch read; mid-epoch (a stop, checkpoint.every_steps) here.
+    if stepInEpoch > 0 { try s.comm.agree { try s.shard.checkSource() } }
     let path = best ? run.bestCheckpointPath : run.checkpointPath(epoch: epoch, stepInEpoch: stepInEpoch)
     try withCheckpointErrorPolicy(path: path, mustSucceed: mustSucceed) {
       try s.comm.agree {
